@@ -1,0 +1,180 @@
+//! A fungible token.
+//!
+//! Balances live in `Map<Address, u128>` under prefix `b"B"`, allowances in
+//! `Map<(Address, Address), u128>` (owner, spender) under prefix `b"A"`. `transfer` is the
+//! benchmark transaction: exactly 2 storage reads, 2 writes and one `Transfer` event.
+//! All arithmetic is checked (`Overflow`).
+#![no_std]
+
+extern crate alloc;
+
+use supervm_sdk::prelude::*;
+
+const NAME: Item<String> = Item::new(b"name");
+const SYMBOL: Item<String> = Item::new(b"symbol");
+const DECIMALS: Item<u8> = Item::new(b"decimals");
+const ADMIN: Item<Address> = Item::new(b"admin");
+const TOTAL: Item<u128> = Item::new(b"total");
+const BALANCES: Map<Address, u128> = Map::new(b"B");
+const ALLOWANCES: Map<(Address, Address), u128> = Map::new(b"A");
+
+/// Tokens moved (`from` is `Address::ZERO` for a mint).
+#[event]
+pub struct Transfer {
+    /// The sender.
+    #[topic]
+    pub from: Address,
+    /// The receiver.
+    #[topic]
+    pub to: Address,
+    /// How many.
+    pub amount: u128,
+}
+
+/// An allowance set.
+#[event]
+pub struct Approval {
+    /// Whose tokens.
+    #[topic]
+    pub owner: Address,
+    /// Who may spend them.
+    #[topic]
+    pub spender: Address,
+    /// The new allowance.
+    pub amount: u128,
+}
+
+/// Why a token call failed.
+#[contract_error]
+pub enum TokenError {
+    /// The sender has fewer tokens than the amount.
+    InsufficientBalance = 1,
+    /// The spender's allowance is smaller than the amount.
+    InsufficientAllowance = 2,
+    /// Only the admin may do this.
+    Unauthorized = 3,
+    /// A balance or the supply would overflow.
+    Overflow = 4,
+}
+
+/// The token contract.
+pub struct Token;
+
+#[contract]
+impl Token {
+    /// Sets the metadata and mints `initial_supply` to `admin`.
+    #[init]
+    pub fn init(name: String, symbol: String, decimals: u8, admin: Address, initial_supply: u128) {
+        NAME.set(&name);
+        SYMBOL.set(&symbol);
+        DECIMALS.set(&decimals);
+        ADMIN.set(&admin);
+        TOTAL.set(&initial_supply);
+        BALANCES.set(&admin, &initial_supply);
+        Transfer {
+            from: Address::ZERO,
+            to: admin,
+            amount: initial_supply,
+        }
+        .emit();
+    }
+
+    /// Mints `amount` to `to`; only the admin may.
+    pub fn mint(to: Address, amount: u128) -> Result<(), TokenError> {
+        if ADMIN.get() != Some(env::caller()) {
+            return Err(TokenError::Unauthorized);
+        }
+        let total = TOTAL
+            .get_or(0)
+            .checked_add(amount)
+            .ok_or(TokenError::Overflow)?;
+        let bal = BALANCES
+            .get_or(&to, 0)
+            .checked_add(amount)
+            .ok_or(TokenError::Overflow)?;
+        TOTAL.set(&total);
+        BALANCES.set(&to, &bal);
+        Transfer {
+            from: Address::ZERO,
+            to,
+            amount,
+        }
+        .emit();
+        Ok(())
+    }
+
+    /// Moves `amount` of the caller's tokens to `to`.
+    pub fn transfer(to: Address, amount: u128) -> Result<(), TokenError> {
+        move_tokens(env::caller(), to, amount)
+    }
+
+    /// The balance of `owner`.
+    pub fn balance(owner: Address) -> u128 {
+        BALANCES.get_or(&owner, 0)
+    }
+
+    /// Lets `spender` move up to `amount` of the caller's tokens (replaces the allowance).
+    pub fn approve(spender: Address, amount: u128) -> Result<(), TokenError> {
+        let owner = env::caller();
+        ALLOWANCES.set(&(owner, spender), &amount);
+        Approval {
+            owner,
+            spender,
+            amount,
+        }
+        .emit();
+        Ok(())
+    }
+
+    /// How much `spender` may still move of `owner`'s tokens.
+    pub fn allowance(owner: Address, spender: Address) -> u128 {
+        ALLOWANCES.get_or(&(owner, spender), 0)
+    }
+
+    /// Moves `amount` of `from`'s tokens to `to`, spending the caller's allowance.
+    pub fn transfer_from(from: Address, to: Address, amount: u128) -> Result<(), TokenError> {
+        let key = (from, env::caller());
+        let allowed = ALLOWANCES.get_or(&key, 0);
+        let left = allowed
+            .checked_sub(amount)
+            .ok_or(TokenError::InsufficientAllowance)?;
+        ALLOWANCES.set(&key, &left);
+        move_tokens(from, to, amount)
+    }
+
+    /// The number of tokens in existence.
+    pub fn total_supply() -> u128 {
+        TOTAL.get_or(0)
+    }
+
+    /// The token's name.
+    pub fn name() -> String {
+        NAME.get().unwrap_or_default()
+    }
+
+    /// The token's symbol.
+    pub fn symbol() -> String {
+        SYMBOL.get().unwrap_or_default()
+    }
+
+    /// The token's decimals.
+    pub fn decimals() -> u8 {
+        DECIMALS.get_or(0)
+    }
+}
+
+/// Exactly 2 reads, 2 writes and one event, also when `from == to` (then the second write
+/// stores the unchanged balance over the first).
+fn move_tokens(from: Address, to: Address, amount: u128) -> Result<(), TokenError> {
+    let from_bal = BALANCES.get_or(&from, 0);
+    let to_bal = BALANCES.get_or(&to, 0);
+    let new_from = from_bal
+        .checked_sub(amount)
+        .ok_or(TokenError::InsufficientBalance)?;
+    let base = if from == to { new_from } else { to_bal };
+    let new_to = base.checked_add(amount).ok_or(TokenError::Overflow)?;
+    BALANCES.set(&from, &new_from);
+    BALANCES.set(&to, &new_to);
+    Transfer { from, to, amount }.emit();
+    Ok(())
+}

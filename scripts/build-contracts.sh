@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds every contract of contracts/ to wasm32v1-none and copies the .wasm files to OUT_DIR.
+#
+#   scripts/build-contracts.sh [OUT_DIR]      (default OUT_DIR: <repo>/target/wasm)
+#
+# With a rustup toolchain that has the wasm32v1-none target installed, uses it. Otherwise
+# uses Debian's rustc-web (1.96, at /usr/bin/rustc) with -Zbuild-std, installing it when
+# run as root. Target dir: $SUPERVM_CONTRACTS_TARGET (default <repo>/target/contracts).
+set -euo pipefail
+
+die() {
+    echo "build-contracts: error: $*" >&2
+    exit 1
+}
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT_DIR="${1:-$REPO/target/wasm}"
+TARGET_DIR="${SUPERVM_CONTRACTS_TARGET:-$REPO/target/contracts}"
+MANIFEST="$REPO/contracts/Cargo.toml"
+CONTRACTS=(token counter escrow hotkey)
+TARGET=wasm32v1-none
+
+# A nested build (from a build script or `cargo run`) must not inherit the outer build's
+# settings.
+unset CARGO_TARGET_DIR RUSTFLAGS CARGO_ENCODED_RUSTFLAGS RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER \
+    CARGO_BUILD_TARGET CARGO_BUILD_RUSTFLAGS CARGO_MAKEFLAGS MAKEFLAGS MFLAGS RUSTC RUSTDOC \
+    RUSTC_BOOTSTRAP CARGO_PRIMARY_PACKAGE CARGO_MANIFEST_DIR CARGO_PKG_NAME __CARGO_FIX_PLZ
+while IFS= read -r var; do
+    unset "$var"
+done < <(env | sed -n 's/^\(CARGO_PROFILE_[A-Za-z0-9_]*\|CARGO_TARGET_[A-Za-z0-9_]*\)=.*/\1/p')
+
+command -v cargo >/dev/null || die "cargo not found in PATH"
+
+# Small, deterministic memory: a 64 KiB stack.
+export RUSTFLAGS="-C link-arg=-zstack-size=65536"
+
+cargo_args=(build --release --manifest-path "$MANIFEST" --target "$TARGET" --target-dir "$TARGET_DIR")
+# The committed lock file pins the dependencies; the first build writes it.
+if [ -f "$REPO/contracts/Cargo.lock" ]; then
+    cargo_args+=(--locked)
+fi
+
+if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
+    echo "build-contracts: using the rustup toolchain's $TARGET target" >&2
+    cargo "${cargo_args[@]}" || die "cargo build of the contracts failed (rustup toolchain)"
+else
+    # Debian's rustc-web: a rustc with the wasm targets, and the library source for build-std.
+    if [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/rustlib/src/rust/library ] || ! command -v wasm-ld-22 >/dev/null; then
+        PKGS="rustc-web rust-web-src lld-22"
+        if [ "$(id -u)" = 0 ]; then
+            echo "build-contracts: installing $PKGS" >&2
+            { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $PKGS; } >&2 \
+                || die "could not install $PKGS"
+        else
+            die "no $TARGET target in rustup and no Debian toolchain; run: sudo apt-get install -y $PKGS"
+        fi
+    fi
+    echo "build-contracts: using $(/usr/bin/rustc --version) with -Zbuild-std" >&2
+    RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 cargo "${cargo_args[@]}" -Zbuild-std=core,alloc \
+        || die "cargo build of the contracts failed (Debian rustc with -Zbuild-std)"
+fi
+
+mkdir -p "$OUT_DIR" || die "cannot create $OUT_DIR"
+for c in "${CONTRACTS[@]}"; do
+    src="$TARGET_DIR/$TARGET/release/$c.wasm"
+    [ -f "$src" ] || die "the build produced no $src"
+    # The interface and ABI version live in custom sections that a toolchain change could drop.
+    for section in supervm_abi_version supervm_interface; do
+        grep -qaF "$section" "$src" || die "$src has no $section custom section"
+    done
+    cp "$src" "$OUT_DIR/$c.wasm" || die "cannot copy $src to $OUT_DIR"
+    printf '%s\t%s bytes\n' "$OUT_DIR/$c.wasm" "$(wc -c <"$OUT_DIR/$c.wasm")"
+done

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every test of SuperVM: installs what is missing, builds the example contracts to
+# wasm, then runs the whole workspace's tests in release mode (wasmtime and RocksDB are
+# very slow unoptimized). Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+./scripts/setup.sh
+cargo test --workspace --release --locked "$@"

@@ -1,0 +1,643 @@
+//! The procedural macros of the SuperVM SDK. Use them through `supervm-sdk`
+//! (`use supervm_sdk::prelude::*;`), whose paths their expansions name.
+//!
+//! * [`macro@contract`] exports the `pub fn`s of an `impl` as entry points.
+//! * [`macro@init`] marks the constructor inside a `#[contract]` impl.
+//! * [`macro@event`] implements `Event` for a struct.
+//! * [`macro@contract_error`] implements `ContractError` for a fieldless enum.
+//!
+//! Each also writes its part of the contract's interface (JSON lines in the
+//! `supervm_interface` custom section, on wasm32 only).
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Expr, Fields, FnArg, ImplItem, ItemEnum, ItemImpl, ItemStruct, Lit, Pat,
+    PathArguments, ReturnType, Type, Visibility, parse_macro_input,
+};
+
+/// Custom section holding the interface (`supervm_abi::INTERFACE_SECTION`).
+const INTERFACE_SECTION: &str = "supervm_interface";
+/// Custom section holding the ABI version (`supervm_abi::ABI_VERSION_SECTION`).
+const ABI_VERSION_SECTION: &str = "supervm_abi_version";
+/// The constructor's export name (`supervm_abi::CONSTRUCTOR_EXPORT`).
+const CONSTRUCTOR_EXPORT: &str = "__init";
+/// Interface format version (`supervm_abi::INTERFACE_VERSION`).
+const INTERFACE_VERSION: u32 = 1;
+/// Most `#[topic]` fields of an event (the name takes one of the 4 topics).
+const MAX_TOPIC_FIELDS: usize = 3;
+/// Largest topic, in bytes (`supervm_abi::limits::MAX_TOPIC_LEN`).
+const MAX_TOPIC_LEN: usize = 64;
+/// Smallest revert code reserved by the SDK.
+const RESERVED_CODES: u64 = 0xFFFF_FFFD;
+
+/// Exports the `pub fn`s of an `impl` block as the contract's entry points.
+///
+/// ```ignore
+/// pub struct Token;
+///
+/// #[contract]
+/// impl Token {
+///     #[init]
+///     pub fn init(admin: Address) { /* .. */ }
+///     pub fn transfer(to: Address, amount: u128) -> Result<(), TokenError> { /* .. */ }
+///     pub fn balance(owner: Address) -> u128 { /* .. */ }
+///     fn helper() { /* not exported */ }
+/// }
+/// ```
+///
+/// Methods take no `self` (state lives in storage). For each `pub fn`, on wasm32, an export of
+/// the same name (the `#[init]` one is exported as `__init`) decodes the call input as the
+/// tuple of its parameters (reverting with `BAD_INPUT` when it does not decode), calls it and
+/// sets the return data to the encoded result. A method returning `Result<T, E>` (spelled
+/// `Result`) reverts with `E`'s `ContractError` code and data on `Err`.
+///
+/// Also writes the `supervm_abi_version` custom section and the interface lines of the
+/// contract and of its functions.
+#[proc_macro_attribute]
+pub fn contract(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        return syn::Error::new(Span::call_site(), "#[contract] takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    let item = parse_macro_input!(item as ItemImpl);
+    match expand_contract(item) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Marks the constructor of a `#[contract]` impl: exported as `__init`, run once at deploy.
+///
+/// Only meaningful on a `pub fn` inside a `#[contract]` impl, which removes it; anywhere
+/// else it is an error.
+#[proc_macro_attribute]
+pub fn init(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    let span = TokenStream2::from(item.clone())
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span());
+    let mut out = TokenStream2::from(item);
+    out.extend(
+        syn::Error::new(
+            span,
+            "#[init] may only be used on a method inside a #[contract] impl",
+        )
+        .to_compile_error(),
+    );
+    out.into()
+}
+
+/// Implements `Event` for a struct with named fields.
+///
+/// ```ignore
+/// #[event]
+/// pub struct Transfer {
+///     #[topic] pub from: Address,
+///     #[topic] pub to: Address,
+///     pub amount: u128,
+/// }
+/// ```
+///
+/// `emit()` emits topics `[b"Transfer", encode(from), encode(to)]` and data = the encoding
+/// of the tuple of the other fields, in order. At most 3 `#[topic]` fields.
+#[proc_macro_attribute]
+pub fn event(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        return syn::Error::new(Span::call_site(), "#[event] takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    let item = parse_macro_input!(item as ItemStruct);
+    match expand_event(item) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Implements `ContractError` for a fieldless enum with explicit discriminants: the revert
+/// code is the discriminant.
+///
+/// ```ignore
+/// #[contract_error]
+/// pub enum TokenError { InsufficientBalance = 1, Unauthorized = 2 }
+/// ```
+///
+/// Also derives `Clone, Copy, PartialEq, Eq` and adds `#[repr(u32)]` unless a `repr` is
+/// given. Codes `0xFFFF_FFFD` and above are reserved by the SDK.
+#[proc_macro_attribute]
+pub fn contract_error(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        return syn::Error::new(Span::call_site(), "#[contract_error] takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    let item = parse_macro_input!(item as ItemEnum);
+    match expand_error(item) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// A JSON string literal.
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A type as its tokens with all whitespace removed.
+fn type_str(ty: &Type) -> String {
+    ty.to_token_stream()
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// `[{"name":..,"type":..},..]`.
+fn json_fields(fields: &[(String, String)]) -> String {
+    let items: Vec<String> = fields
+        .iter()
+        .map(|(n, t)| format!("{{\"name\":{},\"type\":{}}}", json_str(n), json_str(t)))
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+/// A static in custom section `section` holding `bytes`, on wasm32 only.
+///
+/// Not `#[used]`: on wasm, rustc emits a `link_section` static as a custom section by itself,
+/// and `#[used]` would also keep a copy of the bytes in the data segment (in linear memory).
+/// `scripts/build-contracts.sh` checks that the sections are present.
+fn section_static(section: &str, bytes: &[u8]) -> TokenStream2 {
+    let n = bytes.len();
+    let lit = proc_macro2::Literal::byte_string(bytes);
+    quote! {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            #[unsafe(link_section = #section)]
+            static SECTION: [u8; #n] = *#lit;
+        };
+    }
+}
+
+fn is_attr(a: &Attribute, name: &str) -> bool {
+    a.path().is_ident(name)
+}
+
+/// The parameter name of a simple `name: Type` pattern.
+fn param_ident(pat: &Pat) -> syn::Result<syn::Ident> {
+    match pat {
+        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Ok(p.ident.clone()),
+        _ => Err(syn::Error::new(
+            pat.span(),
+            "entry point parameters must be plain `name: Type` (patterns are not supported)",
+        )),
+    }
+}
+
+/// If `ty` is `Result<T, E>` (spelled with a last path segment `Result`), `(T, E)`.
+fn result_parts(ty: &Type) -> Option<(&Type, &Type)> {
+    let Type::Path(tp) = ty else { return None };
+    if tp.qself.is_some() {
+        return None;
+    }
+    let seg = tp.path.segments.last()?;
+    if seg.ident != "Result" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &seg.arguments else {
+        return None;
+    };
+    let mut tys = args.args.iter().filter_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(t),
+        _ => None,
+    });
+    let (ok, err) = (tys.next()?, tys.next()?);
+    if tys.next().is_some() || args.args.len() != 2 {
+        return None;
+    }
+    Some((ok, err))
+}
+
+fn is_unit(ty: &Type) -> bool {
+    matches!(ty, Type::Tuple(t) if t.elems.is_empty())
+}
+
+fn expand_contract(mut item: ItemImpl) -> syn::Result<TokenStream2> {
+    if let Some((_, path, _)) = &item.trait_ {
+        return Err(syn::Error::new(
+            path.span(),
+            "#[contract] goes on an inherent impl (`impl MyContract { .. }`), not a trait impl",
+        ));
+    }
+    if !item.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            item.generics.span(),
+            "a #[contract] impl cannot be generic",
+        ));
+    }
+    let self_ty = item.self_ty.clone();
+    let name = match &*self_ty {
+        Type::Path(tp) if tp.qself.is_none() => {
+            tp.path.segments.last().map(|s| s.ident.to_string())
+        }
+        _ => None,
+    }
+    .ok_or_else(|| syn::Error::new(self_ty.span(), "#[contract] needs a named type"))?;
+
+    let mut lines = format!(
+        "{{\"kind\":\"interface\",\"version\":{INTERFACE_VERSION},\"name\":{}}}\n",
+        json_str(&name)
+    );
+    let mut exports = Vec::new();
+    let mut ctor_span: Option<Span> = None;
+    let mut errors: Option<syn::Error> = None;
+    let mut push_err = |e: syn::Error| match &mut errors {
+        Some(all) => all.combine(e),
+        None => errors = Some(e),
+    };
+
+    for it in &mut item.items {
+        let ImplItem::Fn(f) = it else { continue };
+        let init_attrs: Vec<Span> = f
+            .attrs
+            .iter()
+            .filter(|a| is_attr(a, "init"))
+            .map(|a| a.span())
+            .collect();
+        f.attrs.retain(|a| !is_attr(a, "init"));
+        let is_init = !init_attrs.is_empty();
+        if init_attrs.len() > 1 {
+            push_err(syn::Error::new(init_attrs[1], "duplicate #[init]"));
+        }
+        if is_init {
+            if let Some(prev) = ctor_span {
+                let mut e =
+                    syn::Error::new(init_attrs[0], "a contract has at most one #[init] method");
+                e.combine(syn::Error::new(prev, "the first #[init] method is here"));
+                push_err(e);
+            }
+            ctor_span = Some(init_attrs[0]);
+        }
+        if !matches!(f.vis, Visibility::Public(_)) {
+            if is_init {
+                push_err(syn::Error::new(
+                    f.sig.ident.span(),
+                    "the #[init] method must be `pub`",
+                ));
+            }
+            continue;
+        }
+        let sig = &f.sig;
+        let fname = sig.ident.to_string();
+        if let Some(r) = sig.receiver() {
+            push_err(syn::Error::new(
+                r.span(),
+                "contract entry points take no `self`: state lives in storage (`Item`, `Map`)",
+            ));
+            continue;
+        }
+        if !sig.generics.params.is_empty() {
+            push_err(syn::Error::new(
+                sig.generics.span(),
+                "entry points cannot be generic",
+            ));
+            continue;
+        }
+        if let Some(a) = &sig.asyncness {
+            push_err(syn::Error::new(a.span(), "entry points cannot be async"));
+            continue;
+        }
+        if let Some(u) = &sig.unsafety {
+            push_err(syn::Error::new(u.span(), "entry points cannot be unsafe"));
+            continue;
+        }
+        if let Some(v) = &sig.variadic {
+            push_err(syn::Error::new(v.span(), "entry points cannot be variadic"));
+            continue;
+        }
+        if !is_init && fname == CONSTRUCTOR_EXPORT {
+            push_err(syn::Error::new(
+                sig.ident.span(),
+                "`__init` is the constructor's export name; mark the constructor with #[init]",
+            ));
+            continue;
+        }
+        if fname.starts_with("__") && !is_init {
+            push_err(syn::Error::new(
+                sig.ident.span(),
+                "entry point names starting with `__` are reserved",
+            ));
+            continue;
+        }
+        let export = if is_init {
+            CONSTRUCTOR_EXPORT.to_string()
+        } else {
+            fname.clone()
+        };
+
+        let mut idents = Vec::new();
+        let mut tys = Vec::new();
+        let mut args_json = Vec::new();
+        let mut bad = false;
+        for a in &sig.inputs {
+            let FnArg::Typed(pt) = a else { continue };
+            match param_ident(&pt.pat) {
+                Ok(id) => {
+                    args_json.push((id.to_string(), type_str(&pt.ty)));
+                    idents.push(format_ident!("__arg_{}", id));
+                    tys.push((*pt.ty).clone());
+                }
+                Err(e) => {
+                    push_err(e);
+                    bad = true;
+                }
+            }
+        }
+        if bad {
+            continue;
+        }
+
+        let method = &sig.ident;
+        let call = quote_spanned! {sig.ident.span()=> <#self_ty>::#method(#(#idents),*) };
+        let decode = if idents.is_empty() {
+            quote! { ::supervm_sdk::__private::expect_no_input(); }
+        } else {
+            quote! {
+                let (#(#idents,)*): (#(#tys,)*) = ::supervm_sdk::__private::decode_input();
+            }
+        };
+        let (returns, error, finish) = match &sig.output {
+            ReturnType::Default => ("()".to_string(), None, quote! { #call; }),
+            ReturnType::Type(_, ty) if is_unit(ty) => ("()".to_string(), None, quote! { #call; }),
+            ReturnType::Type(_, ty) => match result_parts(ty) {
+                Some((ok, err)) => {
+                    let on_ok = if is_unit(ok) {
+                        quote! { ::core::result::Result::Ok(()) => {} }
+                    } else {
+                        quote! {
+                            ::core::result::Result::Ok(v) => ::supervm_sdk::__private::set_return(&v),
+                        }
+                    };
+                    (
+                        type_str(ok),
+                        Some(type_str(err)),
+                        quote! {
+                            match #call {
+                                #on_ok
+                                ::core::result::Result::Err(e) => ::supervm_sdk::__private::revert_with(&e),
+                            }
+                        },
+                    )
+                }
+                None => (
+                    type_str(ty),
+                    None,
+                    quote! { ::supervm_sdk::__private::set_return(&#call); },
+                ),
+            },
+        };
+
+        let mut line = format!(
+            "{{\"kind\":\"function\",\"name\":{},\"export\":{}",
+            json_str(&fname),
+            json_str(&export)
+        );
+        if is_init {
+            line.push_str(",\"constructor\":true");
+        }
+        line.push_str(&format!(
+            ",\"args\":{},\"returns\":{}",
+            json_fields(&args_json),
+            json_str(&returns)
+        ));
+        if let Some(e) = &error {
+            line.push_str(&format!(",\"error\":{}", json_str(e)));
+        }
+        line.push_str("}\n");
+        lines.push_str(&line);
+
+        let wrapper = format_ident!("__supervm_export_{}", fname);
+        exports.push(quote! {
+            #[unsafe(export_name = #export)]
+            extern "C" fn #wrapper() {
+                #decode
+                #finish
+            }
+        });
+    }
+    if let Some(e) = errors {
+        return Err(e);
+    }
+
+    let version = section_static_tokens_version();
+    let iface = section_static(INTERFACE_SECTION, lines.as_bytes());
+    Ok(quote! {
+        #item
+
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            #(#exports)*
+        };
+
+        #version
+        #iface
+    })
+}
+
+/// The `supervm_abi_version` section: `ABI_VERSION` as 4 bytes little-endian.
+fn section_static_tokens_version() -> TokenStream2 {
+    quote! {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            #[unsafe(link_section = #ABI_VERSION_SECTION)]
+            static SECTION: [u8; 4] = ::supervm_sdk::__private::ABI_VERSION.to_le_bytes();
+        };
+    }
+}
+
+fn expand_event(mut item: ItemStruct) -> syn::Result<TokenStream2> {
+    if !item.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            item.generics.span(),
+            "an #[event] cannot be generic",
+        ));
+    }
+    let name = item.ident.to_string();
+    if name.len() > MAX_TOPIC_LEN {
+        return Err(syn::Error::new(
+            item.ident.span(),
+            format!("an event name is a topic: at most {MAX_TOPIC_LEN} bytes"),
+        ));
+    }
+    let mut topics = Vec::new();
+    let mut data = Vec::new();
+    let mut topic_json = Vec::new();
+    let mut data_json = Vec::new();
+    match &mut item.fields {
+        Fields::Named(named) => {
+            for f in &mut named.named {
+                let tattrs: Vec<&Attribute> =
+                    f.attrs.iter().filter(|a| is_attr(a, "topic")).collect();
+                if let Some(a) = tattrs.first()
+                    && !matches!(a.meta, syn::Meta::Path(_))
+                {
+                    return Err(syn::Error::new(a.span(), "#[topic] takes no arguments"));
+                }
+                if tattrs.len() > 1 {
+                    return Err(syn::Error::new(tattrs[1].span(), "duplicate #[topic]"));
+                }
+                let is_topic = !tattrs.is_empty();
+                let topic_span = tattrs.first().map(|a| a.span());
+                f.attrs.retain(|a| !is_attr(a, "topic"));
+                let id = f.ident.clone().expect("named field");
+                let entry = (id.to_string(), type_str(&f.ty));
+                if is_topic {
+                    if topics.len() == MAX_TOPIC_FIELDS {
+                        return Err(syn::Error::new(
+                            topic_span.unwrap_or_else(|| id.span()),
+                            format!(
+                                "an event has at most {MAX_TOPIC_FIELDS} #[topic] fields (the event name is the 4th topic)"
+                            ),
+                        ));
+                    }
+                    topics.push(id);
+                    topic_json.push(entry);
+                } else {
+                    data.push(id);
+                    data_json.push(entry);
+                }
+            }
+        }
+        Fields::Unit => {}
+        Fields::Unnamed(u) => {
+            return Err(syn::Error::new(
+                u.span(),
+                "an #[event] needs named fields (or none)",
+            ));
+        }
+    }
+    let ident = &item.ident;
+    let name_lit = proc_macro2::Literal::byte_string(name.as_bytes());
+    let topic_vars: Vec<_> = (0..topics.len())
+        .map(|i| format_ident!("__topic{}", i))
+        .collect();
+    let line = format!(
+        "{{\"kind\":\"event\",\"name\":{},\"topics\":{},\"data\":{}}}\n",
+        json_str(&name),
+        json_fields(&topic_json),
+        json_fields(&data_json)
+    );
+    let iface = section_static(INTERFACE_SECTION, line.as_bytes());
+    Ok(quote! {
+        #item
+
+        impl ::supervm_sdk::Event for #ident {
+            fn emit(&self) {
+                #(let #topic_vars = ::supervm_sdk::Encode::encode(&self.#topics);)*
+                #[allow(unused_mut)]
+                let mut __data = ::supervm_sdk::__private::Vec::new();
+                #(::supervm_sdk::Encode::encode_to(&self.#data, &mut __data);)*
+                ::supervm_sdk::env::emit_event(
+                    &[#name_lit as &[u8] #(, &#topic_vars)*],
+                    &__data,
+                );
+            }
+        }
+
+        #iface
+    })
+}
+
+fn expand_error(mut item: ItemEnum) -> syn::Result<TokenStream2> {
+    if !item.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            item.generics.span(),
+            "a #[contract_error] cannot be generic",
+        ));
+    }
+    if item.variants.is_empty() {
+        return Err(syn::Error::new(
+            item.ident.span(),
+            "a #[contract_error] needs variants",
+        ));
+    }
+    let mut variants_json = Vec::new();
+    for v in &item.variants {
+        if !matches!(v.fields, Fields::Unit) {
+            return Err(syn::Error::new(
+                v.fields.span(),
+                "#[contract_error] variants carry no fields (implement ContractError by hand for data)",
+            ));
+        }
+        let Some((_, expr)) = &v.discriminant else {
+            return Err(syn::Error::new(
+                v.ident.span(),
+                "give every #[contract_error] variant an explicit code: `Name = 1`",
+            ));
+        };
+        let code = match expr {
+            Expr::Lit(l) => match &l.lit {
+                Lit::Int(i) => i.base10_parse::<u64>().ok(),
+                _ => None,
+            },
+            _ => None,
+        }
+        .filter(|c| *c <= u32::MAX as u64)
+        .ok_or_else(|| {
+            syn::Error::new(
+                expr.span(),
+                "the code must be an integer literal in u32 range",
+            )
+        })?;
+        if code >= RESERVED_CODES {
+            return Err(syn::Error::new(
+                expr.span(),
+                "codes 0xFFFF_FFFD and above are reserved by the SDK",
+            ));
+        }
+        variants_json.push(format!(
+            "{{\"name\":{},\"code\":{code}}}",
+            json_str(&v.ident.to_string())
+        ));
+    }
+    let has_repr = item.attrs.iter().any(|a| is_attr(a, "repr"));
+    if !has_repr {
+        item.attrs.push(syn::parse_quote!(#[repr(u32)]));
+    }
+    let ident = &item.ident;
+    let line = format!(
+        "{{\"kind\":\"error\",\"name\":{},\"variants\":[{}]}}\n",
+        json_str(&ident.to_string()),
+        variants_json.join(",")
+    );
+    let iface = section_static(INTERFACE_SECTION, line.as_bytes());
+    Ok(quote! {
+        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::cmp::PartialEq, ::core::cmp::Eq)]
+        #item
+
+        impl ::supervm_sdk::ContractError for #ident {
+            #[inline]
+            fn code(&self) -> u32 {
+                *self as u32
+            }
+        }
+
+        #iface
+    })
+}

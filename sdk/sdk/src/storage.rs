@@ -1,0 +1,267 @@
+//! The running contract's key-value storage: raw byte access, and the typed [`Item`] and
+//! [`Map`].
+//!
+//! Values of [`Item`] and [`Map`] are stored in the [codec](crate::codec) encoding; one that
+//! does not decode as the expected type reverts the call with [`BAD_STORAGE`].
+//!
+//! Keys are at most [`MAX_KEY_LEN`](supervm_abi::limits::MAX_KEY_LEN) bytes, values at most
+//! [`MAX_VALUE_LEN`](supervm_abi::limits::MAX_VALUE_LEN). Give every `Item` and `Map` its own
+//! key or prefix, and make no prefix a prefix of another one (`b"bal"` and `b"ba"` overlap).
+
+use alloc::vec::Vec;
+use core::marker::PhantomData;
+
+use supervm_abi::{Decode, Encode};
+
+use crate::env::{len, ptr, revert};
+use crate::{BAD_STORAGE, sys};
+
+/// Bytes tried on the stack before asking the host again with an exact-size buffer.
+const STACK_BUF: usize = 128;
+
+/// Runs a host read that writes at most `cap` bytes to `out` and returns the full length or
+/// -1: first into a stack buffer, then, when that was too small, into an exact-size vector.
+#[inline]
+fn read_with(f: impl Fn(i32, i32) -> i64) -> Option<Vec<u8>> {
+    let mut buf = [0u8; STACK_BUF];
+    let n = f(ptr(buf.as_mut_ptr()), len(STACK_BUF));
+    if n < 0 {
+        return None;
+    }
+    let n = n as usize;
+    if n <= STACK_BUF {
+        return Some(buf[..n].to_vec());
+    }
+    let mut v = Vec::with_capacity(n);
+    let m = f(ptr(v.as_mut_ptr()), len(n));
+    if m as usize != n {
+        // The value cannot change between the two reads.
+        revert(BAD_STORAGE, &[]);
+    }
+    // SAFETY: the host wrote `n` bytes.
+    unsafe { v.set_len(n) };
+    Some(v)
+}
+
+/// The value stored under `key`, if any.
+pub fn get(key: &[u8]) -> Option<Vec<u8>> {
+    // SAFETY: `key` is a valid slice; `out` has room for `cap` bytes.
+    read_with(|out, cap| unsafe { sys::storage_get(ptr(key.as_ptr()), len(key.len()), out, cap) })
+}
+
+/// Stores `value` under `key`.
+#[inline]
+pub fn set(key: &[u8], value: &[u8]) {
+    // SAFETY: valid slices.
+    unsafe {
+        sys::storage_set(
+            ptr(key.as_ptr()),
+            len(key.len()),
+            ptr(value.as_ptr()),
+            len(value.len()),
+        )
+    }
+}
+
+/// Removes `key` (no effect when it is absent).
+#[inline]
+pub fn remove(key: &[u8]) {
+    // SAFETY: a valid slice.
+    unsafe { sys::storage_remove(ptr(key.as_ptr()), len(key.len())) }
+}
+
+/// Whether `key` is present.
+#[inline]
+pub fn has(key: &[u8]) -> bool {
+    // SAFETY: a valid slice.
+    unsafe { sys::storage_has(ptr(key.as_ptr()), len(key.len())) == 1 }
+}
+
+/// The smallest key that starts with `prefix` and is greater than `after` (or, with `None`,
+/// the smallest key that starts with `prefix`).
+pub fn next_key(prefix: &[u8], after: Option<&[u8]>) -> Option<Vec<u8>> {
+    let (ap, al) = match after {
+        Some(a) => (ptr(a.as_ptr()), len(a.len())),
+        None => (0, -1),
+    };
+    // SAFETY: valid slices; `out` has room for `cap` bytes.
+    read_with(|out, cap| unsafe {
+        sys::storage_next(ptr(prefix.as_ptr()), len(prefix.len()), ap, al, out, cap)
+    })
+}
+
+/// Decodes a stored value, reverting with [`BAD_STORAGE`] when it does not decode.
+fn decode<T: Decode>(bytes: &[u8]) -> T {
+    match supervm_abi::codec::decode_all(bytes) {
+        Ok(v) => v,
+        Err(_) => revert(BAD_STORAGE, &[]),
+    }
+}
+
+/// One typed value at a fixed key.
+///
+/// ```ignore
+/// const TOTAL: Item<u128> = Item::new(b"total");
+/// TOTAL.set(&(TOTAL.get_or(0) + 1));
+/// ```
+pub struct Item<T> {
+    key: &'static [u8],
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Item<T> {
+    /// The item stored at `key`.
+    pub const fn new(key: &'static [u8]) -> Self {
+        Item {
+            key,
+            _t: PhantomData,
+        }
+    }
+
+    /// Its storage key.
+    pub const fn key(&self) -> &'static [u8] {
+        self.key
+    }
+
+    /// Removes it.
+    #[inline]
+    pub fn remove(&self) {
+        remove(self.key)
+    }
+
+    /// Whether it is present.
+    #[inline]
+    pub fn exists(&self) -> bool {
+        has(self.key)
+    }
+}
+
+impl<T: Encode + Decode> Item<T> {
+    /// Its value, if set.
+    #[inline]
+    pub fn get(&self) -> Option<T> {
+        get(self.key).map(|b| decode(&b))
+    }
+
+    /// Its value, or `default` when not set.
+    #[inline]
+    pub fn get_or(&self, default: T) -> T {
+        self.get().unwrap_or(default)
+    }
+
+    /// Sets its value.
+    #[inline]
+    pub fn set(&self, value: &T) {
+        set(self.key, &value.encode())
+    }
+}
+
+/// Typed values under keys `prefix ++ encode(k)`.
+///
+/// ```ignore
+/// const BAL: Map<Address, u128> = Map::new(b"bal");
+/// let b = BAL.get_or(&owner, 0);
+/// ```
+pub struct Map<K, V> {
+    prefix: &'static [u8],
+    _kv: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> Map<K, V> {
+    /// The map whose keys start with `prefix`.
+    pub const fn new(prefix: &'static [u8]) -> Self {
+        Map {
+            prefix,
+            _kv: PhantomData,
+        }
+    }
+
+    /// Its key prefix.
+    pub const fn prefix(&self) -> &'static [u8] {
+        self.prefix
+    }
+}
+
+impl<K: Encode, V> Map<K, V> {
+    /// The storage key of entry `k`.
+    pub fn key(&self, k: &K) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.prefix.len() + 32);
+        key.extend_from_slice(self.prefix);
+        k.encode_to(&mut key);
+        key
+    }
+
+    /// Removes entry `k`.
+    #[inline]
+    pub fn remove(&self, k: &K) {
+        remove(&self.key(k))
+    }
+
+    /// Whether entry `k` is present.
+    #[inline]
+    pub fn has(&self, k: &K) -> bool {
+        has(&self.key(k))
+    }
+}
+
+impl<K: Encode, V: Encode + Decode> Map<K, V> {
+    /// The value of entry `k`, if present.
+    #[inline]
+    pub fn get(&self, k: &K) -> Option<V> {
+        get(&self.key(k)).map(|b| decode(&b))
+    }
+
+    /// The value of entry `k`, or `default` when absent.
+    #[inline]
+    pub fn get_or(&self, k: &K, default: V) -> V {
+        self.get(k).unwrap_or(default)
+    }
+
+    /// Sets entry `k` to `value`.
+    #[inline]
+    pub fn set(&self, k: &K, value: &V) {
+        set(&self.key(k), &value.encode())
+    }
+}
+
+impl<K: Decode, V> Map<K, V> {
+    /// The keys present, in the byte order of their encodings (for unsigned integers that is
+    /// not numeric order: they are little-endian). One host call per key.
+    pub fn keys(&self) -> Keys<K> {
+        Keys {
+            prefix: self.prefix,
+            last: None,
+            done: false,
+            _k: PhantomData,
+        }
+    }
+}
+
+/// Iterator over the keys of a [`Map`], from [`Map::keys`].
+pub struct Keys<K> {
+    prefix: &'static [u8],
+    last: Option<Vec<u8>>,
+    done: bool,
+    _k: PhantomData<fn() -> K>,
+}
+
+impl<K: Decode> Iterator for Keys<K> {
+    type Item = K;
+
+    fn next(&mut self) -> Option<K> {
+        if self.done {
+            return None;
+        }
+        match next_key(self.prefix, self.last.as_deref()) {
+            Some(key) => {
+                let k = decode(&key[self.prefix.len()..]);
+                self.last = Some(key);
+                Some(k)
+            }
+            None => {
+                self.done = true;
+                None
+            }
+        }
+    }
+}

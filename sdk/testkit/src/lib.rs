@@ -1,0 +1,188 @@
+//! An in-process environment that runs contracts on the real SuperVM.
+//!
+//! ```no_run
+//! use supervm_testkit::TestEnv;
+//! # let token_wasm: &[u8] = &[];
+//! let mut env = TestEnv::new();
+//! let alice = env.account("alice");
+//! let bob = env.account("bob");
+//! env.set_sender(alice);
+//! let token = env.deploy(token_wasm, ("Coin".to_string(), "C".to_string(), 6u8, alice, 1000u128));
+//! let r = env.call(&token, "transfer", (bob, 10u128));
+//! assert!(r.is_success(), "{:?}", r.outcome());
+//! assert_eq!(env.call(&token, "balance", (bob,)).value::<u128>(), 10);
+//! ```
+//!
+//! Every call is a real transaction: gas is metered, failures discard writes,
+//! and the receipt is what a node would produce.
+
+use supervm_abi::codec::{Decode, Encode, decode_all};
+use supervm_vm::{
+    Address, BlockEnv, CodeSource, Event, InMemoryState, Outcome, Payload, Receipt, Transaction,
+    Vm, VmConfig,
+};
+
+pub use supervm_vm;
+
+/// Gas limit of every call unless changed with [`TestEnv::set_gas_limit`].
+pub const DEFAULT_GAS: u64 = 100_000_000;
+
+/// An in-memory chain with one VM.
+pub struct TestEnv {
+    vm: Vm,
+    state: InMemoryState,
+    block: BlockEnv,
+    sender: Address,
+    gas_limit: u64,
+    deploys: u64,
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestEnv {
+    /// A fresh environment: empty state, block height 1, timestamp 1 000 000 ms, chain id 1.
+    pub fn new() -> Self {
+        Self::with_vm(Vm::new(VmConfig::default()).expect("VM starts"))
+    }
+
+    /// A fresh environment sharing an existing VM (and its module cache).
+    pub fn with_vm(vm: Vm) -> Self {
+        TestEnv {
+            vm,
+            state: InMemoryState::new(),
+            block: BlockEnv { height: 1, timestamp_ms: 1_000_000, chain_id: 1 },
+            sender: Address([0xAA; 32]),
+            gas_limit: DEFAULT_GAS,
+            deploys: 0,
+        }
+    }
+
+    /// A deterministic account address for a name.
+    pub fn account(&self, name: &str) -> Address {
+        Address(*blake3::hash(format!("testkit account {name}").as_bytes()).as_bytes())
+    }
+
+    /// Sets who signs the next transactions.
+    pub fn set_sender(&mut self, sender: Address) {
+        self.sender = sender;
+    }
+
+    /// Sets block height and timestamp (milliseconds).
+    pub fn set_block(&mut self, height: u64, timestamp_ms: u64) {
+        self.block.height = height;
+        self.block.timestamp_ms = timestamp_ms;
+    }
+
+    /// Sets the gas limit of the next transactions.
+    pub fn set_gas_limit(&mut self, gas: u64) {
+        self.gas_limit = gas;
+    }
+
+    /// The VM.
+    pub fn vm(&self) -> &Vm {
+        &self.vm
+    }
+
+    /// The state.
+    pub fn state(&self) -> &InMemoryState {
+        &self.state
+    }
+
+    /// Executes a raw transaction and applies its writes.
+    pub fn execute(&mut self, payload: Payload) -> CallResult {
+        let tx = Transaction { sender: self.sender, gas_limit: self.gas_limit, payload };
+        let receipt = self.vm.execute(&self.state, &self.block, &tx).expect("state is in memory");
+        self.state.apply(&receipt.write_set);
+        CallResult { receipt }
+    }
+
+    /// Deploys `wasm` with constructor arguments, panicking with the outcome if it fails.
+    pub fn deploy<A: Encode>(&mut self, wasm: &[u8], init_args: A) -> Address {
+        let r = self.try_deploy(wasm, init_args);
+        assert!(r.is_success(), "deploy failed: {:?}", r.outcome());
+        r.receipt.contract.expect("deploy receipt names the contract")
+    }
+
+    /// Deploys `wasm`, returning the receipt whatever happened.
+    pub fn try_deploy<A: Encode>(&mut self, wasm: &[u8], init_args: A) -> CallResult {
+        self.deploys += 1;
+        let mut salt = [0u8; 32];
+        salt[..8].copy_from_slice(&self.deploys.to_le_bytes());
+        self.execute(Payload::Deploy {
+            code: CodeSource::Wasm(wasm.to_vec()),
+            salt,
+            init_args: init_args.encode(),
+        })
+    }
+
+    /// Calls `function` of `contract` with `args` (a tuple of its parameters).
+    pub fn call<A: Encode>(&mut self, contract: &Address, function: &str, args: A) -> CallResult {
+        self.execute(Payload::Call {
+            contract: *contract,
+            function: function.to_string(),
+            args: args.encode(),
+        })
+    }
+}
+
+/// The receipt of one call, with typed accessors.
+#[derive(Clone, Debug)]
+pub struct CallResult {
+    /// The full receipt.
+    pub receipt: Receipt,
+}
+
+impl CallResult {
+    /// How the call ended.
+    pub fn outcome(&self) -> &Outcome {
+        &self.receipt.outcome
+    }
+
+    /// Whether it succeeded.
+    pub fn is_success(&self) -> bool {
+        self.receipt.outcome.is_success()
+    }
+
+    /// The decoded return value; panics if the call failed or the data does not decode.
+    pub fn value<R: Decode>(&self) -> R {
+        assert!(self.is_success(), "call failed: {:?}", self.outcome());
+        decode_all(&self.receipt.return_data)
+            .unwrap_or_else(|e| panic!("return data does not decode: {e:?}"))
+    }
+
+    /// The revert code, if the call reverted.
+    pub fn revert_code(&self) -> Option<u32> {
+        match self.outcome() {
+            Outcome::Revert { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Gas used.
+    pub fn gas_used(&self) -> u64 {
+        self.receipt.gas_used
+    }
+
+    /// All events.
+    pub fn events(&self) -> &[Event] {
+        &self.receipt.events
+    }
+
+    /// Events whose first topic is `name`.
+    pub fn events_named(&self, name: &str) -> Vec<&Event> {
+        self.receipt
+            .events
+            .iter()
+            .filter(|e| e.topics.first().map(|t| t.as_slice()) == Some(name.as_bytes()))
+            .collect()
+    }
+}
+
+/// Decodes one topic or event data blob.
+pub fn decode<T: Decode>(bytes: &[u8]) -> T {
+    decode_all(bytes).unwrap_or_else(|e| panic!("does not decode: {e:?}"))
+}

@@ -1,0 +1,83 @@
+//! Limits and knobs of the VM. Every limit is deterministic: the same on every
+//! machine and build, because consensus depends on it.
+
+/// Hard resource limits, checked at deploy time or enforced while running.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest wasm module accepted, in bytes.
+    pub max_code_size: usize,
+    /// Most functions (imported + defined).
+    pub max_functions: u32,
+    /// Most imports.
+    pub max_imports: u32,
+    /// Most function types.
+    pub max_types: u32,
+    /// Most parameters of one function type.
+    pub max_params: u32,
+    /// Most results of one function type (MVP: 1).
+    pub max_results: u32,
+    /// Most locals of one function, parameters included.
+    pub max_locals: u32,
+    /// Most globals.
+    pub max_globals: u32,
+    /// Most tables (MVP: 1).
+    pub max_tables: u32,
+    /// Most elements of a table, initial and maximum.
+    pub max_table_elements: u64,
+    /// Most data segments.
+    pub max_data_segments: u32,
+    /// Most element segments.
+    pub max_element_segments: u32,
+    /// Most exports.
+    pub max_exports: u32,
+    /// Largest function body, in bytes.
+    pub max_function_size: usize,
+    /// Most operators in the whole module: bounds compile time (compilation bombs).
+    pub max_total_operators: u64,
+    /// Largest linear memory, in 64 KiB pages (initial and reachable by `memory.grow`).
+    pub max_memory_pages: u64,
+    /// Stack budget of one contract call, in stack units. A wasm function costs
+    /// `FRAME_OVERHEAD + locals (params included) + max operand stack height` units while
+    /// it is active; exceeding the budget traps with "call stack exhausted".
+    pub stack_budget: u32,
+    /// Most gas a transaction may ask for.
+    pub max_tx_gas: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_code_size: 512 * 1024,
+            max_functions: 10_000,
+            max_imports: 64,
+            max_types: 1_000,
+            max_params: 32,
+            max_results: 1,
+            max_locals: 1_024,
+            max_globals: 256,
+            max_tables: 1,
+            max_table_elements: 10_000,
+            max_data_segments: 1_024,
+            max_element_segments: 64,
+            max_exports: 256,
+            max_function_size: 128 * 1024,
+            max_total_operators: 1_000_000,
+            max_memory_pages: 128, // 8 MiB
+            stack_budget: 32_768,
+            max_tx_gas: 10_000_000_000,
+        }
+    }
+}
+
+/// Units a wasm function frame costs beyond its locals and operand stack.
+pub const FRAME_OVERHEAD: u32 = 16;
+
+/// How the VM is set up.
+#[derive(Clone, Debug, Default)]
+pub struct VmConfig {
+    /// Deterministic resource limits.
+    pub limits: Limits,
+    /// Directory for serialized compiled modules, so a restart does not recompile.
+    /// `None` keeps compiled modules in memory only.
+    pub module_cache_dir: Option<std::path::PathBuf>,
+}

@@ -1,0 +1,163 @@
+//! The wasmtime engine, set up for determinism, and the compiled-module cache.
+//!
+//! Determinism settings: fuel metering (never epochs: they depend on wall time),
+//! NaN canonicalization, threads / SIMD / bulk memory / reference types /
+//! multi-value off, and a deterministic stack budget injected by
+//! [`instrument`](crate::instrument) with wasmtime's native `max_wasm_stack`
+//! kept only as a backstop.
+//!
+//! Speed settings: the pooling instance allocator with copy-on-write memory
+//! images, `InstancePre` per module (imports resolved once), and compiled
+//! modules cached by code hash in memory and, optionally, serialized on disk so
+//! a restart does not recompile.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel,
+    PoolingAllocationConfig,
+};
+
+use crate::config::VmConfig;
+use crate::error::{CodeError, Error, Result};
+use crate::host::{self, HostState};
+use crate::instrument::{INSTRUMENTATION_VERSION, instrument};
+use crate::validate::{CodeInfo, validate};
+
+/// Native stack wasmtime allows one contract frame; the deterministic stack budget
+/// keeps real use far below it.
+pub(crate) const MAX_WASM_STACK: usize = 2 << 20;
+
+/// A compiled, linked contract module.
+pub(crate) struct LoadedModule {
+    pub(crate) pre: InstancePre<HostState>,
+    pub(crate) entry_points: BTreeSet<String>,
+}
+
+/// Shared state of a [`Vm`](crate::Vm).
+pub struct VmInner {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) config: VmConfig,
+    cache: RwLock<HashMap<[u8; 32], Arc<LoadedModule>>>,
+    disk_dir: Option<PathBuf>,
+}
+
+fn engine_config(cfg: &VmConfig) -> Config {
+    let mut c = Config::new();
+    c.consume_fuel(true)
+        .cranelift_nan_canonicalization(true)
+        .cranelift_opt_level(OptLevel::Speed)
+        .wasm_simd(false)
+        .wasm_relaxed_simd(false)
+        .wasm_bulk_memory(false)
+        .wasm_multi_value(false)
+        .wasm_tail_call(false)
+        .wasm_extended_const(false)
+        .wasm_wide_arithmetic(false)
+        .wasm_custom_page_sizes(false)
+        .max_wasm_stack(MAX_WASM_STACK);
+    let mut pool = PoolingAllocationConfig::default();
+    let pages = cfg.limits.max_memory_pages as usize;
+    pool.total_memories(512)
+        .total_tables(512)
+        .total_core_instances(512)
+        .max_memory_size(pages * 65536)
+        .table_elements(cfg.limits.max_table_elements as usize);
+    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    c
+}
+
+impl VmInner {
+    pub(crate) fn new(config: VmConfig) -> Result<Self> {
+        let engine = Engine::new(&engine_config(&config)).map_err(|e| Error::Engine(e.to_string()))?;
+        let mut linker = Linker::new(&engine);
+        host::register(&mut linker).map_err(|e| Error::Engine(e.to_string()))?;
+        let disk_dir = match &config.module_cache_dir {
+            Some(dir) => {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                engine.precompile_compatibility_hash().hash(&mut h);
+                INSTRUMENTATION_VERSION.hash(&mut h);
+                config.limits.stack_budget.hash(&mut h);
+                let d = dir.join(format!("{:016x}", h.finish()));
+                std::fs::create_dir_all(&d)
+                    .map_err(|e| Error::Engine(format!("module cache dir {}: {e}", d.display())))?;
+                Some(d)
+            }
+            None => None,
+        };
+        Ok(VmInner { engine, linker, config, cache: RwLock::new(HashMap::new()), disk_dir })
+    }
+
+    /// Validates and instruments `code`.
+    pub(crate) fn prepare(&self, code: &[u8]) -> Result<(CodeInfo, Vec<u8>), CodeError> {
+        let info = validate(code, &self.config.limits)?;
+        let instrumented = instrument(code, &info, self.config.limits.stack_budget)?;
+        Ok((info, instrumented))
+    }
+
+    /// The compiled module for `hash`, if it is in the memory cache.
+    pub(crate) fn cached(&self, hash: &[u8; 32]) -> Option<Arc<LoadedModule>> {
+        self.cache.read().get(hash).cloned()
+    }
+
+    /// The compiled module for `code` (whose hash is `hash`): from memory, then disk,
+    /// then by compiling. `code` must have passed validation once (at upload).
+    pub(crate) fn load(&self, hash: &[u8; 32], code: &[u8]) -> Result<Arc<LoadedModule>> {
+        if let Some(m) = self.cached(hash) {
+            return Ok(m);
+        }
+        let (info, instrumented) = self.prepare(code)?;
+        let module = self.module_from_disk(hash).map_or_else(
+            || {
+                let m = Module::new(&self.engine, &instrumented)
+                    .map_err(|e| Error::Engine(format!("compile: {e}")))?;
+                self.module_to_disk(hash, &m);
+                Ok::<_, Error>(m)
+            },
+            Ok,
+        )?;
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| Error::Engine(format!("link: {e}")))?;
+        let loaded = Arc::new(LoadedModule { pre, entry_points: info.entry_points });
+        self.cache.write().insert(*hash, loaded.clone());
+        Ok(loaded)
+    }
+
+    fn disk_path(&self, hash: &[u8; 32]) -> Option<PathBuf> {
+        self.disk_dir.as_ref().map(|d| d.join(format!("{}.cwasm", hex::encode(hash))))
+    }
+
+    fn module_from_disk(&self, hash: &[u8; 32]) -> Option<Module> {
+        let path = self.disk_path(hash)?;
+        if !path.exists() {
+            return None;
+        }
+        // SAFETY: the file was written by `module_to_disk` from `Module::serialize` of an
+        // engine with the same compatibility hash (it is part of the directory name), and
+        // wasmtime checks the header again; the cache directory belongs to this node.
+        unsafe { Module::deserialize_file(&self.engine, &path) }.ok()
+    }
+
+    fn module_to_disk(&self, hash: &[u8; 32], m: &Module) {
+        let Some(path) = self.disk_path(hash) else { return };
+        if let Ok(bytes) = m.serialize() {
+            // Write then rename, so a crash never leaves a torn file under the final name.
+            let tmp = path.with_extension("tmp");
+            if std::fs::write(&tmp, bytes).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+    }
+
+    /// Empties the in-memory module cache (the disk cache stays).
+    pub(crate) fn clear_memory_cache(&self) {
+        self.cache.write().clear();
+    }
+}

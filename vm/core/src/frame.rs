@@ -1,0 +1,265 @@
+//! Call frames: one fresh wasmtime Store and instance per contract call, never
+//! reused after it returns or traps. Cross-contract calls nest frames; the
+//! transaction context moves into the callee's Store and back.
+
+use supervm_abi::{Address, STATUS_OK, STATUS_OUT_OF_GAS, STATUS_REVERT, STATUS_TRAP, limits};
+use wasmtime::{Caller, Store, StoreLimitsBuilder, Trap};
+
+use crate::engine::{LoadedModule, MAX_WASM_STACK, VmInner};
+use crate::error::Error;
+use crate::gas;
+use crate::host::{HostAbort, HostState, TxCtx, abort, charge};
+use crate::instrument::DEPTH_EXPORT;
+use crate::state::{ContractRecord, code_key, contract_key};
+
+/// Stack that must be free before entering a frame: the backstop plus host slack.
+const RED_ZONE: usize = MAX_WASM_STACK + (512 << 10);
+/// Size of a new stack segment when the current one is short.
+const NEW_SEGMENT: usize = 16 << 20;
+
+/// How a frame ended.
+#[derive(Debug)]
+pub(crate) enum FrameOutcome {
+    Success,
+    Revert { code: u32, data: Vec<u8> },
+    OutOfGas,
+    Trap(String),
+    /// The frame could not start (no such contract or entry point, depth, reentrancy).
+    CannotCall(String),
+    /// Infrastructure failure: not an outcome, aborts the transaction.
+    Fatal(Error),
+}
+
+pub(crate) struct FrameResult {
+    pub(crate) outcome: FrameOutcome,
+    pub(crate) gas_used: u64,
+    pub(crate) return_data: Vec<u8>,
+}
+
+impl FrameResult {
+    fn cannot(reason: String) -> Self {
+        FrameResult { outcome: FrameOutcome::CannotCall(reason), gas_used: 0, return_data: Vec::new() }
+    }
+}
+
+fn trap_reason(t: &Trap) -> String {
+    let s = t.to_string();
+    s.strip_prefix("wasm trap: ").unwrap_or(&s).to_string()
+}
+
+fn classify(err: wasmtime::Error, stack_exhausted: bool) -> FrameOutcome {
+    if let Some(a) = err.downcast_ref::<HostAbort>() {
+        return match a.clone() {
+            HostAbort::Revert { code, data } => FrameOutcome::Revert { code, data },
+            HostAbort::OutOfGas => FrameOutcome::OutOfGas,
+            HostAbort::Trap(r) => FrameOutcome::Trap(r),
+            HostAbort::Fatal(e) => FrameOutcome::Fatal(Error::State(e)),
+            HostAbort::Engine(e) => FrameOutcome::Fatal(Error::Engine(e)),
+        };
+    }
+    if let Some(t) = err.downcast_ref::<Trap>() {
+        return match t {
+            Trap::OutOfFuel => FrameOutcome::OutOfGas,
+            Trap::UnreachableCodeReached if stack_exhausted => {
+                FrameOutcome::Trap("call stack budget exhausted".into())
+            }
+            other => FrameOutcome::Trap(trap_reason(other)),
+        };
+    }
+    FrameOutcome::Fatal(Error::Engine(format!("{err:#}")))
+}
+
+/// Runs `export` of `module` in a fresh Store with `gas` fuel.
+fn run_frame(
+    vm: &VmInner,
+    tx: TxCtx,
+    frame: crate::host::Frame,
+    module: &LoadedModule,
+    export: &str,
+    gas: u64,
+) -> (FrameResult, TxCtx) {
+    stacker::maybe_grow(RED_ZONE, NEW_SEGMENT, || run_frame_here(vm, tx, frame, module, export, gas))
+}
+
+fn run_frame_here(
+    vm: &VmInner,
+    tx: TxCtx,
+    frame: crate::host::Frame,
+    module: &LoadedModule,
+    export: &str,
+    gas: u64,
+) -> (FrameResult, TxCtx) {
+    let max_bytes = vm.config.limits.max_memory_pages as usize * 65536;
+    let limits =
+        StoreLimitsBuilder::new().memory_size(max_bytes).instances(1).memories(1).tables(1).build();
+    let mut store =
+        Store::new(&vm.engine, HostState { tx: Some(tx), frame, memory: None, limits });
+    store.limiter(|s| &mut s.limits);
+    store.set_fuel(gas).expect("fuel metering is enabled");
+
+    let mut outcome = FrameOutcome::Success;
+    match module.pre.instantiate(&mut store) {
+        Err(e) => outcome = classify(e, false),
+        Ok(instance) => {
+            let entry = instance.get_typed_func::<(), ()>(&mut store, export);
+            match (instance.get_memory(&mut store, "memory"), entry) {
+                (Some(mem), Ok(f)) => {
+                    store.data_mut().memory = Some(mem);
+                    if let Err(e) = f.call(&mut store, ()) {
+                        let depth = instance
+                            .get_global(&mut store, DEPTH_EXPORT)
+                            .and_then(|g| g.get(&mut store).i32())
+                            .unwrap_or(0);
+                        let exhausted = depth as u32 > vm.config.limits.stack_budget;
+                        outcome = classify(e, exhausted);
+                    }
+                }
+                _ => outcome = FrameOutcome::Trap(format!("entry point {export} not found")),
+            }
+        }
+    }
+    let fuel_left = store.get_fuel().unwrap_or(0);
+    let gas_used = match outcome {
+        FrameOutcome::OutOfGas => gas,
+        _ => gas - fuel_left.min(gas),
+    };
+    let data = store.data_mut();
+    let tx = data.tx.take().expect("transaction context returned to the frame");
+    let return_data = match &outcome {
+        FrameOutcome::Success => std::mem::take(&mut data.frame.return_data),
+        FrameOutcome::Revert { data, .. } => data.clone(),
+        _ => Vec::new(),
+    };
+    (FrameResult { outcome, gas_used, return_data }, tx)
+}
+
+/// Loads the module of the contract at `addr`.
+pub(crate) fn load_contract(
+    vm: &VmInner,
+    tx: &mut TxCtx,
+    addr: &Address,
+) -> Result<Option<std::sync::Arc<LoadedModule>>, Error> {
+    let Some(rec) = tx.get(&contract_key(addr))? else { return Ok(None) };
+    let rec = ContractRecord::decode(&rec)
+        .ok_or_else(|| Error::Engine("corrupt contract record".into()))?;
+    if let Some(m) = vm.cached(&rec.code_hash) {
+        return Ok(Some(m));
+    }
+    let code = tx
+        .journal
+        .get_unrecorded(tx.view(), &code_key(&rec.code_hash))?
+        .ok_or_else(|| Error::Engine("contract record names missing code".into()))?;
+    vm.load(&rec.code_hash, &code).map(Some)
+}
+
+/// Calls `entry` of contract `addr` as a new frame at `depth`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn invoke(
+    vm: &VmInner,
+    mut tx: TxCtx,
+    caller: Address,
+    addr: Address,
+    entry: &str,
+    input: Vec<u8>,
+    gas: u64,
+    depth: u32,
+    is_constructor: bool,
+) -> (FrameResult, TxCtx) {
+    if depth > limits::MAX_CALL_DEPTH {
+        let r = format!("call depth limit of {} exceeded", limits::MAX_CALL_DEPTH);
+        return (FrameResult::cannot(r), tx);
+    }
+    if !is_constructor && entry.starts_with("__") {
+        return (FrameResult::cannot(format!("function {entry} is not callable")), tx);
+    }
+    if tx.call_stack.contains(&addr) {
+        let r = format!("reentrancy denied: contract {} is already executing", hex::encode(addr.0));
+        return (FrameResult::cannot(r), tx);
+    }
+    let module = match load_contract(vm, &mut tx, &addr) {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            return (FrameResult::cannot(format!("no contract at {}", hex::encode(addr.0))), tx);
+        }
+        Err(e) => {
+            let r = FrameResult { outcome: FrameOutcome::Fatal(e), gas_used: 0, return_data: Vec::new() };
+            return (r, tx);
+        }
+    };
+    if !module.entry_points.contains(entry) {
+        return (FrameResult::cannot(format!("contract has no entry point {entry}")), tx);
+    }
+    if input.len() > limits::MAX_INPUT_LEN as usize {
+        return (FrameResult::cannot("call input too large".into()), tx);
+    }
+    tx.call_stack.push(addr);
+    let frame = crate::host::Frame {
+        contract: addr,
+        caller,
+        input,
+        return_data: Vec::new(),
+        returned: Vec::new(),
+        depth,
+    };
+    let (res, mut tx) = run_frame(vm, tx, frame, &module, entry, gas);
+    tx.call_stack.pop();
+    (res, tx)
+}
+
+/// Whether a cross-contract call propagates failure (`call`) or reports it (`try_call`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallKind {
+    Call,
+    TryCall,
+}
+
+/// The host side of `call` and `try_call`.
+pub(crate) fn call_contract(
+    c: &mut Caller<'_, HostState>,
+    addr: Address,
+    name: String,
+    args: Vec<u8>,
+    gas: i64,
+    kind: CallKind,
+) -> Result<i64, wasmtime::Error> {
+    charge(c, gas::CALL_FRAME)?;
+    let depth = c.data().frame.depth + 1;
+    let me = c.data().frame.contract;
+    let avail = c.get_fuel()?;
+    let callee_gas = if gas <= 0 { avail } else { (gas as u64).min(avail) };
+    let tx = c.data_mut().tx.take().expect("transaction context present");
+    // SAFETY: the VM outlives the transaction context (see `TxCtx::new`).
+    let vm = unsafe { &*tx.vm };
+    let cp = tx.journal.checkpoint();
+    let (res, mut tx) = invoke(vm, tx, me, addr, &name, args, callee_gas, depth, false);
+    let (status, code) = match &res.outcome {
+        FrameOutcome::Success => (STATUS_OK, 0),
+        FrameOutcome::Revert { code, .. } => (STATUS_REVERT, *code),
+        FrameOutcome::OutOfGas => (STATUS_OUT_OF_GAS, 0),
+        FrameOutcome::Trap(_) | FrameOutcome::CannotCall(_) => (STATUS_TRAP, 0),
+        FrameOutcome::Fatal(_) => (u32::MAX, 0),
+    };
+    if status != STATUS_OK && kind == CallKind::TryCall {
+        tx.journal.rollback(cp);
+    }
+    c.data_mut().tx = Some(tx);
+    c.set_fuel(avail - res.gas_used.min(avail))?;
+    match res.outcome {
+        FrameOutcome::Success => {
+            c.data_mut().frame.returned = res.return_data;
+            Ok(0)
+        }
+        FrameOutcome::Fatal(Error::State(e)) => Err(abort(HostAbort::Fatal(e))),
+        FrameOutcome::Fatal(e) => Err(abort(HostAbort::Engine(e.to_string()))),
+        other if kind == CallKind::Call => Err(abort(match other {
+            FrameOutcome::Revert { code, data } => HostAbort::Revert { code, data },
+            FrameOutcome::OutOfGas => HostAbort::OutOfGas,
+            FrameOutcome::Trap(r) | FrameOutcome::CannotCall(r) => HostAbort::Trap(r),
+            _ => unreachable!("handled above"),
+        })),
+        _ => {
+            c.data_mut().frame.returned = res.return_data;
+            Ok(((code as u64) << 32 | status as u64) as i64)
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Intrinsic gas: what a transaction costs before any contract code runs.
+//! Wasm instructions cost 1 gas each (wasmtime fuel); host functions cost what
+//! the ABI table says (`supervm_abi::host_fns::cost`).
+
+/// Every transaction.
+pub const TX_BASE: u64 = 2_000;
+/// Per byte of call arguments or constructor arguments.
+pub const PER_ARG_BYTE: u64 = 4;
+/// Per byte of uploaded code: pays for validation, instrumentation, compilation and storage.
+pub const PER_CODE_BYTE: u64 = 50;
+/// Creating a contract record.
+pub const DEPLOY_BASE: u64 = 20_000;
+/// Loading a contract for a call (per call frame, including cross-contract calls).
+pub const CALL_FRAME: u64 = 1_000;

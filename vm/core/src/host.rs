@@ -1,0 +1,471 @@
+//! Host functions: the implementation side of the ABI table.
+//!
+//! [`register`] is generated from `supervm_abi::for_each_host_fn!`: for every
+//! row it links a wrapper that first charges the row's base cost, then calls the
+//! function of the same name below. Every function bounds-checks guest memory
+//! and treats every guest value as hostile.
+
+use supervm_abi::{Address, host_fns::cost, limits};
+use wasmtime::{Caller, Linker, Memory, StoreLimits};
+
+use crate::error::StateError;
+use crate::frame::{CallKind, call_contract};
+use crate::journal::Journal;
+use crate::state::{StateView, storage_key};
+use crate::tx::{BlockEnv, Event};
+
+/// Why a host function stopped the contract. Carried through wasmtime as the
+/// trap's error and turned into a receipt outcome (or, for `Fatal`, an `Err`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum HostAbort {
+    #[error("revert {code}")]
+    Revert { code: u32, data: Vec<u8> },
+    #[error("out of gas")]
+    OutOfGas,
+    #[error("{0}")]
+    Trap(String),
+    #[error("fatal: {0}")]
+    Fatal(StateError),
+    #[error("engine: {0}")]
+    Engine(String),
+}
+
+type HResult<T> = Result<T, wasmtime::Error>;
+
+fn trap(msg: impl Into<String>) -> wasmtime::Error {
+    wasmtime::Error::new(HostAbort::Trap(msg.into()))
+}
+
+pub(crate) fn abort(a: HostAbort) -> wasmtime::Error {
+    wasmtime::Error::new(a)
+}
+
+/// The pieces of a transaction's execution that outlive one call frame.
+pub(crate) struct TxCtx {
+    view: *const (dyn StateView + 'static),
+    pub(crate) vm: *const crate::engine::VmInner,
+    pub(crate) block: BlockEnv,
+    pub(crate) origin: Address,
+    pub(crate) journal: Journal,
+    pub(crate) logs: Vec<String>,
+    /// Contracts on the call stack, outermost first (reentrancy check).
+    pub(crate) call_stack: Vec<Address>,
+}
+
+// SAFETY: the raw pointers are only dereferenced while the `execute` call that
+// created them is on the stack (see `TxCtx::new`); both pointees are `Sync`.
+unsafe impl Send for TxCtx {}
+
+impl TxCtx {
+    /// Creates a context borrowing `view` and `vm` for the duration of one transaction.
+    ///
+    /// The caller must drop the context (and every Store holding it) before `view`
+    /// and `vm` go out of scope; `execute` guarantees this by owning the context on
+    /// its own stack frame.
+    pub(crate) fn new(
+        view: &dyn StateView,
+        vm: &crate::engine::VmInner,
+        block: BlockEnv,
+        origin: Address,
+    ) -> Self {
+        // SAFETY: only the lifetime is erased; see the contract above.
+        let view: *const (dyn StateView + 'static) = unsafe { std::mem::transmute(view) };
+        TxCtx {
+            view,
+            vm,
+            block,
+            origin,
+            journal: Journal::default(),
+            logs: Vec::new(),
+            call_stack: Vec::new(),
+        }
+    }
+
+    pub(crate) fn view(&self) -> &dyn StateView {
+        // SAFETY: `view` outlives the context (see `new`).
+        unsafe { &*self.view }
+    }
+
+    /// Splits into the view and the journal, for reads that record.
+    pub(crate) fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        // SAFETY: as in `view`.
+        let view = unsafe { &*self.view };
+        self.journal.get(view, key)
+    }
+}
+
+/// One contract call frame.
+pub(crate) struct Frame {
+    pub(crate) contract: Address,
+    pub(crate) caller: Address,
+    pub(crate) input: Vec<u8>,
+    pub(crate) return_data: Vec<u8>,
+    /// Data returned by the last cross-contract call.
+    pub(crate) returned: Vec<u8>,
+    /// 1 for the transaction's own call.
+    pub(crate) depth: u32,
+}
+
+/// A Store's data.
+pub(crate) struct HostState {
+    pub(crate) tx: Option<TxCtx>,
+    pub(crate) frame: Frame,
+    pub(crate) memory: Option<Memory>,
+    pub(crate) limits: StoreLimits,
+}
+
+impl HostState {
+    fn tx(&mut self) -> &mut TxCtx {
+        self.tx.as_mut().expect("transaction context present while wasm runs")
+    }
+}
+
+/// Charges `amount` gas, or stops the contract out of gas.
+#[inline]
+pub(crate) fn charge(c: &mut Caller<'_, HostState>, amount: u64) -> HResult<()> {
+    let fuel = c.get_fuel()?;
+    if fuel < amount {
+        c.set_fuel(0)?;
+        return Err(abort(HostAbort::OutOfGas));
+    }
+    c.set_fuel(fuel - amount)
+}
+
+fn memory<'a>(c: &'a mut Caller<'_, HostState>) -> (&'a mut [u8], &'a mut HostState) {
+    let mem = c.data().memory.expect("memory is bound before the entry point runs");
+    mem.data_and_store_mut(c)
+}
+
+fn range(mem_len: usize, ptr: i32, len: i32) -> HResult<std::ops::Range<usize>> {
+    let (p, l) = (ptr as u32 as usize, len as u32 as usize);
+    match p.checked_add(l) {
+        Some(end) if end <= mem_len => Ok(p..end),
+        _ => Err(trap(format!("guest pointer out of bounds: ptr={} len={}", ptr as u32, len as u32))),
+    }
+}
+
+fn read<'a>(mem: &'a [u8], ptr: i32, len: i32) -> HResult<&'a [u8]> {
+    Ok(&mem[range(mem.len(), ptr, len)?])
+}
+
+fn write(mem: &mut [u8], ptr: i32, data: &[u8]) -> HResult<()> {
+    let r = range(mem.len(), ptr, data.len() as i32)?;
+    mem[r].copy_from_slice(data);
+    Ok(())
+}
+
+fn read_address(mem: &[u8], ptr: i32) -> HResult<Address> {
+    let mut a = [0u8; 32];
+    a.copy_from_slice(read(mem, ptr, 32)?);
+    Ok(Address(a))
+}
+
+fn check_len(what: &str, len: i32, limit: u32) -> HResult<()> {
+    if len as u32 > limit {
+        return Err(trap(format!("{what} of {} bytes is over the limit of {limit}", len as u32)));
+    }
+    Ok(())
+}
+
+fn fatal(e: StateError) -> wasmtime::Error {
+    abort(HostAbort::Fatal(e))
+}
+
+// ---- storage ----
+
+fn storage_get(c: &mut Caller<'_, HostState>, key_ptr: i32, key_len: i32, out_ptr: i32, out_cap: i32) -> HResult<i64> {
+    check_len("storage key", key_len, limits::MAX_KEY_LEN)?;
+    charge(c, cost::storage_get.per_byte * key_len as u64)?;
+    let (mem, st) = memory(c);
+    let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
+    let Some(value) = st.tx().get(&key).map_err(fatal)? else { return Ok(-1) };
+    let n = value.len().min(out_cap.max(0) as usize);
+    write(mem, out_ptr, &value[..n])?;
+    let len = value.len() as u64;
+    charge(c, cost::storage_get.per_byte * len)?;
+    Ok(len as i64)
+}
+
+fn storage_set(c: &mut Caller<'_, HostState>, key_ptr: i32, key_len: i32, val_ptr: i32, val_len: i32) -> HResult<()> {
+    check_len("storage key", key_len, limits::MAX_KEY_LEN)?;
+    check_len("storage value", val_len, limits::MAX_VALUE_LEN)?;
+    charge(c, cost::storage_set.per_byte * (key_len as u64 + val_len as u64))?;
+    let (mem, st) = memory(c);
+    let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
+    let value = read(mem, val_ptr, val_len)?.to_vec();
+    st.tx().journal.put(key, Some(value));
+    Ok(())
+}
+
+fn storage_remove(c: &mut Caller<'_, HostState>, key_ptr: i32, key_len: i32) -> HResult<()> {
+    check_len("storage key", key_len, limits::MAX_KEY_LEN)?;
+    charge(c, cost::storage_remove.per_byte * key_len as u64)?;
+    let (mem, st) = memory(c);
+    let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
+    st.tx().journal.put(key, None);
+    Ok(())
+}
+
+fn storage_has(c: &mut Caller<'_, HostState>, key_ptr: i32, key_len: i32) -> HResult<i32> {
+    check_len("storage key", key_len, limits::MAX_KEY_LEN)?;
+    charge(c, cost::storage_has.per_byte * key_len as u64)?;
+    let (mem, st) = memory(c);
+    let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
+    Ok(st.tx().get(&key).map_err(fatal)?.is_some() as i32)
+}
+
+fn storage_next(
+    c: &mut Caller<'_, HostState>,
+    prefix_ptr: i32,
+    prefix_len: i32,
+    after_ptr: i32,
+    after_len: i32,
+    out_ptr: i32,
+    out_cap: i32,
+) -> HResult<i64> {
+    check_len("storage prefix", prefix_len, limits::MAX_KEY_LEN)?;
+    if after_len != -1 {
+        check_len("storage key", after_len, limits::MAX_KEY_LEN)?;
+    }
+    let after_bytes = if after_len == -1 { 0 } else { after_len as u64 };
+    charge(c, cost::storage_next.per_byte * (prefix_len as u64 + after_bytes))?;
+    let (mem, st) = memory(c);
+    let contract = st.frame.contract;
+    let prefix = storage_key(&contract, read(mem, prefix_ptr, prefix_len)?);
+    let after =
+        if after_len == -1 { None } else { Some(storage_key(&contract, read(mem, after_ptr, after_len)?)) };
+    let tx = st.tx();
+    // SAFETY: as in `TxCtx::view`; the journal is a different field.
+    let view = unsafe { &*tx.view };
+    let Some(found) = tx.journal.next_key(view, &prefix, after.as_deref()).map_err(fatal)? else {
+        return Ok(-1);
+    };
+    let user_key = &found[33..];
+    let n = user_key.len().min(out_cap.max(0) as usize);
+    write(mem, out_ptr, &user_key[..n])?;
+    let len = user_key.len() as u64;
+    charge(c, cost::storage_next.per_byte * len)?;
+    Ok(len as i64)
+}
+
+// ---- call data ----
+
+fn input_len(c: &mut Caller<'_, HostState>) -> HResult<i32> {
+    Ok(c.data().frame.input.len() as i32)
+}
+
+fn input_read(c: &mut Caller<'_, HostState>, dst_ptr: i32) -> HResult<()> {
+    let n = c.data().frame.input.len() as u64;
+    charge(c, cost::input_read.per_byte * n)?;
+    let (mem, st) = memory(c);
+    write(mem, dst_ptr, &st.frame.input)
+}
+
+fn return_data(c: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> HResult<()> {
+    check_len("return data", len, limits::MAX_RETURN_DATA)?;
+    charge(c, cost::return_data.per_byte * len as u64)?;
+    let (mem, st) = memory(c);
+    st.frame.return_data = read(mem, ptr, len)?.to_vec();
+    Ok(())
+}
+
+fn revert(c: &mut Caller<'_, HostState>, code: i32, data_ptr: i32, data_len: i32) -> HResult<()> {
+    check_len("revert data", data_len, limits::MAX_RETURN_DATA)?;
+    charge(c, cost::revert.per_byte * data_len as u64)?;
+    let (mem, _) = memory(c);
+    let data = read(mem, data_ptr, data_len)?.to_vec();
+    Err(abort(HostAbort::Revert { code: code as u32, data }))
+}
+
+// ---- environment ----
+
+fn write_addr(c: &mut Caller<'_, HostState>, dst_ptr: i32, pick: fn(&HostState) -> Address) -> HResult<()> {
+    let (mem, st) = memory(c);
+    let a = pick(st);
+    write(mem, dst_ptr, &a.0)
+}
+
+fn caller(c: &mut Caller<'_, HostState>, dst_ptr: i32) -> HResult<()> {
+    write_addr(c, dst_ptr, |s| s.frame.caller)
+}
+
+fn origin(c: &mut Caller<'_, HostState>, dst_ptr: i32) -> HResult<()> {
+    write_addr(c, dst_ptr, |s| s.tx.as_ref().expect("tx").origin)
+}
+
+fn self_address(c: &mut Caller<'_, HostState>, dst_ptr: i32) -> HResult<()> {
+    write_addr(c, dst_ptr, |s| s.frame.contract)
+}
+
+fn block_height(c: &mut Caller<'_, HostState>) -> HResult<i64> {
+    Ok(c.data_mut().tx().block.height as i64)
+}
+
+fn block_timestamp(c: &mut Caller<'_, HostState>) -> HResult<i64> {
+    Ok(c.data_mut().tx().block.timestamp_ms as i64)
+}
+
+fn chain_id(c: &mut Caller<'_, HostState>) -> HResult<i64> {
+    Ok(c.data_mut().tx().block.chain_id as i64)
+}
+
+fn gas_left(c: &mut Caller<'_, HostState>) -> HResult<i64> {
+    Ok(c.get_fuel()? as i64)
+}
+
+fn emit_event(c: &mut Caller<'_, HostState>, topics_ptr: i32, topics_len: i32, data_ptr: i32, data_len: i32) -> HResult<()> {
+    let max_topics_bytes = (4 + limits::MAX_TOPICS * (4 + limits::MAX_TOPIC_LEN)) as u32;
+    check_len("event topics", topics_len, max_topics_bytes)?;
+    check_len("event data", data_len, limits::MAX_EVENT_DATA)?;
+    charge(c, cost::emit_event.per_byte * (topics_len as u64 + data_len as u64))?;
+    let (mem, st) = memory(c);
+    let topics: Vec<Vec<u8>> = supervm_abi::codec::decode_all(read(mem, topics_ptr, topics_len)?)
+        .map_err(|e| trap(format!("event topics are not a codec Vec<Vec<u8>>: {e:?}")))?;
+    if topics.len() > limits::MAX_TOPICS || topics.iter().any(|t| t.len() > limits::MAX_TOPIC_LEN) {
+        return Err(trap(format!(
+            "an event has at most {} topics of at most {} bytes",
+            limits::MAX_TOPICS,
+            limits::MAX_TOPIC_LEN
+        )));
+    }
+    let data = read(mem, data_ptr, data_len)?.to_vec();
+    let contract = st.frame.contract;
+    let tx = st.tx();
+    if tx.journal.events.len() >= limits::MAX_EVENTS_PER_TX {
+        return Err(trap(format!("more than {} events in one transaction", limits::MAX_EVENTS_PER_TX)));
+    }
+    tx.journal.events.push(Event { contract, topics, data });
+    Ok(())
+}
+
+// ---- crypto ----
+
+fn blake3(c: &mut Caller<'_, HostState>, ptr: i32, len: i32, out_ptr: i32) -> HResult<()> {
+    charge(c, cost::blake3.per_byte * len as u32 as u64)?;
+    let (mem, _) = memory(c);
+    let h = *::blake3::hash(read(mem, ptr, len)?).as_bytes();
+    write(mem, out_ptr, &h)
+}
+
+fn sha256(c: &mut Caller<'_, HostState>, ptr: i32, len: i32, out_ptr: i32) -> HResult<()> {
+    use sha2::Digest;
+    charge(c, cost::sha256.per_byte * len as u32 as u64)?;
+    let (mem, _) = memory(c);
+    let h: [u8; 32] = sha2::Sha256::digest(read(mem, ptr, len)?).into();
+    write(mem, out_ptr, &h)
+}
+
+fn ed25519_verify(c: &mut Caller<'_, HostState>, pk_ptr: i32, msg_ptr: i32, msg_len: i32, sig_ptr: i32) -> HResult<i32> {
+    charge(c, cost::ed25519_verify.per_byte * msg_len as u32 as u64)?;
+    let (mem, _) = memory(c);
+    let pk: [u8; 32] = read(mem, pk_ptr, 32)?.try_into().expect("32 bytes");
+    let sig: [u8; 64] = read(mem, sig_ptr, 64)?.try_into().expect("64 bytes");
+    let msg = read(mem, msg_ptr, msg_len)?;
+    let ok = ed25519_dalek::VerifyingKey::from_bytes(&pk)
+        .map(|k| k.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig)).is_ok())
+        .unwrap_or(false);
+    Ok(ok as i32)
+}
+
+// ---- cross-contract calls ----
+
+fn read_call(
+    c: &mut Caller<'_, HostState>,
+    addr_ptr: i32,
+    fn_ptr: i32,
+    fn_len: i32,
+    args_ptr: i32,
+    args_len: i32,
+    per_byte: u64,
+) -> HResult<(Address, String, Vec<u8>)> {
+    check_len("function name", fn_len, limits::MAX_FN_NAME)?;
+    check_len("call input", args_len, limits::MAX_INPUT_LEN)?;
+    charge(c, per_byte * (fn_len as u64 + args_len as u64))?;
+    let (mem, _) = memory(c);
+    let addr = read_address(mem, addr_ptr)?;
+    let name = std::str::from_utf8(read(mem, fn_ptr, fn_len)?)
+        .map_err(|_| trap("function name is not UTF-8"))?
+        .to_string();
+    let args = read(mem, args_ptr, args_len)?.to_vec();
+    Ok((addr, name, args))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn call(c: &mut Caller<'_, HostState>, addr_ptr: i32, fn_ptr: i32, fn_len: i32, args_ptr: i32, args_len: i32, gas: i64) -> HResult<i32> {
+    let (addr, name, args) = read_call(c, addr_ptr, fn_ptr, fn_len, args_ptr, args_len, cost::call.per_byte)?;
+    call_contract(c, addr, name, args, gas, CallKind::Call).map(|_| 0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn try_call(c: &mut Caller<'_, HostState>, addr_ptr: i32, fn_ptr: i32, fn_len: i32, args_ptr: i32, args_len: i32, gas: i64) -> HResult<i64> {
+    let (addr, name, args) = read_call(c, addr_ptr, fn_ptr, fn_len, args_ptr, args_len, cost::try_call.per_byte)?;
+    call_contract(c, addr, name, args, gas, CallKind::TryCall)
+}
+
+fn returned_len(c: &mut Caller<'_, HostState>) -> HResult<i32> {
+    Ok(c.data().frame.returned.len() as i32)
+}
+
+fn returned_read(c: &mut Caller<'_, HostState>, dst_ptr: i32) -> HResult<()> {
+    let n = c.data().frame.returned.len() as u64;
+    charge(c, cost::returned_read.per_byte * n)?;
+    let (mem, st) = memory(c);
+    write(mem, dst_ptr, &st.frame.returned)
+}
+
+fn upgrade(c: &mut Caller<'_, HostState>, code_hash_ptr: i32) -> HResult<()> {
+    let (mem, st) = memory(c);
+    let hash: [u8; 32] = read(mem, code_hash_ptr, 32)?.try_into().expect("32 bytes");
+    let contract = st.frame.contract;
+    let tx = st.tx();
+    if tx.get(&crate::state::code_key(&hash)).map_err(fatal)?.is_none() {
+        return Err(trap("upgrade: no code with that hash has been uploaded"));
+    }
+    let key = crate::state::contract_key(&contract);
+    let rec = tx
+        .get(&key)
+        .map_err(fatal)?
+        .and_then(|b| crate::state::ContractRecord::decode(&b))
+        .ok_or_else(|| trap("upgrade: contract record missing"))?;
+    let new = crate::state::ContractRecord { code_hash: hash, ..rec };
+    tx.journal.put(key, Some(new.encode()));
+    Ok(())
+}
+
+fn debug_log(c: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> HResult<()> {
+    charge(c, cost::debug_log.per_byte * len as u32 as u64)?;
+    let (mem, st) = memory(c);
+    let bytes = read(mem, ptr, len)?;
+    let kept = &bytes[..bytes.len().min(1024)];
+    let line = String::from_utf8_lossy(kept).into_owned();
+    let tx = st.tx();
+    if tx.logs.len() < 256 {
+        tx.logs.push(line);
+    }
+    Ok(())
+}
+
+macro_rules! register_host_fns {
+    ($(
+        $(#[doc = $doc:expr])*
+        fn $name:ident ( $($p:ident : $t:ty),* ) -> $r:ty ;
+        cost(base = $base:expr, per_byte = $pb:expr);
+    )*) => {
+        /// Links every host function of the ABI table.
+        pub(crate) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+            $(
+                linker.func_wrap(
+                    supervm_abi::IMPORT_MODULE,
+                    stringify!($name),
+                    |mut c: Caller<'_, HostState>, $($p: $t),*| -> wasmtime::Result<$r> {
+                        charge(&mut c, $base)?;
+                        $name(&mut c, $($p),*)
+                    },
+                )?;
+            )*
+            Ok(())
+        }
+    };
+}
+
+supervm_abi::for_each_host_fn!(register_host_fns);

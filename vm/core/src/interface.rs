@@ -1,0 +1,161 @@
+//! A contract's interface, read from its `supervm_interface` custom section.
+//!
+//! The section holds JSON lines; each line is one object with a `kind`:
+//! `interface` (format version and contract name), `function`, `event` or
+//! `error`. Fragments may come in any order (the linker concatenates them).
+//! `docs/abi.md` documents every field.
+
+use serde::{Deserialize, Serialize};
+
+/// A named, typed field (argument, topic or data field).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    /// Field name.
+    pub name: String,
+    /// Rust type, whitespace removed (`u128`, `Address`, `Vec<u8>`, ...).
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+/// An entry point.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Function {
+    /// Method name.
+    pub name: String,
+    /// Wasm export name.
+    pub export: String,
+    /// Arguments, encoded as a tuple.
+    pub args: Vec<Field>,
+    /// Result type (`()` for none); the `Ok` type when the method returns `Result`.
+    pub returns: String,
+    /// Name of the error enum when the method returns `Result`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Whether this is the constructor.
+    #[serde(default)]
+    pub constructor: bool,
+}
+
+/// An event type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventDef {
+    /// Event name (also the first topic).
+    pub name: String,
+    /// Topic fields after the name.
+    pub topics: Vec<Field>,
+    /// Data fields, encoded as a tuple.
+    pub data: Vec<Field>,
+}
+
+/// An error variant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorVariant {
+    /// Variant name.
+    pub name: String,
+    /// Revert code.
+    pub code: u32,
+}
+
+/// A contract error enum.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDef {
+    /// Enum name.
+    pub name: String,
+    /// Its variants.
+    pub variants: Vec<ErrorVariant>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum Line {
+    Interface { version: u32, name: String },
+    Function(Function),
+    Event(EventDef),
+    Error(ErrorDef),
+}
+
+/// Everything a contract says about itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    /// Format version.
+    pub version: u32,
+    /// Contract name.
+    pub name: String,
+    /// Entry points, sorted by name.
+    pub functions: Vec<Function>,
+    /// Events, sorted by name.
+    pub events: Vec<EventDef>,
+    /// Error enums, sorted by name.
+    pub errors: Vec<ErrorDef>,
+}
+
+impl Interface {
+    /// Parses the section's text.
+    pub fn parse(text: &str) -> Result<Interface, String> {
+        let mut i = Interface::default();
+        let mut seen_header = false;
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let parsed: Line =
+                serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+            match parsed {
+                Line::Interface { version, name } => {
+                    if version != supervm_abi::INTERFACE_VERSION {
+                        return Err(format!("interface format version {version} is not supported"));
+                    }
+                    i.version = version;
+                    i.name = name;
+                    seen_header = true;
+                }
+                Line::Function(f) => i.functions.push(f),
+                Line::Event(e) => i.events.push(e),
+                Line::Error(e) => i.errors.push(e),
+            }
+        }
+        if !seen_header {
+            return Err("no {\"kind\":\"interface\"} line".into());
+        }
+        i.functions.sort_by(|a, b| a.name.cmp(&b.name));
+        i.events.sort_by(|a, b| a.name.cmp(&b.name));
+        i.errors.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(i)
+    }
+
+    /// The entry point called `name`.
+    pub fn function(&self, name: &str) -> Option<&Function> {
+        self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// The error variant name for a revert `code` of `function`, if declared.
+    pub fn error_name(&self, function: &str, code: u32) -> Option<&str> {
+        let enum_name = self.function(function)?.error.as_deref()?;
+        let e = self.errors.iter().find(|e| e.name == enum_name)?;
+        e.variants.iter().find(|v| v.code == code).map(|v| v.name.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_fragments_in_any_order() {
+        let text = concat!(
+            r#"{"kind":"error","name":"E","variants":[{"name":"Low","code":1}]}"#,
+            "\n",
+            r#"{"kind":"function","name":"f","export":"f","args":[{"name":"a","type":"u64"}],"returns":"()","error":"E"}"#,
+            "\n",
+            r#"{"kind":"interface","version":1,"name":"C"}"#,
+            "\n"
+        );
+        let i = Interface::parse(text).unwrap();
+        assert_eq!(i.name, "C");
+        assert_eq!(i.function("f").unwrap().args[0].ty, "u64");
+        assert_eq!(i.error_name("f", 1), Some("Low"));
+    }
+
+    #[test]
+    fn rejects_garbage_and_missing_header() {
+        assert!(Interface::parse("not json").is_err());
+        assert!(Interface::parse(r#"{"kind":"error","name":"E","variants":[]}"#).is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! A transaction's private view of state: its writes over the state below it,
+//! the read set it observed, its events, and checkpoints so that a failed
+//! `try_call` rolls back only the callee.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::error::StateError;
+use crate::state::{KeyRead, RangeRead, ReadSet, StateView, WriteSet};
+use crate::tx::Event;
+
+/// A position in the journal to roll back to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Checkpoint {
+    undo: usize,
+    events: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct Journal {
+    writes: WriteSet,
+    /// For each write, what `writes` held for the key before it (outer `None`: nothing).
+    undo: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
+    reads: ReadSet,
+    /// Index into `reads.keys` by key, so repeated reads see the same value.
+    read_index: BTreeMap<Vec<u8>, usize>,
+    pub(crate) events: Vec<Event>,
+}
+
+impl Journal {
+    /// Reads a key: own writes first, then the state below (recorded in the read set).
+    pub(crate) fn get(
+        &mut self,
+        view: &dyn StateView,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(v) = self.writes.get(key) {
+            return Ok(v.clone());
+        }
+        if let Some(&i) = self.read_index.get(key) {
+            return Ok(self.reads.keys[i].value.clone());
+        }
+        let value = view.get(key)?;
+        self.read_index.insert(key.to_vec(), self.reads.keys.len());
+        self.reads.keys.push(KeyRead { key: key.to_vec(), value: value.clone() });
+        Ok(value)
+    }
+
+    /// Reads a key without recording it: only for immutable data (code by hash).
+    pub(crate) fn get_unrecorded(
+        &self,
+        view: &dyn StateView,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(v) = self.writes.get(key) {
+            return Ok(v.clone());
+        }
+        view.get(key)
+    }
+
+    /// Writes (`Some`) or deletes (`None`) a key.
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let prev = self.writes.insert(key.clone(), value);
+        self.undo.push((key, prev));
+    }
+
+    /// The smallest key with `prefix` greater than `after`, over own writes and the
+    /// state below. Every step taken in the state below is recorded.
+    pub(crate) fn next_key(
+        &mut self,
+        view: &dyn StateView,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        let mut cursor = after.map(|a| a.to_vec());
+        let below = loop {
+            let found = view.next_key(prefix, cursor.as_deref())?;
+            self.reads.ranges.push(RangeRead {
+                prefix: prefix.to_vec(),
+                after: cursor.clone(),
+                found: found.clone(),
+            });
+            match found {
+                Some(k) if matches!(self.writes.get(&k), Some(None)) => cursor = Some(k),
+                other => break other,
+            }
+        };
+        let lower = match after {
+            Some(a) if a >= prefix => Bound::Excluded(a),
+            _ => Bound::Included(prefix),
+        };
+        let own = self
+            .writes
+            .range::<[u8], _>((lower, Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .find(|(_, v)| v.is_some())
+            .map(|(k, _)| k.clone());
+        Ok(match (below, own) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    pub(crate) fn checkpoint(&self) -> Checkpoint {
+        Checkpoint { undo: self.undo.len(), events: self.events.len() }
+    }
+
+    /// Undoes every write and event after `cp`. Reads stay recorded: they
+    /// influenced execution.
+    pub(crate) fn rollback(&mut self, cp: Checkpoint) {
+        while self.undo.len() > cp.undo {
+            let (key, prev) = self.undo.pop().expect("undo entry");
+            match prev {
+                Some(v) => {
+                    self.writes.insert(key, v);
+                }
+                None => {
+                    self.writes.remove(&key);
+                }
+            }
+        }
+        self.events.truncate(cp.events);
+    }
+
+    /// Consumes the journal: (writes, reads, events).
+    pub(crate) fn finish(self) -> (WriteSet, ReadSet, Vec<Event>) {
+        (self.writes, self.reads, self.events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::InMemoryState;
+
+    #[test]
+    fn rollback_restores_writes_and_keeps_reads() {
+        let mut base = InMemoryState::new();
+        let mut w = WriteSet::new();
+        w.insert(b"a".to_vec(), Some(b"1".to_vec()));
+        base.apply(&w);
+        let mut j = Journal::default();
+        j.put(b"a".to_vec(), Some(b"2".to_vec()));
+        let cp = j.checkpoint();
+        j.put(b"a".to_vec(), None);
+        j.put(b"b".to_vec(), Some(b"3".to_vec()));
+        assert_eq!(j.get(&base, b"c").unwrap(), None);
+        j.rollback(cp);
+        assert_eq!(j.get(&base, b"a").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(j.get(&base, b"b").unwrap(), None);
+        let (writes, reads, _) = j.finish();
+        assert_eq!(writes.len(), 1);
+        assert_eq!(reads.keys.len(), 2); // c, then b (a was served from own writes)
+    }
+
+    #[test]
+    fn next_key_merges_own_writes_and_deletes() {
+        let mut base = InMemoryState::new();
+        let mut w = WriteSet::new();
+        for k in [&b"p1"[..], b"p3", b"p5", b"q0"] {
+            w.insert(k.to_vec(), Some(b"x".to_vec()));
+        }
+        base.apply(&w);
+        let mut j = Journal::default();
+        j.put(b"p3".to_vec(), None);
+        j.put(b"p4".to_vec(), Some(b"y".to_vec()));
+        let mut keys = vec![];
+        let mut after: Option<Vec<u8>> = None;
+        while let Some(k) = j.next_key(&base, b"p", after.as_deref()).unwrap() {
+            keys.push(k.clone());
+            after = Some(k);
+        }
+        assert_eq!(keys, vec![b"p1".to_vec(), b"p4".to_vec(), b"p5".to_vec()]);
+    }
+}

@@ -1,0 +1,41 @@
+//! The SuperVM virtual machine.
+//!
+//! Contracts are wasm modules built against the host ABI of [`supervm_abi`].
+//! [`Vm::execute`] runs one [`Transaction`] against a [`StateView`] and returns a
+//! [`Receipt`]: outcome, gas, return data, events, and the read and write sets
+//! that the parallel scheduler validates and the storage layer commits.
+//!
+//! ```
+//! use supervm_vm::{BlockEnv, InMemoryState, Vm, VmConfig};
+//! let vm = Vm::new(VmConfig::default()).unwrap();
+//! let mut state = InMemoryState::new();
+//! let receipts = vm.execute_block(&mut state, &BlockEnv::default(), &[]).unwrap();
+//! assert!(receipts.is_empty());
+//! ```
+//!
+//! Determinism rules, the stack budget, gas and the key layout are described in
+//! `docs/design.md`; the host functions in `docs/abi.md`.
+
+mod address;
+mod config;
+mod engine;
+mod error;
+mod execute;
+mod frame;
+pub mod gas;
+mod host;
+pub mod instrument;
+pub mod interface;
+mod journal;
+pub mod state;
+mod tx;
+pub mod validate;
+
+pub use address::{code_hash, contract_address};
+pub use config::{FRAME_OVERHEAD, Limits, VmConfig};
+pub use error::{CodeError, Error, Result, StateError};
+pub use execute::Vm;
+pub use interface::Interface;
+pub use state::{InMemoryState, ReadSet, StateView, WriteSet};
+pub use supervm_abi::{self as abi, Address};
+pub use tx::{BlockEnv, CodeSource, Event, Outcome, Payload, Receipt, Transaction};

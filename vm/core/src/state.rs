@@ -1,0 +1,210 @@
+//! The state seam: everything a transaction reads goes through [`StateView`];
+//! everything it writes comes back as a [`WriteSet`] in its receipt.
+//!
+//! The sequential executor reads from [`InMemoryState`]; the parallel scheduler
+//! supplies a multi-version view; durable storage supplies a cached RocksDB view.
+//!
+//! Key layout (one flat, ordered key space; `docs/design.md` has the bytes):
+//!
+//! | prefix | rest | value |
+//! |---|---|---|
+//! | `0x00` | contract address (32) ‖ contract key | contract storage value |
+//! | `0x01` | code hash (32) | wasm code as uploaded |
+//! | `0x02` | contract address (32) | [`ContractRecord`] |
+
+use std::collections::BTreeMap;
+
+use supervm_abi::Address;
+
+use crate::error::StateError;
+
+/// Prefix of contract storage keys.
+pub const PREFIX_STORAGE: u8 = 0x00;
+/// Prefix of code keys.
+pub const PREFIX_CODE: u8 = 0x01;
+/// Prefix of contract records.
+pub const PREFIX_CONTRACT: u8 = 0x02;
+
+/// The state key of a contract's storage key.
+pub fn storage_key(contract: &Address, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(33 + key.len());
+    k.push(PREFIX_STORAGE);
+    k.extend_from_slice(&contract.0);
+    k.extend_from_slice(key);
+    k
+}
+
+/// The state key of uploaded code.
+pub fn code_key(hash: &[u8; 32]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(33);
+    k.push(PREFIX_CODE);
+    k.extend_from_slice(hash);
+    k
+}
+
+/// The state key of a contract's record.
+pub fn contract_key(addr: &Address) -> Vec<u8> {
+    let mut k = Vec::with_capacity(33);
+    k.push(PREFIX_CONTRACT);
+    k.extend_from_slice(&addr.0);
+    k
+}
+
+/// What the state holds about a deployed contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContractRecord {
+    /// Hash of its current code.
+    pub code_hash: [u8; 32],
+    /// Who deployed it.
+    pub deployer: Address,
+}
+
+impl ContractRecord {
+    /// Encodes as `code_hash (32) ‖ deployer (32)`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(64);
+        v.extend_from_slice(&self.code_hash);
+        v.extend_from_slice(&self.deployer.0);
+        v
+    }
+
+    /// Decodes [`ContractRecord::encode`]'s output.
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != 64 {
+            return None;
+        }
+        let mut code_hash = [0; 32];
+        code_hash.copy_from_slice(&b[..32]);
+        let mut d = [0; 32];
+        d.copy_from_slice(&b[32..]);
+        Some(ContractRecord { code_hash, deployer: Address(d) })
+    }
+}
+
+/// Read access to state as of some point (a block, or a transaction's position
+/// in a block). Implementations must be deterministic: the same key gives the
+/// same answer for the same position.
+pub trait StateView: Sync {
+    /// The value under `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+
+    /// The smallest key that starts with `prefix` and is strictly greater than
+    /// `after` (or the smallest with `prefix` when `after` is `None`).
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>)
+    -> Result<Option<Vec<u8>>, StateError>;
+}
+
+/// The writes of a transaction: key to new value, `None` meaning deleted.
+/// Ordered, so it serializes and hashes deterministically.
+pub type WriteSet = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// One read of a key, with the value seen (`None`: absent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRead {
+    /// The key.
+    pub key: Vec<u8>,
+    /// The value the transaction saw.
+    pub value: Option<Vec<u8>>,
+}
+
+/// One step of a prefix iteration, with the key it found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RangeRead {
+    /// The prefix iterated.
+    pub prefix: Vec<u8>,
+    /// The exclusive lower bound (`None`: start of the prefix).
+    pub after: Option<Vec<u8>>,
+    /// The key found in the underlying state (`None`: none).
+    pub found: Option<Vec<u8>>,
+}
+
+/// Everything a transaction read from the state below it, in first-read order.
+/// Reads served from the transaction's own writes are not included.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadSet {
+    /// Point reads.
+    pub keys: Vec<KeyRead>,
+    /// Prefix-iteration steps (for phantom-read validation).
+    pub ranges: Vec<RangeRead>,
+}
+
+/// A simple ordered in-memory state: the reference backend of the sequential
+/// executor and of the differential tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InMemoryState {
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl InMemoryState {
+    /// An empty state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies a write set.
+    pub fn apply(&mut self, writes: &WriteSet) {
+        for (k, v) in writes {
+            match v {
+                Some(v) => {
+                    self.map.insert(k.clone(), v.clone());
+                }
+                None => {
+                    self.map.remove(k);
+                }
+            }
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the state is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// All entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &Vec<u8>)> {
+        self.map.iter()
+    }
+
+    /// A blake3 hash of every entry in key order: `H(len(k) ‖ k ‖ len(v) ‖ v ...)` with
+    /// 4-byte little-endian lengths. Two states are equal iff their hashes are (whp).
+    pub fn state_hash(&self) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        for (k, v) in &self.map {
+            h.update(&(k.len() as u32).to_le_bytes());
+            h.update(k);
+            h.update(&(v.len() as u32).to_le_bytes());
+            h.update(v);
+        }
+        *h.finalize().as_bytes()
+    }
+}
+
+impl StateView for InMemoryState {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.map.get(key).cloned())
+    }
+
+    fn next_key(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        use std::ops::Bound;
+        let lower = match after {
+            Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
+            _ => Bound::Included(prefix.to_vec()),
+        };
+        Ok(self
+            .map
+            .range((lower, Bound::Unbounded))
+            .next()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with(prefix))
+            .cloned())
+    }
+}

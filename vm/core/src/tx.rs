@@ -1,0 +1,180 @@
+//! Transactions the VM executes and the receipts it returns.
+
+use supervm_abi::Address;
+
+use crate::state::{ReadSet, WriteSet};
+
+/// The block a transaction executes in. Contracts see these values; nothing
+/// else about the executing machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct BlockEnv {
+    /// Block height.
+    pub height: u64,
+    /// Block timestamp, milliseconds since the Unix epoch, set by the producer.
+    pub timestamp_ms: u64,
+    /// Chain id.
+    pub chain_id: u64,
+}
+
+/// What a transaction does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// Stores code under its blake3 hash (no contract is created).
+    Upload {
+        /// The wasm module.
+        code: Vec<u8>,
+    },
+    /// Creates a contract at [`contract_address`](crate::contract_address)`(sender, salt)`,
+    /// running its constructor (if it exports one) with `init_args`.
+    Deploy {
+        /// Where the code comes from.
+        code: CodeSource,
+        /// Salt for the address.
+        salt: [u8; 32],
+        /// Encoded constructor arguments.
+        init_args: Vec<u8>,
+    },
+    /// Calls an entry point of a contract.
+    Call {
+        /// The contract.
+        contract: Address,
+        /// The exported function.
+        function: String,
+        /// Encoded arguments.
+        args: Vec<u8>,
+    },
+}
+
+/// The code of a deploy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeSource {
+    /// The module itself (uploaded as part of the deploy).
+    Wasm(Vec<u8>),
+    /// Code uploaded earlier, by hash.
+    Hash([u8; 32]),
+}
+
+/// A transaction as the VM sees it (signature checks, nonces and fees belong to the node).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    /// The account that signed it; the origin and first caller.
+    pub sender: Address,
+    /// Most gas it may use.
+    pub gas_limit: u64,
+    /// What it does.
+    pub payload: Payload,
+}
+
+/// An event emitted by a contract.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The emitting contract.
+    pub contract: Address,
+    /// Up to 4 topics (by SDK convention the first is the event name).
+    pub topics: Vec<Vec<u8>>,
+    /// Codec-encoded data.
+    pub data: Vec<u8>,
+}
+
+/// How a transaction ended. Anything but `Success` discards all its writes and
+/// events; gas is charged either way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It ran to completion.
+    Success,
+    /// A contract reverted with a typed error code and data.
+    Revert {
+        /// The contract's error code.
+        code: u32,
+        /// Error data.
+        data: Vec<u8>,
+    },
+    /// It ran out of gas.
+    OutOfGas,
+    /// A contract trapped (or broke a VM rule while running).
+    Trap {
+        /// Deterministic reason.
+        reason: String,
+    },
+    /// The transaction could not start: bad code, unknown contract or function, and so on.
+    Invalid {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// Whether the transaction succeeded.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Success)
+    }
+}
+
+/// The result of executing a transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Gas charged.
+    pub gas_used: u64,
+    /// Data returned by the called entry point (or revert data on revert).
+    pub return_data: Vec<u8>,
+    /// Events, in emission order (empty unless `Success`).
+    pub events: Vec<Event>,
+    /// Debug log lines (kept even on failure, never part of consensus hashes).
+    pub logs: Vec<String>,
+    /// For a deploy: the new contract's address. For an upload: `None`.
+    pub contract: Option<Address>,
+    /// For an upload or deploy: the code hash.
+    pub code_hash: Option<[u8; 32]>,
+    /// What it read from the state below it.
+    pub read_set: ReadSet,
+    /// What it wrote (empty unless `Success`).
+    pub write_set: WriteSet,
+}
+
+impl Receipt {
+    /// A blake3 commitment to the consensus-relevant fields (outcome, gas, return data,
+    /// events, write set), used by determinism and differential tests.
+    pub fn hash(&self) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        let mut put = |b: &[u8]| {
+            h.update(&(b.len() as u32).to_le_bytes());
+            h.update(b);
+        };
+        match &self.outcome {
+            Outcome::Success => put(b"ok"),
+            Outcome::Revert { code, data } => {
+                put(b"revert");
+                put(&code.to_le_bytes());
+                put(data);
+            }
+            Outcome::OutOfGas => put(b"oog"),
+            Outcome::Trap { reason } => {
+                put(b"trap");
+                put(reason.as_bytes());
+            }
+            Outcome::Invalid { reason } => {
+                put(b"invalid");
+                put(reason.as_bytes());
+            }
+        }
+        put(&self.gas_used.to_le_bytes());
+        put(&self.return_data);
+        for e in &self.events {
+            put(&e.contract.0);
+            for t in &e.topics {
+                put(t);
+            }
+            put(&e.data);
+        }
+        for (k, v) in &self.write_set {
+            put(k);
+            match v {
+                Some(v) => put(v),
+                None => put(b"\xffdeleted"),
+            }
+        }
+        *h.finalize().as_bytes()
+    }
+}

@@ -1,0 +1,318 @@
+//! The ABI and transaction semantics, one behaviour per test.
+
+use supervm_vm::{Address, CodeSource, Outcome, Payload, Vm, VmConfig};
+
+use crate::util::{Chain, contract};
+
+const GAS: u64 = 10_000_000;
+
+/// A counter at key "k": `inc` adds one and returns the new value (u64 LE);
+/// `inc_then_revert` adds one and reverts with code 7 and data "no".
+fn counter() -> Vec<u8> {
+    contract(
+        &["storage_get", "storage_set", "return_data", "revert", "emit_event"],
+        r#"
+        (memory (export "memory") 1)
+        (data (i32.const 0) "k")
+        ;; codec Vec<Vec<u8>> with one topic "inc": count=1, len=3, "inc"
+        (data (i32.const 64) "\01\00\00\00\03\00\00\00inc")
+        (data (i32.const 96) "no")
+        (func $bump (result i64)
+          (local $v i64)
+          (if (i64.ge_s (call $storage_get (i32.const 0) (i32.const 1) (i32.const 8) (i32.const 8)) (i64.const 0))
+            (then (local.set $v (i64.load (i32.const 8)))))
+          (local.set $v (i64.add (local.get $v) (i64.const 1)))
+          (i64.store (i32.const 8) (local.get $v))
+          (call $storage_set (i32.const 0) (i32.const 1) (i32.const 8) (i32.const 8))
+          (local.get $v))
+        (func (export "inc")
+          (drop (call $bump))
+          (call $emit_event (i32.const 64) (i32.const 11) (i32.const 8) (i32.const 8))
+          (call $return_data (i32.const 8) (i32.const 8)))
+        (func (export "inc_then_revert")
+          (drop (call $bump))
+          (call $emit_event (i32.const 64) (i32.const 11) (i32.const 8) (i32.const 8))
+          (call $revert (i32.const 7) (i32.const 96) (i32.const 2)))
+        "#,
+    )
+}
+
+#[test]
+fn counter_counts_and_charges_deterministic_gas() {
+    let mut c = Chain::new();
+    let addr = c.deploy_ok(counter());
+    let mut gas = vec![];
+    for i in 1..=3u64 {
+        let r = c.call(addr, "inc", vec![], GAS);
+        assert_eq!(r.outcome, Outcome::Success);
+        assert_eq!(r.return_data, i.to_le_bytes());
+        assert_eq!(r.events.len(), 1);
+        assert_eq!(r.events[0].topics, vec![b"inc".to_vec()]);
+        assert_eq!(r.events[0].contract, addr);
+        gas.push(r.gas_used);
+    }
+    // The first call reads an absent key, later ones a present one: same code path after that.
+    assert_eq!(gas[1], gas[2]);
+    assert!(gas[0] > 2_000, "intrinsic gas is charged");
+}
+
+#[test]
+fn revert_discards_writes_and_events_but_charges_gas() {
+    let mut c = Chain::new();
+    let addr = c.deploy_ok(counter());
+    c.call(addr, "inc", vec![], GAS);
+    let before = c.state.state_hash();
+    let r = c.call(addr, "inc_then_revert", vec![], GAS);
+    assert_eq!(r.outcome, Outcome::Revert { code: 7, data: b"no".to_vec() });
+    assert!(r.write_set.is_empty() && r.events.is_empty());
+    assert!(r.gas_used > 0);
+    assert_eq!(c.state.state_hash(), before);
+    assert_eq!(r.read_set.keys.len(), 2, "contract record and the counter key were read");
+}
+
+#[test]
+fn unknown_contract_function_and_constructor_are_invalid() {
+    let mut c = Chain::new();
+    let addr = c.deploy_ok(counter());
+    let r = c.call(addr, "nope", vec![], GAS);
+    assert!(matches!(r.outcome, Outcome::Invalid { ref reason } if reason.contains("no entry point nope")), "{:?}", r.outcome);
+    let r = c.call(Address([9; 32]), "inc", vec![], GAS);
+    assert!(matches!(r.outcome, Outcome::Invalid { ref reason } if reason.contains("no contract")), "{:?}", r.outcome);
+    let r = c.call(addr, "__init", vec![], GAS);
+    assert!(matches!(r.outcome, Outcome::Invalid { ref reason } if reason.contains("not callable")), "{:?}", r.outcome);
+}
+
+#[test]
+fn out_of_gas_below_intrinsic_and_in_wasm() {
+    let mut c = Chain::new();
+    let addr = c.deploy_ok(counter());
+    let r = c.call(addr, "inc", vec![], 100);
+    assert_eq!((r.outcome, r.gas_used), (Outcome::OutOfGas, 100));
+    let r = c.call(addr, "inc", vec![], 3_500);
+    assert_eq!((r.outcome, r.gas_used), (Outcome::OutOfGas, 3_500));
+    assert!(r.write_set.is_empty());
+}
+
+#[test]
+fn environment_is_the_block_and_the_callers() {
+    let mut c = Chain::new();
+    let wasm = contract(
+        &["caller", "origin", "self_address", "block_height", "block_timestamp", "chain_id", "return_data"],
+        r#"
+        (memory (export "memory") 1)
+        (func (export "env")
+          (call $caller (i32.const 0))
+          (call $origin (i32.const 32))
+          (call $self_address (i32.const 64))
+          (i64.store (i32.const 96) (call $block_height))
+          (i64.store (i32.const 104) (call $block_timestamp))
+          (i64.store (i32.const 112) (call $chain_id))
+          (call $return_data (i32.const 0) (i32.const 120)))
+        "#,
+    );
+    let addr = c.deploy_ok(wasm);
+    let r = c.call(addr, "env", vec![], GAS);
+    let d = r.return_data;
+    assert_eq!(&d[0..32], &c.sender.0);
+    assert_eq!(&d[32..64], &c.sender.0);
+    assert_eq!(&d[64..96], &addr.0);
+    assert_eq!(u64::from_le_bytes(d[96..104].try_into().unwrap()), 7);
+    assert_eq!(u64::from_le_bytes(d[104..112].try_into().unwrap()), 1_700_000_000_000);
+    assert_eq!(u64::from_le_bytes(d[112..120].try_into().unwrap()), 42);
+}
+
+/// A proxy whose input is a 32-byte callee address: `keep_and_try` writes its own key,
+/// then `try_call`s the callee's `inc_then_revert` and returns the i64 status;
+/// `keep_and_call` does the same with `call`.
+fn proxy() -> Vec<u8> {
+    contract(
+        &["input_read", "storage_set", "try_call", "call", "return_data"],
+        r#"
+        (memory (export "memory") 1)
+        (data (i32.const 100) "inc_then_revert")
+        (data (i32.const 120) "p")
+        (func (export "keep_and_try")
+          (call $input_read (i32.const 0))
+          (call $storage_set (i32.const 120) (i32.const 1) (i32.const 120) (i32.const 1))
+          (i64.store (i32.const 200)
+            (call $try_call (i32.const 0) (i32.const 100) (i32.const 15) (i32.const 0) (i32.const 0) (i64.const 0)))
+          (call $return_data (i32.const 200) (i32.const 8)))
+        (func (export "keep_and_call")
+          (call $input_read (i32.const 0))
+          (call $storage_set (i32.const 120) (i32.const 1) (i32.const 120) (i32.const 1))
+          (drop (call $call (i32.const 0) (i32.const 100) (i32.const 15) (i32.const 0) (i32.const 0) (i64.const 0))))
+        "#,
+    )
+}
+
+#[test]
+fn try_call_rolls_back_only_the_callee_and_call_propagates() {
+    let mut c = Chain::new();
+    let counter = c.deploy_ok(counter());
+    let proxy = c.deploy_ok(proxy());
+    let r = c.call(proxy, "keep_and_try", counter.0.to_vec(), GAS);
+    assert_eq!(r.outcome, Outcome::Success);
+    let status = i64::from_le_bytes(r.return_data.try_into().unwrap());
+    assert_eq!(status & 0xffff_ffff, 1, "revert status");
+    assert_eq!(status >> 32, 7, "revert code");
+    assert_eq!(r.write_set.len(), 1, "only the proxy's own write survives: {:?}", r.write_set);
+    assert!(r.events.is_empty(), "the callee's event was rolled back");
+
+    let r = c.call(proxy, "keep_and_call", counter.0.to_vec(), GAS);
+    assert_eq!(r.outcome, Outcome::Revert { code: 7, data: b"no".to_vec() });
+    assert!(r.write_set.is_empty());
+}
+
+#[test]
+fn prefix_iteration_sees_own_writes_in_order() {
+    let mut c = Chain::new();
+    // `fill` writes keys a1, a3, b1; `scan` iterates prefix "a" and returns the keys found.
+    let wasm = contract(
+        &["storage_set", "storage_remove", "storage_next", "return_data"],
+        r#"
+        (memory (export "memory") 1)
+        (data (i32.const 0) "a1a3b1a2")
+        (func (export "fill")
+          (call $storage_set (i32.const 0) (i32.const 2) (i32.const 0) (i32.const 1))
+          (call $storage_set (i32.const 2) (i32.const 2) (i32.const 0) (i32.const 1))
+          (call $storage_set (i32.const 4) (i32.const 2) (i32.const 0) (i32.const 1)))
+        (func (export "scan")
+          (local $out i32) (local $len i64) (local $after i32) (local $after_len i32)
+          ;; insert a2, delete a3 inside this transaction, then iterate "a"
+          (call $storage_set (i32.const 6) (i32.const 2) (i32.const 0) (i32.const 1))
+          (call $storage_remove (i32.const 2) (i32.const 2))
+          (local.set $out (i32.const 100))
+          (local.set $after_len (i32.const -1))
+          (block $done (loop $next
+            (local.set $len (call $storage_next (i32.const 0) (i32.const 1)
+              (local.get $after) (local.get $after_len) (local.get $out) (i32.const 16)))
+            (br_if $done (i64.lt_s (local.get $len) (i64.const 0)))
+            (local.set $after (local.get $out))
+            (local.set $after_len (i32.wrap_i64 (local.get $len)))
+            (local.set $out (i32.add (local.get $out) (i32.wrap_i64 (local.get $len))))
+            (br $next)))
+          (call $return_data (i32.const 100) (i32.sub (local.get $out) (i32.const 100))))
+        "#,
+    );
+    let addr = c.deploy_ok(wasm);
+    assert!(c.call(addr, "fill", vec![], GAS).outcome.is_success());
+    let r = c.call(addr, "scan", vec![], GAS);
+    assert_eq!(r.outcome, Outcome::Success);
+    assert_eq!(r.return_data, b"a1a2");
+    assert!(!r.read_set.ranges.is_empty(), "range reads are recorded for validation");
+}
+
+#[test]
+fn constructor_runs_once_at_deploy() {
+    let mut c = Chain::new();
+    let wasm = contract(
+        &["storage_set", "storage_get", "input_read", "input_len", "return_data"],
+        r#"
+        (memory (export "memory") 1)
+        (data (i32.const 0) "owner")
+        (func (export "__init")
+          (call $input_read (i32.const 16))
+          (call $storage_set (i32.const 0) (i32.const 5) (i32.const 16) (call $input_len)))
+        (func (export "get")
+          (drop (call $storage_get (i32.const 0) (i32.const 5) (i32.const 16) (i32.const 64)))
+          (call $return_data (i32.const 16) (i32.const 3)))
+        "#,
+    );
+    let r = c.run(
+        Payload::Deploy { code: CodeSource::Wasm(wasm.clone()), salt: [5; 32], init_args: b"bob".to_vec() },
+        GAS * 10,
+    );
+    assert!(r.outcome.is_success(), "{:?}", r.outcome);
+    let addr = r.contract.unwrap();
+    assert_eq!(addr, supervm_vm::contract_address(&c.sender, &[5; 32]), "address is known before deploy");
+    assert_eq!(c.call(addr, "get", vec![], GAS).return_data, b"bob");
+    // Same deployer and salt again: the address is taken.
+    let r = c.run(
+        Payload::Deploy { code: CodeSource::Wasm(wasm), salt: [5; 32], init_args: vec![] },
+        GAS * 10,
+    );
+    assert!(matches!(r.outcome, Outcome::Invalid { ref reason } if reason.contains("already exists")));
+}
+
+#[test]
+fn code_is_stored_once_and_deployable_by_hash_and_upgradable_by_itself() {
+    let mut c = Chain::new();
+    let v2 = contract(
+        &["return_data"],
+        r#"(memory (export "memory") 1) (data (i32.const 0) "v2")
+           (func (export "version") (call $return_data (i32.const 0) (i32.const 2)))"#,
+    );
+    let up = c.run(Payload::Upload { code: v2.clone() }, GAS * 10);
+    assert!(up.outcome.is_success());
+    let v2_hash = up.code_hash.unwrap();
+    assert_eq!(v2_hash, supervm_vm::code_hash(&v2));
+    // v1 upgrades itself to the code whose hash is its input.
+    let v1 = contract(
+        &["return_data", "input_read", "upgrade"],
+        r#"(memory (export "memory") 1) (data (i32.const 0) "v1")
+           (func (export "version") (call $return_data (i32.const 0) (i32.const 2)))
+           (func (export "upgrade") (call $input_read (i32.const 64)) (call $upgrade (i32.const 64)))"#,
+    );
+    let addr = c.deploy_ok(v1);
+    assert_eq!(c.call(addr, "version", vec![], GAS).return_data, b"v1");
+    assert!(c.call(addr, "upgrade", v2_hash.to_vec(), GAS).outcome.is_success());
+    assert_eq!(c.call(addr, "version", vec![], GAS).return_data, b"v2");
+    // A deploy by hash of unknown code is invalid.
+    let r = c.run(
+        Payload::Deploy { code: CodeSource::Hash([3; 32]), salt: [1; 32], init_args: vec![] },
+        GAS,
+    );
+    assert!(matches!(r.outcome, Outcome::Invalid { .. }));
+}
+
+#[test]
+fn floats_are_deterministic_nan_is_canonical() {
+    let mut c = Chain::new();
+    let wasm = contract(
+        &["return_data"],
+        r#"(memory (export "memory") 1)
+           (func (export "nan")
+             (i32.store (i32.const 0)
+               (i32.reinterpret_f32 (f32.div (f32.const 0) (f32.const 0))))
+             (i64.store (i32.const 4)
+               (i64.reinterpret_f64 (f64.sqrt (f64.const -1))))
+             (call $return_data (i32.const 0) (i32.const 12)))"#,
+    );
+    let addr = c.deploy_ok(wasm);
+    let d = c.call(addr, "nan", vec![], GAS).return_data;
+    assert_eq!(u32::from_le_bytes(d[0..4].try_into().unwrap()), 0x7fc0_0000);
+    assert_eq!(u64::from_le_bytes(d[4..12].try_into().unwrap()), 0x7ff8_0000_0000_0000);
+}
+
+#[test]
+fn disk_module_cache_survives_a_restart_and_changes_nothing() {
+    let dir = std::env::temp_dir().join(format!("supervm-cache-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = VmConfig { module_cache_dir: Some(dir.clone()), ..Default::default() };
+    let mut c = Chain::new();
+    c.vm = Vm::new(cfg.clone()).unwrap();
+    let addr = c.deploy_ok(counter());
+    c.call(addr, "inc", vec![], GAS);
+    let first = c.call(addr, "inc", vec![], GAS);
+    let files: Vec<_> = walk(&dir);
+    assert!(files.iter().any(|f| f.ends_with(".cwasm")), "a compiled module was written: {files:?}");
+    // "Restart": a new VM over the same state and cache dir.
+    c.vm = Vm::new(cfg).unwrap();
+    let second = c.call(addr, "inc", vec![], GAS);
+    assert_eq!(first.gas_used, second.gas_used);
+    assert_eq!(second.return_data, 3u64.to_le_bytes());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the VM, with contracts written in WAT so that every
+//! edge of the ABI and of the resource limits can be reached directly.
+
+mod adversarial;
+mod basics;
+mod util;
