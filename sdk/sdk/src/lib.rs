@@ -33,6 +33,7 @@
 
 extern crate alloc;
 // Lets the macros name `::supervm_sdk` from inside this crate too.
+#[allow(unused_extern_crates)]
 extern crate self as supervm_sdk;
 
 pub mod env;
