@@ -31,8 +31,8 @@ done < <(env | sed -n 's/^\(CARGO_PROFILE_[A-Za-z0-9_]*\|CARGO_TARGET_[A-Za-z0-9
 
 command -v cargo >/dev/null || die "cargo not found in PATH"
 
-# Small, deterministic memory: a 64 KiB stack.
-export RUSTFLAGS="-C link-arg=-zstack-size=65536"
+# Small, deterministic memory: a 16 KiB stack, so a contract fits one 64 KiB page.
+export RUSTFLAGS="-C link-arg=-zstack-size=16384"
 
 cargo_args=(build --release --manifest-path "$MANIFEST" --target "$TARGET" --target-dir "$TARGET_DIR")
 # The committed lock file pins the dependencies; the first build writes it.

@@ -239,7 +239,7 @@ fn deploy(
         contract: Some(addr),
         code_hash: Some(hash),
     };
-    if module.entry_points.contains(CONSTRUCTOR_EXPORT) {
+    if module.entry_points.contains_key(CONSTRUCTOR_EXPORT) {
         let (res, c) = invoke(vm, ctx, sender, addr, CONSTRUCTOR_EXPORT, init_args.to_vec(), budget, 1, true);
         ctx = c;
         match finish(res) {

@@ -8,8 +8,9 @@ use wasmtime::{Caller, Store, StoreLimitsBuilder, Trap};
 use crate::engine::{LoadedModule, MAX_WASM_STACK, VmInner};
 use crate::error::Error;
 use crate::gas;
-use crate::host::{HostAbort, HostState, TxCtx, abort, charge};
-use crate::instrument::DEPTH_EXPORT;
+use crate::host::{
+    FUEL_RESERVE, HostAbort, HostState, TxCtx, abort, charge, gas_left_of, set_gas_left,
+};
 use crate::state::{ContractRecord, code_key, contract_key};
 
 /// Stack that must be free before entering a frame: the backstop plus host slack.
@@ -95,19 +96,28 @@ fn run_frame_here(
     let mut store =
         Store::new(&vm.engine, HostState { tx: Some(tx), frame, memory: None, limits });
     store.limiter(|s| &mut s.limits);
-    store.set_fuel(gas).expect("fuel metering is enabled");
+    store.set_fuel(gas + FUEL_RESERVE).expect("fuel metering is enabled");
 
     let mut outcome = FrameOutcome::Success;
     match module.pre.instantiate(&mut store) {
         Err(e) => outcome = classify(e, false),
         Ok(instance) => {
-            let entry = instance.get_typed_func::<(), ()>(&mut store, export);
-            match (instance.get_memory(&mut store, "memory"), entry) {
-                (Some(mem), Ok(f)) => {
+            let entry = module
+                .entry_points
+                .get(export)
+                .and_then(|e| instance.get_module_export(&mut store, e))
+                .and_then(|e| e.into_func())
+                .map(|f| f.typed::<(), ()>(&store));
+            let memory = instance
+                .get_module_export(&mut store, &module.memory)
+                .and_then(|e| e.into_memory());
+            match (memory, entry) {
+                (Some(mem), Some(Ok(f))) => {
                     store.data_mut().memory = Some(mem);
                     if let Err(e) = f.call(&mut store, ()) {
                         let depth = instance
-                            .get_global(&mut store, DEPTH_EXPORT)
+                            .get_module_export(&mut store, &module.depth)
+                            .and_then(|e| e.into_global())
                             .and_then(|g| g.get(&mut store).i32())
                             .unwrap_or(0);
                         let exhausted = depth as u32 > vm.config.limits.stack_budget;
@@ -119,9 +129,14 @@ fn run_frame_here(
         }
     }
     let fuel_left = store.get_fuel().unwrap_or(0);
+    if fuel_left < FUEL_RESERVE && matches!(outcome, FrameOutcome::Success) {
+        // Unreachable while every function exit checks fuel; kept so an overrun can
+        // never be reported as success.
+        outcome = FrameOutcome::OutOfGas;
+    }
     let gas_used = match outcome {
         FrameOutcome::OutOfGas => gas,
-        _ => gas - fuel_left.min(gas),
+        _ => (gas + FUEL_RESERVE).saturating_sub(fuel_left).min(gas),
     };
     let data = store.data_mut();
     let tx = data.tx.take().expect("transaction context returned to the frame");
@@ -186,7 +201,7 @@ pub(crate) fn invoke(
             return (r, tx);
         }
     };
-    if !module.entry_points.contains(entry) {
+    if !module.entry_points.contains_key(entry) {
         return (FrameResult::cannot(format!("contract has no entry point {entry}")), tx);
     }
     if input.len() > limits::MAX_INPUT_LEN as usize {
@@ -225,9 +240,9 @@ pub(crate) fn call_contract(
     charge(c, gas::CALL_FRAME)?;
     let depth = c.data().frame.depth + 1;
     let me = c.data().frame.contract;
-    let avail = c.get_fuel()?;
+    let avail = gas_left_of(c)?;
     let callee_gas = if gas <= 0 { avail } else { (gas as u64).min(avail) };
-    let tx = c.data_mut().tx.take().expect("transaction context present");
+    let mut tx = c.data_mut().tx.take().expect("transaction context present");
     // SAFETY: the VM outlives the transaction context (see `TxCtx::new`).
     let vm = unsafe { &*tx.vm };
     let cp = tx.journal.checkpoint();
@@ -241,9 +256,13 @@ pub(crate) fn call_contract(
     };
     if status != STATUS_OK && kind == CallKind::TryCall {
         tx.journal.rollback(cp);
+    } else {
+        // A failed `call` fails its caller, whose own checkpoint (or the end of the
+        // transaction) discards the callee's writes.
+        tx.journal.commit(cp);
     }
     c.data_mut().tx = Some(tx);
-    c.set_fuel(avail - res.gas_used.min(avail))?;
+    set_gas_left(c, avail - res.gas_used.min(avail))?;
     match res.outcome {
         FrameOutcome::Success => {
             c.data_mut().frame.returned = res.return_data;

@@ -120,15 +120,32 @@ impl HostState {
     }
 }
 
+/// Fuel a frame holds beyond its gas. wasmtime traps when a fuel check finds the
+/// remaining fuel at zero, so with fuel = gas + 1 a frame may use exactly all its gas and
+/// traps as soon as it uses more.
+pub(crate) const FUEL_RESERVE: u64 = 1;
+
+/// The gas left to the running frame.
+#[inline]
+pub(crate) fn gas_left_of(c: &Caller<'_, HostState>) -> HResult<u64> {
+    Ok(c.get_fuel()?.saturating_sub(FUEL_RESERVE))
+}
+
+/// Sets the gas left to the running frame.
+#[inline]
+pub(crate) fn set_gas_left(c: &mut Caller<'_, HostState>, gas: u64) -> HResult<()> {
+    c.set_fuel(gas + FUEL_RESERVE)
+}
+
 /// Charges `amount` gas, or stops the contract out of gas.
 #[inline]
 pub(crate) fn charge(c: &mut Caller<'_, HostState>, amount: u64) -> HResult<()> {
-    let fuel = c.get_fuel()?;
-    if fuel < amount {
+    let left = gas_left_of(c)?;
+    if left < amount {
         c.set_fuel(0)?;
         return Err(abort(HostAbort::OutOfGas));
     }
-    c.set_fuel(fuel - amount)
+    set_gas_left(c, left - amount)
 }
 
 fn memory<'a>(c: &'a mut Caller<'_, HostState>) -> (&'a mut [u8], &'a mut HostState) {
@@ -310,7 +327,7 @@ fn chain_id(c: &mut Caller<'_, HostState>) -> HResult<i64> {
 }
 
 fn gas_left(c: &mut Caller<'_, HostState>) -> HResult<i64> {
-    Ok(c.get_fuel()? as i64)
+    Ok(gas_left_of(c)? as i64)
 }
 
 fn emit_event(c: &mut Caller<'_, HostState>, topics_ptr: i32, topics_len: i32, data_ptr: i32, data_len: i32) -> HResult<()> {

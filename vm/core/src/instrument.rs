@@ -13,6 +13,7 @@
 //!   ...              ;; every `return` is preceded by the refund
 //! end
 //! global.get $depth  i32.const W  i32.sub  global.set $depth
+//! loop end           ;; a fuel check: out-of-gas is exact at every function exit
 //! ```
 //!
 //! The global is exported as [`DEPTH_EXPORT`] so that the host can tell a
@@ -32,7 +33,7 @@ use crate::validate::CodeInfo;
 pub const DEPTH_EXPORT: &str = "__supervm_depth";
 
 /// Version of the instrumentation; part of the compiled-module cache key.
-pub const INSTRUMENTATION_VERSION: u32 = 1;
+pub const INSTRUMENTATION_VERSION: u32 = 2;
 
 struct StackInstrumenter<'a> {
     info: &'a CodeInfo,
@@ -135,11 +136,16 @@ impl Reencode for StackInstrumenter<'_> {
             Some(t) => BlockType::Result(self.val_type(t)?),
         };
         let g = self.depth_global;
+        // The refund, then an empty loop: wasmtime checks fuel at loop headers, and
+        // without a check at every exit a function's last straight-line stretch could
+        // run on overdrawn fuel and succeed.
         let refund = [
             Instruction::GlobalGet(g),
             Instruction::I32Const(weight),
             Instruction::I32Sub,
             Instruction::GlobalSet(g),
+            Instruction::Loop(BlockType::Empty),
+            Instruction::End,
         ];
         let mut f = self.new_function_with_parsed_locals(&func)?;
         for ins in [

@@ -22,10 +22,17 @@ pub(crate) struct Journal {
     /// For each write, what `writes` held for the key before it (outer `None`: nothing).
     undo: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
     reads: ReadSet,
-    /// Index into `reads.keys` by key, so repeated reads see the same value.
+    /// Index into `reads.keys` by key, so repeated reads see the same value. Built only
+    /// once the read set outgrows a linear scan ([`INDEX_AFTER`] reads).
     read_index: BTreeMap<Vec<u8>, usize>,
+    /// Checkpoints taken and not yet committed or rolled back; while there are none, no
+    /// undo log is kept (a failed transaction discards the whole journal anyway).
+    open_checkpoints: usize,
     pub(crate) events: Vec<Event>,
 }
+
+/// Read-set size from which repeated-read lookups use an index instead of a scan.
+const INDEX_AFTER: usize = 16;
 
 impl Journal {
     /// Reads a key: own writes first, then the state below (recorded in the read set).
@@ -37,13 +44,29 @@ impl Journal {
         if let Some(v) = self.writes.get(key) {
             return Ok(v.clone());
         }
-        if let Some(&i) = self.read_index.get(key) {
+        if let Some(i) = self.find_read(key) {
             return Ok(self.reads.keys[i].value.clone());
         }
         let value = view.get(key)?;
-        self.read_index.insert(key.to_vec(), self.reads.keys.len());
+        let i = self.reads.keys.len();
+        if i >= INDEX_AFTER {
+            if self.read_index.is_empty() {
+                for (j, r) in self.reads.keys.iter().enumerate() {
+                    self.read_index.insert(r.key.clone(), j);
+                }
+            }
+            self.read_index.insert(key.to_vec(), i);
+        }
         self.reads.keys.push(KeyRead { key: key.to_vec(), value: value.clone() });
         Ok(value)
+    }
+
+    fn find_read(&self, key: &[u8]) -> Option<usize> {
+        if self.reads.keys.len() > INDEX_AFTER {
+            self.read_index.get(key).copied()
+        } else {
+            self.reads.keys.iter().position(|r| r.key == key)
+        }
     }
 
     /// Reads a key without recording it: only for immutable data (code by hash).
@@ -60,8 +83,12 @@ impl Journal {
 
     /// Writes (`Some`) or deletes (`None`) a key.
     pub(crate) fn put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
-        let prev = self.writes.insert(key.clone(), value);
-        self.undo.push((key, prev));
+        if self.open_checkpoints == 0 {
+            self.writes.insert(key, value);
+        } else {
+            let prev = self.writes.insert(key.clone(), value);
+            self.undo.push((key, prev));
+        }
     }
 
     /// The smallest key with `prefix` greater than `after`, over own writes and the
@@ -101,13 +128,25 @@ impl Journal {
         })
     }
 
-    pub(crate) fn checkpoint(&self) -> Checkpoint {
+    /// Marks a point to roll back to; must be ended by [`Journal::commit`] or
+    /// [`Journal::rollback`].
+    pub(crate) fn checkpoint(&mut self) -> Checkpoint {
+        self.open_checkpoints += 1;
         Checkpoint { undo: self.undo.len(), events: self.events.len() }
+    }
+
+    /// Keeps everything after `cp`.
+    pub(crate) fn commit(&mut self, _cp: Checkpoint) {
+        self.open_checkpoints -= 1;
+        if self.open_checkpoints == 0 {
+            self.undo.clear();
+        }
     }
 
     /// Undoes every write and event after `cp`. Reads stay recorded: they
     /// influenced execution.
     pub(crate) fn rollback(&mut self, cp: Checkpoint) {
+        self.open_checkpoints -= 1;
         while self.undo.len() > cp.undo {
             let (key, prev) = self.undo.pop().expect("undo entry");
             match prev {
@@ -120,6 +159,9 @@ impl Journal {
             }
         }
         self.events.truncate(cp.events);
+        if self.open_checkpoints == 0 {
+            self.undo.clear();
+        }
     }
 
     /// Consumes the journal: (writes, reads, events).
@@ -142,6 +184,9 @@ mod tests {
         let mut j = Journal::default();
         j.put(b"a".to_vec(), Some(b"2".to_vec()));
         let cp = j.checkpoint();
+        let inner = j.checkpoint();
+        j.put(b"a".to_vec(), Some(b"9".to_vec()));
+        j.commit(inner);
         j.put(b"a".to_vec(), None);
         j.put(b"b".to_vec(), Some(b"3".to_vec()));
         assert_eq!(j.get(&base, b"c").unwrap(), None);

@@ -155,6 +155,20 @@ impl InMemoryState {
         }
     }
 
+    /// Applies a write set, taking ownership (no copies).
+    pub fn apply_owned(&mut self, writes: WriteSet) {
+        for (k, v) in writes {
+            match v {
+                Some(v) => {
+                    self.map.insert(k, v);
+                }
+                None => {
+                    self.map.remove(&k);
+                }
+            }
+        }
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.map.len()

@@ -1,6 +1,7 @@
 //! Integration tests of the VM, with contracts written in WAT so that every
 //! edge of the ABI and of the resource limits can be reached directly.
 
+mod abi_doc;
 mod adversarial;
 mod basics;
 mod util;

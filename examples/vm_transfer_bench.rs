@@ -1,0 +1,100 @@
+//! Token transfers through the whole VM path on one core with in-memory state,
+//! with a bare-wasmtime call of the same contract function from the same run.
+//!
+//! ```text
+//! cargo run --release --example vm_transfer_bench -- [--txs N] [--accounts N] [--json] [--vm-only]
+//! ```
+//!
+//! Counts only committed transfers (outcome `Success`, write set applied).
+
+use std::time::Instant;
+
+use supervm_benches::{bare::BareToken, transfer};
+use supervm_vm::{Payload, abi::Decode};
+
+fn arg(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().expect("a number"))
+        .unwrap_or(default)
+}
+
+#[allow(clippy::disallowed_methods)] // a benchmark times things
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let json = args.iter().any(|a| a == "--json");
+    let n = arg(&args, "--txs", 200_000);
+    let accounts = arg(&args, "--accounts", 1_000);
+    let mut w = transfer::setup(accounts, n, 42);
+
+    // Warm-up: the module is compiled and cached by setup; run a few transfers on a copy.
+    let t0 = Instant::now();
+    let committed = transfer::run_sequential(&mut w);
+    let seconds = t0.elapsed().as_secs_f64();
+
+    if args.iter().any(|a| a == "--vm-only") {
+        println!("{committed} committed in {seconds:.3}s = {:.0} tx/s", committed as f64 / seconds);
+        return;
+    }
+    // Bare wasmtime, same contract, same transfers.
+    let mut bare = BareToken::new(supervm_contracts::TOKEN, &w.accounts, 1_000_000_000).expect("bare");
+    let plan: Vec<_> = w
+        .txs
+        .iter()
+        .map(|tx| match &tx.payload {
+            Payload::Call { args, .. } => {
+                let (to, amount) = <(supervm_vm::Address, u128)>::decode(&mut &args[..]).expect("args");
+                (tx.sender, to, amount)
+            }
+            _ => unreachable!("transfers only"),
+        })
+        .collect();
+    let t1 = Instant::now();
+    let mut bare_ok = 0usize;
+    for (from, to, amount) in &plan {
+        if bare.transfer(*from, *to, *amount).is_ok() {
+            bare_ok += 1;
+        }
+    }
+    let bare_seconds = t1.elapsed().as_secs_f64();
+    // Both paths must agree on the outcome of the workload.
+    assert_eq!(bare_ok, committed, "bare and VM committed counts differ");
+    for a in w.accounts.iter().take(50) {
+        let r = w
+            .vm
+            .execute(&w.state, &w.block, &supervm_vm::Transaction {
+                sender: *a,
+                gas_limit: transfer::TRANSFER_GAS,
+                payload: Payload::Call { contract: w.token, function: "balance".into(), args: supervm_vm::abi::Encode::encode(&(*a,)) },
+            })
+            .expect("query");
+        let vm_balance = u128::decode(&mut &r.return_data[..]).expect("u128");
+        assert_eq!(vm_balance, bare.balance(a), "balances differ between VM and bare runs");
+    }
+
+    let tx_per_s = committed as f64 / seconds;
+    let bare_tx_per_s = bare_ok as f64 / bare_seconds;
+    if !json {
+        println!("workload: {n} token transfers, {accounts} accounts, uniform random, 1 thread, in-memory state");
+        println!("SuperVM (whole VM path): {committed} committed in {seconds:.3}s = {tx_per_s:.0} tx/s");
+        println!("bare wasmtime (same contract fn): {bare_ok} in {bare_seconds:.3}s = {bare_tx_per_s:.0} tx/s");
+        println!("VM layers cost {:.2} us per transfer", (seconds - bare_seconds) / n as f64 * 1e6);
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "vm_transfer",
+            "txs": n,
+            "committed": committed,
+            "accounts": accounts,
+            "threads": 1,
+            "state": "in-memory",
+            "seconds": seconds,
+            "tx_per_s": tx_per_s,
+            "bare_wasmtime_tx_per_s": bare_tx_per_s,
+            "bare_wasmtime_seconds": bare_seconds,
+            "bare_config": "wasmtime defaults, InstancePre, HashMap storage, no gas or read/write sets",
+        })
+    );
+}
