@@ -1,12 +1,16 @@
-//! The baseline: the same token contract's `transfer` called on bare wasmtime
-//! (default configuration, `InstancePre`, a `HashMap` as storage, no gas, no
-//! read/write sets, no limits). The gap to [`transfer`](crate::transfer) is the
-//! cost of SuperVM's layers.
+//! The baselines: the same token contract's `transfer` called on bare wasmtime
+//! (`InstancePre`, a `HashMap` as storage, no gas, no read/write sets, no stack
+//! instrumentation, no limits), either with wasmtime's default configuration or
+//! with the same pooling-allocator settings as the VM ("tuned"). The gap between
+//! the tuned baseline and [`transfer`](crate::transfer) is the cost of SuperVM's layers.
 
 use std::collections::HashMap;
 
 use supervm_abi::{Address, Encode, IMPORT_MODULE};
-use wasmtime::{Caller, Engine, InstancePre, Linker, Memory, Module, Store};
+use wasmtime::{
+    Caller, Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+    PoolingAllocationConfig, Store,
+};
 
 struct BareState {
     storage: HashMap<Vec<u8>, Vec<u8>>,
@@ -30,8 +34,21 @@ fn mem<'a>(c: &'a mut Caller<'_, BareState>) -> (&'a mut [u8], &'a mut BareState
 impl BareToken {
     /// Compiles the token and funds `accounts` with `balance` each (written directly,
     /// in the contract's own key layout: `b"B"` ‖ address → u128 LE).
-    pub fn new(wasm: &[u8], accounts: &[Address], balance: u128) -> wasmtime::Result<Self> {
-        let engine = Engine::default();
+    pub fn new(wasm: &[u8], accounts: &[Address], balance: u128, tuned: bool) -> wasmtime::Result<Self> {
+        let engine = if tuned {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_memories(64)
+                .total_core_instances(64)
+                .total_tables(64)
+                .max_memory_size(8 << 20)
+                .linear_memory_keep_resident(1 << 20)
+                .table_keep_resident(64 << 10);
+            let mut c = Config::new();
+            c.memory_init_cow(false).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            Engine::new(&c)?
+        } else {
+            Engine::default()
+        };
         let module = Module::new(&engine, wasm)?;
         let mut linker: Linker<BareState> = Linker::new(&engine);
         linker.func_wrap(IMPORT_MODULE, "storage_get", |mut c: Caller<'_, BareState>, kp: i32, kl: i32, op: i32, oc: i32| -> i64 {

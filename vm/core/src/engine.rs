@@ -70,12 +70,14 @@ fn engine_config(cfg: &VmConfig) -> Config {
         .total_core_instances(512)
         .max_memory_size(pages * 65536)
         .table_elements(cfg.limits.max_table_elements as usize)
-        // Reset a used memory by rewriting only its dirty pages (found with the
-        // PAGEMAP_SCAN ioctl where the kernel has it) instead of `madvise`: the next
-        // instance then takes no page faults. This is most of a fresh instance's cost.
-        .pagemap_scan(if std::env::var("PM").is_ok() { wasmtime::Enabled::Auto } else { wasmtime::Enabled::No })
-        .linear_memory_keep_resident(std::env::var("KR").map(|v| v.parse().unwrap()).unwrap_or(1 << 20))
+        // A used memory is reset by `memset` of its first MiB instead of `madvise`, so the
+        // next instance takes no page faults. Copy-on-write images are off: with 64 KiB
+        // contract memories, copying the data segments at instantiation is cheaper than
+        // re-mapping the image. PAGEMAP_SCAN (reset only dirty pages) measured slower
+        // here. See docs/benchmarks.md, "Instance lifecycle".
+        .linear_memory_keep_resident(1 << 20)
         .table_keep_resident(64 << 10);
+    c.memory_init_cow(false);
     c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     c
 }

@@ -12,7 +12,7 @@
 //! | `0x01` | code hash (32) | wasm code as uploaded |
 //! | `0x02` | contract address (32) | [`ContractRecord`] |
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use supervm_abi::Address;
 
@@ -128,12 +128,22 @@ pub struct ReadSet {
     pub ranges: Vec<RangeRead>,
 }
 
-/// A simple ordered in-memory state: the reference backend of the sequential
-/// executor and of the differential tests.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A simple in-memory state: the reference backend of the sequential executor
+/// and of the differential tests. Point reads go to a hash map; ordered
+/// iteration uses a separate key set.
+#[derive(Clone, Debug, Default)]
 pub struct InMemoryState {
-    map: BTreeMap<Vec<u8>, Vec<u8>>,
+    values: HashMap<Vec<u8>, Vec<u8>>,
+    keys: BTreeSet<Vec<u8>>,
 }
+
+impl PartialEq for InMemoryState {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys && self.keys.iter().all(|k| self.values.get(k) == other.values.get(k))
+    }
+}
+
+impl Eq for InMemoryState {}
 
 impl InMemoryState {
     /// An empty state.
@@ -141,54 +151,56 @@ impl InMemoryState {
         Self::default()
     }
 
+    fn set(&mut self, k: Vec<u8>, v: Option<Vec<u8>>) {
+        match v {
+            Some(v) => {
+                if !self.values.contains_key(&k) {
+                    self.keys.insert(k.clone());
+                }
+                self.values.insert(k, v);
+            }
+            None => {
+                if self.values.remove(&k).is_some() {
+                    self.keys.remove(&k);
+                }
+            }
+        }
+    }
+
     /// Applies a write set.
     pub fn apply(&mut self, writes: &WriteSet) {
         for (k, v) in writes {
-            match v {
-                Some(v) => {
-                    self.map.insert(k.clone(), v.clone());
-                }
-                None => {
-                    self.map.remove(k);
-                }
-            }
+            self.set(k.clone(), v.clone());
         }
     }
 
     /// Applies a write set, taking ownership (no copies).
     pub fn apply_owned(&mut self, writes: WriteSet) {
         for (k, v) in writes {
-            match v {
-                Some(v) => {
-                    self.map.insert(k, v);
-                }
-                None => {
-                    self.map.remove(&k);
-                }
-            }
+            self.set(k, v);
         }
     }
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.keys.len()
     }
 
     /// Whether the state is empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.keys.is_empty()
     }
 
     /// All entries in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &Vec<u8>)> {
-        self.map.iter()
+        self.keys.iter().map(|k| (k, &self.values[k]))
     }
 
     /// A blake3 hash of every entry in key order: `H(len(k) ‖ k ‖ len(v) ‖ v ...)` with
     /// 4-byte little-endian lengths. Two states are equal iff their hashes are (whp).
     pub fn state_hash(&self) -> [u8; 32] {
         let mut h = blake3::Hasher::new();
-        for (k, v) in &self.map {
+        for (k, v) in self.iter() {
             h.update(&(k.len() as u32).to_le_bytes());
             h.update(k);
             h.update(&(v.len() as u32).to_le_bytes());
@@ -200,7 +212,7 @@ impl InMemoryState {
 
 impl StateView for InMemoryState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self.map.get(key).cloned())
+        Ok(self.values.get(key).cloned())
     }
 
     fn next_key(
@@ -214,10 +226,9 @@ impl StateView for InMemoryState {
             _ => Bound::Included(prefix.to_vec()),
         };
         Ok(self
-            .map
+            .keys
             .range((lower, Bound::Unbounded))
             .next()
-            .map(|(k, _)| k)
             .filter(|k| k.starts_with(prefix))
             .cloned())
     }
