@@ -32,7 +32,10 @@ done < <(env | sed -n 's/^\(CARGO_PROFILE_[A-Za-z0-9_]*\|CARGO_TARGET_[A-Za-z0-9
 command -v cargo >/dev/null || die "cargo not found in PATH"
 
 # Small, deterministic memory: a 16 KiB stack, so a contract fits one 64 KiB page.
-export RUSTFLAGS="-C link-arg=-zstack-size=16384"
+# Reproducible: no machine paths in the wasm (panic locations, debug names), so the same
+# source gives the same code hash in any checkout.
+CARGO_HOME_DIR="${CARGO_HOME:-$HOME/.cargo}"
+export RUSTFLAGS="-C link-arg=-zstack-size=16384 --remap-path-prefix=$REPO=/supervm --remap-path-prefix=$CARGO_HOME_DIR=/cargo --remap-path-prefix=$TARGET_DIR=/target"
 
 cargo_args=(build --release --manifest-path "$MANIFEST" --target "$TARGET" --target-dir "$TARGET_DIR")
 # The committed lock file pins the dependencies; the first build writes it.
