@@ -141,6 +141,7 @@ impl Vm {
             code_hash: run.code_hash,
             read_set: reads,
             write_set: if success { writes } else { WriteSet::new() },
+            executions: 1,
         })
     }
 

@@ -131,11 +131,25 @@ pub struct Receipt {
     pub read_set: ReadSet,
     /// What it wrote (empty unless `Success`).
     pub write_set: WriteSet,
+    /// How many times the transaction was executed to produce this receipt: 1 when
+    /// sequential; more when the parallel scheduler re-executed it after a conflict.
+    /// Scheduling metadata: not part of [`Receipt::hash`] and not consensus data.
+    pub executions: u32,
 }
 
 impl Receipt {
     /// A blake3 commitment to the consensus-relevant fields (outcome, gas, return data,
     /// events, write set), used by determinism and differential tests.
+    ///
+    /// ```
+    /// # use supervm_vm::{Outcome, Receipt};
+    /// let mut a = Receipt { outcome: Outcome::Success, gas_used: 1, return_data: vec![], events: vec![],
+    ///     logs: vec![], contract: None, code_hash: None, read_set: Default::default(),
+    ///     write_set: Default::default(), executions: 1 };
+    /// let h = a.hash();
+    /// a.executions = 3; // re-executed by the parallel scheduler: same consensus result
+    /// assert_eq!(a.hash(), h);
+    /// ```
     pub fn hash(&self) -> [u8; 32] {
         let mut h = blake3::Hasher::new();
         let mut put = |b: &[u8]| {

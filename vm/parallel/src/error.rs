@@ -1,0 +1,19 @@
+//! Errors of parallel execution. A contract's failure is never one: it is the
+//! transaction's receipt outcome, exactly as in sequential execution.
+
+/// Why a block could not be executed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The VM failed for a reason outside the contract (state backend, engine).
+    #[error(transparent)]
+    Vm(#[from] supervm_vm::Error),
+    /// A worker thread panicked.
+    #[error("a worker thread panicked")]
+    WorkerPanicked,
+    /// The scheduler finished without a receipt for a transaction (a bug).
+    #[error("no receipt for transaction {0} after the block finished")]
+    Incomplete(usize),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

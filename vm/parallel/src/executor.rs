@@ -1,0 +1,250 @@
+//! Executing a block on all cores: workers take tasks from the [`Scheduler`],
+//! execute incarnations through the real wasm VM over [`MvView`]s, and validate
+//! read sets; the output is assembled in block order once the scheduler is done.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use parking_lot::Mutex;
+use supervm_vm::{BlockEnv, Receipt, StateError, StateView, Transaction, Vm, WriteSet};
+
+use crate::error::{Error, Result};
+use crate::mvmemory::{MvMemory, Version};
+use crate::scheduler::{Scheduler, Task};
+use crate::view::MvView;
+
+/// Native stack of a worker thread: room for the deepest contract call chain
+/// without the VM having to switch stacks.
+const WORKER_STACK: usize = 64 << 20;
+
+/// Statistics of one block's parallel execution.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockStats {
+    /// Transactions in the block.
+    pub txs: usize,
+    /// Worker threads.
+    pub threads: usize,
+    /// Completed executions (incarnations), including the final ones.
+    pub executions: u64,
+    /// Executions beyond one per transaction.
+    pub reexecutions: u64,
+    /// Read-set validations performed.
+    pub validations: u64,
+    /// Validations that aborted an incarnation.
+    pub validation_aborts: u64,
+    /// Executions that stopped to wait for a lower transaction.
+    pub dependency_waits: u64,
+    /// The keys most often behind an abort or a wait, most first (at most 5).
+    pub hottest_keys: Vec<(Vec<u8>, u64)>,
+}
+
+/// The result of a block: exactly what sequential execution produces, plus stats.
+#[derive(Clone, Debug)]
+pub struct BlockOutput {
+    /// One receipt per transaction, in block order.
+    pub receipts: Vec<Receipt>,
+    /// The block's writes: every successful write set applied in order.
+    pub writes: WriteSet,
+    /// How the execution went.
+    pub stats: BlockStats,
+}
+
+/// Executes blocks in parallel with a fixed number of worker threads.
+#[derive(Clone)]
+pub struct ParallelExecutor {
+    vm: Vm,
+    threads: usize,
+}
+
+struct Shared<'a> {
+    vm: &'a Vm,
+    base: &'a dyn StateView,
+    block: &'a BlockEnv,
+    txs: &'a [Transaction],
+    mv: MvMemory,
+    sched: Scheduler,
+    receipts: Vec<Mutex<Option<Receipt>>>,
+    executions: Vec<AtomicU32>,
+    validations: AtomicU64,
+    validation_aborts: AtomicU64,
+    dependency_waits: AtomicU64,
+    conflicts: Mutex<HashMap<Vec<u8>, u64>>,
+    failed: AtomicBool,
+    error: Mutex<Option<Error>>,
+}
+
+impl ParallelExecutor {
+    /// An executor running `threads` workers (at least 1) on `vm`.
+    pub fn new(vm: Vm, threads: usize) -> Self {
+        ParallelExecutor { vm, threads: threads.max(1) }
+    }
+
+    /// The worker count.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Executes `txs` over the committed state `base`. The output equals, byte for
+    /// byte, what [`Vm::execute_block`] produces on the same state (receipts differ
+    /// only in their `executions` metadata).
+    pub fn execute_block(
+        &self,
+        base: &dyn StateView,
+        block: &BlockEnv,
+        txs: &[Transaction],
+    ) -> Result<BlockOutput> {
+        let n = txs.len();
+        let shared = Shared {
+            vm: &self.vm,
+            base,
+            block,
+            txs,
+            mv: MvMemory::new(n),
+            sched: Scheduler::new(n),
+            receipts: (0..n).map(|_| Mutex::new(None)).collect(),
+            executions: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            validations: AtomicU64::new(0),
+            validation_aborts: AtomicU64::new(0),
+            dependency_waits: AtomicU64::new(0),
+            conflicts: Mutex::new(HashMap::new()),
+            failed: AtomicBool::new(false),
+            error: Mutex::new(None),
+        };
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..self.threads)
+                .map(|_| {
+                    std::thread::Builder::new()
+                        .name("supervm-worker".into())
+                        .stack_size(WORKER_STACK)
+                        .spawn_scoped(scope, || shared.work())
+                        .expect("spawn a worker thread")
+                })
+                .collect();
+            for h in handles {
+                if h.join().is_err() {
+                    shared.fail(Error::WorkerPanicked);
+                }
+            }
+        });
+        if let Some(e) = shared.error.lock().take() {
+            return Err(e);
+        }
+        shared.finish(self.threads)
+    }
+}
+
+impl Shared<'_> {
+    fn fail(&self, e: Error) {
+        self.failed.store(true, Relaxed);
+        self.error.lock().get_or_insert(e);
+    }
+
+    fn work(&self) {
+        let mut task: Option<Task> = None;
+        loop {
+            if self.failed.load(Relaxed) {
+                return;
+            }
+            let step = match task.take() {
+                Some(Task::Execute(v)) => self.execute(v),
+                Some(Task::Validate(v)) => self.validate(v),
+                None => {
+                    if self.sched.done() {
+                        return;
+                    }
+                    let next = self.sched.next_task();
+                    if next.is_none() {
+                        std::thread::yield_now();
+                    }
+                    Ok(next)
+                }
+            };
+            match step {
+                Ok(next) => task = next,
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn conflict(&self, key: Vec<u8>) {
+        *self.conflicts.lock().entry(key).or_insert(0) += 1;
+    }
+
+    fn execute(&self, version: Version) -> Result<Option<Task>> {
+        let (idx, _) = version;
+        let view = MvView::new(&self.mv, self.base, idx);
+        match self.vm.execute(&view, self.block, &self.txs[idx]) {
+            Err(supervm_vm::Error::State(StateError::Blocked(dep))) => {
+                self.dependency_waits.fetch_add(1, Relaxed);
+                if let Some(k) = view.blocked_key() {
+                    self.conflict(k);
+                }
+                if self.sched.add_dependency(idx, dep as usize) {
+                    Ok(None)
+                } else {
+                    Ok(Some(Task::Execute(version)))
+                }
+            }
+            Err(e) => Err(Error::Vm(e)),
+            Ok(receipt) => {
+                self.executions[idx].fetch_add(1, Relaxed);
+                let wrote_new = self.mv.record(version, receipt.read_set.clone(), &receipt.write_set);
+                *self.receipts[idx].lock() = Some(receipt);
+                Ok(self.sched.finish_execution(version, wrote_new))
+            }
+        }
+    }
+
+    fn validate(&self, version: Version) -> Result<Option<Task>> {
+        let (idx, _) = version;
+        self.validations.fetch_add(1, Relaxed);
+        let reads = self.mv.last_reads(idx);
+        let view = MvView::new(&self.mv, self.base, idx);
+        let conflict = view.first_conflict(&reads).map_err(|e| Error::Vm(e.into()))?;
+        let aborted = conflict.is_some() && self.sched.try_validation_abort(version);
+        if aborted {
+            self.validation_aborts.fetch_add(1, Relaxed);
+            if let Some(k) = conflict {
+                self.conflict(k);
+            }
+            self.mv.convert_writes_to_estimates(idx);
+        }
+        Ok(self.sched.finish_validation(idx, aborted))
+    }
+
+    fn finish(self, threads: usize) -> Result<BlockOutput> {
+        let n = self.txs.len();
+        let mut receipts = Vec::with_capacity(n);
+        let mut writes = WriteSet::new();
+        let mut executions = 0u64;
+        for (i, slot) in self.receipts.into_iter().enumerate() {
+            let mut r = slot.into_inner().ok_or(Error::Incomplete(i))?;
+            r.executions = self.executions[i].load(Relaxed);
+            executions += r.executions as u64;
+            for (k, v) in &r.write_set {
+                writes.insert(k.clone(), v.clone());
+            }
+            receipts.push(r);
+        }
+        let mut hottest: Vec<(Vec<u8>, u64)> = self.conflicts.into_inner().into_iter().collect();
+        hottest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        hottest.truncate(5);
+        Ok(BlockOutput {
+            receipts,
+            writes,
+            stats: BlockStats {
+                txs: n,
+                threads,
+                executions,
+                reexecutions: executions - n as u64,
+                validations: self.validations.into_inner(),
+                validation_aborts: self.validation_aborts.into_inner(),
+                dependency_waits: self.dependency_waits.into_inner(),
+                hottest_keys: hottest,
+            },
+        })
+    }
+}

@@ -1,0 +1,213 @@
+//! The collaborative scheduler of Block-STM (Gelashvili et al., PPoPP 2023,
+//! Algorithms 4 and 5): two shared indices hand out execution and validation
+//! tasks in transaction order; aborts and dependency waits move them back.
+//!
+//! Invariants:
+//! * A transaction's status only moves ReadyToExecute(i) → Executing(i) →
+//!   Executed(i) → Aborting(i) → ReadyToExecute(i+1) (or Executing(i) →
+//!   Aborting(i) when it waits on a dependency).
+//! * `num_active_tasks` counts tasks handed out and not finished; the block is done
+//!   only when both indices passed the end, no task is active, and no index was
+//!   decreased while checking (`decrease_cnt`).
+//! * Nothing is ever dropped: a transaction that cannot proceed waits on its
+//!   dependency and is resumed when that one finishes executing.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+
+use parking_lot::Mutex;
+
+use crate::mvmemory::Version;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    ReadyToExecute,
+    Executing,
+    Executed,
+    Aborting,
+}
+
+/// A unit of work for a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// Execute this incarnation.
+    Execute(Version),
+    /// Validate this incarnation's read set.
+    Validate(Version),
+}
+
+/// The shared scheduler of one block.
+pub struct Scheduler {
+    n: usize,
+    execution_idx: AtomicUsize,
+    validation_idx: AtomicUsize,
+    decrease_cnt: AtomicUsize,
+    num_active_tasks: AtomicUsize,
+    done: AtomicBool,
+    status: Vec<Mutex<(u32, Status)>>,
+    dependencies: Vec<Mutex<Vec<usize>>>,
+}
+
+impl Scheduler {
+    /// A scheduler for `n` transactions.
+    pub fn new(n: usize) -> Self {
+        Scheduler {
+            n,
+            execution_idx: AtomicUsize::new(0),
+            validation_idx: AtomicUsize::new(0),
+            decrease_cnt: AtomicUsize::new(0),
+            num_active_tasks: AtomicUsize::new(0),
+            done: AtomicBool::new(n == 0),
+            status: (0..n).map(|_| Mutex::new((0, Status::ReadyToExecute))).collect(),
+            dependencies: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
+        }
+    }
+
+    /// Whether every transaction is executed and validated.
+    pub fn done(&self) -> bool {
+        self.done.load(SeqCst)
+    }
+
+    fn decrease_execution_idx(&self, target: usize) {
+        self.execution_idx.fetch_min(target, SeqCst);
+        self.decrease_cnt.fetch_add(1, SeqCst);
+    }
+
+    fn decrease_validation_idx(&self, target: usize) {
+        self.validation_idx.fetch_min(target, SeqCst);
+        self.decrease_cnt.fetch_add(1, SeqCst);
+    }
+
+    fn check_done(&self) {
+        let observed = self.decrease_cnt.load(SeqCst);
+        if self.execution_idx.load(SeqCst).min(self.validation_idx.load(SeqCst)) >= self.n
+            && self.num_active_tasks.load(SeqCst) == 0
+            && observed == self.decrease_cnt.load(SeqCst)
+        {
+            self.done.store(true, SeqCst);
+        }
+    }
+
+    /// Moves `idx` from ReadyToExecute to Executing. Does not touch the task count.
+    fn try_incarnate(&self, idx: usize) -> Option<Version> {
+        if idx < self.n {
+            let mut s = self.status[idx].lock();
+            if s.1 == Status::ReadyToExecute {
+                s.1 = Status::Executing;
+                return Some((idx, s.0));
+            }
+        }
+        None
+    }
+
+    fn next_version_to_execute(&self) -> Option<Version> {
+        if self.execution_idx.load(SeqCst) >= self.n {
+            self.check_done();
+            return None;
+        }
+        self.num_active_tasks.fetch_add(1, SeqCst);
+        let idx = self.execution_idx.fetch_add(1, SeqCst);
+        let v = self.try_incarnate(idx);
+        if v.is_none() {
+            self.num_active_tasks.fetch_sub(1, SeqCst);
+        }
+        v
+    }
+
+    fn next_version_to_validate(&self) -> Option<Version> {
+        if self.validation_idx.load(SeqCst) >= self.n {
+            self.check_done();
+            return None;
+        }
+        self.num_active_tasks.fetch_add(1, SeqCst);
+        let idx = self.validation_idx.fetch_add(1, SeqCst);
+        if idx < self.n {
+            let s = self.status[idx].lock();
+            if s.1 == Status::Executed {
+                return Some((idx, s.0));
+            }
+        }
+        self.num_active_tasks.fetch_sub(1, SeqCst);
+        None
+    }
+
+    /// The next task, or `None` when there is nothing to do right now (call again
+    /// unless [`Scheduler::done`]).
+    pub fn next_task(&self) -> Option<Task> {
+        if self.validation_idx.load(SeqCst) < self.execution_idx.load(SeqCst) {
+            self.next_version_to_validate().map(Task::Validate)
+        } else {
+            self.next_version_to_execute().map(Task::Execute)
+        }
+    }
+
+    /// Transaction `idx` read an estimate written by `blocking`. Returns false when
+    /// `blocking` has meanwhile finished executing (re-execute right away); otherwise
+    /// `idx` waits and its task ends.
+    pub fn add_dependency(&self, idx: usize, blocking: usize) -> bool {
+        let mut deps = self.dependencies[blocking].lock();
+        if self.status[blocking].lock().1 == Status::Executed {
+            return false;
+        }
+        self.status[idx].lock().1 = Status::Aborting;
+        deps.push(idx);
+        drop(deps);
+        self.num_active_tasks.fetch_sub(1, SeqCst);
+        true
+    }
+
+    fn set_ready(&self, idx: usize) {
+        let mut s = self.status[idx].lock();
+        s.0 += 1;
+        s.1 = Status::ReadyToExecute;
+    }
+
+    /// Incarnation `version` finished executing. Returns a follow-up task for the
+    /// same worker, if any.
+    pub fn finish_execution(&self, version: Version, wrote_new_location: bool) -> Option<Task> {
+        let (idx, inc) = version;
+        self.status[idx].lock().1 = Status::Executed;
+        let deps = std::mem::take(&mut *self.dependencies[idx].lock());
+        if let Some(&min) = deps.iter().min() {
+            for d in &deps {
+                self.set_ready(*d);
+            }
+            self.decrease_execution_idx(min);
+        }
+        if self.validation_idx.load(SeqCst) > idx {
+            if wrote_new_location {
+                self.decrease_validation_idx(idx);
+            } else {
+                return Some(Task::Validate((idx, inc)));
+            }
+        }
+        self.num_active_tasks.fetch_sub(1, SeqCst);
+        None
+    }
+
+    /// Validation of `version` failed: abort it, unless it was already aborted
+    /// (then this validation is stale). Returns whether this call aborted it.
+    pub fn try_validation_abort(&self, version: Version) -> bool {
+        let mut s = self.status[version.0].lock();
+        if *s == (version.1, Status::Executed) {
+            s.1 = Status::Aborting;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Validation of `version` finished. Returns a follow-up task, if any.
+    pub fn finish_validation(&self, idx: usize, aborted: bool) -> Option<Task> {
+        if aborted {
+            self.set_ready(idx);
+            self.decrease_validation_idx(idx + 1);
+            if self.execution_idx.load(SeqCst) > idx {
+                if let Some(v) = self.try_incarnate(idx) {
+                    return Some(Task::Execute(v));
+                }
+            }
+        }
+        self.num_active_tasks.fetch_sub(1, SeqCst);
+        None
+    }
+}

@@ -1,0 +1,111 @@
+//! The state a transaction incarnation sees: the block's multi-version memory
+//! below its index, over committed state. It records which transaction a read
+//! had to wait for; the executor turns that into a scheduler dependency.
+
+use parking_lot::Mutex;
+use supervm_vm::{ReadSet, StateError, StateView};
+
+use crate::mvmemory::{MvMemory, MvRead};
+
+/// Transaction `idx`'s view of the block.
+pub struct MvView<'a> {
+    mv: &'a MvMemory,
+    base: &'a dyn StateView,
+    idx: usize,
+    /// The key of the estimate that stopped a read, for conflict statistics.
+    blocked: Mutex<Option<Vec<u8>>>,
+}
+
+impl<'a> MvView<'a> {
+    /// The view of transaction `idx`.
+    pub fn new(mv: &'a MvMemory, base: &'a dyn StateView, idx: usize) -> Self {
+        MvView { mv, base, idx, blocked: Mutex::new(None) }
+    }
+
+    /// The key whose estimate blocked the last read that returned `Blocked`.
+    pub fn blocked_key(&self) -> Option<Vec<u8>> {
+        self.blocked.lock().take()
+    }
+
+    fn blocked_on(&self, key: &[u8], writer: usize) -> StateError {
+        *self.blocked.lock() = Some(key.to_vec());
+        StateError::Blocked(writer as u32)
+    }
+
+    /// What the view resolves `key` to: `Err(Blocked)` on an estimate.
+    fn resolve(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        match self.mv.read(key, self.idx) {
+            MvRead::Value(v) => Ok(v),
+            MvRead::Estimate(writer) => Err(self.blocked_on(key, writer)),
+            MvRead::NotFound => self.base.get(key),
+        }
+    }
+
+    /// Replays `reads`: `None` when every read (and every prefix-iteration step) would
+    /// see the same now, else the first key that differs. An estimate on the way counts
+    /// as a difference.
+    pub fn first_conflict(&self, reads: &ReadSet) -> Result<Option<Vec<u8>>, StateError> {
+        for r in &reads.keys {
+            match self.resolve(&r.key) {
+                Ok(v) if v == r.value => {}
+                Ok(_) | Err(StateError::Blocked(_)) => return Ok(Some(r.key.clone())),
+                Err(e) => return Err(e),
+            }
+        }
+        for r in &reads.ranges {
+            match self.next_key(&r.prefix, r.after.as_deref()) {
+                Ok(found) if found == r.found => {}
+                Ok(_) | Err(StateError::Blocked(_)) => return Ok(Some(r.prefix.clone())),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first key written in the block (below `idx`) after `after` that is present.
+    fn next_written(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
+        let mut cursor = after.map(|a| a.to_vec());
+        loop {
+            let batch = self.mv.keys_after(prefix, cursor.as_deref(), 32);
+            let Some(last) = batch.last().cloned() else { return Ok(None) };
+            for k in batch {
+                match self.mv.read(&k, self.idx) {
+                    MvRead::Value(Some(_)) => return Ok(Some(k)),
+                    MvRead::Estimate(w) => return Err(self.blocked_on(&k, w)),
+                    // Deleted below idx, or not written below idx: the committed
+                    // state decides, which the caller consults separately.
+                    MvRead::Value(None) | MvRead::NotFound => {}
+                }
+            }
+            cursor = Some(last);
+        }
+    }
+
+    /// The first committed key after `after` that no lower transaction deleted.
+    fn next_committed(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
+        let mut cursor = after.map(|a| a.to_vec());
+        loop {
+            let Some(k) = self.base.next_key(prefix, cursor.as_deref())? else { return Ok(None) };
+            match self.mv.read(&k, self.idx) {
+                MvRead::Value(None) => cursor = Some(k),
+                MvRead::Estimate(w) => return Err(self.blocked_on(&k, w)),
+                MvRead::Value(Some(_)) | MvRead::NotFound => return Ok(Some(k)),
+            }
+        }
+    }
+}
+
+impl StateView for MvView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.resolve(key)
+    }
+
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
+        let written = self.next_written(prefix, after)?;
+        let committed = self.next_committed(prefix, after)?;
+        Ok(match (written, committed) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+}

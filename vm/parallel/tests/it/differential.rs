@@ -1,0 +1,135 @@
+//! Parallel = sequential, byte for byte.
+
+use supervm_parallel::{BlockOutput, ParallelExecutor};
+use supervm_vm::{Outcome, Receipt, Vm, VmConfig};
+
+use crate::workload::{World, random_block, world};
+
+const THREADS: [usize; 4] = [1, 2, 4, 8];
+
+fn scale() -> u64 {
+    std::env::var("SUPERVM_PAR_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
+}
+
+/// The seeds to run: one from `SUPERVM_SEED`, or `count` derived from `base`.
+fn seeds(base: u64, count: u64) -> Vec<u64> {
+    match std::env::var("SUPERVM_SEED").ok().and_then(|v| v.parse().ok()) {
+        Some(s) => vec![s],
+        None => (0..count * scale()).map(|i| base.wrapping_mul(1_000_003).wrapping_add(i)).collect(),
+    }
+}
+
+/// Runs one block sequentially and at every thread count; panics on the first
+/// difference, naming the seed.
+fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
+    let txs = random_block(w, seed, n);
+    let mut seq_state = w.base.clone();
+    let seq = w.vm.execute_block(&mut seq_state, &w.block, &txs).expect("sequential");
+    let mut outs = vec![];
+    for threads in THREADS {
+        let out = ParallelExecutor::new(w.vm.clone(), threads)
+            .execute_block(&w.base, &w.block, &txs)
+            .expect("parallel");
+        assert_eq!(out.receipts.len(), seq.len());
+        for (i, (p, s)) in out.receipts.iter().zip(&seq).enumerate() {
+            assert!(p.executions >= 1, "{label} seed {seed} threads {threads}: tx {i} never executed");
+            let p = Receipt { executions: 1, ..p.clone() };
+            assert!(
+                &p == s,
+                "{label} seed {seed} threads {threads}: receipt of tx {i} differs\nparallel:   {p:?}\nsequential: {s:?}\n\
+                 rerun with SUPERVM_SEED={seed}"
+            );
+            assert_eq!(p.hash(), s.hash());
+        }
+        let mut par_state = w.base.clone();
+        par_state.apply(&out.writes);
+        assert_eq!(
+            par_state.state_hash(),
+            seq_state.state_hash(),
+            "{label} seed {seed} threads {threads}: state differs; rerun with SUPERVM_SEED={seed}"
+        );
+        assert_eq!(out.stats.executions, out.stats.txs as u64 + out.stats.reexecutions);
+        outs.push(out);
+    }
+    outs
+}
+
+fn outcome_mix(receipts: &[Receipt]) -> [usize; 5] {
+    let mut m = [0; 5];
+    for r in receipts {
+        m[match r.outcome {
+            Outcome::Success => 0,
+            Outcome::Revert { .. } => 1,
+            Outcome::OutOfGas => 2,
+            Outcome::Trap { .. } => 3,
+            Outcome::Invalid { .. } => 4,
+        }] += 1;
+    }
+    m
+}
+
+/// 32 cases × 5,000 transactions over 100 keys.
+#[test]
+fn random_blocks_over_100_keys() {
+    let vm = Vm::new(VmConfig::default()).unwrap();
+    let w = world(&vm, 100);
+    let mut reexec = 0;
+    for seed in seeds(0x5EED_0100, 32) {
+        eprintln!("random_blocks_over_100_keys: seed {seed}");
+        let outs = check(&w, seed, 5_000, "100 keys");
+        let mix = outcome_mix(&outs[0].receipts);
+        assert!(mix.iter().all(|&c| c > 0), "every outcome occurs: {mix:?}");
+        reexec += outs.iter().map(|o| o.stats.reexecutions).sum::<u64>();
+    }
+    eprintln!("re-executions across all cases and thread counts: {reexec}");
+}
+
+/// Contended: 1,000 transactions over 10 keys, 100 repeats.
+#[test]
+fn contended_blocks_over_10_keys() {
+    let vm = Vm::new(VmConfig::default()).unwrap();
+    let w = world(&vm, 10);
+    let mut worst = 0u64;
+    for seed in seeds(0xC0_0010, 100) {
+        eprintln!("contended_blocks_over_10_keys: seed {seed}");
+        let outs = check(&w, seed, 1_000, "10 keys");
+        worst = worst.max(outs.iter().map(|o| o.stats.reexecutions).max().unwrap_or(0));
+    }
+    eprintln!("worst re-executions in a block: {worst}");
+}
+
+/// Every transaction touches one key: the scheduler degrades to sequential order
+/// and must still produce the same result.
+#[test]
+fn single_hot_key() {
+    let vm = Vm::new(VmConfig::default()).unwrap();
+    let w = world(&vm, 1);
+    for seed in seeds(0x407, 10) {
+        eprintln!("single_hot_key: seed {seed}");
+        check(&w, seed, 500, "1 key");
+    }
+}
+
+/// Statistics name the hot keys under contention.
+#[test]
+fn stats_name_hot_keys() {
+    let vm = Vm::new(VmConfig::default()).unwrap();
+    let w = world(&vm, 2);
+    let txs: Vec<_> = (0..400)
+        .map(|i| crate::workload::call(w.accounts[i % 2], w.hotkey, "bump", supervm_abi::Encode::encode(&(0u32, 1u64)), crate::workload::GAS))
+        .collect();
+    let out = ParallelExecutor::new(vm.clone(), 4).execute_block(&w.base, &w.block, &txs).unwrap();
+    assert!(out.receipts.iter().all(|r| r.outcome.is_success()));
+    assert_eq!(supervm_abi::codec::decode_all::<u64>(&out.receipts[399].return_data).unwrap(), 400);
+    if out.stats.reexecutions + out.stats.dependency_waits > 0 {
+        assert!(!out.stats.hottest_keys.is_empty(), "{:?}", out.stats);
+    }
+}
+
+#[test]
+fn empty_block() {
+    let vm = Vm::new(VmConfig::default()).unwrap();
+    let w = world(&vm, 1);
+    let out = ParallelExecutor::new(vm, 4).execute_block(&w.base, &w.block, &[]).unwrap();
+    assert!(out.receipts.is_empty() && out.writes.is_empty());
+}
