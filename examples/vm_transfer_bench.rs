@@ -7,6 +7,10 @@
 //!
 //! Counts only committed transfers (outcome `Success`, write set applied).
 
+/// The allocator of every benchmark binary (the baselines in the same run use it too).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use supervm_benches::{bare::BareToken, transfer};

@@ -6,4 +6,5 @@
 //! contract and committed (outcome `Success`, writes applied).
 
 pub mod bare;
+pub mod contention;
 pub mod transfer;

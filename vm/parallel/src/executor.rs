@@ -189,9 +189,11 @@ impl Shared<'_> {
                 }
             }
             Err(e) => Err(Error::Vm(e)),
-            Ok(receipt) => {
+            Ok(mut receipt) => {
                 self.executions[idx].fetch_add(1, Relaxed);
-                let wrote_new = self.mv.record(version, receipt.read_set.clone(), &receipt.write_set);
+                // The read set lives in the multi-version memory until the block is done.
+                let reads = std::mem::take(&mut receipt.read_set);
+                let wrote_new = self.mv.record(version, reads, &receipt.write_set);
                 *self.receipts[idx].lock() = Some(receipt);
                 Ok(self.sched.finish_execution(version, wrote_new))
             }
@@ -201,9 +203,11 @@ impl Shared<'_> {
     fn validate(&self, version: Version) -> Result<Option<Task>> {
         let (idx, _) = version;
         self.validations.fetch_add(1, Relaxed);
-        let reads = self.mv.last_reads(idx);
         let view = MvView::new(&self.mv, self.base, idx);
-        let conflict = view.first_conflict(&reads).map_err(|e| Error::Vm(e.into()))?;
+        let conflict = self
+            .mv
+            .with_last_reads(idx, |reads| view.first_conflict(reads))
+            .map_err(|e| Error::Vm(e.into()))?;
         let aborted = conflict.is_some() && self.sched.try_validation_abort(version);
         if aborted {
             self.validation_aborts.fetch_add(1, Relaxed);
@@ -218,17 +222,15 @@ impl Shared<'_> {
     fn finish(self, threads: usize) -> Result<BlockOutput> {
         let n = self.txs.len();
         let mut receipts = Vec::with_capacity(n);
-        let mut writes = WriteSet::new();
         let mut executions = 0u64;
         for (i, slot) in self.receipts.into_iter().enumerate() {
             let mut r = slot.into_inner().ok_or(Error::Incomplete(i))?;
             r.executions = self.executions[i].load(Relaxed);
+            r.read_set = self.mv.take_last_reads(i);
             executions += r.executions as u64;
-            for (k, v) in &r.write_set {
-                writes.insert(k.clone(), v.clone());
-            }
             receipts.push(r);
         }
+        let writes = self.mv.into_final_writes();
         let mut hottest: Vec<(Vec<u8>, u64)> = self.conflicts.into_inner().into_iter().collect();
         hottest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         hottest.truncate(5);

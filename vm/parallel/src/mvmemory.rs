@@ -3,10 +3,10 @@
 //! wrote it, or marked as an *estimate* (the writer was aborted and is expected
 //! to write there again).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use supervm_vm::{ReadSet, WriteSet};
 
 const SHARDS: usize = 64;
@@ -34,12 +34,14 @@ pub enum MvRead {
     NotFound,
 }
 
-/// Everything written in a block, by key and transaction index.
+type Shard = BTreeMap<Vec<u8>, BTreeMap<usize, Cell>>;
+
+/// Everything written in a block, by key and transaction index. Keys are spread
+/// over shards by hash (less lock contention); each shard is ordered, so prefix
+/// iteration merges the shards' ranges.
 pub struct MvMemory {
-    shards: Vec<Mutex<HashMap<Vec<u8>, BTreeMap<usize, Cell>>>>,
+    shards: Vec<Mutex<Shard>>,
     hasher: std::collections::hash_map::RandomState,
-    /// Every key ever written in this block, ordered, for prefix iteration.
-    keys: RwLock<BTreeSet<Vec<u8>>>,
     /// Per transaction: the keys its last recorded incarnation wrote.
     last_writes: Vec<Mutex<Vec<Vec<u8>>>>,
     /// Per transaction: the read set of its last recorded incarnation.
@@ -50,15 +52,14 @@ impl MvMemory {
     /// Memory for a block of `n` transactions.
     pub fn new(n: usize) -> Self {
         MvMemory {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(BTreeMap::new())).collect(),
             hasher: Default::default(),
-            keys: RwLock::new(BTreeSet::new()),
             last_writes: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
             last_reads: (0..n).map(|_| Mutex::new(ReadSet::default())).collect(),
         }
     }
 
-    fn shard(&self, key: &[u8]) -> &Mutex<HashMap<Vec<u8>, BTreeMap<usize, Cell>>> {
+    fn shard(&self, key: &[u8]) -> &Mutex<Shard> {
         let mut h = self.hasher.build_hasher();
         key.hash(&mut h);
         &self.shards[h.finish() as usize % SHARDS]
@@ -80,22 +81,19 @@ impl MvMemory {
     /// validated again).
     pub fn record(&self, version: Version, reads: ReadSet, writes: &WriteSet) -> bool {
         let (idx, _) = version;
-        let mut new_keys = Vec::new();
         for (k, v) in writes {
-            self.shard(k)
-                .lock()
-                .entry(k.clone())
-                .or_default()
-                .insert(idx, Cell::Value(v.clone()));
-        }
-        let mut last = self.last_writes[idx].lock();
-        let mut wrote_new = false;
-        for k in writes.keys() {
-            if !last.contains(k) {
-                wrote_new = true;
-                new_keys.push(k.clone());
+            let mut shard = self.shard(k).lock();
+            match shard.get_mut(k.as_slice()) {
+                Some(versions) => {
+                    versions.insert(idx, Cell::Value(v.clone()));
+                }
+                None => {
+                    shard.insert(k.clone(), BTreeMap::from([(idx, Cell::Value(v.clone()))]));
+                }
             }
         }
+        let mut last = self.last_writes[idx].lock();
+        let wrote_new = writes.keys().any(|k| !last.contains(k));
         for old in last.iter() {
             if !writes.contains_key(old) {
                 if let Some(versions) = self.shard(old).lock().get_mut(old) {
@@ -105,12 +103,6 @@ impl MvMemory {
         }
         *last = writes.keys().cloned().collect();
         drop(last);
-        if !new_keys.is_empty() {
-            let mut index = self.keys.write();
-            for k in new_keys {
-                index.insert(k);
-            }
-        }
         *self.last_reads[idx].lock() = reads;
         wrote_new
     }
@@ -124,9 +116,14 @@ impl MvMemory {
         }
     }
 
-    /// The read set of the last recorded incarnation of `idx`.
-    pub fn last_reads(&self, idx: usize) -> ReadSet {
-        self.last_reads[idx].lock().clone()
+    /// Runs `f` on the read set of the last recorded incarnation of `idx`.
+    pub fn with_last_reads<R>(&self, idx: usize, f: impl FnOnce(&ReadSet) -> R) -> R {
+        f(&self.last_reads[idx].lock())
+    }
+
+    /// Takes the read set of the last recorded incarnation of `idx` (once the block is done).
+    pub fn take_last_reads(&self, idx: usize) -> ReadSet {
+        std::mem::take(&mut *self.last_reads[idx].lock())
     }
 
     /// Keys written in this block that start with `prefix` and are greater than
@@ -134,16 +131,37 @@ impl MvMemory {
     pub fn keys_after(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Vec<Vec<u8>> {
         use std::ops::Bound;
         let lower = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
-            _ => Bound::Included(prefix.to_vec()),
+            Some(a) if a >= prefix => Bound::Excluded(a),
+            _ => Bound::Included(prefix),
         };
-        self.keys
-            .read()
-            .range((lower, Bound::Unbounded))
-            .take_while(|k| k.starts_with(prefix))
-            .take(limit)
-            .cloned()
-            .collect()
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for shard in &self.shards {
+            let shard = shard.lock();
+            keys.extend(
+                shard
+                    .range::<[u8], _>((lower, Bound::Unbounded))
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .take(limit)
+                    .map(|(k, _)| k.clone()),
+            );
+        }
+        keys.sort();
+        keys.truncate(limit);
+        keys
+    }
+
+    /// The block's final writes: for every key, the value of its highest writer. Only
+    /// meaningful once every transaction is executed and validated.
+    pub fn into_final_writes(self) -> WriteSet {
+        let mut out = WriteSet::new();
+        for shard in self.shards {
+            for (k, versions) in shard.into_inner() {
+                if let Some((_, Cell::Value(v))) = versions.into_iter().next_back() {
+                    out.insert(k, v);
+                }
+            }
+        }
+        out
     }
 }
 

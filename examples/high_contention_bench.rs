@@ -1,0 +1,101 @@
+//! The parallel scheduler under contention: the predecessor's workload (1,000
+//! token transfers, 80 % touching 5 hot accounts), a low-contention case (10,000
+//! accounts) and a full-contention case (one hot key). For each: sequential
+//! executor, parallel with 1 thread and with N threads, from the same run, on the
+//! same block; the parallel output is checked equal to the sequential one.
+//!
+//! ```text
+//! cargo run --release --example high_contention_bench -- [--threads N] [--repeat R] [--case NAME] [--json]
+//! ```
+//!
+//! Counts only committed transfers (outcome `Success`) of the real token contract.
+
+/// The allocator of every benchmark binary (the baselines in the same run use it too).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::time::Instant;
+
+use supervm_benches::contention::{Pattern, setup};
+use supervm_parallel::ParallelExecutor;
+use supervm_vm::Receipt;
+
+fn arg(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().expect("a number"))
+        .unwrap_or(default)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    v[v.len() / 2]
+}
+
+#[allow(clippy::disallowed_methods)] // a benchmark times things
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let json = args.iter().any(|a| a == "--json");
+    let threads = arg(&args, "--threads", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let repeat = arg(&args, "--repeat", 5);
+    let cases = [
+        ("hot80_5accounts", 10_000, 1_000, Pattern::Hot { hot: 5, hot_percent: 80 }),
+        ("low_10000accounts", 10_000, 10_000, Pattern::Uniform),
+        ("full_one_key", 1_000, 1_000, Pattern::OneKey),
+    ];
+    let only = args.iter().position(|a| a == "--case").and_then(|i| args.get(i + 1)).cloned();
+    for (case, accounts, txs, pattern) in cases {
+        if only.as_deref().is_some_and(|c| c != case) {
+            continue;
+        }
+        let w = setup(accounts, txs, pattern, 7);
+        // Sequential reference (and the expected output).
+        let mut seq_times = vec![];
+        let mut seq_receipts: Vec<Receipt> = vec![];
+        for _ in 0..repeat {
+            let mut state = w.state.clone();
+            let t = Instant::now();
+            seq_receipts = w.vm.execute_block(&mut state, &w.block, &w.txs).expect("sequential");
+            seq_times.push(t.elapsed().as_secs_f64());
+        }
+        let committed = seq_receipts.iter().filter(|r| r.outcome.is_success()).count();
+        let mut results = vec![];
+        for t_count in [1, threads] {
+            let exec = ParallelExecutor::new(w.vm.clone(), t_count);
+            let mut times = vec![];
+            let mut reexec = 0u64;
+            for _ in 0..repeat {
+                let t = Instant::now();
+                let out = exec.execute_block(&w.state, &w.block, &w.txs).expect("parallel");
+                times.push(t.elapsed().as_secs_f64());
+                reexec = out.stats.reexecutions;
+                for (p, s) in out.receipts.iter().zip(&seq_receipts) {
+                    assert_eq!(p.hash(), s.hash(), "parallel output differs from sequential");
+                }
+            }
+            results.push((t_count, median(times), reexec));
+        }
+        let seq = committed as f64 / median(seq_times);
+        let (_, one_time, one_reexec) = results[0];
+        let (n, n_time, n_reexec) = results[1];
+        let one = committed as f64 / one_time;
+        let par = committed as f64 / n_time;
+        if !json {
+            println!("{case}: {txs} transfers, {accounts} accounts, {committed} committed, in-memory state, median of {repeat}");
+            println!("  sequential executor     {seq:>10.0} tx/s");
+            println!("  parallel, 1 thread      {one:>10.0} tx/s  ({one_reexec} re-executions)");
+            println!("  parallel, {n} threads     {par:>10.0} tx/s  ({n_reexec} re-executions)  speedup {:.2}x over sequential, {:.2}x over 1 thread", par / seq, par / one);
+        }
+        println!(
+            "{}",
+            serde_json::json!({
+                "case": case, "txs": txs, "accounts": accounts, "threads": n, "committed": committed,
+                "seq_tx_per_s": seq, "par_1thread_tx_per_s": one, "par_tx_per_s": par,
+                "speedup": par / seq, "speedup_vs_1thread": par / one,
+                "reexecutions_per_tx": n_reexec as f64 / txs as f64,
+                "state": "in-memory", "repeat": repeat,
+            })
+        );
+    }
+}
