@@ -61,8 +61,8 @@ fn main() {
         }
         let committed = seq_receipts.iter().filter(|r| r.outcome.is_success()).count();
         let mut results = vec![];
-        for t_count in [1, threads] {
-            let exec = ParallelExecutor::new(w.vm.clone(), t_count);
+        for (t_count, bloom) in [(1, false), (threads, false), (threads, true)] {
+            let exec = ParallelExecutor::new(w.vm.clone(), t_count).with_bloom(bloom);
             let mut times = vec![];
             let mut reexec = 0u64;
             for _ in 0..repeat {
@@ -79,6 +79,8 @@ fn main() {
         let seq = committed as f64 / median(seq_times);
         let (_, one_time, one_reexec) = results[0];
         let (n, n_time, n_reexec) = results[1];
+        let (_, bloom_time, _) = results[2];
+        let bloom_rate = committed as f64 / bloom_time;
         let one = committed as f64 / one_time;
         let par = committed as f64 / n_time;
         if !json {
@@ -86,6 +88,7 @@ fn main() {
             println!("  sequential executor     {seq:>10.0} tx/s");
             println!("  parallel, 1 thread      {one:>10.0} tx/s  ({one_reexec} re-executions)");
             println!("  parallel, {n} threads     {par:>10.0} tx/s  ({n_reexec} re-executions)  speedup {:.2}x over sequential, {:.2}x over 1 thread", par / seq, par / one);
+            println!("  same with Bloom pre-check {bloom_rate:>8.0} tx/s  ({:+.1} %)", (bloom_rate / par - 1.0) * 100.0);
         }
         println!(
             "{}",
@@ -93,6 +96,7 @@ fn main() {
                 "case": case, "txs": txs, "accounts": accounts, "threads": n, "committed": committed,
                 "seq_tx_per_s": seq, "par_1thread_tx_per_s": one, "par_tx_per_s": par,
                 "speedup": par / seq, "speedup_vs_1thread": par / one,
+                "par_bloom_tx_per_s": bloom_rate,
                 "reexecutions_per_tx": n_reexec as f64 / txs as f64,
                 "state": "in-memory", "repeat": repeat,
             })

@@ -54,6 +54,7 @@ pub struct BlockOutput {
 pub struct ParallelExecutor {
     vm: Vm,
     threads: usize,
+    bloom: bool,
 }
 
 struct Shared<'a> {
@@ -76,7 +77,14 @@ struct Shared<'a> {
 impl ParallelExecutor {
     /// An executor running `threads` workers (at least 1) on `vm`.
     pub fn new(vm: Vm, threads: usize) -> Self {
-        ParallelExecutor { vm, threads: threads.max(1) }
+        ParallelExecutor { vm, threads: threads.max(1), bloom: false }
+    }
+
+    /// Turns the Bloom-filter pre-check of validation on or off (off by default;
+    /// see [`crate::bloom`] and `docs/benchmarks.md`).
+    pub fn with_bloom(mut self, on: bool) -> Self {
+        self.bloom = on;
+        self
     }
 
     /// The worker count.
@@ -99,7 +107,7 @@ impl ParallelExecutor {
             base,
             block,
             txs,
-            mv: MvMemory::new(n),
+            mv: MvMemory::new(n, self.bloom),
             sched: Scheduler::new(n),
             receipts: (0..n).map(|_| Mutex::new(None)).collect(),
             executions: (0..n).map(|_| AtomicU32::new(0)).collect(),

@@ -21,6 +21,7 @@
 //! assert!(out.receipts.is_empty());
 //! ```
 
+pub mod bloom;
 mod error;
 pub mod executor;
 pub mod mvmemory;

@@ -46,12 +46,15 @@ pub struct MvMemory {
     last_writes: Vec<Mutex<Vec<Vec<u8>>>>,
     /// Per transaction: the read set of its last recorded incarnation.
     last_reads: Vec<Mutex<ReadSet>>,
+    /// Keys written in the block, when the Bloom pre-check is on.
+    written: Option<crate::bloom::WrittenKeys>,
 }
 
 impl MvMemory {
     /// Memory for a block of `n` transactions.
-    pub fn new(n: usize) -> Self {
+    pub fn new(n: usize, bloom: bool) -> Self {
         MvMemory {
+            written: bloom.then(Default::default),
             shards: (0..SHARDS).map(|_| Mutex::new(BTreeMap::new())).collect(),
             hasher: Default::default(),
             last_writes: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
@@ -82,6 +85,9 @@ impl MvMemory {
     pub fn record(&self, version: Version, reads: ReadSet, writes: &WriteSet) -> bool {
         let (idx, _) = version;
         for (k, v) in writes {
+            if let Some(w) = &self.written {
+                w.insert(k);
+            }
             let mut shard = self.shard(k).lock();
             match shard.get_mut(k.as_slice()) {
                 Some(versions) => {
@@ -114,6 +120,11 @@ impl MvMemory {
                 versions.insert(idx, Cell::Estimate);
             }
         }
+    }
+
+    /// With the Bloom pre-check on: false when no transaction of the block wrote `key`.
+    pub fn maybe_written(&self, key: &[u8]) -> bool {
+        self.written.as_ref().is_none_or(|w| w.may_contain(key))
     }
 
     /// Runs `f` on the read set of the last recorded incarnation of `idx`.
@@ -175,7 +186,7 @@ mod tests {
 
     #[test]
     fn reads_the_latest_lower_writer_and_estimates() {
-        let m = MvMemory::new(4);
+        let m = MvMemory::new(4, true);
         assert!(m.record((1, 0), ReadSet::default(), &ws(&[(b"k", Some(b"1"))])));
         assert!(m.record((3, 0), ReadSet::default(), &ws(&[(b"k", None)])));
         assert_eq!(m.read(b"k", 0), MvRead::NotFound);

@@ -46,6 +46,9 @@ impl<'a> MvView<'a> {
     /// as a difference.
     pub fn first_conflict(&self, reads: &ReadSet) -> Result<Option<Vec<u8>>, StateError> {
         for r in &reads.keys {
+            if !self.mv.maybe_written(&r.key) {
+                continue; // read from committed state, which no transaction of the block wrote
+            }
             match self.resolve(&r.key) {
                 Ok(v) if v == r.value => {}
                 Ok(_) | Err(StateError::Blocked(_)) => return Ok(Some(r.key.clone())),

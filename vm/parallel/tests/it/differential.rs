@@ -27,7 +27,9 @@ fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
     let seq = w.vm.execute_block(&mut seq_state, &w.block, &txs).expect("sequential");
     let mut outs = vec![];
     for threads in THREADS {
+        // The Bloom pre-check alternates so both validation paths are covered.
         let out = ParallelExecutor::new(w.vm.clone(), threads)
+            .with_bloom(threads % 4 == 0)
             .execute_block(&w.base, &w.block, &txs)
             .expect("parallel");
         assert_eq!(out.receipts.len(), seq.len());
