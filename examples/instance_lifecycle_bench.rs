@@ -34,12 +34,7 @@ const VARIANTS: &[Variant] = &[
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let json = args.iter().any(|a| a == "--json");
-    let n: usize = args
-        .iter()
-        .position(|a| a == "--n")
-        .and_then(|i| args.get(i + 1))
-        .map(|v| v.parse().expect("a number"))
-        .unwrap_or(200_000);
+    let n = supervm_benches::arg(&args, "--n", 200_000);
     // One 64 KiB page, a 16 KiB stack region and data after it: the layout of our contracts.
     let wat = r#"(module (memory (export "memory") 1) (data (i32.const 16384) "hello")
         (func (export "f") (i32.store (i32.const 16000) (i32.const 1)) (i32.store (i32.const 17000) (i32.const 1))))"#;

@@ -13,16 +13,9 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
-use supervm_benches::{bare::BareToken, transfer};
+use supervm_benches::{arg, bare::BareToken, transfer};
 use supervm_vm::{Payload, abi::Decode};
 
-fn arg(args: &[String], name: &str, default: usize) -> usize {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(|v| v.parse().expect("a number"))
-        .unwrap_or(default)
-}
 
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {

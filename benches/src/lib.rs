@@ -8,3 +8,13 @@
 pub mod bare;
 pub mod contention;
 pub mod transfer;
+
+/// The value of command-line flag `name` (`--name VALUE`) parsed as a number, or
+/// `default`. Panics with a clear message on a malformed value.
+pub fn arg(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number, got {v:?}")))
+        .unwrap_or(default)
+}
