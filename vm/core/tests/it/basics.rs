@@ -316,3 +316,38 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn crypto_host_functions_match_reference_implementations() {
+    use ed25519_dalek::{Signer, SigningKey};
+    use sha2::Digest;
+    let mut c = Chain::new();
+    // Input: pk (32) ‖ sig (64) ‖ msg (rest). Output: blake3(msg) ‖ sha256(msg) ‖ verify as i32.
+    let wasm = contract(
+        &["input_read", "input_len", "blake3", "sha256", "ed25519_verify", "return_data"],
+        r#"(memory (export "memory") 1)
+           (func (export "crypto")
+             (local $n i32)
+             (call $input_read (i32.const 0))
+             (local.set $n (i32.sub (call $input_len) (i32.const 96)))
+             (call $blake3 (i32.const 96) (local.get $n) (i32.const 4096))
+             (call $sha256 (i32.const 96) (local.get $n) (i32.const 4128))
+             (i32.store (i32.const 4160)
+               (call $ed25519_verify (i32.const 0) (i32.const 96) (local.get $n) (i32.const 32)))
+             (call $return_data (i32.const 4096) (i32.const 68)))"#,
+    );
+    let a = c.deploy_ok(wasm);
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let msg = b"supervm crypto test message";
+    let sig = key.sign(msg).to_bytes();
+    let input = |sig: &[u8; 64]| [key.verifying_key().to_bytes().as_slice(), sig, msg].concat();
+    let r = c.call(a, "crypto", input(&sig), GAS);
+    assert_eq!(r.outcome, Outcome::Success);
+    assert_eq!(&r.return_data[0..32], blake3::hash(msg).as_bytes());
+    assert_eq!(&r.return_data[32..64], sha2::Sha256::digest(msg).as_slice());
+    assert_eq!(&r.return_data[64..68], 1i32.to_le_bytes());
+    let mut bad = sig;
+    bad[0] ^= 1;
+    let r = c.call(a, "crypto", input(&bad), GAS);
+    assert_eq!(&r.return_data[64..68], 0i32.to_le_bytes(), "a tampered signature fails");
+}
