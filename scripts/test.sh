@@ -5,4 +5,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/setup.sh
+# Rebuild the contracts when this checkout's path differs from the last build's (shared target dirs).
+export SUPERVM_REPO_DIR="$PWD"
 cargo test --workspace --release --locked "$@"

@@ -13,6 +13,10 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     let script = repo.join("scripts/build-contracts.sh");
 
+    // Checkouts at different paths share one target dir in CI (.ci/run); the files named
+    // below are absolute paths, so a build from another checkout must rerun: scripts/test.sh
+    // exports the checkout's path in SUPERVM_REPO_DIR.
+    println!("cargo:rerun-if-env-changed=SUPERVM_REPO_DIR");
     rerun_if_changed(&script);
     rerun_if_changed(&repo.join("contracts/Cargo.toml"));
     rerun_if_changed(&repo.join("contracts/Cargo.lock"));
