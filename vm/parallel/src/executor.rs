@@ -187,6 +187,7 @@ impl Shared<'_> {
         match self.vm.execute(&view, self.block, &self.txs[idx]) {
             Err(supervm_vm::Error::State(StateError::Blocked(dep))) => {
                 self.dependency_waits.fetch_add(1, Relaxed);
+                self.sched.note(false, true);
                 if let Some(k) = view.blocked_key() {
                     self.conflict(k);
                 }
@@ -199,6 +200,7 @@ impl Shared<'_> {
             Err(e) => Err(Error::Vm(e)),
             Ok(mut receipt) => {
                 self.executions[idx].fetch_add(1, Relaxed);
+                self.sched.note(true, false);
                 // The read set lives in the multi-version memory until the block is done.
                 let reads = std::mem::take(&mut receipt.read_set);
                 let wrote_new = self.mv.record(version, reads, &receipt.write_set);
@@ -219,6 +221,7 @@ impl Shared<'_> {
         let aborted = conflict.is_some() && self.sched.try_validation_abort(version);
         if aborted {
             self.validation_aborts.fetch_add(1, Relaxed);
+            self.sched.note(false, true);
             if let Some(k) = conflict {
                 self.conflict(k);
             }

@@ -45,6 +45,12 @@ pub struct Scheduler {
     done: AtomicBool,
     status: Vec<Mutex<(u32, Status)>>,
     dependencies: Vec<Mutex<Vec<usize>>>,
+    /// Contention throttle (see [`Scheduler::throttled`]): every transaction below
+    /// this index was Executed when last checked (a hint, never relied on for
+    /// correctness).
+    executed_prefix: AtomicUsize,
+    executions: AtomicUsize,
+    conflicts: AtomicUsize,
 }
 
 impl Scheduler {
@@ -59,6 +65,9 @@ impl Scheduler {
             done: AtomicBool::new(n == 0),
             status: (0..n).map(|_| Mutex::new((0, Status::ReadyToExecute))).collect(),
             dependencies: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
+            executed_prefix: AtomicUsize::new(0),
+            executions: AtomicUsize::new(0),
+            conflicts: AtomicUsize::new(0),
         }
     }
 
@@ -135,9 +144,46 @@ impl Scheduler {
     pub fn next_task(&self) -> Option<Task> {
         if self.validation_idx.load(SeqCst) < self.execution_idx.load(SeqCst) {
             self.next_version_to_validate().map(Task::Validate)
+        } else if self.throttled() {
+            None
         } else {
             self.next_version_to_execute().map(Task::Execute)
         }
+    }
+
+    /// Records the end of an execution (`conflict`: it stopped on a dependency) or an
+    /// aborting validation, for the contention throttle.
+    pub fn note(&self, executed: bool, conflict: bool) {
+        if executed {
+            self.executions.fetch_add(1, SeqCst);
+        }
+        if conflict {
+            self.conflicts.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// Under heavy contention (more than one conflict per four executions, after at
+    /// least 16), optimistic execution mostly produces work that is thrown away and
+    /// slows the useful work down. Then a new execution starts only once every lower
+    /// transaction has executed: execution proceeds in block order while validation
+    /// stays parallel. At low contention this never triggers. It only delays handing
+    /// out tasks, so correctness and progress are those of Block-STM: the transaction
+    /// at the prefix is always executing, executed, or ready at or above the
+    /// execution index (which then does not exceed the prefix).
+    fn throttled(&self) -> bool {
+        if self.execution_idx.load(SeqCst) >= self.n {
+            return false; // let `next_version_to_execute` run the done check
+        }
+        let execs = self.executions.load(SeqCst);
+        if execs < 16 || self.conflicts.load(SeqCst) * 4 <= execs {
+            return false;
+        }
+        let mut p = self.executed_prefix.load(SeqCst);
+        while p < self.n && self.status[p].lock().1 == Status::Executed {
+            p += 1;
+        }
+        self.executed_prefix.fetch_max(p, SeqCst);
+        self.execution_idx.load(SeqCst) > p
     }
 
     /// Transaction `idx` read an estimate written by `blocking`. Returns false when
