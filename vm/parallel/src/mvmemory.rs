@@ -3,7 +3,7 @@
 //! wrote it, or marked as an *estimate* (the writer was aborted and is expected
 //! to write there again).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use parking_lot::Mutex;
@@ -34,11 +34,18 @@ pub enum MvRead {
     NotFound,
 }
 
-type Shard = BTreeMap<Vec<u8>, BTreeMap<usize, Cell>>;
+/// One shard: versions by key (hashed, for point reads) and the same keys ordered
+/// (for prefix iteration; storage keys share long prefixes, which makes ordered
+/// lookups compare many bytes).
+#[derive(Default)]
+struct Shard {
+    versions: HashMap<Vec<u8>, BTreeMap<usize, Cell>>,
+    ordered: BTreeSet<Vec<u8>>,
+}
 
 /// Everything written in a block, by key and transaction index. Keys are spread
-/// over shards by hash (less lock contention); each shard is ordered, so prefix
-/// iteration merges the shards' ranges.
+/// over shards by hash (less lock contention); prefix iteration merges the
+/// shards' ordered key sets.
 pub struct MvMemory {
     shards: Vec<Mutex<Shard>>,
     hasher: std::collections::hash_map::RandomState,
@@ -55,7 +62,7 @@ impl MvMemory {
     pub fn new(n: usize, bloom: bool) -> Self {
         MvMemory {
             written: bloom.then(Default::default),
-            shards: (0..SHARDS).map(|_| Mutex::new(BTreeMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher: Default::default(),
             last_writes: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
             last_reads: (0..n).map(|_| Mutex::new(ReadSet::default())).collect(),
@@ -71,7 +78,7 @@ impl MvMemory {
     /// The value of `key` as transaction `idx` must see it.
     pub fn read(&self, key: &[u8], idx: usize) -> MvRead {
         let shard = self.shard(key).lock();
-        let Some(versions) = shard.get(key) else { return MvRead::NotFound };
+        let Some(versions) = shard.versions.get(key) else { return MvRead::NotFound };
         match versions.range(..idx).next_back() {
             None => MvRead::NotFound,
             Some((&writer, Cell::Estimate)) => MvRead::Estimate(writer),
@@ -89,12 +96,13 @@ impl MvMemory {
                 w.insert(k);
             }
             let mut shard = self.shard(k).lock();
-            match shard.get_mut(k.as_slice()) {
+            match shard.versions.get_mut(k.as_slice()) {
                 Some(versions) => {
                     versions.insert(idx, Cell::Value(v.clone()));
                 }
                 None => {
-                    shard.insert(k.clone(), BTreeMap::from([(idx, Cell::Value(v.clone()))]));
+                    shard.versions.insert(k.clone(), BTreeMap::from([(idx, Cell::Value(v.clone()))]));
+                    shard.ordered.insert(k.clone());
                 }
             }
         }
@@ -102,7 +110,7 @@ impl MvMemory {
         let wrote_new = writes.keys().any(|k| !last.contains(k));
         for old in last.iter() {
             if !writes.contains_key(old) {
-                if let Some(versions) = self.shard(old).lock().get_mut(old) {
+                if let Some(versions) = self.shard(old).lock().versions.get_mut(old) {
                     versions.remove(&idx);
                 }
             }
@@ -116,7 +124,7 @@ impl MvMemory {
     /// Marks every key the last incarnation of `idx` wrote as an estimate.
     pub fn convert_writes_to_estimates(&self, idx: usize) {
         for k in self.last_writes[idx].lock().iter() {
-            if let Some(versions) = self.shard(k).lock().get_mut(k) {
+            if let Some(versions) = self.shard(k).lock().versions.get_mut(k) {
                 versions.insert(idx, Cell::Estimate);
             }
         }
@@ -150,10 +158,11 @@ impl MvMemory {
             let shard = shard.lock();
             keys.extend(
                 shard
+                    .ordered
                     .range::<[u8], _>((lower, Bound::Unbounded))
-                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .take_while(|k| k.starts_with(prefix))
                     .take(limit)
-                    .map(|(k, _)| k.clone()),
+                    .cloned(),
             );
         }
         keys.sort();
@@ -166,7 +175,7 @@ impl MvMemory {
     pub fn into_final_writes(self) -> WriteSet {
         let mut out = WriteSet::new();
         for shard in self.shards {
-            for (k, versions) in shard.into_inner() {
+            for (k, versions) in shard.into_inner().versions {
                 if let Some((_, Cell::Value(v))) = versions.into_iter().next_back() {
                     out.insert(k, v);
                 }
