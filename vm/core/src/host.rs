@@ -161,7 +161,7 @@ fn range(mem_len: usize, ptr: i32, len: i32) -> HResult<std::ops::Range<usize>> 
     }
 }
 
-fn read<'a>(mem: &'a [u8], ptr: i32, len: i32) -> HResult<&'a [u8]> {
+fn read(mem: &[u8], ptr: i32, len: i32) -> HResult<&[u8]> {
     Ok(&mem[range(mem.len(), ptr, len)?])
 }
 

@@ -16,11 +16,14 @@ pub(crate) struct Checkpoint {
     events: usize,
 }
 
+/// A key and what the write set held for it before a write (`None`: nothing).
+type UndoEntry = (Vec<u8>, Option<Option<Vec<u8>>>);
+
 #[derive(Default)]
 pub(crate) struct Journal {
     writes: WriteSet,
     /// For each write, what `writes` held for the key before it (outer `None`: nothing).
-    undo: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
+    undo: Vec<UndoEntry>,
     reads: ReadSet,
     /// Index into `reads.keys` by key, so repeated reads see the same value. Built only
     /// once the read set outgrows a linear scan ([`INDEX_AFTER`] reads).

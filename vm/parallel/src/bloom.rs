@@ -8,7 +8,7 @@
 //! memory; a validation that races with the insert is repeated anyway, because
 //! the writer lowers the validation index when it writes a new key.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Bits in the filter (a power of two).
@@ -31,9 +31,7 @@ impl Default for WrittenKeys {
 
 impl WrittenKeys {
     fn bits(&self, key: &[u8]) -> [usize; 2] {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        let x = h.finish();
+        let x = self.hasher.hash_one(key);
         [(x as usize) % BITS, ((x >> 32) as usize) % BITS]
     }
 

@@ -4,7 +4,7 @@
 //! to write there again).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 use parking_lot::Mutex;
 use supervm_vm::{ReadSet, WriteSet};
@@ -70,9 +70,7 @@ impl MvMemory {
     }
 
     fn shard(&self, key: &[u8]) -> &Mutex<Shard> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        &self.shards[h.finish() as usize % SHARDS]
+        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
     }
 
     /// The value of `key` as transaction `idx` must see it.
@@ -109,10 +107,10 @@ impl MvMemory {
         let mut last = self.last_writes[idx].lock();
         let wrote_new = writes.keys().any(|k| !last.contains(k));
         for old in last.iter() {
-            if !writes.contains_key(old) {
-                if let Some(versions) = self.shard(old).lock().versions.get_mut(old) {
-                    versions.remove(&idx);
-                }
+            if !writes.contains_key(old)
+                && let Some(versions) = self.shard(old).lock().versions.get_mut(old)
+            {
+                versions.remove(&idx);
             }
         }
         *last = writes.keys().cloned().collect();

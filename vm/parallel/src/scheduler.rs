@@ -247,10 +247,10 @@ impl Scheduler {
         if aborted {
             self.set_ready(idx);
             self.decrease_validation_idx(idx + 1);
-            if self.execution_idx.load(SeqCst) > idx {
-                if let Some(v) = self.try_incarnate(idx) {
-                    return Some(Task::Execute(v));
-                }
+            if self.execution_idx.load(SeqCst) > idx
+                && let Some(v) = self.try_incarnate(idx)
+            {
+                return Some(Task::Execute(v));
             }
         }
         self.num_active_tasks.fetch_sub(1, SeqCst);
