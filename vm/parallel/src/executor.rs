@@ -148,6 +148,15 @@ impl Shared<'_> {
     }
 
     fn work(&self) {
+        // A panic in one worker must not leave the others waiting for its task forever:
+        // it fails the block, and every worker stops at its next step.
+        let run = std::panic::AssertUnwindSafe(|| self.work_loop());
+        if std::panic::catch_unwind(run).is_err() {
+            self.fail(Error::WorkerPanicked);
+        }
+    }
+
+    fn work_loop(&self) {
         let mut task: Option<Task> = None;
         loop {
             if self.failed.load(Relaxed) {

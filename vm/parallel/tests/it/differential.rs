@@ -135,3 +135,28 @@ fn empty_block() {
     let out = ParallelExecutor::new(vm, 4).execute_block(&w.base, &w.block, &[]).unwrap();
     assert!(out.receipts.is_empty() && out.writes.is_empty());
 }
+
+/// A state backend that fails: the block fails with that error (no receipt is
+/// invented), and no worker is left spinning.
+#[test]
+fn a_failing_state_backend_fails_the_block() {
+    use supervm_vm::{StateError, StateView};
+    struct Broken;
+    impl StateView for Broken {
+        fn get(&self, _: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+            Err(StateError::Backend("disk on fire".into()))
+        }
+        fn next_key(&self, _: &[u8], _: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
+            Err(StateError::Backend("disk on fire".into()))
+        }
+    }
+    let vm = Vm::new(VmConfig::default()).unwrap();
+    let w = world(&vm, 4);
+    let txs = random_block(&w, 3, 200);
+    for threads in THREADS {
+        let err = ParallelExecutor::new(vm.clone(), threads)
+            .execute_block(&Broken, &w.block, &txs)
+            .expect_err("the backend fails");
+        assert!(err.to_string().contains("disk on fire"), "{err}");
+    }
+}
