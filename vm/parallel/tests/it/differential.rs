@@ -160,3 +160,28 @@ fn a_failing_state_backend_fails_the_block() {
         assert!(err.to_string().contains("disk on fire"), "{err}");
     }
 }
+
+/// A panic inside a worker (here: from the state backend, under a wasm frame) fails
+/// the block with `WorkerPanicked` instead of hanging the other workers.
+#[test]
+fn a_panicking_worker_fails_the_block() {
+    use supervm_vm::{StateError, StateView};
+    struct Panics;
+    impl StateView for Panics {
+        fn get(&self, _: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+            panic!("backend bug")
+        }
+        fn next_key(&self, _: &[u8], _: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
+            panic!("backend bug")
+        }
+    }
+    let vm = Vm::new(VmConfig::default()).unwrap();
+    let w = world(&vm, 4);
+    let txs = random_block(&w, 4, 100);
+    for threads in [1, 4] {
+        let err = ParallelExecutor::new(vm.clone(), threads)
+            .execute_block(&Panics, &w.block, &txs)
+            .expect_err("a worker panics");
+        assert!(matches!(err, supervm_parallel::Error::WorkerPanicked), "{err}");
+    }
+}
