@@ -21,7 +21,6 @@ use supervm_benches::contention::{Pattern, setup};
 use supervm_parallel::ParallelExecutor;
 use supervm_vm::Receipt;
 
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
     v[v.len() / 2]
@@ -31,14 +30,32 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let json = args.iter().any(|a| a == "--json");
-    let threads = arg(&args, "--threads", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let threads = arg(
+        &args,
+        "--threads",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+    );
     let repeat = arg(&args, "--repeat", 5);
     let cases = [
-        ("hot80_5accounts", 10_000, 1_000, Pattern::Hot { hot: 5, hot_percent: 80 }),
+        (
+            "hot80_5accounts",
+            10_000,
+            1_000,
+            Pattern::Hot {
+                hot: 5,
+                hot_percent: 80,
+            },
+        ),
         ("low_10000accounts", 10_000, 10_000, Pattern::Uniform),
         ("full_one_key", 1_000, 1_000, Pattern::OneKey),
     ];
-    let only = args.iter().position(|a| a == "--case").and_then(|i| args.get(i + 1)).cloned();
+    let only = args
+        .iter()
+        .position(|a| a == "--case")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     for (case, accounts, txs, pattern) in cases {
         if only.as_deref().is_some_and(|c| c != case) {
             continue;
@@ -50,10 +67,15 @@ fn main() {
         for _ in 0..repeat {
             let mut state = w.state.clone();
             let t = Instant::now();
-            seq_receipts = w.vm.execute_block(&mut state, &w.block, &w.txs).expect("sequential");
+            seq_receipts =
+                w.vm.execute_block(&mut state, &w.block, &w.txs)
+                    .expect("sequential");
             seq_times.push(t.elapsed().as_secs_f64());
         }
-        let committed = seq_receipts.iter().filter(|r| r.outcome.is_success()).count();
+        let committed = seq_receipts
+            .iter()
+            .filter(|r| r.outcome.is_success())
+            .count();
         let mut results = vec![];
         for (t_count, bloom) in [(1, false), (threads, false), (threads, true)] {
             let exec = ParallelExecutor::new(w.vm.clone(), t_count).with_bloom(bloom);
@@ -61,11 +83,17 @@ fn main() {
             let mut reexec = 0u64;
             for _ in 0..repeat {
                 let t = Instant::now();
-                let out = exec.execute_block(&w.state, &w.block, &w.txs).expect("parallel");
+                let out = exec
+                    .execute_block(&w.state, &w.block, &w.txs)
+                    .expect("parallel");
                 times.push(t.elapsed().as_secs_f64());
                 reexec = out.stats.reexecutions;
                 for (p, s) in out.receipts.iter().zip(&seq_receipts) {
-                    assert_eq!(p.hash(), s.hash(), "parallel output differs from sequential");
+                    assert_eq!(
+                        p.hash(),
+                        s.hash(),
+                        "parallel output differs from sequential"
+                    );
                 }
             }
             results.push((t_count, median(times), reexec));
@@ -78,11 +106,20 @@ fn main() {
         let one = committed as f64 / one_time;
         let par = committed as f64 / n_time;
         if !json {
-            println!("{case}: {txs} transfers, {accounts} accounts, {committed} committed, in-memory state, median of {repeat}");
+            println!(
+                "{case}: {txs} transfers, {accounts} accounts, {committed} committed, in-memory state, median of {repeat}"
+            );
             println!("  sequential executor     {seq:>10.0} tx/s");
             println!("  parallel, 1 thread      {one:>10.0} tx/s  ({one_reexec} re-executions)");
-            println!("  parallel, {n} threads     {par:>10.0} tx/s  ({n_reexec} re-executions)  speedup {:.2}x over sequential, {:.2}x over 1 thread", par / seq, par / one);
-            println!("  same with Bloom pre-check {bloom_rate:>8.0} tx/s  ({:+.1} %)", (bloom_rate / par - 1.0) * 100.0);
+            println!(
+                "  parallel, {n} threads     {par:>10.0} tx/s  ({n_reexec} re-executions)  speedup {:.2}x over sequential, {:.2}x over 1 thread",
+                par / seq,
+                par / one
+            );
+            println!(
+                "  same with Bloom pre-check {bloom_rate:>8.0} tx/s  ({:+.1} %)",
+                (bloom_rate / par - 1.0) * 100.0
+            );
         }
         println!(
             "{}",

@@ -23,11 +23,41 @@ struct Variant {
 }
 
 const VARIANTS: &[Variant] = &[
-    Variant { name: "madvise reset, cow image", cow: true, keep_resident: 0, pagemap: false, instances_per_store: 1 },
-    Variant { name: "memset reset, cow image", cow: true, keep_resident: 1 << 20, pagemap: false, instances_per_store: 1 },
-    Variant { name: "pagemap reset, cow image", cow: true, keep_resident: 1 << 20, pagemap: true, instances_per_store: 1 },
-    Variant { name: "vm", cow: false, keep_resident: 1 << 20, pagemap: false, instances_per_store: 1 },
-    Variant { name: "vm + 16 instances per store", cow: false, keep_resident: 1 << 20, pagemap: false, instances_per_store: 16 },
+    Variant {
+        name: "madvise reset, cow image",
+        cow: true,
+        keep_resident: 0,
+        pagemap: false,
+        instances_per_store: 1,
+    },
+    Variant {
+        name: "memset reset, cow image",
+        cow: true,
+        keep_resident: 1 << 20,
+        pagemap: false,
+        instances_per_store: 1,
+    },
+    Variant {
+        name: "pagemap reset, cow image",
+        cow: true,
+        keep_resident: 1 << 20,
+        pagemap: true,
+        instances_per_store: 1,
+    },
+    Variant {
+        name: "vm",
+        cow: false,
+        keep_resident: 1 << 20,
+        pagemap: false,
+        instances_per_store: 1,
+    },
+    Variant {
+        name: "vm + 16 instances per store",
+        cow: false,
+        keep_resident: 1 << 20,
+        pagemap: false,
+        instances_per_store: 16,
+    },
 ];
 
 #[allow(clippy::disallowed_methods)] // a benchmark times things
@@ -46,13 +76,19 @@ fn main() {
             .total_tables(64)
             .max_memory_size(8 << 20)
             .linear_memory_keep_resident(v.keep_resident)
-            .pagemap_scan(if v.pagemap { Enabled::Auto } else { Enabled::No });
+            .pagemap_scan(if v.pagemap {
+                Enabled::Auto
+            } else {
+                Enabled::No
+            });
         let mut c = Config::new();
         c.consume_fuel(true).memory_init_cow(v.cow);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&c).expect("engine");
         let module = Module::new(&engine, &wasm).expect("module");
-        let pre = Linker::<()>::new(&engine).instantiate_pre(&module).expect("link");
+        let pre = Linker::<()>::new(&engine)
+            .instantiate_pre(&module)
+            .expect("link");
         let t = Instant::now();
         let mut store = Store::new(&engine, ());
         for i in 0..n {
@@ -61,15 +97,23 @@ fn main() {
             }
             store.set_fuel(1_000_000).expect("fuel");
             let inst = pre.instantiate(&mut store).expect("instantiate");
-            let f = inst.get_typed_func::<(), ()>(&mut store, "f").expect("export");
+            let f = inst
+                .get_typed_func::<(), ()>(&mut store, "f")
+                .expect("export");
             f.call(&mut store, ()).expect("call");
         }
         drop(store);
         let us = t.elapsed().as_secs_f64() / n as f64 * 1e6;
         if json {
-            println!("{}", serde_json::json!({"bench": "instance_lifecycle", "variant": v.name, "n": n, "us_per_instance": us}));
+            println!(
+                "{}",
+                serde_json::json!({"bench": "instance_lifecycle", "variant": v.name, "n": n, "us_per_instance": us})
+            );
         } else {
-            println!("{:<32} {us:6.3} us per fresh instance (store + instantiate + call + drop)", v.name);
+            println!(
+                "{:<32} {us:6.3} us per fresh instance (store + instantiate + call + drop)",
+                v.name
+            );
         }
     }
 }

@@ -16,7 +16,6 @@ use std::time::Instant;
 use supervm_benches::{arg, bare::BareToken, transfer};
 use supervm_vm::{Payload, abi::Decode};
 
-
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -31,7 +30,10 @@ fn main() {
     let seconds = t0.elapsed().as_secs_f64();
 
     if args.iter().any(|a| a == "--vm-only") {
-        println!("{committed} committed in {seconds:.3}s = {:.0} tx/s", committed as f64 / seconds);
+        println!(
+            "{committed} committed in {seconds:.3}s = {:.0} tx/s",
+            committed as f64 / seconds
+        );
         return;
     }
     // Bare wasmtime, same contract, same transfers: default and tuned configurations.
@@ -40,7 +42,8 @@ fn main() {
         .iter()
         .map(|tx| match &tx.payload {
             Payload::Call { args, .. } => {
-                let (to, amount) = <(supervm_vm::Address, u128)>::decode(&mut &args[..]).expect("args");
+                let (to, amount) =
+                    <(supervm_vm::Address, u128)>::decode(&mut &args[..]).expect("args");
                 (tx.sender, to, amount)
             }
             _ => unreachable!("transfers only"),
@@ -48,7 +51,8 @@ fn main() {
         .collect();
     let mut bare_rates = vec![];
     for tuned in [false, true] {
-        let mut bare = BareToken::new(supervm_contracts::TOKEN, &w.accounts, 1_000_000_000, tuned).expect("bare");
+        let mut bare = BareToken::new(supervm_contracts::TOKEN, &w.accounts, 1_000_000_000, tuned)
+            .expect("bare");
         let t1 = Instant::now();
         let mut ok = 0usize;
         for (from, to, amount) in &plan {
@@ -60,16 +64,27 @@ fn main() {
         // Both paths must agree on the outcome of the workload.
         assert_eq!(ok, committed, "bare and VM committed counts differ");
         for a in w.accounts.iter().take(50) {
-            let r = w
-                .vm
-                .execute(&w.state, &w.block, &supervm_vm::Transaction {
-                    sender: *a,
-                    gas_limit: transfer::TRANSFER_GAS,
-                    payload: Payload::Call { contract: w.token, function: "balance".into(), args: supervm_vm::abi::Encode::encode(&(*a,)) },
-                })
+            let r =
+                w.vm.execute(
+                    &w.state,
+                    &w.block,
+                    &supervm_vm::Transaction {
+                        sender: *a,
+                        gas_limit: transfer::TRANSFER_GAS,
+                        payload: Payload::Call {
+                            contract: w.token,
+                            function: "balance".into(),
+                            args: supervm_vm::abi::Encode::encode(&(*a,)),
+                        },
+                    },
+                )
                 .expect("query");
             let vm_balance = u128::decode(&mut &r.return_data[..]).expect("u128");
-            assert_eq!(vm_balance, bare.balance(a), "balances differ between VM and bare runs");
+            assert_eq!(
+                vm_balance,
+                bare.balance(a),
+                "balances differ between VM and bare runs"
+            );
         }
         bare_rates.push((ok as f64 / secs, secs));
     }
@@ -78,11 +93,22 @@ fn main() {
 
     let tx_per_s = committed as f64 / seconds;
     if !json {
-        println!("workload: {n} token transfers, {accounts} accounts, uniform random, 1 thread, in-memory state");
-        println!("SuperVM (whole VM path): {committed} committed in {seconds:.3}s = {tx_per_s:.0} tx/s");
-        println!("bare wasmtime, default config (same contract fn): {bare_seconds:.3}s = {bare_tx_per_s:.0} tx/s");
-        println!("bare wasmtime, VM's pooling config: {tuned_seconds:.3}s = {tuned_tx_per_s:.0} tx/s");
-        println!("VM layers (gas, limits, journal, read/write sets, receipts) cost {:.2} us per transfer", (seconds - tuned_seconds) / n as f64 * 1e6);
+        println!(
+            "workload: {n} token transfers, {accounts} accounts, uniform random, 1 thread, in-memory state"
+        );
+        println!(
+            "SuperVM (whole VM path): {committed} committed in {seconds:.3}s = {tx_per_s:.0} tx/s"
+        );
+        println!(
+            "bare wasmtime, default config (same contract fn): {bare_seconds:.3}s = {bare_tx_per_s:.0} tx/s"
+        );
+        println!(
+            "bare wasmtime, VM's pooling config: {tuned_seconds:.3}s = {tuned_tx_per_s:.0} tx/s"
+        );
+        println!(
+            "VM layers (gas, limits, journal, read/write sets, receipts) cost {:.2} us per transfer",
+            (seconds - tuned_seconds) / n as f64 * 1e6
+        );
     }
     println!(
         "{}",

@@ -18,7 +18,13 @@ fn deploy_and_compile(c: &mut Criterion) {
                 payload: Payload::Deploy {
                     code: CodeSource::Wasm(supervm_contracts::TOKEN.to_vec()),
                     salt: [1; 32],
-                    init_args: supervm_vm::abi::Encode::encode(&(String::from("T"), String::from("T"), 6u8, transfer::account(0), 1u128)),
+                    init_args: supervm_vm::abi::Encode::encode(&(
+                        String::from("T"),
+                        String::from("T"),
+                        6u8,
+                        transfer::account(0),
+                        1u128,
+                    )),
                 },
             };
             let r = vm.execute(&state, &Default::default(), &tx).unwrap();
@@ -56,5 +62,10 @@ fn host_call_overhead(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, deploy_and_compile, token_transfer, host_call_overhead);
+criterion_group!(
+    benches,
+    deploy_and_compile,
+    token_transfer,
+    host_call_overhead
+);
 criterion_main!(benches);

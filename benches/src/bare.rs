@@ -34,7 +34,12 @@ fn mem<'a>(c: &'a mut Caller<'_, BareState>) -> (&'a mut [u8], &'a mut BareState
 impl BareToken {
     /// Compiles the token and funds `accounts` with `balance` each (written directly,
     /// in the contract's own key layout: `b"B"` ‖ address → u128 LE).
-    pub fn new(wasm: &[u8], accounts: &[Address], balance: u128, tuned: bool) -> wasmtime::Result<Self> {
+    pub fn new(
+        wasm: &[u8],
+        accounts: &[Address],
+        balance: u128,
+        tuned: bool,
+    ) -> wasmtime::Result<Self> {
         let engine = if tuned {
             let mut pool = PoolingAllocationConfig::default();
             pool.total_memories(64)
@@ -44,42 +49,69 @@ impl BareToken {
                 .linear_memory_keep_resident(1 << 20)
                 .table_keep_resident(64 << 10);
             let mut c = Config::new();
-            c.memory_init_cow(false).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            c.memory_init_cow(false)
+                .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
             Engine::new(&c)?
         } else {
             Engine::default()
         };
         let module = Module::new(&engine, wasm)?;
         let mut linker: Linker<BareState> = Linker::new(&engine);
-        linker.func_wrap(IMPORT_MODULE, "storage_get", |mut c: Caller<'_, BareState>, kp: i32, kl: i32, op: i32, oc: i32| -> i64 {
-            let (m, s) = mem(&mut c);
-            let key = &m[kp as usize..(kp + kl) as usize];
-            match s.storage.get(key) {
-                None => -1,
-                Some(v) => {
-                    let n = v.len().min(oc as usize);
-                    m[op as usize..op as usize + n].copy_from_slice(&v[..n]);
-                    v.len() as i64
+        linker.func_wrap(
+            IMPORT_MODULE,
+            "storage_get",
+            |mut c: Caller<'_, BareState>, kp: i32, kl: i32, op: i32, oc: i32| -> i64 {
+                let (m, s) = mem(&mut c);
+                let key = &m[kp as usize..(kp + kl) as usize];
+                match s.storage.get(key) {
+                    None => -1,
+                    Some(v) => {
+                        let n = v.len().min(oc as usize);
+                        m[op as usize..op as usize + n].copy_from_slice(&v[..n]);
+                        v.len() as i64
+                    }
                 }
-            }
+            },
+        )?;
+        linker.func_wrap(
+            IMPORT_MODULE,
+            "storage_set",
+            |mut c: Caller<'_, BareState>, kp: i32, kl: i32, vp: i32, vl: i32| {
+                let (m, s) = mem(&mut c);
+                let key = m[kp as usize..(kp + kl) as usize].to_vec();
+                let val = m[vp as usize..(vp + vl) as usize].to_vec();
+                s.storage.insert(key, val);
+            },
+        )?;
+        linker.func_wrap(IMPORT_MODULE, "input_len", |c: Caller<'_, BareState>| {
+            c.data().input.len() as i32
         })?;
-        linker.func_wrap(IMPORT_MODULE, "storage_set", |mut c: Caller<'_, BareState>, kp: i32, kl: i32, vp: i32, vl: i32| {
-            let (m, s) = mem(&mut c);
-            let key = m[kp as usize..(kp + kl) as usize].to_vec();
-            let val = m[vp as usize..(vp + vl) as usize].to_vec();
-            s.storage.insert(key, val);
-        })?;
-        linker.func_wrap(IMPORT_MODULE, "input_len", |c: Caller<'_, BareState>| c.data().input.len() as i32)?;
-        linker.func_wrap(IMPORT_MODULE, "input_read", |mut c: Caller<'_, BareState>, p: i32| {
-            let (m, s) = mem(&mut c);
-            m[p as usize..p as usize + s.input.len()].copy_from_slice(&s.input);
-        })?;
-        linker.func_wrap(IMPORT_MODULE, "caller", |mut c: Caller<'_, BareState>, p: i32| {
-            let (m, s) = mem(&mut c);
-            m[p as usize..p as usize + 32].copy_from_slice(&s.caller.0);
-        })?;
-        linker.func_wrap(IMPORT_MODULE, "emit_event", |_: Caller<'_, BareState>, _: i32, _: i32, _: i32, _: i32| {})?;
-        linker.func_wrap(IMPORT_MODULE, "return_data", |_: Caller<'_, BareState>, _: i32, _: i32| {})?;
+        linker.func_wrap(
+            IMPORT_MODULE,
+            "input_read",
+            |mut c: Caller<'_, BareState>, p: i32| {
+                let (m, s) = mem(&mut c);
+                m[p as usize..p as usize + s.input.len()].copy_from_slice(&s.input);
+            },
+        )?;
+        linker.func_wrap(
+            IMPORT_MODULE,
+            "caller",
+            |mut c: Caller<'_, BareState>, p: i32| {
+                let (m, s) = mem(&mut c);
+                m[p as usize..p as usize + 32].copy_from_slice(&s.caller.0);
+            },
+        )?;
+        linker.func_wrap(
+            IMPORT_MODULE,
+            "emit_event",
+            |_: Caller<'_, BareState>, _: i32, _: i32, _: i32, _: i32| {},
+        )?;
+        linker.func_wrap(
+            IMPORT_MODULE,
+            "return_data",
+            |_: Caller<'_, BareState>, _: i32, _: i32| {},
+        )?;
         linker.define_unknown_imports_as_traps(&module)?;
         let pre = linker.instantiate_pre(&module)?;
         let mut storage = HashMap::new();
@@ -88,7 +120,11 @@ impl BareToken {
             k.extend_from_slice(&a.0);
             storage.insert(k, balance.encode());
         }
-        Ok(BareToken { engine, pre, storage })
+        Ok(BareToken {
+            engine,
+            pre,
+            storage,
+        })
     }
 
     /// Calls `transfer(to, amount)` as `from` in a fresh instance.
@@ -102,9 +138,12 @@ impl BareToken {
         let mut store = Store::new(&self.engine, state);
         let result = (|| {
             let inst = self.pre.instantiate(&mut store)?;
-            let memory = inst.get_memory(&mut store, "memory").expect("memory export");
+            let memory = inst
+                .get_memory(&mut store, "memory")
+                .expect("memory export");
             store.data_mut().memory = Some(memory);
-            inst.get_typed_func::<(), ()>(&mut store, "transfer")?.call(&mut store, ())
+            inst.get_typed_func::<(), ()>(&mut store, "transfer")?
+                .call(&mut store, ())
         })();
         self.storage = std::mem::take(&mut store.data_mut().storage);
         result

@@ -54,21 +54,44 @@ pub fn transfer_tx(token: Address, from: Address, to: Address, amount: u128) -> 
 pub fn setup(accounts: usize, txs: usize, seed: u64) -> TransferWorkload {
     let vm = Vm::new(VmConfig::default()).expect("VM");
     let mut state = InMemoryState::new();
-    let block = BlockEnv { height: 1, timestamp_ms: 1_700_000_000_000, chain_id: 1 };
+    let block = BlockEnv {
+        height: 1,
+        timestamp_ms: 1_700_000_000_000,
+        chain_id: 1,
+    };
     let admin = account(usize::MAX - 1);
     let salt = [7u8; 32];
-    let init = ("Bench".to_string(), "BN".to_string(), 6u8, admin, u128::MAX / 2).encode();
+    let init = (
+        "Bench".to_string(),
+        "BN".to_string(),
+        6u8,
+        admin,
+        u128::MAX / 2,
+    )
+        .encode();
     let deploy = Transaction {
         sender: admin,
         gas_limit: 1_000_000_000,
-        payload: Payload::Deploy { code: CodeSource::Wasm(supervm_contracts::TOKEN.to_vec()), salt, init_args: init },
+        payload: Payload::Deploy {
+            code: CodeSource::Wasm(supervm_contracts::TOKEN.to_vec()),
+            salt,
+            init_args: init,
+        },
     };
     let token = contract_address(&admin, &salt);
     let accs: Vec<Address> = (0..accounts).map(account).collect();
     let mut setup_txs = vec![deploy];
-    setup_txs.extend(accs.iter().map(|a| transfer_tx(token, admin, *a, 1_000_000_000)));
-    let receipts = vm.execute_block(&mut state, &block, &setup_txs).expect("setup");
-    assert!(receipts.iter().all(|r| r.outcome.is_success()), "setup failed");
+    setup_txs.extend(
+        accs.iter()
+            .map(|a| transfer_tx(token, admin, *a, 1_000_000_000)),
+    );
+    let receipts = vm
+        .execute_block(&mut state, &block, &setup_txs)
+        .expect("setup");
+    assert!(
+        receipts.iter().all(|r| r.outcome.is_success()),
+        "setup failed"
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let txs = (0..txs)
         .map(|_| {
@@ -77,7 +100,14 @@ pub fn setup(accounts: usize, txs: usize, seed: u64) -> TransferWorkload {
             transfer_tx(token, from, to, rng.gen_range(1..100))
         })
         .collect();
-    TransferWorkload { vm, state, block, token, accounts: accs, txs }
+    TransferWorkload {
+        vm,
+        state,
+        block,
+        token,
+        accounts: accs,
+        txs,
+    }
 }
 
 /// Executes every transfer in order through the whole VM path (`Vm::execute`, then
@@ -85,7 +115,9 @@ pub fn setup(accounts: usize, txs: usize, seed: u64) -> TransferWorkload {
 pub fn run_sequential(w: &mut TransferWorkload) -> usize {
     let mut committed = 0;
     for tx in &w.txs {
-        let r = w.vm.execute(&w.state, &w.block, tx).expect("in-memory state");
+        let r =
+            w.vm.execute(&w.state, &w.block, tx)
+                .expect("in-memory state");
         if r.outcome.is_success() {
             w.state.apply_owned(r.write_set);
             committed += 1;

@@ -78,7 +78,12 @@ fn methods_are_plain_functions() {
 #[test]
 #[should_panic(expected = "SuperVM host functions exist only inside the VM")]
 fn host_functions_panic_on_the_host() {
-    Moved { from: Address::ZERO, amount: 1, memo: String::new() }.emit();
+    Moved {
+        from: Address::ZERO,
+        amount: 1,
+        memo: String::new(),
+    }
+    .emit();
 }
 
 #[test]

@@ -54,7 +54,11 @@ impl TestEnv {
         TestEnv {
             vm,
             state: InMemoryState::new(),
-            block: BlockEnv { height: 1, timestamp_ms: 1_000_000, chain_id: 1 },
+            block: BlockEnv {
+                height: 1,
+                timestamp_ms: 1_000_000,
+                chain_id: 1,
+            },
             sender: Address([0xAA; 32]),
             gas_limit: DEFAULT_GAS,
             deploys: 0,
@@ -94,8 +98,15 @@ impl TestEnv {
 
     /// Executes a raw transaction and applies its writes.
     pub fn execute(&mut self, payload: Payload) -> CallResult {
-        let tx = Transaction { sender: self.sender, gas_limit: self.gas_limit, payload };
-        let receipt = self.vm.execute(&self.state, &self.block, &tx).expect("state is in memory");
+        let tx = Transaction {
+            sender: self.sender,
+            gas_limit: self.gas_limit,
+            payload,
+        };
+        let receipt = self
+            .vm
+            .execute(&self.state, &self.block, &tx)
+            .expect("state is in memory");
         self.state.apply(&receipt.write_set);
         CallResult { receipt }
     }
@@ -104,7 +115,9 @@ impl TestEnv {
     pub fn deploy<A: Encode>(&mut self, wasm: &[u8], init_args: A) -> Address {
         let r = self.try_deploy(wasm, init_args);
         assert!(r.is_success(), "deploy failed: {:?}", r.outcome());
-        r.receipt.contract.expect("deploy receipt names the contract")
+        r.receipt
+            .contract
+            .expect("deploy receipt names the contract")
     }
 
     /// Deploys `wasm`, returning the receipt whatever happened.

@@ -56,7 +56,11 @@ pub trait Decode: Sized {
 /// Decodes a value that must span the whole input.
 pub fn decode_all<T: Decode>(mut input: &[u8]) -> Result<T, CodecError> {
     let v = T::decode(&mut input)?;
-    if input.is_empty() { Ok(v) } else { Err(CodecError::TrailingBytes) }
+    if input.is_empty() {
+        Ok(v)
+    } else {
+        Err(CodecError::TrailingBytes)
+    }
 }
 
 /// Takes `n` bytes from the front of `input`.
@@ -176,7 +180,9 @@ impl Decode for String {
     fn decode(input: &mut &[u8]) -> Result<Self, CodecError> {
         let n = u32::decode(input)? as usize;
         let b = take(input, n)?;
-        core::str::from_utf8(b).map(String::from).map_err(|_| CodecError::InvalidUtf8)
+        core::str::from_utf8(b)
+            .map(String::from)
+            .map_err(|_| CodecError::InvalidUtf8)
     }
 }
 
@@ -239,9 +245,17 @@ mod tests {
 
     #[test]
     fn roundtrip() {
-        let v = (7u64, true, Address([3; 32]), String::from("hé"), Some(-5i128), vec![1u16, 2]);
+        let v = (
+            7u64,
+            true,
+            Address([3; 32]),
+            String::from("hé"),
+            Some(-5i128),
+            vec![1u16, 2],
+        );
         let bytes = v.encode();
-        let back: (u64, bool, Address, String, Option<i128>, Vec<u16>) = decode_all(&bytes).unwrap();
+        let back: (u64, bool, Address, String, Option<i128>, Vec<u16>) =
+            decode_all(&bytes).unwrap();
         assert_eq!(back, v);
     }
 
@@ -250,9 +264,15 @@ mod tests {
         assert_eq!(decode_all::<bool>(&[2]), Err(CodecError::InvalidTag));
         assert_eq!(decode_all::<u32>(&[1, 2]), Err(CodecError::UnexpectedEnd));
         assert_eq!(decode_all::<u8>(&[1, 2]), Err(CodecError::TrailingBytes));
-        assert_eq!(decode_all::<String>(&[1, 0, 0, 0, 0xff]), Err(CodecError::InvalidUtf8));
+        assert_eq!(
+            decode_all::<String>(&[1, 0, 0, 0, 0xff]),
+            Err(CodecError::InvalidUtf8)
+        );
         // A huge declared length must fail cleanly, not allocate.
-        assert_eq!(decode_all::<Vec<u64>>(&[0xff, 0xff, 0xff, 0xff]), Err(CodecError::UnexpectedEnd));
+        assert_eq!(
+            decode_all::<Vec<u64>>(&[0xff, 0xff, 0xff, 0xff]),
+            Err(CodecError::UnexpectedEnd)
+        );
     }
 
     #[test]

@@ -164,7 +164,8 @@ impl Cost {
     /// The gas for a call touching `bytes` bytes (saturating).
     #[inline]
     pub const fn of(&self, bytes: u64) -> u64 {
-        self.base.saturating_add(self.per_byte.saturating_mul(bytes))
+        self.base
+            .saturating_add(self.per_byte.saturating_mul(bytes))
     }
 }
 

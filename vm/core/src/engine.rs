@@ -84,7 +84,8 @@ fn engine_config(cfg: &VmConfig) -> Config {
 
 impl VmInner {
     pub(crate) fn new(config: VmConfig) -> Result<Self> {
-        let engine = Engine::new(&engine_config(&config)).map_err(|e| Error::Engine(e.to_string()))?;
+        let engine =
+            Engine::new(&engine_config(&config)).map_err(|e| Error::Engine(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         host::register(&mut linker).map_err(|e| Error::Engine(e.to_string()))?;
         let disk_dir = match &config.module_cache_dir {
@@ -101,7 +102,13 @@ impl VmInner {
             }
             None => None,
         };
-        Ok(VmInner { engine, linker, config, cache: RwLock::new(HashMap::new()), disk_dir })
+        Ok(VmInner {
+            engine,
+            linker,
+            config,
+            cache: RwLock::new(HashMap::new()),
+            disk_dir,
+        })
     }
 
     /// Validates and instruments `code`.
@@ -156,7 +163,9 @@ impl VmInner {
     }
 
     fn disk_path(&self, hash: &[u8; 32]) -> Option<PathBuf> {
-        self.disk_dir.as_ref().map(|d| d.join(format!("{}.cwasm", hex::encode(hash))))
+        self.disk_dir
+            .as_ref()
+            .map(|d| d.join(format!("{}.cwasm", hex::encode(hash))))
     }
 
     fn module_from_disk(&self, hash: &[u8; 32]) -> Option<Module> {
@@ -171,7 +180,9 @@ impl VmInner {
     }
 
     fn module_to_disk(&self, hash: &[u8; 32], m: &Module) {
-        let Some(path) = self.disk_path(hash) else { return };
+        let Some(path) = self.disk_path(hash) else {
+            return;
+        };
         if let Ok(bytes) = m.serialize() {
             // Write then rename, so a crash never leaves a torn file under the final name.
             let tmp = path.with_extension("tmp");

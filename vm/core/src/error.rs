@@ -26,7 +26,10 @@ pub enum CodeError {
         limit: u64,
     },
     /// An import outside the host ABI.
-    #[error("import {module}.{name} is not part of the SuperVM ABI (module {})", supervm_abi::IMPORT_MODULE)]
+    #[error(
+        "import {module}.{name} is not part of the SuperVM ABI (module {})",
+        supervm_abi::IMPORT_MODULE
+    )]
     UnknownImport {
         /// Import module.
         module: String,
@@ -51,7 +54,10 @@ pub enum CodeError {
     #[error("modules may not have a start function")]
     StartFunction,
     /// The ABI version section is missing.
-    #[error("custom section {} (ABI version) is missing; build with the SuperVM SDK", supervm_abi::ABI_VERSION_SECTION)]
+    #[error(
+        "custom section {} (ABI version) is missing; build with the SuperVM SDK",
+        supervm_abi::ABI_VERSION_SECTION
+    )]
     MissingAbiVersion,
     /// The ABI version is not this VM's.
     #[error("ABI version {found} is not supported (this VM speaks version {expected})")]

@@ -34,7 +34,9 @@ struct Run {
 impl Run {
     fn invalid(reason: impl Into<String>, gas_used: u64) -> Self {
         Run {
-            outcome: Outcome::Invalid { reason: reason.into() },
+            outcome: Outcome::Invalid {
+                reason: reason.into(),
+            },
             gas_used,
             return_data: Vec::new(),
             contract: None,
@@ -47,7 +49,9 @@ fn intrinsic_gas(tx: &Transaction) -> u64 {
     gas::TX_BASE
         + match &tx.payload {
             Payload::Upload { code } => gas::PER_CODE_BYTE * code.len() as u64,
-            Payload::Deploy { code, init_args, .. } => {
+            Payload::Deploy {
+                code, init_args, ..
+            } => {
                 let code_bytes = match code {
                     CodeSource::Wasm(c) => c.len() as u64,
                     CodeSource::Hash(_) => 0,
@@ -65,7 +69,9 @@ fn intrinsic_gas(tx: &Transaction) -> u64 {
 impl Vm {
     /// A VM with the given configuration.
     pub fn new(config: VmConfig) -> Result<Self> {
-        Ok(Vm { inner: Arc::new(VmInner::new(config)?) })
+        Ok(Vm {
+            inner: Arc::new(VmInner::new(config)?),
+        })
     }
 
     /// The VM's configuration.
@@ -116,12 +122,16 @@ impl Vm {
             let budget = gas_limit - intrinsic;
             let (run, c) = match &tx.payload {
                 Payload::Upload { code } => upload(vm, ctx, code),
-                Payload::Deploy { code, salt, init_args } => {
-                    deploy(vm, ctx, tx.sender, code, salt, init_args, budget)
-                }
-                Payload::Call { contract, function, args } => {
-                    call(vm, ctx, tx.sender, *contract, function, args, budget)
-                }
+                Payload::Deploy {
+                    code,
+                    salt,
+                    init_args,
+                } => deploy(vm, ctx, tx.sender, code, salt, init_args, budget),
+                Payload::Call {
+                    contract,
+                    function,
+                    args,
+                } => call(vm, ctx, tx.sender, *contract, function, args, budget),
             };
             ctx = c;
             let mut run = run?;
@@ -208,7 +218,10 @@ fn deploy(
             },
             CodeSource::Hash(h) => {
                 if ctx.get(&code_key(h))?.is_none() {
-                    return Ok(Err(format!("no code with hash {} was uploaded", hex::encode(h))));
+                    return Ok(Err(format!(
+                        "no code with hash {} was uploaded",
+                        hex::encode(h)
+                    )));
                 }
                 *h
             }
@@ -216,9 +229,15 @@ fn deploy(
         let addr = contract_address(&sender, salt);
         let rec_key = contract_key(&addr);
         if ctx.get(&rec_key)?.is_some() {
-            return Ok(Err(format!("a contract already exists at {}", hex::encode(addr.0))));
+            return Ok(Err(format!(
+                "a contract already exists at {}",
+                hex::encode(addr.0)
+            )));
         }
-        let rec = ContractRecord { code_hash: hash, deployer: sender };
+        let rec = ContractRecord {
+            code_hash: hash,
+            deployer: sender,
+        };
         ctx.journal.put(rec_key, Some(rec.encode()));
         Ok(Ok((hash, addr)))
     })();
@@ -241,7 +260,17 @@ fn deploy(
         code_hash: Some(hash),
     };
     if module.entry_points.contains_key(CONSTRUCTOR_EXPORT) {
-        let (res, c) = invoke(vm, ctx, sender, addr, CONSTRUCTOR_EXPORT, init_args.to_vec(), budget, 1, true);
+        let (res, c) = invoke(
+            vm,
+            ctx,
+            sender,
+            addr,
+            CONSTRUCTOR_EXPORT,
+            init_args.to_vec(),
+            budget,
+            1,
+            true,
+        );
         ctx = c;
         match finish(res) {
             Ok(r) => {
@@ -252,7 +281,13 @@ fn deploy(
             Err(e) => return (Err(e), ctx),
         }
     } else if !init_args.is_empty() {
-        return (Ok(Run::invalid("constructor arguments given but the contract has no constructor", 0)), ctx);
+        return (
+            Ok(Run::invalid(
+                "constructor arguments given but the contract has no constructor",
+                0,
+            )),
+            ctx,
+        );
     }
     (Ok(run), ctx)
 }
@@ -266,7 +301,17 @@ fn call(
     args: &[u8],
     budget: u64,
 ) -> (Result<Run>, TxCtx) {
-    let (res, ctx) = invoke(vm, ctx, sender, contract, function, args.to_vec(), budget, 1, false);
+    let (res, ctx) = invoke(
+        vm,
+        ctx,
+        sender,
+        contract,
+        function,
+        args.to_vec(),
+        budget,
+        1,
+        false,
+    );
     (finish(res), ctx)
 }
 

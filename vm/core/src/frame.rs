@@ -22,7 +22,10 @@ const NEW_SEGMENT: usize = 16 << 20;
 #[derive(Debug)]
 pub(crate) enum FrameOutcome {
     Success,
-    Revert { code: u32, data: Vec<u8> },
+    Revert {
+        code: u32,
+        data: Vec<u8>,
+    },
     OutOfGas,
     Trap(String),
     /// The frame could not start (no such contract or entry point, depth, reentrancy).
@@ -39,7 +42,11 @@ pub(crate) struct FrameResult {
 
 impl FrameResult {
     fn cannot(reason: String) -> Self {
-        FrameResult { outcome: FrameOutcome::CannotCall(reason), gas_used: 0, return_data: Vec::new() }
+        FrameResult {
+            outcome: FrameOutcome::CannotCall(reason),
+            gas_used: 0,
+            return_data: Vec::new(),
+        }
     }
 }
 
@@ -79,7 +86,9 @@ fn run_frame(
     export: &str,
     gas: u64,
 ) -> (FrameResult, TxCtx) {
-    stacker::maybe_grow(RED_ZONE, NEW_SEGMENT, || run_frame_here(vm, tx, frame, module, export, gas))
+    stacker::maybe_grow(RED_ZONE, NEW_SEGMENT, || {
+        run_frame_here(vm, tx, frame, module, export, gas)
+    })
 }
 
 fn run_frame_here(
@@ -91,12 +100,25 @@ fn run_frame_here(
     gas: u64,
 ) -> (FrameResult, TxCtx) {
     let max_bytes = vm.config.limits.max_memory_pages as usize * 65536;
-    let limits =
-        StoreLimitsBuilder::new().memory_size(max_bytes).instances(1).memories(1).tables(1).build();
-    let mut store =
-        Store::new(&vm.engine, HostState { tx: Some(tx), frame, memory: None, limits });
+    let limits = StoreLimitsBuilder::new()
+        .memory_size(max_bytes)
+        .instances(1)
+        .memories(1)
+        .tables(1)
+        .build();
+    let mut store = Store::new(
+        &vm.engine,
+        HostState {
+            tx: Some(tx),
+            frame,
+            memory: None,
+            limits,
+        },
+    );
     store.limiter(|s| &mut s.limits);
-    store.set_fuel(gas + FUEL_RESERVE).expect("fuel metering is enabled");
+    store
+        .set_fuel(gas + FUEL_RESERVE)
+        .expect("fuel metering is enabled");
 
     let mut outcome = FrameOutcome::Success;
     match module.pre.instantiate(&mut store) {
@@ -139,13 +161,23 @@ fn run_frame_here(
         _ => (gas + FUEL_RESERVE).saturating_sub(fuel_left).min(gas),
     };
     let data = store.data_mut();
-    let tx = data.tx.take().expect("transaction context returned to the frame");
+    let tx = data
+        .tx
+        .take()
+        .expect("transaction context returned to the frame");
     let return_data = match &outcome {
         FrameOutcome::Success => std::mem::take(&mut data.frame.return_data),
         FrameOutcome::Revert { data, .. } => data.clone(),
         _ => Vec::new(),
     };
-    (FrameResult { outcome, gas_used, return_data }, tx)
+    (
+        FrameResult {
+            outcome,
+            gas_used,
+            return_data,
+        },
+        tx,
+    )
 }
 
 /// Loads the module of the contract at `addr`.
@@ -154,7 +186,9 @@ pub(crate) fn load_contract(
     tx: &mut TxCtx,
     addr: &Address,
 ) -> Result<Option<std::sync::Arc<LoadedModule>>, Error> {
-    let Some(rec) = tx.get(&contract_key(addr))? else { return Ok(None) };
+    let Some(rec) = tx.get(&contract_key(addr))? else {
+        return Ok(None);
+    };
     let rec = ContractRecord::decode(&rec)
         .ok_or_else(|| Error::Engine("corrupt contract record".into()))?;
     if let Some(m) = vm.cached(&rec.code_hash) {
@@ -185,24 +219,40 @@ pub(crate) fn invoke(
         return (FrameResult::cannot(r), tx);
     }
     if !is_constructor && entry.starts_with("__") {
-        return (FrameResult::cannot(format!("function {entry} is not callable")), tx);
+        return (
+            FrameResult::cannot(format!("function {entry} is not callable")),
+            tx,
+        );
     }
     if tx.call_stack.contains(&addr) {
-        let r = format!("reentrancy denied: contract {} is already executing", hex::encode(addr.0));
+        let r = format!(
+            "reentrancy denied: contract {} is already executing",
+            hex::encode(addr.0)
+        );
         return (FrameResult::cannot(r), tx);
     }
     let module = match load_contract(vm, &mut tx, &addr) {
         Ok(Some(m)) => m,
         Ok(None) => {
-            return (FrameResult::cannot(format!("no contract at {}", hex::encode(addr.0))), tx);
+            return (
+                FrameResult::cannot(format!("no contract at {}", hex::encode(addr.0))),
+                tx,
+            );
         }
         Err(e) => {
-            let r = FrameResult { outcome: FrameOutcome::Fatal(e), gas_used: 0, return_data: Vec::new() };
+            let r = FrameResult {
+                outcome: FrameOutcome::Fatal(e),
+                gas_used: 0,
+                return_data: Vec::new(),
+            };
             return (r, tx);
         }
     };
     if !module.entry_points.contains_key(entry) {
-        return (FrameResult::cannot(format!("contract has no entry point {entry}")), tx);
+        return (
+            FrameResult::cannot(format!("contract has no entry point {entry}")),
+            tx,
+        );
     }
     if input.len() > limits::MAX_INPUT_LEN as usize {
         return (FrameResult::cannot("call input too large".into()), tx);
@@ -241,7 +291,11 @@ pub(crate) fn call_contract(
     let depth = c.data().frame.depth + 1;
     let me = c.data().frame.contract;
     let avail = gas_left_of(c)?;
-    let callee_gas = if gas <= 0 { avail } else { (gas as u64).min(avail) };
+    let callee_gas = if gas <= 0 {
+        avail
+    } else {
+        (gas as u64).min(avail)
+    };
     let mut tx = c.data_mut().tx.take().expect("transaction context present");
     // SAFETY: the VM outlives the transaction context (see `TxCtx::new`).
     let vm = unsafe { &*tx.vm };

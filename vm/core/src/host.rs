@@ -116,7 +116,9 @@ pub(crate) struct HostState {
 
 impl HostState {
     fn tx(&mut self) -> &mut TxCtx {
-        self.tx.as_mut().expect("transaction context present while wasm runs")
+        self.tx
+            .as_mut()
+            .expect("transaction context present while wasm runs")
     }
 }
 
@@ -149,7 +151,10 @@ pub(crate) fn charge(c: &mut Caller<'_, HostState>, amount: u64) -> HResult<()> 
 }
 
 fn memory<'a>(c: &'a mut Caller<'_, HostState>) -> (&'a mut [u8], &'a mut HostState) {
-    let mem = c.data().memory.expect("memory is bound before the entry point runs");
+    let mem = c
+        .data()
+        .memory
+        .expect("memory is bound before the entry point runs");
     mem.data_and_store_mut(c)
 }
 
@@ -157,7 +162,10 @@ fn range(mem_len: usize, ptr: i32, len: i32) -> HResult<std::ops::Range<usize>> 
     let (p, l) = (ptr as u32 as usize, len as u32 as usize);
     match p.checked_add(l) {
         Some(end) if end <= mem_len => Ok(p..end),
-        _ => Err(trap(format!("guest pointer out of bounds: ptr={} len={}", ptr as u32, len as u32))),
+        _ => Err(trap(format!(
+            "guest pointer out of bounds: ptr={} len={}",
+            ptr as u32, len as u32
+        ))),
     }
 }
 
@@ -179,7 +187,10 @@ fn read_address(mem: &[u8], ptr: i32) -> HResult<Address> {
 
 fn check_len(what: &str, len: i32, limit: u32) -> HResult<()> {
     if len as u32 > limit {
-        return Err(trap(format!("{what} of {} bytes is over the limit of {limit}", len as u32)));
+        return Err(trap(format!(
+            "{what} of {} bytes is over the limit of {limit}",
+            len as u32
+        )));
     }
     Ok(())
 }
@@ -190,12 +201,20 @@ fn fatal(e: StateError) -> wasmtime::Error {
 
 // ---- storage ----
 
-fn storage_get(c: &mut Caller<'_, HostState>, key_ptr: i32, key_len: i32, out_ptr: i32, out_cap: i32) -> HResult<i64> {
+fn storage_get(
+    c: &mut Caller<'_, HostState>,
+    key_ptr: i32,
+    key_len: i32,
+    out_ptr: i32,
+    out_cap: i32,
+) -> HResult<i64> {
     check_len("storage key", key_len, limits::MAX_KEY_LEN)?;
     charge(c, cost::storage_get.per_byte * key_len as u64)?;
     let (mem, st) = memory(c);
     let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
-    let Some(value) = st.tx().get(&key).map_err(fatal)? else { return Ok(-1) };
+    let Some(value) = st.tx().get(&key).map_err(fatal)? else {
+        return Ok(-1);
+    };
     let n = value.len().min(out_cap.max(0) as usize);
     write(mem, out_ptr, &value[..n])?;
     let len = value.len() as u64;
@@ -203,10 +222,19 @@ fn storage_get(c: &mut Caller<'_, HostState>, key_ptr: i32, key_len: i32, out_pt
     Ok(len as i64)
 }
 
-fn storage_set(c: &mut Caller<'_, HostState>, key_ptr: i32, key_len: i32, val_ptr: i32, val_len: i32) -> HResult<()> {
+fn storage_set(
+    c: &mut Caller<'_, HostState>,
+    key_ptr: i32,
+    key_len: i32,
+    val_ptr: i32,
+    val_len: i32,
+) -> HResult<()> {
     check_len("storage key", key_len, limits::MAX_KEY_LEN)?;
     check_len("storage value", val_len, limits::MAX_VALUE_LEN)?;
-    charge(c, cost::storage_set.per_byte * (key_len as u64 + val_len as u64))?;
+    charge(
+        c,
+        cost::storage_set.per_byte * (key_len as u64 + val_len as u64),
+    )?;
     let (mem, st) = memory(c);
     let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
     let value = read(mem, val_ptr, val_len)?.to_vec();
@@ -245,16 +273,26 @@ fn storage_next(
         check_len("storage key", after_len, limits::MAX_KEY_LEN)?;
     }
     let after_bytes = if after_len == -1 { 0 } else { after_len as u64 };
-    charge(c, cost::storage_next.per_byte * (prefix_len as u64 + after_bytes))?;
+    charge(
+        c,
+        cost::storage_next.per_byte * (prefix_len as u64 + after_bytes),
+    )?;
     let (mem, st) = memory(c);
     let contract = st.frame.contract;
     let prefix = storage_key(&contract, read(mem, prefix_ptr, prefix_len)?);
-    let after =
-        if after_len == -1 { None } else { Some(storage_key(&contract, read(mem, after_ptr, after_len)?)) };
+    let after = if after_len == -1 {
+        None
+    } else {
+        Some(storage_key(&contract, read(mem, after_ptr, after_len)?))
+    };
     let tx = st.tx();
     // SAFETY: as in `TxCtx::view`; the journal is a different field.
     let view = unsafe { &*tx.view };
-    let Some(found) = tx.journal.next_key(view, &prefix, after.as_deref()).map_err(fatal)? else {
+    let Some(found) = tx
+        .journal
+        .next_key(view, &prefix, after.as_deref())
+        .map_err(fatal)?
+    else {
         return Ok(-1);
     };
     let user_key = &found[33..];
@@ -291,12 +329,19 @@ fn revert(c: &mut Caller<'_, HostState>, code: i32, data_ptr: i32, data_len: i32
     charge(c, cost::revert.per_byte * data_len as u64)?;
     let (mem, _) = memory(c);
     let data = read(mem, data_ptr, data_len)?.to_vec();
-    Err(abort(HostAbort::Revert { code: code as u32, data }))
+    Err(abort(HostAbort::Revert {
+        code: code as u32,
+        data,
+    }))
 }
 
 // ---- environment ----
 
-fn write_addr(c: &mut Caller<'_, HostState>, dst_ptr: i32, pick: fn(&HostState) -> Address) -> HResult<()> {
+fn write_addr(
+    c: &mut Caller<'_, HostState>,
+    dst_ptr: i32,
+    pick: fn(&HostState) -> Address,
+) -> HResult<()> {
     let (mem, st) = memory(c);
     let a = pick(st);
     write(mem, dst_ptr, &a.0)
@@ -330,14 +375,24 @@ fn gas_left(c: &mut Caller<'_, HostState>) -> HResult<i64> {
     Ok(gas_left_of(c)? as i64)
 }
 
-fn emit_event(c: &mut Caller<'_, HostState>, topics_ptr: i32, topics_len: i32, data_ptr: i32, data_len: i32) -> HResult<()> {
+fn emit_event(
+    c: &mut Caller<'_, HostState>,
+    topics_ptr: i32,
+    topics_len: i32,
+    data_ptr: i32,
+    data_len: i32,
+) -> HResult<()> {
     let max_topics_bytes = (4 + limits::MAX_TOPICS * (4 + limits::MAX_TOPIC_LEN)) as u32;
     check_len("event topics", topics_len, max_topics_bytes)?;
     check_len("event data", data_len, limits::MAX_EVENT_DATA)?;
-    charge(c, cost::emit_event.per_byte * (topics_len as u64 + data_len as u64))?;
+    charge(
+        c,
+        cost::emit_event.per_byte * (topics_len as u64 + data_len as u64),
+    )?;
     let (mem, st) = memory(c);
-    let topics: Vec<Vec<u8>> = supervm_abi::codec::decode_all(read(mem, topics_ptr, topics_len)?)
-        .map_err(|e| trap(format!("event topics are not a codec Vec<Vec<u8>>: {e:?}")))?;
+    let topics: Vec<Vec<u8>> =
+        supervm_abi::codec::decode_all(read(mem, topics_ptr, topics_len)?)
+            .map_err(|e| trap(format!("event topics are not a codec Vec<Vec<u8>>: {e:?}")))?;
     if topics.len() > limits::MAX_TOPICS || topics.iter().any(|t| t.len() > limits::MAX_TOPIC_LEN) {
         return Err(trap(format!(
             "an event has at most {} topics of at most {} bytes",
@@ -349,9 +404,16 @@ fn emit_event(c: &mut Caller<'_, HostState>, topics_ptr: i32, topics_len: i32, d
     let contract = st.frame.contract;
     let tx = st.tx();
     if tx.journal.events.len() >= limits::MAX_EVENTS_PER_TX {
-        return Err(trap(format!("more than {} events in one transaction", limits::MAX_EVENTS_PER_TX)));
+        return Err(trap(format!(
+            "more than {} events in one transaction",
+            limits::MAX_EVENTS_PER_TX
+        )));
     }
-    tx.journal.events.push(Event { contract, topics, data });
+    tx.journal.events.push(Event {
+        contract,
+        topics,
+        data,
+    });
     Ok(())
 }
 
@@ -372,14 +434,23 @@ fn sha256(c: &mut Caller<'_, HostState>, ptr: i32, len: i32, out_ptr: i32) -> HR
     write(mem, out_ptr, &h)
 }
 
-fn ed25519_verify(c: &mut Caller<'_, HostState>, pk_ptr: i32, msg_ptr: i32, msg_len: i32, sig_ptr: i32) -> HResult<i32> {
+fn ed25519_verify(
+    c: &mut Caller<'_, HostState>,
+    pk_ptr: i32,
+    msg_ptr: i32,
+    msg_len: i32,
+    sig_ptr: i32,
+) -> HResult<i32> {
     charge(c, cost::ed25519_verify.per_byte * msg_len as u32 as u64)?;
     let (mem, _) = memory(c);
     let pk: [u8; 32] = read(mem, pk_ptr, 32)?.try_into().expect("32 bytes");
     let sig: [u8; 64] = read(mem, sig_ptr, 64)?.try_into().expect("64 bytes");
     let msg = read(mem, msg_ptr, msg_len)?;
     let ok = ed25519_dalek::VerifyingKey::from_bytes(&pk)
-        .map(|k| k.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig)).is_ok())
+        .map(|k| {
+            k.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig))
+                .is_ok()
+        })
         .unwrap_or(false);
     Ok(ok as i32)
 }
@@ -408,14 +479,46 @@ fn read_call(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn call(c: &mut Caller<'_, HostState>, addr_ptr: i32, fn_ptr: i32, fn_len: i32, args_ptr: i32, args_len: i32, gas: i64) -> HResult<i32> {
-    let (addr, name, args) = read_call(c, addr_ptr, fn_ptr, fn_len, args_ptr, args_len, cost::call.per_byte)?;
+fn call(
+    c: &mut Caller<'_, HostState>,
+    addr_ptr: i32,
+    fn_ptr: i32,
+    fn_len: i32,
+    args_ptr: i32,
+    args_len: i32,
+    gas: i64,
+) -> HResult<i32> {
+    let (addr, name, args) = read_call(
+        c,
+        addr_ptr,
+        fn_ptr,
+        fn_len,
+        args_ptr,
+        args_len,
+        cost::call.per_byte,
+    )?;
     call_contract(c, addr, name, args, gas, CallKind::Call).map(|_| 0)
 }
 
 #[allow(clippy::too_many_arguments)]
-fn try_call(c: &mut Caller<'_, HostState>, addr_ptr: i32, fn_ptr: i32, fn_len: i32, args_ptr: i32, args_len: i32, gas: i64) -> HResult<i64> {
-    let (addr, name, args) = read_call(c, addr_ptr, fn_ptr, fn_len, args_ptr, args_len, cost::try_call.per_byte)?;
+fn try_call(
+    c: &mut Caller<'_, HostState>,
+    addr_ptr: i32,
+    fn_ptr: i32,
+    fn_len: i32,
+    args_ptr: i32,
+    args_len: i32,
+    gas: i64,
+) -> HResult<i64> {
+    let (addr, name, args) = read_call(
+        c,
+        addr_ptr,
+        fn_ptr,
+        fn_len,
+        args_ptr,
+        args_len,
+        cost::try_call.per_byte,
+    )?;
     call_contract(c, addr, name, args, gas, CallKind::TryCall)
 }
 
@@ -435,7 +538,11 @@ fn upgrade(c: &mut Caller<'_, HostState>, code_hash_ptr: i32) -> HResult<()> {
     let hash: [u8; 32] = read(mem, code_hash_ptr, 32)?.try_into().expect("32 bytes");
     let contract = st.frame.contract;
     let tx = st.tx();
-    if tx.get(&crate::state::code_key(&hash)).map_err(fatal)?.is_none() {
+    if tx
+        .get(&crate::state::code_key(&hash))
+        .map_err(fatal)?
+        .is_none()
+    {
         return Err(trap("upgrade: no code with that hash has been uploaded"));
     }
     let key = crate::state::contract_key(&contract);
@@ -444,7 +551,10 @@ fn upgrade(c: &mut Caller<'_, HostState>, code_hash_ptr: i32) -> HResult<()> {
         .map_err(fatal)?
         .and_then(|b| crate::state::ContractRecord::decode(&b))
         .ok_or_else(|| trap("upgrade: contract record missing"))?;
-    let new = crate::state::ContractRecord { code_hash: hash, ..rec };
+    let new = crate::state::ContractRecord {
+        code_hash: hash,
+        ..rec
+    };
     tx.journal.put(key, Some(new.encode()));
     Ok(())
 }

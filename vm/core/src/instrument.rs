@@ -66,7 +66,11 @@ fn rank(id: SectionId) -> u8 {
 impl StackInstrumenter<'_> {
     fn our_global(&self, globals: &mut GlobalSection) {
         globals.global(
-            GlobalType { val_type: ValType::I32, mutable: true, shared: false },
+            GlobalType {
+                val_type: ValType::I32,
+                mutable: true,
+                shared: false,
+            },
             &ConstExpr::i32_const(0),
         );
     }

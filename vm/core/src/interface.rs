@@ -94,13 +94,19 @@ impl Interface {
     pub fn parse(text: &str) -> Result<Interface, String> {
         let mut i = Interface::default();
         let mut seen_header = false;
-        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
             let parsed: Line =
                 serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
             match parsed {
                 Line::Interface { version, name } => {
                     if version != supervm_abi::INTERFACE_VERSION {
-                        return Err(format!("interface format version {version} is not supported"));
+                        return Err(format!(
+                            "interface format version {version} is not supported"
+                        ));
                     }
                     i.version = version;
                     i.name = name;
@@ -129,7 +135,10 @@ impl Interface {
     pub fn error_name(&self, function: &str, code: u32) -> Option<&str> {
         let enum_name = self.function(function)?.error.as_deref()?;
         let e = self.errors.iter().find(|e| e.name == enum_name)?;
-        e.variants.iter().find(|v| v.code == code).map(|v| v.name.as_str())
+        e.variants
+            .iter()
+            .find(|v| v.code == code)
+            .map(|v| v.name.as_str())
     }
 }
 

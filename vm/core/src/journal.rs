@@ -60,7 +60,10 @@ impl Journal {
             }
             self.read_index.insert(key.to_vec(), i);
         }
-        self.reads.keys.push(KeyRead { key: key.to_vec(), value: value.clone() });
+        self.reads.keys.push(KeyRead {
+            key: key.to_vec(),
+            value: value.clone(),
+        });
         Ok(value)
     }
 
@@ -135,7 +138,10 @@ impl Journal {
     /// [`Journal::rollback`].
     pub(crate) fn checkpoint(&mut self) -> Checkpoint {
         self.open_checkpoints += 1;
-        Checkpoint { undo: self.undo.len(), events: self.events.len() }
+        Checkpoint {
+            undo: self.undo.len(),
+            events: self.events.len(),
+        }
     }
 
     /// Keeps everything after `cp`.

@@ -77,7 +77,10 @@ impl ContractRecord {
         code_hash.copy_from_slice(&b[..32]);
         let mut d = [0; 32];
         d.copy_from_slice(&b[32..]);
-        Some(ContractRecord { code_hash, deployer: Address(d) })
+        Some(ContractRecord {
+            code_hash,
+            deployer: Address(d),
+        })
     }
 }
 
@@ -90,8 +93,7 @@ pub trait StateView: Sync {
 
     /// The smallest key that starts with `prefix` and is strictly greater than
     /// `after` (or the smallest with `prefix` when `after` is `None`).
-    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>)
-    -> Result<Option<Vec<u8>>, StateError>;
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError>;
 }
 
 /// The writes of a transaction: key to new value, `None` meaning deleted.
@@ -139,7 +141,11 @@ pub struct InMemoryState {
 
 impl PartialEq for InMemoryState {
     fn eq(&self, other: &Self) -> bool {
-        self.keys == other.keys && self.keys.iter().all(|k| self.values.get(k) == other.values.get(k))
+        self.keys == other.keys
+            && self
+                .keys
+                .iter()
+                .all(|k| self.values.get(k) == other.values.get(k))
     }
 }
 
@@ -215,11 +221,7 @@ impl StateView for InMemoryState {
         Ok(self.values.get(key).cloned())
     }
 
-    fn next_key(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-    ) -> Result<Option<Vec<u8>>, StateError> {
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
         use std::ops::Bound;
         let lower = match after {
             Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),

@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 
 use supervm_abi::{ABI_VERSION, ABI_VERSION_SECTION, HOST_FNS, IMPORT_MODULE, INTERFACE_SECTION};
 use wasmparser::{
-    ExternalKind, FuncValidatorAllocations, Parser, Payload, TypeRef, ValType,
-    Validator, WasmFeatures,
+    ExternalKind, FuncValidatorAllocations, Parser, Payload, TypeRef, ValType, Validator,
+    WasmFeatures,
 };
 
 use crate::config::{FRAME_OVERHEAD, Limits};
@@ -51,7 +51,12 @@ pub struct CodeInfo {
 }
 
 fn over(what: &'static str, limit_name: &'static str, count: u64, limit: u64) -> CodeError {
-    CodeError::OverLimit { what, limit_name, count, limit }
+    CodeError::OverLimit {
+        what,
+        limit_name,
+        count,
+        limit,
+    }
 }
 
 fn check(
@@ -60,7 +65,11 @@ fn check(
     count: u64,
     limit: u64,
 ) -> Result<(), CodeError> {
-    if count > limit { Err(over(what, limit_name, count, limit)) } else { Ok(()) }
+    if count > limit {
+        Err(over(what, limit_name, count, limit))
+    } else {
+        Ok(())
+    }
 }
 
 fn val_type_name(t: &ValType) -> &'static str {
@@ -87,9 +96,15 @@ fn invalid(e: impl std::fmt::Display) -> CodeError {
 
 /// Checks parameter and result counts of plain function types before wasmparser
 /// reads them, so that the error names our limit (wasmparser has its own, higher one).
-fn precheck_types(code: &[u8], range: std::ops::Range<usize>, limits: &Limits) -> Result<(), CodeError> {
+fn precheck_types(
+    code: &[u8],
+    range: std::ops::Range<usize>,
+    limits: &Limits,
+) -> Result<(), CodeError> {
     let mut r = wasmparser::BinaryReader::new(&code[range], 0);
-    let Ok(count) = r.read_var_u32() else { return Ok(()) };
+    let Ok(count) = r.read_var_u32() else {
+        return Ok(());
+    };
     for _ in 0..count {
         // Only plain `func` types of numeric values are pre-checked; anything else is
         // left to the validator (which rejects it under our feature set).
@@ -100,7 +115,9 @@ fn precheck_types(code: &[u8], range: std::ops::Range<usize>, limits: &Limits) -
             ("params of a type", "max_params", limits.max_params),
             ("results of a type", "max_results", limits.max_results),
         ] {
-            let Ok(n) = r.read_var_u32() else { return Ok(()) };
+            let Ok(n) = r.read_var_u32() else {
+                return Ok(());
+            };
             check(what, limit_name, n as u64, limit as u64)?;
             for _ in 0..n {
                 if !matches!(r.read_u8(), Ok(0x7c..=0x7f)) {
@@ -115,7 +132,10 @@ fn precheck_types(code: &[u8], range: std::ops::Range<usize>, limits: &Limits) -
 /// Validates `code` against `limits` and the VM's policy.
 pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
     if code.len() > limits.max_code_size {
-        return Err(CodeError::TooLarge { size: code.len(), limit: limits.max_code_size });
+        return Err(CodeError::TooLarge {
+            size: code.len(),
+            limit: limits.max_code_size,
+        });
     }
     let mut validator = Validator::new_with_features(features());
     let mut info = CodeInfo::default();
@@ -136,16 +156,36 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
         let valid = validator.payload(&payload).map_err(invalid)?;
         match &payload {
             Payload::TypeSection(r) => {
-                check("types", "max_types", r.count() as u64, limits.max_types as u64)?;
+                check(
+                    "types",
+                    "max_types",
+                    r.count() as u64,
+                    limits.max_types as u64,
+                )?;
                 for ft in r.clone().into_iter_err_on_gc_types() {
                     let ft = ft.map_err(invalid)?;
-                    check("params of a type", "max_params", ft.params().len() as u64, limits.max_params as u64)?;
-                    check("results of a type", "max_results", ft.results().len() as u64, limits.max_results as u64)?;
+                    check(
+                        "params of a type",
+                        "max_params",
+                        ft.params().len() as u64,
+                        limits.max_params as u64,
+                    )?;
+                    check(
+                        "results of a type",
+                        "max_results",
+                        ft.results().len() as u64,
+                        limits.max_results as u64,
+                    )?;
                     types.push((ft.params().to_vec(), ft.results().to_vec()));
                 }
             }
             Payload::ImportSection(r) => {
-                check("imports", "max_imports", r.count() as u64, limits.max_imports as u64)?;
+                check(
+                    "imports",
+                    "max_imports",
+                    r.count() as u64,
+                    limits.max_imports as u64,
+                )?;
                 for imp in r.clone().into_imports() {
                     let imp = imp.map_err(invalid)?;
                     if imp.module != IMPORT_MODULE {
@@ -155,7 +195,9 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                         });
                     }
                     let TypeRef::Func(ti) = imp.ty else {
-                        return Err(CodeError::NonFunctionImport { name: imp.name.to_string() });
+                        return Err(CodeError::NonFunctionImport {
+                            name: imp.name.to_string(),
+                        });
                     };
                     let Some((params, result)) = host_signature(imp.name) else {
                         return Err(CodeError::UnknownImport {
@@ -163,7 +205,9 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                             name: imp.name.to_string(),
                         });
                     };
-                    let (p, r) = types.get(ti as usize).ok_or_else(|| invalid("bad type index"))?;
+                    let (p, r) = types
+                        .get(ti as usize)
+                        .ok_or_else(|| invalid("bad type index"))?;
                     let got_p: Vec<&str> = p.iter().map(val_type_name).collect();
                     let got_r = match r.as_slice() {
                         [] => "()",
@@ -182,22 +226,45 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
             }
             Payload::FunctionSection(r) => {
                 let total = info.imported_funcs as u64 + r.count() as u64;
-                check("functions", "max_functions", total, limits.max_functions as u64)?;
+                check(
+                    "functions",
+                    "max_functions",
+                    total,
+                    limits.max_functions as u64,
+                )?;
                 for ti in r.clone() {
                     let ti = ti.map_err(invalid)?;
-                    let results = &types.get(ti as usize).ok_or_else(|| invalid("bad type index"))?.1;
+                    let results = &types
+                        .get(ti as usize)
+                        .ok_or_else(|| invalid("bad type index"))?
+                        .1;
                     info.results.push(results.first().copied());
                     func_types.push(ti);
                 }
             }
             Payload::TableSection(r) => {
-                check("tables", "max_tables", r.count() as u64, limits.max_tables as u64)?;
+                check(
+                    "tables",
+                    "max_tables",
+                    r.count() as u64,
+                    limits.max_tables as u64,
+                )?;
                 for t in r.clone() {
                     let t = t.map_err(invalid)?;
                     let max = t.ty.maximum.unwrap_or(u64::MAX);
-                    check("table elements", "max_table_elements", t.ty.initial, limits.max_table_elements)?;
+                    check(
+                        "table elements",
+                        "max_table_elements",
+                        t.ty.initial,
+                        limits.max_table_elements,
+                    )?;
                     if max > limits.max_table_elements {
-                        return Err(over("table maximum (set a maximum)", "max_table_elements", max, limits.max_table_elements));
+                        return Err(over(
+                            "table maximum (set a maximum)",
+                            "max_table_elements",
+                            max,
+                            limits.max_table_elements,
+                        ));
                     }
                 }
             }
@@ -205,15 +272,30 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                 for m in r.clone() {
                     let m = m.map_err(invalid)?;
                     memories += 1;
-                    check("initial memory pages", "max_memory_pages", m.initial, limits.max_memory_pages)?;
+                    check(
+                        "initial memory pages",
+                        "max_memory_pages",
+                        m.initial,
+                        limits.max_memory_pages,
+                    )?;
                 }
             }
             Payload::GlobalSection(r) => {
-                check("globals", "max_globals", r.count() as u64, limits.max_globals as u64)?;
+                check(
+                    "globals",
+                    "max_globals",
+                    r.count() as u64,
+                    limits.max_globals as u64,
+                )?;
                 info.defined_globals = r.count();
             }
             Payload::ExportSection(r) => {
-                check("exports", "max_exports", r.count() as u64, limits.max_exports as u64)?;
+                check(
+                    "exports",
+                    "max_exports",
+                    r.count() as u64,
+                    limits.max_exports as u64,
+                )?;
                 for e in r.clone() {
                     let e = e.map_err(invalid)?;
                     match e.kind {
@@ -225,22 +307,39 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
             }
             Payload::StartSection { .. } => return Err(CodeError::StartFunction),
             Payload::ElementSection(r) => {
-                check("element segments", "max_element_segments", r.count() as u64, limits.max_element_segments as u64)?;
+                check(
+                    "element segments",
+                    "max_element_segments",
+                    r.count() as u64,
+                    limits.max_element_segments as u64,
+                )?;
             }
             Payload::DataSection(r) => {
-                check("data segments", "max_data_segments", r.count() as u64, limits.max_data_segments as u64)?;
+                check(
+                    "data segments",
+                    "max_data_segments",
+                    r.count() as u64,
+                    limits.max_data_segments as u64,
+                )?;
             }
             Payload::CodeSectionEntry(body) => {
                 let size = body.range().len();
                 if size > limits.max_function_size {
-                    return Err(over("function body bytes", "max_function_size", size as u64, limits.max_function_size as u64));
+                    return Err(over(
+                        "function body bytes",
+                        "max_function_size",
+                        size as u64,
+                        limits.max_function_size as u64,
+                    ));
                 }
             }
             Payload::CustomSection(c) => {
                 if c.name() == ABI_VERSION_SECTION {
                     let d = c.data();
                     if d.len() != 4 {
-                        return Err(CodeError::Invalid(format!("{ABI_VERSION_SECTION} must hold 4 bytes")));
+                        return Err(CodeError::Invalid(format!(
+                            "{ABI_VERSION_SECTION} must hold 4 bytes"
+                        )));
                     }
                     abi_version = Some(u32::from_le_bytes([d[0], d[1], d[2], d[3]]));
                 } else if c.name() == INTERFACE_SECTION {
@@ -258,7 +357,12 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
             let mut reader = body.get_binary_reader();
             fv.read_locals(&mut reader).map_err(invalid)?;
             let locals = fv.len_locals();
-            check("locals of a function", "max_locals", locals as u64, limits.max_locals as u64)?;
+            check(
+                "locals of a function",
+                "max_locals",
+                locals as u64,
+                limits.max_locals as u64,
+            )?;
             let mut max_height = 0u32;
             while !reader.eof() {
                 reader
@@ -268,10 +372,17 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                 max_height = max_height.max(fv.operand_stack_height());
                 total_ops += 1;
                 if total_ops > limits.max_total_operators {
-                    return Err(over("operators", "max_total_operators", total_ops, limits.max_total_operators));
+                    return Err(over(
+                        "operators",
+                        "max_total_operators",
+                        total_ops,
+                        limits.max_total_operators,
+                    ));
                 }
             }
-            reader.finish_expression(&fv.visitor(reader.original_position())).map_err(invalid)?;
+            reader
+                .finish_expression(&fv.visitor(reader.original_position()))
+                .map_err(invalid)?;
             info.weights.push(FRAME_OVERHEAD + locals + max_height);
             allocs = fv.into_allocations();
         }
@@ -282,11 +393,19 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
     }
     match abi_version {
         None => return Err(CodeError::MissingAbiVersion),
-        Some(v) if v != ABI_VERSION => return Err(CodeError::AbiVersion { found: v, expected: ABI_VERSION }),
+        Some(v) if v != ABI_VERSION => {
+            return Err(CodeError::AbiVersion {
+                found: v,
+                expected: ABI_VERSION,
+            });
+        }
         Some(_) => {}
     }
     for (name, idx) in exported_funcs {
-        let ti = func_types.get(idx as usize).copied().ok_or_else(|| invalid("bad export index"))?;
+        let ti = func_types
+            .get(idx as usize)
+            .copied()
+            .ok_or_else(|| invalid("bad export index"))?;
         let (p, r) = &types[ti as usize];
         if !p.is_empty() || !r.is_empty() {
             return Err(CodeError::EntrySignature { name });

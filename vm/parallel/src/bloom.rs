@@ -44,7 +44,9 @@ impl WrittenKeys {
 
     /// False only if the key was never inserted.
     pub fn may_contain(&self, key: &[u8]) -> bool {
-        self.bits(key).iter().all(|&b| self.words[b / 64].load(Relaxed) & (1 << (b % 64)) != 0)
+        self.bits(key)
+            .iter()
+            .all(|&b| self.words[b / 64].load(Relaxed) & (1 << (b % 64)) != 0)
     }
 }
 
@@ -57,7 +59,9 @@ mod tests {
             f.insert(&i.to_le_bytes());
         }
         assert!((0..10_000u32).all(|i| f.may_contain(&i.to_le_bytes())));
-        let fp = (10_000..20_000u32).filter(|i| f.may_contain(&i.to_le_bytes())).count();
+        let fp = (10_000..20_000u32)
+            .filter(|i| f.may_contain(&i.to_le_bytes()))
+            .count();
         assert!(fp < 500, "false positives: {fp}");
     }
 }

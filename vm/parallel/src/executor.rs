@@ -77,7 +77,11 @@ struct Shared<'a> {
 impl ParallelExecutor {
     /// An executor running `threads` workers (at least 1) on `vm`.
     pub fn new(vm: Vm, threads: usize) -> Self {
-        ParallelExecutor { vm, threads: threads.max(1), bloom: false }
+        ParallelExecutor {
+            vm,
+            threads: threads.max(1),
+            bloom: false,
+        }
     }
 
     /// Turns the Bloom-filter pre-check of validation on or off (off by default;

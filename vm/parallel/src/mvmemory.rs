@@ -76,7 +76,9 @@ impl MvMemory {
     /// The value of `key` as transaction `idx` must see it.
     pub fn read(&self, key: &[u8], idx: usize) -> MvRead {
         let shard = self.shard(key).lock();
-        let Some(versions) = shard.versions.get(key) else { return MvRead::NotFound };
+        let Some(versions) = shard.versions.get(key) else {
+            return MvRead::NotFound;
+        };
         match versions.range(..idx).next_back() {
             None => MvRead::NotFound,
             Some((&writer, Cell::Estimate)) => MvRead::Estimate(writer),
@@ -99,7 +101,9 @@ impl MvMemory {
                     versions.insert(idx, Cell::Value(v.clone()));
                 }
                 None => {
-                    shard.versions.insert(k.clone(), BTreeMap::from([(idx, Cell::Value(v.clone()))]));
+                    shard
+                        .versions
+                        .insert(k.clone(), BTreeMap::from([(idx, Cell::Value(v.clone()))]));
                     shard.ordered.insert(k.clone());
                 }
             }
@@ -188,7 +192,10 @@ mod tests {
     use super::*;
 
     fn ws(pairs: &[(&[u8], Option<&[u8]>)]) -> WriteSet {
-        pairs.iter().map(|(k, v)| (k.to_vec(), v.map(|v| v.to_vec()))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.map(|v| v.to_vec())))
+            .collect()
     }
 
     #[test]

@@ -63,7 +63,9 @@ impl Scheduler {
             decrease_cnt: AtomicUsize::new(0),
             num_active_tasks: AtomicUsize::new(0),
             done: AtomicBool::new(n == 0),
-            status: (0..n).map(|_| Mutex::new((0, Status::ReadyToExecute))).collect(),
+            status: (0..n)
+                .map(|_| Mutex::new((0, Status::ReadyToExecute)))
+                .collect(),
             dependencies: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
             executed_prefix: AtomicUsize::new(0),
             executions: AtomicUsize::new(0),
@@ -88,7 +90,11 @@ impl Scheduler {
 
     fn check_done(&self) {
         let observed = self.decrease_cnt.load(SeqCst);
-        if self.execution_idx.load(SeqCst).min(self.validation_idx.load(SeqCst)) >= self.n
+        if self
+            .execution_idx
+            .load(SeqCst)
+            .min(self.validation_idx.load(SeqCst))
+            >= self.n
             && self.num_active_tasks.load(SeqCst) == 0
             && observed == self.decrease_cnt.load(SeqCst)
         {

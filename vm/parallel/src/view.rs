@@ -19,7 +19,12 @@ pub struct MvView<'a> {
 impl<'a> MvView<'a> {
     /// The view of transaction `idx`.
     pub fn new(mv: &'a MvMemory, base: &'a dyn StateView, idx: usize) -> Self {
-        MvView { mv, base, idx, blocked: Mutex::new(None) }
+        MvView {
+            mv,
+            base,
+            idx,
+            blocked: Mutex::new(None),
+        }
     }
 
     /// The key whose estimate blocked the last read that returned `Blocked`.
@@ -66,11 +71,17 @@ impl<'a> MvView<'a> {
     }
 
     /// The first key written in the block (below `idx`) after `after` that is present.
-    fn next_written(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
+    fn next_written(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+    ) -> Result<Option<Vec<u8>>, StateError> {
         let mut cursor = after.map(|a| a.to_vec());
         loop {
             let batch = self.mv.keys_after(prefix, cursor.as_deref(), 32);
-            let Some(last) = batch.last().cloned() else { return Ok(None) };
+            let Some(last) = batch.last().cloned() else {
+                return Ok(None);
+            };
             for k in batch {
                 match self.mv.read(&k, self.idx) {
                     MvRead::Value(Some(_)) => return Ok(Some(k)),
@@ -85,10 +96,16 @@ impl<'a> MvView<'a> {
     }
 
     /// The first committed key after `after` that no lower transaction deleted.
-    fn next_committed(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
+    fn next_committed(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+    ) -> Result<Option<Vec<u8>>, StateError> {
         let mut cursor = after.map(|a| a.to_vec());
         loop {
-            let Some(k) = self.base.next_key(prefix, cursor.as_deref())? else { return Ok(None) };
+            let Some(k) = self.base.next_key(prefix, cursor.as_deref())? else {
+                return Ok(None);
+            };
             match self.mv.read(&k, self.idx) {
                 MvRead::Value(None) => cursor = Some(k),
                 MvRead::Estimate(w) => return Err(self.blocked_on(&k, w)),

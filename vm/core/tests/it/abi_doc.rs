@@ -12,7 +12,9 @@ fn render() -> String {
         abi::ABI_VERSION
     ));
     s.push_str("Every pointer and length is an `i32` into the contract's memory; every address is 32 bytes. ");
-    s.push_str("Gas = `base + per_byte × bytes`, where the bytes are those the description names. ");
+    s.push_str(
+        "Gas = `base + per_byte × bytes`, where the bytes are those the description names. ",
+    );
     s.push_str("The base cost is charged before the function does anything.\n\n");
     s.push_str("| function | signature | base gas | gas per byte |\n|---|---|---|---|\n");
     for f in HOST_FNS {

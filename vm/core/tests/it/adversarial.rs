@@ -25,8 +25,11 @@ fn rejected(c: &mut Chain, wasm: Vec<u8>, needle: &str) {
 }
 
 fn still_healthy(c: &mut Chain) {
-    let wasm = contract(&["return_data"], r#"(memory (export "memory") 1) (data (i32.const 0) "ok")
-        (func (export "ping") (call $return_data (i32.const 0) (i32.const 2)))"#);
+    let wasm = contract(
+        &["return_data"],
+        r#"(memory (export "memory") 1) (data (i32.const 0) "ok")
+        (func (export "ping") (call $return_data (i32.const 0) (i32.const 2)))"#,
+    );
     let a = c.deploy_ok(wasm);
     assert_eq!(c.call(a, "ping", vec![], GAS).return_data, b"ok");
 }
@@ -41,8 +44,11 @@ fn module(extra: impl FnOnce(&mut Module)) -> Vec<u8> {
 #[test]
 fn infinite_loop_runs_out_of_gas_exactly_at_the_limit() {
     let mut c = Chain::new();
-    let a = c.deploy_ok(contract(&[], r#"(memory (export "memory") 1)
-        (func (export "spin") (loop $l (br $l)))"#));
+    let a = c.deploy_ok(contract(
+        &[],
+        r#"(memory (export "memory") 1)
+        (func (export "spin") (loop $l (br $l)))"#,
+    ));
     for _ in 0..3 {
         let r = c.call(a, "spin", vec![], 1_000_000);
         assert_eq!((r.outcome, r.gas_used), (Outcome::OutOfGas, 1_000_000));
@@ -55,31 +61,60 @@ fn memory_grows_to_the_cap_and_no_further() {
     let mut c = Chain::new();
     let cap = Limits::default().max_memory_pages;
     // Grows to exactly the cap (ok), then by one more page (fails with -1), returns both results.
-    let a = c.deploy_ok(contract(&["return_data"], &format!(r#"(memory (export "memory") 1)
+    let a = c.deploy_ok(contract(
+        &["return_data"],
+        &format!(
+            r#"(memory (export "memory") 1)
         (func (export "grow")
           (i32.store (i32.const 0) (memory.grow (i32.const {})))
           (i32.store (i32.const 4) (memory.grow (i32.const 1)))
-          (call $return_data (i32.const 0) (i32.const 8)))"#, cap - 1)));
+          (call $return_data (i32.const 0) (i32.const 8)))"#,
+            cap - 1
+        ),
+    ));
     let r = c.call(a, "grow", vec![], GAS);
     assert_eq!(r.outcome, Outcome::Success);
-    assert_eq!(i32::from_le_bytes(r.return_data[0..4].try_into().unwrap()), 1, "old size");
-    assert_eq!(i32::from_le_bytes(r.return_data[4..8].try_into().unwrap()), -1, "past the cap");
+    assert_eq!(
+        i32::from_le_bytes(r.return_data[0..4].try_into().unwrap()),
+        1,
+        "old size"
+    );
+    assert_eq!(
+        i32::from_le_bytes(r.return_data[4..8].try_into().unwrap()),
+        -1,
+        "past the cap"
+    );
     // A module asking for more initial memory than the cap is rejected at deploy.
-    rejected(&mut c, contract(&[], &format!(r#"(memory (export "memory") {})"#, cap + 1)), "max_memory_pages");
+    rejected(
+        &mut c,
+        contract(&[], &format!(r#"(memory (export "memory") {})"#, cap + 1)),
+        "max_memory_pages",
+    );
     still_healthy(&mut c);
 }
 
 #[test]
 fn deep_recursion_hits_the_deterministic_stack_budget() {
     let mut c = Chain::new();
-    let a = c.deploy_ok(contract(&[], r#"(memory (export "memory") 1)
+    let a = c.deploy_ok(contract(
+        &[],
+        r#"(memory (export "memory") 1)
         (func $r (param i32) (result i32) (call $r (i32.add (local.get 0) (i32.const 1))))
-        (func (export "recurse") (drop (call $r (i32.const 0))))"#));
+        (func (export "recurse") (drop (call $r (i32.const 0))))"#,
+    ));
     let first = c.call(a, "recurse", vec![], GAS);
-    assert_eq!(first.outcome, Outcome::Trap { reason: "call stack budget exhausted".into() });
+    assert_eq!(
+        first.outcome,
+        Outcome::Trap {
+            reason: "call stack budget exhausted".into()
+        }
+    );
     for _ in 0..3 {
         let again = c.call(a, "recurse", vec![], GAS);
-        assert_eq!((again.outcome, again.gas_used), (first.outcome.clone(), first.gas_used));
+        assert_eq!(
+            (again.outcome, again.gas_used),
+            (first.outcome.clone(), first.gas_used)
+        );
     }
     still_healthy(&mut c);
 }
@@ -97,21 +132,38 @@ fn huge_tables_are_rejected() {
             shared: false,
         });
         let mut mem = MemorySection::new();
-        mem.memory(MemoryType { minimum: 1, maximum: None, memory64: false, shared: false, page_size_log2: None });
+        mem.memory(MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
         let mut e = ExportSection::new();
         e.export("memory", ExportKind::Memory, 0);
         m.section(&t).section(&mem).section(&e);
     });
     rejected(&mut c, wasm, "max_table_elements");
     // A table without a maximum is rejected too: it could grow without bound.
-    rejected(&mut c, contract(&[], r#"(memory (export "memory") 1) (table 1 funcref)"#), "max_table_elements");
+    rejected(
+        &mut c,
+        contract(&[], r#"(memory (export "memory") 1) (table 1 funcref)"#),
+        "max_table_elements",
+    );
 }
 
 #[test]
 fn ten_thousand_params_are_rejected() {
     let mut c = Chain::new();
     let params = vec!["i32"; 10_000].join(" ");
-    rejected(&mut c, contract(&[], &format!(r#"(memory (export "memory") 1) (func (param {params}))"#)), "max_params");
+    rejected(
+        &mut c,
+        contract(
+            &[],
+            &format!(r#"(memory (export "memory") 1) (func (param {params}))"#),
+        ),
+        "max_params",
+    );
 }
 
 #[test]
@@ -129,10 +181,20 @@ fn a_hundred_thousand_functions_are_rejected_before_compiling() {
             code.function(&f);
         }
         let mut mem = MemorySection::new();
-        mem.memory(MemoryType { minimum: 1, maximum: None, memory64: false, shared: false, page_size_log2: None });
+        mem.memory(MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
         let mut e = ExportSection::new();
         e.export("memory", ExportKind::Memory, 0);
-        m.section(&types).section(&funcs).section(&mem).section(&e).section(&code);
+        m.section(&types)
+            .section(&funcs)
+            .section(&mem)
+            .section(&e)
+            .section(&code);
     });
     rejected(&mut c, wasm, "max_functions");
     still_healthy(&mut c);
@@ -142,16 +204,32 @@ fn a_hundred_thousand_functions_are_rejected_before_compiling() {
 fn oversized_module_is_rejected() {
     let mut c = Chain::new();
     let big = "\\00".repeat(600 * 1024);
-    rejected(&mut c, contract(&[], &format!(r#"(memory (export "memory") 10) (data (i32.const 0) "{big}")"#)), "max_code_size");
+    rejected(
+        &mut c,
+        contract(
+            &[],
+            &format!(r#"(memory (export "memory") 10) (data (i32.const 0) "{big}")"#),
+        ),
+        "max_code_size",
+    );
 }
 
 #[test]
 fn policy_violations_are_rejected_with_their_reason() {
     let mut c = Chain::new();
-    rejected(&mut c, contract(&[], r#"(memory (export "memory") 1) (func $s) (start $s)"#), "start function");
     rejected(
         &mut c,
-        with_abi(wat::parse_str(r#"(module (import "env" "abort" (func)) (memory (export "memory") 1))"#).unwrap()),
+        contract(&[], r#"(memory (export "memory") 1) (func $s) (start $s)"#),
+        "start function",
+    );
+    rejected(
+        &mut c,
+        with_abi(
+            wat::parse_str(
+                r#"(module (import "env" "abort" (func)) (memory (export "memory") 1))"#,
+            )
+            .unwrap(),
+        ),
         "not part of the SuperVM ABI",
     );
     rejected(
@@ -159,36 +237,100 @@ fn policy_violations_are_rejected_with_their_reason() {
         with_abi(wat::parse_str(r#"(module (import "supervm_v1" "block_height" (func (result i32))) (memory (export "memory") 1))"#).unwrap()),
         "wrong signature",
     );
-    rejected(&mut c, contract(&[], r#"(memory (export "memory") 1) (func (export "f") (drop (i32x4.splat (i32.const 1))))"#), "invalid wasm");
-    rejected(&mut c, contract(&[], r#"(memory (export "memory") 1) (func (export "f") (memory.fill (i32.const 0) (i32.const 0) (i32.const 0)))"#), "invalid wasm");
-    rejected(&mut c, contract(&[], r#"(func (export "f"))"#), "exactly one memory");
-    rejected(&mut c, contract(&[], r#"(memory (export "memory") 1) (func (export "f") (param i32))"#), "must have type () -> ()");
-    rejected(&mut c, wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap(), "ABI version");
     rejected(
         &mut c,
-        crate::util::with_custom(wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap(), "supervm_abi_version", &9u32.to_le_bytes()),
+        contract(
+            &[],
+            r#"(memory (export "memory") 1) (func (export "f") (drop (i32x4.splat (i32.const 1))))"#,
+        ),
+        "invalid wasm",
+    );
+    rejected(
+        &mut c,
+        contract(
+            &[],
+            r#"(memory (export "memory") 1) (func (export "f") (memory.fill (i32.const 0) (i32.const 0) (i32.const 0)))"#,
+        ),
+        "invalid wasm",
+    );
+    rejected(
+        &mut c,
+        contract(&[], r#"(func (export "f"))"#),
+        "exactly one memory",
+    );
+    rejected(
+        &mut c,
+        contract(
+            &[],
+            r#"(memory (export "memory") 1) (func (export "f") (param i32))"#,
+        ),
+        "must have type () -> ()",
+    );
+    rejected(
+        &mut c,
+        wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap(),
+        "ABI version",
+    );
+    rejected(
+        &mut c,
+        crate::util::with_custom(
+            wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap(),
+            "supervm_abi_version",
+            &9u32.to_le_bytes(),
+        ),
         "ABI version 9 is not supported",
     );
-    rejected(&mut c, crate::util::with_custom(contract(&[], r#"(memory (export "memory") 1)"#), "supervm_interface", b"{oops"), "interface section");
-    rejected(&mut c, vec![0, 97, 115, 109, 1, 0, 0, 0, 1, 2, 3], "invalid wasm");
+    rejected(
+        &mut c,
+        crate::util::with_custom(
+            contract(&[], r#"(memory (export "memory") 1)"#),
+            "supervm_interface",
+            b"{oops",
+        ),
+        "interface section",
+    );
+    rejected(
+        &mut c,
+        vec![0, 97, 115, 109, 1, 0, 0, 0, 1, 2, 3],
+        "invalid wasm",
+    );
     still_healthy(&mut c);
 }
 
 #[test]
 fn code_error_names_the_limit() {
-    let e = CodeError::OverLimit { what: "functions", limit_name: "max_functions", count: 9, limit: 8 };
-    assert_eq!(e.to_string(), "functions: 9 is over the limit max_functions = 8");
+    let e = CodeError::OverLimit {
+        what: "functions",
+        limit_name: "max_functions",
+        count: 9,
+        limit: 8,
+    };
+    assert_eq!(
+        e.to_string(),
+        "functions: 9 is over the limit max_functions = 8"
+    );
 }
 
 #[test]
 fn event_spam_stops_at_the_event_limit() {
     let mut c = Chain::new();
-    let a = c.deploy_ok(contract(&["emit_event"], r#"(memory (export "memory") 1)
+    let a = c.deploy_ok(contract(
+        &["emit_event"],
+        r#"(memory (export "memory") 1)
         (data (i32.const 0) "\01\00\00\00\01\00\00\00e")
         (func (export "spam") (loop $l
-          (call $emit_event (i32.const 0) (i32.const 9) (i32.const 0) (i32.const 0)) (br $l)))"#));
+          (call $emit_event (i32.const 0) (i32.const 9) (i32.const 0) (i32.const 0)) (br $l)))"#,
+    ));
     let r = c.call(a, "spam", vec![], 1_000_000_000);
-    assert_eq!(r.outcome, Outcome::Trap { reason: format!("more than {} events in one transaction", limits::MAX_EVENTS_PER_TX) });
+    assert_eq!(
+        r.outcome,
+        Outcome::Trap {
+            reason: format!(
+                "more than {} events in one transaction",
+                limits::MAX_EVENTS_PER_TX
+            )
+        }
+    );
     assert!(r.events.is_empty());
     // With less gas, it runs out of gas first — also deterministic.
     let r = c.call(a, "spam", vec![], 200_000);
@@ -199,17 +341,29 @@ fn event_spam_stops_at_the_event_limit() {
 #[test]
 fn oversized_return_data_traps() {
     let mut c = Chain::new();
-    let a = c.deploy_ok(contract(&["return_data"], &format!(r#"(memory (export "memory") 4)
-        (func (export "big") (call $return_data (i32.const 0) (i32.const {})))"#, limits::MAX_RETURN_DATA + 1)));
+    let a = c.deploy_ok(contract(
+        &["return_data"],
+        &format!(
+            r#"(memory (export "memory") 4)
+        (func (export "big") (call $return_data (i32.const 0) (i32.const {})))"#,
+            limits::MAX_RETURN_DATA + 1
+        ),
+    ));
     let r = c.call(a, "big", vec![], GAS);
-    assert!(matches!(r.outcome, Outcome::Trap { ref reason } if reason.contains("return data")), "{:?}", r.outcome);
+    assert!(
+        matches!(r.outcome, Outcome::Trap { ref reason } if reason.contains("return data")),
+        "{:?}",
+        r.outcome
+    );
 }
 
 #[test]
 fn reentrancy_through_a_cross_contract_call_is_denied() {
     let mut c = Chain::new();
     // `bounce` calls `bounce` of the address in its input with the same input: A -> A.
-    let wasm = contract(&["input_read", "input_len", "call", "try_call", "return_data"], r#"(memory (export "memory") 1)
+    let wasm = contract(
+        &["input_read", "input_len", "call", "try_call", "return_data"],
+        r#"(memory (export "memory") 1)
         (data (i32.const 100) "bounce")
         (func (export "bounce")
           (call $input_read (i32.const 0))
@@ -217,13 +371,22 @@ fn reentrancy_through_a_cross_contract_call_is_denied() {
         (func (export "try_bounce")
           (call $input_read (i32.const 0))
           (i64.store (i32.const 200) (call $try_call (i32.const 0) (i32.const 100) (i32.const 6) (i32.const 0) (call $input_len) (i64.const 0)))
-          (call $return_data (i32.const 200) (i32.const 8)))"#);
+          (call $return_data (i32.const 200) (i32.const 8)))"#,
+    );
     let a = c.deploy_ok(wasm);
     let r = c.call(a, "bounce", a.0.to_vec(), GAS);
-    assert!(matches!(r.outcome, Outcome::Trap { ref reason } if reason.contains("reentrancy denied")), "{:?}", r.outcome);
+    assert!(
+        matches!(r.outcome, Outcome::Trap { ref reason } if reason.contains("reentrancy denied")),
+        "{:?}",
+        r.outcome
+    );
     let r = c.call(a, "try_bounce", a.0.to_vec(), GAS);
     assert_eq!(r.outcome, Outcome::Success);
-    assert_eq!(i64::from_le_bytes(r.return_data.try_into().unwrap()), 3, "trap status");
+    assert_eq!(
+        i64::from_le_bytes(r.return_data.try_into().unwrap()),
+        3,
+        "trap status"
+    );
 }
 
 #[test]
@@ -239,12 +402,28 @@ fn call_depth_is_limited() {
           (if (i32.ge_u (local.get $n) (i32.const 32)) (then
             (drop (call $call (i32.const 0) (i32.const 1000) (i32.const 3) (i32.const 32)
               (i32.sub (local.get $n) (i32.const 32)) (i64.const 0))))))"#;
-    let addrs: Vec<_> = (0..10).map(|_| c.deploy_ok(contract(&["input_read", "input_len", "call"], src))).collect();
+    let addrs: Vec<_> = (0..10)
+        .map(|_| c.deploy_ok(contract(&["input_read", "input_len", "call"], src)))
+        .collect();
     let chain = |n: usize| addrs[1..n].iter().flat_map(|a| a.0).collect::<Vec<u8>>();
     let ok = c.call(addrs[0], "hop", chain(limits::MAX_CALL_DEPTH as usize), GAS);
-    assert_eq!(ok.outcome, Outcome::Success, "depth {} is allowed", limits::MAX_CALL_DEPTH);
-    let r = c.call(addrs[0], "hop", chain(limits::MAX_CALL_DEPTH as usize + 1), GAS);
-    assert!(matches!(r.outcome, Outcome::Trap { ref reason } if reason.contains("call depth limit")), "{:?}", r.outcome);
+    assert_eq!(
+        ok.outcome,
+        Outcome::Success,
+        "depth {} is allowed",
+        limits::MAX_CALL_DEPTH
+    );
+    let r = c.call(
+        addrs[0],
+        "hop",
+        chain(limits::MAX_CALL_DEPTH as usize + 1),
+        GAS,
+    );
+    assert!(
+        matches!(r.outcome, Outcome::Trap { ref reason } if reason.contains("call depth limit")),
+        "{:?}",
+        r.outcome
+    );
 }
 
 /// Every host function that takes a pointer, called with every pointer out of
@@ -268,7 +447,11 @@ fn out_of_bounds_pointers_into_every_host_function_trap() {
             })
             .collect();
         let call = format!("(call ${} {})", f.name, args.join(" "));
-        let call = if f.result == "()" { call } else { format!("(drop {call})") };
+        let call = if f.result == "()" {
+            call
+        } else {
+            format!("(drop {call})")
+        };
         let body = format!(r#"(memory (export "memory") 1) (func (export "poke") {call})"#);
         let src = format!("(module {} {body})", import(f.name));
         let a = c.deploy_ok(with_abi(wat::parse_str(&src).unwrap()));

@@ -10,7 +10,13 @@ const GAS: u64 = 10_000_000;
 /// `inc_then_revert` adds one and reverts with code 7 and data "no".
 fn counter() -> Vec<u8> {
     contract(
-        &["storage_get", "storage_set", "return_data", "revert", "emit_event"],
+        &[
+            "storage_get",
+            "storage_set",
+            "return_data",
+            "revert",
+            "emit_event",
+        ],
         r#"
         (memory (export "memory") 1)
         (data (i32.const 0) "k")
@@ -63,11 +69,21 @@ fn revert_discards_writes_and_events_but_charges_gas() {
     c.call(addr, "inc", vec![], GAS);
     let before = c.state.state_hash();
     let r = c.call(addr, "inc_then_revert", vec![], GAS);
-    assert_eq!(r.outcome, Outcome::Revert { code: 7, data: b"no".to_vec() });
+    assert_eq!(
+        r.outcome,
+        Outcome::Revert {
+            code: 7,
+            data: b"no".to_vec()
+        }
+    );
     assert!(r.write_set.is_empty() && r.events.is_empty());
     assert!(r.gas_used > 0);
     assert_eq!(c.state.state_hash(), before);
-    assert_eq!(r.read_set.keys.len(), 2, "contract record and the counter key were read");
+    assert_eq!(
+        r.read_set.keys.len(),
+        2,
+        "contract record and the counter key were read"
+    );
 }
 
 #[test]
@@ -75,11 +91,23 @@ fn unknown_contract_function_and_constructor_are_invalid() {
     let mut c = Chain::new();
     let addr = c.deploy_ok(counter());
     let r = c.call(addr, "nope", vec![], GAS);
-    assert!(matches!(r.outcome, Outcome::Invalid { ref reason } if reason.contains("no entry point nope")), "{:?}", r.outcome);
+    assert!(
+        matches!(r.outcome, Outcome::Invalid { ref reason } if reason.contains("no entry point nope")),
+        "{:?}",
+        r.outcome
+    );
     let r = c.call(Address([9; 32]), "inc", vec![], GAS);
-    assert!(matches!(r.outcome, Outcome::Invalid { ref reason } if reason.contains("no contract")), "{:?}", r.outcome);
+    assert!(
+        matches!(r.outcome, Outcome::Invalid { ref reason } if reason.contains("no contract")),
+        "{:?}",
+        r.outcome
+    );
     let r = c.call(addr, "__init", vec![], GAS);
-    assert!(matches!(r.outcome, Outcome::Invalid { ref reason } if reason.contains("not callable")), "{:?}", r.outcome);
+    assert!(
+        matches!(r.outcome, Outcome::Invalid { ref reason } if reason.contains("not callable")),
+        "{:?}",
+        r.outcome
+    );
 }
 
 #[test]
@@ -97,7 +125,15 @@ fn out_of_gas_below_intrinsic_and_in_wasm() {
 fn environment_is_the_block_and_the_callers() {
     let mut c = Chain::new();
     let wasm = contract(
-        &["caller", "origin", "self_address", "block_height", "block_timestamp", "chain_id", "return_data"],
+        &[
+            "caller",
+            "origin",
+            "self_address",
+            "block_height",
+            "block_timestamp",
+            "chain_id",
+            "return_data",
+        ],
         r#"
         (memory (export "memory") 1)
         (func (export "env")
@@ -117,7 +153,10 @@ fn environment_is_the_block_and_the_callers() {
     assert_eq!(&d[32..64], &c.sender.0);
     assert_eq!(&d[64..96], &addr.0);
     assert_eq!(u64::from_le_bytes(d[96..104].try_into().unwrap()), 7);
-    assert_eq!(u64::from_le_bytes(d[104..112].try_into().unwrap()), 1_700_000_000_000);
+    assert_eq!(
+        u64::from_le_bytes(d[104..112].try_into().unwrap()),
+        1_700_000_000_000
+    );
     assert_eq!(u64::from_le_bytes(d[112..120].try_into().unwrap()), 42);
 }
 
@@ -126,7 +165,13 @@ fn environment_is_the_block_and_the_callers() {
 /// `keep_and_call` does the same with `call`.
 fn proxy() -> Vec<u8> {
     contract(
-        &["input_read", "storage_set", "try_call", "call", "return_data"],
+        &[
+            "input_read",
+            "storage_set",
+            "try_call",
+            "call",
+            "return_data",
+        ],
         r#"
         (memory (export "memory") 1)
         (data (i32.const 100) "inc_then_revert")
@@ -155,11 +200,22 @@ fn try_call_rolls_back_only_the_callee_and_call_propagates() {
     let status = i64::from_le_bytes(r.return_data.try_into().unwrap());
     assert_eq!(status & 0xffff_ffff, 1, "revert status");
     assert_eq!(status >> 32, 7, "revert code");
-    assert_eq!(r.write_set.len(), 1, "only the proxy's own write survives: {:?}", r.write_set);
+    assert_eq!(
+        r.write_set.len(),
+        1,
+        "only the proxy's own write survives: {:?}",
+        r.write_set
+    );
     assert!(r.events.is_empty(), "the callee's event was rolled back");
 
     let r = c.call(proxy, "keep_and_call", counter.0.to_vec(), GAS);
-    assert_eq!(r.outcome, Outcome::Revert { code: 7, data: b"no".to_vec() });
+    assert_eq!(
+        r.outcome,
+        Outcome::Revert {
+            code: 7,
+            data: b"no".to_vec()
+        }
+    );
     assert!(r.write_set.is_empty());
 }
 
@@ -168,7 +224,12 @@ fn prefix_iteration_sees_own_writes_in_order() {
     let mut c = Chain::new();
     // `fill` writes keys a1, a3, b1; `scan` iterates prefix "a" and returns the keys found.
     let wasm = contract(
-        &["storage_set", "storage_remove", "storage_next", "return_data"],
+        &[
+            "storage_set",
+            "storage_remove",
+            "storage_next",
+            "return_data",
+        ],
         r#"
         (memory (export "memory") 1)
         (data (i32.const 0) "a1a3b1a2")
@@ -199,14 +260,23 @@ fn prefix_iteration_sees_own_writes_in_order() {
     let r = c.call(addr, "scan", vec![], GAS);
     assert_eq!(r.outcome, Outcome::Success);
     assert_eq!(r.return_data, b"a1a2");
-    assert!(!r.read_set.ranges.is_empty(), "range reads are recorded for validation");
+    assert!(
+        !r.read_set.ranges.is_empty(),
+        "range reads are recorded for validation"
+    );
 }
 
 #[test]
 fn constructor_runs_once_at_deploy() {
     let mut c = Chain::new();
     let wasm = contract(
-        &["storage_set", "storage_get", "input_read", "input_len", "return_data"],
+        &[
+            "storage_set",
+            "storage_get",
+            "input_read",
+            "input_len",
+            "return_data",
+        ],
         r#"
         (memory (export "memory") 1)
         (data (i32.const 0) "owner")
@@ -219,19 +289,33 @@ fn constructor_runs_once_at_deploy() {
         "#,
     );
     let r = c.run(
-        Payload::Deploy { code: CodeSource::Wasm(wasm.clone()), salt: [5; 32], init_args: b"bob".to_vec() },
+        Payload::Deploy {
+            code: CodeSource::Wasm(wasm.clone()),
+            salt: [5; 32],
+            init_args: b"bob".to_vec(),
+        },
         GAS * 10,
     );
     assert!(r.outcome.is_success(), "{:?}", r.outcome);
     let addr = r.contract.unwrap();
-    assert_eq!(addr, supervm_vm::contract_address(&c.sender, &[5; 32]), "address is known before deploy");
+    assert_eq!(
+        addr,
+        supervm_vm::contract_address(&c.sender, &[5; 32]),
+        "address is known before deploy"
+    );
     assert_eq!(c.call(addr, "get", vec![], GAS).return_data, b"bob");
     // Same deployer and salt again: the address is taken.
     let r = c.run(
-        Payload::Deploy { code: CodeSource::Wasm(wasm), salt: [5; 32], init_args: vec![] },
+        Payload::Deploy {
+            code: CodeSource::Wasm(wasm),
+            salt: [5; 32],
+            init_args: vec![],
+        },
         GAS * 10,
     );
-    assert!(matches!(r.outcome, Outcome::Invalid { ref reason } if reason.contains("already exists")));
+    assert!(
+        matches!(r.outcome, Outcome::Invalid { ref reason } if reason.contains("already exists"))
+    );
 }
 
 #[test]
@@ -255,11 +339,19 @@ fn code_is_stored_once_and_deployable_by_hash_and_upgradable_by_itself() {
     );
     let addr = c.deploy_ok(v1);
     assert_eq!(c.call(addr, "version", vec![], GAS).return_data, b"v1");
-    assert!(c.call(addr, "upgrade", v2_hash.to_vec(), GAS).outcome.is_success());
+    assert!(
+        c.call(addr, "upgrade", v2_hash.to_vec(), GAS)
+            .outcome
+            .is_success()
+    );
     assert_eq!(c.call(addr, "version", vec![], GAS).return_data, b"v2");
     // A deploy by hash of unknown code is invalid.
     let r = c.run(
-        Payload::Deploy { code: CodeSource::Hash([3; 32]), salt: [1; 32], init_args: vec![] },
+        Payload::Deploy {
+            code: CodeSource::Hash([3; 32]),
+            salt: [1; 32],
+            init_args: vec![],
+        },
         GAS,
     );
     assert!(matches!(r.outcome, Outcome::Invalid { .. }));
@@ -281,21 +373,30 @@ fn floats_are_deterministic_nan_is_canonical() {
     let addr = c.deploy_ok(wasm);
     let d = c.call(addr, "nan", vec![], GAS).return_data;
     assert_eq!(u32::from_le_bytes(d[0..4].try_into().unwrap()), 0x7fc0_0000);
-    assert_eq!(u64::from_le_bytes(d[4..12].try_into().unwrap()), 0x7ff8_0000_0000_0000);
+    assert_eq!(
+        u64::from_le_bytes(d[4..12].try_into().unwrap()),
+        0x7ff8_0000_0000_0000
+    );
 }
 
 #[test]
 fn disk_module_cache_survives_a_restart_and_changes_nothing() {
     let dir = std::env::temp_dir().join(format!("supervm-cache-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let cfg = VmConfig { module_cache_dir: Some(dir.clone()), ..Default::default() };
+    let cfg = VmConfig {
+        module_cache_dir: Some(dir.clone()),
+        ..Default::default()
+    };
     let mut c = Chain::new();
     c.vm = Vm::new(cfg.clone()).unwrap();
     let addr = c.deploy_ok(counter());
     c.call(addr, "inc", vec![], GAS);
     let first = c.call(addr, "inc", vec![], GAS);
     let files: Vec<_> = walk(&dir);
-    assert!(files.iter().any(|f| f.ends_with(".cwasm")), "a compiled module was written: {files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with(".cwasm")),
+        "a compiled module was written: {files:?}"
+    );
     // "Restart": a new VM over the same state and cache dir.
     c.vm = Vm::new(cfg).unwrap();
     let second = c.call(addr, "inc", vec![], GAS);
@@ -324,7 +425,14 @@ fn crypto_host_functions_match_reference_implementations() {
     let mut c = Chain::new();
     // Input: pk (32) ‖ sig (64) ‖ msg (rest). Output: blake3(msg) ‖ sha256(msg) ‖ verify as i32.
     let wasm = contract(
-        &["input_read", "input_len", "blake3", "sha256", "ed25519_verify", "return_data"],
+        &[
+            "input_read",
+            "input_len",
+            "blake3",
+            "sha256",
+            "ed25519_verify",
+            "return_data",
+        ],
         r#"(memory (export "memory") 1)
            (func (export "crypto")
              (local $n i32)
@@ -349,5 +457,9 @@ fn crypto_host_functions_match_reference_implementations() {
     let mut bad = sig;
     bad[0] ^= 1;
     let r = c.call(a, "crypto", input(&bad), GAS);
-    assert_eq!(&r.return_data[64..68], 0i32.to_le_bytes(), "a tampered signature fails");
+    assert_eq!(
+        &r.return_data[64..68],
+        0i32.to_le_bytes(),
+        "a tampered signature fails"
+    );
 }

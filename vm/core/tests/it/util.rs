@@ -8,7 +8,11 @@ use wasm_encoder::Section;
 
 /// Appends a custom section to a module.
 pub fn with_custom(mut wasm: Vec<u8>, name: &str, data: &[u8]) -> Vec<u8> {
-    wasm_encoder::CustomSection { name: name.into(), data: data.into() }.append_to(&mut wasm);
+    wasm_encoder::CustomSection {
+        name: name.into(),
+        data: data.into(),
+    }
+    .append_to(&mut wasm);
     wasm
 }
 
@@ -21,7 +25,11 @@ pub fn with_abi(wasm: Vec<u8>) -> Vec<u8> {
 pub fn import(name: &str) -> String {
     let f = HOST_FNS.iter().find(|f| f.name == name).expect("host fn");
     let params: Vec<&str> = f.params.iter().map(|(_, t)| *t).collect();
-    let result = if f.result == "()" { String::new() } else { format!("(result {})", f.result) };
+    let result = if f.result == "()" {
+        String::new()
+    } else {
+        format!("(result {})", f.result)
+    };
     format!(
         "(import \"{IMPORT_MODULE}\" \"{name}\" (func ${name} (param {}) {result}))",
         params.join(" ")
@@ -50,14 +58,22 @@ impl Chain {
         Chain {
             vm: Vm::new(VmConfig::default()).unwrap(),
             state: InMemoryState::new(),
-            block: BlockEnv { height: 7, timestamp_ms: 1_700_000_000_000, chain_id: 42 },
+            block: BlockEnv {
+                height: 7,
+                timestamp_ms: 1_700_000_000_000,
+                chain_id: 42,
+            },
             sender: Address([1; 32]),
             salt: 0,
         }
     }
 
     pub fn run(&mut self, payload: Payload, gas: u64) -> Receipt {
-        let tx = Transaction { sender: self.sender, gas_limit: gas, payload };
+        let tx = Transaction {
+            sender: self.sender,
+            gas_limit: gas,
+            payload,
+        };
         let r = self.vm.execute(&self.state, &self.block, &tx).unwrap();
         self.state.apply(&r.write_set);
         r
@@ -68,7 +84,11 @@ impl Chain {
         let mut salt = [0; 32];
         salt[..8].copy_from_slice(&self.salt.to_le_bytes());
         self.run(
-            Payload::Deploy { code: CodeSource::Wasm(wasm), salt, init_args: vec![] },
+            Payload::Deploy {
+                code: CodeSource::Wasm(wasm),
+                salt,
+                init_args: vec![],
+            },
             1_000_000_000,
         )
     }
@@ -80,6 +100,13 @@ impl Chain {
     }
 
     pub fn call(&mut self, contract: Address, function: &str, args: Vec<u8>, gas: u64) -> Receipt {
-        self.run(Payload::Call { contract, function: function.into(), args }, gas)
+        self.run(
+            Payload::Call {
+                contract,
+                function: function.into(),
+                args,
+            },
+            gas,
+        )
     }
 }

@@ -8,14 +8,22 @@ use crate::workload::{World, random_block, world};
 const THREADS: [usize; 4] = [1, 2, 4, 8];
 
 fn scale() -> u64 {
-    std::env::var("SUPERVM_PAR_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
+    std::env::var("SUPERVM_PAR_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
 }
 
 /// The seeds to run: one from `SUPERVM_SEED`, or `count` derived from `base`.
 fn seeds(base: u64, count: u64) -> Vec<u64> {
-    match std::env::var("SUPERVM_SEED").ok().and_then(|v| v.parse().ok()) {
+    match std::env::var("SUPERVM_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         Some(s) => vec![s],
-        None => (0..count * scale()).map(|i| base.wrapping_mul(1_000_003).wrapping_add(i)).collect(),
+        None => (0..count * scale())
+            .map(|i| base.wrapping_mul(1_000_003).wrapping_add(i))
+            .collect(),
     }
 }
 
@@ -24,7 +32,9 @@ fn seeds(base: u64, count: u64) -> Vec<u64> {
 fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
     let txs = random_block(w, seed, n);
     let mut seq_state = w.base.clone();
-    let seq = w.vm.execute_block(&mut seq_state, &w.block, &txs).expect("sequential");
+    let seq =
+        w.vm.execute_block(&mut seq_state, &w.block, &txs)
+            .expect("sequential");
     let mut outs = vec![];
     for threads in THREADS {
         // The Bloom pre-check alternates so both validation paths are covered.
@@ -34,8 +44,14 @@ fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
             .expect("parallel");
         assert_eq!(out.receipts.len(), seq.len());
         for (i, (p, s)) in out.receipts.iter().zip(&seq).enumerate() {
-            assert!(p.executions >= 1, "{label} seed {seed} threads {threads}: tx {i} never executed");
-            let p = Receipt { executions: 1, ..p.clone() };
+            assert!(
+                p.executions >= 1,
+                "{label} seed {seed} threads {threads}: tx {i} never executed"
+            );
+            let p = Receipt {
+                executions: 1,
+                ..p.clone()
+            };
             assert!(
                 &p == s,
                 "{label} seed {seed} threads {threads}: receipt of tx {i} differs\nparallel:   {p:?}\nsequential: {s:?}\n\
@@ -50,7 +66,10 @@ fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
             seq_state.state_hash(),
             "{label} seed {seed} threads {threads}: state differs; rerun with SUPERVM_SEED={seed}"
         );
-        assert_eq!(out.stats.executions, out.stats.txs as u64 + out.stats.reexecutions);
+        assert_eq!(
+            out.stats.executions,
+            out.stats.txs as u64 + out.stats.reexecutions
+        );
         outs.push(out);
     }
     outs
@@ -118,11 +137,24 @@ fn stats_name_hot_keys() {
     let vm = Vm::new(VmConfig::default()).unwrap();
     let w = world(&vm, 2);
     let txs: Vec<_> = (0..400)
-        .map(|i| crate::workload::call(w.accounts[i % 2], w.hotkey, "bump", supervm_abi::Encode::encode(&(0u32, 1u64)), crate::workload::GAS))
+        .map(|i| {
+            crate::workload::call(
+                w.accounts[i % 2],
+                w.hotkey,
+                "bump",
+                supervm_abi::Encode::encode(&(0u32, 1u64)),
+                crate::workload::GAS,
+            )
+        })
         .collect();
-    let out = ParallelExecutor::new(vm.clone(), 4).execute_block(&w.base, &w.block, &txs).unwrap();
+    let out = ParallelExecutor::new(vm.clone(), 4)
+        .execute_block(&w.base, &w.block, &txs)
+        .unwrap();
     assert!(out.receipts.iter().all(|r| r.outcome.is_success()));
-    assert_eq!(supervm_abi::codec::decode_all::<u64>(&out.receipts[399].return_data).unwrap(), 400);
+    assert_eq!(
+        supervm_abi::codec::decode_all::<u64>(&out.receipts[399].return_data).unwrap(),
+        400
+    );
     if out.stats.reexecutions + out.stats.dependency_waits > 0 {
         assert!(!out.stats.hottest_keys.is_empty(), "{:?}", out.stats);
     }
@@ -132,7 +164,9 @@ fn stats_name_hot_keys() {
 fn empty_block() {
     let vm = Vm::new(VmConfig::default()).unwrap();
     let w = world(&vm, 1);
-    let out = ParallelExecutor::new(vm, 4).execute_block(&w.base, &w.block, &[]).unwrap();
+    let out = ParallelExecutor::new(vm, 4)
+        .execute_block(&w.base, &w.block, &[])
+        .unwrap();
     assert!(out.receipts.is_empty() && out.writes.is_empty());
 }
 
@@ -182,6 +216,9 @@ fn a_panicking_worker_fails_the_block() {
         let err = ParallelExecutor::new(vm.clone(), threads)
             .execute_block(&Panics, &w.block, &txs)
             .expect_err("a worker panics");
-        assert!(matches!(err, supervm_parallel::Error::WorkerPanicked), "{err}");
+        assert!(
+            matches!(err, supervm_parallel::Error::WorkerPanicked),
+            "{err}"
+        );
     }
 }

@@ -4,8 +4,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use supervm_abi::{ABI_VERSION, ABI_VERSION_SECTION, Encode};
 use supervm_vm::{
-    Address, BlockEnv, CodeSource, InMemoryState, Payload, Transaction, Vm,
-    contract_address,
+    Address, BlockEnv, CodeSource, InMemoryState, Payload, Transaction, Vm, contract_address,
 };
 use wasm_encoder::Section;
 
@@ -18,7 +17,10 @@ fn registry_wasm() -> Vec<u8> {
     let imports = [
         ("storage_set", "(param i32 i32 i32 i32)"),
         ("storage_remove", "(param i32 i32)"),
-        ("storage_next", "(param i32 i32 i32 i32 i32 i32) (result i64)"),
+        (
+            "storage_next",
+            "(param i32 i32 i32 i32 i32 i32) (result i64)",
+        ),
         ("input_read", "(param i32)"),
         ("return_data", "(param i32 i32)"),
     ];
@@ -52,8 +54,11 @@ fn registry_wasm() -> Vec<u8> {
           (call $return_data (i32.const 200) (i32.const 8))))"#
     );
     let mut wasm = wat::parse_str(&src).expect("registry WAT");
-    wasm_encoder::CustomSection { name: ABI_VERSION_SECTION.into(), data: ABI_VERSION.to_le_bytes().as_slice().into() }
-        .append_to(&mut wasm);
+    wasm_encoder::CustomSection {
+        name: ABI_VERSION_SECTION.into(),
+        data: ABI_VERSION.to_le_bytes().as_slice().into(),
+    }
+    .append_to(&mut wasm);
     wasm
 }
 
@@ -77,8 +82,22 @@ pub fn account(i: usize) -> Address {
     Address(a)
 }
 
-pub fn call(sender: Address, contract: Address, function: &str, args: Vec<u8>, gas: u64) -> Transaction {
-    Transaction { sender, gas_limit: gas, payload: Payload::Call { contract, function: function.into(), args } }
+pub fn call(
+    sender: Address,
+    contract: Address,
+    function: &str,
+    args: Vec<u8>,
+    gas: u64,
+) -> Transaction {
+    Transaction {
+        sender,
+        gas_limit: gas,
+        payload: Payload::Call {
+            contract,
+            function: function.into(),
+            args,
+        },
+    }
 }
 
 /// Deploys every contract and funds `keys` accounts (the contended keys are their
@@ -89,9 +108,22 @@ pub fn world(vm: &Vm, keys: usize) -> World {
     let deploy = |code: Vec<u8>, salt: u8, init: Vec<u8>| Transaction {
         sender: admin,
         gas_limit: 1_000_000_000,
-        payload: Payload::Deploy { code: CodeSource::Wasm(code), salt: [salt; 32], init_args: init },
+        payload: Payload::Deploy {
+            code: CodeSource::Wasm(code),
+            salt: [salt; 32],
+            init_args: init,
+        },
     };
-    let init = |name: &str| (name.to_string(), name.to_string(), 6u8, admin, u128::MAX / 4).encode();
+    let init = |name: &str| {
+        (
+            name.to_string(),
+            name.to_string(),
+            6u8,
+            admin,
+            u128::MAX / 4,
+        )
+            .encode()
+    };
     setup.push(deploy(supervm_contracts::TOKEN.to_vec(), 1, init("A")));
     setup.push(deploy(supervm_contracts::TOKEN.to_vec(), 2, init("B")));
     setup.push(deploy(supervm_contracts::HOTKEY.to_vec(), 3, vec![]));
@@ -103,17 +135,44 @@ pub fn world(vm: &Vm, keys: usize) -> World {
     let accounts: Vec<Address> = (0..keys).map(account).collect();
     for a in &accounts {
         for t in [token, token2] {
-            setup.push(call(admin, t, "transfer", (*a, 1_000_000u128).encode(), GAS));
-            setup.push(call(*a, t, "approve", (escrow, u128::MAX / 8).encode(), GAS));
+            setup.push(call(
+                admin,
+                t,
+                "transfer",
+                (*a, 1_000_000u128).encode(),
+                GAS,
+            ));
+            setup.push(call(
+                *a,
+                t,
+                "approve",
+                (escrow, u128::MAX / 8).encode(),
+                GAS,
+            ));
         }
     }
-    let block = BlockEnv { height: 10, timestamp_ms: 1_700_000_000_000, chain_id: 7 };
+    let block = BlockEnv {
+        height: 10,
+        timestamp_ms: 1_700_000_000_000,
+        chain_id: 7,
+    };
     let mut base = InMemoryState::new();
     let receipts = vm.execute_block(&mut base, &block, &setup).expect("setup");
     for (i, r) in receipts.iter().enumerate() {
         assert!(r.outcome.is_success(), "setup tx {i}: {:?}", r.outcome);
     }
-    World { vm: vm.clone(), base, block, accounts, token, token2, hotkey, counter, escrow, registry }
+    World {
+        vm: vm.clone(),
+        base,
+        block,
+        accounts,
+        token,
+        token2,
+        hotkey,
+        counter,
+        escrow,
+        registry,
+    }
 }
 
 /// A random block of `n` transactions over the world's `keys` accounts and
@@ -127,27 +186,63 @@ pub fn random_block(w: &World, seed: u64, n: usize) -> Vec<Transaction> {
             let to = w.accounts[rng.gen_range(0..keys)];
             let k = rng.gen_range(0..keys) as u32;
             match rng.gen_range(0..100) {
-                0..=29 => call(from, w.token, "transfer", (to, rng.gen_range(1..2_000u128)).encode(), GAS),
+                0..=29 => call(
+                    from,
+                    w.token,
+                    "transfer",
+                    (to, rng.gen_range(1..2_000u128)).encode(),
+                    GAS,
+                ),
                 30..=33 => call(from, w.token, "transfer", (to, 1u128 << 100).encode(), GAS), // reverts
                 34..=51 => call(from, w.hotkey, "bump", (k, 1u64).encode(), GAS),
                 52..=54 => {
                     let k2 = rng.gen_range(0..keys) as u32;
-                    call(from, w.hotkey, "bump_many", (vec![k, k2], 2u64).encode(), GAS)
+                    call(
+                        from,
+                        w.hotkey,
+                        "bump_many",
+                        (vec![k, k2], 2u64).encode(),
+                        GAS,
+                    )
                 }
                 55..=58 => call(from, w.counter, "add", (1u64,).encode(), GAS),
                 59..=60 => call(from, w.counter, "add_then_revert", (1u64,).encode(), GAS),
                 61..=62 => call(from, w.counter, "add_then_panic", (1u64,).encode(), GAS), // traps
                 63..=65 => call(from, w.token, "transfer", (to, 5u128).encode(), 4_000), // out of gas
                 66..=73 => {
-                    let args = (w.token, rng.gen_range(1..50u128), w.token2, rng.gen_range(1..50u128)).encode();
+                    let args = (
+                        w.token,
+                        rng.gen_range(1..50u128),
+                        w.token2,
+                        rng.gen_range(1..50u128),
+                    )
+                        .encode();
                     call(from, w.escrow, "create_offer", args, GAS)
                 }
-                74..=81 => call(from, w.escrow, "accept", (rng.gen_range(0..24u64),).encode(), GAS),
+                74..=81 => call(
+                    from,
+                    w.escrow,
+                    "accept",
+                    (rng.gen_range(0..24u64),).encode(),
+                    GAS,
+                ),
                 82..=86 => call(from, w.registry, "add", vec![rng.gen_range(0..12u8)], GAS),
-                87..=89 => call(from, w.registry, "remove", vec![rng.gen_range(0..12u8)], GAS),
+                87..=89 => call(
+                    from,
+                    w.registry,
+                    "remove",
+                    vec![rng.gen_range(0..12u8)],
+                    GAS,
+                ),
                 90..=94 => call(from, w.registry, "count", vec![], GAS),
                 95..=96 => call(from, w.hotkey, "no_such_function", vec![], GAS), // invalid
-                _ => call(from, w.token2, "transfer", (to, rng.gen_range(1..100u128)).encode(), GAS),
+                _ => call(
+                    from,
+                    w.token2,
+                    "transfer",
+                    (to, rng.gen_range(1..100u128)).encode(),
+                    GAS,
+                ),
             }
         })
         .collect()
