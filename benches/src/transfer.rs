@@ -12,7 +12,7 @@ use supervm_vm::{
 /// Gas limit of each benchmark transfer.
 pub const TRANSFER_GAS: u64 = 1_000_000;
 
-/// A deployed token with funded accounts and a batch of signed-off transfers.
+/// A deployed token with funded accounts and a batch of transfers to execute.
 pub struct TransferWorkload {
     /// The VM (module compiled and cached).
     pub vm: Vm,

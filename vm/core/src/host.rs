@@ -86,11 +86,22 @@ impl TxCtx {
         unsafe { &*self.view }
     }
 
-    /// Splits into the view and the journal, for reads that record.
+    /// Reads a key through the journal (recorded in the read set).
     pub(crate) fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        // SAFETY: as in `view`.
+        // SAFETY: as in `view`; the journal is a different field.
         let view = unsafe { &*self.view };
         self.journal.get(view, key)
+    }
+
+    /// One prefix-iteration step through the journal (recorded in the read set).
+    pub(crate) fn next_key(
+        &mut self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        // SAFETY: as in `view`; the journal is a different field.
+        let view = unsafe { &*self.view };
+        self.journal.next_key(view, prefix, after)
     }
 }
 
@@ -285,14 +296,7 @@ fn storage_next(
     } else {
         Some(storage_key(&contract, read(mem, after_ptr, after_len)?))
     };
-    let tx = st.tx();
-    // SAFETY: as in `TxCtx::view`; the journal is a different field.
-    let view = unsafe { &*tx.view };
-    let Some(found) = tx
-        .journal
-        .next_key(view, &prefix, after.as_deref())
-        .map_err(fatal)?
-    else {
+    let Some(found) = st.tx().next_key(&prefix, after.as_deref()).map_err(fatal)? else {
         return Ok(-1);
     };
     let user_key = &found[33..];
