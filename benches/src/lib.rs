@@ -7,6 +7,7 @@
 
 pub mod bare;
 pub mod contention;
+pub mod storage;
 pub mod transfer;
 
 /// The value of command-line flag `name` (`--name VALUE`) parsed as a number, or

@@ -1,0 +1,147 @@
+//! Puts per second through the sharded 2PC store for fixed commit-batch sizes and for
+//! the adaptive policy, in every durability mode, with a raw single-instance RocksDB
+//! `WriteBatch` of the same keys, grouped the same way, with the same durability,
+//! measured in the same run.
+//!
+//! ```text
+//! cargo run --release --example rocksdb_adaptive_batch_bench -- [--puts N] [--group-puts G]
+//!     [--shards S] [--target-ms T] [--modes fsync,no-fsync,no-wal] [--json]
+//! ```
+//!
+//! A batch holds `size` write groups of G puts each (a group stands for one block's
+//! writes). `puts_per_s` is end to end (staging with the state root, then 2PC);
+//! `commit_puts_per_s` times `Store::commit` alone, the path compared with the raw
+//! baseline. Only durably committed puts are counted (every commit must succeed).
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::time::{Duration, Instant};
+
+use supervm_benches::arg;
+use supervm_benches::storage::{open_store, percentile_ms, put_groups, raw_commit, stage_plain};
+use supervm_store::{AdaptiveBatcher, BatchPolicy, Durability, Staging};
+
+#[allow(clippy::disallowed_methods)] // a benchmark times things
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let json = args.iter().any(|a| a == "--json");
+    let puts = arg(&args, "--puts", 200_000);
+    let group = arg(&args, "--group-puts", 100).max(1);
+    let shards = arg(&args, "--shards", 2) as u32;
+    let target = Duration::from_millis(arg(&args, "--target-ms", 20) as u64);
+    let modes: Vec<Durability> = args
+        .iter()
+        .position(|a| a == "--modes")
+        .and_then(|i| args.get(i + 1))
+        .map_or("fsync,no-fsync,no-wal", |s| s.as_str())
+        .split(',')
+        .map(|m| Durability::parse(m).unwrap_or_else(|| panic!("unknown mode {m}")))
+        .collect();
+    let groups = put_groups(puts / group, group, 42);
+    let policies: Vec<(String, Option<usize>)> = vec![
+        ("fixed-8".into(), Some(8)),
+        ("fixed-32".into(), Some(32)),
+        ("fixed-128".into(), Some(128)),
+        ("adaptive-8..128".into(), None),
+    ];
+    if !json {
+        println!(
+            "{} puts in groups of {group}, {shards} shards, adaptive target {} ms (machine: {} threads)",
+            groups.len() * group,
+            target.as_millis(),
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        );
+        println!(
+            "{:<9} {:<16} {:>8} {:>12} {:>14} {:>14} {:>7} {:>9} {:>9}",
+            "mode",
+            "policy",
+            "batches",
+            "puts/s",
+            "commit puts/s",
+            "raw puts/s",
+            "ratio",
+            "p50 ms",
+            "p99 ms"
+        );
+    }
+    for &mode in &modes {
+        for (name, fixed) in &policies {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = open_store(dir.path(), shards, mode);
+            let mut staging = Staging::new(store.clone());
+            let mut batcher = AdaptiveBatcher::new(BatchPolicy {
+                target,
+                ..BatchPolicy::default()
+            });
+            let mut sizes = Vec::new();
+            let mut lat = Vec::new();
+            let mut commit_time = Duration::ZERO;
+            let start = Instant::now();
+            let mut i = 0;
+            while i < groups.len() {
+                let n = fixed.unwrap_or(batcher.size()).min(groups.len() - i);
+                for g in &groups[i..i + n] {
+                    stage_plain(&mut staging, g, vec![]);
+                }
+                let batch = staging.seal().expect("staged");
+                let t = Instant::now();
+                store.commit(batch).expect("commit");
+                let l = t.elapsed();
+                commit_time += l;
+                lat.push(l);
+                batcher.observe(l);
+                sizes.push(n);
+                i += n;
+            }
+            let total = start.elapsed();
+            let committed = i * group;
+            drop(staging);
+            drop(store);
+            let raw_dir = tempfile::tempdir().expect("tempdir");
+            let raw = raw_commit(raw_dir.path(), mode, &groups, &sizes);
+            let puts_per_s = committed as f64 / total.as_secs_f64();
+            let commit_puts_per_s = committed as f64 / commit_time.as_secs_f64();
+            let raw_puts_per_s = committed as f64 / raw.as_secs_f64();
+            let ratio = commit_puts_per_s / raw_puts_per_s;
+            if json {
+                let trail: Vec<usize> = sizes.iter().take(24).copied().collect();
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "config": name, "durability": mode.name(), "shards": shards,
+                        "puts": committed, "group_puts": group, "batches": sizes.len(),
+                        "avg_batch_groups": i as f64 / sizes.len() as f64,
+                        "final_batch_groups": sizes.last(), "batch_size_trail": trail,
+                        "seconds": total.as_secs_f64(), "puts_per_s": puts_per_s,
+                        "commit_puts_per_s": commit_puts_per_s,
+                        "raw_rocksdb_puts_per_s": raw_puts_per_s,
+                        "commit_vs_raw": ratio,
+                        "commit_p50_ms": percentile_ms(&lat, 0.5),
+                        "commit_p99_ms": percentile_ms(&lat, 0.99),
+                        "target_ms": target.as_millis() as u64,
+                    })
+                );
+            } else {
+                println!(
+                    "{:<9} {:<16} {:>8} {:>12.0} {:>14.0} {:>14.0} {:>6.2}x {:>9.2} {:>9.2}",
+                    mode.name(),
+                    name,
+                    sizes.len(),
+                    puts_per_s,
+                    commit_puts_per_s,
+                    raw_puts_per_s,
+                    ratio,
+                    percentile_ms(&lat, 0.5),
+                    percentile_ms(&lat, 0.99)
+                );
+                if fixed.is_none() {
+                    let trail: Vec<String> = sizes.iter().take(24).map(|s| s.to_string()).collect();
+                    println!("          adaptive sizes: {} ...", trail.join(" "));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The JSON shapes of the node's RPC results (`docs/rpc.md`). Byte strings are
+//! `0x`-prefixed lowercase hex; `u128` amounts are decimal strings (JSON numbers lose
+//! precision past 2^53).
+
+use serde::{Deserialize, Serialize};
+
+/// `chain.info`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainInfo {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Node software version.
+    pub version: String,
+    /// Height of the latest committed block (`None` before the first).
+    pub latest_height: Option<u64>,
+    /// Gas price the node requires (dev mode: fixed).
+    pub gas_price: u64,
+    /// State shards.
+    pub shards: u32,
+}
+
+/// An account's native state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    /// Address (the ed25519 public key).
+    pub address: String,
+    /// Next nonce.
+    pub nonce: u64,
+    /// Native balance (decimal).
+    pub balance: String,
+    /// Height of the block the answer reflects.
+    pub height: Option<u64>,
+}
+
+/// An event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    /// Emitting contract.
+    pub contract: String,
+    /// Topics (hex).
+    pub topics: Vec<String>,
+    /// Data (hex, codec-encoded).
+    pub data: String,
+    /// Block height.
+    pub block_height: u64,
+    /// Transaction index in the block.
+    pub tx_index: u32,
+    /// Event index in the transaction.
+    pub event_index: u32,
+}
+
+/// How a transaction ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptView {
+    /// Transaction hash.
+    pub tx_hash: String,
+    /// Block height.
+    pub block_height: u64,
+    /// Index in the block.
+    pub index: u32,
+    /// `success`, `revert`, `out_of_gas`, `trap` or `invalid`.
+    pub outcome: String,
+    /// Revert code (`revert` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert_code: Option<u32>,
+    /// Trap or invalid reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Fee paid (decimal): gas used × gas price.
+    pub fee: String,
+    /// Return data, or revert data (hex).
+    pub return_data: String,
+    /// Events (empty unless success).
+    pub events: Vec<EventView>,
+    /// A deploy's new contract address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<String>,
+    /// An upload's or deploy's code hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_hash: Option<String>,
+}
+
+/// A transaction as the node reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxView {
+    /// Hash.
+    pub hash: String,
+    /// `pending`, `committed` or `unknown`.
+    pub status: String,
+    /// The signed transaction (hex of its encoding), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+    /// Sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// Nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<u64>,
+    /// Receipt once committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<ReceiptView>,
+}
+
+/// `tx.submit`'s answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitResult {
+    /// Transaction hash.
+    pub hash: String,
+    /// `pending` or `committed` (when waited for).
+    pub status: String,
+    /// The receipt, when waited for and committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<ReceiptView>,
+}
+
+/// A block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    /// Height.
+    pub height: u64,
+    /// Hash.
+    pub hash: String,
+    /// Parent hash.
+    pub parent_hash: String,
+    /// State root after the block.
+    pub state_root: String,
+    /// Producer timestamp, ms since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Number of transactions.
+    pub tx_count: u32,
+    /// Gas used by all its transactions.
+    pub gas_used: u64,
+    /// Transaction hashes in order.
+    pub tx_hashes: Vec<String>,
+}
+
+/// Storage keys a simulated call read and wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessList {
+    /// State keys read (hex).
+    pub reads: Vec<String>,
+    /// State keys written (hex).
+    pub writes: Vec<String>,
+}
+
+/// `tx.simulate`'s answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimulateResult {
+    /// `success`, `revert`, `out_of_gas`, `trap` or `invalid`.
+    pub outcome: String,
+    /// Revert code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert_code: Option<u32>,
+    /// Trap or invalid reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Return data (hex).
+    pub return_data: String,
+    /// Events it would emit.
+    pub events: Vec<EventView>,
+    /// What it read and wrote.
+    pub access_list: AccessList,
+    /// Height of the state it ran on.
+    pub height: Option<u64>,
+}
+
+/// A deployed contract.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContractView {
+    /// Address.
+    pub address: String,
+    /// Code hash.
+    pub code_hash: String,
+    /// Deployer.
+    pub deployer: String,
+    /// The interface the SDK embedded in the code (functions, events, errors), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<serde_json::Value>,
+}
+
+/// A page of events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsPage {
+    /// Events in chain order.
+    pub events: Vec<EventView>,
+    /// Pass as `cursor` to get the next page; absent at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `0x`-prefixed lowercase hex.
+pub fn to_hex(b: &[u8]) -> String {
+    format!("0x{}", hex::encode(b))
+}
+
+/// Parses hex with or without `0x`.
+pub fn from_hex(s: &str) -> Result<Vec<u8>, String> {
+    hex::decode(s.strip_prefix("0x").unwrap_or(s)).map_err(|e| format!("bad hex: {e}"))
+}
+
+/// Parses 32 bytes of hex.
+pub fn from_hex32(s: &str) -> Result<[u8; 32], String> {
+    let v = from_hex(s)?;
+    v.as_slice()
+        .try_into()
+        .map_err(|_| format!("expected 32 bytes of hex, got {}", v.len()))
+}

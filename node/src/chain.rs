@@ -1,0 +1,285 @@
+//! The node's shared state: the store, the VM, the mempool and the commit notifier.
+//! RPC handlers call into it; the producer threads (`producer.rs`) drive it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+use supervm_client::{SignedTx, TxPayload};
+use supervm_store::Store;
+use supervm_vm::{Address, Vm, VmConfig};
+
+use crate::accounts::Account;
+use crate::config::{MAX_GAS_LIMIT, MIN_GAS_LIMIT, NodeConfig};
+use crate::mempool::{AccountNow, Mempool, PendingTx};
+use crate::metrics::{Counter, Gauge, Histogram, Metrics, MetricsError};
+use crate::{Error, Result};
+
+/// What the pipeline and admission report at `/metrics` (Prometheus).
+#[derive(Debug)]
+pub struct Stats {
+    /// Transactions committed.
+    pub committed_txs: Counter,
+    /// Blocks committed.
+    pub committed_blocks: Counter,
+    /// Commit batches.
+    pub batches: Counter,
+    /// Transactions dropped at block building.
+    pub dropped_txs: Counter,
+    /// Re-executions by the parallel scheduler.
+    pub reexecutions: Counter,
+    /// Transactions admitted to the mempool.
+    pub admitted: Counter,
+    /// Transactions refused at admission.
+    pub rejected: Counter,
+    /// Latency of a batch commit (2PC), seconds.
+    pub commit_latency: Histogram,
+    /// Time to build a block (fees, execution, state root), seconds.
+    pub block_time: Histogram,
+    /// Transactions in the mempool (queued and in flight).
+    pub mempool: Gauge,
+    /// Height of the latest committed block.
+    pub height: Gauge,
+    /// Committed transactions per second (moving average over recent commits).
+    pub tx_per_s: Gauge,
+}
+
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+];
+
+impl Stats {
+    /// Registers the node's metrics.
+    pub fn new(m: &Metrics) -> std::result::Result<Self, MetricsError> {
+        Ok(Stats {
+            committed_txs: m.counter(
+                "supervm_committed_transactions_total",
+                "Transactions committed durably.",
+            )?,
+            committed_blocks: m.counter(
+                "supervm_committed_blocks_total",
+                "Blocks committed durably.",
+            )?,
+            batches: m.counter("supervm_commit_batches_total", "Two-phase commit batches.")?,
+            dropped_txs: m.counter(
+                "supervm_dropped_transactions_total",
+                "Admitted transactions dropped at block building (nonce, balance, expiry).",
+            )?,
+            reexecutions: m.counter(
+                "supervm_reexecutions_total",
+                "Transaction re-executions by the parallel scheduler.",
+            )?,
+            admitted: m.counter(
+                "supervm_admitted_transactions_total",
+                "Transactions admitted to the mempool.",
+            )?,
+            rejected: m.counter(
+                "supervm_rejected_transactions_total",
+                "Transactions refused at admission.",
+            )?,
+            commit_latency: m.histogram(
+                "supervm_commit_latency_seconds",
+                "Latency of one batch commit (2PC).",
+                &LATENCY_BUCKETS,
+            )?,
+            block_time: m.histogram(
+                "supervm_block_time_seconds",
+                "Time to build one block (fees, parallel execution, state root).",
+                &LATENCY_BUCKETS,
+            )?,
+            mempool: m.gauge(
+                "supervm_mempool_transactions",
+                "Transactions in the mempool (queued and in flight).",
+            )?,
+            height: m.gauge("supervm_height", "Height of the latest committed block.")?,
+            tx_per_s: m.gauge(
+                "supervm_transactions_per_second",
+                "Committed transactions per second, moving average over recent commits.",
+            )?,
+        })
+    }
+}
+
+/// The node.
+pub struct Chain {
+    /// Configuration.
+    pub config: NodeConfig,
+    /// Durable state and history.
+    pub store: Arc<Store>,
+    /// The VM (for simulation; the producer has its own executor).
+    pub vm: Vm,
+    /// Admitted transactions.
+    pub mempool: Mempool,
+    /// Metrics registry (`/metrics`).
+    pub metrics: Metrics,
+    /// The node's metrics.
+    pub stats: Stats,
+    /// Number of committed blocks, published after every commit.
+    pub committed: tokio::sync::watch::Sender<u64>,
+    /// Recently dropped transactions and why (bounded).
+    dropped: Mutex<(HashMap<[u8; 32], String>, VecDeque<[u8; 32]>)>,
+    /// Set once shutdown starts.
+    pub stopping: AtomicBool,
+    /// Set if the pipeline failed (the store refuses writes until restart).
+    pub halted: Mutex<Option<String>>,
+    /// While set, the producer takes no transactions (admission continues). For tests
+    /// and tools that need transactions to stay pending.
+    pub hold: AtomicBool,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("chain_id", &self.config.chain_id)
+            .finish_non_exhaustive()
+    }
+}
+
+const DROPPED_KEPT: usize = 100_000;
+
+impl Chain {
+    /// A chain over an opened store.
+    pub fn new(config: NodeConfig, store: Arc<Store>) -> Result<Self> {
+        let vm = Vm::new(VmConfig {
+            module_cache_dir: Some(config.data_dir.join("module-cache")),
+            ..VmConfig::default()
+        })?;
+        let blocks = store.head().blocks;
+        let metrics = Metrics::new();
+        let stats = Stats::new(&metrics).map_err(|e| Error::Other(e.to_string()))?;
+        stats.height.set(blocks.saturating_sub(1) as f64);
+        Ok(Chain {
+            mempool: Mempool::new(config.mempool_capacity),
+            config,
+            store,
+            vm,
+            metrics,
+            stats,
+            committed: tokio::sync::watch::channel(blocks).0,
+            dropped: Mutex::new((HashMap::new(), VecDeque::new())),
+            stopping: AtomicBool::new(false),
+            halted: Mutex::new(None),
+            hold: AtomicBool::new(false),
+        })
+    }
+
+    /// Height of the latest committed block.
+    pub fn latest_height(&self) -> Option<u64> {
+        self.store.head().blocks.checked_sub(1)
+    }
+
+    /// Decodes and checks everything about a transaction that does not need state
+    /// (size, encoding, chain id, gas bounds, signature).
+    pub fn check_stateless(&self, raw: &[u8]) -> Result<(SignedTx, [u8; 32])> {
+        if raw.len() > self.config.max_tx_bytes {
+            return Err(Error::TooLarge {
+                size: raw.len(),
+                limit: self.config.max_tx_bytes,
+            });
+        }
+        let tx = SignedTx::decode(raw).map_err(|e| Error::Malformed(e.to_string()))?;
+        let b = &tx.body;
+        if b.chain_id != self.config.chain_id {
+            return Err(Error::WrongChain {
+                expected: self.config.chain_id,
+                got: b.chain_id,
+            });
+        }
+        if !(MIN_GAS_LIMIT..=MAX_GAS_LIMIT).contains(&b.gas_limit) {
+            return Err(Error::GasLimit {
+                got: b.gas_limit,
+                min: MIN_GAS_LIMIT,
+                max: MAX_GAS_LIMIT,
+            });
+        }
+        if b.gas_price < self.config.gas_price {
+            return Err(Error::GasPrice {
+                got: b.gas_price,
+                min: self.config.gas_price,
+            });
+        }
+        let hash = tx.hash();
+        tx.verify_hash(&hash).map_err(|e| match e {
+            supervm_client::Error::NonCanonicalSignature => Error::NonCanonicalSignature,
+            _ => Error::BadSignature,
+        })?;
+        Ok((tx, hash))
+    }
+
+    /// Admits a checked transaction into the mempool.
+    pub fn admit(&self, tx: SignedTx, hash: [u8; 32], raw: Vec<u8>) -> Result<()> {
+        if self.stopping.load(Ordering::Relaxed) {
+            return Err(Error::ShuttingDown);
+        }
+        if let Some(h) = self.halted.lock().clone() {
+            return Err(Error::Other(format!("block pipeline halted: {h}")));
+        }
+        if self.mempool.contains(&hash) {
+            return Err(Error::AlreadyKnown);
+        }
+        if let Some(t) = self.store.tx(&hash)? {
+            return Err(Error::AlreadyCommitted { height: t.height });
+        }
+        let next = self.store.head().blocks;
+        if tx.body.expiry_height < next {
+            return Err(Error::Expired {
+                expiry: tx.body.expiry_height,
+                next,
+            });
+        }
+        let acc = Account::load(&*self.store, &tx.body.sender)?;
+        let max_cost = max_cost(&tx);
+        let r = self.mempool.admit(
+            PendingTx {
+                tx,
+                hash,
+                raw,
+                max_cost,
+            },
+            AccountNow {
+                nonce: acc.nonce,
+                balance: acc.balance,
+            },
+        );
+        match &r {
+            Ok(()) => self.stats.admitted.inc(),
+            Err(_) => self.stats.rejected.inc(),
+        }
+        r
+    }
+
+    /// Records dropped transactions (bounded memory).
+    pub fn record_dropped(&self, hash: [u8; 32], reason: String) {
+        self.stats.dropped_txs.inc();
+        let mut d = self.dropped.lock();
+        if d.0.insert(hash, reason).is_none() {
+            d.1.push_back(hash);
+        }
+        while d.1.len() > DROPPED_KEPT {
+            if let Some(old) = d.1.pop_front() {
+                d.0.remove(&old);
+            }
+        }
+    }
+
+    /// Why a transaction was dropped, if it was recently.
+    pub fn dropped_reason(&self, hash: &[u8; 32]) -> Option<String> {
+        self.dropped.lock().0.get(hash).cloned()
+    }
+
+    /// The sender's account as committed.
+    pub fn account(&self, a: &Address) -> Result<Account> {
+        Ok(Account::load(&*self.store, a)?)
+    }
+}
+
+/// The most a transaction can cost its sender: gas limit × price, plus the amount of a
+/// native transfer.
+pub fn max_cost(tx: &SignedTx) -> u128 {
+    let fee = u128::from(tx.body.gas_limit) * u128::from(tx.body.gas_price);
+    match &tx.body.payload {
+        TxPayload::Transfer { amount, .. } => fee.saturating_add(*amount),
+        _ => fee,
+    }
+}

@@ -1,0 +1,787 @@
+//! The command-line interface (clap). Contract arguments are given by name as JSON and
+//! encoded with the interface the SDK embeds in the wasm; results and events are
+//! decoded the same way.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use supervm_client::keys::{self, KeyEntry};
+use supervm_client::views::{from_hex, from_hex32, to_hex};
+use supervm_client::{Client, DeployCode, TxBody, TxPayload};
+use supervm_node::abi_json;
+use supervm_node::config::{DEFAULT_PORT, NodeConfig};
+use supervm_store::Durability;
+use supervm_vm::Address;
+use supervm_vm::interface::Interface;
+
+/// SuperVM: node and command-line tool.
+#[derive(Parser, Debug)]
+#[command(name = "supervm", version, about)]
+pub struct Cli {
+    /// Node JSON-RPC URL.
+    #[arg(long, global = true, env = "SUPERVM_RPC", default_value_t = format!("http://127.0.0.1:{DEFAULT_PORT}"))]
+    rpc: String,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Key file (default ~/.supervm/keys.json; dev keys of ~/.supervm/dev are also searched).
+    #[arg(long, global = true, env = "SUPERVM_KEYS")]
+    keys: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Start a node.
+    Node(NodeArgs),
+    /// Manage keys.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+    },
+    /// Build, deploy, invoke and simulate contracts.
+    Contract {
+        #[command(subcommand)]
+        cmd: ContractCmd,
+    },
+    /// Send native balance.
+    Transfer {
+        /// Sender key name or address.
+        #[arg(long)]
+        from: String,
+        /// Recipient (key name or address).
+        to: String,
+        /// Amount.
+        amount: u128,
+    },
+    /// Transaction status and receipt.
+    Tx {
+        /// Transaction hash.
+        hash: String,
+    },
+    /// A block (latest when no height is given).
+    Block {
+        /// Height.
+        height: Option<u64>,
+    },
+    /// Events, filtered.
+    Events {
+        /// Contract address.
+        #[arg(long)]
+        contract: Option<String>,
+        /// Required first topic, as text (e.g. an event name) or 0x-hex.
+        #[arg(long)]
+        topic: Option<String>,
+        /// Lowest height.
+        #[arg(long)]
+        from: Option<u64>,
+        /// Highest height.
+        #[arg(long)]
+        to: Option<u64>,
+        /// Page size.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Cursor from a previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// An account's nonce and balance.
+    Account {
+        /// Key name or address.
+        address: String,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct NodeArgs {
+    /// Development chain: chain id 1337, prefunded dev accounts, fixed gas price.
+    #[arg(long)]
+    dev: bool,
+    /// Data directory (default ~/.supervm/dev with --dev).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Listen address.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// State shards (fixed when the data directory is created).
+    #[arg(long)]
+    shards: Option<u32>,
+    /// Execution threads.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// fsync (default), no-fsync or no-wal.
+    #[arg(long)]
+    durability: Option<String>,
+    /// Genesis file (non-dev chains): {"accounts":[{"address":"0x..","balance":"1"}]}.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// Chain id (non-dev chains).
+    #[arg(long)]
+    chain_id: Option<u64>,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCmd {
+    /// Create a key.
+    New {
+        /// Its name.
+        name: String,
+    },
+    /// List keys (addresses only).
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum ContractCmd {
+    /// Build a contract crate to wasm (wasm32v1-none).
+    Build {
+        /// Crate directory.
+        path: PathBuf,
+    },
+    /// Deploy a wasm file.
+    Deploy {
+        /// The .wasm file.
+        wasm: PathBuf,
+        /// Deployer key.
+        #[arg(long)]
+        from: String,
+        /// Constructor arguments as JSON (by name).
+        #[arg(long)]
+        init: Option<String>,
+        /// Address salt (hex, 32 bytes; default random).
+        #[arg(long)]
+        salt: Option<String>,
+        /// Gas limit.
+        #[arg(long, default_value_t = 500_000_000)]
+        gas: u64,
+    },
+    /// Call a contract in a transaction and wait for its receipt.
+    Invoke {
+        /// Contract address.
+        address: String,
+        /// Function.
+        function: String,
+        /// Arguments as JSON (by name).
+        #[arg(long)]
+        args: Option<String>,
+        /// Sender key.
+        #[arg(long)]
+        from: String,
+        /// Gas limit.
+        #[arg(long, default_value_t = 10_000_000)]
+        gas: u64,
+    },
+    /// Run a call on the latest state without a transaction.
+    Simulate {
+        /// Contract address.
+        address: String,
+        /// Function.
+        function: String,
+        /// Arguments as JSON (by name).
+        #[arg(long)]
+        args: Option<String>,
+        /// Caller (key name or address; default zero).
+        #[arg(long)]
+        from: Option<String>,
+    },
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+fn default_dev_dir() -> PathBuf {
+    home().join(".supervm").join("dev")
+}
+
+struct Ctx {
+    rpc: String,
+    json: bool,
+    keys: PathBuf,
+}
+
+impl Ctx {
+    fn all_keys(&self) -> Result<Vec<KeyEntry>> {
+        let mut k = keys::load(&self.keys)?;
+        k.extend(keys::load(&default_dev_dir().join("dev-keys.json"))?);
+        Ok(k)
+    }
+
+    fn key(&self, name: &str) -> Result<KeyEntry> {
+        let all = self.all_keys()?;
+        Ok(keys::find(&all, name)
+            .with_context(|| {
+                format!(
+                    "key files: {} and {}",
+                    self.keys.display(),
+                    default_dev_dir().join("dev-keys.json").display()
+                )
+            })?
+            .clone())
+    }
+
+    fn address(&self, s: &str) -> Result<Address> {
+        if let Ok(a) = from_hex32(s) {
+            return Ok(Address(a));
+        }
+        Ok(self.key(s)?.address()?)
+    }
+
+    fn print(&self, v: &Value, text: impl FnOnce() -> String) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        } else {
+            println!("{}", text());
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx {
+        rpc: cli.rpc,
+        json: cli.json,
+        keys: cli
+            .keys
+            .unwrap_or_else(|| home().join(".supervm").join("keys.json")),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.cmd {
+        Cmd::Node(a) => rt.block_on(node(a)),
+        Cmd::Keys { cmd } => keys_cmd(&ctx, cmd),
+        Cmd::Contract { cmd } => rt.block_on(contract_cmd(&ctx, cmd)),
+        Cmd::Transfer { from, to, amount } => rt.block_on(transfer(&ctx, &from, &to, amount)),
+        Cmd::Tx { hash } => rt.block_on(async {
+            let c = Client::new(&ctx.rpc);
+            let t = c.tx(&from_hex32(&hash).map_err(|e| anyhow!(e))?).await?;
+            let v = serde_json::to_value(&t)?;
+            ctx.print(&v, || {
+                format!(
+                    "{} {}\n{}",
+                    t.hash,
+                    t.status,
+                    t.receipt
+                        .as_ref()
+                        .map(|r| format!("{r:#?}"))
+                        .unwrap_or_default()
+                )
+            });
+            Ok(())
+        }),
+        Cmd::Block { height } => rt.block_on(async {
+            let b = Client::new(&ctx.rpc).block(height).await?;
+            let v = serde_json::to_value(&b)?;
+            ctx.print(&v, || match &b {
+                None => "no such block".into(),
+                Some(b) => format!(
+                    "block {} {}\n  parent {}\n  state root {}\n  {} transactions, gas {}, time {}",
+                    b.height,
+                    b.hash,
+                    b.parent_hash,
+                    b.state_root,
+                    b.tx_count,
+                    b.gas_used,
+                    b.timestamp_ms
+                ),
+            });
+            Ok(())
+        }),
+        Cmd::Events {
+            contract,
+            topic,
+            from,
+            to,
+            limit,
+            cursor,
+        } => rt.block_on(async {
+            let contract = contract.map(|c| ctx.address(&c)).transpose()?;
+            let topic = topic.map(|t| {
+                if t.starts_with("0x") {
+                    t
+                } else {
+                    to_hex(t.as_bytes())
+                }
+            });
+            let page = Client::new(&ctx.rpc)
+                .events(json!({
+                    "contract": contract.map(|c| to_hex(&c.0)),
+                    "topics": topic.map(|t| vec![Some(t)]).unwrap_or_default(),
+                    "from_height": from, "to_height": to, "limit": limit, "cursor": cursor,
+                }))
+                .await?;
+            let v = serde_json::to_value(&page)?;
+            ctx.print(&v, || {
+                let mut s: Vec<String> = page
+                    .events
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{}:{}:{} {} {}",
+                            e.block_height,
+                            e.tx_index,
+                            e.event_index,
+                            e.contract,
+                            topic_text(&e.topics)
+                        )
+                    })
+                    .collect();
+                if let Some(c) = &page.next_cursor {
+                    s.push(format!("(more: --cursor {c})"));
+                }
+                s.join("\n")
+            });
+            Ok(())
+        }),
+        Cmd::Account { address } => rt.block_on(async {
+            let a = ctx.address(&address)?;
+            let acc = Client::new(&ctx.rpc).account(&a).await?;
+            let v = serde_json::to_value(&acc)?;
+            ctx.print(&v, || {
+                format!(
+                    "{}\n  nonce {}\n  balance {}",
+                    acc.address, acc.nonce, acc.balance
+                )
+            });
+            Ok(())
+        }),
+    }
+}
+
+fn topic_text(topics: &[String]) -> String {
+    topics
+        .iter()
+        .map(|t| {
+            let b = from_hex(t).unwrap_or_default();
+            match std::str::from_utf8(&b) {
+                Ok(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic()) => s.to_string(),
+                _ => t.clone(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn node(a: NodeArgs) -> Result<()> {
+    let data_dir = a.data_dir.clone().unwrap_or_else(|| {
+        if a.dev {
+            default_dev_dir()
+        } else {
+            home().join(".supervm").join("node")
+        }
+    });
+    let mut config = NodeConfig::dev(data_dir);
+    config.dev = a.dev;
+    if let Some(l) = a.listen {
+        config.listen = l;
+    }
+    if let Some(s) = a.shards {
+        config.shards = s;
+    }
+    if let Some(t) = a.threads {
+        config.threads = t.max(1);
+    }
+    if let Some(d) = &a.durability {
+        config.durability = Durability::parse(d)
+            .ok_or_else(|| anyhow!("--durability: fsync, no-fsync or no-wal"))?;
+    }
+    let genesis = if a.dev {
+        None
+    } else {
+        let g = a.genesis.as_ref().ok_or_else(|| {
+            anyhow!("a non-dev node needs --genesis FILE and --chain-id N (or use --dev)")
+        })?;
+        config.chain_id = a
+            .chain_id
+            .ok_or_else(|| anyhow!("--chain-id is required with --genesis"))?;
+        Some(supervm_node::genesis::read_genesis_file(g)?)
+    };
+    let running = supervm_node::node::start(config, genesis).await?;
+    tokio::signal::ctrl_c().await?;
+    eprintln!("stopping: committing what is in flight ...");
+    running.stop().await;
+    eprintln!("stopped cleanly");
+    Ok(())
+}
+
+fn keys_cmd(ctx: &Ctx, cmd: KeysCmd) -> Result<()> {
+    match cmd {
+        KeysCmd::New { name } => {
+            let mut k = keys::load(&ctx.keys)?;
+            if k.iter().any(|e| e.name == name) {
+                bail!("a key named {name} exists in {}", ctx.keys.display());
+            }
+            let e = KeyEntry::generate(&name);
+            k.push(e.clone());
+            keys::save(&ctx.keys, &k)?;
+            ctx.print(
+                &json!({"name": e.name, "address": e.address, "file": ctx.keys}),
+                || {
+                    format!(
+                        "{} {}\n(saved in {})",
+                        e.name,
+                        e.address,
+                        ctx.keys.display()
+                    )
+                },
+            );
+        }
+        KeysCmd::List => {
+            let k = ctx.all_keys()?;
+            let v: Vec<Value> = k
+                .iter()
+                .map(|e| json!({"name": e.name, "address": e.address}))
+                .collect();
+            ctx.print(&Value::Array(v), || {
+                k.iter()
+                    .map(|e| format!("{:<12} {}", e.name, e.address))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn sign_and_send(
+    ctx: &Ctx,
+    c: &Client,
+    from: &str,
+    gas: u64,
+    payload: TxPayload,
+) -> Result<supervm_client::views::SubmitResult> {
+    let key = ctx.key(from)?;
+    let sk = key.signing_key()?;
+    let sender = keys::address_of(&sk);
+    let info = c.chain_info().await?;
+    let acc = c.account(&sender).await?;
+    let tx = TxBody {
+        chain_id: info.chain_id,
+        sender,
+        nonce: acc.nonce,
+        gas_limit: gas,
+        gas_price: info.gas_price,
+        expiry_height: info.latest_height.unwrap_or(0) + 1_000,
+        payload,
+    }
+    .sign(&sk);
+    Ok(c.submit(&tx, true).await?)
+}
+
+async fn transfer(ctx: &Ctx, from: &str, to: &str, amount: u128) -> Result<()> {
+    let c = Client::new(&ctx.rpc);
+    let to = ctx.address(to)?;
+    let r = sign_and_send(ctx, &c, from, 10_000, TxPayload::Transfer { to, amount }).await?;
+    let v = serde_json::to_value(&r)?;
+    ctx.print(&v, || format!("{} {}", r.hash, r.status));
+    Ok(())
+}
+
+async fn interface_of(c: &Client, address: &Address) -> Result<Interface> {
+    let view = c
+        .contract(address)
+        .await?
+        .ok_or_else(|| anyhow!("no contract at {}", to_hex(&address.0)))?;
+    let i = view.interface.ok_or_else(|| {
+        anyhow!("the contract's code embeds no interface; pass raw args with a hex string")
+    })?;
+    Ok(serde_json::from_value(i)?)
+}
+
+fn encode_call(i: &Interface, function: &str, args: Option<&str>) -> Result<(Vec<u8>, String)> {
+    let f = i.function(function).ok_or_else(|| {
+        anyhow!(
+            "{} has no function {function}; it has: {}",
+            i.name,
+            i.functions
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    let args: Value = match args {
+        None => json!({}),
+        Some(s) => serde_json::from_str(s).context("--args must be JSON")?,
+    };
+    let bytes = abi_json::encode_args(f, &args).map_err(|e| anyhow!("{function}: {e}"))?;
+    Ok((bytes, f.returns.clone()))
+}
+
+fn decoded_events(
+    i: Option<&Interface>,
+    events: &[supervm_client::views::EventView],
+) -> Vec<Value> {
+    events
+        .iter()
+        .map(|e| {
+            let name = e
+                .topics
+                .first()
+                .and_then(|t| String::from_utf8(from_hex(t).ok()?).ok());
+            let def = i.and_then(|i| i.events.iter().find(|d| Some(&d.name) == name.as_ref()));
+            let data = def
+                .and_then(|d| abi_json::decode_fields(&d.data, &from_hex(&e.data).ok()?).ok())
+                .unwrap_or_else(|| json!(e.data));
+            let topics: Vec<Value> = match def {
+                Some(d) => d
+                    .topics
+                    .iter()
+                    .zip(e.topics.iter().skip(1))
+                    .map(|(f, t)| {
+                        let b = from_hex(t).unwrap_or_default();
+                        json!({ &f.name: abi_json::decode_all(&f.ty, &b).unwrap_or(json!(t)) })
+                    })
+                    .collect(),
+                None => e.topics.iter().map(|t| json!(t)).collect(),
+            };
+            json!({"contract": e.contract, "event": name, "topics": topics, "data": data})
+        })
+        .collect()
+}
+
+async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
+    let c = Client::new(&ctx.rpc);
+    match cmd {
+        ContractCmd::Build { path } => build(ctx, &path),
+        ContractCmd::Deploy {
+            wasm,
+            from,
+            init,
+            salt,
+            gas,
+        } => {
+            let code = std::fs::read(&wasm).with_context(|| format!("read {}", wasm.display()))?;
+            let info = supervm_vm::validate::validate(&code, &supervm_vm::Limits::default())
+                .map_err(|e| anyhow!("{}: {e}", wasm.display()))?;
+            let iface = info
+                .interface
+                .as_deref()
+                .map(Interface::parse)
+                .transpose()
+                .map_err(|e| anyhow!(e))?;
+            let init_args = match (&iface, &init) {
+                (Some(i), Some(s)) => {
+                    let ctor = i.functions.iter().find(|f| f.constructor).ok_or_else(|| {
+                        anyhow!("--init given but the contract has no constructor")
+                    })?;
+                    abi_json::encode_args(
+                        ctor,
+                        &serde_json::from_str(s).context("--init must be JSON")?,
+                    )
+                    .map_err(|e| anyhow!("constructor: {e}"))?
+                }
+                (None, Some(s)) => from_hex(s).map_err(|e| anyhow!("--init: {e}"))?,
+                (_, None) => vec![],
+            };
+            let salt = match salt {
+                Some(s) => from_hex32(&s).map_err(|e| anyhow!("--salt: {e}"))?,
+                None => *blake3::hash(&code).as_bytes(),
+            };
+            let sender = ctx.key(&from)?.address()?;
+            let addr = supervm_vm::contract_address(&sender, &salt);
+            let r = sign_and_send(
+                ctx,
+                &c,
+                &from,
+                gas,
+                TxPayload::Deploy {
+                    code: DeployCode::Wasm(code),
+                    salt,
+                    init_args,
+                },
+            )
+            .await?;
+            let v = serde_json::to_value(&r)?;
+            ctx.print(&json!({"address": to_hex(&addr.0), "submit": v}), || {
+                format!(
+                    "{} {}\ncontract address {}{}",
+                    r.hash,
+                    r.status,
+                    to_hex(&addr.0),
+                    r.receipt
+                        .as_ref()
+                        .map(|x| format!("\noutcome {} gas {}", x.outcome, x.gas_used))
+                        .unwrap_or_default()
+                )
+            });
+            Ok(())
+        }
+        ContractCmd::Invoke {
+            address,
+            function,
+            args,
+            from,
+            gas,
+        } => {
+            let a = ctx.address(&address)?;
+            let i = interface_of(&c, &a).await?;
+            let (bytes, returns) = encode_call(&i, &function, args.as_deref())?;
+            let r = sign_and_send(
+                ctx,
+                &c,
+                &from,
+                gas,
+                TxPayload::Call {
+                    contract: a,
+                    function: function.clone(),
+                    args: bytes,
+                },
+            )
+            .await?;
+            let rec = r.receipt.clone();
+            let result = rec.as_ref().and_then(|x| {
+                if x.outcome == "success" {
+                    abi_json::decode_all(&returns, &from_hex(&x.return_data).ok()?).ok()
+                } else {
+                    None
+                }
+            });
+            let error = rec.as_ref().and_then(|x| {
+                x.revert_code
+                    .map(|code| i.error_name(&function, code).unwrap_or("?").to_string())
+            });
+            let events = rec
+                .as_ref()
+                .map(|x| decoded_events(Some(&i), &x.events))
+                .unwrap_or_default();
+            let v = json!({"hash": r.hash, "status": r.status, "outcome": rec.as_ref().map(|x| &x.outcome), "gas_used": rec.as_ref().map(|x| x.gas_used), "result": result, "error": error, "events": events});
+            ctx.print(&v, || {
+                let mut s = format!("{} {}", r.hash, r.status);
+                if let Some(x) = &rec {
+                    s += &format!("\noutcome {} gas {} fee {}", x.outcome, x.gas_used, x.fee);
+                    if let Some(res) = &result {
+                        s += &format!("\nresult {res}");
+                    }
+                    if let Some(e) = &error {
+                        s += &format!("\nerror {e}");
+                    }
+                    for e in &events {
+                        s += &format!("\nevent {e}");
+                    }
+                }
+                s
+            });
+            Ok(())
+        }
+        ContractCmd::Simulate {
+            address,
+            function,
+            args,
+            from,
+        } => {
+            let a = ctx.address(&address)?;
+            let sender = from
+                .map(|f| ctx.address(&f))
+                .transpose()?
+                .unwrap_or(Address([0; 32]));
+            let i = interface_of(&c, &a).await?;
+            let (bytes, returns) = encode_call(&i, &function, args.as_deref())?;
+            let r = c.simulate(&sender, &a, &function, &bytes).await?;
+            let result = (r.outcome == "success")
+                .then(|| abi_json::decode_all(&returns, &from_hex(&r.return_data).ok()?).ok())
+                .flatten();
+            let error = r
+                .revert_code
+                .map(|code| i.error_name(&function, code).unwrap_or("?").to_string());
+            let events = decoded_events(Some(&i), &r.events);
+            let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "result": result, "error": error, "events": events, "access_list": r.access_list});
+            ctx.print(&v, || {
+                let mut s = format!("outcome {} gas {}", r.outcome, r.gas_used);
+                if let Some(res) = &result {
+                    s += &format!("\nresult {res}");
+                }
+                if let Some(e) = &error {
+                    s += &format!("\nerror {e}");
+                }
+                for e in &events {
+                    s += &format!("\nevent {e}");
+                }
+                s += &format!(
+                    "\nreads {} keys, writes {} keys",
+                    r.access_list.reads.len(),
+                    r.access_list.writes.len()
+                );
+                s
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Builds a contract crate to wasm32v1-none: with rustup's target if installed, else
+/// with Debian's rustc-web and -Zbuild-std (see scripts/setup.sh).
+fn build(ctx: &Ctx, path: &Path) -> Result<()> {
+    let manifest = path.join("Cargo.toml");
+    if !manifest.exists() {
+        bail!("{} has no Cargo.toml", path.display());
+    }
+    let target = "wasm32v1-none";
+    let target_dir = path.join("target");
+    let rustup_has = std::process::Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == target)
+        })
+        .unwrap_or(false);
+    let mut cmd = std::process::Command::new("cargo");
+    cmd.args(["build", "--release", "--target", target, "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("RUSTFLAGS", "-C link-arg=-zstack-size=16384");
+    if !rustup_has {
+        if !Path::new("/usr/bin/rustc").exists() {
+            bail!(
+                "no {target} target: run `rustup target add {target}` or `apt-get install rustc-web rust-web-src lld-22`"
+            );
+        }
+        cmd.env("RUSTC", "/usr/bin/rustc")
+            .env("RUSTC_BOOTSTRAP", "1")
+            .arg("-Zbuild-std=core,alloc");
+    }
+    let status = cmd.status().context("run cargo")?;
+    if !status.success() {
+        bail!("cargo build failed");
+    }
+    let dir = target_dir.join(target).join("release");
+    let mut built = Vec::new();
+    for e in std::fs::read_dir(&dir)? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "wasm") {
+            let code = std::fs::read(&p)?;
+            let info = supervm_vm::validate::validate(&code, &supervm_vm::Limits::default())
+                .map_err(|e| anyhow!("{}: {e}", p.display()))?;
+            let name = info
+                .interface
+                .as_deref()
+                .and_then(|t| Interface::parse(t).ok())
+                .map(|i| i.name);
+            built.push(json!({"wasm": p, "bytes": code.len(), "code_hash": to_hex(&supervm_vm::code_hash(&code)), "contract": name}));
+        }
+    }
+    let v = Value::Array(built.clone());
+    ctx.print(&v, || {
+        built
+            .iter()
+            .map(|b| {
+                format!(
+                    "{} ({} bytes, code hash {})",
+                    b["wasm"].as_str().unwrap_or(""),
+                    b["bytes"],
+                    b["code_hash"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! Node configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use supervm_store::{BatchPolicy, Durability};
+
+/// Chain id of `--dev` chains.
+pub const DEV_CHAIN_ID: u64 = 1337;
+/// Default JSON-RPC port.
+pub const DEFAULT_PORT: u16 = 8645;
+/// Gas charged for a native transfer.
+pub const NATIVE_TRANSFER_GAS: u64 = 2_000;
+/// Lowest accepted gas limit.
+pub const MIN_GAS_LIMIT: u64 = NATIVE_TRANSFER_GAS;
+/// Highest accepted gas limit.
+pub const MAX_GAS_LIMIT: u64 = 1_000_000_000;
+
+/// Everything a node needs to start.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Data directory (store, dev keys).
+    pub data_dir: PathBuf,
+    /// Where JSON-RPC listens.
+    pub listen: SocketAddr,
+    /// Chain id.
+    pub chain_id: u64,
+    /// Dev mode: prefunded dev accounts, fixed gas price.
+    pub dev: bool,
+    /// Number of dev accounts to create on first start.
+    pub dev_accounts: usize,
+    /// Native balance of each dev account at genesis.
+    pub dev_balance: u128,
+    /// Minimum (dev: fixed) gas price.
+    pub gas_price: u64,
+    /// Most transactions per block.
+    pub max_block_txs: usize,
+    /// How long the producer waits for a first transaction before checking again.
+    pub block_wait: Duration,
+    /// Most transactions in the mempool (queued + in flight).
+    pub mempool_capacity: usize,
+    /// Largest accepted encoded transaction.
+    pub max_tx_bytes: usize,
+    /// Execution threads of the parallel scheduler.
+    pub threads: usize,
+    /// State shards (fixed when the store is created).
+    pub shards: u32,
+    /// Commit durability.
+    pub durability: Durability,
+    /// Commit batching (in blocks).
+    pub batch: BatchPolicy,
+}
+
+impl NodeConfig {
+    /// The `--dev` defaults for a data directory.
+    pub fn dev(data_dir: PathBuf) -> Self {
+        NodeConfig {
+            data_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+            chain_id: DEV_CHAIN_ID,
+            dev: true,
+            dev_accounts: 8,
+            dev_balance: 1_000_000_000_000_000_000_000_000,
+            gas_price: 1,
+            max_block_txs: 4096,
+            block_wait: Duration::from_millis(100),
+            mempool_capacity: 200_000,
+            max_tx_bytes: 600 * 1024,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            shards: 2,
+            durability: Durability::Fsync,
+            batch: BatchPolicy {
+                min: 1,
+                max: 64,
+                target: Duration::from_millis(50),
+            },
+        }
+    }
+}

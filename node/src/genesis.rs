@@ -1,0 +1,116 @@
+//! Genesis: block 0 funds the dev accounts (dev mode) or the accounts of a genesis
+//! file. Dev keys are generated on first start, written to `<data dir>/dev-keys.json`
+//! and reused on restart.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use supervm_client::keys::{self, KeyEntry};
+use supervm_client::views::from_hex32;
+use supervm_store::{BlockRecord, Staging, Store};
+use supervm_vm::{Address, WriteSet};
+
+use crate::accounts::{Account, account_key};
+use crate::block::Header;
+use crate::config::NodeConfig;
+use crate::{Error, Result};
+
+/// A genesis file: `{"accounts": [{"address": "0x…", "balance": "123"}]}`.
+#[derive(Debug, Deserialize)]
+pub struct GenesisFile {
+    /// Funded accounts.
+    pub accounts: Vec<GenesisAccount>,
+}
+
+/// One funded account.
+#[derive(Debug, Deserialize)]
+pub struct GenesisAccount {
+    /// Address (hex).
+    pub address: String,
+    /// Balance (decimal string).
+    pub balance: String,
+}
+
+/// Path of the dev key file.
+pub fn dev_keys_path(config: &NodeConfig) -> std::path::PathBuf {
+    config.data_dir.join("dev-keys.json")
+}
+
+/// Loads the dev keys, creating them on first start.
+pub fn dev_keys(config: &NodeConfig) -> Result<Vec<KeyEntry>> {
+    let path = dev_keys_path(config);
+    let mut k = keys::load(&path).map_err(|e| Error::Other(e.to_string()))?;
+    if k.is_empty() {
+        k = (0..config.dev_accounts)
+            .map(|i| KeyEntry::generate(&format!("dev{i}")))
+            .collect();
+        keys::save(&path, &k).map_err(|e| Error::Other(e.to_string()))?;
+    }
+    Ok(k)
+}
+
+/// Commits block 0 funding `accounts`, unless the store already has blocks.
+pub fn ensure_genesis(
+    store: &Arc<Store>,
+    chain_id: u64,
+    accounts: &[(Address, u128)],
+) -> Result<()> {
+    if store.head().blocks > 0 {
+        return Ok(());
+    }
+    let mut writes = WriteSet::new();
+    for (a, balance) in accounts {
+        writes.insert(
+            account_key(a),
+            Some(
+                Account {
+                    nonce: 0,
+                    balance: *balance,
+                }
+                .encode(),
+            ),
+        );
+    }
+    let mut staging = Staging::new(store.clone());
+    staging.stage_block(&writes, |state_root| {
+        let header = Header {
+            height: 0,
+            parent_hash: [0; 32],
+            timestamp_ms: 0,
+            chain_id,
+            tx_root: *blake3::hash(b"").as_bytes(),
+            receipts_root: *blake3::hash(b"").as_bytes(),
+            state_root,
+            tx_count: 0,
+            gas_used: 0,
+        };
+        BlockRecord {
+            height: 0,
+            hash: header.hash(),
+            state_root,
+            header: header.encode(),
+            txs: vec![],
+            events: vec![],
+        }
+    })?;
+    store.commit(staging.seal().expect("genesis block staged"))?;
+    Ok(())
+}
+
+/// The accounts of a genesis file.
+pub fn read_genesis_file(path: &std::path::Path) -> Result<Vec<(Address, u128)>> {
+    let b = std::fs::read(path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    let g: GenesisFile =
+        serde_json::from_slice(&b).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    g.accounts
+        .iter()
+        .map(|a| {
+            let addr = from_hex32(&a.address).map_err(Error::Other)?;
+            let bal = a
+                .balance
+                .parse::<u128>()
+                .map_err(|e| Error::Other(format!("balance {}: {e}", a.balance)))?;
+            Ok((Address(addr), bal))
+        })
+        .collect()
+}

@@ -1,0 +1,506 @@
+//! The chain's JSON-RPC methods (`docs/rpc.md`, "Methods"), registered on the
+//! protocol layer of [`crate::rpc`], and the HTTP router with `/metrics`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::chain::Chain;
+use crate::queries;
+use crate::{Error, Result};
+
+/// Params of `tx.submit`.
+#[derive(Debug, Deserialize)]
+pub struct SubmitParams {
+    /// Hex of the signed transaction.
+    pub tx: String,
+    /// Wait until committed.
+    #[serde(default)]
+    pub wait: bool,
+    /// How long to wait, ms (default 30 000, at most 120 000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// Params of `tx.submit_batch`.
+#[derive(Debug, Deserialize)]
+pub struct SubmitBatchParams {
+    /// Hex of each signed transaction.
+    pub txs: Vec<String>,
+}
+
+/// Params naming a hash.
+#[derive(Debug, Deserialize)]
+pub struct HashParams {
+    /// The hash (hex).
+    pub hash: String,
+}
+
+/// Params of `block.get`.
+#[derive(Debug, Deserialize)]
+pub struct BlockParams {
+    /// Height.
+    #[serde(default)]
+    pub height: Option<u64>,
+    /// Or hash.
+    #[serde(default)]
+    pub hash: Option<String>,
+}
+
+/// Params of `account.get`.
+#[derive(Debug, Deserialize)]
+pub struct AccountParams {
+    /// Address.
+    pub address: String,
+    /// Must be the latest height if given.
+    #[serde(default)]
+    pub height: Option<u64>,
+}
+
+/// Params of `contract.get`.
+#[derive(Debug, Deserialize)]
+pub struct ContractParams {
+    /// Address.
+    pub address: String,
+}
+
+/// Params of `storage.get`.
+#[derive(Debug, Deserialize)]
+pub struct StorageParams {
+    /// Contract.
+    pub contract: String,
+    /// The contract's key (hex).
+    pub key: String,
+    /// Must be the latest height if given.
+    #[serde(default)]
+    pub height: Option<u64>,
+}
+
+/// Params of `tx.simulate`.
+#[derive(Debug, Deserialize)]
+pub struct SimulateParams {
+    /// Caller.
+    pub sender: String,
+    /// Contract.
+    pub contract: String,
+    /// Function.
+    pub function: String,
+    /// Encoded arguments (hex).
+    #[serde(default)]
+    pub args: String,
+    /// Gas limit.
+    #[serde(default)]
+    pub gas_limit: Option<u64>,
+    /// Must be the latest height if given.
+    #[serde(default)]
+    pub height: Option<u64>,
+}
+
+/// Params of `events.query`.
+#[derive(Debug, Deserialize, Default)]
+pub struct EventsParams {
+    /// Contract.
+    #[serde(default)]
+    pub contract: Option<String>,
+    /// Topic per position (hex or null).
+    #[serde(default)]
+    pub topics: Vec<Option<String>>,
+    /// Lowest height.
+    #[serde(default)]
+    pub from_height: Option<u64>,
+    /// Highest height.
+    #[serde(default)]
+    pub to_height: Option<u64>,
+    /// Cursor of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Page size.
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// Empty params.
+#[derive(Debug, Deserialize, Default)]
+pub struct NoParams {}
+
+/// `tx.submit_batch`: parallel signature checks (rayon), then admission in order.
+pub fn submit_batch(chain: &Chain, p: SubmitBatchParams) -> Result<Value> {
+    if p.txs.len() > 10_000 {
+        return Err(Error::Malformed(format!(
+            "{} transactions; at most 10000 per batch",
+            p.txs.len()
+        )));
+    }
+    let raws: Vec<std::result::Result<Vec<u8>, Error>> = p
+        .txs
+        .iter()
+        .map(|h| supervm_client::views::from_hex(h).map_err(Error::Malformed))
+        .collect();
+    let (ok_idx, ok_raw): (Vec<usize>, Vec<Vec<u8>>) = raws
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.as_ref().ok().map(|b| (i, b.clone())))
+        .unzip();
+    let checked = queries::check_many(chain, ok_raw);
+    let mut results: Vec<Value> = raws
+        .into_iter()
+        .map(|r| match r {
+            Ok(_) => Value::Null,
+            Err(e) => error_json(&e),
+        })
+        .collect();
+    for (i, c) in ok_idx.into_iter().zip(checked) {
+        results[i] = match c.and_then(|(tx, hash, raw)| chain.admit(tx, hash, raw).map(|()| hash)) {
+            Ok(hash) => json!({ "hash": supervm_client::views::to_hex(&hash) }),
+            Err(e) => error_json(&e),
+        };
+    }
+    Ok(json!({ "results": results }))
+}
+
+fn error_json(e: &Error) -> Value {
+    json!({"code": e.code(), "message": e.to_string(), "data": error_data(e)})
+}
+
+/// The structured `data` of an error.
+pub fn error_data(e: &Error) -> Value {
+    let mut d = json!({ "reason": e.kind() });
+    let extra = match e {
+        Error::WrongChain { expected, got } => json!({"expected": expected, "got": got}),
+        Error::StaleNonce { expected, got } | Error::NonceGap { expected, got } => {
+            json!({"expected": expected, "got": got})
+        }
+        Error::DuplicateNonce { nonce } => json!({"nonce": nonce}),
+        Error::GasLimit { got, min, max } => json!({"got": got, "min": min, "max": max}),
+        Error::GasPrice { got, min } => json!({"got": got, "min": min}),
+        Error::InsufficientBalance { needed, available } => {
+            json!({"needed": needed.to_string(), "available": available.to_string()})
+        }
+        Error::AlreadyCommitted { height } => json!({"height": height}),
+        Error::Expired { expiry, next } => json!({"expiry_height": expiry, "next_height": next}),
+        Error::MempoolFull { capacity } => json!({"capacity": capacity}),
+        Error::TooLarge { size, limit } => json!({"size": size, "limit": limit}),
+        Error::StateNotRetained { asked, latest } => json!({"asked": asked, "latest": latest}),
+        _ => json!({}),
+    };
+    if let (Some(d), Value::Object(x)) = (d.as_object_mut(), extra) {
+        d.extend(x);
+    }
+    d
+}
+
+/// `chain.health`.
+pub fn health(chain: &Chain) -> Value {
+    let halted = chain.halted.lock().clone();
+    json!({
+        "ok": halted.is_none(),
+        "latest_height": chain.latest_height(),
+        "mempool": chain.mempool.len(),
+        "halted": halted,
+    })
+}
+
+/// How long `tx.submit` waits.
+pub fn wait_timeout(p: &SubmitParams) -> Duration {
+    Duration::from_millis(p.timeout_ms.unwrap_or(30_000).min(120_000))
+}
+
+/// Shared handle the method closures capture.
+pub type ChainRef = Arc<Chain>;
+
+use crate::rpc::{MethodSpec, ParamSpec, Registry, RpcError, RpcLimits};
+
+fn rpc_err(e: Error) -> RpcError {
+    let code = e.code();
+    if code == -32603 {
+        RpcError::internal(e.to_string())
+    } else {
+        RpcError::application(code, e.to_string(), Some(error_data(&e)))
+    }
+}
+
+fn s(desc: &str) -> Value {
+    json!({"type": "string", "description": desc})
+}
+
+fn hexs() -> Value {
+    json!({"type": "string", "pattern": "^(0x)?[0-9a-fA-F]*$"})
+}
+
+fn int() -> Value {
+    json!({"type": "integer", "minimum": 0})
+}
+
+fn obj() -> Value {
+    json!({"type": "object"})
+}
+
+fn nullable_obj() -> Value {
+    json!({"type": ["object", "null"]})
+}
+
+/// Every application error code, for the OpenRPC document.
+fn with_errors(mut spec: MethodSpec, codes: &[(i64, &str)]) -> MethodSpec {
+    for (c, m) in codes {
+        spec = spec.error(*c, *m);
+    }
+    spec
+}
+
+const SUBMIT_ERRORS: [(i64, &str); 16] = [
+    (-32010, "malformed transaction"),
+    (-32011, "transaction too large"),
+    (-32012, "signature does not verify"),
+    (-32013, "non-canonical signature"),
+    (-32014, "wrong chain id"),
+    (-32015, "stale nonce"),
+    (-32016, "duplicate nonce"),
+    (-32017, "nonce gap"),
+    (-32018, "gas limit out of range"),
+    (-32019, "gas price too low"),
+    (-32020, "insufficient balance"),
+    (-32021, "already known (pending)"),
+    (-32022, "already committed"),
+    (-32023, "expired"),
+    (-32024, "mempool full"),
+    (-32025, "node shutting down"),
+];
+
+/// The node's HTTP router: JSON-RPC on `POST /`, `GET /metrics`, `GET /health`.
+pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
+    let mut r = Registry::new("SuperVM node", env!("CARGO_PKG_VERSION"));
+    let e = |x: crate::rpc::RegistryError| Error::Other(x.to_string());
+    let c = chain.clone();
+    r.register(
+        MethodSpec::new(
+            "chain.info",
+            "Chain id, software version, latest height, gas price, shards.",
+        )
+        .result("info", obj()),
+        move |_: NoParams| {
+            let c = c.clone();
+            async move { Ok::<_, RpcError>(queries::chain_info(&c)) }
+        },
+    )
+    .map_err(e)?;
+    let c = chain.clone();
+    r.register(
+        MethodSpec::new(
+            "chain.health",
+            "Whether the block pipeline runs; latest height; mempool size.",
+        )
+        .result("health", obj()),
+        move |_: NoParams| {
+            let c = c.clone();
+            async move { Ok::<_, RpcError>(health(&c)) }
+        },
+    )
+    .map_err(e)?;
+    let c = chain.clone();
+    r.register(
+        with_errors(
+            MethodSpec::new("tx.submit", "Submits a signed transaction; with wait, answers once it is committed (or dropped, or the timeout passes).")
+                .param(ParamSpec::required("tx", "Hex of the signed transaction encoding.", hexs()))
+                .param(ParamSpec::optional("wait", "Wait until committed.", json!({"type": "boolean"})))
+                .param(ParamSpec::optional("timeout_ms", "How long to wait (default 30000, max 120000).", int()))
+                .result("submitted", obj()),
+            &SUBMIT_ERRORS,
+        ),
+        move |p: SubmitParams| {
+            let c = c.clone();
+            async move {
+                let t = wait_timeout(&p);
+                queries::submit(&c, &p.tx, p.wait, t).await.map_err(rpc_err)
+            }
+        },
+    )
+    .map_err(e)?;
+    let c = chain.clone();
+    r.register(
+        MethodSpec::new("tx.submit_batch", "Submits up to 10000 signed transactions: signatures verified in parallel, then admitted in order; one result or error per transaction.")
+            .param(ParamSpec::required("txs", "Hex of each signed transaction.", json!({"type": "array", "items": hexs()})))
+            .result("results", obj()),
+        move |p: SubmitBatchParams| {
+            let c = c.clone();
+            async move {
+                tokio::task::spawn_blocking(move || submit_batch(&c, p))
+                    .await
+                    .map_err(|e| RpcError::internal(e.to_string()))?
+                    .map_err(rpc_err)
+            }
+        },
+    )
+    .map_err(e)?;
+    let c = chain.clone();
+    r.register(
+        MethodSpec::new(
+            "tx.get",
+            "A transaction's status (committed, pending, dropped, unknown) and receipt.",
+        )
+        .param(ParamSpec::required("hash", "Transaction hash.", hexs()))
+        .result("transaction", obj()),
+        move |p: HashParams| {
+            let c = c.clone();
+            async move {
+                queries::hex32(&p.hash, "hash")
+                    .and_then(|h| queries::tx_get(&c, &h))
+                    .map_err(rpc_err)
+            }
+        },
+    )
+    .map_err(e)?;
+    let c = chain.clone();
+    r.register(
+        MethodSpec::new(
+            "tx.receipt",
+            "The receipt of a committed transaction, or null.",
+        )
+        .param(ParamSpec::required("hash", "Transaction hash.", hexs()))
+        .result("receipt", nullable_obj()),
+        move |p: HashParams| {
+            let c = c.clone();
+            async move {
+                queries::hex32(&p.hash, "hash")
+                    .and_then(|h| queries::receipt(&c, &h))
+                    .map_err(rpc_err)
+            }
+        },
+    )
+    .map_err(e)?;
+    let c = chain.clone();
+    r.register(
+        MethodSpec::new("tx.simulate", "Runs a contract call on the latest committed state without committing: return value, gas, events, and the access list (keys read and written).")
+            .param(ParamSpec::required("sender", "Caller address.", hexs()))
+            .param(ParamSpec::required("contract", "Contract address.", hexs()))
+            .param(ParamSpec::required("function", "Entry point.", s("function name")))
+            .param(ParamSpec::optional("args", "Codec-encoded arguments (hex).", hexs()))
+            .param(ParamSpec::optional("gas_limit", "Gas limit (default 100000000).", int()))
+            .param(ParamSpec::optional("height", "Must be the latest height.", int()))
+            .result("simulation", obj()),
+        move |p: SimulateParams| {
+            let c = c.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    queries::simulate(&c, &p.sender, &p.contract, &p.function, &p.args, p.gas_limit, p.height)
+                })
+                .await
+                .map_err(|e| RpcError::internal(e.to_string()))?
+                .map_err(rpc_err)
+            }
+        },
+    )
+    .map_err(e)?;
+    let c = chain.clone();
+    r.register(
+        MethodSpec::new("block.get", "A block by height or by hash, or null.")
+            .param(ParamSpec::optional("height", "Block height.", int()))
+            .param(ParamSpec::optional("hash", "Block hash.", hexs()))
+            .result("block", nullable_obj()),
+        move |p: BlockParams| {
+            let c = c.clone();
+            async move { queries::block_get(&c, p.height, p.hash.as_deref()).map_err(rpc_err) }
+        },
+    )
+    .map_err(e)?;
+    let c = chain.clone();
+    r.register(
+        MethodSpec::new("block.latest", "The latest committed block, or null.")
+            .result("block", nullable_obj()),
+        move |_: NoParams| {
+            let c = c.clone();
+            async move { queries::block_latest(&c).map_err(rpc_err) }
+        },
+    )
+    .map_err(e)?;
+    let c = chain.clone();
+    r.register(
+        MethodSpec::new("account.get", "An account's nonce and native balance.")
+            .param(ParamSpec::required("address", "Account address.", hexs()))
+            .param(ParamSpec::optional(
+                "height",
+                "Must be the latest height.",
+                int(),
+            ))
+            .result("account", obj())
+            .error(-32030, "state at that height is not retained"),
+        move |p: AccountParams| {
+            let c = c.clone();
+            async move { queries::account_get(&c, &p.address, p.height).map_err(rpc_err) }
+        },
+    )
+    .map_err(e)?;
+    let c = chain.clone();
+    r.register(
+        MethodSpec::new(
+            "contract.get",
+            "A contract's code hash, deployer and embedded interface, or null.",
+        )
+        .param(ParamSpec::required("address", "Contract address.", hexs()))
+        .result("contract", nullable_obj()),
+        move |p: ContractParams| {
+            let c = c.clone();
+            async move { queries::contract_get(&c, &p.address).map_err(rpc_err) }
+        },
+    )
+    .map_err(e)?;
+    let c = chain.clone();
+    r.register(
+        MethodSpec::new(
+            "storage.get",
+            "A contract's raw storage value (hex), or null.",
+        )
+        .param(ParamSpec::required("contract", "Contract address.", hexs()))
+        .param(ParamSpec::required(
+            "key",
+            "The contract's storage key (hex).",
+            hexs(),
+        ))
+        .param(ParamSpec::optional(
+            "height",
+            "Must be the latest height.",
+            int(),
+        ))
+        .result("value", json!({"type": ["string", "null"]}))
+        .error(-32030, "state at that height is not retained"),
+        move |p: StorageParams| {
+            let c = c.clone();
+            async move { queries::storage_get(&c, &p.contract, &p.key, p.height).map_err(rpc_err) }
+        },
+    )
+    .map_err(e)?;
+    let c = chain.clone();
+    r.register(
+        MethodSpec::new("events.query", "Events filtered by contract, topics and block range, in chain order, with cursor paging.")
+            .param(ParamSpec::optional("contract", "Contract address.", hexs()))
+            .param(ParamSpec::optional("topics", "Per position, the topic required there (hex) or null.", json!({"type": "array", "items": {"type": ["string", "null"]}})))
+            .param(ParamSpec::optional("from_height", "Lowest height.", int()))
+            .param(ParamSpec::optional("to_height", "Highest height.", int()))
+            .param(ParamSpec::optional("cursor", "next_cursor of the previous page.", s("height:tx:event")))
+            .param(ParamSpec::optional("limit", "Page size (default 100, max 1000).", int()))
+            .result("page", obj()),
+        move |p: EventsParams| {
+            let c = c.clone();
+            async move {
+                queries::events_query(&c, p.contract.as_deref(), &p.topics, p.from_height, p.to_height, p.cursor.as_deref(), p.limit)
+                    .map_err(rpc_err)
+            }
+        },
+    )
+    .map_err(e)?;
+    let limits = RpcLimits {
+        max_batch: 1000,
+        ..RpcLimits::default()
+    };
+    let app =
+        crate::rpc::router(r, limits, &chain.metrics).map_err(|x| Error::Other(x.to_string()))?;
+    let hc = chain.clone();
+    Ok(app.merge(chain.metrics.router()).route(
+        "/health",
+        axum::routing::get(move || {
+            let v = health(&hc);
+            async move { axum::Json(v) }
+        }),
+    ))
+}

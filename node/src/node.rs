@@ -1,0 +1,129 @@
+//! Starting and stopping a node: open (and recover) the store, write genesis, start
+//! the block pipeline and the JSON-RPC server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use supervm_store::{Store, StoreConfig};
+use supervm_vm::Address;
+
+use crate::chain::Chain;
+use crate::config::NodeConfig;
+use crate::genesis;
+use crate::producer::Pipeline;
+use crate::{Error, Result};
+
+/// A running node.
+pub struct RunningNode {
+    /// Shared state (for in-process tests and tools).
+    pub chain: Arc<Chain>,
+    /// The address JSON-RPC listens on.
+    pub addr: SocketAddr,
+    pipeline: Option<Pipeline>,
+    server: tokio::task::JoinHandle<()>,
+    stop_server: tokio::sync::oneshot::Sender<()>,
+}
+
+impl std::fmt::Debug for RunningNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningNode")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a node. `genesis` funds accounts on a fresh non-dev chain; in dev mode the
+/// dev accounts are funded (their keys are written to `<data dir>/dev-keys.json`).
+pub async fn start(
+    config: NodeConfig,
+    genesis_accounts: Option<Vec<(Address, u128)>>,
+) -> Result<RunningNode> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| Error::Other(format!("{}: {e}", config.data_dir.display())))?;
+    let (store, recovery) = Store::open(
+        config.data_dir.join("store"),
+        StoreConfig {
+            shards: config.shards,
+            durability: config.durability,
+            ..StoreConfig::default()
+        },
+    )?;
+    if !recovery.redone.is_empty() || !recovery.rolled_back.is_empty() {
+        tracing::warn!(
+            "recovered the store: redone batches {:?}, rolled back {:?}",
+            recovery.redone,
+            recovery.rolled_back
+        );
+    }
+    let store = Arc::new(store);
+    let funded: Vec<(Address, u128)> = if config.dev {
+        let keys = genesis::dev_keys(&config)?;
+        let mut out = Vec::new();
+        for k in &keys {
+            out.push((
+                k.address().map_err(|e| Error::Other(e.to_string()))?,
+                config.dev_balance,
+            ));
+        }
+        eprintln!(
+            "dev chain {} — dev accounts (keys in {}):",
+            config.chain_id,
+            genesis::dev_keys_path(&config).display()
+        );
+        for k in &keys {
+            eprintln!("  {:<6} {}", k.name, k.address);
+        }
+        out
+    } else {
+        genesis_accounts.unwrap_or_default()
+    };
+    genesis::ensure_genesis(&store, config.chain_id, &funded)?;
+    let listen = config.listen;
+    let chain = Arc::new(Chain::new(config, store)?);
+    let pipeline = Pipeline::start(chain.clone());
+    let app = crate::methods::router(chain.clone())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::Other(format!("listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Other(e.to_string()))?;
+    let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!("rpc server: {e}");
+        }
+    });
+    eprintln!(
+        "supervm node: chain {} at height {}, JSON-RPC on http://{addr} (rpc.discover lists the methods)",
+        chain.config.chain_id,
+        chain.latest_height().unwrap_or(0)
+    );
+    Ok(RunningNode {
+        chain,
+        addr,
+        pipeline: Some(pipeline),
+        server,
+        stop_server,
+    })
+}
+
+impl RunningNode {
+    /// Stops cleanly: no new transactions, the producer seals what it has, the
+    /// committer commits it, the server stops, the store closes.
+    pub async fn stop(mut self) {
+        self.chain.stopping.store(true, Ordering::Relaxed);
+        self.chain.mempool.wake();
+        if let Some(p) = self.pipeline.take() {
+            let _ = tokio::task::spawn_blocking(move || p.join()).await;
+        }
+        let _ = self.stop_server.send(());
+        let _ = self.server.await;
+    }
+}

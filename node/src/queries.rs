@@ -1,0 +1,396 @@
+//! What the RPC methods do, as plain functions over the [`Chain`]: decoding
+//! parameters, reading one consistent snapshot, shaping the JSON views.
+
+use std::time::Duration;
+
+use supervm_client::SignedTx;
+use supervm_client::views::*;
+use supervm_store::{EventFilter, StoredEvent};
+use supervm_vm::state::{ContractRecord, code_key, contract_key, storage_key};
+use supervm_vm::{Address, BlockEnv, Outcome, Payload, StateView, Transaction};
+
+use crate::accounts::Account;
+use crate::block::{Header, Status, decode_tx_body};
+use crate::chain::Chain;
+use crate::{Error, Result};
+
+/// Parses a 32-byte hex parameter.
+pub fn hex32(s: &str, what: &str) -> Result<[u8; 32]> {
+    from_hex32(s).map_err(|e| Error::Malformed(format!("{what}: {e}")))
+}
+
+/// `chain.info`.
+pub fn chain_info(chain: &Chain) -> ChainInfo {
+    ChainInfo {
+        chain_id: chain.config.chain_id,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        latest_height: chain.latest_height(),
+        gas_price: chain.config.gas_price,
+        shards: chain.store.shard_count(),
+    }
+}
+
+fn check_height(chain: &Chain, height: Option<u64>) -> Result<Option<u64>> {
+    let latest = chain.latest_height();
+    match height {
+        Some(h) if Some(h) != latest => Err(Error::StateNotRetained {
+            asked: h,
+            latest: latest.unwrap_or(0),
+        }),
+        _ => Ok(latest),
+    }
+}
+
+/// `tx.submit`: checks, admits, and optionally waits until committed.
+pub async fn submit(
+    chain: &Chain,
+    raw_hex: &str,
+    wait: bool,
+    timeout: Duration,
+) -> Result<SubmitResult> {
+    let raw = from_hex(raw_hex).map_err(Error::Malformed)?;
+    let (tx, hash) = chain.check_stateless(&raw)?;
+    let mut rx = chain.committed.subscribe();
+    chain.admit(tx, hash, raw)?;
+    if !wait {
+        return Ok(SubmitResult {
+            hash: to_hex(&hash),
+            status: "pending".into(),
+            receipt: None,
+        });
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(r) = receipt(chain, &hash)? {
+            return Ok(SubmitResult {
+                hash: to_hex(&hash),
+                status: "committed".into(),
+                receipt: Some(r),
+            });
+        }
+        if let Some(reason) = chain.dropped_reason(&hash) {
+            return Ok(SubmitResult {
+                hash: to_hex(&hash),
+                status: format!("dropped: {reason}"),
+                receipt: None,
+            });
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => {}
+            _ => {
+                return Ok(SubmitResult {
+                    hash: to_hex(&hash),
+                    status: "pending".into(),
+                    receipt: None,
+                });
+            }
+        }
+    }
+}
+
+fn event_view(e: &StoredEvent) -> EventView {
+    EventView {
+        contract: to_hex(&e.contract.0),
+        topics: e.topics.iter().map(|t| to_hex(t)).collect(),
+        data: to_hex(&e.data),
+        block_height: e.height,
+        tx_index: e.tx_index,
+        event_index: e.event_index,
+    }
+}
+
+/// The receipt of a committed transaction.
+pub fn receipt(chain: &Chain, hash: &[u8; 32]) -> Result<Option<ReceiptView>> {
+    let Some(t) = chain.store.tx(hash)? else {
+        return Ok(None);
+    };
+    let (_, r) = decode_tx_body(&t.body)
+        .ok_or_else(|| Error::Other("malformed stored transaction".into()))?;
+    let events = if r.status == Status::Success {
+        let (evs, _) = chain.store.events(&EventFilter {
+            from_height: t.height,
+            to_height: Some(t.height),
+            after: t.index.checked_sub(1).map(|i| (t.height, i, u32::MAX)),
+            limit: 10_000,
+            ..EventFilter::default()
+        })?;
+        evs.iter()
+            .filter(|e| e.tx_index == t.index)
+            .map(event_view)
+            .collect()
+    } else {
+        vec![]
+    };
+    let (outcome, revert_code, reason) = match &r.status {
+        Status::Success => ("success", None, None),
+        Status::Revert(c) => ("revert", Some(*c), None),
+        Status::OutOfGas => ("out_of_gas", None, None),
+        Status::Trap(s) => ("trap", None, Some(s.clone())),
+        Status::Invalid(s) => ("invalid", None, Some(s.clone())),
+    };
+    Ok(Some(ReceiptView {
+        tx_hash: to_hex(hash),
+        block_height: t.height,
+        index: t.index,
+        outcome: outcome.into(),
+        revert_code,
+        reason,
+        gas_used: r.gas_used,
+        fee: r.fee.to_string(),
+        return_data: to_hex(&r.return_data),
+        events,
+        contract: r.contract.map(|a| to_hex(&a.0)),
+        code_hash: r.code_hash.map(|h| to_hex(&h)),
+    }))
+}
+
+/// `tx.get`.
+pub fn tx_get(chain: &Chain, hash: &[u8; 32]) -> Result<TxView> {
+    if let Some(t) = chain.store.tx(hash)? {
+        let (tx, _) = decode_tx_body(&t.body)
+            .ok_or_else(|| Error::Other("malformed stored transaction".into()))?;
+        return Ok(TxView {
+            hash: to_hex(hash),
+            status: "committed".into(),
+            raw: Some(to_hex(&tx.encode())),
+            sender: Some(to_hex(&tx.body.sender.0)),
+            nonce: Some(tx.body.nonce),
+            receipt: receipt(chain, hash)?,
+        });
+    }
+    let status = if chain.mempool.contains(hash) {
+        "pending".to_string()
+    } else if let Some(r) = chain.dropped_reason(hash) {
+        format!("dropped: {r}")
+    } else {
+        "unknown".to_string()
+    };
+    Ok(TxView {
+        hash: to_hex(hash),
+        status,
+        raw: None,
+        sender: None,
+        nonce: None,
+        receipt: None,
+    })
+}
+
+fn block_view(chain: &Chain, b: supervm_store::StoredBlock) -> Result<BlockView> {
+    let h =
+        Header::decode(&b.header).ok_or_else(|| Error::Other("malformed stored header".into()))?;
+    Ok(BlockView {
+        height: b.height,
+        hash: to_hex(&b.hash),
+        parent_hash: to_hex(&h.parent_hash),
+        state_root: to_hex(&b.state_root),
+        timestamp_ms: h.timestamp_ms,
+        tx_count: b.tx_count,
+        gas_used: h.gas_used,
+        tx_hashes: chain
+            .store
+            .block_tx_hashes(b.height)?
+            .iter()
+            .map(|x| to_hex(x))
+            .collect(),
+    })
+}
+
+/// `block.get` by height or hash.
+pub fn block_get(
+    chain: &Chain,
+    height: Option<u64>,
+    hash: Option<&str>,
+) -> Result<Option<BlockView>> {
+    let b = match (height, hash) {
+        (Some(h), None) => chain.store.block_by_height(h)?,
+        (None, Some(x)) => chain.store.block_by_hash(&hex32(x, "hash")?)?,
+        _ => {
+            return Err(Error::Malformed(
+                "give exactly one of height and hash".into(),
+            ));
+        }
+    };
+    b.map(|b| block_view(chain, b)).transpose()
+}
+
+/// `block.latest`.
+pub fn block_latest(chain: &Chain) -> Result<Option<BlockView>> {
+    match chain.latest_height() {
+        None => Ok(None),
+        Some(h) => block_get(chain, Some(h), None),
+    }
+}
+
+/// `account.get`.
+pub fn account_get(chain: &Chain, address: &str, height: Option<u64>) -> Result<AccountView> {
+    let a = Address(hex32(address, "address")?);
+    let snap = chain.store.snapshot();
+    let h = check_height(chain, height)?;
+    let acc = Account::load(&snap, &a)?;
+    Ok(AccountView {
+        address: to_hex(&a.0),
+        nonce: acc.nonce,
+        balance: acc.balance.to_string(),
+        height: h,
+    })
+}
+
+/// `storage.get`: a contract's raw storage value.
+pub fn storage_get(
+    chain: &Chain,
+    contract: &str,
+    key: &str,
+    height: Option<u64>,
+) -> Result<Option<String>> {
+    let c = Address(hex32(contract, "contract")?);
+    let k = from_hex(key).map_err(|e| Error::Malformed(format!("key: {e}")))?;
+    let snap = chain.store.snapshot();
+    check_height(chain, height)?;
+    Ok(snap.get(&storage_key(&c, &k))?.map(|v| to_hex(&v)))
+}
+
+/// `contract.get`: code hash, deployer and the embedded interface.
+pub fn contract_get(chain: &Chain, address: &str) -> Result<Option<ContractView>> {
+    let a = Address(hex32(address, "address")?);
+    let snap = chain.store.snapshot();
+    let Some(rec) = snap.get(&contract_key(&a))? else {
+        return Ok(None);
+    };
+    let rec = ContractRecord::decode(&rec)
+        .ok_or_else(|| Error::Other("malformed contract record".into()))?;
+    let interface = match snap.get(&code_key(&rec.code_hash))? {
+        Some(code) => supervm_vm::validate::validate(&code, &chain.vm.config().limits)
+            .ok()
+            .and_then(|i| i.interface)
+            .and_then(|text| supervm_vm::Interface::parse(&text).ok())
+            .and_then(|i| serde_json::to_value(i).ok()),
+        None => None,
+    };
+    Ok(Some(ContractView {
+        address: to_hex(&a.0),
+        code_hash: to_hex(&rec.code_hash),
+        deployer: to_hex(&rec.deployer.0),
+        interface,
+    }))
+}
+
+/// `tx.simulate`: runs a call on the latest committed state without committing it.
+pub fn simulate(
+    chain: &Chain,
+    sender: &str,
+    contract: &str,
+    function: &str,
+    args: &str,
+    gas_limit: Option<u64>,
+    height: Option<u64>,
+) -> Result<SimulateResult> {
+    let tx = Transaction {
+        sender: Address(hex32(sender, "sender")?),
+        gas_limit: gas_limit
+            .unwrap_or(100_000_000)
+            .min(crate::config::MAX_GAS_LIMIT),
+        payload: Payload::Call {
+            contract: Address(hex32(contract, "contract")?),
+            function: function.to_string(),
+            args: from_hex(args).map_err(|e| Error::Malformed(format!("args: {e}")))?,
+        },
+    };
+    let snap = chain.store.snapshot();
+    let h = check_height(chain, height)?;
+    let env = BlockEnv {
+        height: snap.head().blocks,
+        timestamp_ms: 0,
+        chain_id: chain.config.chain_id,
+    };
+    let r = chain.vm.execute(&snap, &env, &tx)?;
+    let (outcome, revert_code, reason, data) = match &r.outcome {
+        Outcome::Success => ("success", None, None, r.return_data.clone()),
+        Outcome::Revert { code, data } => ("revert", Some(*code), None, data.clone()),
+        Outcome::OutOfGas => ("out_of_gas", None, None, vec![]),
+        Outcome::Trap { reason } => ("trap", None, Some(reason.clone()), vec![]),
+        Outcome::Invalid { reason } => ("invalid", None, Some(reason.clone()), vec![]),
+    };
+    let height_now = env.height;
+    Ok(SimulateResult {
+        outcome: outcome.into(),
+        revert_code,
+        reason,
+        gas_used: r.gas_used,
+        return_data: to_hex(&data),
+        events: r
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| EventView {
+                contract: to_hex(&e.contract.0),
+                topics: e.topics.iter().map(|t| to_hex(t)).collect(),
+                data: to_hex(&e.data),
+                block_height: height_now,
+                tx_index: 0,
+                event_index: i as u32,
+            })
+            .collect(),
+        access_list: AccessList {
+            reads: r.read_set.keys.iter().map(|k| to_hex(&k.key)).collect(),
+            writes: r.write_set.keys().map(|k| to_hex(k)).collect(),
+        },
+        height: h,
+    })
+}
+
+/// Parses an events cursor `height:tx:event`.
+pub fn parse_cursor(s: &str) -> Result<(u64, u32, u32)> {
+    let p: Vec<&str> = s.split(':').collect();
+    let bad = || Error::Malformed(format!("bad cursor {s:?}"));
+    if p.len() != 3 {
+        return Err(bad());
+    }
+    Ok((
+        p[0].parse().map_err(|_| bad())?,
+        p[1].parse().map_err(|_| bad())?,
+        p[2].parse().map_err(|_| bad())?,
+    ))
+}
+
+/// `events.query`.
+pub fn events_query(
+    chain: &Chain,
+    contract: Option<&str>,
+    topics: &[Option<String>],
+    from_height: Option<u64>,
+    to_height: Option<u64>,
+    cursor: Option<&str>,
+    limit: Option<usize>,
+) -> Result<EventsPage> {
+    let contract = contract
+        .map(|c| hex32(c, "contract").map(Address))
+        .transpose()?;
+    let topics = topics
+        .iter()
+        .map(|t| {
+            t.as_deref()
+                .map(|t| from_hex(t).map_err(|e| Error::Malformed(format!("topic: {e}"))))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (evs, next) = chain.store.events(&EventFilter {
+        contract,
+        topics,
+        from_height: from_height.unwrap_or(0),
+        to_height,
+        after: cursor.map(parse_cursor).transpose()?,
+        limit: limit.unwrap_or(100).clamp(1, 1000),
+    })?;
+    Ok(EventsPage {
+        events: evs.iter().map(event_view).collect(),
+        next_cursor: next.map(|(h, t, e)| format!("{h}:{t}:{e}")),
+    })
+}
+
+/// Checks signatures of many raw transactions in parallel (rayon), for batch submits.
+pub fn check_many(chain: &Chain, raws: Vec<Vec<u8>>) -> Vec<Result<(SignedTx, [u8; 32], Vec<u8>)>> {
+    use rayon::prelude::*;
+    raws.into_par_iter()
+        .map(|raw| chain.check_stateless(&raw).map(|(t, h)| (t, h, raw)))
+        .collect()
+}

@@ -1,0 +1,178 @@
+//! Executes a parsed body: every call runs as its own tokio task (so batch entries run
+//! concurrently, a panic is caught as a `JoinError`, and a blocked handler cannot stall
+//! the timeout), all sharing the request's deadline.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio::time::{Duration, Instant, timeout_at};
+
+use super::protocol::{Entry, Id, Message, Response, RpcError, parse_message};
+use super::registry::Registry;
+use crate::metrics::{CounterVec, HistogramVec, LATENCY_BUCKETS, Metrics, MetricsError};
+
+/// The `method` label of calls that never reached a method.
+const NO_METHOD: &str = "(invalid)";
+/// The `method` label of calls to unregistered methods (user input never becomes a label).
+const UNKNOWN_METHOD: &str = "(unknown)";
+
+/// Per-call RPC metrics.
+#[derive(Clone)]
+pub(crate) struct CallMetrics {
+    calls: Arc<CounterVec<2>>,
+    latency: Arc<HistogramVec<1>>,
+}
+
+impl CallMetrics {
+    pub(crate) fn register(metrics: &Metrics) -> Result<Self, MetricsError> {
+        Ok(Self {
+            calls: metrics.counter_vec(
+                "supervm_rpc_calls_total",
+                "JSON-RPC calls (notifications included) by method and outcome: \"ok\" or the error code.",
+                ["method", "code"],
+            )?,
+            latency: metrics.histogram_vec(
+                "supervm_rpc_call_duration_seconds",
+                "Time from the start of a call to its outcome, by method.",
+                ["method"],
+                LATENCY_BUCKETS,
+            )?,
+        })
+    }
+
+    fn record(&self, method: &str, outcome: Result<(), i64>) {
+        let code = match outcome {
+            Ok(()) => "ok".to_string(),
+            Err(code) => code.to_string(),
+        };
+        self.calls.with([method, code.as_str()]).inc();
+    }
+}
+
+/// Aborts the task when dropped, e.g. when the client disconnects mid-request.
+struct AbortOnDrop(JoinHandle<Result<Value, RpcError>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A call that was started, or an entry answered without running anything.
+enum Pending {
+    Done(Option<Response>),
+    Running {
+        id: Option<Id>,
+        method: String,
+        task: AbortOnDrop,
+        started: Instant,
+    },
+}
+
+/// Runs bodies against a registry.
+pub(crate) struct Dispatcher {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) max_batch: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) metrics: CallMetrics,
+}
+
+impl Dispatcher {
+    /// The response body for `body`, or `None` when only notifications were sent.
+    pub(crate) async fn handle(&self, body: &[u8], deadline: Instant) -> Option<Vec<u8>> {
+        match parse_message(body, self.max_batch) {
+            Err(response) => {
+                self.metrics.record(NO_METHOD, Err(error_code(&response)));
+                Some(encode(&response))
+            }
+            Ok(Message::Single(entry)) => {
+                let pending = self.start(entry);
+                self.finish(pending, deadline).await.map(|r| encode(&r))
+            }
+            Ok(Message::Batch(entries)) => {
+                // Start every call before awaiting any, so they run concurrently.
+                let pending: Vec<Pending> = entries.into_iter().map(|e| self.start(e)).collect();
+                let mut responses = Vec::with_capacity(pending.len());
+                for p in pending {
+                    responses.extend(self.finish(p, deadline).await);
+                }
+                (!responses.is_empty()).then(|| encode(&responses))
+            }
+        }
+    }
+
+    fn start(&self, entry: Entry) -> Pending {
+        let request = match entry {
+            Ok(request) => request,
+            Err(response) => {
+                self.metrics.record(NO_METHOD, Err(error_code(&response)));
+                return Pending::Done(Some(response));
+            }
+        };
+        let Some(method) = self.registry.get(&request.method) else {
+            let error = RpcError::method_not_found(&request.method);
+            self.metrics.record(UNKNOWN_METHOD, Err(error.code));
+            return Pending::Done(request.id.map(|id| Response::error(id, error)));
+        };
+        let handler = method.handler.clone();
+        let params = request.params;
+        let task = AbortOnDrop(tokio::spawn(async move { handler(params).await }));
+        Pending::Running {
+            id: request.id,
+            method: request.method,
+            task,
+            // Latency measurement and the timeout are the node's legitimate clock uses.
+            started: Instant::now(),
+        }
+    }
+
+    async fn finish(&self, pending: Pending, deadline: Instant) -> Option<Response> {
+        let (id, method, mut task, started) = match pending {
+            Pending::Done(response) => return response,
+            Pending::Running {
+                id,
+                method,
+                task,
+                started,
+            } => (id, method, task, started),
+        };
+        let outcome = match timeout_at(deadline, &mut task.0).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(join_error)) => {
+                tracing::error!(%method, error = %join_error, "RPC handler failed");
+                let what = if join_error.is_panic() {
+                    "handler panicked"
+                } else {
+                    "handler aborted"
+                };
+                Err(RpcError::internal(what))
+            }
+            Err(_elapsed) => {
+                tracing::warn!(%method, "RPC call timed out");
+                Err(RpcError::request_timeout(self.timeout.as_millis()))
+            }
+        };
+        drop(task);
+        self.metrics
+            .record(&method, outcome.as_ref().map(|_| ()).map_err(|e| e.code));
+        self.metrics
+            .latency
+            .with([method.as_str()])
+            .observe_duration(started.elapsed());
+        id.map(|id| Response { outcome, id })
+    }
+}
+
+fn error_code(response: &Response) -> i64 {
+    response.outcome.as_ref().err().map_or(0, |e| e.code)
+}
+
+/// Serializes a response or a batch of them.
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "could not serialize a JSON-RPC response");
+        br#"{"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error"},"id":null}"#
+            .to_vec()
+    })
+}

@@ -1,0 +1,687 @@
+//! JSON-RPC 2.0 conformance of the HTTP layer, over a real loopback TCP listener with
+//! test methods (`test.add`, `test.sleep`, `test.panic`, `test.wait`, `test.bump`).
+//!
+//! Guards against: error codes or ids that differ from the specification, a response to
+//! a notification, a 5xx or a dropped connection for any input (deep nesting, oversized
+//! bodies and batches, panicking or slow handlers), and unbounded queueing when busy.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use supervm_node::metrics::Metrics;
+use supervm_node::rpc::{MethodSpec, ParamSpec, Registry, RpcError, RpcLimits, router};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Semaphore, mpsc};
+
+/// A server on 127.0.0.1 with the test methods.
+struct Server {
+    url: String,
+    addr: std::net::SocketAddr,
+    http: reqwest::Client,
+    metrics: Metrics,
+    /// Notifications executed by `test.bump`.
+    bumps: Arc<AtomicU64>,
+    /// `test.wait` reports here when it starts, then waits for a permit of `gate`.
+    entered: mpsc::UnboundedReceiver<()>,
+    gate: Arc<Semaphore>,
+}
+
+#[derive(Deserialize)]
+struct AddParams {
+    a: i64,
+    b: i64,
+    #[serde(default)]
+    c: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct SleepParams {
+    ms: u64,
+}
+
+fn int(name: &str) -> ParamSpec {
+    ParamSpec::required(name, name, json!({"type": "integer"}))
+}
+
+fn boom() -> Result<(), RpcError> {
+    panic!("test.panic called")
+}
+
+async fn serve(limits: RpcLimits) -> Server {
+    let bumps = Arc::new(AtomicU64::new(0));
+    let gate = Arc::new(Semaphore::new(0));
+    let (entered_tx, entered) = mpsc::unbounded_channel();
+    let mut registry = Registry::new("conformance", "0.0.1");
+    registry
+        .register(
+            MethodSpec::new("test.add", "Adds two or three integers.")
+                .param(int("a"))
+                .param(int("b"))
+                .param(ParamSpec::optional(
+                    "c",
+                    "third",
+                    json!({"type": "integer"}),
+                ))
+                .result("sum", json!({"type": "integer"}))
+                .error(-32010, "overflow"),
+            |p: AddParams| async move {
+                p.a.checked_add(p.b)
+                    .and_then(|s| s.checked_add(p.c.unwrap_or(0)))
+                    .ok_or_else(|| RpcError::application(-32010, "overflow", None))
+            },
+        )
+        .unwrap();
+    registry
+        .register(
+            MethodSpec::new("test.sleep", "Sleeps.").param(int("ms")),
+            |p: SleepParams| async move {
+                tokio::time::sleep(Duration::from_millis(p.ms)).await;
+                Ok::<_, RpcError>(p.ms)
+            },
+        )
+        .unwrap();
+    registry
+        .register(
+            MethodSpec::new("test.panic", "Panics."),
+            |(): ()| async move { boom() },
+        )
+        .unwrap();
+    let g = gate.clone();
+    registry
+        .register(
+            MethodSpec::new("test.wait", "Waits for the gate."),
+            move |(): ()| {
+                let (g, tx) = (g.clone(), entered_tx.clone());
+                async move {
+                    let _ = tx.send(());
+                    let _permit = g.acquire().await.map_err(RpcError::internal)?;
+                    Ok::<_, RpcError>("released")
+                }
+            },
+        )
+        .unwrap();
+    let b = bumps.clone();
+    registry
+        .register(
+            MethodSpec::new("test.bump", "Counts calls."),
+            move |(): ()| {
+                let b = b.clone();
+                async move { Ok::<_, RpcError>(b.fetch_add(1, Ordering::SeqCst) + 1) }
+            },
+        )
+        .unwrap();
+    let metrics = Metrics::new();
+    let app = router(registry, limits, &metrics)
+        .unwrap()
+        .merge(metrics.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Server {
+        url: format!("http://{addr}/"),
+        addr,
+        http: reqwest::Client::new(),
+        metrics,
+        bumps,
+        entered,
+        gate,
+    }
+}
+
+async fn default_server() -> Server {
+    serve(RpcLimits::default()).await
+}
+
+impl Server {
+    /// POSTs a raw body; returns the status and the body parsed as JSON (Null if empty).
+    async fn post(&self, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("a response, not a dropped connection");
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("a JSON body")
+        };
+        (status, value)
+    }
+
+    async fn call(&self, body: Value) -> Value {
+        let (status, value) = self.post(body.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{value}");
+        value
+    }
+}
+
+/// Asserts an error response object with `code` and `id`.
+fn assert_error(response: &Value, code: i64, id: Value) {
+    assert_eq!(response["jsonrpc"], "2.0", "{response}");
+    assert_eq!(response["error"]["code"], code, "{response}");
+    assert!(response["error"]["message"].is_string(), "{response}");
+    assert_eq!(response.get("id"), Some(&id), "{response}");
+    assert!(response.get("result").is_none(), "{response}");
+}
+
+fn req(method: &str, params: Value, id: Value) -> Value {
+    json!({"jsonrpc": "2.0", "method": method, "params": params, "id": id})
+}
+
+#[tokio::test]
+async fn invalid_json_is_a_parse_error_with_null_id() {
+    let s = default_server().await;
+    for body in [
+        r#"{"jsonrpc":"2.0","method":"test.add","#,
+        "",
+        "nul",
+        "{]",
+        "\u{feff}{}",
+    ] {
+        let (status, r) = s.post(body).await;
+        assert_eq!(status, StatusCode::OK, "{body:?}");
+        assert_error(&r, -32700, Value::Null);
+    }
+    let (_, r) = s.post(vec![0xff, 0xfe, b'{']).await;
+    assert_error(&r, -32700, Value::Null);
+}
+
+#[tokio::test]
+async fn invalid_requests() {
+    let s = default_server().await;
+    assert_error(&s.call(json!({})).await, -32600, Value::Null);
+    let v1 = json!({"jsonrpc": "1.0", "method": "test.add", "params": [1, 2], "id": 5});
+    assert_error(&s.call(v1).await, -32600, json!(5));
+    let no_version = json!({"method": "test.add", "params": [1, 2], "id": "x"});
+    assert_error(&s.call(no_version).await, -32600, json!("x"));
+    assert_error(
+        &s.call(json!({"jsonrpc": "2.0", "method": 1, "id": 2}))
+            .await,
+        -32600,
+        json!(2),
+    );
+    let bad_params = json!({"jsonrpc": "2.0", "method": "test.add", "params": "ab", "id": 3});
+    assert_error(&s.call(bad_params).await, -32600, json!(3));
+    let bad_id = json!({"jsonrpc": "2.0", "method": "test.add", "params": [1, 2], "id": [1]});
+    assert_error(&s.call(bad_id).await, -32600, Value::Null);
+    for scalar in [json!(1), json!("x"), json!(null), json!(true)] {
+        assert_error(&s.call(scalar).await, -32600, Value::Null);
+    }
+}
+
+#[tokio::test]
+async fn empty_batch_is_one_invalid_request_object() {
+    let s = default_server().await;
+    let r = s.call(json!([])).await;
+    assert!(r.is_object(), "{r}");
+    assert_error(&r, -32600, Value::Null);
+}
+
+#[tokio::test]
+async fn unknown_method() {
+    let s = default_server().await;
+    let r = s.call(req("no.such", json!([]), json!(9))).await;
+    assert_error(&r, -32601, json!(9));
+    assert_eq!(r["error"]["data"]["method"], "no.such");
+    assert_error(
+        &s.call(req("rpc.other", json!({}), json!(1))).await,
+        -32601,
+        json!(1),
+    );
+}
+
+#[tokio::test]
+async fn params_by_name_and_by_position() {
+    let s = default_server().await;
+    let cases = [
+        (json!({"a": 2, "b": 3}), 5),
+        (json!({"b": 3, "a": 2, "c": 10}), 15),
+        (json!([2, 3]), 5),
+        (json!([2, 3, 10]), 15),
+        (json!([2, 3, null]), 5),
+    ];
+    for (i, (params, sum)) in cases.into_iter().enumerate() {
+        let r = s.call(req("test.add", params, json!(i))).await;
+        assert_eq!(r, json!({"jsonrpc": "2.0", "result": sum, "id": i}));
+    }
+    let no_params = json!({"jsonrpc": "2.0", "method": "test.bump", "id": 1});
+    assert_eq!(s.call(no_params).await["result"], 1);
+}
+
+#[tokio::test]
+async fn invalid_params_name_the_parameter() {
+    let s = default_server().await;
+    let cases = [
+        (json!({"a": "x", "b": 1}), json!("a")),
+        (json!({"a": 1}), json!("b")),
+        (json!({"a": 1, "b": 2, "z": 3}), json!("z")),
+        (json!([1, 2.5]), json!("b")),
+        (json!([1, 2, 3, 4]), Value::Null),
+        (json!([1]), json!("b")),
+    ];
+    for (params, param) in cases {
+        let r = s.call(req("test.add", params.clone(), json!("p"))).await;
+        assert_error(&r, -32602, json!("p"));
+        assert_eq!(r["error"]["data"]["param"], param, "{params}: {r}");
+        assert!(r["error"]["data"]["reason"].is_string(), "{r}");
+    }
+    assert_error(
+        &s.call(req("test.bump", json!([1]), json!(1))).await,
+        -32602,
+        json!(1),
+    );
+    let overflow = s
+        .call(req("test.add", json!([i64::MAX, 1]), json!(1)))
+        .await;
+    assert_error(&overflow, -32010, json!(1));
+}
+
+#[tokio::test]
+async fn ids_are_echoed_exactly() {
+    let s = default_server().await;
+    let ids = [
+        json!(0),
+        json!(-7),
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!(1.5),
+        json!("abc"),
+        json!(""),
+        json!("ünïcode \"quoted\""),
+        Value::Null,
+    ];
+    for id in ids {
+        let r = s.call(req("test.add", json!([1, 1]), id.clone())).await;
+        assert_eq!(r, json!({"jsonrpc": "2.0", "result": 2, "id": id}));
+    }
+}
+
+#[tokio::test]
+async fn notifications_run_without_response() {
+    let s = default_server().await;
+    let note = json!({"jsonrpc": "2.0", "method": "test.bump"});
+    let (status, body) = s.post(note.to_string()).await;
+    assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+    assert_eq!(s.bumps.load(Ordering::SeqCst), 1);
+    // Errors of notifications are not reported either.
+    let bad = json!({"jsonrpc": "2.0", "method": "no.such", "params": [1]});
+    let batch = json!([note, note, bad, {"jsonrpc": "2.0", "method": "test.add", "params": [1]}]);
+    let (status, body) = s.post(batch.to_string()).await;
+    assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+    assert_eq!(s.bumps.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn mixed_batch_answers_only_non_notifications_in_order() {
+    let s = default_server().await;
+    let batch = json!([
+        req("test.add", json!({"a": 1, "b": 2}), json!(1)),
+        {"jsonrpc": "2.0", "method": "test.bump"},
+        {},
+        req("no.such", json!([]), json!("x")),
+        req("test.add", json!(["one", 2]), json!(2)),
+        1,
+        req("test.panic", json!([]), Value::Null),
+        req("test.add", json!([40, 2]), json!("last")),
+    ]);
+    let r = s.call(batch).await;
+    let r = r.as_array().expect("an array");
+    assert_eq!(r.len(), 7, "{r:?}");
+    assert_eq!(r[0], json!({"jsonrpc": "2.0", "result": 3, "id": 1}));
+    assert_error(&r[1], -32600, Value::Null);
+    assert_error(&r[2], -32601, json!("x"));
+    assert_error(&r[3], -32602, json!(2));
+    assert_error(&r[4], -32600, Value::Null);
+    assert_error(&r[5], -32603, Value::Null);
+    assert_eq!(r[6], json!({"jsonrpc": "2.0", "result": 42, "id": "last"}));
+    assert_eq!(s.bumps.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn batch_entries_run_concurrently() {
+    let s = default_server().await;
+    let batch: Vec<Value> = (0..10)
+        .map(|i| req("test.sleep", json!({"ms": 300}), json!(i)))
+        .collect();
+    let started = tokio::time::Instant::now();
+    let r = s.call(Value::Array(batch)).await;
+    let elapsed = started.elapsed();
+    assert_eq!(r.as_array().map(Vec::len), Some(10));
+    assert!(
+        elapsed < Duration::from_millis(2000),
+        "10 x 300 ms took {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn oversized_batch_is_one_invalid_request() {
+    let s = serve(RpcLimits {
+        max_batch: 5,
+        ..RpcLimits::default()
+    })
+    .await;
+    let batch = |n: usize| {
+        Value::Array(
+            (0..n)
+                .map(|i| req("test.add", json!([i, 1]), json!(i)))
+                .collect(),
+        )
+    };
+    let r = s.call(batch(6)).await;
+    assert!(r.is_object(), "{r}");
+    assert_error(&r, -32600, Value::Null);
+    assert_eq!(r["error"]["data"]["max_batch"], 5);
+    assert_eq!(s.call(batch(5)).await.as_array().map(Vec::len), Some(5));
+}
+
+#[tokio::test]
+async fn oversized_body_is_413_before_parsing() {
+    let s = serve(RpcLimits {
+        max_body_bytes: 1024,
+        ..RpcLimits::default()
+    })
+    .await;
+    let (status, r) = s.post(vec![b'x'; 2048]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_error(&r, -32600, Value::Null);
+    assert_eq!(r["error"]["data"]["max_body_bytes"], 1024);
+    // Exactly at the limit is read and parsed (here: padded valid JSON).
+    let call = req("test.add", json!([1, 2]), json!(1)).to_string();
+    let padded = format!("{call}{}", " ".repeat(1024 - call.len()));
+    let (status, r) = s.post(padded).await;
+    assert_eq!((status, &r["result"]), (StatusCode::OK, &json!(3)));
+    // A chunked body (no Content-Length) is cut off at the limit too.
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let head = "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let chunk = format!("800\r\n{}\r\n", "x".repeat(0x800));
+    tcp.write_all(format!("{head}{chunk}").as_bytes())
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut response));
+    let _ = read
+        .await
+        .expect("the server answers without waiting for the rest");
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+}
+
+#[tokio::test]
+async fn deep_nesting_is_a_parse_error() {
+    let s = default_server().await;
+    let arrays = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let (status, r) = s.post(arrays).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_error(&r, -32700, Value::Null);
+    let objects = format!("{}1{}", r#"{"a":"#.repeat(10_000), "}".repeat(10_000));
+    assert_error(&s.post(objects).await.1, -32700, Value::Null);
+    let unclosed = "[".repeat(100_000);
+    assert_error(&s.post(unclosed).await.1, -32700, Value::Null);
+    // Deep params inside a valid request are a parse error too, not a crash.
+    let deep_params = format!(
+        r#"{{"jsonrpc":"2.0","method":"test.add","params":{}{},"id":1}}"#,
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    assert_error(&s.post(deep_params).await.1, -32700, Value::Null);
+}
+
+#[tokio::test]
+async fn slow_calls_time_out_with_their_id() {
+    let s = serve(RpcLimits {
+        request_timeout: Duration::from_millis(300),
+        ..RpcLimits::default()
+    })
+    .await;
+    let started = tokio::time::Instant::now();
+    let r = s
+        .call(req("test.sleep", json!({"ms": 20_000}), json!("slow")))
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_error(&r, -32001, json!("slow"));
+    assert_eq!(r["error"]["data"]["timeout_ms"], 300);
+    let batch = json!([
+        req("test.sleep", json!([20_000]), json!(1)),
+        req("test.add", json!([1, 2]), json!(2)),
+    ]);
+    let r = s.call(batch).await;
+    assert_error(&r[0], -32001, json!(1));
+    assert_eq!(r[1]["result"], 3);
+}
+
+#[tokio::test]
+async fn busy_server_answers_429_at_once() {
+    let mut s = serve(RpcLimits {
+        max_concurrent: 2,
+        ..RpcLimits::default()
+    })
+    .await;
+    let wait = req("test.wait", json!([]), json!(1)).to_string();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (http, url, body) = (s.http.clone(), s.url.clone(), wait.clone());
+        held.push(tokio::spawn(async move {
+            http.post(url).body(body).send().await
+        }));
+    }
+    for _ in 0..2 {
+        let entered = tokio::time::timeout(Duration::from_secs(10), s.entered.recv()).await;
+        assert_eq!(entered.ok().flatten(), Some(()), "test.wait did not start");
+    }
+    let started = tokio::time::Instant::now();
+    let (status, r) = s
+        .post(req("test.add", json!([1, 2]), json!(7)).to_string())
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_error(&r, -32005, Value::Null);
+    s.gate.add_permits(2);
+    for h in held {
+        let response = h.await.unwrap().unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let r: Value = response.json().await.unwrap();
+        assert_eq!(r["result"], "released");
+    }
+    // Permits are released: the server serves again.
+    assert_eq!(
+        s.call(req("test.add", json!([1, 2]), json!(8))).await["result"],
+        3
+    );
+}
+
+#[tokio::test]
+async fn panicking_handler_is_an_internal_error() {
+    let s = default_server().await;
+    let r = s.call(req("test.panic", json!({}), json!(11))).await;
+    assert_error(&r, -32603, json!(11));
+    assert_eq!(
+        s.call(req("test.add", json!([1, 2]), json!(12))).await["result"],
+        3
+    );
+}
+
+#[tokio::test]
+async fn discover_lists_every_method() {
+    let s = default_server().await;
+    let r = s
+        .call(json!({"jsonrpc": "2.0", "method": "rpc.discover", "id": 1}))
+        .await;
+    let doc = &r["result"];
+    assert_eq!(doc["openrpc"], "1.2.6");
+    assert_eq!(
+        (&doc["info"]["title"], &doc["info"]["version"]),
+        (&json!("conformance"), &json!("0.0.1"))
+    );
+    let names: Vec<&str> = doc["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    for name in [
+        "rpc.discover",
+        "test.add",
+        "test.bump",
+        "test.panic",
+        "test.sleep",
+        "test.wait",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let add = doc["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "test.add")
+        .unwrap();
+    assert_eq!(
+        add["params"][0],
+        json!({"name": "a", "description": "a", "required": true, "schema": {"type": "integer"}})
+    );
+    assert_eq!(add["params"][2]["required"], false);
+    assert_eq!(add["result"]["name"], "sum");
+    assert_eq!(add["errors"][0]["code"], -32010);
+    assert_eq!(doc["components"]["errors"]["ServerBusy"]["code"], -32005);
+}
+
+#[tokio::test]
+async fn lenient_content_type_and_index_page() {
+    let s = default_server().await;
+    let body = req("test.add", json!([1, 2]), json!(1)).to_string();
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/json; charset=utf-8"),
+    ] {
+        let mut request = s.http.post(&s.url).body(body.clone());
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.json::<Value>().await.unwrap()["result"], 3);
+    }
+    let index = s.http.get(&s.url).send().await.unwrap();
+    assert_eq!(index.status(), StatusCode::OK);
+    assert!(index.text().await.unwrap().contains("rpc.discover"));
+    let put = s.http.put(&s.url).body(body).send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn metrics_count_calls_by_method_and_code() {
+    let s = default_server().await;
+    s.call(req("test.add", json!([1, 2]), json!(1))).await;
+    s.call(req("test.add", json!([1]), json!(2))).await;
+    s.call(req("nope", json!([]), json!(3))).await;
+    s.post("{").await;
+    let response = s
+        .http
+        .get(format!("{}metrics", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = response.text().await.unwrap();
+    assert_eq!(text, s.metrics.render());
+    for line in [
+        "supervm_rpc_calls_total{method=\"test.add\",code=\"ok\"} 1",
+        "supervm_rpc_calls_total{method=\"test.add\",code=\"-32602\"} 1",
+        "supervm_rpc_calls_total{method=\"(unknown)\",code=\"-32601\"} 1",
+        "supervm_rpc_calls_total{method=\"(invalid)\",code=\"-32700\"} 1",
+        "supervm_rpc_http_responses_total{status=\"200\"} 4",
+        "supervm_rpc_call_duration_seconds_count{method=\"test.add\"} 2",
+        "# TYPE supervm_rpc_call_duration_seconds histogram",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+}
+
+/// Seeded xorshift, so a failure can be replayed with `RPC_FUZZ_SEED`.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[tokio::test]
+async fn no_input_gives_a_5xx() {
+    let seed = std::env::var("RPC_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_1234);
+    println!("RPC_FUZZ_SEED={seed}");
+    let limits = RpcLimits {
+        max_batch: 4,
+        request_timeout: Duration::from_secs(2),
+        ..RpcLimits::default()
+    };
+    let s = serve(limits).await;
+    let seeds = [
+        req("test.add", json!({"a": 1, "b": 2}), json!(1)).to_string(),
+        json!([req("test.add", json!([1, 2]), json!("x")), {"jsonrpc": "2.0", "method": "test.bump"}]).to_string(),
+        req("test.bump", json!([]), Value::Null).to_string(),
+        req("rpc.discover", json!([]), json!(2)).to_string(),
+    ];
+    let alphabet = b"{}[]\",:0123456789.eE-+ \\unlltrue\x00\xff";
+    let mut rng = Rng(seed | 1);
+    for round in 0..300 {
+        let mut body = seeds[round % seeds.len()].clone().into_bytes();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(body.len() + 1);
+            match rng.below(3) {
+                0 if at < body.len() => {
+                    body.remove(at);
+                }
+                1 if at < body.len() => body[at] = alphabet[rng.below(alphabet.len())],
+                _ => body.insert(at, alphabet[rng.below(alphabet.len())]),
+            }
+        }
+        let response = s.http.post(&s.url).body(body.clone()).send().await;
+        let response = response.unwrap_or_else(|e| panic!("round {round}: {e} for {body:?}"));
+        let status = response.status();
+        assert!(
+            !status.is_server_error(),
+            "round {round}: {status} for {:?}",
+            String::from_utf8_lossy(&body)
+        );
+        let bytes = response.bytes().await.unwrap();
+        if status == StatusCode::OK {
+            let parsed: Result<Value, _> = serde_json::from_slice(&bytes);
+            assert!(
+                parsed.is_ok(),
+                "round {round}: bad JSON reply to {:?}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+}

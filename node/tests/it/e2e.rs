@@ -1,0 +1,147 @@
+//! End to end against a real `supervm node --dev` process on loopback: deploy the
+//! token, transfer (token and native), read receipts, blocks and events; stop with
+//! Ctrl-C and restart, then kill -9 and restart; state and history must be intact.
+
+use serde_json::json;
+use supervm_abi::Encode;
+use supervm_client::keys::address_of;
+use supervm_client::views::{from_hex, to_hex};
+use supervm_client::{Client, DeployCode, TxPayload};
+use supervm_vm::{Address, contract_address};
+
+use crate::support::{NodeProcess, dev_keys, sign, transfer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_transfer_query_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(dir.path()).await;
+    let c = Client::new(&node.url);
+    let keys = dev_keys(dir.path());
+    let (alice, bob) = (&keys[0], &keys[1]);
+    let (a, b) = (address_of(alice), address_of(bob));
+    let info = c.chain_info().await.unwrap();
+    assert_eq!(info.chain_id, 1337);
+
+    // Deploy the token; alice gets the supply.
+    let salt = [9u8; 32];
+    let init = ("Test".to_string(), "TST".to_string(), 6u8, a, 1_000_000u128).encode();
+    let deploy = sign(
+        alice,
+        0,
+        TxPayload::Deploy {
+            code: DeployCode::Wasm(supervm_contracts::TOKEN.to_vec()),
+            salt,
+            init_args: init,
+        },
+    );
+    let r = c.submit(&deploy, true).await.unwrap();
+    assert_eq!(r.status, "committed", "{r:?}");
+    let rec = r.receipt.unwrap();
+    assert_eq!(rec.outcome, "success", "{rec:?}");
+    let token = contract_address(&a, &salt);
+    assert_eq!(rec.contract, Some(to_hex(&token.0)));
+
+    // Token transfer alice -> bob.
+    let t = sign(
+        alice,
+        1,
+        TxPayload::Call {
+            contract: token,
+            function: "transfer".into(),
+            args: (b, 250u128).encode(),
+        },
+    );
+    let r = c.submit(&t, true).await.unwrap();
+    let rec = r.receipt.clone().unwrap();
+    assert_eq!(rec.outcome, "success", "{rec:?}");
+    assert_eq!(rec.events.len(), 1);
+    assert_eq!(from_hex(&rec.events[0].topics[0]).unwrap(), b"Transfer");
+    let fee: u128 = rec.fee.parse().unwrap();
+    assert_eq!(fee, u128::from(rec.gas_used));
+    // A failing transfer (bob has 250) is a committed revert that still pays gas.
+    let fail = sign(
+        bob,
+        0,
+        TxPayload::Call {
+            contract: token,
+            function: "transfer".into(),
+            args: (a, 1000u128).encode(),
+        },
+    );
+    let rf = c.submit(&fail, true).await.unwrap().receipt.unwrap();
+    assert_eq!(rf.outcome, "revert");
+    // Native transfer bob -> a fresh account.
+    let carol = Address([0xca; 32]);
+    let n = transfer(bob, 1, carol, 777);
+    assert_eq!(
+        c.submit(&n, true).await.unwrap().receipt.unwrap().outcome,
+        "success"
+    );
+
+    let balance = |who: Address| {
+        let c = &c;
+        async move {
+            let s = c
+                .simulate(&who, &token, "balance", &who.encode())
+                .await
+                .unwrap();
+            u128::from_le_bytes(from_hex(&s.return_data).unwrap().try_into().unwrap())
+        }
+    };
+    assert_eq!(balance(b).await, 250);
+    assert_eq!(balance(a).await, 1_000_000 - 250);
+    let before_acc_a = c.account(&a).await.unwrap();
+    assert_eq!(before_acc_a.nonce, 2);
+    assert_eq!(c.account(&carol).await.unwrap().balance, "777");
+    let tx_view = c.tx(&t.hash()).await.unwrap();
+    assert_eq!(tx_view.status, "committed");
+    let block = c.block(Some(rec.block_height)).await.unwrap().unwrap();
+    assert!(block.tx_hashes.contains(&to_hex(&t.hash())));
+    let events = c
+        .events(json!({"contract": to_hex(&token.0), "topics": [to_hex(b"Transfer")]}))
+        .await
+        .unwrap();
+    assert!(!events.events.is_empty());
+    let contract = c.contract(&token).await.unwrap().unwrap();
+    assert_eq!(contract.interface.as_ref().unwrap()["name"], "Token");
+    let latest = c.block(None).await.unwrap().unwrap();
+
+    // Clean stop and restart: state and history intact.
+    node.interrupt();
+    let node = NodeProcess::start(dir.path()).await;
+    let c = Client::new(&node.url);
+    assert_eq!(c.block(None).await.unwrap().unwrap(), latest);
+    assert_eq!(c.tx(&t.hash()).await.unwrap().receipt, Some(rec.clone()));
+    assert_eq!(c.account(&a).await.unwrap(), before_acc_a);
+    assert_eq!(c.account(&carol).await.unwrap().balance, "777");
+    let s = c
+        .simulate(&b, &token, "balance", &b.encode())
+        .await
+        .unwrap();
+    assert_eq!(
+        u128::from_le_bytes(from_hex(&s.return_data).unwrap().try_into().unwrap()),
+        250
+    );
+    // The same transaction again is refused as already committed.
+    let err = c.submit(&t, false).await.unwrap_err();
+    assert!(
+        matches!(err, supervm_client::Error::Rpc { code: -32022, .. }),
+        "{err}"
+    );
+
+    // More work, then kill -9: every acknowledged (waited-for) transaction survives.
+    let mut acked = Vec::new();
+    for i in 0..5u64 {
+        let x = transfer(alice, 2 + i, carol, 1);
+        assert_eq!(c.submit(&x, true).await.unwrap().status, "committed");
+        acked.push(x.hash());
+    }
+    node.kill();
+    let node = NodeProcess::start(dir.path()).await;
+    let c = Client::new(&node.url);
+    for h in &acked {
+        assert_eq!(c.tx(h).await.unwrap().status, "committed");
+    }
+    assert_eq!(c.account(&carol).await.unwrap().balance, "782");
+    node.interrupt();
+}

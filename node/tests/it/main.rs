@@ -1,0 +1,8 @@
+//! Integration tests of the node: JSON-RPC conformance, end to end against a real
+//! process, replay and signature rejection, query latency under load.
+
+mod conformance;
+mod e2e;
+mod load;
+mod replay;
+mod support;

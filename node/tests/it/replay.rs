@@ -1,0 +1,148 @@
+//! Replay protection and signature checks: the same signed transaction sent 1,000
+//! times concurrently, and again after a restart, is included exactly once; wrong chain
+//! id, nonce gap, duplicate nonce, stale nonce, tampered payload and a non-canonical
+//! signature are each rejected with their own error code.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use supervm_client::keys::address_of;
+use supervm_client::{Client, Error, TxBody};
+use supervm_vm::Address;
+
+use crate::support::{dev_keys, start, transfer};
+
+fn code(r: Result<supervm_client::views::SubmitResult, Error>) -> i64 {
+    match r {
+        Err(Error::Rpc { code, .. }) => code,
+        other => panic!("expected an RPC error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_transaction_1000_times_is_included_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let url = format!("http://{}", node.addr);
+    let keys = dev_keys(dir.path());
+    let dest = Address([7; 32]);
+    let tx = Arc::new(transfer(&keys[0], 0, dest, 5));
+    let client = Arc::new(Client::new(&url));
+    let mut tasks = Vec::new();
+    for _ in 0..1000 {
+        let (c, tx) = (client.clone(), tx.clone());
+        tasks.push(tokio::spawn(async move { c.submit(&tx, false).await }));
+    }
+    let (mut ok, mut known) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(Error::Rpc {
+                code: -32021 | -32022,
+                ..
+            }) => known += 1,
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!((ok, known), (1, 999));
+    // Wait for it to commit.
+    let mut committed = false;
+    for _ in 0..200 {
+        if client.tx(&tx.hash()).await.unwrap().status == "committed" {
+            committed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(committed);
+    node.stop().await;
+    let node = start(dir.path()).await;
+    let client = Client::new(&format!("http://{}", node.addr));
+    assert_eq!(
+        code(client.submit(&tx, false).await),
+        -32022,
+        "already committed"
+    );
+    assert_eq!(
+        client.account(&dest).await.unwrap().balance,
+        "5",
+        "credited exactly once"
+    );
+    assert_eq!(
+        client.account(&address_of(&keys[0])).await.unwrap().nonce,
+        1
+    );
+    let t = client.tx(&tx.hash()).await.unwrap().receipt.unwrap();
+    let block = client.block(Some(t.block_height)).await.unwrap().unwrap();
+    let h = supervm_client::views::to_hex(&tx.hash());
+    assert_eq!(block.tx_hashes.iter().filter(|x| **x == h).count(), 1);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bad_transaction_has_its_own_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let c = Client::new(&format!("http://{}", node.addr));
+    let keys = dev_keys(dir.path());
+    let k = &keys[1];
+    let dest = Address([8; 32]);
+
+    // Wrong chain id.
+    let mut body = transfer(k, 0, dest, 1).body;
+    body.chain_id = 99;
+    assert_eq!(code(c.submit(&body.sign(k), false).await), -32014);
+    // Nonce gap.
+    assert_eq!(
+        code(c.submit(&transfer(k, 5, dest, 1), false).await),
+        -32017
+    );
+    // Tampered payload: signature no longer matches.
+    let mut t = transfer(k, 0, dest, 1);
+    t.body.payload = supervm_client::TxPayload::Transfer {
+        to: dest,
+        amount: 1_000,
+    };
+    assert_eq!(code(c.submit(&t, false).await), -32012);
+    // Non-canonical signature: S + ℓ.
+    let mut m = transfer(k, 0, dest, 1);
+    let ell: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let s = m.signature[32 + i] as u16 + ell[i] as u16 + carry;
+        m.signature[32 + i] = s as u8;
+        carry = s >> 8;
+    }
+    assert_eq!(code(c.submit(&m, false).await), -32013);
+    // Gas limit out of range.
+    let mut g: TxBody = transfer(k, 0, dest, 1).body;
+    g.gas_limit = 1;
+    assert_eq!(code(c.submit(&g.sign(k), false).await), -32018);
+    // Duplicate nonce: hold block production so the first stays pending.
+    node.chain.hold.store(true, Ordering::SeqCst);
+    c.submit(&transfer(k, 0, dest, 1), false).await.unwrap();
+    assert_eq!(
+        code(c.submit(&transfer(k, 0, dest, 2), false).await),
+        -32016
+    );
+    node.chain.hold.store(false, Ordering::SeqCst);
+    node.chain.mempool.wake();
+    let ok = c.submit(&transfer(k, 1, dest, 3), true).await.unwrap();
+    assert_eq!(ok.status, "committed");
+    // Stale nonce.
+    assert_eq!(
+        code(c.submit(&transfer(k, 0, dest, 4), false).await),
+        -32015
+    );
+    // Insufficient balance.
+    let poor = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    assert_eq!(
+        code(c.submit(&transfer(&poor, 0, dest, 1), false).await),
+        -32020
+    );
+    node.stop().await;
+}

@@ -1,0 +1,129 @@
+//! Helpers: start nodes (in-process or as a real `supervm` process), sign transactions.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use supervm_client::keys::{self, KeyEntry};
+use supervm_client::{Client, SignedTx, TxBody, TxPayload};
+use supervm_node::config::DEV_CHAIN_ID;
+use supervm_node::{NodeConfig, RunningNode};
+use supervm_vm::Address;
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Dev config for a test node in `dir` on an ephemeral port.
+pub fn dev_config(dir: &Path) -> NodeConfig {
+    let mut c = NodeConfig::dev(dir.to_path_buf());
+    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.dev_accounts = 4;
+    c.block_wait = Duration::from_millis(20);
+    c
+}
+
+/// Starts an in-process dev node.
+pub async fn start(dir: &Path) -> RunningNode {
+    supervm_node::node::start(dev_config(dir), None)
+        .await
+        .expect("node starts")
+}
+
+/// The dev keys of a node's data directory.
+pub fn dev_keys(dir: &Path) -> Vec<SigningKey> {
+    keys::load(&dir.join("dev-keys.json"))
+        .unwrap()
+        .iter()
+        .map(|k: &KeyEntry| k.signing_key().unwrap())
+        .collect()
+}
+
+/// A signed transaction from `key`.
+pub fn sign(key: &SigningKey, nonce: u64, payload: TxPayload) -> SignedTx {
+    TxBody {
+        chain_id: DEV_CHAIN_ID,
+        sender: keys::address_of(key),
+        nonce,
+        gas_limit: 50_000_000,
+        gas_price: 1,
+        expiry_height: 1_000_000,
+        payload,
+    }
+    .sign(key)
+}
+
+/// A native transfer.
+pub fn transfer(key: &SigningKey, nonce: u64, to: Address, amount: u128) -> SignedTx {
+    let mut t = TxBody {
+        chain_id: DEV_CHAIN_ID,
+        sender: keys::address_of(key),
+        nonce,
+        gas_limit: 10_000,
+        gas_price: 1,
+        expiry_height: 1_000_000,
+        payload: TxPayload::Transfer { to, amount },
+    };
+    t.gas_limit = 10_000;
+    t.sign(key)
+}
+
+/// A `supervm node --dev` child process.
+pub struct NodeProcess {
+    pub child: Child,
+    pub url: String,
+}
+
+impl NodeProcess {
+    /// Starts the real binary and waits until it answers.
+    pub async fn start(dir: &Path) -> NodeProcess {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_supervm"))
+            .args(["node", "--dev", "--data-dir"])
+            .arg(dir)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn supervm");
+        let url = format!("http://127.0.0.1:{port}");
+        let c = Client::new(&url);
+        for _ in 0..600 {
+            if c.chain_info().await.is_ok() {
+                return NodeProcess { child, url };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("node did not answer within 60 s");
+    }
+
+    /// Ctrl-C (SIGINT) and wait for a clean exit.
+    pub fn interrupt(mut self) {
+        let ok = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "node exited with {status}");
+    }
+
+    /// SIGKILL.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}

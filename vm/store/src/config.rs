@@ -1,0 +1,117 @@
+//! How a store is opened: shard count, durability mode, cache size, fail-points.
+
+use std::sync::Arc;
+
+/// What a commit waits for before it is acknowledged. The names of the faster modes
+/// say what they risk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// The safe default: every shard's prepare record and the coordinator's decision are
+    /// fsynced (one fsync per participant per commit batch, issued in parallel: group
+    /// commit). An acknowledged batch survives process crashes, OS crashes and power loss.
+    #[default]
+    Fsync,
+    /// Records go to the write-ahead logs without fsync. Survives a process crash
+    /// (`kill -9`); an OS crash or power loss may lose the latest acknowledged batches,
+    /// and may leave shards that disagree, which the next open reports as corruption.
+    NoFsyncLosesRecentOnPowerLoss,
+    /// No write-ahead log at all; memtables are flushed only on a clean close. Any crash
+    /// loses the state: the next open refuses with [`Error::UncleanNoWalShutdown`](crate::Error::UncleanNoWalShutdown).
+    /// For benchmarks and throwaway chains only.
+    NoWalUnrecoverableOnCrash,
+}
+
+impl Durability {
+    /// The mode's name as benchmarks print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Durability::Fsync => "fsync",
+            Durability::NoFsyncLosesRecentOnPowerLoss => "no-fsync",
+            Durability::NoWalUnrecoverableOnCrash => "no-wal",
+        }
+    }
+
+    /// Parses [`Durability::name`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Durability::Fsync,
+            Durability::NoFsyncLosesRecentOnPowerLoss,
+            Durability::NoWalUnrecoverableOnCrash,
+        ]
+        .into_iter()
+        .find(|d| d.name() == s)
+    }
+}
+
+/// A step of the commit protocol where a test can inject a crash or an I/O error.
+/// `docs/design.md` ("Batched two-phase commit") lists them in protocol order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailPoint {
+    /// Before anything of the batch is written.
+    BeforePrepare,
+    /// Before shard `n` writes its prepare record (lower shards have written theirs).
+    PrepareShard(u32),
+    /// Every shard is prepared; the decision is not yet written.
+    BeforeDecision,
+    /// The decision is durable (the batch is committed); no shard has applied it.
+    AfterDecision,
+    /// Before shard `n` applies the batch (lower shards have applied it).
+    ApplyShard(u32),
+    /// Every shard has applied the batch; the commit call has not returned.
+    AfterApply,
+}
+
+/// What an injected fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailAction {
+    /// Nothing: the protocol continues.
+    Continue,
+    /// The process "dies" here: the protocol stops and the store is unusable until reopened.
+    Crash,
+    /// The write at this step fails as if the disk were full: the commit returns an error
+    /// and the store refuses further writes until reopened.
+    IoError,
+}
+
+/// A test hook called at every [`FailPoint`].
+pub type FailHook = Arc<dyn Fn(FailPoint) -> FailAction + Send + Sync>;
+
+/// Options of [`Store::open`](crate::Store::open).
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// Number of state shards (each its own RocksDB instance with its own WAL). Fixed
+    /// when the store is created; at least 1, default 2.
+    pub shards: u32,
+    /// What a commit waits for.
+    pub durability: Durability,
+    /// Entries in the committed-state read cache (values and known absences).
+    pub cache_entries: usize,
+    /// RocksDB write buffer (memtable) size per shard, bytes.
+    pub write_buffer_bytes: usize,
+    /// Fault injection for tests; `None` in production.
+    pub fail: Option<FailHook>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            shards: 2,
+            durability: Durability::Fsync,
+            cache_entries: 1 << 20,
+            write_buffer_bytes: 64 << 20,
+            fail: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("shards", &self.shards)
+            .field("durability", &self.durability)
+            .field("cache_entries", &self.cache_entries)
+            .field("write_buffer_bytes", &self.write_buffer_bytes)
+            .field("fail", &self.fail.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,65 @@
+//! Opening the RocksDB instances: one coordinator and S shards, each with its own WAL.
+
+use std::path::Path;
+
+use rocksdb::{
+    ColumnFamilyDescriptor, DB, DBCompressionType, DBRecoveryMode, Options, WriteOptions,
+};
+
+use crate::error::RocksExt;
+use crate::{Durability, Result};
+
+fn base_options(write_buffer: usize) -> Options {
+    let mut o = Options::default();
+    o.create_if_missing(true);
+    o.create_missing_column_families(true);
+    o.set_write_buffer_size(write_buffer);
+    o.set_compression_type(DBCompressionType::Lz4);
+    o.set_max_background_jobs(2);
+    // A torn or corrupted WAL tail is dropped back to the last intact record; recovery
+    // then checks that the shards and the coordinator still agree.
+    o.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
+    // Prepare records and applied state live in different column families of a shard;
+    // flushing them together keeps a shard's files a prefix of its write history.
+    o.set_atomic_flush(true);
+    o
+}
+
+/// Opens (creating if needed) a RocksDB instance with the given column families.
+pub(crate) fn open(path: &Path, cfs: &[&str], write_buffer: usize) -> Result<DB> {
+    let opts = base_options(write_buffer);
+    let descs = cfs
+        .iter()
+        .map(|n| ColumnFamilyDescriptor::new(*n, base_options(write_buffer)));
+    DB::open_cf_descriptors(&opts, path, descs).ctx(|| format!("open {}", path.display()))
+}
+
+/// Write options for records the protocol must find after a crash (prepare records,
+/// decisions) in the given durability mode.
+pub(crate) fn durable_writes(d: Durability) -> WriteOptions {
+    let mut w = WriteOptions::default();
+    match d {
+        Durability::Fsync => w.set_sync(true),
+        Durability::NoFsyncLosesRecentOnPowerLoss => w.set_sync(false),
+        Durability::NoWalUnrecoverableOnCrash => w.disable_wal(true),
+    }
+    w
+}
+
+/// Write options for applying a decided batch: redone from its prepare record after a
+/// crash, so never fsynced.
+pub(crate) fn apply_writes(d: Durability) -> WriteOptions {
+    let mut w = WriteOptions::default();
+    w.set_sync(false);
+    if d == Durability::NoWalUnrecoverableOnCrash {
+        w.disable_wal(true);
+    }
+    w
+}
+
+/// Write options for markers that must survive even in the no-WAL mode.
+pub(crate) fn marker_writes() -> WriteOptions {
+    let mut w = WriteOptions::default();
+    w.set_sync(true);
+    w
+}

@@ -1,0 +1,210 @@
+//! History the node serves: blocks by height and hash, transactions by hash, events by
+//! contract and topic. Written with each batch's decision, so history and state never
+//! disagree about what is committed.
+
+use rocksdb::{Direction, IteratorMode};
+use supervm_vm::Address;
+
+use crate::error::RocksExt;
+use crate::layout::{
+    self, CF_BLOCK_HASH, CF_BLOCK_TXS, CF_BLOCKS, CF_EV_CONTRACT, CF_EV_TOPIC, CF_EVENTS, CF_TXS,
+    Reader, StoredEvent,
+};
+use crate::{Result, Store};
+
+/// A committed block as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBlock {
+    /// Height.
+    pub height: u64,
+    /// Hash.
+    pub hash: [u8; 32],
+    /// State root after it.
+    pub state_root: [u8; 32],
+    /// The commit batch it was part of.
+    pub batch: u64,
+    /// Number of transactions.
+    pub tx_count: u32,
+    /// The node's encoded header.
+    pub header: Vec<u8>,
+}
+
+/// A committed transaction as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredTx {
+    /// Block height.
+    pub height: u64,
+    /// Index in the block.
+    pub index: u32,
+    /// The node's body (transaction and receipt).
+    pub body: Vec<u8>,
+}
+
+/// An event query. Heights are inclusive; `after` is the cursor of the last event seen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Only events of this contract.
+    pub contract: Option<Address>,
+    /// Per position, the topic required there (`None`: any).
+    pub topics: Vec<Option<Vec<u8>>>,
+    /// Lowest height.
+    pub from_height: u64,
+    /// Highest height (`None`: the latest).
+    pub to_height: Option<u64>,
+    /// Resume after this event position `(height, tx, event)`.
+    pub after: Option<(u64, u32, u32)>,
+    /// Most events to return.
+    pub limit: usize,
+}
+
+impl Store {
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.coord.cf_handle(name).expect("column family exists")
+    }
+
+    /// The block at `height`.
+    pub fn block_by_height(&self, height: u64) -> Result<Option<StoredBlock>> {
+        let Some(v) = self
+            .coord
+            .get_cf(self.cf(CF_BLOCKS), height.to_be_bytes())
+            .ctx(|| format!("block {height}"))?
+        else {
+            return Ok(None);
+        };
+        let mut r = Reader(&v, "block record");
+        Ok(Some(StoredBlock {
+            height,
+            hash: r.array32()?,
+            state_root: r.array32()?,
+            batch: r.u64()?,
+            tx_count: r.u32()?,
+            header: r.0.to_vec(),
+        }))
+    }
+
+    /// The block with this hash.
+    pub fn block_by_hash(&self, hash: &[u8; 32]) -> Result<Option<StoredBlock>> {
+        let Some(h) = self
+            .coord
+            .get_cf(self.cf(CF_BLOCK_HASH), hash)
+            .ctx(|| "block by hash".into())?
+        else {
+            return Ok(None);
+        };
+        let height = Reader(&h, "block hash index").u64_be()?;
+        self.block_by_height(height)
+    }
+
+    /// The transaction with this hash.
+    pub fn tx(&self, hash: &[u8; 32]) -> Result<Option<StoredTx>> {
+        let Some(v) = self
+            .coord
+            .get_cf(self.cf(CF_TXS), hash)
+            .ctx(|| "transaction by hash".into())?
+        else {
+            return Ok(None);
+        };
+        let mut r = Reader(&v, "transaction record");
+        Ok(Some(StoredTx {
+            height: r.u64()?,
+            index: r.u32()?,
+            body: r.0.to_vec(),
+        }))
+    }
+
+    /// The hashes of a block's transactions, in order.
+    pub fn block_tx_hashes(&self, height: u64) -> Result<Vec<[u8; 32]>> {
+        let prefix = height.to_be_bytes();
+        let mut out = Vec::new();
+        for item in self.coord.iterator_cf(
+            self.cf(CF_BLOCK_TXS),
+            IteratorMode::From(&prefix, Direction::Forward),
+        ) {
+            let (k, v) = item.ctx(|| "block transactions".into())?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            out.push(Reader(&v, "block tx index").array32()?);
+        }
+        Ok(out)
+    }
+
+    /// Events matching `f`, in chain order, at most `f.limit` (capped at 10,000). The
+    /// second value is the cursor to pass as `after` for the next page (`None`: done).
+    pub fn events(&self, f: &EventFilter) -> Result<(Vec<StoredEvent>, Option<(u64, u32, u32)>)> {
+        let limit = f.limit.clamp(1, 10_000);
+        let to = f.to_height.unwrap_or(u64::MAX);
+        let start = match f.after {
+            Some((h, t, e)) => next_pos(h, t, e),
+            None => Some(layout::event_pos(f.from_height, 0, 0)),
+        };
+        let Some(start) = start else {
+            return Ok((vec![], None));
+        };
+        // Pick an index: the contract's, else the first required topic's, else all events.
+        let first_topic = f.topics.iter().flatten().next();
+        let (cf, prefix): (&str, Vec<u8>) = match (&f.contract, first_topic) {
+            (Some(c), _) => (CF_EV_CONTRACT, c.0.to_vec()),
+            (None, Some(t)) => (CF_EV_TOPIC, layout::topic_digest(t).to_vec()),
+            (None, None) => (CF_EVENTS, vec![]),
+        };
+        let mut seek = prefix.clone();
+        seek.extend_from_slice(&start);
+        let mut out = Vec::new();
+        let events_cf = self.cf(CF_EVENTS);
+        for item in self
+            .coord
+            .iterator_cf(self.cf(cf), IteratorMode::From(&seek, Direction::Forward))
+        {
+            let (k, v) = item.ctx(|| "event index".into())?;
+            if !k.starts_with(&prefix) || k.len() != prefix.len() + 16 {
+                break;
+            }
+            let pos = &k[prefix.len()..];
+            let height = u64::from_be_bytes(pos[..8].try_into().expect("8 bytes"));
+            if height > to || height < f.from_height {
+                break;
+            }
+            let value = if cf == CF_EVENTS {
+                v.to_vec()
+            } else {
+                match self.coord.get_cf(events_cf, pos).ctx(|| "event".into())? {
+                    Some(v) => v,
+                    None => {
+                        return Err(crate::Error::Corrupt(format!(
+                            "event index points at missing event {}",
+                            crate::store::hex(pos)
+                        )));
+                    }
+                }
+            };
+            let e = StoredEvent::decode(pos, &value)?;
+            let topics_match = f.topics.iter().enumerate().all(|(i, want)| match want {
+                None => true,
+                Some(t) => e.topics.get(i) == Some(t),
+            });
+            if topics_match && f.contract.is_none_or(|c| c == e.contract) {
+                out.push(e);
+                if out.len() == limit {
+                    let last = out.last().expect("non-empty");
+                    return Ok((
+                        out.clone(),
+                        Some((last.height, last.tx_index, last.event_index)),
+                    ));
+                }
+            }
+        }
+        Ok((out, None))
+    }
+}
+
+/// The event position right after `(h, t, e)`.
+fn next_pos(h: u64, t: u32, e: u32) -> Option<[u8; 16]> {
+    if let Some(e) = e.checked_add(1) {
+        return Some(layout::event_pos(h, t, e));
+    }
+    if let Some(t) = t.checked_add(1) {
+        return Some(layout::event_pos(h, t, 0));
+    }
+    h.checked_add(1).map(|h| layout::event_pos(h, 0, 0))
+}

@@ -1,0 +1,355 @@
+//! Byte layout of everything the store writes (`docs/design.md`, "Durable storage",
+//! has the same tables). Integers in keys are big-endian so they sort numerically;
+//! integers in values are little-endian.
+
+use supervm_vm::{Address, WriteSet};
+
+use crate::{Error, LtHash, Result};
+
+/// Column family of a shard holding state entries: state key → value.
+pub const CF_STATE: &str = "state";
+/// Column families of the coordinator's history.
+pub const CF_BLOCKS: &str = "blocks";
+/// Block hash → height (u64 BE).
+pub const CF_BLOCK_HASH: &str = "block_hash";
+/// Transaction hash → height ‖ index ‖ body.
+pub const CF_TXS: &str = "txs";
+/// height ‖ index (BE) → transaction hash.
+pub const CF_BLOCK_TXS: &str = "block_txs";
+/// height ‖ tx index ‖ event index (BE) → event.
+pub const CF_EVENTS: &str = "events";
+/// contract ‖ height ‖ tx index ‖ event index → empty.
+pub const CF_EV_CONTRACT: &str = "ev_contract";
+/// topic digest (16) ‖ height ‖ tx index ‖ event index → empty.
+pub const CF_EV_TOPIC: &str = "ev_topic";
+/// Every coordinator column family except `default`.
+pub const COORD_CFS: [&str; 7] = [
+    CF_BLOCKS,
+    CF_BLOCK_HASH,
+    CF_TXS,
+    CF_BLOCK_TXS,
+    CF_EVENTS,
+    CF_EV_CONTRACT,
+    CF_EV_TOPIC,
+];
+
+/// Shard meta key (default CF): id of the last batch the shard applied, u64 LE.
+pub const META_APPLIED: &[u8] = b"applied";
+/// Shard meta key: the shard's lattice hash after that batch (2048 bytes).
+pub const META_LTHASH: &[u8] = b"lthash";
+/// Shard meta key prefix: `prep ‖ batch (u64 BE)` → prepare record.
+pub const META_PREPARED: &[u8] = b"prep";
+/// Coordinator meta key: the decision log head ([`Head`]).
+pub const META_HEAD: &[u8] = b"head";
+/// Coordinator meta key: the shard count, u32 LE, written when the store is created.
+pub const META_SHARDS: &[u8] = b"shards";
+/// Meta key present while a store is open without a WAL (cleared on clean close).
+pub const META_NOWAL_OPEN: &[u8] = b"nowal-open";
+
+/// The shard that owns `key`: FNV-1a 64 of the key, modulo the shard count. Fixed by
+/// this layout (not a library hasher) so that a store reads the same on every build.
+pub fn shard_of(key: &[u8], shards: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h % u64::from(shards)) as u32
+}
+
+/// `prep ‖ batch`.
+pub fn prepared_key(batch: u64) -> Vec<u8> {
+    let mut k = META_PREPARED.to_vec();
+    k.extend_from_slice(&batch.to_be_bytes());
+    k
+}
+
+/// The 16-byte digest of an event topic used by the topic index.
+pub fn topic_digest(topic: &[u8]) -> [u8; 16] {
+    let h = blake3::hash(topic);
+    let mut d = [0; 16];
+    d.copy_from_slice(&h.as_bytes()[..16]);
+    d
+}
+
+/// `height ‖ tx ‖ event` (BE), the position of an event.
+pub fn event_pos(height: u64, tx: u32, ev: u32) -> [u8; 16] {
+    let mut k = [0; 16];
+    k[..8].copy_from_slice(&height.to_be_bytes());
+    k[8..12].copy_from_slice(&tx.to_be_bytes());
+    k[12..].copy_from_slice(&ev.to_be_bytes());
+    k
+}
+
+/// A shard's prepare record: the batch's final writes to the shard's keys and the
+/// shard's lattice hash after them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    /// The batch.
+    pub batch: u64,
+    /// The shard's lattice hash once the writes are applied.
+    pub lthash: LtHash,
+    /// Key → new value (`None`: delete), in key order.
+    pub writes: WriteSet,
+}
+
+impl Prepared {
+    /// `batch u64 LE ‖ lthash (2048) ‖ count u32 ‖ (klen u32 ‖ key ‖ tag u8 ‖ [vlen u32 ‖ value])*`
+    /// with tag 0 = delete, 1 = put.
+    pub fn encode(&self) -> Vec<u8> {
+        let size: usize = self
+            .writes
+            .iter()
+            .map(|(k, v)| 9 + k.len() + v.as_ref().map_or(0, |v| 4 + v.len()))
+            .sum();
+        let mut b = Vec::with_capacity(2060 + size);
+        b.extend_from_slice(&self.batch.to_le_bytes());
+        b.extend_from_slice(&self.lthash.to_bytes());
+        b.extend_from_slice(&(self.writes.len() as u32).to_le_bytes());
+        for (k, v) in &self.writes {
+            put_bytes(&mut b, k);
+            match v {
+                None => b.push(0),
+                Some(v) => {
+                    b.push(1);
+                    put_bytes(&mut b, v);
+                }
+            }
+        }
+        b
+    }
+
+    /// Reads [`Prepared::encode`]'s output.
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        let mut r = Reader(b, "prepare record");
+        let batch = r.u64()?;
+        let lthash = LtHash::from_bytes(r.take(2048)?).ok_or_else(|| r.bad())?;
+        let n = r.u32()?;
+        let mut writes = WriteSet::new();
+        for _ in 0..n {
+            let k = r.bytes()?.to_vec();
+            let v = match r.u8()? {
+                0 => None,
+                1 => Some(r.bytes()?.to_vec()),
+                _ => return Err(r.bad()),
+            };
+            writes.insert(k, v);
+        }
+        r.end()?;
+        Ok(Prepared {
+            batch,
+            lthash,
+            writes,
+        })
+    }
+}
+
+/// The coordinator's decision-log head: the last committed batch and the chain tip.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Id of the last committed batch (0: none yet).
+    pub batch: u64,
+    /// Number of blocks committed (the last block's height + 1; 0: none).
+    pub blocks: u64,
+    /// Hash of the last block (zero when none).
+    pub block_hash: [u8; 32],
+    /// Lattice hash of the whole state after the last batch.
+    pub lthash: LtHash,
+}
+
+impl Head {
+    /// The head of an empty store.
+    pub fn genesis() -> Self {
+        Head {
+            batch: 0,
+            blocks: 0,
+            block_hash: [0; 32],
+            lthash: LtHash::zero(),
+        }
+    }
+
+    /// `batch u64 LE ‖ blocks u64 LE ‖ block_hash (32) ‖ lthash (2048)`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(2096);
+        b.extend_from_slice(&self.batch.to_le_bytes());
+        b.extend_from_slice(&self.blocks.to_le_bytes());
+        b.extend_from_slice(&self.block_hash);
+        b.extend_from_slice(&self.lthash.to_bytes());
+        b
+    }
+
+    /// Reads [`Head::encode`]'s output.
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        let mut r = Reader(b, "head record");
+        let batch = r.u64()?;
+        let blocks = r.u64()?;
+        let block_hash = r.array32()?;
+        let lthash = LtHash::from_bytes(r.take(2048)?).ok_or_else(|| r.bad())?;
+        r.end()?;
+        Ok(Head {
+            batch,
+            blocks,
+            block_hash,
+            lthash,
+        })
+    }
+}
+
+/// An event as the history stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Block height.
+    pub height: u64,
+    /// Index of the transaction in its block.
+    pub tx_index: u32,
+    /// Index of the event in its transaction.
+    pub event_index: u32,
+    /// The emitting contract.
+    pub contract: Address,
+    /// Topics.
+    pub topics: Vec<Vec<u8>>,
+    /// Data.
+    pub data: Vec<u8>,
+}
+
+impl StoredEvent {
+    /// Value in `events`: `contract (32) ‖ topics u8 ‖ (len u32 ‖ topic)* ‖ data`.
+    pub fn encode_value(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(64 + self.data.len());
+        b.extend_from_slice(&self.contract.0);
+        b.push(self.topics.len() as u8);
+        for t in &self.topics {
+            put_bytes(&mut b, t);
+        }
+        b.extend_from_slice(&self.data);
+        b
+    }
+
+    /// Reads an `events` entry.
+    pub fn decode(key: &[u8], value: &[u8]) -> Result<Self> {
+        let mut k = Reader(key, "event key");
+        let height = k.u64_be()?;
+        let tx_index = k.u32_be()?;
+        let event_index = k.u32_be()?;
+        k.end()?;
+        let mut r = Reader(value, "event");
+        let contract = Address(r.array32()?);
+        let n = r.u8()?;
+        let mut topics = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            topics.push(r.bytes()?.to_vec());
+        }
+        Ok(StoredEvent {
+            height,
+            tx_index,
+            event_index,
+            contract,
+            topics,
+            data: r.0.to_vec(),
+        })
+    }
+}
+
+pub(crate) fn put_bytes(b: &mut Vec<u8>, x: &[u8]) {
+    b.extend_from_slice(&(x.len() as u32).to_le_bytes());
+    b.extend_from_slice(x);
+}
+
+/// A bounds-checked reader over a stored record.
+pub(crate) struct Reader<'a>(pub &'a [u8], pub &'static str);
+
+impl<'a> Reader<'a> {
+    pub fn bad(&self) -> Error {
+        Error::Corrupt(format!("malformed {}", self.1))
+    }
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.0.len() < n {
+            return Err(self.bad());
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+    pub fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    pub fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+    pub fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+    pub fn u32_be(&mut self) -> Result<u32> {
+        Ok(u32::from_be_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+    pub fn u64_be(&mut self) -> Result<u64> {
+        Ok(u64::from_be_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+    pub fn array32(&mut self) -> Result<[u8; 32]> {
+        Ok(self.take(32)?.try_into().expect("32 bytes"))
+    }
+    pub fn bytes(&mut self) -> Result<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    pub fn end(&self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.bad())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let mut writes = WriteSet::new();
+        writes.insert(b"a".to_vec(), Some(b"1".to_vec()));
+        writes.insert(b"b".to_vec(), None);
+        let p = Prepared {
+            batch: 7,
+            lthash: LtHash::of_entry(b"x", b"y"),
+            writes,
+        };
+        assert_eq!(Prepared::decode(&p.encode()).unwrap(), p);
+        let h = Head {
+            batch: 3,
+            blocks: 9,
+            block_hash: [5; 32],
+            lthash: LtHash::of_entry(b"q", b"r"),
+        };
+        assert_eq!(Head::decode(&h.encode()).unwrap(), h);
+        let e = StoredEvent {
+            height: 4,
+            tx_index: 2,
+            event_index: 1,
+            contract: Address([3; 32]),
+            topics: vec![b"Transfer".to_vec(), vec![1, 2]],
+            data: vec![9, 9],
+        };
+        let k = event_pos(4, 2, 1);
+        assert_eq!(StoredEvent::decode(&k, &e.encode_value()).unwrap(), e);
+        assert!(Prepared::decode(&p.encode()[..100]).is_err());
+    }
+
+    #[test]
+    fn shard_of_is_the_documented_fnv() {
+        // FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c.
+        assert_eq!(
+            shard_of(b"a", 1 << 31),
+            (0xaf63dc4c8601ec8cu64 % (1 << 31)) as u32
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! The state commitment: a lattice hash (LtHash, as in Solana's accounts lattice hash).
+//!
+//! Each state entry `(key, value)` maps to a vector of 1024 16-bit lanes, the 2048-byte
+//! blake3 XOF of `"supervm-entry-v1" ‖ len(key) as u32 LE ‖ key ‖ value`. The state's
+//! lattice hash is the lane-wise wrapping sum of its entries' vectors, so
+//!
+//! - it depends only on the set of entries, not on order, history or sharding;
+//! - changing key `k` from `old` to `new` costs two XOFs: subtract `h(k, old)`, add `h(k, new)`;
+//! - per-shard lattices add up to the whole state's.
+//!
+//! The 32-byte state root is `blake3("supervm-root-v1" ‖ lanes as u16 LE)`.
+
+/// Number of 16-bit lanes.
+pub const LANES: usize = 1024;
+
+/// A lattice hash of a multiset of state entries.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LtHash(Box<[u16; LANES]>);
+
+impl Default for LtHash {
+    fn default() -> Self {
+        LtHash(Box::new([0; LANES]))
+    }
+}
+
+impl std::fmt::Debug for LtHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LtHash({})", hex32(&self.root()))
+    }
+}
+
+fn hex32(b: &[u8; 32]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl LtHash {
+    /// The lattice hash of the empty state.
+    pub fn zero() -> Self {
+        Self::default()
+    }
+
+    /// The vector of one entry.
+    pub fn of_entry(key: &[u8], value: &[u8]) -> Self {
+        let mut h = blake3::Hasher::new();
+        h.update(b"supervm-entry-v1");
+        h.update(&(key.len() as u32).to_le_bytes());
+        h.update(key);
+        h.update(value);
+        let mut bytes = [0u8; LANES * 2];
+        h.finalize_xof().fill(&mut bytes);
+        let mut lanes = Box::new([0u16; LANES]);
+        for (l, c) in lanes.iter_mut().zip(bytes.chunks_exact(2)) {
+            *l = u16::from_le_bytes([c[0], c[1]]);
+        }
+        LtHash(lanes)
+    }
+
+    /// Adds another lattice hash (multiset union).
+    pub fn add(&mut self, other: &LtHash) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a = a.wrapping_add(*b);
+        }
+    }
+
+    /// Subtracts another lattice hash (multiset difference).
+    pub fn sub(&mut self, other: &LtHash) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a = a.wrapping_sub(*b);
+        }
+    }
+
+    /// Applies one change of `key`: removes `old` (if it existed), adds `new` (if it exists).
+    pub fn update(&mut self, key: &[u8], old: Option<&[u8]>, new: Option<&[u8]>) {
+        if old == new {
+            return;
+        }
+        if let Some(o) = old {
+            self.sub(&Self::of_entry(key, o));
+        }
+        if let Some(n) = new {
+            self.add(&Self::of_entry(key, n));
+        }
+    }
+
+    /// The 32-byte state root.
+    pub fn root(&self) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        h.update(b"supervm-root-v1");
+        h.update(&self.to_bytes());
+        *h.finalize().as_bytes()
+    }
+
+    /// The lanes as 2048 little-endian bytes (the on-disk form).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(LANES * 2);
+        for l in self.0.iter() {
+            v.extend_from_slice(&l.to_le_bytes());
+        }
+        v
+    }
+
+    /// Reads [`LtHash::to_bytes`]'s output.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        if b.len() != LANES * 2 {
+            return None;
+        }
+        let mut lanes = Box::new([0u16; LANES]);
+        for (l, c) in lanes.iter_mut().zip(b.chunks_exact(2)) {
+            *l = u16::from_le_bytes([c[0], c[1]]);
+        }
+        Some(LtHash(lanes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_independent_and_invertible() {
+        let mut a = LtHash::zero();
+        a.update(b"k1", None, Some(b"v1"));
+        a.update(b"k2", None, Some(b"v2"));
+        let mut b = LtHash::zero();
+        b.update(b"k2", None, Some(b"v2"));
+        b.update(b"k1", None, Some(b"v1"));
+        assert_eq!(a, b);
+        b.update(b"k1", Some(b"v1"), Some(b"v3"));
+        assert_ne!(a, b);
+        b.update(b"k1", Some(b"v3"), None);
+        a.update(b"k1", Some(b"v1"), None);
+        assert_eq!(a, b);
+        a.update(b"k2", Some(b"v2"), None);
+        assert_eq!(a, LtHash::zero());
+        assert_eq!(LtHash::from_bytes(&b.to_bytes()), Some(b));
+    }
+
+    #[test]
+    fn key_value_boundary_is_unambiguous() {
+        assert_ne!(LtHash::of_entry(b"ab", b"c"), LtHash::of_entry(b"a", b"bc"));
+    }
+}

@@ -1,0 +1,130 @@
+//! Reading committed state: a cache in front of the shards, so state need not fit in
+//! memory. Reads and applies exclude each other through the store's `committed` lock.
+
+use rocksdb::{Direction, IteratorMode, ReadOptions};
+use supervm_vm::{StateError, StateView};
+
+use crate::layout::shard_of;
+use crate::{Error, Result, Store};
+
+impl Store {
+    fn check_readable(&self) -> Result<(), StateError> {
+        if self.poisoned.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StateError::Backend(
+                "store refuses reads and writes after a failed commit; reopen it".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads `key` from the shard (no cache). Call with `committed` held.
+    fn read_shard(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let s = &self.shards[shard_of(key, self.config.shards) as usize];
+        s.db.get_cf(s.state(), key).map_err(|e| Error::Rocks {
+            what: format!("shard {} get", s.index),
+            source: e,
+        })
+    }
+
+    fn next_in_shard(
+        &self,
+        s: &crate::store::Shard,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+    ) -> Result<Option<Vec<u8>>> {
+        let mut ro = ReadOptions::default();
+        ro.set_prefix_same_as_start(false);
+        let start: Vec<u8> = match after {
+            Some(a) if a >= prefix => a.to_vec(),
+            _ => prefix.to_vec(),
+        };
+        for item in s.db.iterator_cf_opt(
+            s.state(),
+            ro,
+            IteratorMode::From(&start, Direction::Forward),
+        ) {
+            let (k, _) = item.map_err(|e| Error::Rocks {
+                what: format!("shard {} iterate", s.index),
+                source: e,
+            })?;
+            if after.is_some_and(|a| &*k <= a) {
+                continue;
+            }
+            return Ok(k.starts_with(prefix).then(|| k.to_vec()));
+        }
+        Ok(None)
+    }
+
+    /// Several reads from one consistent committed state (no batch is applied while
+    /// the returned guard lives).
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot {
+            store: self,
+            _guard: self.committed.read(),
+        }
+    }
+}
+
+fn get_cached(store: &Store, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+    store.check_readable()?;
+    if let Some(v) = store.cache.get(key) {
+        return Ok(v);
+    }
+    let v = store.read_shard(key)?;
+    store.cache.insert(key.to_vec(), v.clone());
+    Ok(v)
+}
+
+fn next_key_merged(
+    store: &Store,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+) -> Result<Option<Vec<u8>>, StateError> {
+    store.check_readable()?;
+    let mut best: Option<Vec<u8>> = None;
+    for s in &store.shards {
+        if let Some(k) = store.next_in_shard(s, prefix, after)? {
+            if best.as_ref().is_none_or(|b| &k < b) {
+                best = Some(k);
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// The committed state, read through the cache. Each call is atomic with respect to
+/// commits; use [`Store::snapshot`] for several reads from the same state.
+impl StateView for Store {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        let _g = self.committed.read();
+        get_cached(self, key)
+    }
+
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
+        let _g = self.committed.read();
+        next_key_merged(self, prefix, after)
+    }
+}
+
+/// A consistent view of the committed state (see [`Store::snapshot`]).
+pub struct Snapshot<'a> {
+    store: &'a Store,
+    _guard: parking_lot::RwLockReadGuard<'a, crate::store::Committed>,
+}
+
+impl Snapshot<'_> {
+    /// The committed head this snapshot reads.
+    pub fn head(&self) -> &crate::layout::Head {
+        &self._guard.head
+    }
+}
+
+impl StateView for Snapshot<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        get_cached(self.store, key)
+    }
+
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
+        next_key_merged(self.store, prefix, after)
+    }
+}

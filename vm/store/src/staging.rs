@@ -1,0 +1,319 @@
+//! The producer's side of the store: blocks are staged on top of the committed state
+//! (each one's state root computed incrementally), sealed into a commit batch, and
+//! committed while the producer goes on executing on top of them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use supervm_vm::{StateError, StateView, WriteSet};
+
+use crate::layout::{Head, Prepared, StoredEvent, shard_of};
+use crate::{Error, LtHash, Result, Store};
+
+/// A transaction as the history stores it: its hash and an opaque body (the node's
+/// encoding of the signed transaction and its receipt).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxEntry {
+    /// Transaction hash.
+    pub hash: [u8; 32],
+    /// Opaque body.
+    pub body: Vec<u8>,
+}
+
+/// A block as the history stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockRecord {
+    /// Height (the first block is 0).
+    pub height: u64,
+    /// Block hash (the node's hash of its header).
+    pub hash: [u8; 32],
+    /// State root after the block.
+    pub state_root: [u8; 32],
+    /// The node's encoded header (opaque to the store).
+    pub header: Vec<u8>,
+    /// Its transactions, in block order.
+    pub txs: Vec<TxEntry>,
+    /// Events to index (their `height` must be the block's).
+    pub events: Vec<StoredEvent>,
+}
+
+/// One or more blocks with their merged writes, ready for [`Store::commit`].
+#[derive(Debug)]
+pub struct CommitBatch {
+    /// Batch id (the committed head's + 1).
+    pub(crate) batch: u64,
+    /// One prepare record per shard (every shard takes part in every batch).
+    pub(crate) prepared: Vec<Prepared>,
+    /// The blocks.
+    pub(crate) blocks: Vec<BlockRecord>,
+    /// The head once committed.
+    pub(crate) head: Head,
+}
+
+impl CommitBatch {
+    /// Batch id.
+    pub fn id(&self) -> u64 {
+        self.batch
+    }
+    /// Number of blocks.
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+    /// Number of transactions in its blocks.
+    pub fn tx_count(&self) -> usize {
+        self.blocks.iter().map(|b| b.txs.len()).sum()
+    }
+    /// Number of distinct keys written.
+    pub fn key_count(&self) -> usize {
+        self.prepared.iter().map(|p| p.writes.len()).sum()
+    }
+    /// The blocks.
+    pub fn blocks(&self) -> &[BlockRecord] {
+        &self.blocks
+    }
+}
+
+#[derive(Default)]
+struct Layer {
+    batch: u64,
+    writes: HashMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+/// Blocks staged on top of the committed state. One producer owns it.
+pub struct Staging {
+    store: Arc<Store>,
+    sealed: VecDeque<Arc<Layer>>,
+    open: Layer,
+    open_blocks: Vec<BlockRecord>,
+    shard_lthash: Vec<LtHash>,
+    next_batch: u64,
+    next_height: u64,
+    last_hash: [u8; 32],
+}
+
+impl std::fmt::Debug for Staging {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staging")
+            .field("next_batch", &self.next_batch)
+            .field("next_height", &self.next_height)
+            .field("sealed", &self.sealed.len())
+            .field("open_blocks", &self.open_blocks.len())
+            .finish()
+    }
+}
+
+impl Staging {
+    /// Starts staging on top of the store's committed head.
+    pub fn new(store: Arc<Store>) -> Self {
+        let c = store.committed.read();
+        let (head, shard_lthash) = (c.head.clone(), c.shard_lthash.clone());
+        drop(c);
+        Staging {
+            store,
+            sealed: VecDeque::new(),
+            open: Layer::default(),
+            open_blocks: Vec::new(),
+            shard_lthash,
+            next_batch: head.batch + 1,
+            next_height: head.blocks,
+            last_hash: head.block_hash,
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Height of the next block to stage.
+    pub fn next_height(&self) -> u64 {
+        self.next_height
+    }
+
+    /// Hash of the last staged (or committed) block.
+    pub fn last_hash(&self) -> [u8; 32] {
+        self.last_hash
+    }
+
+    /// Number of blocks staged but not sealed.
+    pub fn open_blocks(&self) -> usize {
+        self.open_blocks.len()
+    }
+
+    /// The state after every staged block: what the next block executes on.
+    pub fn view(&mut self) -> StagingView<'_> {
+        let committed = self.store.committed.read().head.batch;
+        while self.sealed.front().is_some_and(|l| l.batch <= committed) {
+            self.sealed.pop_front();
+        }
+        StagingView {
+            open: &self.open,
+            sealed: self.sealed.iter().rev().cloned().collect(),
+            store: &self.store,
+        }
+    }
+
+    /// The state root after every staged block.
+    pub fn state_root(&self) -> [u8; 32] {
+        self.lthash().root()
+    }
+
+    fn lthash(&self) -> LtHash {
+        let mut t = LtHash::zero();
+        for l in &self.shard_lthash {
+            t.add(l);
+        }
+        t
+    }
+
+    /// Stages a block's writes: computes the state root after them (two lattice-hash
+    /// updates per changed key), asks `make` for the block record with that root, and
+    /// adds both to the open batch. Returns the root.
+    pub fn stage_block(
+        &mut self,
+        writes: &WriteSet,
+        make: impl FnOnce([u8; 32]) -> BlockRecord,
+    ) -> Result<[u8; 32]> {
+        let shards = self.store.config.shards;
+        let deltas = {
+            let view = self.view();
+            let items: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = writes.iter().collect();
+            let delta_of = |chunk: &[(&Vec<u8>, &Option<Vec<u8>>)]| -> Result<Vec<LtHash>> {
+                let mut d = vec![LtHash::zero(); shards as usize];
+                for (k, new) in chunk {
+                    let old = view.get(k).map_err(|e| Error::Corrupt(e.to_string()))?;
+                    d[shard_of(k, shards) as usize].update(k, old.as_deref(), new.as_deref());
+                }
+                Ok(d)
+            };
+            if items.len() < 512 {
+                delta_of(&items)?
+            } else {
+                use rayon::prelude::*;
+                items.par_chunks(256).map(delta_of).try_reduce(
+                    || vec![LtHash::zero(); shards as usize],
+                    |mut a, b| {
+                        for (x, y) in a.iter_mut().zip(&b) {
+                            x.add(y);
+                        }
+                        Ok(a)
+                    },
+                )?
+            }
+        };
+        for (l, d) in self.shard_lthash.iter_mut().zip(&deltas) {
+            l.add(d);
+        }
+        for (k, v) in writes {
+            self.open.writes.insert(k.clone(), v.clone());
+        }
+        let root = self.state_root();
+        let rec = make(root);
+        if rec.height != self.next_height || rec.state_root != root {
+            return Err(Error::BadBatch(format!(
+                "block record has height {} and root {}, expected height {} and root {}",
+                rec.height,
+                crate::store::hex(&rec.state_root),
+                self.next_height,
+                crate::store::hex(&root)
+            )));
+        }
+        if let Some(e) = rec.events.iter().find(|e| e.height != rec.height) {
+            return Err(Error::BadBatch(format!(
+                "event at height {} in block {}",
+                e.height, rec.height
+            )));
+        }
+        self.next_height += 1;
+        self.last_hash = rec.hash;
+        self.open_blocks.push(rec);
+        Ok(root)
+    }
+
+    /// Seals the staged blocks into a commit batch (`None` if nothing is staged). Their
+    /// writes stay visible to [`Staging::view`] until the batch is committed.
+    pub fn seal(&mut self) -> Option<CommitBatch> {
+        if self.open_blocks.is_empty() {
+            return None;
+        }
+        let shards = self.store.config.shards;
+        let mut per_shard: Vec<WriteSet> = vec![WriteSet::new(); shards as usize];
+        for (k, v) in &self.open.writes {
+            per_shard[shard_of(k, shards) as usize].insert(k.clone(), v.clone());
+        }
+        let batch = self.next_batch;
+        let prepared = per_shard
+            .into_iter()
+            .zip(&self.shard_lthash)
+            .map(|(writes, l)| Prepared {
+                batch,
+                lthash: l.clone(),
+                writes,
+            })
+            .collect();
+        let mut layer = std::mem::take(&mut self.open);
+        layer.batch = batch;
+        self.sealed.push_back(Arc::new(layer));
+        self.next_batch += 1;
+        Some(CommitBatch {
+            batch,
+            prepared,
+            blocks: std::mem::take(&mut self.open_blocks),
+            head: Head {
+                batch,
+                blocks: self.next_height,
+                block_hash: self.last_hash,
+                lthash: self.lthash(),
+            },
+        })
+    }
+}
+
+/// The state after every staged block (open writes, then sealed batches newest first,
+/// then the committed store).
+pub struct StagingView<'a> {
+    open: &'a Layer,
+    sealed: Vec<Arc<Layer>>,
+    store: &'a Store,
+}
+
+impl StateView for StagingView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(v) = self.open.writes.get(key) {
+            return Ok(v.clone());
+        }
+        for l in &self.sealed {
+            if let Some(v) = l.writes.get(key) {
+                return Ok(v.clone());
+            }
+        }
+        self.store.get(key)
+    }
+
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
+        // Candidates: the store's next key, and the smallest overlay key in range that is
+        // live; then skip candidates some newer layer deleted.
+        let mut cursor: Option<Vec<u8>> = after.map(|a| a.to_vec());
+        loop {
+            let mut best = self.store.next_key(prefix, cursor.as_deref())?;
+            let in_range =
+                |k: &Vec<u8>| k.starts_with(prefix) && cursor.as_ref().is_none_or(|c| k > c);
+            for l in std::iter::once(self.open).chain(self.sealed.iter().map(|l| &**l)) {
+                for k in l.writes.keys() {
+                    if in_range(k) && best.as_ref().is_none_or(|b| k < b) {
+                        best = Some(k.clone());
+                    }
+                }
+            }
+            match best {
+                None => return Ok(None),
+                Some(k) => {
+                    if self.get(&k)?.is_some() {
+                        return Ok(Some(k));
+                    }
+                    cursor = Some(k);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! The store: a coordinator RocksDB (decision log and history) and S shard RocksDBs
+//! (state), opened with crash recovery.
+
+use std::path::{Path, PathBuf};
+
+use parking_lot::{Mutex, RwLock};
+use rocksdb::{DB, Direction, IteratorMode, WriteBatch};
+
+use crate::error::RocksExt;
+use crate::layout::{self, CF_STATE, COORD_CFS, Head, Prepared};
+use crate::{Durability, Error, FailAction, FailPoint, LtHash, Result, StoreConfig, db};
+
+/// One state shard.
+pub(crate) struct Shard {
+    pub db: DB,
+    pub index: u32,
+}
+
+impl Shard {
+    pub fn state(&self) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(CF_STATE)
+            .expect("state column family exists")
+    }
+
+    fn applied(&self) -> Result<u64> {
+        let v = self
+            .db
+            .get(layout::META_APPLIED)
+            .ctx(|| format!("shard {} applied", self.index))?;
+        match v {
+            None => Ok(0),
+            Some(b) => Ok(u64::from_le_bytes(b.as_slice().try_into().map_err(
+                |_| Error::Corrupt(format!("shard {}: malformed applied marker", self.index)),
+            )?)),
+        }
+    }
+
+    fn lthash(&self) -> Result<LtHash> {
+        match self
+            .db
+            .get(layout::META_LTHASH)
+            .ctx(|| format!("shard {} lthash", self.index))?
+        {
+            None => Ok(LtHash::zero()),
+            Some(b) => LtHash::from_bytes(&b).ok_or_else(|| {
+                Error::Corrupt(format!("shard {}: malformed lattice hash", self.index))
+            }),
+        }
+    }
+
+    /// Every prepare record, in batch order.
+    fn prepared(&self) -> Result<Vec<Prepared>> {
+        let mut out = Vec::new();
+        let it = self.db.iterator(IteratorMode::From(
+            layout::META_PREPARED,
+            Direction::Forward,
+        ));
+        for item in it {
+            let (k, v) = item.ctx(|| format!("shard {} scan prepared", self.index))?;
+            if !k.starts_with(layout::META_PREPARED) {
+                break;
+            }
+            out.push(Prepared::decode(&v)?);
+        }
+        Ok(out)
+    }
+
+    /// The write batch that applies a prepared batch: state writes, the new lattice
+    /// hash and applied marker, and the deletion of the prepare record, atomically.
+    pub fn apply_batch(&self, p: &Prepared) -> WriteBatch {
+        let cf = self.state();
+        let mut wb = WriteBatch::default();
+        for (k, v) in &p.writes {
+            match v {
+                Some(v) => wb.put_cf(cf, k, v),
+                None => wb.delete_cf(cf, k),
+            }
+        }
+        wb.put(layout::META_LTHASH, p.lthash.to_bytes());
+        wb.put(layout::META_APPLIED, p.batch.to_le_bytes());
+        wb.delete(layout::prepared_key(p.batch));
+        wb
+    }
+}
+
+/// What the store knows about its committed state, changed only under the apply lock.
+pub(crate) struct Committed {
+    pub head: Head,
+    pub shard_lthash: Vec<LtHash>,
+}
+
+/// Durable, sharded SuperVM state with history. See the crate docs.
+pub struct Store {
+    pub(crate) path: PathBuf,
+    pub(crate) config: StoreConfig,
+    pub(crate) coord: DB,
+    pub(crate) shards: Vec<Shard>,
+    /// Readers hold it shared; applying a batch holds it exclusively, so a reader never
+    /// sees half an applied batch and the cache never goes stale.
+    pub(crate) committed: RwLock<Committed>,
+    pub(crate) cache: quick_cache::sync::Cache<Vec<u8>, Option<Vec<u8>>>,
+    /// One commit at a time; `Some` once a commit failed part-way.
+    pub(crate) commit_lock: Mutex<Option<(u64, String)>>,
+    /// Set when a commit failed part-way: reads are refused too (a shard may hold half a batch).
+    pub(crate) poisoned: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Store::open`] found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Batches whose decision was durable but that some shard had not applied: redone.
+    pub redone: Vec<u64>,
+    /// Batches prepared on some shard without a durable decision: rolled back.
+    pub rolled_back: Vec<u64>,
+}
+
+impl Store {
+    /// Opens or creates the store in `dir`, recovering from any crash: every in-doubt
+    /// batch is finished (decision durable) or rolled back (no decision), then the shards
+    /// and the coordinator are checked to agree on the committed batch and state root.
+    pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<(Store, Recovery)> {
+        let dir = dir.as_ref();
+        if config.shards == 0 || config.shards > 256 {
+            return Err(Error::Config(format!(
+                "shards must be 1..=256, got {}",
+                config.shards
+            )));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
+        let coord = db::open(&dir.join("coord"), &COORD_CFS, config.write_buffer_bytes)?;
+        match coord
+            .get(layout::META_SHARDS)
+            .ctx(|| "read shard count".into())?
+        {
+            Some(b) => {
+                let found = u32::from_le_bytes(
+                    b.as_slice()
+                        .try_into()
+                        .map_err(|_| Error::Corrupt("malformed shard count".into()))?,
+                );
+                if found != config.shards {
+                    return Err(Error::ShardCountMismatch {
+                        path: dir.display().to_string(),
+                        found,
+                        expected: config.shards,
+                    });
+                }
+            }
+            None => coord
+                .put_opt(
+                    layout::META_SHARDS,
+                    config.shards.to_le_bytes(),
+                    &db::marker_writes(),
+                )
+                .ctx(|| "write shard count".into())?,
+        }
+        if coord
+            .get(layout::META_NOWAL_OPEN)
+            .ctx(|| "read no-wal marker".into())?
+            .is_some()
+        {
+            return Err(Error::UncleanNoWalShutdown(dir.display().to_string()));
+        }
+        let mut shards = Vec::with_capacity(config.shards as usize);
+        for i in 0..config.shards {
+            let db = db::open(
+                &dir.join(format!("shard-{i}")),
+                &[CF_STATE],
+                config.write_buffer_bytes,
+            )?;
+            shards.push(Shard { db, index: i });
+        }
+        let head = match coord.get(layout::META_HEAD).ctx(|| "read head".into())? {
+            Some(b) => Head::decode(&b)?,
+            None => Head::genesis(),
+        };
+        let recovery = recover(&shards, &head)?;
+        let mut shard_lthash = Vec::with_capacity(shards.len());
+        let mut total = LtHash::zero();
+        for s in &shards {
+            let l = s.lthash()?;
+            total.add(&l);
+            shard_lthash.push(l);
+        }
+        if total != head.lthash {
+            return Err(Error::Corrupt(format!(
+                "the shards' lattice hashes add up to {:?}, the decision log says {:?}",
+                total, head.lthash
+            )));
+        }
+        if config.durability == Durability::NoWalUnrecoverableOnCrash {
+            coord
+                .put_opt(layout::META_NOWAL_OPEN, [1], &db::marker_writes())
+                .ctx(|| "write no-wal marker".into())?;
+        }
+        let cache = quick_cache::sync::Cache::new(config.cache_entries.max(16));
+        Ok((
+            Store {
+                path: dir.to_path_buf(),
+                config,
+                coord,
+                shards,
+                committed: RwLock::new(Committed { head, shard_lthash }),
+                cache,
+                commit_lock: Mutex::new(None),
+                poisoned: std::sync::atomic::AtomicBool::new(false),
+            },
+            recovery,
+        ))
+    }
+
+    /// The committed head: last batch, number of blocks, last block hash, state lattice.
+    pub fn head(&self) -> Head {
+        self.committed.read().head.clone()
+    }
+
+    /// The state root after the last committed block.
+    pub fn state_root(&self) -> [u8; 32] {
+        self.committed.read().head.lthash.root()
+    }
+
+    /// Number of shards.
+    pub fn shard_count(&self) -> u32 {
+        self.config.shards
+    }
+
+    /// The directory the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The durability mode.
+    pub fn durability(&self) -> Durability {
+        self.config.durability
+    }
+
+    /// Recomputes the lattice hash of the whole state by scanning every shard and
+    /// checks it against the committed head. Costs a full scan; recovery tests and
+    /// operators use it.
+    pub fn verify_state_root(&self) -> Result<[u8; 32]> {
+        let c = self.committed.read();
+        let mut total = LtHash::zero();
+        for s in &self.shards {
+            for item in s.db.iterator_cf(s.state(), IteratorMode::Start) {
+                let (k, v) = item.ctx(|| format!("shard {} scan", s.index))?;
+                if layout::shard_of(&k, self.config.shards) != s.index {
+                    return Err(Error::Corrupt(format!(
+                        "key {} found on shard {} but belongs to shard {}",
+                        hex(&k),
+                        s.index,
+                        layout::shard_of(&k, self.config.shards)
+                    )));
+                }
+                total.add(&LtHash::of_entry(&k, &v));
+            }
+        }
+        if total != c.head.lthash {
+            return Err(Error::Corrupt(format!(
+                "scanned state hashes to {:?}, the committed head says {:?}",
+                total, c.head.lthash
+            )));
+        }
+        Ok(total.root())
+    }
+
+    /// Every state entry in key order (merged across shards). For tests and tools.
+    pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let _c = self.committed.read();
+        let mut all = Vec::new();
+        for s in &self.shards {
+            for item in s.db.iterator_cf(s.state(), IteratorMode::Start) {
+                let (k, v) = item.ctx(|| format!("shard {} scan", s.index))?;
+                all.push((k.to_vec(), v.to_vec()));
+            }
+        }
+        all.sort();
+        Ok(all)
+    }
+
+    /// Per shard: the last applied batch and the number of prepare records left.
+    /// After a successful open both are the same on every shard (head batch, 0).
+    pub fn shard_status(&self) -> Result<Vec<(u64, usize)>> {
+        self.shards
+            .iter()
+            .map(|s| Ok((s.applied()?, s.prepared()?.len())))
+            .collect()
+    }
+
+    /// Closes the store cleanly (flushing memtables in the no-WAL mode).
+    pub fn close(self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        if self.config.durability == Durability::NoWalUnrecoverableOnCrash
+            && self.commit_lock.lock().is_none()
+        {
+            for s in &self.shards {
+                s.db.flush_cf(s.state())
+                    .ctx(|| format!("flush shard {}", s.index))?;
+                s.db.flush().ctx(|| format!("flush shard {}", s.index))?;
+            }
+            for cf in COORD_CFS {
+                let h = self.coord.cf_handle(cf).expect("cf exists");
+                self.coord.flush_cf(h).ctx(|| format!("flush {cf}"))?;
+            }
+            self.coord.flush().ctx(|| "flush coordinator".into())?;
+            self.coord
+                .delete_opt(layout::META_NOWAL_OPEN, &db::marker_writes())
+                .ctx(|| "clear no-wal marker".into())?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn fail(&self, p: FailPoint) -> FailAction {
+        match &self.config.fail {
+            Some(f) => f(p),
+            None => FailAction::Continue,
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// Finishes or rolls back every in-doubt batch, then checks that every shard stands
+/// at the committed batch. Presumed abort: a prepare record without a durable
+/// decision (its batch is above the head) is deleted.
+fn recover(shards: &[Shard], head: &Head) -> Result<Recovery> {
+    let mut rec = Recovery::default();
+    for s in shards {
+        let mut applied = s.applied()?;
+        for p in s.prepared()? {
+            if p.batch <= head.batch && p.batch == applied + 1 {
+                s.db.write_opt(s.apply_batch(&p), &db::marker_writes())
+                    .ctx(|| format!("shard {} redo batch {}", s.index, p.batch))?;
+                applied = p.batch;
+                if !rec.redone.contains(&p.batch) {
+                    rec.redone.push(p.batch);
+                }
+            } else if p.batch <= applied {
+                // Already applied (cannot happen with atomic apply, harmless to drop).
+                s.db.delete_opt(layout::prepared_key(p.batch), &db::marker_writes())
+                    .ctx(|| format!("shard {} drop applied record", s.index))?;
+            } else if p.batch > head.batch {
+                s.db.delete_opt(layout::prepared_key(p.batch), &db::marker_writes())
+                    .ctx(|| format!("shard {} roll back batch {}", s.index, p.batch))?;
+                if !rec.rolled_back.contains(&p.batch) {
+                    rec.rolled_back.push(p.batch);
+                }
+            } else {
+                return Err(Error::Corrupt(format!(
+                    "shard {} has a prepare record for batch {} but has applied only up to {}",
+                    s.index, p.batch, applied
+                )));
+            }
+        }
+        if applied != head.batch {
+            return Err(Error::Corrupt(format!(
+                "shard {} stands at batch {} but the coordinator's decision log is at batch {}{}",
+                s.index,
+                applied,
+                head.batch,
+                if applied < head.batch {
+                    " (a durable prepare record was lost)"
+                } else {
+                    " (a durable decision was lost)"
+                }
+            )));
+        }
+    }
+    Ok(rec)
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -1,0 +1,206 @@
+//! Batched two-phase commit across the shards (`docs/design.md`, "Batched two-phase
+//! commit"): prepare on every shard, durable decision at the coordinator, apply.
+
+use rocksdb::WriteBatch;
+
+use crate::error::RocksExt;
+use crate::layout::{
+    self, CF_BLOCK_HASH, CF_BLOCK_TXS, CF_BLOCKS, CF_EV_CONTRACT, CF_EV_TOPIC, CF_EVENTS, CF_TXS,
+};
+use crate::staging::CommitBatch;
+use crate::{Error, FailAction, FailPoint, Result, Store, db};
+
+/// What a successful commit did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// The batch id.
+    pub batch: u64,
+    /// Blocks committed (heights `first_height..first_height + blocks`).
+    pub blocks: usize,
+    /// Height of the first block.
+    pub first_height: u64,
+    /// Keys written across all shards.
+    pub keys: usize,
+    /// Shards with at least one write.
+    pub shards_written: u32,
+}
+
+impl Store {
+    /// Commits a sealed batch durably and atomically across shards. When this returns
+    /// `Ok` the batch's decision is durable (in the configured mode) and every shard has
+    /// applied it. On `Err` the batch is not acknowledged: it may or may not survive a
+    /// reopen (it does iff its decision became durable), and the store refuses further
+    /// commits until reopened.
+    pub fn commit(&self, batch: CommitBatch) -> Result<CommitInfo> {
+        let mut poisoned = self.commit_lock.lock();
+        if let Some((b, reason)) = &*poisoned {
+            return Err(Error::Poisoned {
+                batch: *b,
+                reason: reason.clone(),
+            });
+        }
+        let head = self.committed.read().head.clone();
+        if batch.batch != head.batch + 1
+            || batch.blocks.first().map(|b| b.height) != Some(head.blocks)
+            || batch.prepared.len() != self.shards.len()
+        {
+            return Err(Error::BadBatch(format!(
+                "batch {} (first block {:?}) does not follow the committed head (batch {}, {} blocks); was it staged on another store or after a failed commit?",
+                batch.batch,
+                batch.blocks.first().map(|b| b.height),
+                head.batch,
+                head.blocks
+            )));
+        }
+        let id = batch.batch;
+        match self.run_protocol(&batch) {
+            Ok(()) => Ok(CommitInfo {
+                batch: id,
+                blocks: batch.blocks.len(),
+                first_height: head.blocks,
+                keys: batch.key_count(),
+                shards_written: batch
+                    .prepared
+                    .iter()
+                    .filter(|p| !p.writes.is_empty())
+                    .count() as u32,
+            }),
+            Err(e) => {
+                *poisoned = Some((id, e.to_string()));
+                self.poisoned
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// Calls the fail hook for each shard's step; returns the first shard that must not
+    /// run (and what to do) or `None`.
+    fn first_fault(&self, step: fn(u32) -> FailPoint) -> Option<(u32, FailAction)> {
+        (0..self.shards.len() as u32).find_map(|i| match self.fail(step(i)) {
+            FailAction::Continue => None,
+            a => Some((i, a)),
+        })
+    }
+
+    fn point(&self, p: FailPoint) -> Result<()> {
+        match self.fail(p) {
+            FailAction::Continue => Ok(()),
+            _ => Err(Error::Injected(p)),
+        }
+    }
+
+    fn run_protocol(&self, batch: &CommitBatch) -> Result<()> {
+        let durable = db::durable_writes(self.config.durability);
+        // Phase 1: prepare. Every shard durably records its part of the batch.
+        self.point(FailPoint::BeforePrepare)?;
+        let fault = self.first_fault(FailPoint::PrepareShard);
+        let upto = fault.map_or(self.shards.len(), |(i, _)| i as usize);
+        let encoded: Vec<Vec<u8>> = batch.prepared[..upto].iter().map(|p| p.encode()).collect();
+        par_each(&self.shards[..upto], |s| {
+            s.db.put_opt(
+                layout::prepared_key(batch.batch),
+                &encoded[s.index as usize],
+                &durable,
+            )
+            .ctx(|| format!("shard {} prepare batch {}", s.index, batch.batch))
+        })?;
+        if let Some((i, _)) = fault {
+            return Err(Error::Injected(FailPoint::PrepareShard(i)));
+        }
+        self.point(FailPoint::BeforeDecision)?;
+        // Phase 2: the decision, with the batch's history, in one durable coordinator write.
+        self.coord
+            .write_opt(self.decision(batch), &durable)
+            .ctx(|| format!("coordinator decide batch {}", batch.batch))?;
+        self.point(FailPoint::AfterDecision)?;
+        // Phase 3: apply. Readers wait for the whole batch so none sees half of it.
+        let mut committed = self.committed.write();
+        let fault = self.first_fault(FailPoint::ApplyShard);
+        let upto = fault.map_or(self.shards.len(), |(i, _)| i as usize);
+        let apply = db::apply_writes(self.config.durability);
+        par_each(&self.shards[..upto], |s| {
+            s.db.write_opt(s.apply_batch(&batch.prepared[s.index as usize]), &apply)
+                .ctx(|| format!("shard {} apply batch {}", s.index, batch.batch))
+        })?;
+        if let Some((i, _)) = fault {
+            return Err(Error::Injected(FailPoint::ApplyShard(i)));
+        }
+        for p in &batch.prepared {
+            for (k, v) in &p.writes {
+                self.cache.insert(k.clone(), v.clone());
+            }
+        }
+        committed.head = batch.head.clone();
+        committed.shard_lthash = batch.prepared.iter().map(|p| p.lthash.clone()).collect();
+        drop(committed);
+        self.point(FailPoint::AfterApply)
+    }
+
+    /// The coordinator write that decides the batch: head and history, atomically.
+    fn decision(&self, batch: &CommitBatch) -> WriteBatch {
+        let cf = |n| self.coord.cf_handle(n).expect("column family exists");
+        let mut wb = WriteBatch::default();
+        for b in &batch.blocks {
+            let h = b.height.to_be_bytes();
+            let mut v = Vec::with_capacity(80 + b.header.len());
+            v.extend_from_slice(&b.hash);
+            v.extend_from_slice(&b.state_root);
+            v.extend_from_slice(&batch.batch.to_le_bytes());
+            v.extend_from_slice(&(b.txs.len() as u32).to_le_bytes());
+            v.extend_from_slice(&b.header);
+            wb.put_cf(cf(CF_BLOCKS), h, v);
+            wb.put_cf(cf(CF_BLOCK_HASH), b.hash, h);
+            for (i, tx) in b.txs.iter().enumerate() {
+                let mut v = Vec::with_capacity(12 + tx.body.len());
+                v.extend_from_slice(&b.height.to_le_bytes());
+                v.extend_from_slice(&(i as u32).to_le_bytes());
+                v.extend_from_slice(&tx.body);
+                wb.put_cf(cf(CF_TXS), tx.hash, v);
+                let mut k = h.to_vec();
+                k.extend_from_slice(&(i as u32).to_be_bytes());
+                wb.put_cf(cf(CF_BLOCK_TXS), k, tx.hash);
+            }
+            for e in &b.events {
+                let pos = layout::event_pos(e.height, e.tx_index, e.event_index);
+                wb.put_cf(cf(CF_EVENTS), pos, e.encode_value());
+                let mut k = e.contract.0.to_vec();
+                k.extend_from_slice(&pos);
+                wb.put_cf(cf(CF_EV_CONTRACT), k, []);
+                let mut seen: Vec<[u8; 16]> = Vec::new();
+                for t in &e.topics {
+                    let d = layout::topic_digest(t);
+                    if !seen.contains(&d) {
+                        seen.push(d);
+                        let mut k = d.to_vec();
+                        k.extend_from_slice(&pos);
+                        wb.put_cf(cf(CF_EV_TOPIC), k, []);
+                    }
+                }
+            }
+        }
+        wb.put(layout::META_HEAD, batch.head.encode());
+        wb
+    }
+}
+
+/// Runs `f` on every shard, in parallel when there are several; first error wins.
+fn par_each<F>(shards: &[crate::store::Shard], f: F) -> Result<()>
+where
+    F: Fn(&crate::store::Shard) -> Result<()> + Sync,
+{
+    match shards {
+        [] => Ok(()),
+        [one] => f(one),
+        _ => std::thread::scope(|sc| {
+            let handles: Vec<_> = shards[1..].iter().map(|s| sc.spawn(|| f(s))).collect();
+            let first = f(&shards[0]);
+            let rest: Vec<Result<()>> = handles
+                .into_iter()
+                .map(|h| h.join().expect("shard writer panicked"))
+                .collect();
+            first?;
+            rest.into_iter().collect()
+        }),
+    }
+}
