@@ -33,10 +33,10 @@ pub fn encode_fields(fields: &[Field], args: &Value) -> Result<Vec<u8>, String> 
         encode_value(&field.ty, v, &mut out)
             .map_err(|e| format!("argument `{}`: {e}", field.name))?;
     }
-    if let Value::Object(m) = args {
-        if let Some(extra) = m.keys().find(|k| !fields.iter().any(|f| &f.name == *k)) {
-            return Err(format!("unknown argument `{extra}`"));
-        }
+    if let Value::Object(m) = args
+        && let Some(extra) = m.keys().find(|k| !fields.iter().any(|f| &f.name == *k))
+    {
+        return Err(format!("unknown argument `{extra}`"));
     }
     Ok(out)
 }

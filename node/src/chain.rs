@@ -118,7 +118,7 @@ pub struct Chain {
     /// Number of committed blocks, published after every commit.
     pub committed: tokio::sync::watch::Sender<u64>,
     /// Recently dropped transactions and why (bounded).
-    dropped: Mutex<(HashMap<[u8; 32], String>, VecDeque<[u8; 32]>)>,
+    dropped: Mutex<Dropped>,
     /// Set once shutdown starts.
     pub stopping: AtomicBool,
     /// Set if the pipeline failed (the store refuses writes until restart).
@@ -137,6 +137,9 @@ impl std::fmt::Debug for Chain {
 }
 
 const DROPPED_KEPT: usize = 100_000;
+
+/// Recently dropped transactions: reason by hash, and hashes oldest first.
+type Dropped = (HashMap<[u8; 32], String>, VecDeque<[u8; 32]>);
 
 impl Chain {
     /// A chain over an opened store.

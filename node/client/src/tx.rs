@@ -332,9 +332,9 @@ mod tests {
         // S + ℓ verifies mathematically but is a second encoding: rejected as non-canonical.
         let mut m = tx.clone();
         let mut carry = 0u16;
-        for i in 0..32 {
-            let s = m.signature[32 + i] as u16 + ELL[i] as u16 + carry;
-            m.signature[32 + i] = s as u8;
+        for (sb, lb) in m.signature[32..].iter_mut().zip(ELL) {
+            let s = *sb as u16 + lb as u16 + carry;
+            *sb = s as u8;
             carry = s >> 8;
         }
         assert!(matches!(m.verify(), Err(Error::NonCanonicalSignature)));

@@ -89,11 +89,10 @@ struct ServerState {
 /// RPC metrics (`supervm_rpc_*`) are registered in `metrics`; the error says which name
 /// is already taken there by a different metric.
 pub fn router(
-    registry: Registry,
+    mut registry: Registry,
     limits: RpcLimits,
     metrics: &Metrics,
 ) -> Result<Router, MetricsError> {
-    let mut registry = registry;
     let mut doc_registry = registry.clone();
     let placeholder: Handler = Arc::new(|_| Box::pin(async { Ok(Value::Null) }));
     if let Err(e) = doc_registry.insert(openrpc::discover_spec(), placeholder) {
@@ -117,7 +116,9 @@ pub fn router(
             metrics: call_metrics,
         },
         limits,
-        permits: Arc::new(Semaphore::new(limits.max_concurrent)),
+        permits: Arc::new(Semaphore::new(
+            limits.max_concurrent.min(Semaphore::MAX_PERMITS),
+        )),
         http,
     });
     Ok(Router::new()

@@ -112,9 +112,9 @@ async fn each_bad_transaction_has_its_own_error() {
         0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
     ];
     let mut carry = 0u16;
-    for i in 0..32 {
-        let s = m.signature[32 + i] as u16 + ell[i] as u16 + carry;
-        m.signature[32 + i] = s as u8;
+    for (sb, lb) in m.signature[32..].iter_mut().zip(ell) {
+        let s = *sb as u16 + lb as u16 + carry;
+        *sb = s as u8;
         carry = s >> 8;
     }
     assert_eq!(code(c.submit(&m, false).await), -32013);

@@ -82,6 +82,7 @@ pub struct NodeProcess {
 
 impl NodeProcess {
     /// Starts the real binary and waits until it answers.
+    #[allow(clippy::zombie_processes)] // waited for in `interrupt`, `kill` or `Drop`
     pub async fn start(dir: &Path) -> NodeProcess {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_supervm"))
@@ -125,5 +126,6 @@ impl NodeProcess {
 impl Drop for NodeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -40,6 +40,9 @@ pub struct StoredTx {
     pub body: Vec<u8>,
 }
 
+/// The position of an event: `(height, tx index, event index)`.
+pub type EventPos = (u64, u32, u32);
+
 /// An event query. Heights are inclusive; `after` is the cursor of the last event seen.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EventFilter {
@@ -131,7 +134,7 @@ impl Store {
 
     /// Events matching `f`, in chain order, at most `f.limit` (capped at 10,000). The
     /// second value is the cursor to pass as `after` for the next page (`None`: done).
-    pub fn events(&self, f: &EventFilter) -> Result<(Vec<StoredEvent>, Option<(u64, u32, u32)>)> {
+    pub fn events(&self, f: &EventFilter) -> Result<(Vec<StoredEvent>, Option<EventPos>)> {
         let limit = f.limit.clamp(1, 10_000);
         let to = f.to_height.unwrap_or(u64::MAX);
         let start = match f.after {

@@ -83,10 +83,10 @@ fn next_key_merged(
     store.check_readable()?;
     let mut best: Option<Vec<u8>> = None;
     for s in &store.shards {
-        if let Some(k) = store.next_in_shard(s, prefix, after)? {
-            if best.as_ref().is_none_or(|b| &k < b) {
-                best = Some(k);
-            }
+        if let Some(k) = store.next_in_shard(s, prefix, after)?
+            && best.as_ref().is_none_or(|b| &k < b)
+        {
+            best = Some(k);
         }
     }
     Ok(best)
