@@ -489,8 +489,10 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         },
     )
     .map_err(e)?;
+    // Bodies are buffered before parsing: bound the total (256 × 4 MiB).
     let limits = RpcLimits {
         max_batch: 1000,
+        max_concurrent: 256,
         ..RpcLimits::default()
     };
     let app =

@@ -186,11 +186,11 @@ impl Staging {
                 }
                 Ok(d)
             };
-            if items.len() < 512 {
+            if items.len() < 64 {
                 delta_of(&items)?
             } else {
                 use rayon::prelude::*;
-                items.par_chunks(256).map(delta_of).try_reduce(
+                items.par_chunks(32).map(delta_of).try_reduce(
                     || vec![LtHash::zero(); shards as usize],
                     |mut a, b| {
                         for (x, y) in a.iter_mut().zip(&b) {

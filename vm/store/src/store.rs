@@ -262,7 +262,7 @@ impl Store {
                         layout::shard_of(&k, self.config.shards)
                     )));
                 }
-                total.add(&LtHash::of_entry(&k, &v));
+                total.add_entry(&k, &v);
             }
         }
         if total != c.head.lthash {
