@@ -33,7 +33,8 @@ pub fn raw_write_options(d: Durability) -> WriteOptions {
 }
 
 /// Commits `groups` (each a write group) to a raw RocksDB, `sizes[i]` groups per
-/// `WriteBatch`; returns the elapsed time.
+/// `WriteBatch` holding the final value of each key written in those groups (the same
+/// keys the 2PC path writes); returns the elapsed time.
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 pub fn raw_commit(dir: &Path, d: Durability, groups: &[WriteSet], sizes: &[usize]) -> Duration {
     let db = raw_db(dir);
@@ -41,13 +42,16 @@ pub fn raw_commit(dir: &Path, d: Durability, groups: &[WriteSet], sizes: &[usize
     let start = Instant::now();
     let mut i = 0;
     for &n in sizes {
-        let mut wb = WriteBatch::default();
+        // The batch's final value per key: what the 2PC path writes.
+        let mut merged: std::collections::BTreeMap<&Vec<u8>, &Option<Vec<u8>>> = Default::default();
         for g in &groups[i..(i + n).min(groups.len())] {
-            for (k, v) in g {
-                match v {
-                    Some(v) => wb.put(k, v),
-                    None => wb.delete(k),
-                }
+            merged.extend(g.iter());
+        }
+        let mut wb = WriteBatch::default();
+        for (k, v) in merged {
+            match v {
+                Some(v) => wb.put(k, v),
+                None => wb.delete(k),
             }
         }
         db.write_opt(wb, &wo).expect("raw write");

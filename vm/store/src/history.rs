@@ -144,8 +144,9 @@ impl Store {
         let Some(start) = start else {
             return Ok((vec![], None));
         };
-        // Pick an index: the contract's, else the first required topic's, else all events.
-        let first_topic = f.topics.iter().flatten().next();
+        // Pick an index: the contract's, else the first topic's (the event name, the only
+        // topic indexed), else all events.
+        let first_topic = f.topics.first().and_then(|t| t.as_ref());
         let (cf, prefix): (&str, Vec<u8>) = match (&f.contract, first_topic) {
             (Some(c), _) => (CF_EV_CONTRACT, c.0.to_vec()),
             (None, Some(t)) => (CF_EV_TOPIC, layout::topic_digest(t).to_vec()),

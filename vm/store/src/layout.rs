@@ -20,7 +20,7 @@ pub const CF_BLOCK_TXS: &str = "block_txs";
 pub const CF_EVENTS: &str = "events";
 /// contract ‖ height ‖ tx index ‖ event index → empty.
 pub const CF_EV_CONTRACT: &str = "ev_contract";
-/// topic digest (16) ‖ height ‖ tx index ‖ event index → empty.
+/// digest (16) of an event's first topic ‖ height ‖ tx index ‖ event index → empty.
 pub const CF_EV_TOPIC: &str = "ev_topic";
 /// Every coordinator column family except `default`.
 pub const COORD_CFS: [&str; 7] = [

@@ -167,15 +167,10 @@ impl Store {
                 let mut k = e.contract.0.to_vec();
                 k.extend_from_slice(&pos);
                 wb.put_cf(cf(CF_EV_CONTRACT), k, []);
-                let mut seen: Vec<[u8; 16]> = Vec::new();
-                for t in &e.topics {
-                    let d = layout::topic_digest(t);
-                    if !seen.contains(&d) {
-                        seen.push(d);
-                        let mut k = d.to_vec();
-                        k.extend_from_slice(&pos);
-                        wb.put_cf(cf(CF_EV_TOPIC), k, []);
-                    }
+                if let Some(t) = e.topics.first() {
+                    let mut k = layout::topic_digest(t).to_vec();
+                    k.extend_from_slice(&pos);
+                    wb.put_cf(cf(CF_EV_TOPIC), k, []);
                 }
             }
         }
