@@ -13,6 +13,7 @@ use crate::support::{NodeProcess, dev_keys, sign, transfer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_transfer_query_restart() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let node = NodeProcess::start(dir.path()).await;
     let c = Client::new(&node.url);

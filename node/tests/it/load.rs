@@ -15,6 +15,7 @@ use crate::support::{dev_keys, start, transfer};
 #[allow(clippy::disallowed_methods)] // measures query latency
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cheap_queries_stay_fast_under_transfer_load() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path()).await;
     let url = format!("http://{}", node.addr);

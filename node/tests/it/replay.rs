@@ -22,6 +22,7 @@ fn code(r: Result<supervm_client::views::SubmitResult, Error>) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_transaction_1000_times_is_included_once() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path()).await;
     let url = format!("http://{}", node.addr);
@@ -82,6 +83,7 @@ async fn same_transaction_1000_times_is_included_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_bad_transaction_has_its_own_error() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path()).await;
     let c = Client::new(&format!("http://{}", node.addr));

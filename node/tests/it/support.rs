@@ -11,6 +11,10 @@ use supervm_node::config::DEV_CHAIN_ID;
 use supervm_node::{NodeConfig, RunningNode};
 use supervm_vm::Address;
 
+/// Tests that start nodes hold this, so they do not compete for the two cores (the
+/// load test measures query latency).
+pub static NODE_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A free loopback port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
