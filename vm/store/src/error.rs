@@ -47,6 +47,10 @@ pub enum Error {
         "store at {0} was written with Durability::NoWalUnrecoverableOnCrash and not closed cleanly; its state is lost"
     )]
     UncleanNoWalShutdown(String),
+    /// Reading state failed (the store refuses reads after a failed commit, or RocksDB
+    /// failed).
+    #[error("state read failed: {0}")]
+    Read(String),
     /// A batch that does not follow the committed head.
     #[error("bad commit batch: {0}")]
     BadBatch(String),

@@ -181,7 +181,7 @@ impl Staging {
             let delta_of = |chunk: &[(&Vec<u8>, &Option<Vec<u8>>)]| -> Result<Vec<LtHash>> {
                 let mut d = vec![LtHash::zero(); shards as usize];
                 for (k, new) in chunk {
-                    let old = view.get(k).map_err(|e| Error::Corrupt(e.to_string()))?;
+                    let old = view.get(k).map_err(|e| Error::Read(e.to_string()))?;
                     d[shard_of(k, shards) as usize].update(k, old.as_deref(), new.as_deref());
                 }
                 Ok(d)

@@ -199,6 +199,23 @@ impl Store {
                 total, head.lthash
             )));
         }
+        if head.blocks > 0 {
+            let cf = coord
+                .cf_handle(layout::CF_BLOCKS)
+                .expect("blocks column family");
+            let stored = coord
+                .get_cf(cf, (head.blocks - 1).to_be_bytes())
+                .ctx(|| "read last block".into())?
+                .ok_or_else(|| {
+                    Error::Corrupt(format!("block {} of the head is missing", head.blocks - 1))
+                })?;
+            if stored.get(32..64) != Some(&head.lthash.root()[..]) {
+                return Err(Error::Corrupt(format!(
+                    "block {}'s stored state root differs from the recovered state's",
+                    head.blocks - 1
+                )));
+            }
+        }
         if config.durability == Durability::NoWalUnrecoverableOnCrash {
             coord
                 .put_opt(layout::META_NOWAL_OPEN, [1], &db::marker_writes())

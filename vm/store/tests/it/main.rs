@@ -4,6 +4,7 @@
 
 mod corruption;
 mod crash_model;
+mod disk_full;
 mod history;
 mod kill9;
 mod staging;
