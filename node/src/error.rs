@@ -105,8 +105,8 @@ pub enum Error {
     /// The node is shutting down.
     #[error("node is shutting down")]
     ShuttingDown,
-    /// Historic state was asked for.
-    #[error("state at height {asked} is not retained; the latest committed height is {latest}")]
+    /// State was asked for at a height above the latest committed block.
+    #[error("no state at height {asked}: the latest committed height is {latest}")]
     StateNotRetained {
         /// Asked height.
         asked: u64,

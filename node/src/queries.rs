@@ -30,14 +30,30 @@ pub fn chain_info(chain: &Chain) -> ChainInfo {
     }
 }
 
-fn check_height(chain: &Chain, height: Option<u64>) -> Result<Option<u64>> {
+/// Runs `f` on one consistent snapshot of the state after block `height` (the latest
+/// when `None`); past heights read the blocks' undo records.
+fn with_state<T>(
+    chain: &Chain,
+    height: Option<u64>,
+    f: impl FnOnce(&dyn StateView, Option<u64>) -> Result<T>,
+) -> Result<T> {
     let latest = chain.latest_height();
     match height {
-        Some(h) if Some(h) != latest => Err(Error::StateNotRetained {
-            asked: h,
-            latest: latest.unwrap_or(0),
-        }),
-        _ => Ok(latest),
+        Some(h) if Some(h) != latest => {
+            if latest.is_none_or(|l| h > l) {
+                return Err(Error::StateNotRetained {
+                    asked: h,
+                    latest: latest.unwrap_or(0),
+                });
+            }
+            let snap = chain.store.snapshot_at(h)?;
+            f(&snap, Some(h))
+        }
+        _ => {
+            let snap = chain.store.snapshot();
+            let h = snap.head().blocks.checked_sub(1);
+            f(&snap, h)
+        }
     }
 }
 
@@ -224,14 +240,14 @@ pub fn block_latest(chain: &Chain) -> Result<Option<BlockView>> {
 /// `account.get`.
 pub fn account_get(chain: &Chain, address: &str, height: Option<u64>) -> Result<AccountView> {
     let a = Address(hex32(address, "address")?);
-    let snap = chain.store.snapshot();
-    let h = check_height(chain, height)?;
-    let acc = Account::load(&snap, &a)?;
-    Ok(AccountView {
-        address: to_hex(&a.0),
-        nonce: acc.nonce,
-        balance: acc.balance.to_string(),
-        height: h,
+    with_state(chain, height, |view, h| {
+        let acc = Account::load(view, &a)?;
+        Ok(AccountView {
+            address: to_hex(&a.0),
+            nonce: acc.nonce,
+            balance: acc.balance.to_string(),
+            height: h,
+        })
     })
 }
 
@@ -244,9 +260,9 @@ pub fn storage_get(
 ) -> Result<Option<String>> {
     let c = Address(hex32(contract, "contract")?);
     let k = from_hex(key).map_err(|e| Error::Malformed(format!("key: {e}")))?;
-    let snap = chain.store.snapshot();
-    check_height(chain, height)?;
-    Ok(snap.get(&storage_key(&c, &k))?.map(|v| to_hex(&v)))
+    with_state(chain, height, |view, _| {
+        Ok(view.get(&storage_key(&c, &k))?.map(|v| to_hex(&v)))
+    })
 }
 
 /// `contract.get`: code hash, deployer and the embedded interface.
@@ -295,14 +311,14 @@ pub fn simulate(
             args: from_hex(args).map_err(|e| Error::Malformed(format!("args: {e}")))?,
         },
     };
-    let snap = chain.store.snapshot();
-    let h = check_height(chain, height)?;
-    let env = BlockEnv {
-        height: snap.head().blocks,
-        timestamp_ms: 0,
-        chain_id: chain.config.chain_id,
-    };
-    let r = chain.vm.execute(&snap, &env, &tx)?;
+    let (r, h) = with_state(chain, height, |view, h| {
+        let env = BlockEnv {
+            height: h.map_or(0, |h| h + 1),
+            timestamp_ms: 0,
+            chain_id: chain.config.chain_id,
+        };
+        Ok((chain.vm.execute(view, &env, &tx)?, h))
+    })?;
     let (outcome, revert_code, reason, data) = match &r.outcome {
         Outcome::Success => ("success", None, None, r.return_data.clone()),
         Outcome::Revert { code, data } => ("revert", Some(*code), None, data.clone()),
@@ -310,7 +326,7 @@ pub fn simulate(
         Outcome::Trap { reason } => ("trap", None, Some(reason.clone()), vec![]),
         Outcome::Invalid { reason } => ("invalid", None, Some(reason.clone()), vec![]),
     };
-    let height_now = env.height;
+    let height_now = h.map_or(0, |h| h + 1);
     Ok(SimulateResult {
         outcome: outcome.into(),
         revert_code,

@@ -22,8 +22,11 @@ pub const CF_EVENTS: &str = "events";
 pub const CF_EV_CONTRACT: &str = "ev_contract";
 /// digest (16) of an event's first topic ‖ height ‖ tx index ‖ event index → empty.
 pub const CF_EV_TOPIC: &str = "ev_topic";
+/// len(key) u32 BE ‖ state key ‖ height BE → the key's value before that block
+/// (`0` absent, or `1 ‖ value`).
+pub const CF_UNDO: &str = "undo";
 /// Every coordinator column family except `default`.
-pub const COORD_CFS: [&str; 7] = [
+pub const COORD_CFS: [&str; 8] = [
     CF_BLOCKS,
     CF_BLOCK_HASH,
     CF_TXS,
@@ -31,6 +34,7 @@ pub const COORD_CFS: [&str; 7] = [
     CF_EVENTS,
     CF_EV_CONTRACT,
     CF_EV_TOPIC,
+    CF_UNDO,
 ];
 
 /// Shard meta key (default CF): id of the last batch the shard applied, u64 LE.
@@ -61,6 +65,15 @@ pub fn shard_of(key: &[u8], shards: u32) -> u32 {
 pub fn prepared_key(batch: u64) -> Vec<u8> {
     let mut k = META_PREPARED.to_vec();
     k.extend_from_slice(&batch.to_be_bytes());
+    k
+}
+
+/// `len(key) u32 BE ‖ key ‖ height BE`: where a key's undo record of a block lives.
+pub fn undo_key(key: &[u8], height: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 12);
+    k.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    k.extend_from_slice(key);
+    k.extend_from_slice(&height.to_be_bytes());
     k
 }
 

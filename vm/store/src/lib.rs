@@ -55,7 +55,7 @@ pub use error::{Error, Result};
 pub use history::{EventFilter, EventPos, StoredBlock, StoredTx};
 pub use layout::{Head, StoredEvent};
 pub use lthash::LtHash;
-pub use reads::Snapshot;
+pub use reads::{HistoricSnapshot, Snapshot};
 pub use staging::{BlockRecord, CommitBatch, Staging, StagingView, TxEntry};
 pub use store::{Recovery, Store};
 pub use two_phase::CommitInfo;

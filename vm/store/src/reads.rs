@@ -128,3 +128,80 @@ impl StateView for Snapshot<'_> {
         next_key_merged(self.store, prefix, after)
     }
 }
+
+impl Store {
+    /// The committed state as it was after block `height`: point reads consult the
+    /// blocks' undo records (the value a key had before each later block), then the
+    /// current state. Prefix iteration is available at the latest height only.
+    pub fn snapshot_at(&self, height: u64) -> Result<HistoricSnapshot<'_>> {
+        let guard = self.committed.read();
+        let latest = guard.head.blocks.checked_sub(1);
+        if latest.is_none_or(|l| height > l) {
+            return Err(Error::Read(format!(
+                "height {height} is above the latest committed block ({})",
+                latest.map_or("none".to_string(), |l| l.to_string())
+            )));
+        }
+        Ok(HistoricSnapshot {
+            store: self,
+            height,
+            latest: latest.unwrap_or(0),
+            _guard: guard,
+        })
+    }
+}
+
+/// The state after a past block (see [`Store::snapshot_at`]).
+pub struct HistoricSnapshot<'a> {
+    store: &'a Store,
+    height: u64,
+    latest: u64,
+    _guard: parking_lot::RwLockReadGuard<'a, crate::store::Committed>,
+}
+
+impl HistoricSnapshot<'_> {
+    /// The height this snapshot reads.
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+}
+
+impl StateView for HistoricSnapshot<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if self.height < self.latest {
+            // The first block after `height` that changed the key recorded its value then.
+            let cf = self
+                .store
+                .coord
+                .cf_handle(crate::layout::CF_UNDO)
+                .expect("undo column family exists");
+            let seek = crate::layout::undo_key(key, self.height + 1);
+            let prefix_len = seek.len() - 8;
+            let mut it = self.store.coord.raw_iterator_cf(cf);
+            it.seek(&seek);
+            if let (Some(k), Some(v)) = (it.key(), it.value())
+                && k.len() == seek.len()
+                && k[..prefix_len] == seek[..prefix_len]
+            {
+                return match v.first() {
+                    Some(0) => Ok(None),
+                    Some(1) => Ok(Some(v[1..].to_vec())),
+                    _ => Err(StateError::Backend("malformed undo record".into())),
+                };
+            }
+            it.status()
+                .map_err(|e| StateError::Backend(format!("undo scan: {e}")))?;
+        }
+        get_cached(self.store, key)
+    }
+
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
+        if self.height < self.latest {
+            return Err(StateError::Backend(format!(
+                "prefix iteration at past height {} is not supported (latest is {})",
+                self.height, self.latest
+            )));
+        }
+        next_key_merged(self.store, prefix, after)
+    }
+}

@@ -46,6 +46,8 @@ pub struct CommitBatch {
     pub(crate) prepared: Vec<Prepared>,
     /// The blocks.
     pub(crate) blocks: Vec<BlockRecord>,
+    /// Per block, the value each changed key had before it.
+    pub(crate) undo: Vec<Undo>,
     /// The head once committed.
     pub(crate) head: Head,
 }
@@ -73,6 +75,9 @@ impl CommitBatch {
     }
 }
 
+/// The values a block overwrote: key → value before the block (`None`: absent).
+pub(crate) type Undo = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 #[derive(Default)]
 struct Layer {
     batch: u64,
@@ -85,6 +90,7 @@ pub struct Staging {
     sealed: VecDeque<Arc<Layer>>,
     open: Layer,
     open_blocks: Vec<BlockRecord>,
+    open_undo: Vec<Undo>,
     shard_lthash: Vec<LtHash>,
     next_batch: u64,
     next_height: u64,
@@ -113,6 +119,7 @@ impl Staging {
             sealed: VecDeque::new(),
             open: Layer::default(),
             open_blocks: Vec::new(),
+            open_undo: Vec::new(),
             shard_lthash,
             next_batch: head.batch + 1,
             next_height: head.blocks,
@@ -175,39 +182,49 @@ impl Staging {
         make: impl FnOnce([u8; 32]) -> BlockRecord,
     ) -> Result<[u8; 32]> {
         let shards = self.store.config.shards;
-        let deltas = {
+        // Per shard the lattice delta, and the old value of every written key (the
+        // block's undo record, for reads at past heights).
+        type Part = (Vec<LtHash>, Undo);
+        let (deltas, undo) = {
             let view = self.view();
             let items: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = writes.iter().collect();
-            let delta_of = |chunk: &[(&Vec<u8>, &Option<Vec<u8>>)]| -> Result<Vec<LtHash>> {
+            let delta_of = |chunk: &[(&Vec<u8>, &Option<Vec<u8>>)]| -> Result<Part> {
                 let mut d = vec![LtHash::zero(); shards as usize];
+                let mut u = Vec::with_capacity(chunk.len());
                 for (k, new) in chunk {
                     let old = view.get(k).map_err(|e| Error::Read(e.to_string()))?;
                     d[shard_of(k, shards) as usize].update(k, old.as_deref(), new.as_deref());
+                    if old.as_ref() != new.as_ref() {
+                        u.push(((*k).clone(), old));
+                    }
                 }
-                Ok(d)
+                Ok((d, u))
             };
             if items.len() < 64 {
                 delta_of(&items)?
             } else {
                 use rayon::prelude::*;
                 items.par_chunks(32).map(delta_of).try_reduce(
-                    || vec![LtHash::zero(); shards as usize],
+                    || (vec![LtHash::zero(); shards as usize], Vec::new()),
                     |mut a, b| {
-                        for (x, y) in a.iter_mut().zip(&b) {
+                        for (x, y) in a.0.iter_mut().zip(&b.0) {
                             x.add(y);
                         }
+                        a.1.extend(b.1);
                         Ok(a)
                     },
                 )?
             }
         };
-        for (l, d) in self.shard_lthash.iter_mut().zip(&deltas) {
+        let mut lattices = self.shard_lthash.clone();
+        for (l, d) in lattices.iter_mut().zip(&deltas) {
             l.add(d);
         }
-        for (k, v) in writes {
-            self.open.writes.insert(k.clone(), v.clone());
+        let mut total = LtHash::zero();
+        for l in &lattices {
+            total.add(l);
         }
-        let root = self.state_root();
+        let root = total.root();
         let rec = make(root);
         if rec.height != self.next_height || rec.state_root != root {
             return Err(Error::BadBatch(format!(
@@ -224,6 +241,12 @@ impl Staging {
                 e.height, rec.height
             )));
         }
+        // Valid: only now change the staging.
+        self.shard_lthash = lattices;
+        for (k, v) in writes {
+            self.open.writes.insert(k.clone(), v.clone());
+        }
+        self.open_undo.push(undo);
         self.next_height += 1;
         self.last_hash = rec.hash;
         self.open_blocks.push(rec);
@@ -259,6 +282,7 @@ impl Staging {
             batch,
             prepared,
             blocks: std::mem::take(&mut self.open_blocks),
+            undo: std::mem::take(&mut self.open_undo),
             head: Head {
                 batch,
                 blocks: self.next_height,

@@ -120,3 +120,60 @@ fn blocks_transactions_and_events_are_queryable_and_durable() {
     assert_eq!(page, all);
     assert_eq!(cursor, None);
 }
+
+#[test]
+fn reads_at_every_past_height_match_the_state_after_that_block() {
+    use rand::SeedableRng;
+    use supervm_vm::StateView;
+    let seed = crate::support::seed("history_reads");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(
+        dir.path(),
+        StoreConfig {
+            shards: 3,
+            ..StoreConfig::default()
+        },
+    ));
+    let mut staging = Staging::new(store.clone());
+    let mut models = Vec::new();
+    let mut model = crate::support::Model::default();
+    let mut keys = std::collections::BTreeSet::new();
+    for height in 0..40u64 {
+        let w = crate::support::random_writes(&mut rng, 25);
+        keys.extend(w.keys().cloned());
+        crate::support::stage(&mut staging, &w);
+        model.apply_block(&w);
+        models.push(model.clone());
+        if height % 4 == 3 {
+            store.commit(staging.seal().unwrap()).unwrap();
+        }
+    }
+    if let Some(b) = staging.seal() {
+        store.commit(b).unwrap();
+    }
+    drop(staging);
+    let check = |store: &supervm_store::Store| {
+        for (h, m) in models.iter().enumerate() {
+            let snap = store.snapshot_at(h as u64).unwrap();
+            for k in &keys {
+                assert_eq!(
+                    snap.get(k).unwrap().as_ref(),
+                    m.state.get(k),
+                    "height {h}, key {k:?}"
+                );
+            }
+        }
+        assert!(store.snapshot_at(models.len() as u64).is_err());
+        assert!(store.snapshot_at(3).unwrap().next_key(b"", None).is_err());
+    };
+    check(&store);
+    drop(Arc::try_unwrap(store).unwrap());
+    check(&open(
+        dir.path(),
+        StoreConfig {
+            shards: 3,
+            ..StoreConfig::default()
+        },
+    ));
+}
