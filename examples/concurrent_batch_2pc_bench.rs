@@ -235,10 +235,11 @@ fn main() {
     let sizes: Vec<usize> = vec![batch_blocks; block_groups.len().div_ceil(batch_blocks)];
     let raw_dir = tempfile::tempdir().expect("tempdir");
     let raw = raw_commit(raw_dir.path(), durability, &block_groups, &sizes);
-    // The 2PC commit path alone on the same keys (state only, no history rows), timed
+    // The 2PC commit path alone on the same keys (state only: no history rows, no undo
+    // records), timed
     // around `Store::commit`, for the comparison with the raw WriteBatch.
     let dir2 = tempfile::tempdir().expect("tempdir");
-    let store2 = open_store(dir2.path(), shards, durability);
+    let store2 = supervm_benches::storage::open_store_with(dir2.path(), shards, durability, false);
     let mut staging2 = Staging::new(store2.clone());
     let mut state_only = Duration::ZERO;
     for chunk in block_groups.chunks(batch_blocks) {

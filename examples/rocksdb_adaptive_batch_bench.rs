@@ -12,6 +12,7 @@
 //! writes). `puts_per_s` is end to end (staging with the state root, then 2PC);
 //! `commit_puts_per_s` times `Store::commit` alone, the path compared with the raw
 //! baseline. Only durably committed puts are counted (every commit must succeed).
+//! The store runs without state history (undo records), like the raw baseline.
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -19,7 +20,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 use supervm_benches::arg;
-use supervm_benches::storage::{open_store, percentile_ms, put_groups, raw_commit, stage_plain};
+use supervm_benches::storage::{percentile_ms, put_groups, raw_commit, stage_plain};
 use supervm_store::{AdaptiveBatcher, BatchPolicy, Durability, Staging};
 
 #[allow(clippy::disallowed_methods)] // a benchmark times things
@@ -70,7 +71,7 @@ fn main() {
     for &mode in &modes {
         for (name, fixed) in &policies {
             let dir = tempfile::tempdir().expect("tempdir");
-            let store = open_store(dir.path(), shards, mode);
+            let store = supervm_benches::storage::open_store_with(dir.path(), shards, mode, false);
             let mut staging = Staging::new(store.clone());
             let mut batcher = AdaptiveBatcher::new(BatchPolicy {
                 target,

@@ -81,13 +81,25 @@ pub fn put_groups(n: usize, per_group: usize, seed: u64) -> Vec<WriteSet> {
         .collect()
 }
 
-/// A store in `dir` with `shards` shards and durability `d`.
+/// A store in `dir` with `shards` shards and durability `d` (state history on, as a
+/// node runs it).
 pub fn open_store(dir: &Path, shards: u32, d: Durability) -> std::sync::Arc<Store> {
+    open_store_with(dir, shards, d, true)
+}
+
+/// A store with state history (per-block undo records) on or off.
+pub fn open_store_with(
+    dir: &Path,
+    shards: u32,
+    d: Durability,
+    state_history: bool,
+) -> std::sync::Arc<Store> {
     let (s, _) = Store::open(
         dir,
         StoreConfig {
             shards,
             durability: d,
+            state_history,
             ..StoreConfig::default()
         },
     )

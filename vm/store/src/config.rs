@@ -88,6 +88,10 @@ pub struct StoreConfig {
     pub cache_entries: usize,
     /// RocksDB write buffer (memtable) size per shard, bytes.
     pub write_buffer_bytes: usize,
+    /// Keep each block's undo record (the previous value of every key it changed) so
+    /// state can be read at any past height ([`Store::snapshot_at`](crate::Store::snapshot_at)).
+    /// Costs one coordinator row per changed key per block. Default on.
+    pub state_history: bool,
     /// Fault injection for tests; `None` in production.
     pub fail: Option<FailHook>,
 }
@@ -99,6 +103,7 @@ impl Default for StoreConfig {
             durability: Durability::Fsync,
             cache_entries: 1 << 20,
             write_buffer_bytes: 64 << 20,
+            state_history: true,
             fail: None,
         }
     }
@@ -111,6 +116,7 @@ impl std::fmt::Debug for StoreConfig {
             .field("durability", &self.durability)
             .field("cache_entries", &self.cache_entries)
             .field("write_buffer_bytes", &self.write_buffer_bytes)
+            .field("state_history", &self.state_history)
             .field("fail", &self.fail.is_some())
             .finish()
     }

@@ -136,6 +136,12 @@ impl Store {
     pub fn snapshot_at(&self, height: u64) -> Result<HistoricSnapshot<'_>> {
         let guard = self.committed.read();
         let latest = guard.head.blocks.checked_sub(1);
+        if !self.config.state_history && latest != Some(height) {
+            return Err(Error::Read(
+                "state history is off (StoreConfig::state_history); only the latest height is readable"
+                    .to_string(),
+            ));
+        }
         if latest.is_none_or(|l| height > l) {
             return Err(Error::Read(format!(
                 "height {height} is above the latest committed block ({})",

@@ -142,7 +142,13 @@ impl Store {
     fn decision(&self, batch: &CommitBatch) -> WriteBatch {
         let cf = |n| self.coord.cf_handle(n).expect("column family exists");
         let mut wb = WriteBatch::default();
+        let no_undo = Vec::new();
         for (b, undo) in batch.blocks.iter().zip(&batch.undo) {
+            let undo = if self.config.state_history {
+                undo
+            } else {
+                &no_undo
+            };
             for (k, old) in undo {
                 let v = match old {
                     None => vec![0],
