@@ -268,36 +268,73 @@ const SUBMIT_ERRORS: [(i64, &str); 16] = [
     (-32025, "node shutting down"),
 ];
 
+/// Registers a method whose handler is a plain function of the chain and its params.
+fn add<P, R>(
+    r: &mut Registry,
+    chain: &Arc<Chain>,
+    spec: MethodSpec,
+    f: fn(&Chain, P) -> Result<R>,
+) -> Result<()>
+where
+    P: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize + Send + 'static,
+{
+    let c = chain.clone();
+    r.register(spec, move |p: P| {
+        let c = c.clone();
+        async move { f(&c, p).map_err(rpc_err) }
+    })
+    .map_err(|x| Error::Other(x.to_string()))
+}
+
+/// [`add`] for handlers that do heavy work (signature checks, contract execution): they
+/// run on tokio's blocking pool, not on the threads serving requests.
+fn add_blocking<P, R>(
+    r: &mut Registry,
+    chain: &Arc<Chain>,
+    spec: MethodSpec,
+    f: fn(&Chain, P) -> Result<R>,
+) -> Result<()>
+where
+    P: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize + Send + 'static,
+{
+    let c = chain.clone();
+    r.register(spec, move |p: P| {
+        let c = c.clone();
+        async move {
+            tokio::task::spawn_blocking(move || f(&c, p))
+                .await
+                .map_err(|e| RpcError::internal(e.to_string()))?
+                .map_err(rpc_err)
+        }
+    })
+    .map_err(|x| Error::Other(x.to_string()))
+}
+
 /// The node's HTTP router: JSON-RPC on `POST /`, `GET /metrics`, `GET /health`.
 pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
     let mut r = Registry::new("SuperVM node", env!("CARGO_PKG_VERSION"));
-    let e = |x: crate::rpc::RegistryError| Error::Other(x.to_string());
-    let c = chain.clone();
-    r.register(
+    add(
+        &mut r,
+        &chain,
         MethodSpec::new(
             "chain.info",
             "Chain id, software version, latest height, gas price, shards.",
         )
         .result("info", obj()),
-        move |_: NoParams| {
-            let c = c.clone();
-            async move { Ok::<_, RpcError>(queries::chain_info(&c)) }
-        },
-    )
-    .map_err(e)?;
-    let c = chain.clone();
-    r.register(
+        |c, _: NoParams| Ok(queries::chain_info(c)),
+    )?;
+    add(
+        &mut r,
+        &chain,
         MethodSpec::new(
             "chain.health",
             "Whether the block pipeline runs; latest height; mempool size.",
         )
         .result("health", obj()),
-        move |_: NoParams| {
-            let c = c.clone();
-            async move { Ok::<_, RpcError>(health(&c)) }
-        },
-    )
-    .map_err(e)?;
+        |c, _: NoParams| Ok(health(c)),
+    )?;
     let c = chain.clone();
     r.register(
         with_errors(
@@ -316,140 +353,101 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             }
         },
     )
-    .map_err(e)?;
-    let c = chain.clone();
-    r.register(
+    .map_err(|x| Error::Other(x.to_string()))?;
+    add_blocking(
+        &mut r,
+        &chain,
         MethodSpec::new("tx.submit_batch", "Submits up to 10000 signed transactions: signatures verified in parallel, then admitted in order; one result or error per transaction.")
             .param(ParamSpec::required("txs", "Hex of each signed transaction.", json!({"type": "array", "items": hexs()})))
             .result("results", obj()),
-        move |p: SubmitBatchParams| {
-            let c = c.clone();
-            async move {
-                tokio::task::spawn_blocking(move || submit_batch(&c, p))
-                    .await
-                    .map_err(|e| RpcError::internal(e.to_string()))?
-                    .map_err(rpc_err)
-            }
-        },
-    )
-    .map_err(e)?;
-    let c = chain.clone();
-    r.register(
+        submit_batch,
+    )?;
+    add(
+        &mut r,
+        &chain,
         MethodSpec::new(
             "tx.get",
             "A transaction's status (committed, pending, dropped, unknown) and receipt.",
         )
         .param(ParamSpec::required("hash", "Transaction hash.", hexs()))
         .result("transaction", obj()),
-        move |p: HashParams| {
-            let c = c.clone();
-            async move {
-                queries::hex32(&p.hash, "hash")
-                    .and_then(|h| queries::tx_get(&c, &h))
-                    .map_err(rpc_err)
-            }
-        },
-    )
-    .map_err(e)?;
-    let c = chain.clone();
-    r.register(
+        |c, p: HashParams| queries::tx_get(c, &queries::hex32(&p.hash, "hash")?),
+    )?;
+    add(
+        &mut r,
+        &chain,
         MethodSpec::new(
             "tx.receipt",
             "The receipt of a committed transaction, or null.",
         )
         .param(ParamSpec::required("hash", "Transaction hash.", hexs()))
         .result("receipt", nullable_obj()),
-        move |p: HashParams| {
-            let c = c.clone();
-            async move {
-                queries::hex32(&p.hash, "hash")
-                    .and_then(|h| queries::receipt(&c, &h))
-                    .map_err(rpc_err)
-            }
-        },
-    )
-    .map_err(e)?;
-    let c = chain.clone();
-    r.register(
-        MethodSpec::new("tx.simulate", "Runs a contract call on the latest committed state without committing: return value, gas, events, and the access list (keys read and written).")
+        |c, p: HashParams| queries::receipt(c, &queries::hex32(&p.hash, "hash")?),
+    )?;
+    add_blocking(
+        &mut r,
+        &chain,
+        MethodSpec::new("tx.simulate", "Runs a contract call on committed state (latest, or after block `height`) without committing: return value, gas, events, and the access list (keys read and written).")
             .param(ParamSpec::required("sender", "Caller address.", hexs()))
             .param(ParamSpec::required("contract", "Contract address.", hexs()))
             .param(ParamSpec::required("function", "Entry point.", s("function name")))
             .param(ParamSpec::optional("args", "Codec-encoded arguments (hex).", hexs()))
             .param(ParamSpec::optional("gas_limit", "Gas limit (default 100000000).", int()))
-            .param(ParamSpec::optional("height", "Must be the latest height.", int()))
-            .result("simulation", obj()),
-        move |p: SimulateParams| {
-            let c = c.clone();
-            async move {
-                tokio::task::spawn_blocking(move || {
-                    queries::simulate(&c, &p.sender, &p.contract, &p.function, &p.args, p.gas_limit, p.height)
-                })
-                .await
-                .map_err(|e| RpcError::internal(e.to_string()))?
-                .map_err(rpc_err)
-            }
-        },
-    )
-    .map_err(e)?;
-    let c = chain.clone();
-    r.register(
+            .param(ParamSpec::optional("height", "Run on the state after this block.", int()))
+            .result("simulation", obj())
+            .error(-32030, "no state at that height"),
+        |c, p: SimulateParams| queries::simulate(c, &p.sender, &p.contract, &p.function, &p.args, p.gas_limit, p.height),
+    )?;
+    add(
+        &mut r,
+        &chain,
         MethodSpec::new("block.get", "A block by height or by hash, or null.")
             .param(ParamSpec::optional("height", "Block height.", int()))
             .param(ParamSpec::optional("hash", "Block hash.", hexs()))
             .result("block", nullable_obj()),
-        move |p: BlockParams| {
-            let c = c.clone();
-            async move { queries::block_get(&c, p.height, p.hash.as_deref()).map_err(rpc_err) }
-        },
-    )
-    .map_err(e)?;
-    let c = chain.clone();
-    r.register(
+        |c, p: BlockParams| queries::block_get(c, p.height, p.hash.as_deref()),
+    )?;
+    add(
+        &mut r,
+        &chain,
         MethodSpec::new("block.latest", "The latest committed block, or null.")
             .result("block", nullable_obj()),
-        move |_: NoParams| {
-            let c = c.clone();
-            async move { queries::block_latest(&c).map_err(rpc_err) }
-        },
-    )
-    .map_err(e)?;
-    let c = chain.clone();
-    r.register(
-        MethodSpec::new("account.get", "An account's nonce and native balance.")
-            .param(ParamSpec::required("address", "Account address.", hexs()))
-            .param(ParamSpec::optional(
-                "height",
-                "Must be the latest height.",
-                int(),
-            ))
-            .result("account", obj())
-            .error(-32030, "state at that height is not retained"),
-        move |p: AccountParams| {
-            let c = c.clone();
-            async move { queries::account_get(&c, &p.address, p.height).map_err(rpc_err) }
-        },
-    )
-    .map_err(e)?;
-    let c = chain.clone();
-    r.register(
+        |c, _: NoParams| queries::block_latest(c),
+    )?;
+    add(
+        &mut r,
+        &chain,
+        MethodSpec::new(
+            "account.get",
+            "An account's nonce and native balance (latest, or after block `height`).",
+        )
+        .param(ParamSpec::required("address", "Account address.", hexs()))
+        .param(ParamSpec::optional(
+            "height",
+            "Read the state after this block.",
+            int(),
+        ))
+        .result("account", obj())
+        .error(-32030, "no state at that height"),
+        |c, p: AccountParams| queries::account_get(c, &p.address, p.height),
+    )?;
+    add(
+        &mut r,
+        &chain,
         MethodSpec::new(
             "contract.get",
             "A contract's code hash, deployer and embedded interface, or null.",
         )
         .param(ParamSpec::required("address", "Contract address.", hexs()))
         .result("contract", nullable_obj()),
-        move |p: ContractParams| {
-            let c = c.clone();
-            async move { queries::contract_get(&c, &p.address).map_err(rpc_err) }
-        },
-    )
-    .map_err(e)?;
-    let c = chain.clone();
-    r.register(
+        |c, p: ContractParams| queries::contract_get(c, &p.address),
+    )?;
+    add(
+        &mut r,
+        &chain,
         MethodSpec::new(
             "storage.get",
-            "A contract's raw storage value (hex), or null.",
+            "A contract's raw storage value (hex), or null (latest, or after block `height`).",
         )
         .param(ParamSpec::required("contract", "Contract address.", hexs()))
         .param(ParamSpec::required(
@@ -459,19 +457,16 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         ))
         .param(ParamSpec::optional(
             "height",
-            "Must be the latest height.",
+            "Read the state after this block.",
             int(),
         ))
         .result("value", json!({"type": ["string", "null"]}))
-        .error(-32030, "state at that height is not retained"),
-        move |p: StorageParams| {
-            let c = c.clone();
-            async move { queries::storage_get(&c, &p.contract, &p.key, p.height).map_err(rpc_err) }
-        },
-    )
-    .map_err(e)?;
-    let c = chain.clone();
-    r.register(
+        .error(-32030, "no state at that height"),
+        |c, p: StorageParams| queries::storage_get(c, &p.contract, &p.key, p.height),
+    )?;
+    add(
+        &mut r,
+        &chain,
         MethodSpec::new("events.query", "Events filtered by contract, topics and block range, in chain order, with cursor paging.")
             .param(ParamSpec::optional("contract", "Contract address.", hexs()))
             .param(ParamSpec::optional("topics", "Per position, the topic required there (hex) or null.", json!({"type": "array", "items": {"type": ["string", "null"]}})))
@@ -480,15 +475,10 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             .param(ParamSpec::optional("cursor", "next_cursor of the previous page.", s("height:tx:event")))
             .param(ParamSpec::optional("limit", "Page size (default 100, max 1000).", int()))
             .result("page", obj()),
-        move |p: EventsParams| {
-            let c = c.clone();
-            async move {
-                queries::events_query(&c, p.contract.as_deref(), &p.topics, p.from_height, p.to_height, p.cursor.as_deref(), p.limit)
-                    .map_err(rpc_err)
-            }
+        |c, p: EventsParams| {
+            queries::events_query(c, p.contract.as_deref(), &p.topics, p.from_height, p.to_height, p.cursor.as_deref(), p.limit)
         },
-    )
-    .map_err(e)?;
+    )?;
     // Bodies are buffered before parsing: bound the total (256 × 4 MiB).
     let limits = RpcLimits {
         max_batch: 1000,
