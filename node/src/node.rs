@@ -125,5 +125,18 @@ impl RunningNode {
         }
         let _ = self.stop_server.send(());
         let _ = self.server.await;
+        // Connection tasks of the server may still hold the chain for a moment; the store
+        // (and its RocksDB locks) closes when the last reference goes.
+        for _ in 0..1000 {
+            if Arc::strong_count(&self.chain) == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if Arc::strong_count(&self.chain) > 1 {
+            tracing::warn!(
+                "node stopped but the chain is still referenced; the store closes later"
+            );
+        }
     }
 }

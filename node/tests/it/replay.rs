@@ -33,7 +33,17 @@ async fn same_transaction_1000_times_is_included_once() {
     let mut tasks = Vec::new();
     for _ in 0..1000 {
         let (c, tx) = (client.clone(), tx.clone());
-        tasks.push(tokio::spawn(async move { c.submit(&tx, false).await }));
+        tasks.push(tokio::spawn(async move {
+            // A busy server (HTTP 429, -32005) asks clients to retry.
+            loop {
+                match c.submit(&tx, false).await {
+                    Err(Error::Rpc { code: -32005, .. }) => {
+                        tokio::time::sleep(Duration::from_millis(5)).await
+                    }
+                    other => return other,
+                }
+            }
+        }));
     }
     let (mut ok, mut known) = (0, 0);
     for t in tasks {
