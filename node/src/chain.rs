@@ -264,6 +264,9 @@ impl Chain {
                 d.0.remove(&old);
             }
         }
+        drop(d);
+        // Waiters of `tx.submit` re-check their transaction.
+        self.committed.send_modify(|_| {});
     }
 
     /// Why a transaction was dropped, if it was recently.

@@ -125,7 +125,7 @@ impl Mempool {
         if n < expected {
             return Err(Error::DuplicateNonce { nonce: n });
         }
-        if n > expected {
+        if n > expected || n == u64::MAX {
             return Err(Error::NonceGap { expected, got: n });
         }
         let needed = reserved.saturating_add(p.max_cost);
@@ -215,8 +215,10 @@ impl Mempool {
                 if s.inflight == 0 {
                     inner.senders.remove(&sender);
                 } else {
-                    // Later in-flight ones will fail their nonce check and be dropped too.
-                    s.next_nonce = u64::MAX;
+                    // In-flight transactions with lower nonces still commit; higher ones
+                    // fail their nonce check and are dropped too. So the dropped nonce is
+                    // the next one the sender can use.
+                    s.next_nonce = s.next_nonce.min(p.tx.body.nonce);
                 }
             }
         }

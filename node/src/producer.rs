@@ -116,6 +116,7 @@ fn commit_loop(
                 *chain.halted.lock() = Some(e.to_string());
                 chain.stopping.store(true, Ordering::Relaxed);
                 chain.mempool.wake();
+                chain.committed.send_modify(|_| {});
             }
         }
         busy.store(false, Ordering::Release);

@@ -59,15 +59,22 @@ fn with_state<T>(
 
 /// `tx.submit`: checks, admits, and optionally waits until committed.
 pub async fn submit(
-    chain: &Chain,
+    chain: &std::sync::Arc<Chain>,
     raw_hex: &str,
     wait: bool,
     timeout: Duration,
 ) -> Result<SubmitResult> {
     let raw = from_hex(raw_hex).map_err(Error::Malformed)?;
-    let (tx, hash) = chain.check_stateless(&raw)?;
     let mut rx = chain.committed.subscribe();
-    chain.admit(tx, hash, raw)?;
+    // Signature checks and store reads run on the blocking pool, not on the threads
+    // that serve requests.
+    let c = chain.clone();
+    let hash = tokio::task::spawn_blocking(move || {
+        let (tx, hash) = c.check_stateless(&raw)?;
+        c.admit(tx, hash, raw).map(|()| hash)
+    })
+    .await
+    .map_err(|e| Error::Other(e.to_string()))??;
     if !wait {
         return Ok(SubmitResult {
             hash: to_hex(&hash),
@@ -77,7 +84,10 @@ pub async fn submit(
     }
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if let Some(r) = receipt(chain, &hash)? {
+        // History rows appear with the decision, state with the apply: answer once both.
+        if let Some(r) = receipt(chain, &hash)?
+            && chain.latest_height().is_some_and(|l| l >= r.block_height)
+        {
             return Ok(SubmitResult {
                 hash: to_hex(&hash),
                 status: "committed".into(),
@@ -311,14 +321,33 @@ pub fn simulate(
             args: from_hex(args).map_err(|e| Error::Malformed(format!("args: {e}")))?,
         },
     };
-    let (r, h) = with_state(chain, height, |view, h| {
+    let run = |view: &dyn StateView, h: Option<u64>| {
         let env = BlockEnv {
             height: h.map_or(0, |h| h + 1),
             timestamp_ms: 0,
             chain_id: chain.config.chain_id,
         };
         Ok((chain.vm.execute(view, &env, &tx)?, h))
-    })?;
+    };
+    // A long call must not hold the snapshot lock (commits would wait behind it): run on
+    // the store read by read, and keep the result only if no batch committed meanwhile;
+    // after two tries, run on the locked snapshot.
+    let mut result = None;
+    if height.is_none_or(|x| Some(x) == chain.latest_height()) {
+        for _ in 0..2 {
+            let before = chain.store.head().batch;
+            let h = chain.latest_height();
+            let r = run(&*chain.store, h)?;
+            if chain.store.head().batch == before {
+                result = Some(r);
+                break;
+            }
+        }
+    }
+    let (r, h) = match result {
+        Some(r) => r,
+        None => with_state(chain, height, run)?,
+    };
     let (outcome, revert_code, reason, data) = match &r.outcome {
         Outcome::Success => ("success", None, None, r.return_data.clone()),
         Outcome::Revert { code, data } => ("revert", Some(*code), None, data.clone()),

@@ -137,9 +137,10 @@ impl Store {
     pub fn events(&self, f: &EventFilter) -> Result<(Vec<StoredEvent>, Option<EventPos>)> {
         let limit = f.limit.clamp(1, 10_000);
         let to = f.to_height.unwrap_or(u64::MAX);
+        let floor = layout::event_pos(f.from_height, 0, 0);
         let start = match f.after {
-            Some((h, t, e)) => next_pos(h, t, e),
-            None => Some(layout::event_pos(f.from_height, 0, 0)),
+            Some((h, t, e)) => next_pos(h, t, e).map(|p| p.max(floor)),
+            None => Some(floor),
         };
         let Some(start) = start else {
             return Ok((vec![], None));

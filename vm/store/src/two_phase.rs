@@ -120,13 +120,21 @@ impl Store {
         let fault = self.first_fault(FailPoint::ApplyShard);
         let upto = fault.map_or(self.shards.len(), |(i, _)| i as usize);
         let apply = db::apply_writes(self.config.durability);
-        par_each(&self.shards[..upto], |s| {
+        let applied = par_each(&self.shards[..upto], |s| {
             s.db.write_opt(s.apply_batch(&batch.prepared[s.index as usize]), &apply)
                 .ctx(|| format!("shard {} apply batch {}", s.index, batch.batch))
-        })?;
-        if let Some((i, _)) = fault {
-            return Err(Error::Injected(FailPoint::ApplyShard(i)));
+        });
+        let applied = match (applied, fault) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some((i, _))) => Err(Error::Injected(FailPoint::ApplyShard(i))),
+            (Ok(()), None) => Ok(()),
+        };
+        if applied.is_err() {
+            // Some shards may hold the batch: refuse reads before any reader gets in.
+            self.poisoned
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
+        applied?;
         for p in &batch.prepared {
             for (k, v) in &p.writes {
                 self.cache.insert(k.clone(), v.clone());
