@@ -12,7 +12,7 @@ use supervm_vm::{Address, Vm, VmConfig};
 
 use crate::accounts::Account;
 use crate::config::{MAX_GAS_LIMIT, MIN_GAS_LIMIT, NodeConfig};
-use crate::mempool::{AccountNow, Mempool, PendingTx};
+use crate::mempool::{AccountNow, Mempool, NotAdmitted, PendingTx};
 use crate::metrics::{Counter, Gauge, Histogram, Metrics, MetricsError};
 use crate::{Error, Result};
 
@@ -231,20 +231,28 @@ impl Chain {
                 next,
             });
         }
-        let acc = Account::load(&*self.store, &tx.body.sender)?;
         let max_cost = max_cost(&tx);
-        let r = self.mempool.admit(
-            PendingTx {
-                tx,
-                hash,
-                raw,
-                max_cost,
-            },
-            AccountNow {
+        let mut p = PendingTx {
+            tx,
+            hash,
+            raw,
+            max_cost,
+        };
+        // Read the account after noting the mempool's generation; if a commit resolved
+        // transactions in between (and the sender has nothing pending), read again.
+        let r = loop {
+            let generation = self.mempool.generation();
+            let acc = Account::load(&*self.store, &p.tx.body.sender)?;
+            let now = AccountNow {
                 nonce: acc.nonce,
                 balance: acc.balance,
-            },
-        );
+            };
+            match self.mempool.admit_at(p, now, generation) {
+                Ok(()) => break Ok(()),
+                Err(NotAdmitted::Rejected(e)) => break Err(e),
+                Err(NotAdmitted::Stale(back)) => p = *back,
+            }
+        };
         match &r {
             Ok(()) => self.stats.admitted.inc(),
             Err(_) => self.stats.rejected.inc(),

@@ -42,9 +42,21 @@ struct Sender {
 
 #[derive(Default)]
 struct Inner {
+    /// Incremented whenever transactions are resolved (committed or dropped), so an
+    /// admission can tell that the account it read may be older than the mempool.
+    generation: u64,
     known: HashMap<[u8; 32], u64>,
     senders: HashMap<Address, Sender>,
     queue: VecDeque<Arc<PendingTx>>,
+}
+
+/// Why [`Mempool::admit_at`] did not admit a transaction.
+#[derive(Debug)]
+pub enum NotAdmitted {
+    /// Refused.
+    Rejected(Error),
+    /// The account read may be stale: read it again and retry.
+    Stale(Box<PendingTx>),
 }
 
 /// The bounded mempool.
@@ -100,6 +112,30 @@ impl Mempool {
     /// The nonce `sender` would need next, if it has transactions here.
     pub fn next_nonce(&self, sender: &Address) -> Option<u64> {
         self.inner.lock().senders.get(sender).map(|s| s.next_nonce)
+    }
+
+    /// The resolve generation; read it before reading the sender's account.
+    pub fn generation(&self) -> u64 {
+        self.inner.lock().generation
+    }
+
+    /// Admits `p` (signature already checked), given the sender's committed account as
+    /// read after [`Mempool::generation`] returned `generation`. If transactions were
+    /// resolved since and the sender has nothing pending, the account may be stale and
+    /// the transaction comes back as [`NotAdmitted::Stale`] to be retried.
+    pub fn admit_at(
+        &self,
+        p: PendingTx,
+        account: AccountNow,
+        generation: u64,
+    ) -> Result<(), NotAdmitted> {
+        {
+            let inner = self.inner.lock();
+            if inner.generation != generation && !inner.senders.contains_key(&p.tx.body.sender) {
+                return Err(NotAdmitted::Stale(Box::new(p)));
+            }
+        }
+        self.admit(p, account).map_err(NotAdmitted::Rejected)
     }
 
     /// Admits `p` (signature already checked), given the sender's committed account.
@@ -228,5 +264,116 @@ impl Mempool {
     /// Wakes a producer waiting in [`Mempool::take`].
     pub fn wake(&self) {
         self.ready.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use supervm_client::{TxBody, TxPayload};
+
+    fn tx(key: &SigningKey, nonce: u64) -> PendingTx {
+        let tx = TxBody {
+            chain_id: 1,
+            sender: supervm_client::keys::address_of(key),
+            nonce,
+            gas_limit: 10_000,
+            gas_price: 1,
+            expiry_height: 100,
+            payload: TxPayload::Transfer {
+                to: Address([9; 32]),
+                amount: 1,
+            },
+        }
+        .sign(key);
+        PendingTx {
+            hash: tx.hash(),
+            raw: tx.encode(),
+            max_cost: 10_001,
+            tx,
+        }
+    }
+
+    #[test]
+    fn nonces_balance_capacity_and_reset_after_drop() {
+        let k = SigningKey::from_bytes(&[1; 32]);
+        let acc = AccountNow {
+            nonce: 3,
+            balance: 25_000,
+        };
+        let m = Mempool::new(3);
+        assert!(matches!(
+            m.admit(tx(&k, 2), acc),
+            Err(Error::StaleNonce {
+                expected: 3,
+                got: 2
+            })
+        ));
+        assert!(matches!(
+            m.admit(tx(&k, 4), acc),
+            Err(Error::NonceGap {
+                expected: 3,
+                got: 4
+            })
+        ));
+        m.admit(tx(&k, 3), acc).unwrap();
+        assert!(matches!(m.admit(tx(&k, 3), acc), Err(Error::AlreadyKnown)));
+        let mut other = tx(&k, 3);
+        other.hash = [7; 32]; // a different transaction with the same nonce
+        assert!(matches!(
+            m.admit(other, acc),
+            Err(Error::DuplicateNonce { nonce: 3 })
+        ));
+        m.admit(tx(&k, 4), acc).unwrap();
+        // Two pending reserve 20,002 of 25,000: a third does not fit.
+        assert!(matches!(
+            m.admit(tx(&k, 5), acc),
+            Err(Error::InsufficientBalance { .. })
+        ));
+        assert!(matches!(
+            m.admit(tx(&k, u64::MAX), acc),
+            Err(Error::NonceGap { .. })
+        ));
+        // The producer takes nonce 3; nonce 4 stays queued; 3 is dropped at execution.
+        let taken = m.take(1, Duration::ZERO);
+        assert_eq!(taken[0].tx.body.nonce, 3);
+        let orphans = m.resolve(&[], &taken);
+        assert_eq!(orphans.len(), 1, "its queued follower goes too");
+        assert!(m.is_empty());
+        // The sender starts over from the committed account.
+        m.admit(tx(&k, 3), acc).unwrap();
+        // Capacity.
+        let k2 = SigningKey::from_bytes(&[2; 32]);
+        let rich = AccountNow {
+            nonce: 0,
+            balance: u128::MAX,
+        };
+        m.admit(tx(&k2, 0), rich).unwrap();
+        m.admit(tx(&k2, 1), rich).unwrap();
+        assert!(matches!(
+            m.admit(tx(&k2, 2), rich),
+            Err(Error::MempoolFull { capacity: 3 })
+        ));
+    }
+
+    #[test]
+    fn a_drop_behind_in_flight_transactions_resets_the_next_nonce() {
+        let k = SigningKey::from_bytes(&[3; 32]);
+        let acc = AccountNow {
+            nonce: 0,
+            balance: 1_000_000,
+        };
+        let m = Mempool::new(10);
+        for n in 0..3 {
+            m.admit(tx(&k, n), acc).unwrap();
+        }
+        let first = m.take(1, Duration::ZERO); // nonce 0 in flight (will commit)
+        let second = m.take(1, Duration::ZERO); // nonce 1 dropped
+        m.resolve(&[], &second);
+        // Nonce 0 still in flight: the next usable nonce is the dropped one, 1.
+        assert_eq!(m.next_nonce(&supervm_client::keys::address_of(&k)), Some(1));
+        m.admit(tx(&k, 1), acc).unwrap();
+        m.resolve(&first, &[]);
     }
 }

@@ -110,6 +110,16 @@ fn blocks_transactions_and_events_are_queryable_and_durable() {
         }
         assert_eq!(got, want, "by_contract={by_contract}");
     }
+    // A cursor below from_height starts at from_height (not "done").
+    let (page, _) = store
+        .events(&EventFilter {
+            from_height: 5,
+            after: Some((1, 0, 0)),
+            limit: 1,
+            ..EventFilter::default()
+        })
+        .unwrap();
+    assert_eq!(page[0].height, 5);
     // No filter: every event in chain order.
     let (page, cursor) = store
         .events(&EventFilter {
