@@ -106,6 +106,30 @@ async fn deploy_transfer_query_restart() {
     let contract = c.contract(&token).await.unwrap().unwrap();
     assert_eq!(contract.interface.as_ref().unwrap()["name"], "Token");
     let latest = c.block(None).await.unwrap().unwrap();
+    // Prometheus metrics count what committed.
+    let metrics = reqwest::get(format!("{}/metrics", node.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let committed: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("supervm_committed_transactions_total "))
+        .expect("committed counter")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(committed >= 4.0, "{metrics}");
+    for m in [
+        "supervm_transactions_per_second",
+        "supervm_block_time_seconds_count",
+        "supervm_reexecutions_total",
+        "supervm_mempool_transactions",
+        "supervm_commit_latency_seconds_count",
+    ] {
+        assert!(metrics.contains(m), "{m} missing");
+    }
 
     // Clean stop and restart: state and history intact.
     node.interrupt();
