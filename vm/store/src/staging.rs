@@ -2,7 +2,7 @@
 //! (each one's state root computed incrementally), sealed into a commit batch, and
 //! committed while the producer goes on executing on top of them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use supervm_vm::{StateError, StateView, WriteSet};
@@ -81,7 +81,25 @@ pub(crate) type Undo = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 #[derive(Default)]
 struct Layer {
     batch: u64,
+    /// Point reads.
     writes: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The same keys in order, for prefix iteration.
+    keys: BTreeSet<Vec<u8>>,
+}
+
+impl Layer {
+    /// The smallest key of this layer that starts with `prefix` and is above `after`.
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Option<&Vec<u8>> {
+        use std::ops::Bound;
+        let lower = match after {
+            Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
+            _ => Bound::Included(prefix.to_vec()),
+        };
+        self.keys
+            .range((lower, Bound::Unbounded))
+            .next()
+            .filter(|k| k.starts_with(prefix))
+    }
 }
 
 /// Blocks staged on top of the committed state. One producer owns it.
@@ -244,7 +262,9 @@ impl Staging {
         // Valid: only now change the staging.
         self.shard_lthash = lattices;
         for (k, v) in writes {
-            self.open.writes.insert(k.clone(), v.clone());
+            if self.open.writes.insert(k.clone(), v.clone()).is_none() {
+                self.open.keys.insert(k.clone());
+            }
         }
         self.open_undo.push(undo);
         self.next_height += 1;
@@ -320,13 +340,11 @@ impl StateView for StagingView<'_> {
         let mut cursor: Option<Vec<u8>> = after.map(|a| a.to_vec());
         loop {
             let mut best = self.store.next_key(prefix, cursor.as_deref())?;
-            let in_range =
-                |k: &Vec<u8>| k.starts_with(prefix) && cursor.as_ref().is_none_or(|c| k > c);
             for l in std::iter::once(self.open).chain(self.sealed.iter().map(|l| &**l)) {
-                for k in l.writes.keys() {
-                    if in_range(k) && best.as_ref().is_none_or(|b| k < b) {
-                        best = Some(k.clone());
-                    }
+                if let Some(k) = l.next_key(prefix, cursor.as_deref())
+                    && best.as_ref().is_none_or(|b| k < b)
+                {
+                    best = Some(k.clone());
                 }
             }
             match best {

@@ -87,3 +87,49 @@ fn a_batch_from_a_stale_staging_is_rejected() {
     assert!(matches!(err, supervm_store::Error::BadBatch(_)), "{err}");
     assert_eq!(store.get(b"k").unwrap(), Some(b"1".to_vec()));
 }
+
+#[test]
+fn prefix_iteration_through_layers_matches_the_model() {
+    use rand::{Rng, SeedableRng};
+    let seed = crate::support::seed("staging_iteration");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(
+        dir.path(),
+        StoreConfig {
+            shards: 2,
+            ..StoreConfig::default()
+        },
+    ));
+    let mut staging = Staging::new(store.clone());
+    let mut model = Model::default();
+    let mut in_flight = Vec::new();
+    for round in 0..60 {
+        let w = crate::support::random_writes(&mut rng, 12);
+        stage(&mut staging, &w);
+        model.apply_block(&w);
+        if rng.gen_bool(0.3) {
+            in_flight.push(staging.seal().unwrap());
+        }
+        if !in_flight.is_empty() && rng.gen_bool(0.4) {
+            store.commit(in_flight.remove(0)).unwrap();
+        }
+        let view = staging.view();
+        for c in 0u8..4 {
+            let prefix = [0u8, c];
+            let mut got = Vec::new();
+            let mut cursor: Option<Vec<u8>> = None;
+            while let Some(k) = view.next_key(&prefix, cursor.as_deref()).unwrap() {
+                got.push(k.clone());
+                cursor = Some(k);
+            }
+            let want: Vec<Vec<u8>> = model
+                .state
+                .keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            assert_eq!(got, want, "round {round}, contract {c}");
+        }
+    }
+}
