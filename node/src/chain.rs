@@ -126,6 +126,8 @@ pub struct Chain {
     /// While set, the producer takes no transactions (admission continues). For tests
     /// and tools that need transactions to stay pending.
     pub hold: AtomicBool,
+    /// Decompressed sender keys (decompression is about a third of a verification).
+    keys: quick_cache::sync::Cache<[u8; 32], ed25519_dalek::VerifyingKey>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -164,6 +166,7 @@ impl Chain {
             stopping: AtomicBool::new(false),
             halted: Mutex::new(None),
             hold: AtomicBool::new(false),
+            keys: quick_cache::sync::Cache::new(100_000),
         })
     }
 
@@ -203,7 +206,16 @@ impl Chain {
             });
         }
         let hash = tx.hash();
-        tx.verify_hash(&hash).map_err(|e| match e {
+        let key = match self.keys.get(&b.sender.0) {
+            Some(k) => k,
+            None => {
+                let k = ed25519_dalek::VerifyingKey::from_bytes(&b.sender.0)
+                    .map_err(|_| Error::BadSignature)?;
+                self.keys.insert(b.sender.0, k);
+                k
+            }
+        };
+        tx.verify_with_key(&hash, &key).map_err(|e| match e {
             supervm_client::Error::NonCanonicalSignature => Error::NonCanonicalSignature,
             _ => Error::BadSignature,
         })?;
