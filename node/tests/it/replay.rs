@@ -158,3 +158,40 @@ async fn each_bad_transaction_has_its_own_error() {
     );
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_submit_learns_promptly_that_its_transaction_was_dropped() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::support::dev_config(dir.path());
+    config.max_block_txs = 1;
+    let node = supervm_node::node::start(config, None).await.unwrap();
+    let c = Arc::new(Client::new(&format!("http://{}", node.addr)));
+    let keys = dev_keys(dir.path());
+    let next = c.chain_info().await.unwrap().latest_height.unwrap() + 1;
+    node.chain.hold.store(true, Ordering::SeqCst);
+    // First in line: an ordinary transfer, which takes block `next`.
+    c.submit(&transfer(&keys[0], 0, Address([1; 32]), 1), false)
+        .await
+        .unwrap();
+    // Valid for block `next` only: it lands in `next + 1` and is dropped as expired.
+    let mut body = transfer(&keys[1], 0, Address([2; 32]), 1).body;
+    body.expiry_height = next;
+    let late = body.sign(&keys[1]);
+    let waiter = {
+        let (c, late) = (c.clone(), late.clone());
+        tokio::spawn(async move { c.submit(&late, true).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    node.chain.hold.store(false, Ordering::SeqCst);
+    node.chain.mempool.wake();
+    let r = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the waiter answers long before its 30 s timeout")
+        .unwrap()
+        .unwrap();
+    assert!(r.status.starts_with("dropped: expired"), "{}", r.status);
+    let t = c.tx(&late.hash()).await.unwrap();
+    assert!(t.status.starts_with("dropped"), "{}", t.status);
+    node.stop().await;
+}
