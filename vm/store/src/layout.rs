@@ -22,11 +22,11 @@ pub const CF_EVENTS: &str = "events";
 pub const CF_EV_CONTRACT: &str = "ev_contract";
 /// digest (16) of an event's first topic ‖ height ‖ tx index ‖ event index → empty.
 pub const CF_EV_TOPIC: &str = "ev_topic";
-/// len(key) u32 BE ‖ state key ‖ height BE → the key's value before that block
-/// (`0` absent, or `1 ‖ value`).
+/// Shard column family: len(key) u32 BE ‖ state key ‖ height BE → the key's value
+/// before that block (`0` absent, or `1 ‖ value`).
 pub const CF_UNDO: &str = "undo";
 /// Every coordinator column family except `default`.
-pub const COORD_CFS: [&str; 8] = [
+pub const COORD_CFS: [&str; 7] = [
     CF_BLOCKS,
     CF_BLOCK_HASH,
     CF_TXS,
@@ -34,7 +34,6 @@ pub const COORD_CFS: [&str; 8] = [
     CF_EVENTS,
     CF_EV_CONTRACT,
     CF_EV_TOPIC,
-    CF_UNDO,
 ];
 
 /// Shard meta key (default CF): id of the last batch the shard applied, u64 LE.
@@ -104,11 +103,35 @@ pub struct Prepared {
     pub lthash: LtHash,
     /// Key → new value (`None`: delete), in key order.
     pub writes: WriteSet,
+    /// Undo records of the shard's keys.
+    pub undo: UndoRows,
+}
+
+/// Undo records: (block height, key, the key's value before that block).
+pub type UndoRows = Vec<(u64, Vec<u8>, Option<Vec<u8>>)>;
+
+fn put_opt(b: &mut Vec<u8>, v: &Option<Vec<u8>>) {
+    match v {
+        None => b.push(0),
+        Some(v) => {
+            b.push(1);
+            put_bytes(b, v);
+        }
+    }
+}
+
+fn read_opt(r: &mut Reader<'_>) -> Result<Option<Vec<u8>>> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => Ok(Some(r.bytes()?.to_vec())),
+        _ => Err(r.bad()),
+    }
 }
 
 impl Prepared {
-    /// `batch u64 LE ‖ lthash (2048) ‖ count u32 ‖ (klen u32 ‖ key ‖ tag u8 ‖ [vlen u32 ‖ value])*`
-    /// with tag 0 = delete, 1 = put.
+    /// `batch u64 LE ‖ lthash (2048) ‖ count u32 ‖ (klen u32 ‖ key ‖ opt)* ‖ undo count u32 ‖
+    /// (height u64 ‖ klen u32 ‖ key ‖ opt)*` where `opt` is `0` (absent / delete) or
+    /// `1 ‖ vlen u32 ‖ value`.
     pub fn encode(&self) -> Vec<u8> {
         let size: usize = self
             .writes
@@ -121,13 +144,13 @@ impl Prepared {
         b.extend_from_slice(&(self.writes.len() as u32).to_le_bytes());
         for (k, v) in &self.writes {
             put_bytes(&mut b, k);
-            match v {
-                None => b.push(0),
-                Some(v) => {
-                    b.push(1);
-                    put_bytes(&mut b, v);
-                }
-            }
+            put_opt(&mut b, v);
+        }
+        b.extend_from_slice(&(self.undo.len() as u32).to_le_bytes());
+        for (h, k, v) in &self.undo {
+            b.extend_from_slice(&h.to_le_bytes());
+            put_bytes(&mut b, k);
+            put_opt(&mut b, v);
         }
         b
     }
@@ -141,18 +164,22 @@ impl Prepared {
         let mut writes = WriteSet::new();
         for _ in 0..n {
             let k = r.bytes()?.to_vec();
-            let v = match r.u8()? {
-                0 => None,
-                1 => Some(r.bytes()?.to_vec()),
-                _ => return Err(r.bad()),
-            };
+            let v = read_opt(&mut r)?;
             writes.insert(k, v);
+        }
+        let n = r.u32()?;
+        let mut undo = Vec::with_capacity((n as usize).min(r.0.len()));
+        for _ in 0..n {
+            let h = r.u64()?;
+            let k = r.bytes()?.to_vec();
+            undo.push((h, k, read_opt(&mut r)?));
         }
         r.end()?;
         Ok(Prepared {
             batch,
             lthash,
             writes,
+            undo,
         })
     }
 }
@@ -335,6 +362,10 @@ mod tests {
             batch: 7,
             lthash: LtHash::of_entry(b"x", b"y"),
             writes,
+            undo: vec![
+                (3, b"a".to_vec(), None),
+                (4, b"a".to_vec(), Some(b"1".to_vec())),
+            ],
         };
         assert_eq!(Prepared::decode(&p.encode()).unwrap(), p);
         let h = Head {

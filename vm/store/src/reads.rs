@@ -176,14 +176,14 @@ impl StateView for HistoricSnapshot<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         if self.height < self.latest {
             // The first block after `height` that changed the key recorded its value then.
-            let cf = self
-                .store
-                .coord
+            let shard = &self.store.shards[shard_of(key, self.store.config.shards) as usize];
+            let cf = shard
+                .db
                 .cf_handle(crate::layout::CF_UNDO)
                 .expect("undo column family exists");
             let seek = crate::layout::undo_key(key, self.height + 1);
             let prefix_len = seek.len() - 8;
-            let mut it = self.store.coord.raw_iterator_cf(cf);
+            let mut it = shard.db.raw_iterator_cf(cf);
             it.seek(&seek);
             if let (Some(k), Some(v)) = (it.key(), it.value())
                 && k.len() == seek.len()

@@ -46,8 +46,6 @@ pub struct CommitBatch {
     pub(crate) prepared: Vec<Prepared>,
     /// The blocks.
     pub(crate) blocks: Vec<BlockRecord>,
-    /// Per block, the value each changed key had before it.
-    pub(crate) undo: Vec<Undo>,
     /// The head once committed.
     pub(crate) head: Head,
 }
@@ -284,14 +282,31 @@ impl Staging {
         for (k, v) in &self.open.writes {
             per_shard[shard_of(k, shards) as usize].insert(k.clone(), v.clone());
         }
+        // Undo records travel with the shard that owns the key (applied with it, redone
+        // with it after a crash).
+        let mut undo: Vec<crate::layout::UndoRows> = vec![Vec::new(); shards as usize];
+        if self.store.config.state_history {
+            for (block, u) in self
+                .open_blocks
+                .iter()
+                .zip(std::mem::take(&mut self.open_undo))
+            {
+                for (k, old) in u {
+                    undo[shard_of(&k, shards) as usize].push((block.height, k, old));
+                }
+            }
+        }
+        self.open_undo.clear();
         let batch = self.next_batch;
         let prepared = per_shard
             .into_iter()
+            .zip(undo)
             .zip(&self.shard_lthash)
-            .map(|(writes, l)| Prepared {
+            .map(|((writes, undo), l)| Prepared {
                 batch,
                 lthash: l.clone(),
                 writes,
+                undo,
             })
             .collect();
         let mut layer = std::mem::take(&mut self.open);
@@ -302,7 +317,6 @@ impl Staging {
             batch,
             prepared,
             blocks: std::mem::take(&mut self.open_blocks),
-            undo: std::mem::take(&mut self.open_undo),
             head: Head {
                 batch,
                 blocks: self.next_height,

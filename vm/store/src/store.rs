@@ -77,6 +77,22 @@ impl Shard {
                 None => wb.delete_cf(cf, k),
             }
         }
+        let undo = self
+            .db
+            .cf_handle(layout::CF_UNDO)
+            .expect("undo column family exists");
+        for (h, k, old) in &p.undo {
+            let v = match old {
+                None => vec![0],
+                Some(v) => {
+                    let mut x = Vec::with_capacity(v.len() + 1);
+                    x.push(1);
+                    x.extend_from_slice(v);
+                    x
+                }
+            };
+            wb.put_cf(undo, layout::undo_key(k, *h), v);
+        }
         wb.put(layout::META_LTHASH, p.lthash.to_bytes());
         wb.put(layout::META_APPLIED, p.batch.to_le_bytes());
         wb.delete(layout::prepared_key(p.batch));
@@ -176,7 +192,7 @@ impl Store {
         for i in 0..config.shards {
             let db = db::open(
                 &dir.join(format!("shard-{i}")),
-                &[CF_STATE],
+                &[CF_STATE, layout::CF_UNDO],
                 config.write_buffer_bytes,
             )?;
             shards.push(Shard { db, index: i });

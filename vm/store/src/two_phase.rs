@@ -6,7 +6,6 @@ use rocksdb::WriteBatch;
 use crate::error::RocksExt;
 use crate::layout::{
     self, CF_BLOCK_HASH, CF_BLOCK_TXS, CF_BLOCKS, CF_EV_CONTRACT, CF_EV_TOPIC, CF_EVENTS, CF_TXS,
-    CF_UNDO,
 };
 use crate::staging::CommitBatch;
 use crate::{Error, FailAction, FailPoint, Result, Store, db};
@@ -150,25 +149,7 @@ impl Store {
     fn decision(&self, batch: &CommitBatch) -> WriteBatch {
         let cf = |n| self.coord.cf_handle(n).expect("column family exists");
         let mut wb = WriteBatch::default();
-        let no_undo = Vec::new();
-        for (b, undo) in batch.blocks.iter().zip(&batch.undo) {
-            let undo = if self.config.state_history {
-                undo
-            } else {
-                &no_undo
-            };
-            for (k, old) in undo {
-                let v = match old {
-                    None => vec![0],
-                    Some(v) => {
-                        let mut x = Vec::with_capacity(v.len() + 1);
-                        x.push(1);
-                        x.extend_from_slice(v);
-                        x
-                    }
-                };
-                wb.put_cf(cf(CF_UNDO), layout::undo_key(k, b.height), v);
-            }
+        for b in &batch.blocks {
             let h = b.height.to_be_bytes();
             let mut v = Vec::with_capacity(80 + b.header.len());
             v.extend_from_slice(&b.hash);
