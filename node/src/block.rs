@@ -94,6 +94,32 @@ pub enum Status {
     Invalid(String),
 }
 
+impl Status {
+    /// The stored status of a VM receipt, with its return data (revert data on revert,
+    /// nothing on out-of-gas, trap or invalid).
+    pub fn of_receipt(r: &supervm_vm::Receipt) -> (Status, Vec<u8>) {
+        use supervm_vm::Outcome;
+        match &r.outcome {
+            Outcome::Success => (Status::Success, r.return_data.clone()),
+            Outcome::Revert { code, data } => (Status::Revert(*code), data.clone()),
+            Outcome::OutOfGas => (Status::OutOfGas, vec![]),
+            Outcome::Trap { reason } => (Status::Trap(reason.clone()), vec![]),
+            Outcome::Invalid { reason } => (Status::Invalid(reason.clone()), vec![]),
+        }
+    }
+
+    /// The RPC form: outcome name, revert code, trap or invalid reason.
+    pub fn view(&self) -> (&'static str, Option<u32>, Option<String>) {
+        match self {
+            Status::Success => ("success", None, None),
+            Status::Revert(c) => ("revert", Some(*c), None),
+            Status::OutOfGas => ("out_of_gas", None, None),
+            Status::Trap(s) => ("trap", None, Some(s.clone())),
+            Status::Invalid(s) => ("invalid", None, Some(s.clone())),
+        }
+    }
+}
+
 /// A transaction's receipt as the history stores it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredReceipt {

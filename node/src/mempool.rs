@@ -229,22 +229,24 @@ impl Mempool {
                 }
             }
         }
-        let mut orphans = Vec::new();
-        for p in dropped {
-            let sender = p.tx.body.sender;
-            let before = inner.queue.len();
-            let mut kept = VecDeque::with_capacity(before);
-            for q in inner.queue.drain(..) {
-                if q.tx.body.sender == sender {
-                    orphans.push(q);
-                } else {
-                    kept.push_back(q);
-                }
-            }
-            inner.queue = kept;
-            for o in &orphans {
-                inner.known.remove(&o.hash);
-            }
+        if dropped.is_empty() {
+            return Vec::new();
+        }
+        // One pass over the queue takes every queued follower of a dropped sender.
+        let reset: HashMap<Address, u64> = dropped.iter().fold(HashMap::new(), |mut m, p| {
+            let n = m.entry(p.tx.body.sender).or_insert(u64::MAX);
+            *n = (*n).min(p.tx.body.nonce);
+            m
+        });
+        let (orphans, kept): (Vec<_>, Vec<_>) = inner
+            .queue
+            .drain(..)
+            .partition(|q| reset.contains_key(&q.tx.body.sender));
+        inner.queue = VecDeque::from(kept);
+        for o in &orphans {
+            inner.known.remove(&o.hash);
+        }
+        for (sender, nonce) in reset {
             if let Some(s) = inner.senders.get_mut(&sender) {
                 s.queued = 0;
                 s.reserved = 0;
@@ -252,9 +254,9 @@ impl Mempool {
                     inner.senders.remove(&sender);
                 } else {
                     // In-flight transactions with lower nonces still commit; higher ones
-                    // fail their nonce check and are dropped too. So the dropped nonce is
-                    // the next one the sender can use.
-                    s.next_nonce = s.next_nonce.min(p.tx.body.nonce);
+                    // fail their nonce check and are dropped too. So the lowest dropped
+                    // nonce is the next one the sender can use.
+                    s.next_nonce = s.next_nonce.min(nonce);
                 }
             }
         }

@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use supervm_client::{DeployCode, TxPayload};
 use supervm_parallel::ParallelExecutor;
 use supervm_store::{AdaptiveBatcher, BlockRecord, CommitBatch, Staging, StoredEvent, TxEntry};
-use supervm_vm::{Address, BlockEnv, CodeSource, Outcome, Payload, Transaction, WriteSet};
+use supervm_vm::{Address, BlockEnv, CodeSource, Payload, Transaction, WriteSet};
 
 use crate::accounts::{Account, account_key};
 use crate::block::{Header, Status, StoredReceipt, encode_tx_body};
@@ -334,13 +334,7 @@ fn build_block(
                     data: e.data.clone(),
                 });
             }
-            let (status, data) = match &r.outcome {
-                Outcome::Success => (Status::Success, r.return_data.clone()),
-                Outcome::Revert { code, data } => (Status::Revert(*code), data.clone()),
-                Outcome::OutOfGas => (Status::OutOfGas, vec![]),
-                Outcome::Trap { reason } => (Status::Trap(reason.clone()), vec![]),
-                Outcome::Invalid { reason } => (Status::Invalid(reason.clone()), vec![]),
-            };
+            let (status, data) = Status::of_receipt(r);
             stored[idx] = Some(StoredReceipt {
                 status,
                 gas_used: r.gas_used,

@@ -7,7 +7,7 @@ use supervm_client::SignedTx;
 use supervm_client::views::*;
 use supervm_store::{EventFilter, StoredEvent};
 use supervm_vm::state::{ContractRecord, code_key, contract_key, storage_key};
-use supervm_vm::{Address, BlockEnv, Outcome, Payload, StateView, Transaction};
+use supervm_vm::{Address, BlockEnv, Payload, StateView, Transaction};
 
 use crate::accounts::Account;
 use crate::block::{Header, Status, decode_tx_body};
@@ -147,13 +147,7 @@ pub fn receipt(chain: &Chain, hash: &[u8; 32]) -> Result<Option<ReceiptView>> {
     } else {
         vec![]
     };
-    let (outcome, revert_code, reason) = match &r.status {
-        Status::Success => ("success", None, None),
-        Status::Revert(c) => ("revert", Some(*c), None),
-        Status::OutOfGas => ("out_of_gas", None, None),
-        Status::Trap(s) => ("trap", None, Some(s.clone())),
-        Status::Invalid(s) => ("invalid", None, Some(s.clone())),
-    };
+    let (outcome, revert_code, reason) = r.status.view();
     Ok(Some(ReceiptView {
         tx_hash: to_hex(hash),
         block_height: t.height,
@@ -348,13 +342,8 @@ pub fn simulate(
         Some(r) => r,
         None => with_state(chain, height, run)?,
     };
-    let (outcome, revert_code, reason, data) = match &r.outcome {
-        Outcome::Success => ("success", None, None, r.return_data.clone()),
-        Outcome::Revert { code, data } => ("revert", Some(*code), None, data.clone()),
-        Outcome::OutOfGas => ("out_of_gas", None, None, vec![]),
-        Outcome::Trap { reason } => ("trap", None, Some(reason.clone()), vec![]),
-        Outcome::Invalid { reason } => ("invalid", None, Some(reason.clone()), vec![]),
-    };
+    let (status, data) = Status::of_receipt(&r);
+    let (outcome, revert_code, reason) = status.view();
     let height_now = h.map_or(0, |h| h + 1);
     Ok(SimulateResult {
         outcome: outcome.into(),

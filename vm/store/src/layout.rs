@@ -76,6 +76,28 @@ pub fn undo_key(key: &[u8], height: u64) -> Vec<u8> {
     k
 }
 
+/// The value of an undo row: `0` (the key was absent) or `1 ‖ value`.
+pub fn encode_undo_value(old: &Option<Vec<u8>>) -> Vec<u8> {
+    match old {
+        None => vec![0],
+        Some(v) => {
+            let mut x = Vec::with_capacity(v.len() + 1);
+            x.push(1);
+            x.extend_from_slice(v);
+            x
+        }
+    }
+}
+
+/// Reads [`encode_undo_value`]'s output.
+pub fn decode_undo_value(b: &[u8]) -> Result<Option<Vec<u8>>> {
+    match b.split_first() {
+        Some((0, [])) => Ok(None),
+        Some((1, v)) => Ok(Some(v.to_vec())),
+        _ => Err(Error::Corrupt("malformed undo record".into())),
+    }
+}
+
 /// The 16-byte digest of an event topic used by the topic index.
 pub fn topic_digest(topic: &[u8]) -> [u8; 16] {
     let h = blake3::hash(topic);

@@ -189,11 +189,7 @@ impl StateView for HistoricSnapshot<'_> {
                 && k.len() == seek.len()
                 && k[..prefix_len] == seek[..prefix_len]
             {
-                return match v.first() {
-                    Some(0) => Ok(None),
-                    Some(1) => Ok(Some(v[1..].to_vec())),
-                    _ => Err(StateError::Backend("malformed undo record".into())),
-                };
+                return crate::layout::decode_undo_value(v).map_err(Into::into);
             }
             it.status()
                 .map_err(|e| StateError::Backend(format!("undo scan: {e}")))?;

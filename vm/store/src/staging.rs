@@ -198,6 +198,7 @@ impl Staging {
         make: impl FnOnce([u8; 32]) -> BlockRecord,
     ) -> Result<[u8; 32]> {
         let shards = self.store.config.shards;
+        let history = self.store.config.state_history;
         // Per shard the lattice delta, and the old value of every written key (the
         // block's undo record, for reads at past heights).
         type Part = (Vec<LtHash>, Undo);
@@ -210,7 +211,7 @@ impl Staging {
                 for (k, new) in chunk {
                     let old = view.get(k).map_err(|e| Error::Read(e.to_string()))?;
                     d[shard_of(k, shards) as usize].update(k, old.as_deref(), new.as_deref());
-                    if old.as_ref() != new.as_ref() {
+                    if history && old.as_ref() != new.as_ref() {
                         u.push(((*k).clone(), old));
                     }
                 }
@@ -285,18 +286,16 @@ impl Staging {
         // Undo records travel with the shard that owns the key (applied with it, redone
         // with it after a crash).
         let mut undo: Vec<crate::layout::UndoRows> = vec![Vec::new(); shards as usize];
-        if self.store.config.state_history {
-            for (block, u) in self
-                .open_blocks
-                .iter()
-                .zip(std::mem::take(&mut self.open_undo))
-            {
-                for (k, old) in u {
-                    undo[shard_of(&k, shards) as usize].push((block.height, k, old));
-                }
+        // (Empty when state history is off: stage_block collects none.)
+        for (block, u) in self
+            .open_blocks
+            .iter()
+            .zip(std::mem::take(&mut self.open_undo))
+        {
+            for (k, old) in u {
+                undo[shard_of(&k, shards) as usize].push((block.height, k, old));
             }
         }
-        self.open_undo.clear();
         let batch = self.next_batch;
         let prepared = per_shard
             .into_iter()

@@ -82,16 +82,11 @@ impl Shard {
             .cf_handle(layout::CF_UNDO)
             .expect("undo column family exists");
         for (h, k, old) in &p.undo {
-            let v = match old {
-                None => vec![0],
-                Some(v) => {
-                    let mut x = Vec::with_capacity(v.len() + 1);
-                    x.push(1);
-                    x.extend_from_slice(v);
-                    x
-                }
-            };
-            wb.put_cf(undo, layout::undo_key(k, *h), v);
+            wb.put_cf(
+                undo,
+                layout::undo_key(k, *h),
+                layout::encode_undo_value(old),
+            );
         }
         wb.put(layout::META_LTHASH, p.lthash.to_bytes());
         wb.put(layout::META_APPLIED, p.batch.to_le_bytes());
