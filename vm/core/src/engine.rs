@@ -6,14 +6,15 @@
 //! [`instrument`](crate::instrument) with wasmtime's native `max_wasm_stack`
 //! kept only as a backstop.
 //!
-//! Speed settings: the pooling instance allocator with copy-on-write memory
-//! images, `InstancePre` per module (imports resolved once), and compiled
+//! Speed settings: recycled instances (`warm.rs`), the pooling instance allocator
+//! for fresh ones, `InstancePre` per module (imports resolved once), and compiled
 //! modules cached by code hash in memory and, optionally, serialized on disk so
 //! a restart does not recompile.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use parking_lot::RwLock;
 use wasmtime::{
@@ -26,6 +27,7 @@ use crate::error::{CodeError, Error, Result};
 use crate::host::{self, HostState};
 use crate::instrument::{INSTRUMENTATION_VERSION, instrument};
 use crate::validate::{CodeInfo, validate};
+use crate::warm::WarmPool;
 
 /// Native stack wasmtime allows one contract frame; the deterministic stack budget
 /// keeps real use far below it.
@@ -35,9 +37,14 @@ pub(crate) const MAX_WASM_STACK: usize = 2 << 20;
 pub(crate) struct LoadedModule {
     pub(crate) pre: InstancePre<HostState>,
     /// Entry points by name, resolved once so a call does no name lookup.
-    pub(crate) entry_points: BTreeMap<String, ModuleExport>,
+    pub(crate) entry_points: BTreeMap<String, (usize, ModuleExport)>,
     pub(crate) memory: ModuleExport,
     pub(crate) depth: ModuleExport,
+    /// Every global the module defines, the stack-depth one last (all exported by the
+    /// instrumentation).
+    pub(crate) globals: Vec<ModuleExport>,
+    /// Idle instances, reset to their freshly instantiated state.
+    pub(crate) warm: WarmPool,
 }
 
 /// Shared state of a [`Vm`](crate::Vm).
@@ -45,8 +52,10 @@ pub struct VmInner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<HostState>,
     pub(crate) config: VmConfig,
-    cache: RwLock<HashMap<[u8; 32], Arc<LoadedModule>>>,
+    cache: RwLock<HashMap<[u8; 32], Arc<LoadedModule>, foldhash::fast::RandomState>>,
     disk_dir: Option<PathBuf>,
+    /// Idle recycled instances over all modules.
+    warm_total: Arc<AtomicUsize>,
 }
 
 fn engine_config(cfg: &VmConfig) -> Config {
@@ -106,8 +115,9 @@ impl VmInner {
             engine,
             linker,
             config,
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(HashMap::default()),
             disk_dir,
+            warm_total: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -149,13 +159,19 @@ impl VmInner {
                 .ok_or_else(|| Error::Engine(format!("validated module lacks export {name}")))
         };
         let mut entry_points = BTreeMap::new();
-        for name in &info.entry_points {
-            entry_points.insert(name.clone(), export(name)?);
+        for (i, name) in info.entry_points.iter().enumerate() {
+            entry_points.insert(name.clone(), (i, export(name)?));
         }
+        let mut globals = (0..info.defined_globals)
+            .map(|i| export(&crate::instrument::global_export(i)))
+            .collect::<Result<Vec<_>>>()?;
+        globals.push(export(crate::instrument::DEPTH_EXPORT)?);
         let loaded = Arc::new(LoadedModule {
             entry_points,
             memory: export("memory")?,
             depth: export(crate::instrument::DEPTH_EXPORT)?,
+            globals,
+            warm: WarmPool::new(self.warm_total.clone()),
             pre,
         });
         self.cache.write().insert(*hash, loaded.clone());
@@ -190,6 +206,11 @@ impl VmInner {
                 let _ = std::fs::rename(&tmp, &path);
             }
         }
+    }
+
+    /// Idle recycled instances over all modules.
+    pub(crate) fn idle_instances(&self) -> usize {
+        self.warm_total.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Empties the in-memory module cache (the disk cache stays).

@@ -91,6 +91,11 @@ impl Vm {
         Ok(hash)
     }
 
+    /// Idle instances kept for reuse (reset to their freshly instantiated state).
+    pub fn idle_instances(&self) -> usize {
+        self.inner.idle_instances()
+    }
+
     /// Drops every compiled module held in memory (a disk cache stays).
     pub fn clear_module_cache(&self) {
         self.inner.clear_memory_cache();

@@ -1,6 +1,8 @@
-//! Call frames: one fresh wasmtime Store and instance per contract call, never
-//! reused after it returns or traps. Cross-contract calls nest frames; the
-//! transaction context moves into the callee's Store and back.
+//! Call frames: every contract call runs in an instance in its freshly
+//! instantiated state: a new wasmtime Store and instance, or a recycled one that
+//! returned normally and was reset (see `warm.rs`). A Store is never reused after
+//! a trap. Cross-contract calls nest frames; the transaction context moves into
+//! the callee's Store and back.
 
 use supervm_abi::{Address, STATUS_OK, STATUS_OUT_OF_GAS, STATUS_REVERT, STATUS_TRAP, limits};
 use wasmtime::{Caller, Store, StoreLimitsBuilder, Trap};
@@ -12,9 +14,13 @@ use crate::host::{
     FUEL_RESERVE, HostAbort, HostState, TxCtx, abort, charge, gas_left_of, set_gas_left,
 };
 use crate::state::{ContractRecord, code_key, contract_key};
+use crate::warm::Warm;
 
 /// Stack that must be free before entering a frame: the backstop plus host slack.
 const RED_ZONE: usize = MAX_WASM_STACK + (512 << 10);
+/// Fuel for instantiating a module, outside any call's gas (bounded by validation's
+/// limits on globals and segments).
+const INSTANTIATION_FUEL: u64 = 1 << 30;
 /// Size of a new stack segment when the current one is short.
 const NEW_SEGMENT: usize = 16 << 20;
 
@@ -99,6 +105,88 @@ fn run_frame_here(
     export: &str,
     gas: u64,
 ) -> (FrameResult, TxCtx) {
+    let mut outcome = FrameOutcome::Success;
+    let mut w = match module.warm.take() {
+        Some(mut w) => {
+            let data = w.store.data_mut();
+            data.tx = Some(tx);
+            data.frame = frame;
+            w
+        }
+        None => match fresh(vm, module, tx, frame) {
+            Ok(w) => w,
+            Err((e, mut store)) => {
+                let tx = store.data_mut().tx.take().expect("transaction context");
+                let r = FrameResult {
+                    outcome: classify(e, false),
+                    gas_used: 0,
+                    return_data: Vec::new(),
+                };
+                return (r, tx);
+            }
+        },
+    };
+    w.store
+        .set_fuel(gas + FUEL_RESERVE)
+        .expect("fuel metering is enabled");
+    match w.entry(module, export) {
+        Some(f) => {
+            if let Err(e) = f.call(&mut w.store, ()) {
+                let depth = w
+                    .instance
+                    .get_module_export(&mut w.store, &module.depth)
+                    .and_then(|e| e.into_global())
+                    .and_then(|g| g.get(&mut w.store).i32())
+                    .unwrap_or(0);
+                let exhausted = depth as u32 > vm.config.limits.stack_budget;
+                outcome = classify(e, exhausted);
+            }
+        }
+        None => outcome = FrameOutcome::Trap(format!("entry point {export} not found")),
+    }
+    let fuel_left = w.store.get_fuel().unwrap_or(0);
+    if fuel_left < FUEL_RESERVE && matches!(outcome, FrameOutcome::Success) {
+        // Unreachable while every function exit checks fuel; kept so an overrun can
+        // never be reported as success.
+        outcome = FrameOutcome::OutOfGas;
+    }
+    let gas_used = match outcome {
+        FrameOutcome::OutOfGas => gas,
+        _ => (gas + FUEL_RESERVE).saturating_sub(fuel_left).min(gas),
+    };
+    let data = w.store.data_mut();
+    let tx = data
+        .tx
+        .take()
+        .expect("transaction context returned to the frame");
+    let return_data = match &outcome {
+        FrameOutcome::Success => std::mem::take(&mut data.frame.return_data),
+        FrameOutcome::Revert { data, .. } => data.clone(),
+        _ => Vec::new(),
+    };
+    if matches!(outcome, FrameOutcome::Success) {
+        // Only an instance whose call returned normally is recycled; see `warm.rs`.
+        data.frame = crate::host::Frame::idle();
+        module.warm.give_back(w);
+    }
+    (
+        FrameResult {
+            outcome,
+            gas_used,
+            return_data,
+        },
+        tx,
+    )
+}
+
+/// A fresh Store and instance of `module`.
+#[allow(clippy::result_large_err)]
+fn fresh(
+    vm: &VmInner,
+    module: &LoadedModule,
+    tx: TxCtx,
+    frame: crate::host::Frame,
+) -> Result<Warm, (wasmtime::Error, Store<HostState>)> {
     let max_bytes = vm.config.limits.max_memory_pages as usize * 65536;
     let limits = StoreLimitsBuilder::new()
         .memory_size(max_bytes)
@@ -116,68 +204,44 @@ fn run_frame_here(
         },
     );
     store.limiter(|s| &mut s.limits);
+    // Instantiation (constant expressions) may consume fuel. It is not the call's gas:
+    // a recycled instance skips it, and gas must not depend on which one runs.
     store
-        .set_fuel(gas + FUEL_RESERVE)
+        .set_fuel(INSTANTIATION_FUEL)
         .expect("fuel metering is enabled");
-
-    let mut outcome = FrameOutcome::Success;
-    match module.pre.instantiate(&mut store) {
-        Err(e) => outcome = classify(e, false),
-        Ok(instance) => {
-            let entry = module
-                .entry_points
-                .get(export)
-                .and_then(|e| instance.get_module_export(&mut store, e))
-                .and_then(|e| e.into_func())
-                .map(|f| f.typed::<(), ()>(&store));
-            let memory = instance
-                .get_module_export(&mut store, &module.memory)
-                .and_then(|e| e.into_memory());
-            match (memory, entry) {
-                (Some(mem), Some(Ok(f))) => {
-                    store.data_mut().memory = Some(mem);
-                    if let Err(e) = f.call(&mut store, ()) {
-                        let depth = instance
-                            .get_module_export(&mut store, &module.depth)
-                            .and_then(|e| e.into_global())
-                            .and_then(|g| g.get(&mut store).i32())
-                            .unwrap_or(0);
-                        let exhausted = depth as u32 > vm.config.limits.stack_budget;
-                        outcome = classify(e, exhausted);
-                    }
-                }
-                _ => outcome = FrameOutcome::Trap(format!("entry point {export} not found")),
+    let instance = match module.pre.instantiate(&mut store) {
+        Ok(i) => i,
+        Err(e) => return Err((e, store)),
+    };
+    let memory = instance
+        .get_module_export(&mut store, &module.memory)
+        .and_then(|e| e.into_memory());
+    let Some(memory) = memory else {
+        let e = wasmtime::Error::msg("validated module lacks its memory export");
+        return Err((e, store));
+    };
+    let mut globals = Vec::with_capacity(module.globals.len());
+    for g in &module.globals {
+        match instance
+            .get_module_export(&mut store, g)
+            .and_then(|e| e.into_global())
+        {
+            Some(g) => globals.push(g),
+            None => {
+                let e = wasmtime::Error::msg("instrumented module lacks a global export");
+                return Err((e, store));
             }
         }
     }
-    let fuel_left = store.get_fuel().unwrap_or(0);
-    if fuel_left < FUEL_RESERVE && matches!(outcome, FrameOutcome::Success) {
-        // Unreachable while every function exit checks fuel; kept so an overrun can
-        // never be reported as success.
-        outcome = FrameOutcome::OutOfGas;
-    }
-    let gas_used = match outcome {
-        FrameOutcome::OutOfGas => gas,
-        _ => (gas + FUEL_RESERVE).saturating_sub(fuel_left).min(gas),
-    };
-    let data = store.data_mut();
-    let tx = data
-        .tx
-        .take()
-        .expect("transaction context returned to the frame");
-    let return_data = match &outcome {
-        FrameOutcome::Success => std::mem::take(&mut data.frame.return_data),
-        FrameOutcome::Revert { data, .. } => data.clone(),
-        _ => Vec::new(),
-    };
-    (
-        FrameResult {
-            outcome,
-            gas_used,
-            return_data,
-        },
-        tx,
-    )
+    store.data_mut().memory = Some(memory);
+    module.warm.observe_fresh(&mut store, &memory, &globals);
+    Ok(Warm {
+        store,
+        instance,
+        memory,
+        globals,
+        entries: vec![None; module.entry_points.len()],
+    })
 }
 
 /// Loads the module of the contract at `addr`.

@@ -117,6 +117,20 @@ pub(crate) struct Frame {
     pub(crate) depth: u32,
 }
 
+impl Frame {
+    /// The placeholder frame of an idle (recycled) instance.
+    pub(crate) fn idle() -> Self {
+        Frame {
+            contract: Address([0; 32]),
+            caller: Address([0; 32]),
+            input: Vec::new(),
+            return_data: Vec::new(),
+            returned: Vec::new(),
+            depth: 0,
+        }
+    }
+}
+
 /// A Store's data.
 pub(crate) struct HostState {
     pub(crate) tx: Option<TxCtx>,

@@ -17,7 +17,9 @@
 //! ```
 //!
 //! The global is exported as [`DEPTH_EXPORT`] so that the host can tell a
-//! stack-budget trap from any other `unreachable`. wasmtime's native limit stays
+//! stack-budget trap from any other `unreachable`. Every global the contract
+//! defines is exported too (as [`global_export`]), so that a recycled instance can
+//! be reset to its freshly instantiated state (see `frame.rs`). wasmtime's native limit stays
 //! as a backstop that the budget keeps out of reach.
 
 use wasm_encoder::reencode::{self, Reencode};
@@ -33,7 +35,15 @@ use crate::validate::CodeInfo;
 pub const DEPTH_EXPORT: &str = "__supervm_depth";
 
 /// Version of the instrumentation; part of the compiled-module cache key.
-pub const INSTRUMENTATION_VERSION: u32 = 2;
+pub const INSTRUMENTATION_VERSION: u32 = 3;
+
+/// Prefix of every export the instrumentation adds; contracts may not use it.
+pub const RESERVED_EXPORT_PREFIX: &str = "__supervm";
+
+/// Name under which the `i`-th defined global of a contract is exported.
+pub fn global_export(i: u32) -> String {
+    format!("__supervm_g{i}")
+}
 
 struct StackInstrumenter<'a> {
     info: &'a CodeInfo,
@@ -77,6 +87,12 @@ impl StackInstrumenter<'_> {
 
     fn our_export(&self, exports: &mut ExportSection) {
         exports.export(DEPTH_EXPORT, ExportKind::Global, self.depth_global);
+        // The contract's own globals, so the host can reset a recycled instance to
+        // exactly its freshly instantiated state (wasmtime reaches only exported ones).
+        for i in 0..self.info.defined_globals {
+            let index = self.info.imported_globals + i;
+            exports.export(&global_export(i), ExportKind::Global, index);
+        }
     }
 }
 

@@ -30,6 +30,7 @@ mod journal;
 pub mod state;
 mod tx;
 pub mod validate;
+mod warm;
 
 pub use address::{code_hash, contract_address};
 pub use config::{FRAME_OVERHEAD, Limits, VmConfig};

@@ -135,7 +135,7 @@ pub struct ReadSet {
 /// iteration uses a separate key set.
 #[derive(Clone, Debug, Default)]
 pub struct InMemoryState {
-    values: HashMap<Vec<u8>, Vec<u8>>,
+    values: HashMap<Vec<u8>, Vec<u8>, foldhash::fast::RandomState>,
     keys: BTreeSet<Vec<u8>>,
 }
 

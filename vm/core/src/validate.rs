@@ -298,6 +298,15 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                 )?;
                 for e in r.clone() {
                     let e = e.map_err(invalid)?;
+                    if e.name
+                        .starts_with(crate::instrument::RESERVED_EXPORT_PREFIX)
+                    {
+                        return Err(CodeError::Invalid(format!(
+                            "export name {} is reserved (prefix {})",
+                            e.name,
+                            crate::instrument::RESERVED_EXPORT_PREFIX
+                        )));
+                    }
                     match e.kind {
                         ExternalKind::Memory if e.name == "memory" => memory_exported = true,
                         ExternalKind::Func => exported_funcs.push((e.name.to_string(), e.index)),

@@ -4,4 +4,5 @@
 mod abi_doc;
 mod adversarial;
 mod basics;
+mod recycle;
 mod util;

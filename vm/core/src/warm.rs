@@ -1,0 +1,201 @@
+//! Recycled instances: a contract instance whose call returned normally is reset to
+//! exactly the state a fresh instantiation produces and kept for the next call of
+//! the same module.
+//!
+//! What a wasm instance can change while it runs, under the VM's feature policy
+//! (WebAssembly 1.0 without bulk memory or reference types, see `validate.rs`):
+//!
+//! * its linear memory: the contents, and the size through `memory.grow`;
+//! * its mutable globals.
+//!
+//! Tables cannot change after instantiation (`table.set`, `table.grow`,
+//! `table.init` and `table.copy` need the disabled proposals), there is no start
+//! function, and imports are host functions only. The reset therefore zeroes the
+//! whole memory, writes back the non-zero bytes of the fresh image (what the data
+//! segments put there), and restores every global the module defines (the
+//! instrumentation exports them all). An instance whose memory grew is dropped
+//! instead: wasm memory cannot shrink. So is every instance whose call trapped,
+//! reverted or ran out of gas: a Store is never reused after a trap.
+//!
+//! This is what wasmtime's pooling allocator itself does when it hands a memory
+//! slot to a new instance (reset by `memset`), minus the Store, instance and slot
+//! bookkeeping, which cost more than the call of a token transfer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+use wasmtime::{Global, Instance, Memory, Mutability, Store, TypedFunc, Val};
+
+use crate::engine::LoadedModule;
+
+use crate::host::HostState;
+
+/// Most idle instances kept for one module.
+const PER_MODULE: usize = 8;
+/// Most idle instances kept by one VM (the pooling allocator has 512 slots, which
+/// running frames need too).
+pub(crate) const PER_VM: usize = 128;
+
+/// The state of a freshly instantiated module, taken once per module.
+pub(crate) struct Pristine {
+    memory_bytes: usize,
+    /// Non-zero stretches of the fresh memory: (offset, bytes).
+    runs: Vec<(usize, Vec<u8>)>,
+    /// Mutable globals (index into the exported-global list) and their initial values.
+    globals: Vec<(usize, Val)>,
+}
+
+/// Gaps of zeros shorter than this stay inside one run.
+const RUN_GAP: usize = 32;
+
+impl Pristine {
+    /// Snapshots a fresh instance (before any call).
+    pub(crate) fn capture(
+        store: &mut Store<HostState>,
+        memory: &Memory,
+        globals: &[Global],
+    ) -> Self {
+        let data = memory.data(&*store);
+        let mut runs = Vec::new();
+        let mut i = 0;
+        while i < data.len() {
+            if data[i] == 0 {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let mut end = i + 1;
+            let mut j = end;
+            while j < data.len() && j < end + RUN_GAP {
+                if data[j] != 0 {
+                    end = j + 1;
+                }
+                j += 1;
+            }
+            runs.push((start, data[start..end].to_vec()));
+            i = end;
+        }
+        let memory_bytes = data.len();
+        let mut mutable = Vec::new();
+        for (i, g) in globals.iter().enumerate() {
+            if g.ty(&*store).mutability() == Mutability::Var {
+                mutable.push((i, g.get(&mut *store)));
+            }
+        }
+        let globals = mutable;
+        Pristine {
+            memory_bytes,
+            runs,
+            globals,
+        }
+    }
+}
+
+/// An idle instance, reset to its pristine state.
+pub(crate) struct Warm {
+    pub(crate) store: Store<HostState>,
+    pub(crate) instance: Instance,
+    pub(crate) memory: Memory,
+    pub(crate) globals: Vec<Global>,
+    /// Entry points resolved so far, by their index in the module's entry-point map.
+    pub(crate) entries: Vec<Option<TypedFunc<(), ()>>>,
+}
+
+impl Warm {
+    /// The entry point `name` of this instance.
+    pub(crate) fn entry(&mut self, module: &LoadedModule, name: &str) -> Option<TypedFunc<(), ()>> {
+        let (i, export) = module.entry_points.get(name)?;
+        if let Some(f) = &self.entries[*i] {
+            return Some(f.clone());
+        }
+        let f = self
+            .instance
+            .get_module_export(&mut self.store, export)?
+            .into_func()?
+            .typed::<(), ()>(&self.store)
+            .ok()?;
+        self.entries[*i] = Some(f.clone());
+        Some(f)
+    }
+
+    /// Resets the instance to `p`; false if it cannot be (its memory grew).
+    pub(crate) fn reset(&mut self, p: &Pristine) -> bool {
+        if self.memory.data_size(&self.store) != p.memory_bytes {
+            return false;
+        }
+        let data = self.memory.data_mut(&mut self.store);
+        data.fill(0);
+        for (off, bytes) in &p.runs {
+            data[*off..*off + bytes.len()].copy_from_slice(bytes);
+        }
+        for (i, v) in &p.globals {
+            if self.globals[*i].set(&mut self.store, *v).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The idle instances of one module.
+pub(crate) struct WarmPool {
+    idle: Mutex<Vec<Warm>>,
+    pristine: std::sync::OnceLock<Pristine>,
+    /// Idle instances of the whole VM.
+    vm_total: Arc<AtomicUsize>,
+}
+
+impl WarmPool {
+    pub(crate) fn new(vm_total: Arc<AtomicUsize>) -> Self {
+        WarmPool {
+            idle: Mutex::new(Vec::new()),
+            pristine: std::sync::OnceLock::new(),
+            vm_total,
+        }
+    }
+
+    /// An idle instance, if any.
+    pub(crate) fn take(&self) -> Option<Warm> {
+        let w = self.idle.lock().pop();
+        if w.is_some() {
+            self.vm_total.fetch_sub(1, Ordering::Relaxed);
+        }
+        w
+    }
+
+    /// Records the pristine state from a fresh instance, once per module.
+    pub(crate) fn observe_fresh(
+        &self,
+        store: &mut Store<HostState>,
+        memory: &Memory,
+        globals: &[Global],
+    ) {
+        if self.pristine.get().is_none() {
+            let p = Pristine::capture(store, memory, globals);
+            let _ = self.pristine.set(p);
+        }
+    }
+
+    /// Resets `w` and keeps it, or drops it if it cannot be reset or the pool is full.
+    pub(crate) fn give_back(&self, mut w: Warm) {
+        let Some(p) = self.pristine.get() else {
+            return;
+        };
+        if self.vm_total.load(Ordering::Relaxed) >= PER_VM || !w.reset(p) {
+            return;
+        }
+        let mut idle = self.idle.lock();
+        if idle.len() < PER_MODULE {
+            idle.push(w);
+            self.vm_total.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for WarmPool {
+    fn drop(&mut self) {
+        let n = self.idle.get_mut().len();
+        self.vm_total.fetch_sub(n, Ordering::Relaxed);
+    }
+}
