@@ -31,8 +31,8 @@ use crate::engine::LoadedModule;
 
 use crate::host::HostState;
 
-/// Most idle instances kept for one module.
-const PER_MODULE: usize = 8;
+/// Most idle instances kept for one module by one lane (below).
+const PER_LANE: usize = 4;
 /// Most idle instances kept by one VM (the pooling allocator has 512 slots, which
 /// running frames need too).
 pub(crate) const PER_VM: usize = 128;
@@ -138,9 +138,23 @@ impl Warm {
     }
 }
 
+/// Lanes of a pool: a thread returns instances to, and takes them from, its own lane,
+/// so an instance's freshly zeroed memory stays in the cache of the core that
+/// zeroed it (another thread takes from a foreign lane only when its own is empty).
+const LANES: usize = 8;
+
+fn my_lane() -> usize {
+    use std::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static LANE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % LANES;
+    }
+    LANE.with(|l| *l)
+}
+
 /// The idle instances of one module.
 pub(crate) struct WarmPool {
-    idle: Mutex<Vec<Warm>>,
+    idle: [Mutex<Vec<Warm>>; LANES],
     pristine: std::sync::OnceLock<Pristine>,
     /// Idle instances of the whole VM.
     vm_total: Arc<AtomicUsize>,
@@ -149,7 +163,7 @@ pub(crate) struct WarmPool {
 impl WarmPool {
     pub(crate) fn new(vm_total: Arc<AtomicUsize>) -> Self {
         WarmPool {
-            idle: Mutex::new(Vec::new()),
+            idle: std::array::from_fn(|_| Mutex::new(Vec::new())),
             pristine: std::sync::OnceLock::new(),
             vm_total,
         }
@@ -157,7 +171,11 @@ impl WarmPool {
 
     /// An idle instance, if any.
     pub(crate) fn take(&self) -> Option<Warm> {
-        let w = self.idle.lock().pop();
+        let lane = my_lane();
+        let mut w = self.idle[lane].lock().pop();
+        if w.is_none() && self.vm_total.load(Ordering::Relaxed) > 0 {
+            w = (1..LANES).find_map(|d| self.idle[(lane + d) % LANES].lock().pop());
+        }
         if w.is_some() {
             self.vm_total.fetch_sub(1, Ordering::Relaxed);
         }
@@ -185,8 +203,8 @@ impl WarmPool {
         if self.vm_total.load(Ordering::Relaxed) >= PER_VM || !w.reset(p) {
             return;
         }
-        let mut idle = self.idle.lock();
-        if idle.len() < PER_MODULE {
+        let mut idle = self.idle[my_lane()].lock();
+        if idle.len() < PER_LANE {
             idle.push(w);
             self.vm_total.fetch_add(1, Ordering::Relaxed);
         }
@@ -195,7 +213,7 @@ impl WarmPool {
 
 impl Drop for WarmPool {
     fn drop(&mut self) {
-        let n = self.idle.get_mut().len();
+        let n: usize = self.idle.iter_mut().map(|l| l.get_mut().len()).sum();
         self.vm_total.fetch_sub(n, Ordering::Relaxed);
     }
 }

@@ -36,11 +36,13 @@ pub enum MvRead {
 
 /// One shard: versions by key (hashed, for point reads) and the same keys ordered
 /// (for prefix iteration; storage keys share long prefixes, which makes ordered
-/// lookups compare many bytes).
+/// inserts compare many bytes, so new keys wait in `unordered` until the first
+/// prefix iteration that needs them: blocks that never iterate never sort).
 #[derive(Default)]
 struct Shard {
-    versions: HashMap<Vec<u8>, BTreeMap<usize, Cell>>,
+    versions: HashMap<Vec<u8>, BTreeMap<usize, Cell>, foldhash::fast::RandomState>,
     ordered: BTreeSet<Vec<u8>>,
+    unordered: Vec<Vec<u8>>,
 }
 
 /// Everything written in a block, by key and transaction index. Keys are spread
@@ -48,7 +50,7 @@ struct Shard {
 /// shards' ordered key sets.
 pub struct MvMemory {
     shards: Vec<Mutex<Shard>>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: foldhash::fast::RandomState,
     /// Per transaction: the keys its last recorded incarnation wrote.
     last_writes: Vec<Mutex<Vec<Vec<u8>>>>,
     /// Per transaction: the read set of its last recorded incarnation.
@@ -104,7 +106,7 @@ impl MvMemory {
                     shard
                         .versions
                         .insert(k.clone(), BTreeMap::from([(idx, Cell::Value(v.clone()))]));
-                    shard.ordered.insert(k.clone());
+                    shard.unordered.push(k.clone());
                 }
             }
         }
@@ -157,7 +159,11 @@ impl MvMemory {
         };
         let mut keys: Vec<Vec<u8>> = Vec::new();
         for shard in &self.shards {
-            let shard = shard.lock();
+            let mut guard = shard.lock();
+            let shard = &mut *guard;
+            for k in shard.unordered.drain(..) {
+                shard.ordered.insert(k);
+            }
             keys.extend(
                 shard
                     .ordered
