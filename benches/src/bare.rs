@@ -24,6 +24,16 @@ pub struct BareToken {
     engine: Engine,
     pre: InstancePre<BareState>,
     storage: HashMap<Vec<u8>, Vec<u8>>,
+    /// With [`BareToken::recycling`]: one instance reused for every call, its memory
+    /// restored to the fresh image after each (zeroed, then the image's non-zero bytes).
+    reused: Option<Reused>,
+}
+
+struct Reused {
+    store: Store<BareState>,
+    memory: Memory,
+    transfer: wasmtime::TypedFunc<(), ()>,
+    image: Vec<(usize, Vec<u8>)>,
 }
 
 fn mem<'a>(c: &'a mut Caller<'_, BareState>) -> (&'a mut [u8], &'a mut BareState) {
@@ -124,11 +134,65 @@ impl BareToken {
             engine,
             pre,
             storage,
+            reused: None,
         })
+    }
+
+    /// Switches to one reused instance (the floor under the VM's recycled instances:
+    /// the same memory reset, no globals restored, no gas, no read/write sets).
+    pub fn recycling(mut self) -> wasmtime::Result<Self> {
+        let state = BareState {
+            storage: HashMap::new(),
+            input: Vec::new(),
+            caller: Address([0; 32]),
+            memory: None,
+        };
+        let mut store = Store::new(&self.engine, state);
+        let inst = self.pre.instantiate(&mut store)?;
+        let memory = inst
+            .get_memory(&mut store, "memory")
+            .expect("memory export");
+        store.data_mut().memory = Some(memory);
+        let transfer = inst.get_typed_func::<(), ()>(&mut store, "transfer")?;
+        let data = memory.data(&store);
+        let mut image = Vec::new();
+        let mut i = 0;
+        while i < data.len() {
+            if data[i] == 0 {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < data.len() && data[i] != 0 {
+                i += 1;
+            }
+            image.push((start, data[start..i].to_vec()));
+        }
+        self.reused = Some(Reused {
+            store,
+            memory,
+            transfer,
+            image,
+        });
+        Ok(self)
     }
 
     /// Calls `transfer(to, amount)` as `from` in a fresh instance.
     pub fn transfer(&mut self, from: Address, to: Address, amount: u128) -> wasmtime::Result<()> {
+        if let Some(r) = &mut self.reused {
+            let st = r.store.data_mut();
+            st.storage = std::mem::take(&mut self.storage);
+            st.input = (to, amount).encode();
+            st.caller = from;
+            let result = r.transfer.call(&mut r.store, ());
+            self.storage = std::mem::take(&mut r.store.data_mut().storage);
+            let mem = r.memory.data_mut(&mut r.store);
+            mem.fill(0);
+            for (off, bytes) in &r.image {
+                mem[*off..*off + bytes.len()].copy_from_slice(bytes);
+            }
+            return result;
+        }
         let state = BareState {
             storage: std::mem::take(&mut self.storage),
             input: (to, amount).encode(),
