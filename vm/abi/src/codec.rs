@@ -39,6 +39,18 @@ pub trait Encode {
     /// Appends the encoding of `self` to `out`.
     fn encode_to(&self, out: &mut Vec<u8>);
 
+    /// Appends the encodings of `items` (no length prefix). Byte types override this
+    /// with one copy instead of one push per element.
+    #[doc(hidden)]
+    fn encode_slice_to(items: &[Self], out: &mut Vec<u8>)
+    where
+        Self: Sized,
+    {
+        for x in items {
+            x.encode_to(out);
+        }
+    }
+
     /// The encoding of `self` as a new vector.
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -51,6 +63,19 @@ pub trait Encode {
 pub trait Decode: Sized {
     /// Decodes a value from the front of `input`, advancing it.
     fn decode(input: &mut &[u8]) -> Result<Self, CodecError>;
+
+    /// Decodes `n` values from the front of `input`. Byte types override this with one
+    /// copy instead of one push per element.
+    #[doc(hidden)]
+    fn decode_many(input: &mut &[u8], n: usize) -> Result<Vec<Self>, CodecError> {
+        // Every element takes at least zero bytes; cap the pre-allocation by the input
+        // size so a hostile length cannot allocate more than the input justifies.
+        let mut v = Vec::with_capacity(n.min(input.len()));
+        for _ in 0..n {
+            v.push(Self::decode(input)?);
+        }
+        Ok(v)
+    }
 }
 
 /// Decodes a value that must span the whole input.
@@ -93,7 +118,28 @@ macro_rules! int_codec {
         }
     )*};
 }
-int_codec!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128);
+int_codec!(u16, u32, u64, u128, i8, i16, i32, i64, i128);
+
+impl Encode for u8 {
+    #[inline]
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.push(*self);
+    }
+
+    fn encode_slice_to(items: &[Self], out: &mut Vec<u8>) {
+        out.extend_from_slice(items);
+    }
+}
+impl Decode for u8 {
+    #[inline]
+    fn decode(input: &mut &[u8]) -> Result<Self, CodecError> {
+        Ok(take(input, 1)?[0])
+    }
+
+    fn decode_many(input: &mut &[u8], n: usize) -> Result<Vec<Self>, CodecError> {
+        Ok(take(input, n)?.to_vec())
+    }
+}
 
 impl Encode for bool {
     fn encode_to(&self, out: &mut Vec<u8>) {
@@ -147,21 +193,13 @@ impl<T: Encode> Encode for Vec<T> {
 impl<T: Encode> Encode for [T] {
     fn encode_to(&self, out: &mut Vec<u8>) {
         encode_len(self.len(), out);
-        for x in self {
-            x.encode_to(out);
-        }
+        T::encode_slice_to(self, out);
     }
 }
 impl<T: Decode> Decode for Vec<T> {
     fn decode(input: &mut &[u8]) -> Result<Self, CodecError> {
         let n = u32::decode(input)? as usize;
-        // Every element takes at least zero bytes; cap the pre-allocation by the input size
-        // so a hostile length cannot allocate more than the input justifies.
-        let mut v = Vec::with_capacity(n.min(input.len()));
-        for _ in 0..n {
-            v.push(T::decode(input)?);
-        }
-        Ok(v)
+        T::decode_many(input, n)
     }
 }
 
@@ -282,5 +320,24 @@ mod tests {
         assert_eq!(Some(1u8).encode(), vec![1, 1]);
         assert_eq!(None::<u8>.encode(), vec![0]);
         assert_eq!((1u8, 2u8).encode(), vec![1, 2]);
+    }
+
+    #[test]
+    fn byte_vectors_take_the_bulk_path_with_the_same_bytes() {
+        let v: Vec<Vec<u8>> = vec![vec![], vec![9], vec![1, 2, 3]];
+        let bytes = v.encode();
+        assert_eq!(
+            bytes,
+            vec![3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9, 3, 0, 0, 0, 1, 2, 3]
+        );
+        assert_eq!(decode_all::<Vec<Vec<u8>>>(&bytes), Ok(v));
+        assert_eq!(
+            decode_all::<Vec<u8>>(&[3, 0, 0, 0, 1, 2]),
+            Err(CodecError::UnexpectedEnd)
+        );
+        assert_eq!(
+            decode_all::<Vec<u8>>(&[1, 0, 0, 0, 1, 2]),
+            Err(CodecError::TrailingBytes)
+        );
     }
 }
