@@ -55,6 +55,9 @@ pub struct ParallelExecutor {
     vm: Vm,
     threads: usize,
     bloom: bool,
+    /// The workers, kept across blocks: no thread start per block, and each worker keeps
+    /// its lane of recycled instances (whose memory is warm in its core's cache).
+    pool: std::sync::Arc<rayon::ThreadPool>,
 }
 
 struct Shared<'a> {
@@ -76,11 +79,23 @@ struct Shared<'a> {
 
 impl ParallelExecutor {
     /// An executor running `threads` workers (at least 1) on `vm`.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system refuses to start the worker threads.
     pub fn new(vm: Vm, threads: usize) -> Self {
+        let threads = threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .stack_size(WORKER_STACK)
+            .thread_name(|i| format!("supervm-worker-{i}"))
+            .build()
+            .expect("start the worker threads");
         ParallelExecutor {
             vm,
-            threads: threads.max(1),
+            threads,
             bloom: false,
+            pool: std::sync::Arc::new(pool),
         }
     }
 
@@ -122,20 +137,10 @@ impl ParallelExecutor {
             failed: AtomicBool::new(false),
             error: Mutex::new(None),
         };
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..self.threads)
-                .map(|_| {
-                    std::thread::Builder::new()
-                        .name("supervm-worker".into())
-                        .stack_size(WORKER_STACK)
-                        .spawn_scoped(scope, || shared.work())
-                        .expect("spawn a worker thread")
-                })
-                .collect();
-            for h in handles {
-                if h.join().is_err() {
-                    shared.fail(Error::WorkerPanicked);
-                }
+        // One task per worker; `work` catches a panic and fails the block with it.
+        self.pool.scope(|scope| {
+            for _ in 0..self.threads {
+                scope.spawn(|_| shared.work());
             }
         });
         if let Some(e) = shared.error.lock().take() {
