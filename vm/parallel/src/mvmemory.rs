@@ -181,15 +181,18 @@ impl MvMemory {
     /// The block's final writes: for every key, the value of its highest writer. Only
     /// meaningful once every transaction is executed and validated.
     pub fn into_final_writes(self) -> WriteSet {
-        let mut out = WriteSet::new();
+        let mut out = Vec::new();
         for shard in self.shards {
-            for (k, versions) in shard.into_inner().versions {
-                if let Some((_, Cell::Value(v))) = versions.into_iter().next_back() {
-                    out.insert(k, v);
+            for (k, mut versions) in shard.into_inner().versions {
+                if let Some((_, Cell::Value(v))) = versions.pop_last() {
+                    out.push((k, v));
                 }
             }
         }
-        out
+        // Keys are unique: sort once and bulk-build the map instead of inserting one by
+        // one (each insert compares long shared key prefixes down the tree).
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        WriteSet::from_iter(out)
     }
 }
 
