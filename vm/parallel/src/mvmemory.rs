@@ -3,7 +3,7 @@
 //! wrote it, or marked as an *estimate* (the writer was aborted and is expected
 //! to write there again).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
 
 use parking_lot::Mutex;
@@ -23,6 +23,41 @@ enum Cell {
     Estimate,
 }
 
+/// The versions of one key, sorted by transaction index. Most keys of a block have one
+/// or two writers, so a sorted vector beats a tree (one small allocation per key);
+/// writers of a hot key mostly arrive in index order, so inserts land at the end.
+#[derive(Clone, Debug, Default)]
+struct Versions(Vec<(usize, Cell)>);
+
+impl Versions {
+    fn one(idx: usize, cell: Cell) -> Self {
+        Versions(vec![(idx, cell)])
+    }
+
+    fn insert(&mut self, idx: usize, cell: Cell) {
+        match self.0.binary_search_by_key(&idx, |(i, _)| *i) {
+            Ok(p) => self.0[p].1 = cell,
+            Err(p) => self.0.insert(p, (idx, cell)),
+        }
+    }
+
+    fn remove(&mut self, idx: usize) {
+        if let Ok(p) = self.0.binary_search_by_key(&idx, |(i, _)| *i) {
+            self.0.remove(p);
+        }
+    }
+
+    /// The highest version below `idx`.
+    fn below(&self, idx: usize) -> Option<&(usize, Cell)> {
+        let p = self.0.partition_point(|(i, _)| *i < idx);
+        p.checked_sub(1).map(|p| &self.0[p])
+    }
+
+    fn into_last(mut self) -> Option<(usize, Cell)> {
+        self.0.pop()
+    }
+}
+
 /// What a transaction sees for a key.
 #[derive(Debug, PartialEq, Eq)]
 pub enum MvRead {
@@ -40,7 +75,7 @@ pub enum MvRead {
 /// prefix iteration that needs them: blocks that never iterate never sort).
 #[derive(Default)]
 struct Shard {
-    versions: HashMap<Vec<u8>, BTreeMap<usize, Cell>, foldhash::fast::RandomState>,
+    versions: HashMap<Vec<u8>, Versions, foldhash::fast::RandomState>,
     ordered: BTreeSet<Vec<u8>>,
     unordered: Vec<Vec<u8>>,
 }
@@ -81,9 +116,9 @@ impl MvMemory {
         let Some(versions) = shard.versions.get(key) else {
             return MvRead::NotFound;
         };
-        match versions.range(..idx).next_back() {
+        match versions.below(idx) {
             None => MvRead::NotFound,
-            Some((&writer, Cell::Estimate)) => MvRead::Estimate(writer),
+            Some((writer, Cell::Estimate)) => MvRead::Estimate(*writer),
             Some((_, Cell::Value(v))) => MvRead::Value(v.clone()),
         }
     }
@@ -105,7 +140,7 @@ impl MvMemory {
                 None => {
                     shard
                         .versions
-                        .insert(k.clone(), BTreeMap::from([(idx, Cell::Value(v.clone()))]));
+                        .insert(k.clone(), Versions::one(idx, Cell::Value(v.clone())));
                     shard.unordered.push(k.clone());
                 }
             }
@@ -116,7 +151,7 @@ impl MvMemory {
             if !writes.contains_key(old)
                 && let Some(versions) = self.shard(old).lock().versions.get_mut(old)
             {
-                versions.remove(&idx);
+                versions.remove(idx);
             }
         }
         *last = writes.keys().cloned().collect();
@@ -183,8 +218,8 @@ impl MvMemory {
     pub fn into_final_writes(self) -> WriteSet {
         let mut out = Vec::new();
         for shard in self.shards {
-            for (k, mut versions) in shard.into_inner().versions {
-                if let Some((_, Cell::Value(v))) = versions.pop_last() {
+            for (k, versions) in shard.into_inner().versions {
+                if let Some((_, Cell::Value(v))) = versions.into_last() {
                     out.push((k, v));
                 }
             }
@@ -205,6 +240,25 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_vec(), v.map(|v| v.to_vec())))
             .collect()
+    }
+
+    #[test]
+    fn versions_stay_sorted_whatever_the_arrival_order() {
+        let mut v = Versions::one(5, Cell::Estimate);
+        for i in [9, 1, 7, 3] {
+            v.insert(i, Cell::Value(Some(vec![i as u8])));
+        }
+        v.insert(5, Cell::Value(None)); // replaces, does not duplicate
+        v.remove(7);
+        v.remove(8); // absent: no effect
+        let idx: Vec<usize> = v.0.iter().map(|(i, _)| *i).collect();
+        assert_eq!(idx, vec![1, 3, 5, 9]);
+        assert!(v.below(1).is_none());
+        assert_eq!(v.below(2).map(|(i, _)| *i), Some(1));
+        assert_eq!(v.below(5).map(|(i, _)| *i), Some(3));
+        assert!(matches!(v.below(6), Some((5, Cell::Value(None)))));
+        assert_eq!(v.below(100).map(|(i, _)| *i), Some(9));
+        assert!(matches!(v.into_last(), Some((9, _))));
     }
 
     #[test]
