@@ -150,6 +150,19 @@ impl ParallelExecutor {
     }
 }
 
+/// How an idle worker waits before polling the scheduler again.
+fn back_off(idle: u32) {
+    if idle <= 6 {
+        for _ in 0..(1u32 << idle) {
+            std::hint::spin_loop();
+        }
+    } else if idle <= 32 {
+        std::thread::yield_now();
+    } else {
+        std::thread::sleep(std::time::Duration::from_micros(20));
+    }
+}
+
 impl Shared<'_> {
     fn fail(&self, e: Error) {
         self.failed.store(true, Relaxed);
@@ -167,6 +180,11 @@ impl Shared<'_> {
 
     fn work_loop(&self) {
         let mut task: Option<Task> = None;
+        // Consecutive polls that found nothing to do: an idle worker backs off (spin,
+        // then yield, then short sleeps) so that it does not keep the scheduler's shared
+        // counters and locks bouncing between cores while another worker does the work
+        // (under heavy contention the throttle leaves one worker running).
+        let mut idle = 0u32;
         loop {
             if self.failed.load(Relaxed) {
                 return;
@@ -180,7 +198,10 @@ impl Shared<'_> {
                     }
                     let next = self.sched.next_task();
                     if next.is_none() {
-                        std::thread::yield_now();
+                        idle += 1;
+                        back_off(idle);
+                    } else {
+                        idle = 0;
                     }
                     Ok(next)
                 }
