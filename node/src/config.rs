@@ -50,6 +50,8 @@ pub struct NodeConfig {
     pub durability: Durability,
     /// Commit batching (in blocks).
     pub batch: BatchPolicy,
+    /// RPC connection limits (header-read timeout, open connections).
+    pub rpc_connections: crate::rpc::ConnLimits,
 }
 
 impl NodeConfig {
@@ -75,6 +77,7 @@ impl NodeConfig {
                 max: 64,
                 target: Duration::from_millis(50),
             },
+            rpc_connections: crate::rpc::ConnLimits::default(),
         }
     }
 }

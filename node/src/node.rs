@@ -90,16 +90,8 @@ pub async fn start(
         .local_addr()
         .map_err(|e| Error::Other(e.to_string()))?;
     let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!("rpc server: {e}");
-        }
-    });
+    let conn_limits = chain.config.rpc_connections;
+    let server = tokio::spawn(crate::rpc::serve(listener, app, conn_limits, stopped));
     eprintln!(
         "supervm node: chain {} at height {}, JSON-RPC on http://{addr} (rpc.discover lists the methods)",
         chain.config.chain_id,

@@ -30,11 +30,13 @@
 //! The wire contract (limits, statuses, error codes) is in `docs/rpc.md`.
 
 mod dispatch;
+pub mod listen;
 pub mod openrpc;
 pub mod protocol;
 pub mod registry;
 pub mod server;
 
+pub use listen::{ConnLimits, serve};
 pub use protocol::{Id, Params, Request, Response, RpcError, codes};
 pub use registry::{
     ErrorSpec, Handler, HandlerFuture, Method, MethodSpec, ParamSpec, Registry, RegistryError,

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use supervm_node::metrics::Metrics;
-use supervm_node::rpc::{MethodSpec, ParamSpec, Registry, RpcError, RpcLimits, router};
+use supervm_node::rpc::{ConnLimits, MethodSpec, ParamSpec, Registry, RpcError, RpcLimits, router};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -52,6 +52,10 @@ fn boom() -> Result<(), RpcError> {
 }
 
 async fn serve(limits: RpcLimits) -> Server {
+    serve_with(limits, ConnLimits::default()).await
+}
+
+async fn serve_with(limits: RpcLimits, conn: ConnLimits) -> Server {
     let bumps = Arc::new(AtomicU64::new(0));
     let gate = Arc::new(Semaphore::new(0));
     let (entered_tx, entered) = mpsc::unbounded_channel();
@@ -120,7 +124,10 @@ async fn serve(limits: RpcLimits) -> Server {
         .merge(metrics.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // The server runs until the test ends (the sender is leaked with the runtime).
+    std::mem::forget(stop);
+    tokio::spawn(supervm_node::rpc::serve(listener, app, conn, stopped));
     Server {
         url: format!("http://{addr}/"),
         addr,
@@ -684,4 +691,66 @@ async fn no_input_gives_a_5xx() {
             );
         }
     }
+}
+
+/// Reads from `s` until the server closes it; the elapsed time, or None if still open
+/// after `within`.
+async fn closed_within(s: &mut tokio::net::TcpStream, within: Duration) -> Option<Duration> {
+    let start = tokio::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout_at(start + within, s.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(start.elapsed()),
+            Ok(Ok(_)) => {} // a 408 or similar before closing is fine
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_trickling_headers_is_cut_off_and_others_are_served() {
+    let conn = ConnLimits {
+        header_read_timeout: Duration::from_millis(500),
+        ..ConnLimits::default()
+    };
+    let server = serve_with(RpcLimits::default(), conn).await;
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-")
+        .await
+        .unwrap();
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    // Meanwhile a well-behaved client is served.
+    let r = server
+        .call(json!({"jsonrpc": "2.0", "id": 1, "method": "test.add", "params": {"a": 1, "b": 2}}))
+        .await;
+    assert_eq!(r["result"], json!(3));
+    let t = closed_within(&mut slow, Duration::from_secs(5)).await;
+    assert!(t.is_some(), "a connection trickling its headers stays open");
+    let t = closed_within(&mut silent, Duration::from_secs(5)).await;
+    assert!(t.is_some(), "a connection that sends nothing stays open");
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_are_closed_and_slots_come_back() {
+    let conn = ConnLimits {
+        max_connections: 2,
+        ..ConnLimits::default()
+    };
+    let server = serve_with(RpcLimits::default(), conn).await;
+    let a = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let b = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    // Let the server accept both before the third arrives.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut c = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let t = closed_within(&mut c, Duration::from_secs(2)).await;
+    assert!(
+        t.is_some(),
+        "a third connection over a limit of 2 is served"
+    );
+    drop((a, b));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = server
+        .call(json!({"jsonrpc": "2.0", "id": 1, "method": "test.add", "params": {"a": 2, "b": 2}}))
+        .await;
+    assert_eq!(r["result"], json!(4));
 }
