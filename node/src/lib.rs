@@ -16,6 +16,7 @@ pub mod mempool;
 pub mod methods;
 pub mod metrics;
 pub mod node;
+pub mod pending_file;
 pub mod producer;
 pub mod queries;
 pub mod rpc;

@@ -263,6 +263,16 @@ impl Mempool {
         orphans
     }
 
+    /// The encodings of the queued (not yet taken) transactions, in arrival order.
+    pub fn queued_raw(&self) -> Vec<Vec<u8>> {
+        self.inner
+            .lock()
+            .queue
+            .iter()
+            .map(|p| p.raw.clone())
+            .collect()
+    }
+
     /// Wakes a producer waiting in [`Mempool::take`].
     pub fn wake(&self) {
         self.ready.notify_all();

@@ -81,6 +81,12 @@ pub async fn start(
     genesis::ensure_genesis(&store, config.chain_id, &funded)?;
     let listen = config.listen;
     let chain = Arc::new(Chain::new(config, store)?);
+    let (restored, refused) = crate::pending_file::restore(&chain);
+    if restored + refused > 0 {
+        eprintln!(
+            "mempool: {restored} transactions saved at the last stop admitted again ({refused} refused)"
+        );
+    }
     let pipeline = Pipeline::start(chain.clone());
     let app = crate::methods::router(chain.clone())?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -108,12 +114,18 @@ pub async fn start(
 
 impl RunningNode {
     /// Stops cleanly: no new transactions, the producer seals what it has, the
-    /// committer commits it, the server stops, the store closes.
+    /// committer commits it, transactions still queued are saved for the next start
+    /// (`pending_file`), the server stops, the store closes.
     pub async fn stop(mut self) {
         self.chain.stopping.store(true, Ordering::Relaxed);
         self.chain.mempool.wake();
         if let Some(p) = self.pipeline.take() {
             let _ = tokio::task::spawn_blocking(move || p.join()).await;
+        }
+        // What the producer did not take stays accepted: saved, admitted again at start.
+        let queued = self.chain.mempool.queued_raw();
+        if let Err(e) = crate::pending_file::save(&self.chain.config.data_dir, &queued) {
+            tracing::error!(error = %e, "could not save {} queued transactions", queued.len());
         }
         let _ = self.stop_server.send(());
         let _ = self.server.await;

@@ -195,3 +195,44 @@ async fn a_waiting_submit_learns_promptly_that_its_transaction_was_dropped() {
     assert!(t.status.starts_with("dropped"), "{}", t.status);
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_transactions_survive_a_clean_restart() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let client = Client::new(&format!("http://{}", node.addr));
+    let keys = dev_keys(dir.path());
+    let dest = Address([9; 32]);
+    // Hold block production so the transactions stay queued, then stop the node.
+    node.chain.hold.store(true, Ordering::SeqCst);
+    let txs: Vec<_> = (0..20).map(|n| transfer(&keys[1], n, dest, 3)).collect();
+    for tx in &txs {
+        client.submit(tx, false).await.unwrap();
+    }
+    node.stop().await;
+    assert!(dir.path().join("mempool-pending.bin").exists());
+    let node = start(dir.path()).await;
+    assert!(
+        !dir.path().join("mempool-pending.bin").exists(),
+        "the file is consumed at start"
+    );
+    let client = Client::new(&format!("http://{}", node.addr));
+    let mut nonce = 0;
+    for _ in 0..200 {
+        nonce = client.account(&address_of(&keys[1])).await.unwrap().nonce;
+        if nonce == 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        nonce, 20,
+        "every queued transaction committed after the restart"
+    );
+    assert_eq!(client.account(&dest).await.unwrap().balance, "60");
+    for tx in &txs {
+        assert_eq!(client.tx(&tx.hash()).await.unwrap().status, "committed");
+    }
+    node.stop().await;
+}
