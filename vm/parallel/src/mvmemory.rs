@@ -67,6 +67,10 @@ pub enum MvRead {
     Estimate(usize),
     /// No lower transaction wrote the key: read committed state.
     NotFound,
+    /// No transaction of the block has ever written the key (so far): read committed
+    /// state. Keys are never removed from the memory during a block, so a read that
+    /// finds this now found nothing in the memory earlier either.
+    NeverWritten,
 }
 
 /// One shard: versions by key (hashed, for point reads) and the same keys ordered
@@ -114,7 +118,7 @@ impl MvMemory {
     pub fn read(&self, key: &[u8], idx: usize) -> MvRead {
         let shard = self.shard(key).lock();
         let Some(versions) = shard.versions.get(key) else {
-            return MvRead::NotFound;
+            return MvRead::NeverWritten;
         };
         match versions.below(idx) {
             None => MvRead::NotFound,
@@ -266,6 +270,7 @@ mod tests {
         let m = MvMemory::new(4, true);
         assert!(m.record((1, 0), ReadSet::default(), &ws(&[(b"k", Some(b"1"))])));
         assert!(m.record((3, 0), ReadSet::default(), &ws(&[(b"k", None)])));
+        assert_eq!(m.read(b"other", 4), MvRead::NeverWritten);
         assert_eq!(m.read(b"k", 0), MvRead::NotFound);
         assert_eq!(m.read(b"k", 2), MvRead::Value(Some(b"1".to_vec())));
         assert_eq!(m.read(b"k", 4), MvRead::Value(None));

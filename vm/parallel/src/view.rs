@@ -42,7 +42,7 @@ impl<'a> MvView<'a> {
         match self.mv.read(key, self.idx) {
             MvRead::Value(v) => Ok(v),
             MvRead::Estimate(writer) => Err(self.blocked_on(key, writer)),
-            MvRead::NotFound => self.base.get(key),
+            MvRead::NotFound | MvRead::NeverWritten => self.base.get(key),
         }
     }
 
@@ -54,10 +54,20 @@ impl<'a> MvView<'a> {
             if !self.mv.maybe_written(&r.key) {
                 continue; // read from committed state, which no transaction of the block wrote
             }
-            match self.resolve(&r.key) {
-                Ok(v) if v == r.value => {}
-                Ok(_) | Err(StateError::Blocked(_)) => return Ok(Some(r.key.clone())),
-                Err(e) => return Err(e),
+            let now = match self.mv.read(&r.key, self.idx) {
+                // No transaction of the block ever wrote the key, so it was read from
+                // committed state, which does not change during the block.
+                MvRead::NeverWritten => continue,
+                MvRead::Value(v) => v,
+                MvRead::Estimate(_) => return Ok(Some(r.key.clone())),
+                MvRead::NotFound => match self.base.get(&r.key) {
+                    Ok(v) => v,
+                    Err(StateError::Blocked(_)) => return Ok(Some(r.key.clone())),
+                    Err(e) => return Err(e),
+                },
+            };
+            if now != r.value {
+                return Ok(Some(r.key.clone()));
             }
         }
         for r in &reads.ranges {
@@ -88,7 +98,7 @@ impl<'a> MvView<'a> {
                     MvRead::Estimate(w) => return Err(self.blocked_on(&k, w)),
                     // Deleted below idx, or not written below idx: the committed
                     // state decides, which the caller consults separately.
-                    MvRead::Value(None) | MvRead::NotFound => {}
+                    MvRead::Value(None) | MvRead::NotFound | MvRead::NeverWritten => {}
                 }
             }
             cursor = Some(last);
@@ -109,7 +119,9 @@ impl<'a> MvView<'a> {
             match self.mv.read(&k, self.idx) {
                 MvRead::Value(None) => cursor = Some(k),
                 MvRead::Estimate(w) => return Err(self.blocked_on(&k, w)),
-                MvRead::Value(Some(_)) | MvRead::NotFound => return Ok(Some(k)),
+                MvRead::Value(Some(_)) | MvRead::NotFound | MvRead::NeverWritten => {
+                    return Ok(Some(k));
+                }
             }
         }
     }
