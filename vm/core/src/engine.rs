@@ -39,7 +39,6 @@ pub(crate) struct LoadedModule {
     /// Entry points by name, resolved once so a call does no name lookup.
     pub(crate) entry_points: BTreeMap<String, (usize, ModuleExport)>,
     pub(crate) memory: ModuleExport,
-    pub(crate) depth: ModuleExport,
     /// Every global the module defines, the stack-depth one last (all exported by the
     /// instrumentation).
     pub(crate) globals: Vec<ModuleExport>,
@@ -169,7 +168,6 @@ impl VmInner {
         let loaded = Arc::new(LoadedModule {
             entry_points,
             memory: export("memory")?,
-            depth: export(crate::instrument::DEPTH_EXPORT)?,
             globals,
             warm: WarmPool::new(self.warm_total.clone()),
             pre,

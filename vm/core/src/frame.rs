@@ -133,9 +133,8 @@ fn run_frame_here(
         Some(f) => {
             if let Err(e) = f.call(&mut w.store, ()) {
                 let depth = w
-                    .instance
-                    .get_module_export(&mut w.store, &module.depth)
-                    .and_then(|e| e.into_global())
+                    .globals
+                    .last()
                     .and_then(|g| g.get(&mut w.store).i32())
                     .unwrap_or(0);
                 let exhausted = depth as u32 > vm.config.limits.stack_budget;
@@ -238,7 +237,6 @@ fn fresh(
     Ok(Warm {
         store,
         instance,
-        memory,
         globals,
         entries: vec![None; module.entry_points.len()],
     })

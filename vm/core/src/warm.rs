@@ -28,7 +28,6 @@ use parking_lot::Mutex;
 use wasmtime::{Global, Instance, Memory, Mutability, Store, TypedFunc, Val};
 
 use crate::engine::LoadedModule;
-
 use crate::host::HostState;
 
 /// Most idle instances kept for one module by one lane (below).
@@ -83,11 +82,10 @@ impl Pristine {
                 mutable.push((i, g.get(&mut *store)));
             }
         }
-        let globals = mutable;
         Pristine {
             memory_bytes,
             runs,
-            globals,
+            globals: mutable,
         }
     }
 }
@@ -96,7 +94,8 @@ impl Pristine {
 pub(crate) struct Warm {
     pub(crate) store: Store<HostState>,
     pub(crate) instance: Instance,
-    pub(crate) memory: Memory,
+    /// Every global the module defines, the stack-depth one last (as
+    /// `LoadedModule::globals`).
     pub(crate) globals: Vec<Global>,
     /// Entry points resolved so far, by their index in the module's entry-point map.
     pub(crate) entries: Vec<Option<TypedFunc<(), ()>>>,
@@ -121,10 +120,15 @@ impl Warm {
 
     /// Resets the instance to `p`; false if it cannot be (its memory grew).
     pub(crate) fn reset(&mut self, p: &Pristine) -> bool {
-        if self.memory.data_size(&self.store) != p.memory_bytes {
+        let memory = self
+            .store
+            .data()
+            .memory
+            .expect("a live instance has its memory bound");
+        if memory.data_size(&self.store) != p.memory_bytes {
             return false;
         }
-        let data = self.memory.data_mut(&mut self.store);
+        let data = memory.data_mut(&mut self.store);
         data.fill(0);
         for (off, bytes) in &p.runs {
             data[*off..*off + bytes.len()].copy_from_slice(bytes);
@@ -144,7 +148,6 @@ impl Warm {
 const LANES: usize = 8;
 
 fn my_lane() -> usize {
-    use std::sync::atomic::AtomicUsize;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static LANE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % LANES;
@@ -196,15 +199,17 @@ impl WarmPool {
     }
 
     /// Resets `w` and keeps it, or drops it if it cannot be reset or the pool is full.
+    /// Capacity is checked first, so a full pool costs no reset; the lane's lock is held
+    /// through the reset, which costs nothing because a lane is one thread's.
     pub(crate) fn give_back(&self, mut w: Warm) {
         let Some(p) = self.pristine.get() else {
             return;
         };
-        if self.vm_total.load(Ordering::Relaxed) >= PER_VM || !w.reset(p) {
+        if self.vm_total.load(Ordering::Relaxed) >= PER_VM {
             return;
         }
         let mut idle = self.idle[my_lane()].lock();
-        if idle.len() < PER_LANE {
+        if idle.len() < PER_LANE && w.reset(p) {
             idle.push(w);
             self.vm_total.fetch_add(1, Ordering::Relaxed);
         }
