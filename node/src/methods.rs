@@ -279,12 +279,7 @@ where
     P: serde::de::DeserializeOwned + Send + 'static,
     R: serde::Serialize + Send + 'static,
 {
-    let c = chain.clone();
-    r.register(spec, move |p: P| {
-        let c = c.clone();
-        async move { f(&c, p).map_err(rpc_err) }
-    })
-    .map_err(|x| Error::Other(x.to_string()))
+    register_fn(r, chain, spec, f, false)
 }
 
 /// [`add`] for handlers that do heavy work (signature checks, contract execution): they
@@ -299,10 +294,27 @@ where
     P: serde::de::DeserializeOwned + Send + 'static,
     R: serde::Serialize + Send + 'static,
 {
+    register_fn(r, chain, spec, f, true)
+}
+
+fn register_fn<P, R>(
+    r: &mut Registry,
+    chain: &Arc<Chain>,
+    spec: MethodSpec,
+    f: fn(&Chain, P) -> Result<R>,
+    blocking: bool,
+) -> Result<()>
+where
+    P: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize + Send + 'static,
+{
     let c = chain.clone();
     r.register(spec, move |p: P| {
         let c = c.clone();
         async move {
+            if !blocking {
+                return f(&c, p).map_err(rpc_err);
+            }
             tokio::task::spawn_blocking(move || f(&c, p))
                 .await
                 .map_err(|e| RpcError::internal(e.to_string()))?

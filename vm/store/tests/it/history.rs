@@ -138,13 +138,7 @@ fn reads_at_every_past_height_match_the_state_after_that_block() {
     let seed = crate::support::seed("history_reads");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(
-        dir.path(),
-        StoreConfig {
-            shards: 3,
-            ..StoreConfig::default()
-        },
-    ));
+    let store = crate::support::open_sharded(dir.path(), 3);
     let mut staging = Staging::new(store.clone());
     let mut models = Vec::new();
     let mut model = crate::support::Model::default();

@@ -18,13 +18,7 @@ fn w(pairs: &[(&[u8], Option<&[u8]>)]) -> WriteSet {
 #[test]
 fn staged_writes_are_visible_before_commit_and_roots_match_the_state() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(
-        dir.path(),
-        StoreConfig {
-            shards: 3,
-            ..StoreConfig::default()
-        },
-    ));
+    let store = crate::support::open_sharded(dir.path(), 3);
     let mut staging = Staging::new(store.clone());
     let mut model = Model::default();
 
@@ -94,13 +88,7 @@ fn prefix_iteration_through_layers_matches_the_model() {
     let seed = crate::support::seed("staging_iteration");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(
-        dir.path(),
-        StoreConfig {
-            shards: 2,
-            ..StoreConfig::default()
-        },
-    ));
+    let store = crate::support::open_sharded(dir.path(), 2);
     let mut staging = Staging::new(store.clone());
     let mut model = Model::default();
     let mut in_flight = Vec::new();

@@ -148,3 +148,14 @@ pub fn check_consistent(store: &Store, model: &Model) {
 pub fn open(dir: &Path, config: StoreConfig) -> Store {
     Store::open(dir, config).expect("open store").0
 }
+
+/// A shared store with `shards` shards and the other settings at their defaults.
+pub fn open_sharded(dir: &Path, shards: u32) -> std::sync::Arc<Store> {
+    std::sync::Arc::new(open(
+        dir,
+        StoreConfig {
+            shards,
+            ..StoreConfig::default()
+        },
+    ))
+}
