@@ -1,8 +1,10 @@
 //! The parallel scheduler under contention: the predecessor's workload (1,000
 //! token transfers, 80 % touching 5 hot accounts), a low-contention case (10,000
 //! accounts) and a full-contention case (one hot key). For each: sequential
-//! executor, parallel with 1 thread and with N threads, from the same run, on the
-//! same block; the parallel output is checked equal to the sequential one.
+//! executor, the parallel executor's default (adaptive) schedule with 1 thread and
+//! with N threads, and Block-STM over the whole block with N threads (without and
+//! with the Bloom pre-check), from the same run, on the same block; every parallel
+//! output is checked equal to the sequential one.
 //!
 //! ```text
 //! cargo run --release --example high_contention_bench -- [--threads N] [--repeat R] [--case NAME] [--json]
@@ -18,7 +20,7 @@ use std::time::Instant;
 
 use supervm_benches::arg;
 use supervm_benches::contention::{Pattern, setup};
-use supervm_parallel::ParallelExecutor;
+use supervm_parallel::{ParallelExecutor, Schedule};
 use supervm_vm::Receipt;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -77,10 +79,22 @@ fn main() {
             .filter(|r| r.outcome.is_success())
             .count();
         let mut results = vec![];
-        for (t_count, bloom) in [(1, false), (threads, false), (threads, true)] {
-            let exec = ParallelExecutor::new(w.vm.clone(), t_count).with_bloom(bloom);
+        // The default (adaptive) schedule at 1 and N threads; then Block-STM over the whole
+        // block, without and with the Bloom pre-check. Each executor runs the block
+        // `repeat` times (the adaptive one starts each block in the mode its previous
+        // block ended in, as it does in the node).
+        for (t_count, schedule, bloom) in [
+            (1, Schedule::Adaptive, false),
+            (threads, Schedule::Adaptive, false),
+            (threads, Schedule::Parallel, false),
+            (threads, Schedule::Parallel, true),
+        ] {
+            let exec = ParallelExecutor::new(w.vm.clone(), t_count)
+                .with_schedule(schedule)
+                .with_bloom(bloom);
             let mut times = vec![];
             let mut reexec = 0u64;
+            let mut sequential_txs = 0;
             for _ in 0..repeat {
                 let t = Instant::now();
                 let out = exec
@@ -88,6 +102,7 @@ fn main() {
                     .expect("parallel");
                 times.push(t.elapsed().as_secs_f64());
                 reexec = out.stats.reexecutions;
+                sequential_txs = out.stats.sequential_txs;
                 for (p, s) in out.receipts.iter().zip(&seq_receipts) {
                     assert_eq!(
                         p.hash(),
@@ -96,12 +111,14 @@ fn main() {
                     );
                 }
             }
-            results.push((t_count, median(times), reexec));
+            results.push((t_count, median(times), reexec, sequential_txs));
         }
         let seq = committed as f64 / median(seq_times);
-        let (_, one_time, one_reexec) = results[0];
-        let (n, n_time, n_reexec) = results[1];
-        let (_, bloom_time, _) = results[2];
+        let (_, one_time, one_reexec, _) = results[0];
+        let (n, n_time, n_reexec, n_sequential) = results[1];
+        let (_, stm_time, stm_reexec, _) = results[2];
+        let (_, bloom_time, _, _) = results[3];
+        let stm = committed as f64 / stm_time;
         let bloom_rate = committed as f64 / bloom_time;
         let one = committed as f64 / one_time;
         let par = committed as f64 / n_time;
@@ -112,13 +129,14 @@ fn main() {
             println!("  sequential executor     {seq:>10.0} tx/s");
             println!("  parallel, 1 thread      {one:>10.0} tx/s  ({one_reexec} re-executions)");
             println!(
-                "  parallel, {n} threads     {par:>10.0} tx/s  ({n_reexec} re-executions)  speedup {:.2}x over sequential, {:.2}x over 1 thread",
+                "  parallel, {n} threads     {par:>10.0} tx/s  ({n_reexec} re-executions, {n_sequential} of {txs} transactions in sequential chunks)  speedup {:.2}x over sequential, {:.2}x over 1 thread",
                 par / seq,
                 par / one
             );
+            println!("  Block-STM only, {n} threads {stm:>7.0} tx/s  ({stm_reexec} re-executions)");
             println!(
                 "  same with Bloom pre-check {bloom_rate:>8.0} tx/s  ({:+.1} %)",
-                (bloom_rate / par - 1.0) * 100.0
+                (bloom_rate / stm - 1.0) * 100.0
             );
         }
         println!(
@@ -127,6 +145,8 @@ fn main() {
                 "case": case, "txs": txs, "accounts": accounts, "threads": n, "committed": committed,
                 "seq_tx_per_s": seq, "par_1thread_tx_per_s": one, "par_tx_per_s": par,
                 "speedup": par / seq, "speedup_vs_1thread": par / one,
+                "sequential_txs": n_sequential,
+                "blockstm_tx_per_s": stm, "blockstm_reexecutions_per_tx": stm_reexec as f64 / txs as f64,
                 "par_bloom_tx_per_s": bloom_rate,
                 "reexecutions_per_tx": n_reexec as f64 / txs as f64,
                 "state": "in-memory", "repeat": repeat,

@@ -29,6 +29,8 @@ pub struct Stats {
     pub dropped_txs: Counter,
     /// Re-executions by the parallel scheduler.
     pub reexecutions: Counter,
+    /// Transactions the adaptive schedule ran in sequential chunks (contention).
+    pub sequential_txs: Counter,
     /// Transactions admitted to the mempool.
     pub admitted: Counter,
     /// Transactions refused at admission.
@@ -69,6 +71,10 @@ impl Stats {
             reexecutions: m.counter(
                 "supervm_reexecutions_total",
                 "Transaction re-executions by the parallel scheduler.",
+            )?,
+            sequential_txs: m.counter(
+                "supervm_sequential_chunk_transactions_total",
+                "Transactions executed in sequential chunks because their chunk's dependency chains left too little parallelism.",
             )?,
             admitted: m.counter(
                 "supervm_admitted_transactions_total",

@@ -307,6 +307,10 @@ fn build_block(
             .execute_block(&staging.view(), &env, &vm_txs)
             .map_err(|e| crate::Error::Other(e.to_string()))?;
         chain.stats.reexecutions.add(out.stats.reexecutions);
+        chain
+            .stats
+            .sequential_txs
+            .add(out.stats.sequential_txs as u64);
         Some(out)
     };
     // Refunds, receipts, events.

@@ -7,7 +7,8 @@ pub enum Error {
     /// The VM failed for a reason outside the contract (state backend, engine).
     #[error(transparent)]
     Vm(#[from] supervm_vm::Error),
-    /// A worker thread panicked.
+    /// Executing a transaction panicked (on a worker thread, or on the calling
+    /// thread in a sequential chunk).
     #[error("a worker thread panicked")]
     WorkerPanicked,
     /// The scheduler finished without a receipt for a transaction (a bug).

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use parking_lot::Mutex;
 use supervm_vm::{BlockEnv, Receipt, StateError, StateView, Transaction, Vm, WriteSet};
 
+use crate::adaptive::Schedule;
 use crate::error::{Error, Result};
 use crate::mvmemory::{MvMemory, Version};
 use crate::scheduler::{Scheduler, Task};
@@ -36,6 +37,27 @@ pub struct BlockStats {
     pub dependency_waits: u64,
     /// The keys most often behind an abort or a wait, most first (at most 5).
     pub hottest_keys: Vec<(Vec<u8>, u64)>,
+    /// Transactions executed one by one in block order (chunks the adaptive
+    /// schedule ran sequentially because of contention, see [`crate::adaptive`]).
+    pub sequential_txs: usize,
+}
+
+/// What one Block-STM run produced, before its conflicts are ranked.
+pub(crate) struct StmOutput {
+    pub(crate) receipts: Vec<Receipt>,
+    /// The final writes, each key once, unsorted.
+    pub(crate) writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub(crate) stats: BlockStats,
+    /// Aborts and waits per key.
+    pub(crate) conflicts: HashMap<Vec<u8>, u64>,
+}
+
+/// The (at most 5) keys most often behind a conflict, most first.
+pub(crate) fn hottest(conflicts: HashMap<Vec<u8>, u64>) -> Vec<(Vec<u8>, u64)> {
+    let mut hottest: Vec<(Vec<u8>, u64)> = conflicts.into_iter().collect();
+    hottest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    hottest.truncate(5);
+    hottest
 }
 
 /// The result of a block: exactly what sequential execution produces, plus stats.
@@ -55,6 +77,10 @@ pub struct ParallelExecutor {
     vm: Vm,
     threads: usize,
     bloom: bool,
+    schedule: Schedule,
+    /// Whether the adaptive schedule's last chunk chose parallel execution for the
+    /// next one (where the next block starts), shared by clones.
+    parallel_next: std::sync::Arc<AtomicBool>,
     /// The workers, kept across blocks: no thread start per block, and each worker keeps
     /// its lane of recycled instances (whose memory is warm in its core's cache).
     pool: std::sync::Arc<rayon::ThreadPool>,
@@ -95,6 +121,8 @@ impl ParallelExecutor {
             vm,
             threads,
             bloom: false,
+            schedule: Schedule::default(),
+            parallel_next: std::sync::Arc::new(AtomicBool::new(true)),
             pool: std::sync::Arc::new(pool),
         }
     }
@@ -106,9 +134,23 @@ impl ParallelExecutor {
         self
     }
 
+    /// Sets how blocks are scheduled ([`Schedule::Adaptive`] by default).
+    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
     /// The worker count.
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    pub(crate) fn vm(&self) -> &Vm {
+        &self.vm
+    }
+
+    pub(crate) fn remember_parallel(&self, parallel: bool) {
+        self.parallel_next.store(parallel, Relaxed);
     }
 
     /// Executes `txs` over the committed state `base`. The output equals, byte for
@@ -120,6 +162,35 @@ impl ParallelExecutor {
         block: &BlockEnv,
         txs: &[Transaction],
     ) -> Result<BlockOutput> {
+        match self.schedule {
+            Schedule::Parallel => {
+                let out = self.block_stm(base, block, txs)?;
+                Ok(BlockOutput {
+                    receipts: out.receipts,
+                    writes: crate::mvmemory::write_set(out.writes),
+                    stats: BlockStats {
+                        hottest_keys: hottest(out.conflicts),
+                        ..out.stats
+                    },
+                })
+            }
+            Schedule::Adaptive if self.threads > 1 => {
+                let parallel = self.parallel_next.load(Relaxed);
+                self.execute_chunked(base, block, txs, parallel, true)
+            }
+            Schedule::Adaptive | Schedule::Sequential => {
+                self.execute_chunked(base, block, txs, false, false)
+            }
+        }
+    }
+
+    /// One Block-STM run over the whole of `txs`.
+    pub(crate) fn block_stm(
+        &self,
+        base: &dyn StateView,
+        block: &BlockEnv,
+        txs: &[Transaction],
+    ) -> Result<StmOutput> {
         let n = txs.len();
         let shared = Shared {
             vm: &self.vm,
@@ -269,7 +340,7 @@ impl Shared<'_> {
         Ok(self.sched.finish_validation(idx, aborted))
     }
 
-    fn finish(self, threads: usize) -> Result<BlockOutput> {
+    fn finish(self, threads: usize) -> Result<StmOutput> {
         let n = self.txs.len();
         let mut receipts = Vec::with_capacity(n);
         let mut executions = 0u64;
@@ -280,13 +351,11 @@ impl Shared<'_> {
             executions += r.executions as u64;
             receipts.push(r);
         }
-        let writes = self.mv.into_final_writes();
-        let mut hottest: Vec<(Vec<u8>, u64)> = self.conflicts.into_inner().into_iter().collect();
-        hottest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        hottest.truncate(5);
-        Ok(BlockOutput {
+        let writes = self.mv.into_final_pairs();
+        Ok(StmOutput {
             receipts,
             writes,
+            conflicts: self.conflicts.into_inner(),
             stats: BlockStats {
                 txs: n,
                 threads,
@@ -295,7 +364,8 @@ impl Shared<'_> {
                 validations: self.validations.into_inner(),
                 validation_aborts: self.validation_aborts.into_inner(),
                 dependency_waits: self.dependency_waits.into_inner(),
-                hottest_keys: hottest,
+                hottest_keys: Vec::new(),
+                sequential_txs: 0,
             },
         })
     }

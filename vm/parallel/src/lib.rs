@@ -12,6 +12,9 @@
 //!   committed state — and read-set validation, prefix iteration included (no
 //!   phantom reads).
 //! * [`executor`]: the worker loop and the block output with its statistics.
+//! * [`adaptive`]: the default schedule: chunks run by Block-STM, or sequentially
+//!   while contention makes optimistic execution a loss; [`overlay`] holds the
+//!   earlier chunks' writes.
 //!
 //! ```
 //! use supervm_parallel::ParallelExecutor;
@@ -21,12 +24,15 @@
 //! assert!(out.receipts.is_empty());
 //! ```
 
+pub mod adaptive;
 pub mod bloom;
 mod error;
 pub mod executor;
 pub mod mvmemory;
+pub mod overlay;
 pub mod scheduler;
 pub mod view;
 
+pub use adaptive::Schedule;
 pub use error::{Error, Result};
 pub use executor::{BlockOutput, BlockStats, ParallelExecutor};

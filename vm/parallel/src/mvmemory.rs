@@ -217,9 +217,10 @@ impl MvMemory {
         keys
     }
 
-    /// The block's final writes: for every key, the value of its highest writer. Only
-    /// meaningful once every transaction is executed and validated.
-    pub fn into_final_writes(self) -> WriteSet {
+    /// The block's final writes, in no particular order: for every key, the value of
+    /// its highest writer. Only meaningful once every transaction is executed and
+    /// validated.
+    pub fn into_final_pairs(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         let mut out = Vec::new();
         for shard in self.shards {
             for (k, versions) in shard.into_inner().versions {
@@ -228,11 +229,20 @@ impl MvMemory {
                 }
             }
         }
-        // Keys are unique: sort once and bulk-build the map instead of inserting one by
-        // one (each insert compares long shared key prefixes down the tree).
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        WriteSet::from_iter(out)
+        out
     }
+
+    /// [`MvMemory::into_final_pairs`] as a write set.
+    pub fn into_final_writes(self) -> WriteSet {
+        write_set(self.into_final_pairs())
+    }
+}
+
+/// A write set of pairs with unique keys: sorted once and bulk-built instead of
+/// inserted one by one (each insert compares long shared key prefixes down the tree).
+pub fn write_set(mut pairs: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> WriteSet {
+    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    WriteSet::from_iter(pairs)
 }
 
 #[cfg(test)]

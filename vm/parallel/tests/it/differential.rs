@@ -1,6 +1,6 @@
 //! Parallel = sequential, byte for byte.
 
-use supervm_parallel::{BlockOutput, ParallelExecutor};
+use supervm_parallel::{BlockOutput, ParallelExecutor, Schedule};
 use supervm_vm::{Outcome, Receipt, Vm, VmConfig};
 
 use crate::workload::{World, random_block, world};
@@ -37,11 +37,21 @@ fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
             .expect("sequential");
     let mut outs = vec![];
     for threads in THREADS {
-        // The Bloom pre-check alternates so both validation paths are covered.
+        // The Bloom pre-check alternates so both validation paths are covered, and so
+        // does the schedule: Block-STM over the whole block at 1 and 4 threads (so it
+        // meets every contention level), the default adaptive chunks at 2 and 8.
+        let schedule = match threads {
+            1 | 4 => Schedule::Parallel,
+            _ => Schedule::Adaptive,
+        };
         let out = ParallelExecutor::new(w.vm.clone(), threads)
             .with_bloom(threads % 4 == 0)
+            .with_schedule(schedule)
             .execute_block(&w.base, &w.block, &txs)
             .expect("parallel");
+        if schedule == Schedule::Parallel {
+            assert_eq!(out.stats.sequential_txs, 0);
+        }
         assert_eq!(out.receipts.len(), seq.len());
         for (i, (p, s)) in out.receipts.iter().zip(&seq).enumerate() {
             assert!(
@@ -129,6 +139,57 @@ fn single_hot_key() {
         eprintln!("single_hot_key: seed {seed}");
         check(&w, seed, 500, "1 key");
     }
+}
+
+/// The adaptive schedule runs chunks with a long chain of dependent transactions
+/// sequentially and returns to parallel execution once the chain is gone, within one
+/// block, with the output of sequential execution.
+#[test]
+fn adaptive_schedule_follows_contention_within_a_block() {
+    use supervm_parallel::adaptive::CHUNK;
+    let vm = Vm::new(VmConfig::default()).unwrap();
+    let w = world(&vm, 64);
+    let bump = |i: usize, k: u32| {
+        crate::workload::call(
+            w.accounts[i % w.accounts.len()],
+            w.hotkey,
+            "bump",
+            supervm_abi::Encode::encode(&(k, 1u64)),
+            crate::workload::GAS,
+        )
+    };
+    // Independent, then every transaction on key 0, then independent again.
+    let mut txs = vec![];
+    txs.extend((0..2 * CHUNK).map(|i| bump(i, (i % 64) as u32)));
+    txs.extend((0..4 * CHUNK).map(|i| bump(i, 0)));
+    txs.extend((0..4 * CHUNK).map(|i| bump(i, (i % 64) as u32)));
+    let mut seq_state = w.base.clone();
+    let seq =
+        w.vm.execute_block(&mut seq_state, &w.block, &txs)
+            .expect("sequential");
+    let exec = ParallelExecutor::new(vm.clone(), 2);
+    for round in 0..2 {
+        let out = exec.execute_block(&w.base, &w.block, &txs).unwrap();
+        // Round 0 starts parallel: the first hot chunk runs in parallel, finds the chain,
+        // and the other three run sequentially; so does the first independent chunk
+        // after them, which turns the rest parallel. Round 1 starts where round 0 ended.
+        assert_eq!(out.stats.sequential_txs, 4 * CHUNK, "round {round}");
+        for (i, (p, s)) in out.receipts.iter().zip(&seq).enumerate() {
+            let p = Receipt {
+                executions: 1,
+                ..p.clone()
+            };
+            assert_eq!(&p, s, "round {round}: receipt {i}");
+        }
+        let mut par_state = w.base.clone();
+        par_state.apply(&out.writes);
+        assert_eq!(par_state, seq_state, "round {round}");
+    }
+    // One worker never pays for Block-STM.
+    let one = ParallelExecutor::new(vm.clone(), 1)
+        .execute_block(&w.base, &w.block, &txs)
+        .unwrap();
+    assert_eq!(one.stats.sequential_txs, txs.len());
 }
 
 /// Statistics name the hot keys under contention.
