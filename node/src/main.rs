@@ -4,6 +4,11 @@
 
 mod cli;
 
+/// The node allocates per transaction on several threads (workers, RPC, commit);
+/// mimalloc is the allocator every benchmark of this repository ran with.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
