@@ -313,8 +313,13 @@ impl Shared<'_> {
                 self.sched.note(true, false);
                 // The read set lives in the multi-version memory until the block is done.
                 let reads = std::mem::take(&mut receipt.read_set);
-                let wrote_new = self.mv.record(version, reads, &receipt.write_set);
-                *self.receipts[idx].lock() = Some(receipt);
+                // The slot still holds the previous incarnation's receipt: what it wrote
+                // is what the memory must forget where this one did not write again.
+                let mut slot = self.receipts[idx].lock();
+                let previous = slot.as_ref().map(|r| &r.write_set);
+                let wrote_new = self.mv.record(version, reads, &receipt.write_set, previous);
+                *slot = Some(receipt);
+                drop(slot);
                 Ok(self.sched.finish_execution(version, wrote_new))
             }
         }
@@ -335,7 +340,11 @@ impl Shared<'_> {
             if let Some(k) = conflict {
                 self.conflict(k);
             }
-            self.mv.convert_writes_to_estimates(idx);
+            // Aborted here, so no incarnation of idx is running: the slot holds the
+            // receipt of the incarnation whose writes are in the memory.
+            if let Some(r) = &*self.receipts[idx].lock() {
+                self.mv.convert_writes_to_estimates(idx, &r.write_set);
+            }
         }
         Ok(self.sched.finish_validation(idx, aborted))
     }

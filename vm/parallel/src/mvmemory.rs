@@ -73,15 +73,13 @@ pub enum MvRead {
     NeverWritten,
 }
 
-/// One shard: versions by key (hashed, for point reads) and the same keys ordered
-/// (for prefix iteration; storage keys share long prefixes, which makes ordered
-/// inserts compare many bytes, so new keys wait in `unordered` until the first
-/// prefix iteration that needs them: blocks that never iterate never sort).
-#[derive(Default)]
+/// One shard: versions by key (hashed, for point reads) and, once a prefix iteration
+/// has looked into the shard, the same keys ordered. Storage keys share long
+/// prefixes, which makes ordered inserts compare many bytes: blocks that never
+/// iterate never pay for them.
 struct Shard {
     versions: HashMap<Vec<u8>, Versions, foldhash::fast::RandomState>,
-    ordered: BTreeSet<Vec<u8>>,
-    unordered: Vec<Vec<u8>>,
+    ordered: Option<BTreeSet<Vec<u8>>>,
 }
 
 /// Everything written in a block, by key and transaction index. Keys are spread
@@ -90,8 +88,6 @@ struct Shard {
 pub struct MvMemory {
     shards: Vec<Mutex<Shard>>,
     hasher: foldhash::fast::RandomState,
-    /// Per transaction: the keys its last recorded incarnation wrote.
-    last_writes: Vec<Mutex<Vec<Vec<u8>>>>,
     /// Per transaction: the read set of its last recorded incarnation.
     last_reads: Vec<Mutex<ReadSet>>,
     /// Keys written in the block, when the Bloom pre-check is on.
@@ -103,9 +99,19 @@ impl MvMemory {
     pub fn new(n: usize, bloom: bool) -> Self {
         MvMemory {
             written: bloom.then(Default::default),
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            // About two written keys per transaction (a transfer writes two balances).
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        versions: HashMap::with_capacity_and_hasher(
+                            (2 * n / SHARDS).max(4),
+                            Default::default(),
+                        ),
+                        ordered: None,
+                    })
+                })
+                .collect(),
             hasher: Default::default(),
-            last_writes: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
             last_reads: (0..n).map(|_| Mutex::new(ReadSet::default())).collect(),
         }
     }
@@ -127,10 +133,17 @@ impl MvMemory {
         }
     }
 
-    /// Records what incarnation `version` read and wrote. Returns whether it wrote a
-    /// key the previous incarnation did not (then every higher transaction must be
-    /// validated again).
-    pub fn record(&self, version: Version, reads: ReadSet, writes: &WriteSet) -> bool {
+    /// Records what incarnation `version` read and wrote; `previous` is what the
+    /// transaction's previously recorded incarnation wrote, if any. Returns whether it
+    /// wrote a key the previous incarnation did not (then every higher transaction
+    /// must be validated again).
+    pub fn record(
+        &self,
+        version: Version,
+        reads: ReadSet,
+        writes: &WriteSet,
+        previous: Option<&WriteSet>,
+    ) -> bool {
         let (idx, _) = version;
         for (k, v) in writes {
             if let Some(w) = &self.written {
@@ -142,32 +155,34 @@ impl MvMemory {
                     versions.insert(idx, Cell::Value(v.clone()));
                 }
                 None => {
+                    if let Some(ordered) = &mut shard.ordered {
+                        ordered.insert(k.clone());
+                    }
                     shard
                         .versions
                         .insert(k.clone(), Versions::one(idx, Cell::Value(v.clone())));
-                    shard.unordered.push(k.clone());
                 }
             }
         }
-        let mut last = self.last_writes[idx].lock();
-        let wrote_new = writes.keys().any(|k| !last.contains(k));
-        for old in last.iter() {
+        let empty = WriteSet::new();
+        let previous = previous.unwrap_or(&empty);
+        let wrote_new = writes.keys().any(|k| !previous.contains_key(k));
+        for old in previous.keys() {
             if !writes.contains_key(old)
-                && let Some(versions) = self.shard(old).lock().versions.get_mut(old)
+                && let Some(versions) = self.shard(old).lock().versions.get_mut(old.as_slice())
             {
                 versions.remove(idx);
             }
         }
-        *last = writes.keys().cloned().collect();
-        drop(last);
         *self.last_reads[idx].lock() = reads;
         wrote_new
     }
 
-    /// Marks every key the last incarnation of `idx` wrote as an estimate.
-    pub fn convert_writes_to_estimates(&self, idx: usize) {
-        for k in self.last_writes[idx].lock().iter() {
-            if let Some(versions) = self.shard(k).lock().versions.get_mut(k) {
+    /// Marks every key in `writes`, what the last recorded incarnation of `idx`
+    /// wrote, as an estimate.
+    pub fn convert_writes_to_estimates(&self, idx: usize, writes: &WriteSet) {
+        for k in writes.keys() {
+            if let Some(versions) = self.shard(k).lock().versions.get_mut(k.as_slice()) {
                 versions.insert(idx, Cell::Estimate);
             }
         }
@@ -199,13 +214,10 @@ impl MvMemory {
         let mut keys: Vec<Vec<u8>> = Vec::new();
         for shard in &self.shards {
             let mut guard = shard.lock();
-            let shard = &mut *guard;
-            for k in shard.unordered.drain(..) {
-                shard.ordered.insert(k);
-            }
+            let Shard { versions, ordered } = &mut *guard;
+            let ordered = ordered.get_or_insert_with(|| versions.keys().cloned().collect());
             keys.extend(
-                shard
-                    .ordered
+                ordered
                     .range::<[u8], _>((lower, Bound::Unbounded))
                     .take_while(|k| k.starts_with(prefix))
                     .take(limit)
@@ -278,16 +290,17 @@ mod tests {
     #[test]
     fn reads_the_latest_lower_writer_and_estimates() {
         let m = MvMemory::new(4, true);
-        assert!(m.record((1, 0), ReadSet::default(), &ws(&[(b"k", Some(b"1"))])));
-        assert!(m.record((3, 0), ReadSet::default(), &ws(&[(b"k", None)])));
+        let first = ws(&[(b"k", Some(b"1"))]);
+        assert!(m.record((1, 0), ReadSet::default(), &first, None));
+        assert!(m.record((3, 0), ReadSet::default(), &ws(&[(b"k", None)]), None));
         assert_eq!(m.read(b"other", 4), MvRead::NeverWritten);
         assert_eq!(m.read(b"k", 0), MvRead::NotFound);
         assert_eq!(m.read(b"k", 2), MvRead::Value(Some(b"1".to_vec())));
         assert_eq!(m.read(b"k", 4), MvRead::Value(None));
-        m.convert_writes_to_estimates(1);
+        m.convert_writes_to_estimates(1, &first);
         assert_eq!(m.read(b"k", 2), MvRead::Estimate(1));
         // Re-executed without writing k: the old location is removed, not new.
-        assert!(!m.record((1, 1), ReadSet::default(), &ws(&[])));
+        assert!(!m.record((1, 1), ReadSet::default(), &ws(&[]), Some(&first)));
         assert_eq!(m.read(b"k", 2), MvRead::NotFound);
         assert_eq!(m.keys_after(b"k", None, 10), vec![b"k".to_vec()]);
     }
