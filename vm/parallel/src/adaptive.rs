@@ -1,22 +1,27 @@
-//! Adaptive scheduling: a block runs as a sequence of chunks, each executed either
-//! by Block-STM on all workers or one by one in block order on the calling thread,
-//! over the writes of the chunks before it ([`Overlay`]).
+//! Adaptive scheduling: Block-STM where the block has parallelism to exploit,
+//! execution in block order where it has not.
 //!
 //! Under heavy contention optimistic execution is pure overhead: most incarnations
 //! wait or are thrown away, and the scheduler's throttle ends up executing in block
-//! order anyway, paying the multi-version bookkeeping on every read and write. After
-//! each chunk, whichever way it ran, its final read and write sets (the sequential
-//! ones, identical in both modes) give its *critical path*: the longest chain of
-//! transactions each reading a key written by an earlier one of the chunk. `n`
+//! order anyway, paying the multi-version bookkeeping on every read and write. The
+//! final read and write sets of a run of transactions (the sequential ones, whichever
+//! way they were executed) give its *critical path*: the longest chain of
+//! transactions each reading a key written by an earlier one of the run. `n`
 //! transactions with a critical path of `L` cannot run more than `n / L` times faster
-//! than one by one, whatever the thread count; below [`MIN_PARALLELISM`] the next
-//! chunk runs sequentially. With one worker every chunk runs sequentially: Block-STM
-//! on one thread can only be slower.
+//! than one by one, whatever the thread count.
 //!
-//! Whatever the choices, every chunk's output is exactly the sequential output of
-//! its transactions over the state its predecessors left, so the block's output is
+//! A block starts in the mode the previous one ended in (parallel at first). In
+//! parallel mode the whole block runs as one Block-STM. In sequential mode it runs in
+//! chunks of [`CHUNK`] transactions in block order, over an [`Overlay`] of the
+//! chunks before; as soon as a chunk shows at least [`MIN_PARALLELISM`]-fold
+//! parallelism, the rest of the block runs as one Block-STM over that overlay. The
+//! last [`CHUNK`] receipts of the block decide the mode of the next one. With one
+//! worker every block runs sequentially: Block-STM on one thread can only be slower.
+//!
+//! Whatever the choices, each run's output is exactly the sequential output of its
+//! transactions over the state the runs before it left, so the block's output is
 //! too. The choices are a function of the transactions' sequential read and write
-//! sets (and of the previous block's last choice), never of thread timing or a clock.
+//! sets (and of the previous block's), never of thread timing or a clock.
 
 use std::collections::HashMap;
 
@@ -29,8 +34,8 @@ use crate::overlay::Overlay;
 /// How a [`ParallelExecutor`] schedules a block.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Schedule {
-    /// Chunks of [`CHUNK`] transactions, each in parallel or sequentially as the
-    /// contention policy decides (the default).
+    /// Block-STM, or chunks in block order while the transactions' dependency chains
+    /// leave too little parallelism (the default; see the module documentation).
     #[default]
     Adaptive,
     /// The whole block by Block-STM, however high the contention.
@@ -39,10 +44,8 @@ pub enum Schedule {
     Sequential,
 }
 
-/// Transactions per chunk: small enough to react within a block. Measured on the
-/// uniform-transfer workload (10,000 transfers, 2 workers, interleaved runs): chunks
-/// of 128 or 256 ran slightly faster than one Block-STM over the whole block (its
-/// multi-version memory stays small and cache-warm), 1,024 about 20 % slower.
+/// Transactions per sequential chunk, and the window at the end of a block that sets
+/// the next block's mode: small enough to react within a block.
 pub const CHUNK: usize = 256;
 
 /// The least parallelism (`n / L`, see above) for which a chunk runs in parallel.
@@ -94,15 +97,34 @@ fn merge(total: &mut BlockStats, chunk: &BlockStats) {
 }
 
 impl ParallelExecutor {
-    /// Runs `txs` in chunks; `parallel` says how each chunk runs.
-    pub(crate) fn execute_chunked(
+    /// Runs `txs` starting in the given mode. Sequential mode goes chunk by chunk;
+    /// parallel mode runs everything left of the block as one Block-STM (no barriers,
+    /// no overlay when the block starts parallel). With `adapt`, a sequential chunk
+    /// worth parallel execution switches the rest of the block to it, and the last
+    /// [`CHUNK`] receipts set the mode the next block starts in.
+    pub(crate) fn execute_adaptive(
         &self,
         base: &dyn StateView,
         block: &BlockEnv,
         txs: &[Transaction],
-        mut parallel: bool,
+        parallel: bool,
         adapt: bool,
     ) -> Result<BlockOutput> {
+        if parallel {
+            let out = self.block_stm(base, block, txs)?;
+            if adapt {
+                let tail = &out.receipts[out.receipts.len().saturating_sub(CHUNK)..];
+                self.remember_parallel(worth_parallel(tail));
+            }
+            return Ok(BlockOutput {
+                receipts: out.receipts,
+                writes: crate::mvmemory::write_set(out.writes),
+                stats: BlockStats {
+                    hottest_keys: crate::executor::hottest(out.conflicts),
+                    ..out.stats
+                },
+            });
+        }
         let mut overlay = Overlay::new(base);
         let mut receipts: Vec<Receipt> = Vec::with_capacity(txs.len());
         let mut stats = BlockStats {
@@ -110,37 +132,39 @@ impl ParallelExecutor {
             threads: self.threads(),
             ..BlockStats::default()
         };
-        let mut conflicts: HashMap<Vec<u8>, u64> = HashMap::new();
-        for chunk in txs.chunks(CHUNK) {
-            let first = receipts.len();
-            if parallel {
-                let out = self.block_stm(&overlay, block, chunk)?;
+        let mut conflicts = HashMap::new();
+        let mut rest = txs;
+        let mut parallel_next = false;
+        while !rest.is_empty() {
+            if parallel_next {
+                // The rest of the block in one Block-STM run over the chunks before it.
+                let out = self.block_stm(&overlay, block, rest)?;
                 merge(&mut stats, &out.stats);
-                for (k, n) in out.conflicts {
-                    *conflicts.entry(k).or_insert(0) += n;
-                }
+                conflicts = out.conflicts;
                 overlay.apply_owned(out.writes);
                 receipts.extend(out.receipts);
-            } else {
-                // A panic fails the block as it does on a worker.
-                let run = std::panic::AssertUnwindSafe(|| -> Result<()> {
-                    for tx in chunk {
-                        let r = self.vm().execute(&overlay, block, tx).map_err(Error::Vm)?;
-                        overlay.apply(&r.write_set);
-                        receipts.push(r);
-                    }
-                    Ok(())
-                });
-                std::panic::catch_unwind(run).map_err(|_| Error::WorkerPanicked)??;
-                stats.executions += chunk.len() as u64;
-                stats.sequential_txs += chunk.len();
+                break;
             }
-            if adapt {
-                parallel = worth_parallel(&receipts[first..]);
-            }
+            let (chunk, tail) = rest.split_at(CHUNK.min(rest.len()));
+            rest = tail;
+            let first = receipts.len();
+            // A panic fails the block as it does on a worker.
+            let run = std::panic::AssertUnwindSafe(|| -> Result<()> {
+                for tx in chunk {
+                    let r = self.vm().execute(&overlay, block, tx).map_err(Error::Vm)?;
+                    overlay.apply(&r.write_set);
+                    receipts.push(r);
+                }
+                Ok(())
+            });
+            std::panic::catch_unwind(run).map_err(|_| Error::WorkerPanicked)??;
+            stats.executions += chunk.len() as u64;
+            stats.sequential_txs += chunk.len();
+            parallel_next = adapt && worth_parallel(&receipts[first..]);
         }
         if adapt {
-            self.remember_parallel(parallel);
+            let tail = &receipts[receipts.len().saturating_sub(CHUNK)..];
+            self.remember_parallel(worth_parallel(tail));
         }
         stats.hottest_keys = crate::executor::hottest(conflicts);
         Ok(BlockOutput {

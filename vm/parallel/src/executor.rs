@@ -163,23 +163,13 @@ impl ParallelExecutor {
         txs: &[Transaction],
     ) -> Result<BlockOutput> {
         match self.schedule {
-            Schedule::Parallel => {
-                let out = self.block_stm(base, block, txs)?;
-                Ok(BlockOutput {
-                    receipts: out.receipts,
-                    writes: crate::mvmemory::write_set(out.writes),
-                    stats: BlockStats {
-                        hottest_keys: hottest(out.conflicts),
-                        ..out.stats
-                    },
-                })
-            }
+            Schedule::Parallel => self.execute_adaptive(base, block, txs, true, false),
             Schedule::Adaptive if self.threads > 1 => {
                 let parallel = self.parallel_next.load(Relaxed);
-                self.execute_chunked(base, block, txs, parallel, true)
+                self.execute_adaptive(base, block, txs, parallel, true)
             }
             Schedule::Adaptive | Schedule::Sequential => {
-                self.execute_chunked(base, block, txs, false, false)
+                self.execute_adaptive(base, block, txs, false, false)
             }
         }
     }

@@ -141,11 +141,12 @@ fn single_hot_key() {
     }
 }
 
-/// The adaptive schedule runs chunks with a long chain of dependent transactions
-/// sequentially and returns to parallel execution once the chain is gone, within one
-/// block, with the output of sequential execution.
+/// The adaptive schedule: a block whose last transactions form one long dependency
+/// chain makes the next block start sequentially; a sequential chunk with enough
+/// parallelism switches the rest of its block to Block-STM; the output is always
+/// the sequential one.
 #[test]
-fn adaptive_schedule_follows_contention_within_a_block() {
+fn adaptive_schedule_follows_contention() {
     use supervm_parallel::adaptive::CHUNK;
     let vm = Vm::new(VmConfig::default()).unwrap();
     let w = world(&vm, 64);
@@ -158,38 +159,42 @@ fn adaptive_schedule_follows_contention_within_a_block() {
             crate::workload::GAS,
         )
     };
-    // Independent, then every transaction on key 0, then independent again.
-    let mut txs = vec![];
-    txs.extend((0..2 * CHUNK).map(|i| bump(i, (i % 64) as u32)));
-    txs.extend((0..4 * CHUNK).map(|i| bump(i, 0)));
-    txs.extend((0..4 * CHUNK).map(|i| bump(i, (i % 64) as u32)));
-    let mut seq_state = w.base.clone();
-    let seq =
-        w.vm.execute_block(&mut seq_state, &w.block, &txs)
-            .expect("sequential");
+    let independent = |n: usize| (0..n).map(|i| bump(i, (i % 64) as u32)).collect::<Vec<_>>();
+    let hot = |n: usize| (0..n).map(|i| bump(i, 0)).collect::<Vec<_>>();
+    let hot_block = hot(3 * CHUNK);
+    let mixed_block: Vec<_> = [hot(2 * CHUNK), independent(3 * CHUNK + 17)].concat();
     let exec = ParallelExecutor::new(vm.clone(), 2);
-    for round in 0..2 {
-        let out = exec.execute_block(&w.base, &w.block, &txs).unwrap();
-        // Round 0 starts parallel: the first hot chunk runs in parallel, finds the chain,
-        // and the other three run sequentially; so does the first independent chunk
-        // after them, which turns the rest parallel. Round 1 starts where round 0 ended.
-        assert_eq!(out.stats.sequential_txs, 4 * CHUNK, "round {round}");
+    // (block, transactions expected in sequential chunks)
+    let steps = [
+        (&hot_block, 0),               // starts parallel: one Block-STM; ends hot
+        (&hot_block, hot_block.len()), // starts sequential; never worth parallel
+        (&mixed_block, 3 * CHUNK),     // hot, hot, then an independent chunk: switch
+        (&mixed_block, 0),             // the previous block ended independent
+    ];
+    for (step, (txs, sequential)) in steps.into_iter().enumerate() {
+        let mut seq_state = w.base.clone();
+        let seq =
+            w.vm.execute_block(&mut seq_state, &w.block, txs)
+                .expect("sequential");
+        let out = exec.execute_block(&w.base, &w.block, txs).unwrap();
+        assert_eq!(out.stats.sequential_txs, sequential, "step {step}");
+        assert_eq!(out.receipts.len(), seq.len());
         for (i, (p, s)) in out.receipts.iter().zip(&seq).enumerate() {
             let p = Receipt {
                 executions: 1,
                 ..p.clone()
             };
-            assert_eq!(&p, s, "round {round}: receipt {i}");
+            assert_eq!(&p, s, "step {step}: receipt {i}");
         }
         let mut par_state = w.base.clone();
         par_state.apply(&out.writes);
-        assert_eq!(par_state, seq_state, "round {round}");
+        assert_eq!(par_state, seq_state, "step {step}");
     }
     // One worker never pays for Block-STM.
     let one = ParallelExecutor::new(vm.clone(), 1)
-        .execute_block(&w.base, &w.block, &txs)
+        .execute_block(&w.base, &w.block, &mixed_block)
         .unwrap();
-    assert_eq!(one.stats.sequential_txs, txs.len());
+    assert_eq!(one.stats.sequential_txs, mixed_block.len());
 }
 
 /// Statistics name the hot keys under contention.
