@@ -118,7 +118,7 @@ impl ParallelExecutor {
             }
             return Ok(BlockOutput {
                 receipts: out.receipts,
-                writes: crate::mvmemory::write_set(out.writes),
+                writes: self.on_pool(|| crate::mvmemory::write_set(out.writes)),
                 stats: BlockStats {
                     hottest_keys: crate::executor::hottest(out.conflicts),
                     ..out.stats
@@ -169,7 +169,7 @@ impl ParallelExecutor {
         stats.hottest_keys = crate::executor::hottest(conflicts);
         Ok(BlockOutput {
             receipts,
-            writes: overlay.into_writes(),
+            writes: self.on_pool(|| overlay.into_writes()),
             stats,
         })
     }

@@ -149,6 +149,11 @@ impl ParallelExecutor {
         &self.vm
     }
 
+    /// Runs `f` on the workers' pool (for its parallel iterators).
+    pub(crate) fn on_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(f)
+    }
+
     pub(crate) fn remember_parallel(&self, parallel: bool) {
         self.parallel_next.store(parallel, Relaxed);
     }
@@ -207,7 +212,8 @@ impl ParallelExecutor {
         if let Some(e) = shared.error.lock().take() {
             return Err(e);
         }
-        shared.finish(self.threads)
+        // On the workers: the final writes are drained shard by shard in parallel.
+        self.pool.install(|| shared.finish(self.threads))
     }
 }
 

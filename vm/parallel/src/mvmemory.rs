@@ -232,16 +232,23 @@ impl MvMemory {
     /// The block's final writes, in no particular order: for every key, the value of
     /// its highest writer. Only meaningful once every transaction is executed and
     /// validated.
+    /// Shards are drained (and what they no longer need freed) in parallel on the
+    /// current rayon pool.
     pub fn into_final_pairs(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        let mut out = Vec::new();
-        for shard in self.shards {
-            for (k, versions) in shard.into_inner().versions {
-                if let Some((_, Cell::Value(v))) = versions.into_last() {
-                    out.push((k, v));
-                }
-            }
-        }
-        out
+        use rayon::prelude::*;
+        self.shards
+            .into_par_iter()
+            .flat_map_iter(|shard| {
+                shard
+                    .into_inner()
+                    .versions
+                    .into_iter()
+                    .filter_map(|(k, versions)| match versions.into_last() {
+                        Some((_, Cell::Value(v))) => Some((k, v)),
+                        _ => None,
+                    })
+            })
+            .collect()
     }
 
     /// [`MvMemory::into_final_pairs`] as a write set.
@@ -252,8 +259,10 @@ impl MvMemory {
 
 /// A write set of pairs with unique keys: sorted once and bulk-built instead of
 /// inserted one by one (each insert compares long shared key prefixes down the tree).
+/// The sort runs in parallel on the current rayon pool.
 pub fn write_set(mut pairs: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> WriteSet {
-    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    use rayon::slice::ParallelSliceMut;
+    pairs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
     WriteSet::from_iter(pairs)
 }
 
