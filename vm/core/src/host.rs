@@ -93,6 +93,13 @@ impl TxCtx {
         self.journal.get(view, key)
     }
 
+    /// [`TxCtx::get`] lending the value (no copy).
+    pub(crate) fn get_ref(&mut self, key: Vec<u8>) -> Result<Option<&[u8]>, StateError> {
+        // SAFETY: as in `view`; the journal is a different field.
+        let view = unsafe { &*self.view };
+        self.journal.get_ref(view, key)
+    }
+
     /// One prefix-iteration step through the journal (recorded in the read set).
     pub(crate) fn next_key(
         &mut self,
@@ -237,7 +244,7 @@ fn storage_get(
     charge(c, cost::storage_get.per_byte * key_len as u64)?;
     let (mem, st) = memory(c);
     let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
-    let Some(value) = st.tx().get(&key).map_err(fatal)? else {
+    let Some(value) = st.tx().get_ref(key).map_err(fatal)? else {
         return Ok(-1);
     };
     let n = value.len().min(out_cap.max(0) as usize);
@@ -281,7 +288,7 @@ fn storage_has(c: &mut Caller<'_, HostState>, key_ptr: i32, key_len: i32) -> HRe
     charge(c, cost::storage_has.per_byte * key_len as u64)?;
     let (mem, st) = memory(c);
     let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
-    Ok(st.tx().get(&key).map_err(fatal)?.is_some() as i32)
+    Ok(st.tx().get_ref(key).map_err(fatal)?.is_some() as i32)
 }
 
 fn storage_next(

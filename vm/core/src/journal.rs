@@ -44,13 +44,23 @@ impl Journal {
         view: &dyn StateView,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, StateError> {
-        if let Some(v) = self.writes.get(key) {
-            return Ok(v.clone());
+        Ok(self.get_ref(view, key.to_vec())?.map(<[u8]>::to_vec))
+    }
+
+    /// [`Journal::get`] taking the key by value (it goes into the read set) and
+    /// lending the value instead of copying it.
+    pub(crate) fn get_ref(
+        &mut self,
+        view: &dyn StateView,
+        key: Vec<u8>,
+    ) -> Result<Option<&[u8]>, StateError> {
+        if self.writes.contains_key(&key) {
+            return Ok(self.writes[&key].as_deref());
         }
-        if let Some(i) = self.find_read(key) {
-            return Ok(self.reads.keys[i].value.clone());
+        if let Some(i) = self.find_read(&key) {
+            return Ok(self.reads.keys[i].value.as_deref());
         }
-        let value = view.get(key)?;
+        let value = view.get(&key)?;
         let i = self.reads.keys.len();
         if i >= INDEX_AFTER {
             if self.read_index.is_empty() {
@@ -58,13 +68,10 @@ impl Journal {
                     self.read_index.insert(r.key.clone(), j);
                 }
             }
-            self.read_index.insert(key.to_vec(), i);
+            self.read_index.insert(key.clone(), i);
         }
-        self.reads.keys.push(KeyRead {
-            key: key.to_vec(),
-            value: value.clone(),
-        });
-        Ok(value)
+        self.reads.keys.push(KeyRead { key, value });
+        Ok(self.reads.keys[i].value.as_deref())
     }
 
     fn find_read(&self, key: &[u8]) -> Option<usize> {
