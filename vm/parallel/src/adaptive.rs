@@ -15,8 +15,9 @@
 //! chunks of [`CHUNK`] transactions in block order, over an [`Overlay`] of the
 //! chunks before; as soon as a chunk shows at least [`MIN_PARALLELISM`]-fold
 //! parallelism, the rest of the block runs as one Block-STM over that overlay. The
-//! last [`CHUNK`] receipts of the block decide the mode of the next one. With one
-//! worker every block runs sequentially: Block-STM on one thread can only be slower.
+//! last [`CHUNK`] receipts of a block (of at least [`MIN_WINDOW`]) decide the mode
+//! of the next one. With one worker every block runs sequentially: Block-STM on one
+//! thread can only be slower.
 //!
 //! Whatever the choices, each run's output is exactly the sequential output of its
 //! transactions over the state the runs before it left, so the block's output is
@@ -96,7 +97,19 @@ fn merge(total: &mut BlockStats, chunk: &BlockStats) {
     total.sequential_txs += chunk.sequential_txs;
 }
 
+/// Blocks shorter than this leave the next block's mode as it was: a handful of
+/// transactions says little about the next thousand.
+pub const MIN_WINDOW: usize = 32;
+
 impl ParallelExecutor {
+    /// Sets the next block's mode from the last [`CHUNK`] receipts of this one.
+    fn remember_mode(&self, receipts: &[Receipt]) {
+        if receipts.len() >= MIN_WINDOW {
+            let tail = &receipts[receipts.len().saturating_sub(CHUNK)..];
+            self.remember_parallel(worth_parallel(tail));
+        }
+    }
+
     /// Runs `txs` starting in the given mode. Sequential mode goes chunk by chunk;
     /// parallel mode runs everything left of the block as one Block-STM (no barriers,
     /// no overlay when the block starts parallel). With `adapt`, a sequential chunk
@@ -113,8 +126,7 @@ impl ParallelExecutor {
         if parallel {
             let out = self.block_stm(base, block, txs)?;
             if adapt {
-                let tail = &out.receipts[out.receipts.len().saturating_sub(CHUNK)..];
-                self.remember_parallel(worth_parallel(tail));
+                self.remember_mode(&out.receipts);
             }
             return Ok(BlockOutput {
                 receipts: out.receipts,
@@ -163,8 +175,7 @@ impl ParallelExecutor {
             parallel_next = adapt && worth_parallel(&receipts[first..]);
         }
         if adapt {
-            let tail = &receipts[receipts.len().saturating_sub(CHUNK)..];
-            self.remember_parallel(worth_parallel(tail));
+            self.remember_mode(&receipts);
         }
         stats.hottest_keys = crate::executor::hottest(conflicts);
         Ok(BlockOutput {

@@ -78,8 +78,8 @@ pub struct ParallelExecutor {
     threads: usize,
     bloom: bool,
     schedule: Schedule,
-    /// Whether the adaptive schedule's last chunk chose parallel execution for the
-    /// next one (where the next block starts), shared by clones.
+    /// Whether the next block starts in parallel mode (adaptive schedule; set by the
+    /// end of the previous block), shared by clones.
     parallel_next: std::sync::Arc<AtomicBool>,
     /// The workers, kept across blocks: no thread start per block, and each worker keeps
     /// its lane of recycled instances (whose memory is warm in its core's cache).

@@ -190,6 +190,18 @@ fn adaptive_schedule_follows_contention() {
         par_state.apply(&out.writes);
         assert_eq!(par_state, seq_state, "step {step}");
     }
+    // A block shorter than the decision window leaves the mode as it was: the next
+    // block still starts parallel.
+    let few = hot(8);
+    assert_eq!(
+        exec.execute_block(&w.base, &w.block, &few)
+            .unwrap()
+            .stats
+            .sequential_txs,
+        0
+    );
+    let again = exec.execute_block(&w.base, &w.block, &mixed_block).unwrap();
+    assert_eq!(again.stats.sequential_txs, 0);
     // One worker never pays for Block-STM.
     let one = ParallelExecutor::new(vm.clone(), 1)
         .execute_block(&w.base, &w.block, &mixed_block)
