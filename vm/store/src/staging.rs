@@ -5,6 +5,8 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
+use parking_lot::Mutex;
+
 use supervm_vm::{StateError, StateView, WriteSet};
 
 use crate::layout::{Head, Prepared, StoredEvent, shard_of};
@@ -80,23 +82,42 @@ pub(crate) type Undo = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 struct Layer {
     batch: u64,
     /// Point reads.
-    writes: HashMap<Vec<u8>, Option<Vec<u8>>>,
-    /// The same keys in order, for prefix iteration.
-    keys: BTreeSet<Vec<u8>>,
+    writes: HashMap<Vec<u8>, Option<Vec<u8>>, foldhash::fast::RandomState>,
+    /// The same keys in order, for prefix iteration: built by the first iteration
+    /// that looks into the layer and kept up to date from then on. Storage keys share
+    /// long prefixes, so ordered inserts compare many bytes; blocks that never
+    /// iterate never pay for them.
+    ordered: Mutex<Option<BTreeSet<Vec<u8>>>>,
 }
 
 impl Layer {
     /// The smallest key of this layer that starts with `prefix` and is above `after`.
-    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Option<&Vec<u8>> {
+    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Option<Vec<u8>> {
         use std::ops::Bound;
         let lower = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
-            _ => Bound::Included(prefix.to_vec()),
+            Some(a) if a >= prefix => Bound::Excluded(a),
+            _ => Bound::Included(prefix),
         };
-        self.keys
-            .range((lower, Bound::Unbounded))
+        let mut ordered = self.ordered.lock();
+        ordered
+            .get_or_insert_with(|| self.writes.keys().cloned().collect())
+            .range::<[u8], _>((lower, Bound::Unbounded))
             .next()
             .filter(|k| k.starts_with(prefix))
+            .cloned()
+    }
+
+    /// Writes `key` (in block order: a later write replaces an earlier one).
+    fn put(&mut self, key: &[u8], value: &Option<Vec<u8>>) {
+        match self.writes.get_mut(key) {
+            Some(old) => old.clone_from(value),
+            None => {
+                if let Some(ordered) = self.ordered.get_mut() {
+                    ordered.insert(key.to_vec());
+                }
+                self.writes.insert(key.to_vec(), value.clone());
+            }
+        }
     }
 }
 
@@ -261,9 +282,7 @@ impl Staging {
         // Valid: only now change the staging.
         self.shard_lthash = lattices;
         for (k, v) in writes {
-            if self.open.writes.insert(k.clone(), v.clone()).is_none() {
-                self.open.keys.insert(k.clone());
-            }
+            self.open.put(k, v);
         }
         self.open_undo.push(undo);
         self.next_height += 1;
@@ -279,10 +298,20 @@ impl Staging {
             return None;
         }
         let shards = self.store.config.shards;
-        let mut per_shard: Vec<WriteSet> = vec![WriteSet::new(); shards as usize];
+        type Pairs = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+        let mut pairs: Vec<Pairs> = vec![Vec::new(); shards as usize];
         for (k, v) in &self.open.writes {
-            per_shard[shard_of(k, shards) as usize].insert(k.clone(), v.clone());
+            pairs[shard_of(k, shards) as usize].push((k.clone(), v.clone()));
         }
+        // Unique keys: sort once and bulk-build each shard's write set instead of
+        // inserting one by one (each insert compares long shared key prefixes).
+        let per_shard: Vec<WriteSet> = pairs
+            .into_iter()
+            .map(|mut p| {
+                p.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                WriteSet::from_iter(p)
+            })
+            .collect();
         // Undo records travel with the shard that owns the key (applied with it, redone
         // with it after a crash).
         let mut undo: Vec<crate::layout::UndoRows> = vec![Vec::new(); shards as usize];
@@ -355,9 +384,9 @@ impl StateView for StagingView<'_> {
             let mut best = self.store.next_key(prefix, cursor.as_deref())?;
             for l in std::iter::once(self.open).chain(self.sealed.iter().map(|l| &**l)) {
                 if let Some(k) = l.next_key(prefix, cursor.as_deref())
-                    && best.as_ref().is_none_or(|b| k < b)
+                    && best.as_ref().is_none_or(|b| &k < b)
                 {
-                    best = Some(k.clone());
+                    best = Some(k);
                 }
             }
             match best {
