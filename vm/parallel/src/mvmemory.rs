@@ -26,15 +26,21 @@ enum Cell {
 /// The versions of one key, sorted by transaction index. Most keys of a block have one
 /// or two writers, so a sorted vector beats a tree (one small allocation per key);
 /// writers of a hot key mostly arrive in index order, so inserts land at the end.
-#[derive(Clone, Debug, Default)]
-struct Versions(Vec<(usize, Cell)>);
+#[derive(Clone, Debug)]
+struct Versions(Vec<(usize, Cell)>, MinWriter);
+
+/// The lowest transaction index that ever wrote the key in this block (versions are
+/// removed when an incarnation stops writing a key; this never goes back up).
+#[derive(Clone, Copy, Debug)]
+struct MinWriter(usize);
 
 impl Versions {
     fn one(idx: usize, cell: Cell) -> Self {
-        Versions(vec![(idx, cell)])
+        Versions(vec![(idx, cell)], MinWriter(idx))
     }
 
     fn insert(&mut self, idx: usize, cell: Cell) {
+        self.1.0 = self.1.0.min(idx);
         match self.0.binary_search_by_key(&idx, |(i, _)| *i) {
             Ok(p) => self.0[p].1 = cell,
             Err(p) => self.0.insert(p, (idx, cell)),
@@ -67,9 +73,10 @@ pub enum MvRead {
     Estimate(usize),
     /// No lower transaction wrote the key: read committed state.
     NotFound,
-    /// No transaction of the block has ever written the key (so far): read committed
-    /// state. Keys are never removed from the memory during a block, so a read that
-    /// finds this now found nothing in the memory earlier either.
+    /// No transaction below the reader has ever written the key in this block (so
+    /// far): read committed state. Nothing is forgotten during a block (keys stay in
+    /// the memory, the lowest writer ever only goes down), so a read that finds this
+    /// now found no lower writer earlier either: it read committed state then too.
     NeverWritten,
 }
 
@@ -126,6 +133,9 @@ impl MvMemory {
         let Some(versions) = shard.versions.get(key) else {
             return MvRead::NeverWritten;
         };
+        if versions.1.0 >= idx {
+            return MvRead::NeverWritten;
+        }
         match versions.below(idx) {
             None => MvRead::NotFound,
             Some((writer, Cell::Estimate)) => MvRead::Estimate(*writer),
@@ -303,7 +313,9 @@ mod tests {
         assert!(m.record((1, 0), ReadSet::default(), &first, None));
         assert!(m.record((3, 0), ReadSet::default(), &ws(&[(b"k", None)]), None));
         assert_eq!(m.read(b"other", 4), MvRead::NeverWritten);
-        assert_eq!(m.read(b"k", 0), MvRead::NotFound);
+        // Nothing below 1 ever wrote k: committed state, and validation may skip it.
+        assert_eq!(m.read(b"k", 0), MvRead::NeverWritten);
+        assert_eq!(m.read(b"k", 1), MvRead::NeverWritten);
         assert_eq!(m.read(b"k", 2), MvRead::Value(Some(b"1".to_vec())));
         assert_eq!(m.read(b"k", 4), MvRead::Value(None));
         m.convert_writes_to_estimates(1, &first);

@@ -55,8 +55,8 @@ impl<'a> MvView<'a> {
                 continue; // read from committed state, which no transaction of the block wrote
             }
             let now = match self.mv.read(&r.key, self.idx) {
-                // No transaction of the block ever wrote the key, so it was read from
-                // committed state, which does not change during the block.
+                // No lower transaction ever wrote the key in this block, so it was read
+                // from committed state, which does not change during the block.
                 MvRead::NeverWritten => continue,
                 MvRead::Value(v) => v,
                 MvRead::Estimate(_) => return Ok(Some(r.key.clone())),
