@@ -179,7 +179,7 @@ impl ParallelExecutor {
         }
     }
 
-    /// One Block-STM run over the whole of `txs`.
+    /// One Block-STM run over the whole of `txs`. Runs on a worker of the pool.
     pub(crate) fn block_stm(
         &self,
         base: &dyn StateView,
@@ -212,8 +212,9 @@ impl ParallelExecutor {
         if let Some(e) = shared.error.lock().take() {
             return Err(e);
         }
-        // On the workers: the final writes are drained shard by shard in parallel.
-        self.pool.install(|| shared.finish(self.threads))
+        // Called on a worker (`execute_adaptive`): the final writes are drained shard by
+        // shard in parallel on the pool.
+        shared.finish(self.threads)
     }
 }
 
