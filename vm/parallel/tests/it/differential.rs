@@ -36,17 +36,32 @@ fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
         w.vm.execute_block(&mut seq_state, &w.block, &txs)
             .expect("sequential");
     let mut outs = vec![];
-    for threads in THREADS {
-        // The Bloom pre-check alternates so both validation paths are covered, and so
-        // does the schedule: Block-STM over the whole block at 1 and 4 threads (so it
-        // meets every contention level), the default adaptive chunks at 2 and 8.
-        let schedule = match threads {
-            1 | 4 => Schedule::Parallel,
-            _ => Schedule::Adaptive,
+    // The Bloom pre-check alternates so both validation paths are covered, and so does
+    // the schedule: Block-STM over the whole block at 1 and 4 threads (so it meets every
+    // contention level), the default adaptive schedule at 2 and 8. At 2 threads the
+    // block runs twice on the same executor: the second run starts in the mode the
+    // first ended in, so contended blocks also run as sequential chunks over the
+    // overlay, switching to Block-STM where a chunk has parallelism.
+    let runs = [
+        (1, Schedule::Parallel),
+        (2, Schedule::Adaptive),
+        (2, Schedule::Adaptive),
+        (4, Schedule::Parallel),
+        (8, Schedule::Adaptive),
+    ];
+    let mut adaptive_2 = None;
+    for (threads, schedule) in runs {
+        let fresh = || {
+            ParallelExecutor::new(w.vm.clone(), threads)
+                .with_bloom(threads % 4 == 0)
+                .with_schedule(schedule)
         };
-        let out = ParallelExecutor::new(w.vm.clone(), threads)
-            .with_bloom(threads % 4 == 0)
-            .with_schedule(schedule)
+        let exec = if threads == 2 {
+            adaptive_2.get_or_insert_with(fresh).clone()
+        } else {
+            fresh()
+        };
+        let out = exec
             .execute_block(&w.base, &w.block, &txs)
             .expect("parallel");
         if schedule == Schedule::Parallel {
@@ -189,6 +204,44 @@ fn adaptive_schedule_follows_contention() {
         let mut par_state = w.base.clone();
         par_state.apply(&out.writes);
         assert_eq!(par_state, seq_state, "step {step}");
+    }
+    // Prefix iteration in sequential chunks over the overlay: registry `count`s (each
+    // iterates the prefix, so it depends on everything before it) between `add`s and
+    // `remove`s. Fresh executor: the first run is one Block-STM, the second runs in
+    // chunks.
+    let registry: Vec<_> = (0..3 * CHUNK)
+        .map(|i| {
+            let from = w.accounts[i % w.accounts.len()];
+            let k = vec![(i % 7) as u8];
+            match i % 6 {
+                0 => crate::workload::call(from, w.registry, "add", k, crate::workload::GAS),
+                3 => crate::workload::call(from, w.registry, "remove", k, crate::workload::GAS),
+                _ => crate::workload::call(from, w.registry, "count", vec![], crate::workload::GAS),
+            }
+        })
+        .collect();
+    let mut seq_state = w.base.clone();
+    let seq =
+        w.vm.execute_block(&mut seq_state, &w.block, &registry)
+            .expect("sequential");
+    let fresh = ParallelExecutor::new(vm.clone(), 2);
+    for run in 0..2 {
+        let out = fresh.execute_block(&w.base, &w.block, &registry).unwrap();
+        assert_eq!(
+            out.stats.sequential_txs,
+            run * registry.len(),
+            "registry run {run}"
+        );
+        for (i, (p, s)) in out.receipts.iter().zip(&seq).enumerate() {
+            let p = Receipt {
+                executions: 1,
+                ..p.clone()
+            };
+            assert_eq!(&p, s, "registry run {run}: receipt {i}");
+        }
+        let mut par_state = w.base.clone();
+        par_state.apply(&out.writes);
+        assert_eq!(par_state, seq_state, "registry run {run}");
     }
     // A block shorter than the decision window leaves the mode as it was: the next
     // block still starts parallel.
