@@ -3,10 +3,9 @@
 //! `try_call` rolls back only the callee.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
 use crate::error::StateError;
-use crate::state::{KeyRead, RangeRead, ReadSet, StateView, WriteSet};
+use crate::state::{KeyRead, RangeRead, ReadSet, StateView, WriteSet, next_key_range};
 use crate::tx::Event;
 
 /// A position in the journal to roll back to.
@@ -125,13 +124,9 @@ impl Journal {
                 other => break other,
             }
         };
-        let lower = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a),
-            _ => Bound::Included(prefix),
-        };
         let own = self
             .writes
-            .range::<[u8], _>((lower, Bound::Unbounded))
+            .range::<[u8], _>(next_key_range(prefix, after))
             .take_while(|(k, _)| k.starts_with(prefix))
             .find(|(_, v)| v.is_some())
             .map(|(k, _)| k.clone());

@@ -96,6 +96,22 @@ pub trait StateView: Sync {
     fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError>;
 }
 
+/// The key range one [`StateView::next_key`] step searches: keys at or above `prefix`,
+/// strictly above `after` when that is inside or beyond the prefix. Callers stop at
+/// the first key that no longer starts with `prefix`. For `BTreeMap`/`BTreeSet` keyed
+/// by `Vec<u8>`: `.range::<[u8], _>(next_key_range(prefix, after))`.
+pub fn next_key_range<'a>(
+    prefix: &'a [u8],
+    after: Option<&'a [u8]>,
+) -> (std::ops::Bound<&'a [u8]>, std::ops::Bound<&'a [u8]>) {
+    use std::ops::Bound;
+    let lower = match after {
+        Some(a) if a >= prefix => Bound::Excluded(a),
+        _ => Bound::Included(prefix),
+    };
+    (lower, Bound::Unbounded)
+}
+
 /// The writes of a transaction: key to new value, `None` meaning deleted.
 /// Ordered, so it serializes and hashes deterministically.
 pub type WriteSet = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
@@ -222,14 +238,9 @@ impl StateView for InMemoryState {
     }
 
     fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
-        use std::ops::Bound;
-        let lower = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
-            _ => Bound::Included(prefix.to_vec()),
-        };
         Ok(self
             .keys
-            .range((lower, Bound::Unbounded))
+            .range::<[u8], _>(next_key_range(prefix, after))
             .next()
             .filter(|k| k.starts_with(prefix))
             .cloned())

@@ -216,11 +216,6 @@ impl MvMemory {
     /// Keys written in this block that start with `prefix` and are greater than
     /// `after` (or at least `prefix`), in order, up to `limit` of them.
     pub fn keys_after(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Vec<Vec<u8>> {
-        use std::ops::Bound;
-        let lower = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a),
-            _ => Bound::Included(prefix),
-        };
         let mut keys: Vec<Vec<u8>> = Vec::new();
         for shard in &self.shards {
             let mut guard = shard.lock();
@@ -228,7 +223,7 @@ impl MvMemory {
             let ordered = ordered.get_or_insert_with(|| versions.keys().cloned().collect());
             keys.extend(
                 ordered
-                    .range::<[u8], _>((lower, Bound::Unbounded))
+                    .range::<[u8], _>(supervm_vm::state::next_key_range(prefix, after))
                     .take_while(|k| k.starts_with(prefix))
                     .take(limit)
                     .cloned(),

@@ -59,15 +59,10 @@ impl<'a> Overlay<'a> {
 
     /// The first key written by the block after `after` with `prefix` that is present.
     fn next_written(&self, prefix: &[u8], after: Option<&[u8]>) -> Option<Vec<u8>> {
-        use std::ops::Bound;
-        let lower = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a),
-            _ => Bound::Included(prefix),
-        };
         let mut guard = self.ordered.lock();
         guard
             .get_or_insert_with(|| self.writes.keys().cloned().collect())
-            .range::<[u8], _>((lower, Bound::Unbounded))
+            .range::<[u8], _>(supervm_vm::state::next_key_range(prefix, after))
             .take_while(|k| k.starts_with(prefix))
             .find(|k| matches!(self.writes.get(k.as_slice()), Some(Some(_))))
             .cloned()

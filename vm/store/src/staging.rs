@@ -93,15 +93,10 @@ struct Layer {
 impl Layer {
     /// The smallest key of this layer that starts with `prefix` and is above `after`.
     fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Option<Vec<u8>> {
-        use std::ops::Bound;
-        let lower = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a),
-            _ => Bound::Included(prefix),
-        };
         let mut ordered = self.ordered.lock();
         ordered
             .get_or_insert_with(|| self.writes.keys().cloned().collect())
-            .range::<[u8], _>((lower, Bound::Unbounded))
+            .range::<[u8], _>(supervm_vm::state::next_key_range(prefix, after))
             .next()
             .filter(|k| k.starts_with(prefix))
             .cloned()
