@@ -27,40 +27,43 @@ enum Cell {
 /// or two writers, so a sorted vector beats a tree (one small allocation per key);
 /// writers of a hot key mostly arrive in index order, so inserts land at the end.
 #[derive(Clone, Debug)]
-struct Versions(Vec<(usize, Cell)>, MinWriter);
-
-/// The lowest transaction index that ever wrote the key in this block (versions are
-/// removed when an incarnation stops writing a key; this never goes back up).
-#[derive(Clone, Copy, Debug)]
-struct MinWriter(usize);
+struct Versions {
+    by_index: Vec<(usize, Cell)>,
+    /// The lowest transaction index that ever wrote the key in this block (versions
+    /// are removed when an incarnation stops writing a key; this never goes back up).
+    min_writer: usize,
+}
 
 impl Versions {
     fn one(idx: usize, cell: Cell) -> Self {
-        Versions(vec![(idx, cell)], MinWriter(idx))
+        Versions {
+            by_index: vec![(idx, cell)],
+            min_writer: idx,
+        }
     }
 
     fn insert(&mut self, idx: usize, cell: Cell) {
-        self.1.0 = self.1.0.min(idx);
-        match self.0.binary_search_by_key(&idx, |(i, _)| *i) {
-            Ok(p) => self.0[p].1 = cell,
-            Err(p) => self.0.insert(p, (idx, cell)),
+        self.min_writer = self.min_writer.min(idx);
+        match self.by_index.binary_search_by_key(&idx, |(i, _)| *i) {
+            Ok(p) => self.by_index[p].1 = cell,
+            Err(p) => self.by_index.insert(p, (idx, cell)),
         }
     }
 
     fn remove(&mut self, idx: usize) {
-        if let Ok(p) = self.0.binary_search_by_key(&idx, |(i, _)| *i) {
-            self.0.remove(p);
+        if let Ok(p) = self.by_index.binary_search_by_key(&idx, |(i, _)| *i) {
+            self.by_index.remove(p);
         }
     }
 
     /// The highest version below `idx`.
     fn below(&self, idx: usize) -> Option<&(usize, Cell)> {
-        let p = self.0.partition_point(|(i, _)| *i < idx);
-        p.checked_sub(1).map(|p| &self.0[p])
+        let p = self.by_index.partition_point(|(i, _)| *i < idx);
+        p.checked_sub(1).map(|p| &self.by_index[p])
     }
 
     fn into_last(mut self) -> Option<(usize, Cell)> {
-        self.0.pop()
+        self.by_index.pop()
     }
 }
 
@@ -133,7 +136,7 @@ impl MvMemory {
         let Some(versions) = shard.versions.get(key) else {
             return MvRead::NeverWritten;
         };
-        if versions.1.0 >= idx {
+        if versions.min_writer >= idx {
             return MvRead::NeverWritten;
         }
         match versions.below(idx) {
@@ -291,7 +294,7 @@ mod tests {
         v.insert(5, Cell::Value(None)); // replaces, does not duplicate
         v.remove(7);
         v.remove(8); // absent: no effect
-        let idx: Vec<usize> = v.0.iter().map(|(i, _)| *i).collect();
+        let idx: Vec<usize> = v.by_index.iter().map(|(i, _)| *i).collect();
         assert_eq!(idx, vec![1, 3, 5, 9]);
         assert!(v.below(1).is_none());
         assert_eq!(v.below(2).map(|(i, _)| *i), Some(1));
