@@ -114,24 +114,9 @@ impl ParallelExecutor {
     /// parallel mode runs everything left of the block as one Block-STM (no barriers,
     /// no overlay when the block starts parallel). With `adapt`, a sequential chunk
     /// worth parallel execution switches the rest of the block to it, and the last
-    /// [`CHUNK`] receipts set the mode the next block starts in.
-    ///
-    /// Everything runs on the executor's workers, sequential chunks included: the
-    /// calling thread only waits. (Run on the calling thread, a sequential chunk
-    /// competed for the two cores with the workers still spinning after the previous
-    /// parallel step: 0.8–0.9× of the same chunks on one worker.)
+    /// [`CHUNK`] receipts set the mode the next block starts in. Runs on a worker of
+    /// the pool.
     pub(crate) fn execute_adaptive(
-        &self,
-        base: &dyn StateView,
-        block: &BlockEnv,
-        txs: &[Transaction],
-        parallel: bool,
-        adapt: bool,
-    ) -> Result<BlockOutput> {
-        self.on_pool(|| self.execute_on_pool(base, block, txs, parallel, adapt))
-    }
-
-    fn execute_on_pool(
         &self,
         base: &dyn StateView,
         block: &BlockEnv,
