@@ -1,7 +1,7 @@
 //! Parallel = sequential, byte for byte.
 
 use supervm_parallel::{BlockOutput, ParallelExecutor, Schedule};
-use supervm_vm::{Outcome, Receipt, Vm, VmConfig};
+use supervm_vm::{InMemoryState, Outcome, Receipt, Vm, VmConfig};
 
 use crate::workload::{World, random_block, world};
 
@@ -156,6 +156,37 @@ fn single_hot_key() {
     }
 }
 
+/// The sequential executor's receipts and final state for `txs` over the world's base.
+fn sequential(w: &World, txs: &[supervm_vm::Transaction]) -> (Vec<Receipt>, InMemoryState) {
+    let mut state = w.base.clone();
+    let receipts =
+        w.vm.execute_block(&mut state, &w.block, txs)
+            .expect("sequential");
+    (receipts, state)
+}
+
+/// `out` has the sequential receipts (scheduling metadata aside) and, applied to the
+/// base, gives the sequential state.
+fn assert_sequential(
+    w: &World,
+    out: &BlockOutput,
+    seq: &(Vec<Receipt>, InMemoryState),
+    label: &str,
+) {
+    let (receipts, state) = seq;
+    assert_eq!(out.receipts.len(), receipts.len(), "{label}");
+    for (i, (p, s)) in out.receipts.iter().zip(receipts).enumerate() {
+        let p = Receipt {
+            executions: 1,
+            ..p.clone()
+        };
+        assert_eq!(&p, s, "{label}: receipt {i}");
+    }
+    let mut par_state = w.base.clone();
+    par_state.apply(&out.writes);
+    assert_eq!(&par_state, state, "{label}");
+}
+
 /// The adaptive schedule: a block whose last transactions form one long dependency
 /// chain makes the next block start sequentially; a sequential chunk with enough
 /// parallelism switches the rest of its block to Block-STM; the output is always
@@ -186,24 +217,11 @@ fn adaptive_schedule_follows_contention() {
         (&mixed_block, 3 * CHUNK),     // hot, hot, then an independent chunk: switch
         (&mixed_block, 0),             // the previous block ended independent
     ];
-    for (step, (txs, sequential)) in steps.into_iter().enumerate() {
-        let mut seq_state = w.base.clone();
-        let seq =
-            w.vm.execute_block(&mut seq_state, &w.block, txs)
-                .expect("sequential");
+    for (step, (txs, in_chunks)) in steps.into_iter().enumerate() {
+        let seq = sequential(&w, txs);
         let out = exec.execute_block(&w.base, &w.block, txs).unwrap();
-        assert_eq!(out.stats.sequential_txs, sequential, "step {step}");
-        assert_eq!(out.receipts.len(), seq.len());
-        for (i, (p, s)) in out.receipts.iter().zip(&seq).enumerate() {
-            let p = Receipt {
-                executions: 1,
-                ..p.clone()
-            };
-            assert_eq!(&p, s, "step {step}: receipt {i}");
-        }
-        let mut par_state = w.base.clone();
-        par_state.apply(&out.writes);
-        assert_eq!(par_state, seq_state, "step {step}");
+        assert_eq!(out.stats.sequential_txs, in_chunks, "step {step}");
+        assert_sequential(&w, &out, &seq, &format!("step {step}"));
     }
     // Prefix iteration in sequential chunks over the overlay: registry `count`s (each
     // iterates the prefix, so it depends on everything before it) between `add`s and
@@ -220,10 +238,7 @@ fn adaptive_schedule_follows_contention() {
             }
         })
         .collect();
-    let mut seq_state = w.base.clone();
-    let seq =
-        w.vm.execute_block(&mut seq_state, &w.block, &registry)
-            .expect("sequential");
+    let seq = sequential(&w, &registry);
     let fresh = ParallelExecutor::new(vm.clone(), 2);
     for run in 0..2 {
         let out = fresh.execute_block(&w.base, &w.block, &registry).unwrap();
@@ -232,16 +247,7 @@ fn adaptive_schedule_follows_contention() {
             run * registry.len(),
             "registry run {run}"
         );
-        for (i, (p, s)) in out.receipts.iter().zip(&seq).enumerate() {
-            let p = Receipt {
-                executions: 1,
-                ..p.clone()
-            };
-            assert_eq!(&p, s, "registry run {run}: receipt {i}");
-        }
-        let mut par_state = w.base.clone();
-        par_state.apply(&out.writes);
-        assert_eq!(par_state, seq_state, "registry run {run}");
+        assert_sequential(&w, &out, &seq, &format!("registry run {run}"));
     }
     // A block shorter than the decision window leaves the mode as it was: the next
     // block still starts parallel.
