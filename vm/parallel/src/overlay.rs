@@ -1,20 +1,14 @@
 //! The writes of the block's earlier chunks over committed state: the base every
 //! later chunk reads, whichever way it executes (see [`crate::adaptive`]).
 
-use std::collections::{BTreeSet, HashMap};
+use supervm_vm::{StateError, StateView, WriteLayer, WriteSet};
 
-use parking_lot::Mutex;
-use supervm_vm::{StateError, StateView, WriteSet};
-
-/// Committed state with a block's writes so far on top. Point reads are one hash
+/// Committed state with a block's writes so far on top ([`WriteLayer`]: one hash
 /// lookup before the base; prefix iteration merges the written keys with the base's,
-/// skipping keys the block deleted. The written keys are put in order only when an
-/// iteration needs them (most blocks never iterate), and again after new keys came.
+/// skipping keys the block deleted).
 pub struct Overlay<'a> {
     base: &'a dyn StateView,
-    writes: HashMap<Vec<u8>, Option<Vec<u8>>, foldhash::fast::RandomState>,
-    /// The written keys in order; `None` when keys were added since it was built.
-    ordered: Mutex<Option<BTreeSet<Vec<u8>>>>,
+    writes: WriteLayer,
 }
 
 impl<'a> Overlay<'a> {
@@ -22,50 +16,27 @@ impl<'a> Overlay<'a> {
     pub fn new(base: &'a dyn StateView) -> Self {
         Overlay {
             base,
-            writes: HashMap::default(),
-            ordered: Mutex::new(None),
+            writes: WriteLayer::default(),
         }
     }
 
     /// Applies one transaction's writes, in block order.
     pub fn apply(&mut self, writes: &WriteSet) {
         for (k, v) in writes {
-            match self.writes.get_mut(k.as_slice()) {
-                Some(old) => old.clone_from(v),
-                None => {
-                    self.writes.insert(k.clone(), v.clone());
-                    *self.ordered.get_mut() = None;
-                }
-            }
+            self.writes.put(k, v);
         }
     }
 
     /// Applies a chunk's final writes (each key once, any order), taking ownership.
     pub fn apply_owned(&mut self, writes: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>) {
         for (k, v) in writes {
-            if let Some(old) = self.writes.get_mut(k.as_slice()) {
-                *old = v;
-            } else {
-                self.writes.insert(k, v);
-                *self.ordered.get_mut() = None;
-            }
+            self.writes.put_owned(k, v);
         }
     }
 
     /// Everything written, as one write set (each key's last value).
     pub fn into_writes(self) -> WriteSet {
-        crate::mvmemory::write_set(self.writes.into_iter().collect())
-    }
-
-    /// The first key written by the block after `after` with `prefix` that is present.
-    fn next_written(&self, prefix: &[u8], after: Option<&[u8]>) -> Option<Vec<u8>> {
-        let mut guard = self.ordered.lock();
-        guard
-            .get_or_insert_with(|| self.writes.keys().cloned().collect())
-            .range::<[u8], _>(supervm_vm::state::next_key_range(prefix, after))
-            .take_while(|k| k.starts_with(prefix))
-            .find(|k| matches!(self.writes.get(k.as_slice()), Some(Some(_))))
-            .cloned()
+        crate::mvmemory::write_set(self.writes.into_entries().collect())
     }
 }
 
@@ -78,12 +49,12 @@ impl StateView for Overlay<'_> {
     }
 
     fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
-        let written = self.next_written(prefix, after);
+        let written = self.writes.next_present(prefix, after);
         // The first committed key the block did not delete.
         let mut cursor = after.map(<[u8]>::to_vec);
         let committed = loop {
             match self.base.next_key(prefix, cursor.as_deref())? {
-                Some(k) if matches!(self.writes.get(k.as_slice()), Some(None)) => cursor = Some(k),
+                Some(k) if matches!(self.writes.get(&k), Some(None)) => cursor = Some(k),
                 other => break other,
             }
         };

@@ -2,12 +2,10 @@
 //! (each one's state root computed incrementally), sealed into a commit batch, and
 //! committed while the producer goes on executing on top of them.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
-use supervm_vm::{StateError, StateView, WriteSet};
+use supervm_vm::{StateError, StateView, WriteLayer, WriteSet};
 
 use crate::layout::{Head, Prepared, StoredEvent, shard_of};
 use crate::{Error, LtHash, Result, Store};
@@ -81,39 +79,7 @@ pub(crate) type Undo = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 #[derive(Default)]
 struct Layer {
     batch: u64,
-    /// Point reads.
-    writes: HashMap<Vec<u8>, Option<Vec<u8>>, foldhash::fast::RandomState>,
-    /// The same keys in order, for prefix iteration: built by the first iteration
-    /// that looks into the layer and kept up to date from then on. Storage keys share
-    /// long prefixes, so ordered inserts compare many bytes; blocks that never
-    /// iterate never pay for them.
-    ordered: Mutex<Option<BTreeSet<Vec<u8>>>>,
-}
-
-impl Layer {
-    /// The smallest key of this layer that starts with `prefix` and is above `after`.
-    fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Option<Vec<u8>> {
-        let mut ordered = self.ordered.lock();
-        ordered
-            .get_or_insert_with(|| self.writes.keys().cloned().collect())
-            .range::<[u8], _>(supervm_vm::state::next_key_range(prefix, after))
-            .next()
-            .filter(|k| k.starts_with(prefix))
-            .cloned()
-    }
-
-    /// Writes `key` (in block order: a later write replaces an earlier one).
-    fn put(&mut self, key: &[u8], value: &Option<Vec<u8>>) {
-        match self.writes.get_mut(key) {
-            Some(old) => old.clone_from(value),
-            None => {
-                if let Some(ordered) = self.ordered.get_mut() {
-                    ordered.insert(key.to_vec());
-                }
-                self.writes.insert(key.to_vec(), value.clone());
-            }
-        }
-    }
+    writes: WriteLayer,
 }
 
 /// Blocks staged on top of the committed state. One producer owns it.
@@ -277,7 +243,7 @@ impl Staging {
         // Valid: only now change the staging.
         self.shard_lthash = lattices;
         for (k, v) in writes {
-            self.open.put(k, v);
+            self.open.writes.put(k, v);
         }
         self.open_undo.push(undo);
         self.next_height += 1;
@@ -295,7 +261,7 @@ impl Staging {
         let shards = self.store.config.shards;
         type Pairs = Vec<(Vec<u8>, Option<Vec<u8>>)>;
         let mut pairs: Vec<Pairs> = vec![Vec::new(); shards as usize];
-        for (k, v) in &self.open.writes {
+        for (k, v) in self.open.writes.entries() {
             pairs[shard_of(k, shards) as usize].push((k.clone(), v.clone()));
         }
         // Unique keys: sort once and bulk-build each shard's write set instead of
@@ -378,7 +344,7 @@ impl StateView for StagingView<'_> {
         loop {
             let mut best = self.store.next_key(prefix, cursor.as_deref())?;
             for l in std::iter::once(self.open).chain(self.sealed.iter().map(|l| &**l)) {
-                if let Some(k) = l.next_key(prefix, cursor.as_deref())
+                if let Some(k) = l.writes.next_present(prefix, cursor.as_deref())
                     && best.as_ref().is_none_or(|b| &k < b)
                 {
                     best = Some(k);
