@@ -248,10 +248,12 @@ pub(crate) fn load_contract(
     tx: &mut TxCtx,
     addr: &Address,
 ) -> Result<Option<std::sync::Arc<LoadedModule>>, Error> {
-    let Some(rec) = tx.get(&contract_key(addr))? else {
+    // Every call reads this record: the key goes into the read set and the value is
+    // decoded in place (no copies).
+    let Some(rec) = tx.get_ref(contract_key(addr))? else {
         return Ok(None);
     };
-    let rec = ContractRecord::decode(&rec)
+    let rec = ContractRecord::decode(rec)
         .ok_or_else(|| Error::Engine("corrupt contract record".into()))?;
     if let Some(m) = vm.cached(&rec.code_hash) {
         return Ok(Some(m));
