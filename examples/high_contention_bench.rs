@@ -89,9 +89,10 @@ fn main() {
         let mut last_stats = vec![(0u64, 0usize); execs.len()];
         let mut seq_receipts: Vec<Receipt> = vec![];
         for _ in 0..repeat {
-            let mut state = w.state.clone();
-            w.vm.execute_block(&mut state.clone(), &w.block, &w.txs)
+            // Untimed warm-up block, as for the executors below.
+            w.vm.execute_block(&mut w.state.clone(), &w.block, &w.txs)
                 .expect("sequential");
+            let mut state = w.state.clone();
             let t = Instant::now();
             seq_receipts =
                 w.vm.execute_block(&mut state, &w.block, &w.txs)
