@@ -1,0 +1,110 @@
+//! Schedules of the parallel executor against the sequential executor in one
+//! process, one block each in turn, so that this machine's drift over seconds stays
+//! out of the comparison. Each turn is a single block (workers may be asleep when it
+//! starts); `high_contention_bench` times the second of two back-to-back blocks.
+//!
+//! ```text
+//! cargo run --release --example schedule_compare -- [--case low|full|hot80] [--rounds R] [CONFIG ...]
+//! ```
+//!
+//! CONFIG: `seq` (the sequential executor), `chunks` (`Schedule::Sequential`: chunks
+//! over the overlay), `stm1` (Block-STM, 1 thread), `stm` (Block-STM, 2 threads),
+//! `adaptive` (the default schedule, 2 threads). Default: all five. Prints the median
+//! and best committed transfers/s of each; every output is checked against the
+//! sequential one.
+
+/// The allocator of every benchmark binary (the baselines in the same run use it too).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::time::Instant;
+
+use supervm_benches::arg;
+use supervm_benches::contention::{Pattern, setup};
+use supervm_parallel::{ParallelExecutor, Schedule};
+
+#[allow(clippy::disallowed_methods)] // a benchmark times things
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rounds = arg(&args, "--rounds", 15);
+    let flag = |n: &str| {
+        args.iter()
+            .position(|a| a == n)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let case = flag("--case").unwrap_or_else(|| "low".into());
+    let (accounts, txs, pattern) = match case.as_str() {
+        "low" => (10_000, 10_000, Pattern::Uniform),
+        "full" => (1_000, 1_000, Pattern::OneKey),
+        "hot80" => (
+            10_000,
+            1_000,
+            Pattern::Hot {
+                hot: 5,
+                hot_percent: 80,
+            },
+        ),
+        other => panic!("unknown case {other} (low, full, hot80)"),
+    };
+    let known = ["seq", "chunks", "stm1", "stm", "adaptive"];
+    let mut configs: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .filter_map(|a| known.iter().find(|k| **k == a.as_str()).copied())
+        .collect();
+    if configs.is_empty() {
+        configs = known.to_vec();
+    }
+    let w = setup(accounts, txs, pattern, 7);
+    let executor = |c: &str| {
+        let (threads, schedule) = match c {
+            "chunks" => (2, Schedule::Sequential),
+            "stm1" => (1, Schedule::Parallel),
+            "stm" => (2, Schedule::Parallel),
+            _ => (2, Schedule::Adaptive),
+        };
+        ParallelExecutor::new(w.vm.clone(), threads).with_schedule(schedule)
+    };
+    let execs: Vec<Option<ParallelExecutor>> = configs
+        .iter()
+        .map(|c| (*c != "seq").then(|| executor(c)))
+        .collect();
+    let expected =
+        w.vm.execute_block(&mut w.state.clone(), &w.block, &w.txs)
+            .expect("sequential");
+    let committed = expected.iter().filter(|r| r.outcome.is_success()).count();
+    let mut times = vec![vec![]; configs.len()];
+    for _ in 0..rounds {
+        for (i, exec) in execs.iter().enumerate() {
+            let (t, receipts) = match exec {
+                None => {
+                    let mut state = w.state.clone();
+                    let t = Instant::now();
+                    let r = w.vm.execute_block(&mut state, &w.block, &w.txs);
+                    (t.elapsed(), r.expect("sequential"))
+                }
+                Some(e) => {
+                    let t = Instant::now();
+                    let out = e.execute_block(&w.state, &w.block, &w.txs);
+                    (t.elapsed(), out.expect("parallel").receipts)
+                }
+            };
+            times[i].push(t.as_secs_f64());
+            for (p, s) in receipts.iter().zip(&expected) {
+                assert_eq!(p.hash(), s.hash(), "{} differs from sequential", configs[i]);
+            }
+        }
+    }
+    println!(
+        "{case}: {txs} transfers, {committed} committed, {rounds} rounds, 2 threads where parallel"
+    );
+    for (c, mut t) in configs.iter().zip(times) {
+        t.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+        println!(
+            "  {c:>9}: median {:>7.0} tx/s  best {:>7.0}",
+            committed as f64 / t[t.len() / 2],
+            committed as f64 / t[0]
+        );
+    }
+}
