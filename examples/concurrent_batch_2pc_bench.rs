@@ -34,6 +34,7 @@ use supervm_vm::{Payload, StateView, Transaction, WriteSet};
 
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {
+    supervm_node::allocator::configure();
     let args: Vec<String> = std::env::args().collect();
     let pos: Vec<usize> = args[1..]
         .iter()

@@ -30,6 +30,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {
+    supervm_node::allocator::configure();
     let args: Vec<String> = std::env::args().collect();
     let json = args.iter().any(|a| a == "--json");
     let threads = arg(

@@ -17,6 +17,7 @@ use supervm_store::LtHash;
 
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {
+    supervm_node::allocator::configure();
     let args: Vec<String> = std::env::args().collect();
     let n = arg(&args, "--n", 100_000).max(1) as u32;
     let json = args.iter().any(|a| a == "--json");

@@ -74,9 +74,17 @@ async fn wait_nonce(c: &Client, who: &Address, nonce: u64) {
     }
 }
 
+fn main() {
+    supervm_node::allocator::configure();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(run());
+}
+
 #[allow(clippy::disallowed_methods)] // a benchmark times things
-#[tokio::main(flavor = "multi_thread")]
-async fn main() {
+async fn run() {
     let args: Vec<String> = std::env::args().collect();
     let json_out = args.iter().any(|a| a == "--json");
     let txs_n = arg(&args, "--txs", 20_000);

@@ -25,6 +25,7 @@ use supervm_store::{AdaptiveBatcher, BatchPolicy, Durability, Staging};
 
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {
+    supervm_node::allocator::configure();
     let args: Vec<String> = std::env::args().collect();
     let json = args.iter().any(|a| a == "--json");
     let puts = arg(&args, "--puts", 200_000);

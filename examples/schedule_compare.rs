@@ -25,6 +25,7 @@ use supervm_parallel::{ParallelExecutor, Schedule};
 
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {
+    supervm_node::allocator::configure();
     let args: Vec<String> = std::env::args().collect();
     let rounds = arg(&args, "--rounds", 15);
     let flag = |n: &str| {

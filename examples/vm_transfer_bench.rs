@@ -18,6 +18,7 @@ use supervm_vm::{Payload, abi::Decode};
 
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {
+    supervm_node::allocator::configure();
     let args: Vec<String> = std::env::args().collect();
     let json = args.iter().any(|a| a == "--json");
     let n = arg(&args, "--txs", 200_000);

@@ -7,6 +7,7 @@
 
 pub mod abi_json;
 pub mod accounts;
+pub mod allocator;
 pub mod block;
 pub mod chain;
 pub mod config;

@@ -5,13 +5,15 @@
 mod cli;
 
 /// The node allocates per transaction on several threads (workers, RPC, commit);
-/// mimalloc is the allocator every benchmark of this repository ran with.
+/// mimalloc is the allocator every benchmark of this repository ran with, with the
+/// settings of `supervm_node::allocator`.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    supervm_node::allocator::configure();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
