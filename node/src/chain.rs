@@ -272,7 +272,12 @@ impl Chain {
             }
         };
         match &r {
-            Ok(()) => self.stats.admitted.inc(),
+            Ok(()) => {
+                self.stats.admitted.inc();
+                // A resubmission of a transaction dropped earlier is pending again: its
+                // waiters must not see the old drop.
+                self.dropped.lock().0.remove(&hash);
+            }
             Err(_) => self.stats.rejected.inc(),
         }
         r

@@ -7,6 +7,14 @@ pub enum Error {
     /// The transaction bytes do not decode.
     #[error("malformed transaction: {0}")]
     Malformed(String),
+    /// A request parameter is not valid (JSON-RPC -32602).
+    #[error("invalid parameter {param}: {reason}")]
+    InvalidParam {
+        /// The parameter's name.
+        param: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The encoded transaction is larger than the limit.
     #[error("transaction is {size} bytes, over the limit of {limit}")]
     TooLarge {
@@ -138,6 +146,7 @@ impl Error {
     pub fn code(&self) -> i64 {
         match self {
             Error::Malformed(_) => -32010,
+            Error::InvalidParam { .. } => -32602,
             Error::TooLarge { .. } => -32011,
             Error::BadSignature => -32012,
             Error::NonCanonicalSignature => -32013,
@@ -162,6 +171,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Malformed(_) => "malformed",
+            Error::InvalidParam { .. } => "invalid_params",
             Error::TooLarge { .. } => "too_large",
             Error::BadSignature => "bad_signature",
             Error::NonCanonicalSignature => "non_canonical_signature",

@@ -49,13 +49,26 @@ pub fn dev_keys(config: &NodeConfig) -> Result<Vec<KeyEntry>> {
     Ok(k)
 }
 
-/// Commits block 0 funding `accounts`, unless the store already has blocks.
+/// Commits block 0 funding `accounts`, unless the store already has blocks; then
+/// checks that the stored genesis is of chain `chain_id` (a data directory never
+/// silently changes chains).
 pub fn ensure_genesis(
     store: &Arc<Store>,
     chain_id: u64,
     accounts: &[(Address, u128)],
 ) -> Result<()> {
     if store.head().blocks > 0 {
+        let genesis = store
+            .block_by_height(0)?
+            .ok_or_else(|| Error::Other("the data directory has no genesis block".into()))?;
+        let header = Header::decode(&genesis.header)
+            .ok_or_else(|| Error::Other("malformed genesis header".into()))?;
+        if header.chain_id != chain_id {
+            return Err(Error::Other(format!(
+                "the data directory holds chain {}, not chain {chain_id}: use its chain id or another data directory",
+                header.chain_id
+            )));
+        }
         return Ok(());
     }
     let mut writes = WriteSet::new();
@@ -113,4 +126,24 @@ pub fn read_genesis_file(path: &std::path::Path) -> Result<Vec<(Address, u128)>>
             Ok((Address(addr), bal))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use supervm_store::StoreConfig;
+
+    #[test]
+    fn a_data_directory_keeps_its_chain_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap().0);
+        let funded = [(Address([1; 32]), 1_000u128)];
+        ensure_genesis(&store, 7, &funded).unwrap();
+        assert_eq!(store.head().blocks, 1);
+        // Restarting with the same chain id is fine (no second genesis).
+        ensure_genesis(&store, 7, &funded).unwrap();
+        assert_eq!(store.head().blocks, 1);
+        let e = ensure_genesis(&store, 8, &funded).unwrap_err().to_string();
+        assert!(e.contains("holds chain 7, not chain 8"), "{e}");
+    }
 }

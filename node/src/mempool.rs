@@ -121,26 +121,35 @@ impl Mempool {
 
     /// Admits `p` (signature already checked), given the sender's committed account as
     /// read after [`Mempool::generation`] returned `generation`. If transactions were
-    /// resolved since and the sender has nothing pending, the account may be stale and
-    /// the transaction comes back as [`NotAdmitted::Stale`] to be retried.
+    /// resolved since and the sender has nothing pending, the account may be stale (a
+    /// commit may have used the nonce it shows) and the transaction comes back as
+    /// [`NotAdmitted::Stale`] to be retried with a fresh read. The check and the
+    /// admission happen under one lock, so no resolve can slip in between.
     pub fn admit_at(
         &self,
         p: PendingTx,
         account: AccountNow,
         generation: u64,
     ) -> Result<(), NotAdmitted> {
-        {
-            let inner = self.inner.lock();
-            if inner.generation != generation && !inner.senders.contains_key(&p.tx.body.sender) {
-                return Err(NotAdmitted::Stale(Box::new(p)));
-            }
+        let inner = self.inner.lock();
+        if inner.generation != generation && !inner.senders.contains_key(&p.tx.body.sender) {
+            return Err(NotAdmitted::Stale(Box::new(p)));
         }
-        self.admit(p, account).map_err(NotAdmitted::Rejected)
+        self.admit_locked(inner, p, account)
+            .map_err(NotAdmitted::Rejected)
     }
 
     /// Admits `p` (signature already checked), given the sender's committed account.
     pub fn admit(&self, p: PendingTx, account: AccountNow) -> Result<(), Error> {
-        let mut inner = self.inner.lock();
+        self.admit_locked(self.inner.lock(), p, account)
+    }
+
+    fn admit_locked(
+        &self,
+        mut inner: parking_lot::MutexGuard<'_, Inner>,
+        p: PendingTx,
+        account: AccountNow,
+    ) -> Result<(), Error> {
         if inner.known.contains_key(&p.hash) {
             return Err(Error::AlreadyKnown);
         }
@@ -218,6 +227,7 @@ impl Mempool {
         dropped: &[Arc<PendingTx>],
     ) -> Vec<Arc<PendingTx>> {
         let mut inner = self.inner.lock();
+        inner.generation += 1;
         for p in done.iter().chain(dropped) {
             inner.known.remove(&p.hash);
             let sender = p.tx.body.sender;
@@ -245,11 +255,14 @@ impl Mempool {
         inner.queue = VecDeque::from(kept);
         for o in &orphans {
             inner.known.remove(&o.hash);
+            // In-flight transactions keep their reservation until they are resolved.
+            if let Some(s) = inner.senders.get_mut(&o.tx.body.sender) {
+                s.reserved = s.reserved.saturating_sub(o.max_cost);
+            }
         }
         for (sender, nonce) in reset {
             if let Some(s) = inner.senders.get_mut(&sender) {
                 s.queued = 0;
-                s.reserved = 0;
                 if s.inflight == 0 {
                     inner.senders.remove(&sender);
                 } else {
@@ -387,5 +400,63 @@ mod tests {
         assert_eq!(m.next_nonce(&supervm_client::keys::address_of(&k)), Some(1));
         m.admit(tx(&k, 1), acc).unwrap();
         m.resolve(&first, &[]);
+    }
+
+    #[test]
+    fn an_account_read_before_a_resolve_is_stale() {
+        let k = SigningKey::from_bytes(&[4; 32]);
+        let acc = AccountNow {
+            nonce: 0,
+            balance: 1_000_000,
+        };
+        let m = Mempool::new(10);
+        let g = m.generation();
+        m.admit_at(tx(&k, 0), acc, g).unwrap();
+        let taken = m.take(1, Duration::ZERO);
+        // A wallet reads the account (nonce 0) and the generation ...
+        let g = m.generation();
+        // ... then the block with nonce 0 commits and is resolved.
+        m.resolve(&taken, &[]);
+        assert!(m.generation() > g, "a resolve moves the generation");
+        // The sender has nothing pending: nonce 0 on the old read is stale, not admitted.
+        match m.admit_at(tx(&k, 0), acc, g) {
+            Err(NotAdmitted::Stale(_)) => {}
+            other => panic!("expected Stale, got {other:?}"),
+        }
+        // Read again (nonce 1 now): the next nonce is admitted.
+        let fresh = AccountNow { nonce: 1, ..acc };
+        m.admit_at(tx(&k, 1), fresh, m.generation()).unwrap();
+    }
+
+    #[test]
+    fn a_drop_keeps_the_reservation_of_in_flight_transactions() {
+        let k = SigningKey::from_bytes(&[5; 32]);
+        let sender = supervm_client::keys::address_of(&k);
+        // Room for three transactions of 10,001 each.
+        let acc = AccountNow {
+            nonce: 0,
+            balance: 30_003,
+        };
+        let m = Mempool::new(10);
+        for n in 0..3 {
+            m.admit(tx(&k, n), acc).unwrap();
+        }
+        let first = m.take(1, Duration::ZERO); // nonce 0 in flight, will commit
+        let second = m.take(1, Duration::ZERO); // nonce 1 dropped; nonce 2 is orphaned
+        let orphans = m.resolve(&[], &second);
+        assert_eq!(orphans.len(), 1);
+        // Nonce 0 still reserves its 10,001.
+        assert_eq!(m.reserved(&sender), 10_001);
+        m.admit(tx(&k, 1), acc).unwrap();
+        m.admit(tx(&k, 2), acc).unwrap();
+        assert!(
+            matches!(
+                m.admit(tx(&k, 3), acc),
+                Err(Error::InsufficientBalance { .. })
+            ),
+            "three reservations fill the balance"
+        );
+        m.resolve(&first, &[]);
+        assert_eq!(m.reserved(&sender), 20_002);
     }
 }

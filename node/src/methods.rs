@@ -19,7 +19,7 @@ pub struct SubmitParams {
     /// Wait until committed.
     #[serde(default)]
     pub wait: bool,
-    /// How long to wait, ms (default 30 000, at most 120 000).
+    /// How long to wait, ms (default and at most [`MAX_WAIT_MS`]).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
 }
@@ -128,10 +128,10 @@ pub struct NoParams {}
 /// `tx.submit_batch`: parallel signature checks (rayon), then admission in order.
 pub fn submit_batch(chain: &Chain, p: SubmitBatchParams) -> Result<Value> {
     if p.txs.len() > 10_000 {
-        return Err(Error::Malformed(format!(
-            "{} transactions; at most 10000 per batch",
-            p.txs.len()
-        )));
+        return Err(Error::InvalidParam {
+            param: "txs",
+            reason: format!("{} transactions; at most 10000 per batch", p.txs.len()),
+        });
     }
     let raws: Vec<std::result::Result<Vec<u8>, Error>> = p
         .txs
@@ -202,9 +202,14 @@ pub fn health(chain: &Chain) -> Value {
     })
 }
 
+/// The longest `tx.submit` waits: under the node's 30 s request deadline
+/// ([`RpcLimits::request_timeout`]), so that a wait that runs out answers "pending"
+/// with the hash instead of the request timing out without it.
+pub const MAX_WAIT_MS: u64 = 25_000;
+
 /// How long `tx.submit` waits.
 pub fn wait_timeout(p: &SubmitParams) -> Duration {
-    Duration::from_millis(p.timeout_ms.unwrap_or(30_000).min(120_000))
+    Duration::from_millis(p.timeout_ms.unwrap_or(MAX_WAIT_MS).min(MAX_WAIT_MS))
 }
 
 /// Shared handle the method closures capture.
@@ -213,6 +218,9 @@ pub type ChainRef = Arc<Chain>;
 use crate::rpc::{MethodSpec, ParamSpec, Registry, RpcError, RpcLimits};
 
 fn rpc_err(e: Error) -> RpcError {
+    if let Error::InvalidParam { param, reason } = &e {
+        return RpcError::invalid_params(Some(param), reason);
+    }
     let code = e.code();
     if code == -32603 {
         RpcError::internal(e.to_string())
@@ -282,8 +290,9 @@ where
     register_fn(r, chain, spec, f, false)
 }
 
-/// [`add`] for handlers that do heavy work (signature checks, contract execution): they
-/// run on tokio's blocking pool, not on the threads serving requests.
+/// [`add`] for handlers that do heavy work or read the store (signature checks,
+/// contract execution, history scans, disk reads): they run on tokio's blocking pool,
+/// not on the threads serving requests, so a slow query never stalls the cheap ones.
 fn add_blocking<P, R>(
     r: &mut Registry,
     chain: &Arc<Chain>,
@@ -353,7 +362,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             MethodSpec::new("tx.submit", "Submits a signed transaction; with wait, answers once it is committed (or dropped, or the timeout passes).")
                 .param(ParamSpec::required("tx", "Hex of the signed transaction encoding.", hexs()))
                 .param(ParamSpec::optional("wait", "Wait until committed.", json!({"type": "boolean"})))
-                .param(ParamSpec::optional("timeout_ms", "How long to wait (default 30000, max 120000).", int()))
+                .param(ParamSpec::optional("timeout_ms", "How long to wait (default and max 25000, under the 30 s request deadline).", int()))
                 .result("submitted", obj()),
             &SUBMIT_ERRORS,
         ),
@@ -374,7 +383,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             .result("results", obj()),
         submit_batch,
     )?;
-    add(
+    add_blocking(
         &mut r,
         &chain,
         MethodSpec::new(
@@ -385,7 +394,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         .result("transaction", obj()),
         |c, p: HashParams| queries::tx_get(c, &queries::hex32(&p.hash, "hash")?),
     )?;
-    add(
+    add_blocking(
         &mut r,
         &chain,
         MethodSpec::new(
@@ -410,7 +419,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             .error(-32030, "no state at that height"),
         |c, p: SimulateParams| queries::simulate(c, &p.sender, &p.contract, &p.function, &p.args, p.gas_limit, p.height),
     )?;
-    add(
+    add_blocking(
         &mut r,
         &chain,
         MethodSpec::new("block.get", "A block by height or by hash, or null.")
@@ -419,14 +428,14 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             .result("block", nullable_obj()),
         |c, p: BlockParams| queries::block_get(c, p.height, p.hash.as_deref()),
     )?;
-    add(
+    add_blocking(
         &mut r,
         &chain,
         MethodSpec::new("block.latest", "The latest committed block, or null.")
             .result("block", nullable_obj()),
         |c, _: NoParams| queries::block_latest(c),
     )?;
-    add(
+    add_blocking(
         &mut r,
         &chain,
         MethodSpec::new(
@@ -443,7 +452,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         .error(-32030, "no state at that height"),
         |c, p: AccountParams| queries::account_get(c, &p.address, p.height),
     )?;
-    add(
+    add_blocking(
         &mut r,
         &chain,
         MethodSpec::new(
@@ -454,7 +463,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         .result("contract", nullable_obj()),
         |c, p: ContractParams| queries::contract_get(c, &p.address),
     )?;
-    add(
+    add_blocking(
         &mut r,
         &chain,
         MethodSpec::new(
@@ -476,7 +485,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         .error(-32030, "no state at that height"),
         |c, p: StorageParams| queries::storage_get(c, &p.contract, &p.key, p.height),
     )?;
-    add(
+    add_blocking(
         &mut r,
         &chain,
         MethodSpec::new("events.query", "Events filtered by contract, topics and block range, in chain order, with cursor paging.")

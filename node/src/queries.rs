@@ -14,9 +14,14 @@ use crate::block::{Header, Status, decode_tx_body};
 use crate::chain::Chain;
 use crate::{Error, Result};
 
-/// Parses a 32-byte hex parameter.
-pub fn hex32(s: &str, what: &str) -> Result<[u8; 32]> {
-    from_hex32(s).map_err(|e| Error::Malformed(format!("{what}: {e}")))
+/// Parses the 32-byte hex parameter `param`.
+pub fn hex32(s: &str, param: &'static str) -> Result<[u8; 32]> {
+    from_hex32(s).map_err(|reason| Error::InvalidParam { param, reason })
+}
+
+/// Parses the hex parameter `param`.
+fn hex_param(s: &str, param: &'static str) -> Result<Vec<u8>> {
+    from_hex(s).map_err(|reason| Error::InvalidParam { param, reason })
 }
 
 /// `chain.info`.
@@ -31,30 +36,38 @@ pub fn chain_info(chain: &Chain) -> ChainInfo {
 }
 
 /// Runs `f` on one consistent snapshot of the state after block `height` (the latest
-/// when `None`); past heights read the blocks' undo records.
+/// when `None`); past heights read the blocks' undo records. The snapshot is taken
+/// first and the height compared with its own head, so a block committed meanwhile
+/// cannot slip in under a read that named the (then) latest height.
 fn with_state<T>(
     chain: &Chain,
     height: Option<u64>,
     f: impl FnOnce(&dyn StateView, Option<u64>) -> Result<T>,
 ) -> Result<T> {
-    let latest = chain.latest_height();
+    let snap = chain.store.snapshot();
+    let head = snap.head().blocks.checked_sub(1);
     match height {
-        Some(h) if Some(h) != latest => {
-            if latest.is_none_or(|l| h > l) {
-                return Err(Error::StateNotRetained {
-                    asked: h,
-                    latest: latest.unwrap_or(0),
-                });
-            }
-            let snap = chain.store.snapshot_at(h)?;
-            f(&snap, Some(h))
+        None => f(&snap, head),
+        Some(h) if Some(h) == head => f(&snap, head),
+        Some(h) if head.is_some_and(|l| h < l) => {
+            // (the historic snapshot takes the same lock: release this one first)
+            drop(snap);
+            let past = chain.store.snapshot_at(h)?;
+            f(&past, Some(h))
         }
-        _ => {
-            let snap = chain.store.snapshot();
-            let h = snap.head().blocks.checked_sub(1);
-            f(&snap, h)
-        }
+        Some(h) => Err(Error::StateNotRetained {
+            asked: h,
+            latest: head.unwrap_or(0),
+        }),
     }
+}
+
+/// Whether block `height` is visible to queries. History rows (blocks, transactions,
+/// events) are written with a batch's commit decision, the state when the batch is
+/// applied, just after: queries show neither before the state, so that a receipt or a
+/// block never runs ahead of `chain.info`, `account.get` and the nonces.
+fn visible(chain: &Chain, height: u64) -> bool {
+    chain.latest_height().is_some_and(|l| height <= l)
 }
 
 /// `tx.submit`: checks, admits, and optionally waits until committed.
@@ -84,10 +97,8 @@ pub async fn submit(
     }
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        // History rows appear with the decision, state with the apply: answer once both.
-        if let Some(r) = receipt(chain, &hash)?
-            && chain.latest_height().is_some_and(|l| l >= r.block_height)
-        {
+        // (`receipt` answers only once the block's state is applied too.)
+        if let Some(r) = receipt(chain, &hash)? {
             return Ok(SubmitResult {
                 hash: to_hex(&hash),
                 status: "committed".into(),
@@ -130,23 +141,36 @@ pub fn receipt(chain: &Chain, hash: &[u8; 32]) -> Result<Option<ReceiptView>> {
     let Some(t) = chain.store.tx(hash)? else {
         return Ok(None);
     };
+    if !visible(chain, t.height) {
+        return Ok(None);
+    }
     let (_, r) = decode_tx_body(&t.body)
         .ok_or_else(|| Error::Other("malformed stored transaction".into()))?;
-    let events = if r.status == Status::Success {
-        let (evs, _) = chain.store.events(&EventFilter {
+    let mut events = vec![];
+    if r.status == Status::Success {
+        // The transaction's events, page by page from its first one, until the next
+        // transaction's (not the rest of the block).
+        let mut f = EventFilter {
             from_height: t.height,
             to_height: Some(t.height),
             after: t.index.checked_sub(1).map(|i| (t.height, i, u32::MAX)),
-            limit: 10_000,
+            limit: 256,
             ..EventFilter::default()
-        })?;
-        evs.iter()
-            .filter(|e| e.tx_index == t.index)
-            .map(event_view)
-            .collect()
-    } else {
-        vec![]
-    };
+        };
+        loop {
+            let (page, cursor) = chain.store.events(&f)?;
+            let past = page.iter().any(|e| e.tx_index > t.index);
+            events.extend(
+                page.iter()
+                    .filter(|e| e.tx_index == t.index)
+                    .map(event_view),
+            );
+            match cursor {
+                Some(c) if !past => f.after = Some(c),
+                _ => break,
+            }
+        }
+    }
     let (outcome, revert_code, reason) = r.status.view();
     Ok(Some(ReceiptView {
         tx_hash: to_hex(hash),
@@ -166,7 +190,9 @@ pub fn receipt(chain: &Chain, hash: &[u8; 32]) -> Result<Option<ReceiptView>> {
 
 /// `tx.get`.
 pub fn tx_get(chain: &Chain, hash: &[u8; 32]) -> Result<TxView> {
-    if let Some(t) = chain.store.tx(hash)? {
+    if let Some(t) = chain.store.tx(hash)?
+        && visible(chain, t.height)
+    {
         let (tx, _) = decode_tx_body(&t.body)
             .ok_or_else(|| Error::Other("malformed stored transaction".into()))?;
         return Ok(TxView {
@@ -178,10 +204,13 @@ pub fn tx_get(chain: &Chain, hash: &[u8; 32]) -> Result<TxView> {
             receipt: receipt(chain, hash)?,
         });
     }
-    let status = if chain.mempool.contains(hash) {
-        "pending".to_string()
-    } else if let Some(r) = chain.dropped_reason(hash) {
+    // A drop is recorded just before the producer takes the transaction out of the
+    // mempool, and forgotten when the same transaction is admitted again: the drop
+    // decides first.
+    let status = if let Some(r) = chain.dropped_reason(hash) {
         format!("dropped: {r}")
+    } else if chain.mempool.contains(hash) {
+        "pending".to_string()
     } else {
         "unknown".to_string()
     };
@@ -225,12 +254,15 @@ pub fn block_get(
         (Some(h), None) => chain.store.block_by_height(h)?,
         (None, Some(x)) => chain.store.block_by_hash(&hex32(x, "hash")?)?,
         _ => {
-            return Err(Error::Malformed(
-                "give exactly one of height and hash".into(),
-            ));
+            return Err(Error::InvalidParam {
+                param: "height",
+                reason: "give exactly one of height and hash".into(),
+            });
         }
     };
-    b.map(|b| block_view(chain, b)).transpose()
+    b.filter(|b| visible(chain, b.height))
+        .map(|b| block_view(chain, b))
+        .transpose()
 }
 
 /// `block.latest`.
@@ -263,7 +295,7 @@ pub fn storage_get(
     height: Option<u64>,
 ) -> Result<Option<String>> {
     let c = Address(hex32(contract, "contract")?);
-    let k = from_hex(key).map_err(|e| Error::Malformed(format!("key: {e}")))?;
+    let k = hex_param(key, "key")?;
     with_state(chain, height, |view, _| {
         Ok(view.get(&storage_key(&c, &k))?.map(|v| to_hex(&v)))
     })
@@ -272,13 +304,18 @@ pub fn storage_get(
 /// `contract.get`: code hash, deployer and the embedded interface.
 pub fn contract_get(chain: &Chain, address: &str) -> Result<Option<ContractView>> {
     let a = Address(hex32(address, "address")?);
-    let snap = chain.store.snapshot();
-    let Some(rec) = snap.get(&contract_key(&a))? else {
-        return Ok(None);
+    let (rec, code) = {
+        let snap = chain.store.snapshot();
+        let Some(rec) = snap.get(&contract_key(&a))? else {
+            return Ok(None);
+        };
+        let rec = ContractRecord::decode(&rec)
+            .ok_or_else(|| Error::Other("malformed contract record".into()))?;
+        let code = snap.get(&code_key(&rec.code_hash))?;
+        (rec, code)
     };
-    let rec = ContractRecord::decode(&rec)
-        .ok_or_else(|| Error::Other("malformed contract record".into()))?;
-    let interface = match snap.get(&code_key(&rec.code_hash))? {
+    // Parsed after the snapshot is released: commits do not wait for it.
+    let interface = match code {
         Some(code) => supervm_vm::validate::validate(&code, &chain.vm.config().limits)
             .ok()
             .and_then(|i| i.interface)
@@ -312,13 +349,15 @@ pub fn simulate(
         payload: Payload::Call {
             contract: Address(hex32(contract, "contract")?),
             function: function.to_string(),
-            args: from_hex(args).map_err(|e| Error::Malformed(format!("args: {e}")))?,
+            args: hex_param(args, "args")?,
         },
     };
+    // The call runs as if in the block after `h`, stamped like block `h` (the node's
+    // next block gets its own time when it is produced).
     let run = |view: &dyn StateView, h: Option<u64>| {
         let env = BlockEnv {
             height: h.map_or(0, |h| h + 1),
-            timestamp_ms: 0,
+            timestamp_ms: block_timestamp(chain, h)?,
             chain_id: chain.config.chain_id,
         };
         Ok((chain.vm.execute(view, &env, &tx)?, h))
@@ -372,10 +411,25 @@ pub fn simulate(
     })
 }
 
+/// The timestamp of block `h` (0 before the first block).
+fn block_timestamp(chain: &Chain, h: Option<u64>) -> Result<u64> {
+    let Some(h) = h else { return Ok(0) };
+    let b = chain
+        .store
+        .block_by_height(h)?
+        .ok_or_else(|| Error::Other(format!("block {h} is missing")))?;
+    let header =
+        Header::decode(&b.header).ok_or_else(|| Error::Other("malformed stored header".into()))?;
+    Ok(header.timestamp_ms)
+}
+
 /// Parses an events cursor `height:tx:event`.
 pub fn parse_cursor(s: &str) -> Result<(u64, u32, u32)> {
     let p: Vec<&str> = s.split(':').collect();
-    let bad = || Error::Malformed(format!("bad cursor {s:?}"));
+    let bad = || Error::InvalidParam {
+        param: "cursor",
+        reason: format!("bad cursor {s:?}: expected height:tx:event"),
+    };
     if p.len() != 3 {
         return Err(bad());
     }
@@ -401,17 +455,19 @@ pub fn events_query(
         .transpose()?;
     let topics = topics
         .iter()
-        .map(|t| {
-            t.as_deref()
-                .map(|t| from_hex(t).map_err(|e| Error::Malformed(format!("topic: {e}"))))
-                .transpose()
-        })
+        .map(|t| t.as_deref().map(|t| hex_param(t, "topics")).transpose())
         .collect::<Result<Vec<_>>>()?;
+    let Some(latest) = chain.latest_height() else {
+        return Ok(EventsPage {
+            events: vec![],
+            next_cursor: None,
+        });
+    };
     let (evs, next) = chain.store.events(&EventFilter {
         contract,
         topics,
         from_height: from_height.unwrap_or(0),
-        to_height,
+        to_height: Some(to_height.map_or(latest, |t| t.min(latest))),
         after: cursor.map(parse_cursor).transpose()?,
         limit: limit.unwrap_or(100).clamp(1, 1000),
     })?;

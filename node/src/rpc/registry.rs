@@ -325,7 +325,7 @@ fn check_params(spec: &MethodSpec) -> Result<(), RegistryError> {
 
 /// Turns raw params into the by-name object the spec describes, then into `P`.
 fn decode_params<P: DeserializeOwned>(specs: &[ParamSpec], params: Params) -> Result<P, RpcError> {
-    let object = match params {
+    let mut object = match params {
         Params::None => Map::new(),
         Params::Object(object) => {
             if let Some(unknown) = object.keys().find(|k| !specs.iter().any(|s| &s.name == *k)) {
@@ -350,6 +350,8 @@ fn decode_params<P: DeserializeOwned>(specs: &[ParamSpec], params: Params) -> Re
             specs.iter().map(|s| s.name.clone()).zip(values).collect()
         }
     };
+    // `null` for an optional param (by position or by name) means "not given".
+    object.retain(|name, v| !(v.is_null() && specs.iter().any(|s| &s.name == name && !s.required)));
     if let Some(missing) = specs
         .iter()
         .find(|s| s.required && !object.contains_key(&s.name))
@@ -444,6 +446,48 @@ mod tests {
             data(decode_params::<P>(&specs(), arr).unwrap_err())["param"],
             Value::Null
         );
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Defaults {
+        a: u64,
+        #[serde(default)]
+        wait: bool,
+        #[serde(default)]
+        topics: Vec<String>,
+    }
+
+    #[test]
+    fn null_skips_an_optional_param() {
+        let specs = vec![
+            ParamSpec::required("a", "", json!({"type": "integer"})),
+            ParamSpec::optional("wait", "", json!({"type": "boolean"})),
+            ParamSpec::optional("topics", "", json!({"type": "array"})),
+        ];
+        let expected = Defaults {
+            a: 1,
+            wait: false,
+            topics: vec![],
+        };
+        let arr = Params::Array(vec![json!(1), Value::Null, Value::Null]);
+        assert_eq!(decode_params::<Defaults>(&specs, arr), Ok(expected));
+        let obj = Params::Object(
+            json!({"a": 1, "wait": null, "topics": ["x"]})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        assert_eq!(
+            decode_params::<Defaults>(&specs, obj),
+            Ok(Defaults {
+                a: 1,
+                wait: false,
+                topics: vec!["x".into()],
+            })
+        );
+        // A required param is never skipped: null there is a type error naming it.
+        let e = decode_params::<Defaults>(&specs, Params::Array(vec![Value::Null])).unwrap_err();
+        assert_eq!(data(e)["param"], "a");
     }
 
     #[test]

@@ -5,5 +5,6 @@ mod cli;
 mod conformance;
 mod e2e;
 mod load;
+mod params;
 mod replay;
 mod support;

@@ -134,6 +134,9 @@ impl Store {
 
     /// Events matching `f`, in chain order, at most `f.limit` (capped at 10,000). The
     /// second value is the cursor to pass as `after` for the next page (`None`: done).
+    /// One page looks at no more than [`MAX_EVENTS_SCANNED`] index entries: a filter the
+    /// index does not cover (a later topic, say) can make a page end with fewer events,
+    /// even none, and a cursor to go on from.
     pub fn events(&self, f: &EventFilter) -> Result<(Vec<StoredEvent>, Option<EventPos>)> {
         let limit = f.limit.clamp(1, 10_000);
         let to = f.to_height.unwrap_or(u64::MAX);
@@ -156,6 +159,7 @@ impl Store {
         let mut seek = prefix.clone();
         seek.extend_from_slice(&start);
         let mut out = Vec::new();
+        let mut scanned = 0usize;
         let events_cf = self.cf(CF_EVENTS);
         for item in self
             .coord
@@ -184,6 +188,8 @@ impl Store {
                 }
             };
             let e = StoredEvent::decode(pos, &value)?;
+            let at = (e.height, e.tx_index, e.event_index);
+            scanned += 1;
             let topics_match = f.topics.iter().enumerate().all(|(i, want)| match want {
                 None => true,
                 Some(t) => e.topics.get(i) == Some(t),
@@ -192,16 +198,20 @@ impl Store {
                 out.push(e);
                 if out.len() == limit {
                     let last = out.last().expect("non-empty");
-                    return Ok((
-                        out.clone(),
-                        Some((last.height, last.tx_index, last.event_index)),
-                    ));
+                    let cursor = (last.height, last.tx_index, last.event_index);
+                    return Ok((out, Some(cursor)));
                 }
+            }
+            if scanned == MAX_EVENTS_SCANNED {
+                return Ok((out, Some(at)));
             }
         }
         Ok((out, None))
     }
 }
+
+/// Most index entries one page of [`Store::events`](crate::Store::events) looks at.
+pub const MAX_EVENTS_SCANNED: usize = 10_000;
 
 /// The event position right after `(h, t, e)`.
 fn next_pos(h: u64, t: u32, e: u32) -> Option<[u8; 16]> {

@@ -52,7 +52,7 @@ mod two_phase;
 pub use batcher::{AdaptiveBatcher, BatchPolicy};
 pub use config::{Durability, FailAction, FailHook, FailPoint, StoreConfig};
 pub use error::{Error, Result};
-pub use history::{EventFilter, EventPos, StoredBlock, StoredTx};
+pub use history::{EventFilter, EventPos, MAX_EVENTS_SCANNED, StoredBlock, StoredTx};
 pub use layout::{Head, StoredEvent};
 pub use lthash::LtHash;
 pub use reads::{HistoricSnapshot, Snapshot};

@@ -181,3 +181,55 @@ fn reads_at_every_past_height_match_the_state_after_that_block() {
         },
     ));
 }
+
+/// A filter the index does not cover (a second topic) scans at most
+/// `MAX_EVENTS_SCANNED` entries per page: a page may come back empty with a cursor,
+/// and paging on finds every match.
+#[test]
+fn a_page_scans_a_bounded_number_of_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path(), StoreConfig::default()));
+    let mut staging = Staging::new(store.clone());
+    let n = supervm_store::MAX_EVENTS_SCANNED as u32 + 5;
+    // One transaction with n events of contract 7; the second topic is [0] except for
+    // the last two events.
+    let events: Vec<StoredEvent> = (0..n)
+        .map(|ev| StoredEvent {
+            height: 0,
+            tx_index: 0,
+            event_index: ev,
+            contract: Address([7; 32]),
+            topics: vec![b"Transfer".to_vec(), vec![u8::from(ev >= n - 2)]],
+            data: vec![],
+        })
+        .collect();
+    staging
+        .stage_block(&WriteSet::new(), |root| BlockRecord {
+            height: 0,
+            hash: block_hash(0, &root),
+            state_root: root,
+            header: vec![],
+            txs: vec![TxEntry {
+                hash: [1; 32],
+                body: vec![],
+            }],
+            events,
+        })
+        .unwrap();
+    store.commit(staging.seal().unwrap()).unwrap();
+    let mut f = EventFilter {
+        contract: Some(Address([7; 32])),
+        topics: vec![None, Some(vec![1])],
+        limit: 100,
+        ..EventFilter::default()
+    };
+    let (first, cursor) = store.events(&f).unwrap();
+    assert!(first.is_empty(), "no match among the first entries scanned");
+    let cursor = cursor.expect("the scan stopped at its bound, not at the end");
+    assert_eq!(cursor, (0, 0, supervm_store::MAX_EVENTS_SCANNED as u32 - 1));
+    f.after = Some(cursor);
+    let (second, cursor) = store.events(&f).unwrap();
+    let found: Vec<u32> = second.iter().map(|e| e.event_index).collect();
+    assert_eq!(found, vec![n - 2, n - 1]);
+    assert_eq!(cursor, None);
+}

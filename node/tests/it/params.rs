@@ -1,0 +1,81 @@
+//! The node's methods answer bad parameters with -32602 naming the parameter, take
+//! `null` for an optional parameter as "not given", and show no block, transaction or
+//! event ahead of the committed state.
+
+use serde_json::{Value, json};
+use supervm_client::keys::address_of;
+use supervm_client::views::to_hex;
+
+use crate::support::{dev_keys, start, transfer};
+
+async fn call(url: &str, method: &str, params: Value) -> Value {
+    reqwest::Client::new()
+        .post(url)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn invalid_param(r: &Value, param: &str) {
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    assert_eq!(r["error"]["data"]["param"], param, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_and_visibility() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let url = format!("http://{}", node.addr);
+    let keys = dev_keys(dir.path());
+    let alice = address_of(&keys[0]);
+
+    // Bad hex or a wrong length is -32602 naming the parameter, not "malformed transaction".
+    invalid_param(&call(&url, "tx.get", json!({"hash": "zz"})).await, "hash");
+    invalid_param(&call(&url, "tx.receipt", json!(["00ff"])).await, "hash");
+    invalid_param(&call(&url, "account.get", json!(["xyz"])).await, "address");
+    let storage = call(&url, "storage.get", json!([to_hex(&alice.0), "0g"])).await;
+    invalid_param(&storage, "key");
+    invalid_param(&call(&url, "block.get", json!({})).await, "height");
+    let events = call(&url, "events.query", json!({"cursor": "1:2"})).await;
+    invalid_param(&events, "cursor");
+    let events = call(&url, "events.query", json!({"topics": ["nothex"]})).await;
+    invalid_param(&events, "topics");
+    let too_many = vec!["00"; 10_001];
+    let batch = call(&url, "tx.submit_batch", json!({"txs": too_many})).await;
+    invalid_param(&batch, "txs");
+
+    // null skips an optional parameter, by position and by name.
+    let acc = call(&url, "account.get", json!([to_hex(&alice.0), null])).await;
+    assert_eq!(acc["result"]["nonce"], 0, "{acc}");
+    let tx = transfer(&keys[0], 0, address_of(&keys[1]), 5);
+    let sub = call(
+        &url,
+        "tx.submit",
+        json!({"tx": to_hex(&tx.encode()), "wait": true, "timeout_ms": null}),
+    )
+    .await;
+    assert_eq!(sub["result"]["status"], "committed", "{sub}");
+    let page = call(
+        &url,
+        "events.query",
+        json!([null, null, null, null, null, null]),
+    )
+    .await;
+    assert!(page["result"]["events"].is_array(), "{page}");
+
+    // Nothing above the head: the block after the latest is null, and an events range
+    // reaching past the head ends at it.
+    let latest = call(&url, "chain.info", json!([])).await["result"]["latest_height"]
+        .as_u64()
+        .unwrap();
+    let next = call(&url, "block.get", json!({"height": latest + 1})).await;
+    assert_eq!(next["result"], Value::Null, "{next}");
+    let at = call(&url, "block.get", json!({"height": latest})).await;
+    assert_eq!(at["result"]["height"], latest, "{at}");
+    node.stop().await;
+}
