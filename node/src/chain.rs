@@ -230,11 +230,12 @@ impl Chain {
 
     /// Admits a checked transaction into the mempool.
     pub fn admit(&self, tx: SignedTx, hash: [u8; 32], raw: Vec<u8>) -> Result<()> {
-        if self.stopping.load(Ordering::Relaxed) {
-            return Err(Error::ShuttingDown);
-        }
+        // (a halted pipeline also sets `stopping`: say why first)
         if let Some(h) = self.halted.lock().clone() {
             return Err(Error::Other(format!("block pipeline halted: {h}")));
+        }
+        if self.stopping.load(Ordering::Relaxed) {
+            return Err(Error::ShuttingDown);
         }
         if self.mempool.contains(&hash) {
             return Err(Error::AlreadyKnown);

@@ -402,7 +402,13 @@ async fn node(a: NodeArgs) -> Result<()> {
         Some(supervm_node::genesis::read_genesis_file(g)?)
     };
     let running = supervm_node::node::start(config, genesis).await?;
-    tokio::signal::ctrl_c().await?;
+    // Ctrl-C, or SIGTERM from a service manager (systemd, docker stop): both stop
+    // cleanly, saving the mempool.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     eprintln!("stopping: committing what is in flight ...");
     running.stop().await;
     eprintln!("stopped cleanly");

@@ -333,7 +333,8 @@ where
     .map_err(|x| Error::Other(x.to_string()))
 }
 
-/// The node's HTTP router: JSON-RPC on `POST /`, `GET /metrics`, `GET /health`.
+/// The node's HTTP router: JSON-RPC on `POST /`, `GET /metrics`, `GET /health` (200,
+/// or 503 once the block pipeline halted).
 pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
     let mut r = Registry::new("SuperVM node", env!("CARGO_PKG_VERSION"));
     add(
@@ -511,9 +512,15 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
     let hc = chain.clone();
     Ok(app.merge(chain.metrics.router()).route(
         "/health",
+        // 503 once the block pipeline halted, so load balancers and probes notice.
         axum::routing::get(move || {
             let v = health(&hc);
-            async move { axum::Json(v) }
+            let status = if v["ok"] == true {
+                axum::http::StatusCode::OK
+            } else {
+                axum::http::StatusCode::SERVICE_UNAVAILABLE
+            };
+            async move { (status, axum::Json(v)) }
         }),
     ))
 }

@@ -1,6 +1,7 @@
 //! End to end against a real `supervm node --dev` process on loopback: deploy the
 //! token, transfer (token and native), read receipts, blocks and events; stop with
-//! Ctrl-C and restart, then kill -9 and restart; state and history must be intact.
+//! Ctrl-C and restart, then kill -9 and restart, then SIGTERM and restart; state and
+//! history must be intact.
 
 use serde_json::json;
 use supervm_abi::Encode;
@@ -168,6 +169,11 @@ async fn deploy_transfer_query_restart() {
     for h in &acked {
         assert_eq!(c.tx(h).await.unwrap().status, "committed");
     }
+    assert_eq!(c.account(&carol).await.unwrap().balance, "782");
+    // SIGTERM stops cleanly too (exit status 0), and the node restarts where it stopped.
+    node.terminate();
+    let node = NodeProcess::start(dir.path()).await;
+    let c = Client::new(&node.url);
     assert_eq!(c.account(&carol).await.unwrap().balance, "782");
     node.interrupt();
 }

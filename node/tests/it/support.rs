@@ -109,9 +109,18 @@ impl NodeProcess {
     }
 
     /// Ctrl-C (SIGINT) and wait for a clean exit.
-    pub fn interrupt(mut self) {
+    pub fn interrupt(self) {
+        self.stop_with("-INT");
+    }
+
+    /// SIGTERM (what systemd and `docker stop` send); must stop as cleanly as Ctrl-C.
+    pub fn terminate(self) {
+        self.stop_with("-TERM");
+    }
+
+    fn stop_with(mut self, signal: &str) {
         let ok = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap()
             .success();
