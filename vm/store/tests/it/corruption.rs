@@ -1,14 +1,33 @@
 //! Guards against: a torn or corrupted write-ahead-log tail (of a shard or of the
-//! coordinator) opening as a partial batch. Every damaged image must either open at a
-//! clean prefix of the committed batches, with all shards agreeing and the root
-//! verified, or fail with an explicit error.
+//! coordinator) opening as a partial batch, and against recovery refusing a store that
+//! a real crash can leave behind.
+//!
+//! Twelve batches are committed, then the files are copied while the store is open (a
+//! crash image) and the newest WAL of one database is damaged at an offset chosen from
+//! where the last batch's records lie (measured with fail-point hooks while
+//! committing). The outcome is fixed by where the damage starts:
+//!
+//! - in a shard's apply record of the last batch (written without fsync, so a real
+//!   crash can lose it): the store opens at the last batch, reports it redone, and
+//!   matches the model;
+//! - in a shard's (fsynced) prepare record or earlier: `Error::Corrupt` saying the
+//!   shard lost a durable prepare record;
+//! - anywhere in the coordinator's WAL tail (its last record is the last batch's
+//!   fsynced decision): `Error::Corrupt` saying a durable decision was lost.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use supervm_store::{Staging, Store, StoreConfig};
+use supervm_store::{Error, FailAction, FailPoint, Staging, Store, StoreConfig};
 
 use crate::support::{Model, batch_blocks, check_consistent, open, stage};
+
+const SHARDS: u32 = 2;
+const BATCHES: u64 = 12;
+/// RocksDB's WAL block size: a record never starts in the last 6 bytes of a block
+/// (they are zero padding, which the reader skips unchecked).
+const WAL_BLOCK: u64 = 32 * 1024;
+const WAL_HEADER: u64 = 7;
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -35,21 +54,118 @@ fn newest_wal(db: &Path) -> PathBuf {
         .unwrap_or_else(|| panic!("no WAL in {}", db.display()))
 }
 
+/// The newest WAL of `db` and its length.
+fn wal_len(db: &Path) -> (PathBuf, u64) {
+    let wal = newest_wal(db);
+    let len = std::fs::metadata(&wal).unwrap().len();
+    (wal, len)
+}
+
+/// `at`, or 7 bytes earlier if `at` may be block padding: a byte that belongs to a
+/// record (header or payload), so flipping it fails the record's checksum.
+fn record_byte(at: u64) -> u64 {
+    if WAL_BLOCK - at % WAL_BLOCK < WAL_HEADER {
+        at - WAL_HEADER
+    } else {
+        at
+    }
+}
+
+/// Where the record appended to a WAL of `len` bytes starts (after any block padding).
+fn record_start(len: u64) -> u64 {
+    let left = WAL_BLOCK - len % WAL_BLOCK;
+    if left < WAL_HEADER { len + left } else { len }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Damage {
-    Truncate(u64),
-    Flip(u64),
+    /// The file is cut to this length.
+    TruncateTo(u64),
+    /// The byte at this offset is flipped.
+    FlipAt(u64),
+}
+
+impl Damage {
+    /// The first offset the damage changes.
+    fn start(self) -> u64 {
+        match self {
+            Damage::TruncateTo(n) | Damage::FlipAt(n) => n,
+        }
+    }
+
+    fn apply(self, wal: &Path) {
+        match self {
+            Damage::TruncateTo(n) => {
+                let f = std::fs::OpenOptions::new().write(true).open(wal).unwrap();
+                f.set_len(n).unwrap();
+            }
+            Damage::FlipAt(n) => {
+                let mut bytes = std::fs::read(wal).unwrap();
+                bytes[n as usize] ^= 0x5a;
+                std::fs::write(wal, bytes).unwrap();
+            }
+        }
+    }
+}
+
+/// What opening a damaged image must do.
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    /// Open at the last batch, reporting it redone from its prepare record.
+    Redo,
+    /// `Error::Corrupt`: `shard` lost a durable prepare record; it stands at batch
+    /// `at` when that is known.
+    LostPrepare { shard: u32, at: Option<u64> },
+    /// `Error::Corrupt`: the coordinator lost a durable decision; its log stands at
+    /// batch `at` when that is known.
+    LostDecision { at: Option<u64> },
+}
+
+/// WAL lengths of the last committed batch, taken by the fail hook at each batch.
+#[derive(Default)]
+struct Marks {
+    /// Each shard's WAL before the batch's prepare record.
+    shard_before_prepare: Vec<(PathBuf, u64)>,
+    /// Each shard's WAL after its prepare record (before its apply record).
+    shard_prepared: Vec<(PathBuf, u64)>,
+    /// The coordinator's WAL before the batch's decision.
+    coord_before_decision: Option<(PathBuf, u64)>,
 }
 
 #[test]
-fn damaged_wal_tail_opens_at_a_clean_prefix_or_fails_explicitly() {
+fn damaged_wal_tail_redoes_an_unsynced_apply_and_refuses_lost_durable_records() {
     let seed = 7;
     let live = tempfile::tempdir().unwrap();
-    let config = StoreConfig::default();
-    let store = Arc::new(open(live.path(), config.clone()));
+    let marks = Arc::new(Mutex::new(Marks::default()));
+    let hook_marks = marks.clone();
+    let root = live.path().to_path_buf();
+    let shard_wals = move || -> Vec<(PathBuf, u64)> {
+        (0..SHARDS)
+            .map(|i| wal_len(&root.join(format!("shard-{i}"))))
+            .collect()
+    };
+    let coord_dir = live.path().join("coord");
+    let config = StoreConfig {
+        shards: SHARDS,
+        ..StoreConfig::default()
+    };
+    let hooked = StoreConfig {
+        fail: Some(Arc::new(move |p| {
+            let mut m = hook_marks.lock().unwrap();
+            match p {
+                FailPoint::BeforePrepare => m.shard_before_prepare = shard_wals(),
+                FailPoint::BeforeDecision => m.coord_before_decision = Some(wal_len(&coord_dir)),
+                FailPoint::AfterDecision => m.shard_prepared = shard_wals(),
+                _ => {}
+            }
+            FailAction::Continue
+        })),
+        ..config.clone()
+    };
+    let store = Arc::new(open(live.path(), hooked));
     let mut staging = Staging::new(store.clone());
     let mut models = vec![Model::default()];
-    for batch in 1..=12 {
+    for batch in 1..=BATCHES {
         let mut m = models.last().unwrap().clone();
         for w in batch_blocks(seed, batch) {
             stage(&mut staging, &w);
@@ -62,62 +178,140 @@ fn damaged_wal_tail_opens_at_a_clean_prefix_or_fails_explicitly() {
     // The "crash image": the files as they are while the store is still open.
     let image = tempfile::tempdir().unwrap();
     copy_dir(live.path(), image.path());
-    let (mut opened, mut refused) = (0, 0);
-    for db in ["coord", "shard-0", "shard-1"] {
+    let marks = marks.lock().unwrap();
+
+    // Every case, with the outcome it must have.
+    let mut cases: Vec<(String, Damage, Expect)> = Vec::new();
+    for i in 0..SHARDS {
+        let db = format!("shard-{i}");
+        let (wal, end) = wal_len(&image.path().join(&db));
+        let (before_wal, begin) = &marks.shard_before_prepare[i as usize];
+        let (prep_wal, prepared) = &marks.shard_prepared[i as usize];
+        let (begin, prepared) = (*begin, *prepared);
+        for w in [before_wal, prep_wal] {
+            assert_eq!(w.file_name(), wal.file_name(), "{db}: the WAL rolled over");
+        }
+        assert!(
+            begin < prepared && prepared < end,
+            "{db}: {begin} {prepared} {end}"
+        );
+        println!(
+            "{db}: prepare record of batch {BATCHES} at {begin}..{prepared}, apply record to {end}"
+        );
         for damage in [
-            Damage::Truncate(1),
-            Damage::Truncate(7),
-            Damage::Truncate(100),
-            Damage::Truncate(2500),
-            Damage::Truncate(20_000),
-            Damage::Flip(3),
-            Damage::Flip(60),
-            Damage::Flip(1500),
-            Damage::Flip(6000),
+            // In the apply record (not fsynced: a crash may lose it).
+            Damage::TruncateTo(end - 1),
+            Damage::TruncateTo(end - 7),
+            Damage::TruncateTo((prepared + end) / 2),
+            Damage::TruncateTo(prepared),
+            Damage::FlipAt(end - 1),
+            Damage::FlipAt(record_byte((prepared + end) / 2)),
+            Damage::FlipAt(record_start(prepared)),
+            // In the fsynced prepare record, or further back.
+            Damage::TruncateTo(prepared - 1),
+            Damage::TruncateTo((begin + prepared) / 2),
+            Damage::TruncateTo(end.saturating_sub(20_000)),
+            Damage::FlipAt(prepared - 1),
+            Damage::FlipAt(record_byte((begin + prepared) / 2)),
+            Damage::FlipAt(record_byte(end.saturating_sub(6000))),
         ] {
-            let case = tempfile::tempdir().unwrap();
-            copy_dir(image.path(), case.path());
-            let wal = newest_wal(&case.path().join(db));
-            let len = std::fs::metadata(&wal).unwrap().len();
-            match damage {
-                Damage::Truncate(n) => {
-                    let f = std::fs::OpenOptions::new().write(true).open(&wal).unwrap();
-                    f.set_len(len.saturating_sub(n)).unwrap();
+            let expect = if damage.start() >= prepared {
+                Expect::Redo
+            } else {
+                Expect::LostPrepare {
+                    shard: i,
+                    at: (damage.start() >= begin).then_some(BATCHES - 1),
                 }
-                Damage::Flip(n) => {
-                    let mut bytes = std::fs::read(&wal).unwrap();
-                    let at = bytes.len().saturating_sub(n as usize);
-                    if at < bytes.len() {
-                        bytes[at] ^= 0x5a;
-                    }
-                    std::fs::write(&wal, bytes).unwrap();
-                }
+            };
+            cases.push((db.clone(), damage, expect));
+        }
+    }
+    {
+        let (wal, end) = wal_len(&image.path().join("coord"));
+        let (before_wal, decided) = marks.coord_before_decision.clone().unwrap();
+        assert_eq!(
+            before_wal.file_name(),
+            wal.file_name(),
+            "coord: the WAL rolled over"
+        );
+        assert!(decided < end, "coord: {decided} {end}");
+        println!("coord: decision of batch {BATCHES} at {decided}..{end}");
+        // The coordinator's last record is the last batch's fsynced decision: any damage
+        // to its tail loses a durable decision.
+        for damage in [
+            Damage::TruncateTo(end - 1),
+            Damage::TruncateTo(end - 7),
+            Damage::TruncateTo((decided + end) / 2),
+            Damage::TruncateTo(decided),
+            Damage::TruncateTo(end.saturating_sub(20_000)),
+            Damage::FlipAt(end - 1),
+            Damage::FlipAt(record_byte((decided + end) / 2)),
+            Damage::FlipAt(record_start(decided)),
+            Damage::FlipAt(record_byte(end.saturating_sub(6000))),
+        ] {
+            let at = (damage.start() >= decided).then_some(BATCHES - 1);
+            cases.push(("coord".into(), damage, Expect::LostDecision { at }));
+        }
+    }
+
+    let (mut redone, mut lost_prepare, mut lost_decision) = (0, 0, 0);
+    for (db, damage, expect) in &cases {
+        let case = tempfile::tempdir().unwrap();
+        copy_dir(image.path(), case.path());
+        damage.apply(&newest_wal(&case.path().join(db)));
+        let what = format!("{db} {damage:?}, expected {expect:?}");
+        let opened = Store::open(case.path(), config.clone());
+        match (*expect, opened) {
+            (Expect::Redo, Ok((s, rec))) => {
+                assert_eq!(
+                    (rec.redone.as_slice(), rec.rolled_back.as_slice()),
+                    (&[BATCHES][..], &[][..]),
+                    "{what}: recovery {rec:?}"
+                );
+                assert_eq!(s.head().batch, BATCHES, "{what}");
+                check_consistent(&s, &models[BATCHES as usize]);
+                redone += 1;
             }
-            match Store::open(case.path(), config.clone()) {
-                Ok((s, _)) => {
-                    let b = s.head().batch as usize;
-                    assert!(b <= 12, "{db} {damage:?}: head batch {b}");
-                    check_consistent(&s, &models[b]);
-                    opened += 1;
+            (Expect::LostPrepare { shard, at }, Err(Error::Corrupt(msg))) => {
+                let stands = format!("shard {shard} stands at batch ");
+                assert!(
+                    msg.contains(&stands) && msg.contains("(a durable prepare record was lost)"),
+                    "{what}: {msg}"
+                );
+                if let Some(at) = at {
+                    assert!(msg.contains(&format!("{stands}{at} ")), "{what}: {msg}");
                 }
-                Err(e) => {
-                    let msg = e.to_string();
+                lost_prepare += 1;
+            }
+            (Expect::LostDecision { at }, Err(Error::Corrupt(msg))) => {
+                assert!(
+                    msg.contains(&format!("shard 0 stands at batch {BATCHES} "))
+                        && msg.contains("(a durable decision was lost)"),
+                    "{what}: {msg}"
+                );
+                if let Some(at) = at {
                     assert!(
-                        matches!(
-                            e,
-                            supervm_store::Error::Corrupt(_) | supervm_store::Error::Rocks { .. }
-                        ),
-                        "{db} {damage:?}: unexpected error {msg}"
+                        msg.contains(&format!("decision log is at batch {at} ")),
+                        "{what}: {msg}"
                     );
-                    println!("{db} {damage:?} (wal {len} bytes): refused: {msg}");
-                    refused += 1;
                 }
+                lost_decision += 1;
             }
+            (_, Ok((s, rec))) => panic!(
+                "{what}: opened at batch {} with recovery {rec:?}",
+                s.head().batch
+            ),
+            (_, Err(e)) => panic!("{what}: {e}"),
         }
     }
     println!(
-        "corruption: {opened} damaged images opened at a clean prefix, {refused} refused explicitly"
+        "corruption: {} cases: {redone} opened with the last batch redone, {lost_prepare} refused (durable prepare record lost), {lost_decision} refused (durable decision lost)",
+        cases.len()
     );
+    // Per shard 7 cases land in the apply record and 6 before it; the coordinator has 9.
+    assert_eq!(redone, 7 * SHARDS);
+    assert_eq!(lost_prepare, 6 * SHARDS);
+    assert_eq!(lost_decision, 9);
     drop(staging);
     drop(store);
 }
