@@ -125,6 +125,9 @@ pub struct Chain {
     pub committed: tokio::sync::watch::Sender<u64>,
     /// Recently dropped transactions and why (bounded).
     dropped: Mutex<Dropped>,
+    /// Held by a simulation that runs on a locked snapshot (commits wait for it): one
+    /// at a time, so simulations can delay a commit by at most one call.
+    pub locked_simulation: Mutex<()>,
     /// Set once shutdown starts.
     pub stopping: AtomicBool,
     /// Set if the pipeline failed (the store refuses writes until restart).
@@ -169,6 +172,7 @@ impl Chain {
             stats,
             committed: tokio::sync::watch::channel(blocks).0,
             dropped: Mutex::new((HashMap::new(), VecDeque::new())),
+            locked_simulation: Mutex::new(()),
             stopping: AtomicBool::new(false),
             halted: Mutex::new(None),
             hold: AtomicBool::new(false),

@@ -469,7 +469,8 @@ async fn sign_and_send(
     let tx = TxBody {
         chain_id: info.chain_id,
         sender,
-        nonce: acc.nonce,
+        // (counting the sender's pending transactions: two sends in a row both go in)
+        nonce: acc.pending_nonce.unwrap_or(acc.nonce),
         gas_limit: gas,
         gas_price: info.gas_price,
         expiry_height: info.latest_height.unwrap_or(0) + 1_000,

@@ -276,6 +276,7 @@ pub fn block_latest(chain: &Chain) -> Result<Option<BlockView>> {
 /// `account.get`.
 pub fn account_get(chain: &Chain, address: &str, height: Option<u64>) -> Result<AccountView> {
     let a = Address(hex32(address, "address")?);
+    let latest = height.is_none();
     with_state(chain, height, |view, h| {
         let acc = Account::load(view, &a)?;
         Ok(AccountView {
@@ -283,6 +284,7 @@ pub fn account_get(chain: &Chain, address: &str, height: Option<u64>) -> Result<
             nonce: acc.nonce,
             balance: acc.balance.to_string(),
             height: h,
+            pending_nonce: latest.then(|| chain.mempool.next_nonce(&a).unwrap_or(acc.nonce)),
         })
     })
 }
@@ -363,11 +365,13 @@ pub fn simulate(
         Ok((chain.vm.execute(view, &env, &tx)?, h))
     };
     // A long call must not hold the snapshot lock (commits would wait behind it): run on
-    // the store read by read, and keep the result only if no batch committed meanwhile;
-    // after two tries, run on the locked snapshot.
+    // the store read by read, and keep the result only if no batch committed meanwhile
+    // (each try starts right after a commit, so any call shorter than the time between
+    // commits succeeds); after four tries, or for a past height, run on the locked
+    // snapshot, one such simulation at a time.
     let mut result = None;
     if height.is_none_or(|x| Some(x) == chain.latest_height()) {
-        for _ in 0..2 {
+        for _ in 0..4 {
             let before = chain.store.head().batch;
             let h = chain.latest_height();
             let r = run(&*chain.store, h)?;
@@ -379,7 +383,10 @@ pub fn simulate(
     }
     let (r, h) = match result {
         Some(r) => r,
-        None => with_state(chain, height, run)?,
+        None => {
+            let _one = chain.locked_simulation.lock();
+            with_state(chain, height, run)?
+        }
     };
     let (status, data) = Status::of_receipt(&r);
     let (outcome, revert_code, reason) = status.view();

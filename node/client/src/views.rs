@@ -24,12 +24,16 @@ pub struct ChainInfo {
 pub struct AccountView {
     /// Address (the ed25519 public key).
     pub address: String,
-    /// Next nonce.
+    /// Next nonce, as committed.
     pub nonce: u64,
     /// Native balance (decimal).
     pub balance: String,
     /// Height of the block the answer reflects.
     pub height: Option<u64>,
+    /// The nonce the sender's next transaction needs, counting its transactions pending
+    /// in the node's mempool (the one to sign with); absent when the read named a height.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_nonce: Option<u64>,
 }
 
 /// An event.

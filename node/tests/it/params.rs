@@ -60,6 +60,23 @@ async fn parameters_and_visibility() {
     )
     .await;
     assert_eq!(sub["result"]["status"], "committed", "{sub}");
+    // The pending nonce counts transactions in the mempool; a read at a height has none.
+    let acc = call(&url, "account.get", json!([to_hex(&alice.0)])).await;
+    assert_eq!(acc["result"]["nonce"], 1, "{acc}");
+    assert_eq!(acc["result"]["pending_nonce"], 1, "{acc}");
+    let held = &node.chain.hold;
+    held.store(true, std::sync::atomic::Ordering::SeqCst);
+    let tx = transfer(&keys[0], 1, address_of(&keys[1]), 5);
+    let sub = call(&url, "tx.submit", json!([to_hex(&tx.encode())])).await;
+    assert_eq!(sub["result"]["status"], "pending", "{sub}");
+    let acc = call(&url, "account.get", json!([to_hex(&alice.0)])).await;
+    assert_eq!(acc["result"]["nonce"], 1, "{acc}");
+    assert_eq!(acc["result"]["pending_nonce"], 2, "{acc}");
+    let h = acc["result"]["height"].clone();
+    let at = call(&url, "account.get", json!([to_hex(&alice.0), h])).await;
+    assert!(at["result"].get("pending_nonce").is_none(), "{at}");
+    held.store(false, std::sync::atomic::Ordering::SeqCst);
+    node.chain.mempool.wake();
     let page = call(
         &url,
         "events.query",
