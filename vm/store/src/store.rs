@@ -367,7 +367,8 @@ impl Drop for Store {
 
 /// Finishes or rolls back every in-doubt batch, then checks that every shard stands
 /// at the committed batch. Presumed abort: a prepare record without a durable
-/// decision (its batch is above the head) is deleted.
+/// decision (its batch is above the head) is deleted. Any other prepare record (one
+/// of a batch the shard has applied, or one past a gap) is `Error::Corrupt`.
 fn recover(shards: &[Shard], head: &Head) -> Result<Recovery> {
     let mut rec = Recovery::default();
     for s in shards {
@@ -381,9 +382,14 @@ fn recover(shards: &[Shard], head: &Head) -> Result<Recovery> {
                     rec.redone.push(p.batch);
                 }
             } else if p.batch <= applied {
-                // Already applied (cannot happen with atomic apply, harmless to drop).
-                s.db.delete_opt(layout::prepared_key(p.batch), &db::marker_writes())
-                    .ctx(|| format!("shard {} drop applied record", s.index))?;
+                // Cannot follow from a crash: the apply (and its redo) deletes the record
+                // in the same atomic write that advances `applied`, and a shard's files
+                // are always a prefix of its writes (point-in-time WAL recovery, atomic
+                // flush). So the shard's files were damaged or mixed up: report it.
+                return Err(Error::Corrupt(format!(
+                    "shard {} has the prepare record of batch {} but has already applied up to batch {} (applying a batch deletes its prepare record in the same atomic write)",
+                    s.index, p.batch, applied
+                )));
             } else if p.batch > head.batch {
                 s.db.delete_opt(layout::prepared_key(p.batch), &db::marker_writes())
                     .ctx(|| format!("shard {} roll back batch {}", s.index, p.batch))?;

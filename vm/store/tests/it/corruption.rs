@@ -18,7 +18,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use supervm_store::{Error, FailAction, FailPoint, Staging, Store, StoreConfig};
+use supervm_store::layout::{self, Prepared};
+use supervm_store::{Error, FailAction, FailPoint, LtHash, Staging, Store, StoreConfig};
 
 use crate::support::{Model, batch_blocks, check_consistent, open, stage};
 
@@ -314,4 +315,61 @@ fn damaged_wal_tail_redoes_an_unsynced_apply_and_refuses_lost_durable_records() 
     assert_eq!(lost_decision, 9);
     drop(staging);
     drop(store);
+}
+
+/// Guards against: recovery silently dropping a prepare record of a batch its shard has
+/// already applied. No crash leaves one (the apply deletes the record in the same
+/// atomic write), so it means damaged or mixed-up files and must be reported.
+#[test]
+fn prepare_record_of_an_applied_batch_is_reported_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        shards: SHARDS,
+        ..StoreConfig::default()
+    };
+    let store = Arc::new(open(dir.path(), config.clone()));
+    let mut staging = Staging::new(store.clone());
+    let mut model = Model::default();
+    for batch in 1..=3 {
+        for w in batch_blocks(11, batch) {
+            stage(&mut staging, &w);
+            model.apply_block(&w);
+        }
+        model.batches = batch;
+        store.commit(staging.seal().unwrap()).unwrap();
+    }
+    drop(staging);
+    drop(Arc::try_unwrap(store).unwrap());
+    // Put a well-formed prepare record of batch 2 back on shard 1.
+    let shard = dir.path().join("shard-1");
+    let stale = Prepared {
+        batch: 2,
+        lthash: LtHash::zero(),
+        writes: Default::default(),
+        undo: vec![],
+    };
+    let raw = || rocksdb::DB::open_cf(&rocksdb::Options::default(), &shard, ["state", "undo"]);
+    let db = raw().unwrap();
+    db.put(layout::prepared_key(2), stale.encode()).unwrap();
+    drop(db);
+    for attempt in 0..2 {
+        let err = Store::open(dir.path(), config.clone()).unwrap_err();
+        let Error::Corrupt(msg) = &err else {
+            panic!("open {attempt}: {err}")
+        };
+        assert!(
+            msg.contains(
+                "shard 1 has the prepare record of batch 2 but has already applied up to batch 3"
+            ),
+            "open {attempt}: {msg}"
+        );
+    }
+    // The record was reported, not repaired; without it the store opens as it was.
+    let db = raw().unwrap();
+    assert!(db.get(layout::prepared_key(2)).unwrap().is_some());
+    db.delete(layout::prepared_key(2)).unwrap();
+    drop(db);
+    let (store, rec) = Store::open(dir.path(), config).unwrap();
+    assert_eq!(rec, Default::default());
+    check_consistent(&store, &model);
 }
