@@ -71,6 +71,11 @@ pub enum FailAction {
     /// The write at this step fails as if the disk were full: the commit returns an error
     /// and the store refuses further writes until reopened.
     IoError,
+    /// The protocol panics here, as a bug would. At a shard step the panic is raised in
+    /// that shard's writer (a worker thread for every shard but the first) after the
+    /// lower shards have written. The commit unwinds and the store is poisoned as after
+    /// an I/O error.
+    Panic,
 }
 
 /// A test hook called at every [`FailPoint`].

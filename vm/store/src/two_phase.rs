@@ -1,6 +1,8 @@
 //! Batched two-phase commit across the shards (`docs/design.md`, "Batched two-phase
 //! commit"): prepare on every shard, durable decision at the coordinator, apply.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rocksdb::WriteBatch;
 
 use crate::error::RocksExt;
@@ -30,7 +32,8 @@ impl Store {
     /// `Ok` the batch's decision is durable (in the configured mode) and every shard has
     /// applied it. On `Err` the batch is not acknowledged: it may or may not survive a
     /// reopen (it does iff its decision became durable), and the store refuses further
-    /// commits until reopened.
+    /// commits and reads until reopened. A panic inside the commit (a bug, or
+    /// [`FailAction::Panic`]) leaves the store refusing them in the same way.
     pub fn commit(&self, batch: CommitBatch) -> Result<CommitInfo> {
         let mut poisoned = self.commit_lock.lock();
         if let Some((b, reason)) = &*poisoned {
@@ -53,22 +56,31 @@ impl Store {
             )));
         }
         let id = batch.batch;
+        // From here on, leaving without `succeeded` (an error or a panic) poisons the store.
+        let guard = PoisonUnlessDone {
+            slot: &mut poisoned,
+            flag: &self.poisoned,
+            batch: id,
+            reason: None,
+            done: false,
+        };
         match self.run_protocol(&batch) {
-            Ok(()) => Ok(CommitInfo {
-                batch: id,
-                blocks: batch.blocks.len(),
-                first_height: head.blocks,
-                keys: batch.key_count(),
-                shards_written: batch
-                    .prepared
-                    .iter()
-                    .filter(|p| !p.writes.is_empty())
-                    .count() as u32,
-            }),
+            Ok(()) => {
+                guard.succeeded();
+                Ok(CommitInfo {
+                    batch: id,
+                    blocks: batch.blocks.len(),
+                    first_height: head.blocks,
+                    keys: batch.key_count(),
+                    shards_written: batch
+                        .prepared
+                        .iter()
+                        .filter(|p| !p.writes.is_empty())
+                        .count() as u32,
+                })
+            }
             Err(e) => {
-                *poisoned = Some((id, e.to_string()));
-                self.poisoned
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                guard.failed(e.to_string());
                 Err(e)
             }
         }
@@ -86,6 +98,7 @@ impl Store {
     fn point(&self, p: FailPoint) -> Result<()> {
         match self.fail(p) {
             FailAction::Continue => Ok(()),
+            FailAction::Panic => panic!("injected panic at {p:?}"),
             _ => Err(Error::Injected(p)),
         }
     }
@@ -95,9 +108,10 @@ impl Store {
         // Phase 1: prepare. Every shard durably records its part of the batch.
         self.point(FailPoint::BeforePrepare)?;
         let fault = self.first_fault(FailPoint::PrepareShard);
-        let upto = fault.map_or(self.shards.len(), |(i, _)| i as usize);
+        let (upto, panic_at) = shards_to_run(fault, self.shards.len());
         let encoded: Vec<Vec<u8>> = batch.prepared[..upto].iter().map(|p| p.encode()).collect();
         par_each(&self.shards[..upto], |s| {
+            panic_if(panic_at, s.index, FailPoint::PrepareShard);
             s.db.put_opt(
                 layout::prepared_key(batch.batch),
                 &encoded[s.index as usize],
@@ -116,24 +130,21 @@ impl Store {
         self.point(FailPoint::AfterDecision)?;
         // Phase 3: apply. Readers wait for the whole batch so none sees half of it.
         let mut committed = self.committed.write();
+        // Declared after the lock, so dropped before it: if the apply returns early or
+        // unwinds, some shards may hold the batch, and reads are refused before any
+        // reader gets in.
+        let refuse_reads = RefuseReadsUnlessDone(Some(&self.poisoned));
         let fault = self.first_fault(FailPoint::ApplyShard);
-        let upto = fault.map_or(self.shards.len(), |(i, _)| i as usize);
+        let (upto, panic_at) = shards_to_run(fault, self.shards.len());
         let apply = db::apply_writes(self.config.durability);
-        let applied = par_each(&self.shards[..upto], |s| {
+        par_each(&self.shards[..upto], |s| {
+            panic_if(panic_at, s.index, FailPoint::ApplyShard);
             s.db.write_opt(s.apply_batch(&batch.prepared[s.index as usize]), &apply)
                 .ctx(|| format!("shard {} apply batch {}", s.index, batch.batch))
-        });
-        let applied = match (applied, fault) {
-            (Err(e), _) => Err(e),
-            (Ok(()), Some((i, _))) => Err(Error::Injected(FailPoint::ApplyShard(i))),
-            (Ok(()), None) => Ok(()),
-        };
-        if applied.is_err() {
-            // Some shards may hold the batch: refuse reads before any reader gets in.
-            self.poisoned
-                .store(true, std::sync::atomic::Ordering::Relaxed);
+        })?;
+        if let Some((i, _)) = fault {
+            return Err(Error::Injected(FailPoint::ApplyShard(i)));
         }
-        applied?;
         for p in &batch.prepared {
             for (k, v) in &p.writes {
                 self.cache.insert(k.clone(), v.clone());
@@ -141,6 +152,7 @@ impl Store {
         }
         committed.head = batch.head.clone();
         committed.shard_lthash = batch.prepared.iter().map(|p| p.lthash.clone()).collect();
+        refuse_reads.done();
         drop(committed);
         self.point(FailPoint::AfterApply)
     }
@@ -187,7 +199,79 @@ impl Store {
     }
 }
 
-/// Runs `f` on every shard, in parallel when there are several; first error wins.
+/// Poisons the store when dropped before [`succeeded`](Self::succeeded): a commit that
+/// fails, or unwinds from a panic (in the protocol, a shard writer or a fail hook), may
+/// leave a shard holding half a batch, so the store then refuses reads and writes until
+/// it is reopened, which recovers.
+struct PoisonUnlessDone<'a> {
+    slot: &'a mut Option<(u64, String)>,
+    flag: &'a AtomicBool,
+    batch: u64,
+    /// Why the commit failed; `None` while it runs (dropped so: it panicked).
+    reason: Option<String>,
+    done: bool,
+}
+
+impl PoisonUnlessDone<'_> {
+    fn succeeded(mut self) {
+        self.done = true;
+    }
+
+    fn failed(mut self, reason: String) {
+        self.reason = Some(reason);
+    }
+}
+
+impl Drop for PoisonUnlessDone<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let reason = self
+            .reason
+            .take()
+            .unwrap_or_else(|| "it panicked part-way".into());
+        *self.slot = Some((self.batch, reason));
+        self.flag.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Sets the store's poisoned flag (reads refused) when dropped before `done`.
+struct RefuseReadsUnlessDone<'a>(Option<&'a AtomicBool>);
+
+impl RefuseReadsUnlessDone<'_> {
+    fn done(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RefuseReadsUnlessDone<'_> {
+    fn drop(&mut self) {
+        if let Some(flag) = self.0 {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// How many shards run a step with `fault` injected at shard i: those below i, and i
+/// too when the fault is a panic (raised in its writer, returned as the second value).
+fn shards_to_run(fault: Option<(u32, FailAction)>, shards: usize) -> (usize, Option<u32>) {
+    match fault {
+        None => (shards, None),
+        Some((i, FailAction::Panic)) => (i as usize + 1, Some(i)),
+        Some((i, _)) => (i as usize, None),
+    }
+}
+
+/// Panics in shard `index`'s writer if a panic is injected there.
+fn panic_if(panic_at: Option<u32>, index: u32, step: fn(u32) -> FailPoint) {
+    if panic_at == Some(index) {
+        panic!("injected panic at {:?}", step(index));
+    }
+}
+
+/// Runs `f` on every shard, in parallel when there are several; first error wins. A
+/// panic in a worker is resumed on the calling thread.
 fn par_each<F>(shards: &[crate::store::Shard], f: F) -> Result<()>
 where
     F: Fn(&crate::store::Shard) -> Result<()> + Sync,
@@ -200,7 +284,7 @@ where
             let first = f(&shards[0]);
             let rest: Vec<Result<()>> = handles
                 .into_iter()
-                .map(|h| h.join().expect("shard writer panicked"))
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect();
             first?;
             rest.into_iter().collect()

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Mutex;
-use supervm_store::{Durability, Error, FailAction, FailPoint, Staging, StoreConfig};
+use supervm_store::{
+    Durability, Error, FailAction, FailPoint, Recovery, Staging, Store, StoreConfig,
+};
 use supervm_vm::StateView;
 
 use crate::support::{Model, check_consistent, open, random_writes, seed, stage};
@@ -34,6 +36,24 @@ fn decided(p: FailPoint) -> bool {
         p,
         FailPoint::AfterDecision | FailPoint::ApplyShard(_) | FailPoint::AfterApply
     )
+}
+
+/// What recovery must report after a fault at `point`, the store being at `batch`
+/// after the reopen (so the faulted batch is `batch` if its decision was durable,
+/// `batch + 1` if not).
+fn check_recovery(point: FailPoint, rec: &Recovery, batch: u64) {
+    match point {
+        FailPoint::AfterDecision | FailPoint::ApplyShard(_) => {
+            assert_eq!(rec.redone, vec![batch], "{point:?}: {rec:?}")
+        }
+        FailPoint::PrepareShard(0) | FailPoint::BeforePrepare | FailPoint::AfterApply => {
+            assert!(
+                rec.redone.is_empty() && rec.rolled_back.is_empty(),
+                "{point:?}: {rec:?}"
+            )
+        }
+        _ => assert_eq!(rec.rolled_back, vec![batch + 1], "{point:?}: {rec:?}"),
+    }
 }
 
 #[test]
@@ -111,19 +131,7 @@ fn crash_at_every_two_phase_step_matches_model() {
                 model = pending;
             }
             let (store, rec) = supervm_store::Store::open(dir.path(), config.clone()).unwrap();
-            let id = model.batches;
-            match point {
-                FailPoint::AfterDecision | FailPoint::ApplyShard(_) => {
-                    assert_eq!(rec.redone, vec![id], "{point:?}: {rec:?}")
-                }
-                FailPoint::PrepareShard(0) | FailPoint::BeforePrepare | FailPoint::AfterApply => {
-                    assert!(
-                        rec.redone.is_empty() && rec.rolled_back.is_empty(),
-                        "{point:?}: {rec:?}"
-                    )
-                }
-                _ => assert_eq!(rec.rolled_back, vec![id + 1], "{point:?}: {rec:?}"),
-            }
+            check_recovery(point, &rec, model.batches);
             check_consistent(&store, &model);
         }
     }
@@ -133,6 +141,94 @@ fn crash_at_every_two_phase_step_matches_model() {
     println!(
         "crash_model: {} faults, {} batches, {} blocks",
         hits.values().sum::<i32>(),
+        model.batches,
+        model.blocks
+    );
+}
+
+/// Guards against: a panic in the middle of a commit (in the protocol, or in a shard
+/// writer thread, whose panic used to surface through `join().expect`) leaving the
+/// store writable on a possibly half-applied batch. At every fail-point a panic is
+/// injected; the commit must unwind, the store must then refuse writes (`Poisoned`,
+/// naming the batch and the panic) and reads, and a reopen must match the model, with
+/// the faulted batch in it exactly when its decision was durable.
+#[test]
+fn panic_at_every_two_phase_step_poisons_the_store_and_reopens_consistent() {
+    let seed = seed("panic_model");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let armed: Arc<Mutex<Option<FailPoint>>> = Arc::new(Mutex::new(None));
+    let hook_armed = armed.clone();
+    let config = StoreConfig {
+        shards: SHARDS,
+        cache_entries: 64,
+        fail: Some(Arc::new(move |p| {
+            if *hook_armed.lock().unwrap() == Some(p) {
+                FailAction::Panic
+            } else {
+                FailAction::Continue
+            }
+        })),
+        ..StoreConfig::default()
+    };
+    let mut model = Model::default();
+    for point in points() {
+        let store = Arc::new(open(dir.path(), config.clone()));
+        let mut staging = Staging::new(store.clone());
+        for _ in 0..rng.gen_range(0..3) {
+            let w = random_writes(&mut rng, 20);
+            stage(&mut staging, &w);
+            store.commit(staging.seal().unwrap()).expect("clean commit");
+            model.apply_block(&w);
+            model.batches += 1;
+        }
+        let mut pending = model.clone();
+        for _ in 0..rng.gen_range(1..4) {
+            let w = random_writes(&mut rng, 20);
+            stage(&mut staging, &w);
+            pending.apply_block(&w);
+        }
+        pending.batches += 1;
+        let faulty = staging.seal().unwrap();
+        stage(&mut staging, &random_writes(&mut rng, 3));
+        let next = staging.seal().unwrap();
+        *armed.lock().unwrap() = Some(point);
+        let unwound =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.commit(faulty)));
+        *armed.lock().unwrap() = None;
+        let payload = match unwound {
+            Ok(r) => panic!("{point:?}: the commit returned {r:?} instead of panicking"),
+            Err(p) => p,
+        };
+        let msg = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(msg, format!("injected panic at {point:?}"), "{point:?}");
+        // The store refuses further work until reopened.
+        match store.commit(next) {
+            Err(Error::Poisoned { batch, reason }) => {
+                assert_eq!(batch, pending.batches, "{point:?}");
+                assert!(reason.contains("panicked"), "{point:?}: {reason}");
+            }
+            r => panic!("{point:?}: a write after the panic gave {r:?}"),
+        }
+        assert!(
+            store.get(b"\0\0\0\0").is_err(),
+            "{point:?}: reads refused after a panicked commit"
+        );
+        drop(staging);
+        drop(Arc::try_unwrap(store).expect("sole owner"));
+        if decided(point) {
+            model = pending;
+        }
+        let (store, rec) = Store::open(dir.path(), config.clone()).unwrap();
+        check_recovery(point, &rec, model.batches);
+        check_consistent(&store, &model);
+    }
+    println!(
+        "panic_model: {} panics, {} batches, {} blocks",
+        points().len(),
         model.batches,
         model.blocks
     );
