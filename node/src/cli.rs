@@ -262,15 +262,11 @@ pub fn run(cli: Cli) -> Result<()> {
             let t = c.tx(&from_hex32(&hash).map_err(|e| anyhow!(e))?).await?;
             let v = serde_json::to_value(&t)?;
             ctx.print(&v, || {
-                format!(
-                    "{} {}\n{}",
-                    t.hash,
-                    t.status,
-                    t.receipt
-                        .as_ref()
-                        .map(|r| format!("{r:#?}"))
-                        .unwrap_or_default()
-                )
+                let mut s = format!("{} {}", t.hash, t.status);
+                if let Some(r) = &t.receipt {
+                    s += &format!("\n{}", receipt_text(r));
+                }
+                s
             });
             Ok(())
         }),
@@ -480,13 +476,75 @@ async fn sign_and_send(
     Ok(c.submit(&tx, true).await?)
 }
 
+/// After the result is printed: an error (so a non-zero exit status for scripts) unless
+/// the transaction committed with outcome success.
+fn committed_ok(r: &supervm_client::views::SubmitResult) -> Result<()> {
+    match &r.receipt {
+        Some(x) if x.outcome == "success" => Ok(()),
+        Some(x) => bail!(
+            "transaction {} committed with outcome {}",
+            r.hash,
+            x.outcome
+        ),
+        None if r.status == "pending" => bail!(
+            "transaction {} is not committed yet; check with `supervm tx {}`",
+            r.hash,
+            r.hash
+        ),
+        None => bail!("transaction {} {}", r.hash, r.status),
+    }
+}
+
+/// A receipt for people (`--json` prints it whole).
+fn receipt_text(x: &supervm_client::views::ReceiptView) -> String {
+    let mut s = format!(
+        "block {} index {}
+outcome {}",
+        x.block_height, x.index, x.outcome
+    );
+    if let Some(code) = x.revert_code {
+        s += &format!(" (code {code})");
+    }
+    if let Some(reason) = &x.reason {
+        s += &format!(": {reason}");
+    }
+    s += &format!(
+        "
+gas {} fee {}",
+        x.gas_used, x.fee
+    );
+    if let Some(c) = &x.contract {
+        s += &format!(
+            "
+contract {c}"
+        );
+    }
+    if x.return_data != "0x" && !x.return_data.is_empty() {
+        s += &format!(
+            "
+return {}",
+            x.return_data
+        );
+    }
+    for e in &x.events {
+        s += &format!(
+            "
+event {} topics [{}] data {}",
+            e.contract,
+            e.topics.join(", "),
+            e.data
+        );
+    }
+    s
+}
+
 async fn transfer(ctx: &Ctx, from: &str, to: &str, amount: u128) -> Result<()> {
     let c = Client::new(&ctx.rpc);
     let to = ctx.address(to)?;
     let r = sign_and_send(ctx, &c, from, 10_000, TxPayload::Transfer { to, amount }).await?;
     let v = serde_json::to_value(&r)?;
     ctx.print(&v, || format!("{} {}", r.hash, r.status));
-    Ok(())
+    committed_ok(&r)
 }
 
 async fn interface_of(c: &Client, address: &Address) -> Result<Interface> {
@@ -617,7 +675,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                         .unwrap_or_default()
                 )
             });
-            Ok(())
+            committed_ok(&r)
         }
         ContractCmd::Invoke {
             address,
@@ -674,7 +732,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 }
                 s
             });
-            Ok(())
+            committed_ok(&r)
         }
         ContractCmd::Simulate {
             address,

@@ -9,17 +9,22 @@ use serde_json::Value;
 
 use crate::support::NodeProcess;
 
+/// Runs the CLI with `--json` and returns its JSON output; it must exit with status 0,
+/// or, given the argument `!fail` (removed before running), with a failure status.
 fn cli(url: &str, keys: &Path, args: &[&str]) -> Value {
+    let expect_failure = args.contains(&"!fail");
+    let args: Vec<&str> = args.iter().copied().filter(|a| *a != "!fail").collect();
     let out = Command::new(env!("CARGO_BIN_EXE_supervm"))
-        .args(args)
+        .args(&args)
         .arg("--json")
         .env("SUPERVM_RPC", url)
         .env("SUPERVM_KEYS", keys)
         .env("HOME", keys.parent().unwrap())
         .output()
         .unwrap();
-    assert!(
+    assert_eq!(
         out.status.success(),
+        !expect_failure,
         "supervm {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -82,8 +87,9 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(inv["events"][0]["event"], "Transfer");
     assert_eq!(inv["events"][0]["data"]["amount"], "40");
     let bad = format!(r#"{{"to":"{dev0}","amount":41}}"#);
+    // A revert prints its receipt and exits non-zero (scripts see the failure).
     let rev = run(v(&[
-        "contract", "invoke", &token, "transfer", "--args", &bad, "--from", "dev1",
+        "contract", "invoke", &token, "transfer", "--args", &bad, "--from", "dev1", "!fail",
     ]))
     .await;
     assert_eq!(rev["outcome"], "revert");
