@@ -81,6 +81,10 @@ pub enum FailAction {
 /// A test hook called at every [`FailPoint`].
 pub type FailHook = Arc<dyn Fn(FailPoint) -> FailAction + Send + Sync>;
 
+/// What one read-cache entry costs beyond its key and value bytes (the vectors'
+/// headers and the cache's bookkeeping), for [`StoreConfig::cache_bytes`].
+pub const CACHE_ENTRY_OVERHEAD: u64 = 96;
+
 /// Options of [`Store::open`](crate::Store::open).
 #[derive(Clone)]
 pub struct StoreConfig {
@@ -89,8 +93,9 @@ pub struct StoreConfig {
     pub shards: u32,
     /// What a commit waits for.
     pub durability: Durability,
-    /// Entries in the committed-state read cache (values and known absences).
-    pub cache_entries: usize,
+    /// Bytes the committed-state read cache (values and known absences) may hold,
+    /// counting each entry as its key, its value and [`CACHE_ENTRY_OVERHEAD`] bytes.
+    pub cache_bytes: u64,
     /// RocksDB write buffer (memtable) size per shard, bytes.
     pub write_buffer_bytes: usize,
     /// Keep each block's undo record (the previous value of every key it changed) so
@@ -108,7 +113,7 @@ impl Default for StoreConfig {
         StoreConfig {
             shards: 2,
             durability: Durability::Fsync,
-            cache_entries: 1 << 20,
+            cache_bytes: 256 << 20,
             write_buffer_bytes: 64 << 20,
             state_history: true,
             fail: None,
@@ -121,7 +126,7 @@ impl std::fmt::Debug for StoreConfig {
         f.debug_struct("StoreConfig")
             .field("shards", &self.shards)
             .field("durability", &self.durability)
-            .field("cache_entries", &self.cache_entries)
+            .field("cache_bytes", &self.cache_bytes)
             .field("write_buffer_bytes", &self.write_buffer_bytes)
             .field("state_history", &self.state_history)
             .field("fail", &self.fail.is_some())

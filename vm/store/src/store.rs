@@ -110,7 +110,7 @@ pub struct Store {
     /// Readers hold it shared; applying a batch holds it exclusively, so a reader never
     /// sees half an applied batch and the cache never goes stale.
     pub(crate) committed: RwLock<Committed>,
-    pub(crate) cache: quick_cache::sync::Cache<Vec<u8>, Option<Vec<u8>>>,
+    pub(crate) cache: quick_cache::sync::Cache<Vec<u8>, Option<Vec<u8>>, ByteWeighter>,
     /// One commit at a time; `Some` once a commit failed part-way.
     pub(crate) commit_lock: Mutex<Option<(u64, String)>>,
     /// Set when a commit failed part-way: reads are refused too (a shard may hold half a batch).
@@ -232,7 +232,15 @@ impl Store {
                 .put_opt(layout::META_NOWAL_OPEN, [1], &db::marker_writes())
                 .ctx(|| "write no-wal marker".into())?;
         }
-        let cache = quick_cache::sync::Cache::new(config.cache_entries.max(16));
+        let bytes = config
+            .cache_bytes
+            .max(16 * crate::config::CACHE_ENTRY_OVERHEAD);
+        // (the item estimate only sizes the cache's tables: a guess of 256 bytes each)
+        let cache = quick_cache::sync::Cache::with_weighter(
+            (bytes / 256).clamp(16, 1 << 24) as usize,
+            bytes,
+            ByteWeighter,
+        );
         Ok((
             Store {
                 path: dir.to_path_buf(),
@@ -422,4 +430,64 @@ fn recover(shards: &[Shard], head: &Head) -> Result<Recovery> {
 
 pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Weighs a read-cache entry by its bytes, so that the cache's bound is a memory bound
+/// whatever the sizes of the values (up to 64 KiB of storage, whole contract code).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ByteWeighter;
+
+impl quick_cache::Weighter<Vec<u8>, Option<Vec<u8>>> for ByteWeighter {
+    fn weight(&self, key: &Vec<u8>, value: &Option<Vec<u8>>) -> u64 {
+        (key.len() + value.as_ref().map_or(0, Vec::len)) as u64
+            + crate::config::CACHE_ENTRY_OVERHEAD
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use supervm_vm::{StateView, WriteSet};
+
+    use crate::{BlockRecord, Staging, Store, StoreConfig};
+
+    /// Large values count by their size: reading many of them keeps the cache under its
+    /// byte bound (an entry-count bound would have kept them all).
+    #[test]
+    fn the_read_cache_is_bounded_in_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let bound = 2 << 20; // (quick_cache splits it over shards: each must hold a value)
+        let config = StoreConfig {
+            cache_bytes: bound,
+            ..StoreConfig::default()
+        };
+        let store = Arc::new(Store::open(dir.path(), config).unwrap().0);
+        let mut w = WriteSet::new();
+        for i in 0..40u8 {
+            w.insert(vec![i; 8], Some(vec![i; 60 << 10]));
+        }
+        let mut staging = Staging::new(store.clone());
+        staging
+            .stage_block(&w, |root| BlockRecord {
+                height: 0,
+                hash: [1; 32],
+                state_root: root,
+                header: vec![],
+                txs: vec![],
+                events: vec![],
+            })
+            .unwrap();
+        store.commit(staging.seal().unwrap()).unwrap();
+        for i in 0..40u8 {
+            assert_eq!(store.get(&[i; 8]).unwrap(), Some(vec![i; 60 << 10]));
+        }
+        assert!(store.cache.weight() <= bound, "{}", store.cache.weight());
+        assert!(
+            store.cache.len() < 40,
+            "{} entries cached",
+            store.cache.len()
+        );
+        assert!(!store.cache.is_empty(), "the cache is used");
+    }
 }

@@ -66,7 +66,7 @@ fn crash_at_every_two_phase_step_matches_model() {
     let config = StoreConfig {
         shards: SHARDS,
         durability: Durability::Fsync,
-        cache_entries: 64, // small, so reads fall through to RocksDB
+        cache_bytes: 8 << 10, // small, so reads fall through to RocksDB
         fail: Some(Arc::new(move |p| match *hook_armed.lock().unwrap() {
             Some((at, action)) if at == p => action,
             _ => FailAction::Continue,
@@ -161,7 +161,7 @@ fn panic_at_every_two_phase_step_poisons_the_store_and_reopens_consistent() {
     let hook_armed = armed.clone();
     let config = StoreConfig {
         shards: SHARDS,
-        cache_entries: 64,
+        cache_bytes: 8 << 10,
         fail: Some(Arc::new(move |p| {
             if *hook_armed.lock().unwrap() == Some(p) {
                 FailAction::Panic

@@ -31,7 +31,7 @@ const CHILD_SEED: &str = "SUPERVM_KILL9_CHILD_SEED";
 fn config() -> StoreConfig {
     StoreConfig {
         shards: 2,
-        cache_entries: 1024,
+        cache_bytes: 1 << 20,
         ..StoreConfig::default()
     }
 }
