@@ -48,6 +48,10 @@ struct Inner {
     known: HashMap<[u8; 32], u64>,
     senders: HashMap<Address, Sender>,
     queue: VecDeque<Arc<PendingTx>>,
+    /// Taken, not yet resolved, by hash: with the order they were taken in.
+    inflight: HashMap<[u8; 32], (u64, Arc<PendingTx>)>,
+    /// Transactions taken so far (orders `inflight`).
+    taken: u64,
 }
 
 /// Why [`Mempool::admit_at`] did not admit a transaction.
@@ -214,6 +218,9 @@ impl Mempool {
                 s.queued -= 1;
                 s.inflight += 1;
             }
+            let order = inner.taken;
+            inner.taken += 1;
+            inner.inflight.insert(p.hash, (order, p.clone()));
         }
         out
     }
@@ -230,6 +237,7 @@ impl Mempool {
         inner.generation += 1;
         for p in done.iter().chain(dropped) {
             inner.known.remove(&p.hash);
+            inner.inflight.remove(&p.hash);
             let sender = p.tx.body.sender;
             if let Some(s) = inner.senders.get_mut(&sender) {
                 s.inflight = s.inflight.saturating_sub(1);
@@ -276,13 +284,17 @@ impl Mempool {
         orphans
     }
 
-    /// The encodings of the queued (not yet taken) transactions, in arrival order.
-    pub fn queued_raw(&self) -> Vec<Vec<u8>> {
-        self.inner
-            .lock()
-            .queue
-            .iter()
-            .map(|p| p.raw.clone())
+    /// The encodings of every transaction not resolved: in flight (taken by the
+    /// producer; after the pipeline stopped, those of a batch whose commit failed) in
+    /// the order taken, then the queued ones in arrival order.
+    pub fn unresolved_raw(&self) -> Vec<Vec<u8>> {
+        let inner = self.inner.lock();
+        let mut inflight: Vec<&(u64, Arc<PendingTx>)> = inner.inflight.values().collect();
+        inflight.sort_by_key(|(order, _)| *order);
+        inflight
+            .into_iter()
+            .map(|(_, p)| p.raw.clone())
+            .chain(inner.queue.iter().map(|p| p.raw.clone()))
             .collect()
     }
 
@@ -458,5 +470,25 @@ mod tests {
         );
         m.resolve(&first, &[]);
         assert_eq!(m.reserved(&sender), 20_002);
+    }
+
+    #[test]
+    fn unresolved_transactions_in_the_order_they_would_run() {
+        let k = SigningKey::from_bytes(&[6; 32]);
+        let acc = AccountNow {
+            nonce: 0,
+            balance: 1_000_000,
+        };
+        let m = Mempool::new(10);
+        let txs: Vec<PendingTx> = (0..4).map(|n| tx(&k, n)).collect();
+        let raws: Vec<Vec<u8>> = txs.iter().map(|p| p.raw.clone()).collect();
+        for p in txs {
+            m.admit(p, acc).unwrap();
+        }
+        let first = m.take(1, Duration::ZERO);
+        let _second = m.take(2, Duration::ZERO);
+        m.resolve(&first, &[]);
+        // Nonces 1 and 2 in flight (their batch failed, say), 3 queued.
+        assert_eq!(m.unresolved_raw(), raws[1..].to_vec());
     }
 }

@@ -114,7 +114,8 @@ pub async fn start(
 
 impl RunningNode {
     /// Stops cleanly: no new transactions, the producer seals what it has, the
-    /// committer commits it, transactions still queued are saved for the next start
+    /// committer commits it, transactions still queued (and, if the pipeline halted on a
+    /// failed commit, those of the failed batches) are saved for the next start
     /// (`pending_file`), the server stops, the store closes.
     pub async fn stop(mut self) {
         self.chain.stopping.store(true, Ordering::Relaxed);
@@ -123,7 +124,9 @@ impl RunningNode {
             let _ = tokio::task::spawn_blocking(move || p.join()).await;
         }
         // What the producer did not take stays accepted: saved, admitted again at start.
-        let queued = self.chain.mempool.queued_raw();
+        // So do transactions of batches whose commit failed (the pipeline halted): if the
+        // decision was durable after all, they are refused at start as already committed.
+        let queued = self.chain.mempool.unresolved_raw();
         if let Err(e) = crate::pending_file::save(&self.chain.config.data_dir, &queued) {
             tracing::error!(error = %e, "could not save {} queued transactions", queued.len());
         }
