@@ -45,7 +45,8 @@ macro_rules! for_each_host_fn {
             /// running contract that starts with `prefix` and is strictly greater than `after`
             /// (`after_len` = -1 means "from the start of the prefix"), writes at most `out_cap`
             /// bytes of it to `out_ptr` and returns its full length, or -1 when there is none.
-            /// Per byte: prefix, after and returned key bytes.
+            /// Per byte: prefix, after and returned key bytes. Each key the search steps over
+            /// because this transaction deleted it costs the base again.
             fn storage_next(prefix_ptr: i32, prefix_len: i32, after_ptr: i32, after_len: i32, out_ptr: i32, out_cap: i32) -> i64;
             cost(base = 600, per_byte = 2);
 

@@ -126,10 +126,19 @@ fn run_frame_here(
             }
         },
     };
+    let pages = |w: &Warm| {
+        w.store
+            .data()
+            .memory
+            .map_or(0, |m| (m.data_size(&w.store) / 65536) as u64)
+    };
+    let pages_at_start = pages(&w);
+    let memory_gas = gas::MEMORY_PAGE * pages_at_start.saturating_sub(1);
     w.store
-        .set_fuel(gas + FUEL_RESERVE)
+        .set_fuel(gas.saturating_sub(memory_gas) + FUEL_RESERVE)
         .expect("fuel metering is enabled");
     match w.entry(module, export) {
+        _ if memory_gas > gas => outcome = FrameOutcome::OutOfGas,
         Some(f) => {
             if let Err(e) = f.call(&mut w.store, ()) {
                 let depth = w
@@ -149,10 +158,20 @@ fn run_frame_here(
         // never be reported as success.
         outcome = FrameOutcome::OutOfGas;
     }
-    let gas_used = match outcome {
+    // Pages grown during the call are charged now that it is over (the instance is
+    // dropped, not recycled, and its slot is reset with them).
+    let grown_gas = gas::MEMORY_PAGE * pages(&w).saturating_sub(pages_at_start);
+    // (the fuel started `memory_gas` short, so what it lost includes the pages)
+    let mut gas_used = match outcome {
         FrameOutcome::OutOfGas => gas,
         _ => (gas + FUEL_RESERVE).saturating_sub(fuel_left).min(gas),
     };
+    if gas_used.saturating_add(grown_gas) > gas {
+        outcome = FrameOutcome::OutOfGas;
+        gas_used = gas;
+    } else {
+        gas_used += grown_gas;
+    }
     let data = w.store.data_mut();
     let tx = data
         .tx

@@ -100,12 +100,13 @@ impl TxCtx {
         self.journal.get_ref(view, key)
     }
 
-    /// One prefix-iteration step through the journal (recorded in the read set).
+    /// One prefix-iteration step through the journal (recorded in the read set), and
+    /// the number of keys deleted by this transaction it stepped over.
     pub(crate) fn next_key(
         &mut self,
         prefix: &[u8],
         after: Option<&[u8]>,
-    ) -> Result<Option<Vec<u8>>, StateError> {
+    ) -> Result<(Option<Vec<u8>>, u64), StateError> {
         // SAFETY: as in `view`; the journal is a different field.
         let view = unsafe { &*self.view };
         self.journal.next_key(view, prefix, after)
@@ -317,7 +318,12 @@ fn storage_next(
     } else {
         Some(storage_key(&contract, read(mem, after_ptr, after_len)?))
     };
-    let Some(found) = st.tx().next_key(&prefix, after.as_deref()).map_err(fatal)? else {
+    let (found, skipped) = st.tx().next_key(&prefix, after.as_deref()).map_err(fatal)?;
+    // Every key the search stepped over (deleted by this transaction) costs the base
+    // again: the walk's length is the contract's doing.
+    charge(c, cost::storage_next.base * skipped)?;
+    let (mem, _) = memory(c);
+    let Some(found) = found else {
         return Ok(-1);
     };
     let user_key = &found[33..];

@@ -104,13 +104,17 @@ impl Journal {
     }
 
     /// The smallest key with `prefix` greater than `after`, over own writes and the
-    /// state below. Every step taken in the state below is recorded.
+    /// state below, and how many keys deleted by this transaction the search stepped
+    /// over (in the state below and among its own writes: the caller charges for them,
+    /// or a contract could make one call walk every key it deleted). Every step taken
+    /// in the state below is recorded.
     pub(crate) fn next_key(
         &mut self,
         view: &dyn StateView,
         prefix: &[u8],
         after: Option<&[u8]>,
-    ) -> Result<Option<Vec<u8>>, StateError> {
+    ) -> Result<(Option<Vec<u8>>, u64), StateError> {
+        let mut skipped = 0u64;
         let mut cursor = after.map(|a| a.to_vec());
         let below = loop {
             let found = view.next_key(prefix, cursor.as_deref())?;
@@ -120,20 +124,34 @@ impl Journal {
                 found: found.clone(),
             });
             match found {
-                Some(k) if matches!(self.writes.get(&k), Some(None)) => cursor = Some(k),
+                Some(k) if matches!(self.writes.get(&k), Some(None)) => {
+                    skipped += 1;
+                    cursor = Some(k);
+                }
                 other => break other,
             }
         };
-        let own = self
+        let mut own = None;
+        for (k, v) in self
             .writes
             .range::<[u8], _>(next_key_range(prefix, after))
             .take_while(|(k, _)| k.starts_with(prefix))
-            .find(|(_, v)| v.is_some())
-            .map(|(k, _)| k.clone());
-        Ok(match (below, own) {
+        {
+            // (only up to the key found below: nothing after it can be the answer)
+            if below.as_ref().is_some_and(|b| k > b) {
+                break;
+            }
+            if v.is_some() {
+                own = Some(k.clone());
+                break;
+            }
+            skipped += 1;
+        }
+        let next = match (below, own) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        })
+        };
+        Ok((next, skipped))
     }
 
     /// Marks a point to roll back to; must be ended by [`Journal::commit`] or
@@ -222,10 +240,15 @@ mod tests {
         j.put(b"p4".to_vec(), Some(b"y".to_vec()));
         let mut keys = vec![];
         let mut after: Option<Vec<u8>> = None;
-        while let Some(k) = j.next_key(&base, b"p", after.as_deref()).unwrap() {
+        let mut skipped = vec![];
+        while let (Some(k), s) = j.next_key(&base, b"p", after.as_deref()).unwrap() {
             keys.push(k.clone());
+            skipped.push(s);
             after = Some(k);
         }
         assert_eq!(keys, vec![b"p1".to_vec(), b"p4".to_vec(), b"p5".to_vec()]);
+        // From p1, the search steps over p3 (deleted here) in the state below and among
+        // the own writes.
+        assert_eq!(skipped, vec![0, 2, 0]);
     }
 }

@@ -175,20 +175,80 @@ impl Receipt {
         }
         put(&self.gas_used.to_le_bytes());
         put(&self.return_data);
+        // Every list is preceded by its length and every optional value by a tag, so that
+        // no two different receipts share an encoding (a deletion is not a write of some
+        // value; topics cannot pass for data or writes).
+        let count = |n: usize| (n as u64).to_le_bytes();
+        put(&count(self.events.len()));
         for e in &self.events {
             put(&e.contract.0);
+            put(&count(e.topics.len()));
             for t in &e.topics {
                 put(t);
             }
             put(&e.data);
         }
+        put(&count(self.write_set.len()));
         for (k, v) in &self.write_set {
             put(k);
             match v {
-                Some(v) => put(v),
-                None => put(b"\xffdeleted"),
+                Some(v) => {
+                    put(&[1]);
+                    put(v);
+                }
+                None => put(&[0]),
             }
         }
         *h.finalize().as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(events: Vec<Event>, writes: &[(&[u8], Option<&[u8]>)]) -> Receipt {
+        Receipt {
+            outcome: Outcome::Success,
+            gas_used: 1,
+            return_data: vec![],
+            events,
+            logs: vec![],
+            contract: None,
+            code_hash: None,
+            read_set: Default::default(),
+            write_set: writes
+                .iter()
+                .map(|(k, v)| (k.to_vec(), v.map(|v| v.to_vec())))
+                .collect::<WriteSet>(),
+            executions: 1,
+        }
+    }
+
+    fn event(topics: &[&[u8]], data: &[u8]) -> Event {
+        Event {
+            contract: Address([7; 32]),
+            topics: topics.iter().map(|t| t.to_vec()).collect(),
+            data: data.to_vec(),
+        }
+    }
+
+    /// Receipts that differ only in how their parts are grouped hash differently.
+    #[test]
+    fn different_receipts_never_share_an_encoding() {
+        // A deletion is not a write of any value.
+        let deleted = receipt(vec![], &[(b"k", None)]);
+        let written = receipt(vec![], &[(b"k", Some(b"\xffdeleted"))]);
+        assert_ne!(deleted.hash(), written.hash());
+        // Topics do not pass for data, nor an event's tail for writes.
+        let a = receipt(vec![event(&[b"t1", b"t2"], b"d")], &[]);
+        let b = receipt(vec![event(&[], b"t1")], &[(b"t2", Some(b"d"))]);
+        let c = receipt(vec![event(&[b"t1"], b"t2")], &[]);
+        assert_ne!(a.hash(), b.hash());
+        assert_ne!(a.hash(), c.hash());
+        // Two events are not one event with the other's fields as topics.
+        let two = receipt(vec![event(&[], b"x"), event(&[], b"y")], &[]);
+        let one = receipt(vec![event(&[b"x"], b"y")], &[]);
+        assert_ne!(two.hash(), one.hash());
     }
 }

@@ -4,5 +4,6 @@
 mod abi_doc;
 mod adversarial;
 mod basics;
+mod charges;
 mod recycle;
 mod util;

@@ -1,0 +1,92 @@
+//! Host work that grows with what a contract does is charged for: memory pages (zeroed
+//! after every call) and keys a prefix iteration steps over because the transaction
+//! deleted them.
+
+use supervm_vm::Outcome;
+use supervm_vm::gas::MEMORY_PAGE;
+
+use crate::util::{Chain, contract};
+
+const GAS: u64 = 50_000_000;
+
+#[test]
+fn memory_pages_beyond_the_first_are_charged_per_call() {
+    let mut c = Chain::new();
+    let one = c.deploy_ok(contract(
+        &[],
+        r#"(memory (export "memory") 1) (func (export "f"))"#,
+    ));
+    let nine = c.deploy_ok(contract(
+        &[],
+        r#"(memory (export "memory") 9) (func (export "f"))"#,
+    ));
+    // Twice each: the second call runs on a recycled instance and pays the same.
+    for _ in 0..2 {
+        let a = c.call(one, "f", vec![], GAS);
+        let b = c.call(nine, "f", vec![], GAS);
+        assert_eq!(
+            (&a.outcome, &b.outcome),
+            (&Outcome::Success, &Outcome::Success)
+        );
+        assert_eq!(b.gas_used - a.gas_used, 8 * MEMORY_PAGE);
+    }
+    // Not enough gas for the pages: out of gas, and the limit is charged.
+    let base = c.call(one, "f", vec![], GAS).gas_used;
+    let short = base + 8 * MEMORY_PAGE - 1;
+    let r = c.call(nine, "f", vec![], short);
+    assert_eq!((r.outcome, r.gas_used), (Outcome::OutOfGas, short));
+}
+
+#[test]
+fn pages_grown_during_a_call_are_charged_when_it_ends() {
+    let mut c = Chain::new();
+    let body = |pages: u32| {
+        format!(
+            r#"(memory (export "memory") 1) (func (export "f") (drop (memory.grow (i32.const {pages}))))"#
+        )
+    };
+    let none = c.deploy_ok(contract(&[], &body(0)));
+    let three = c.deploy_ok(contract(&[], &body(3)));
+    let a = c.call(none, "f", vec![], GAS);
+    let b = c.call(three, "f", vec![], GAS);
+    assert_eq!(
+        (&a.outcome, &b.outcome),
+        (&Outcome::Success, &Outcome::Success)
+    );
+    assert_eq!(b.gas_used - a.gas_used, 3 * MEMORY_PAGE);
+    // The grown pages do not fit the limit: out of gas (and nothing it wrote stays).
+    let r = c.call(three, "f", vec![], a.gas_used + 3 * MEMORY_PAGE - 1);
+    assert_eq!(r.outcome, Outcome::OutOfGas);
+}
+
+#[test]
+fn iteration_pays_for_the_deleted_keys_it_steps_over() {
+    let mut c = Chain::new();
+    // Removes ten keys ("p0".."p9" or "q0".."q9", never written), then asks for the
+    // first key with prefix "p": over "p*" deletions the search steps over all ten.
+    let body = |first: char| {
+        format!(
+            r#"(memory (export "memory") 1)
+            (data (i32.const 0) "p")
+            (func (export "f") (local $i i32)
+              (loop $l
+                (i32.store8 (i32.const 16) (i32.const {}))
+                (i32.store8 (i32.const 17) (i32.add (i32.const 48) (local.get $i)))
+                (call $storage_remove (i32.const 16) (i32.const 2))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))
+              (drop (call $storage_next (i32.const 0) (i32.const 1) (i32.const 0) (i32.const -1)
+                (i32.const 32) (i32.const 8))))"#,
+            first as u32
+        )
+    };
+    let uses = ["storage_remove", "storage_next"];
+    let p = c.deploy_ok(contract(&uses, &body('p')));
+    let q = c.deploy_ok(contract(&uses, &body('q')));
+    let over_p = c.call(p, "f", vec![], GAS);
+    let over_q = c.call(q, "f", vec![], GAS);
+    assert_eq!(over_p.outcome, Outcome::Success);
+    assert_eq!(over_q.outcome, Outcome::Success);
+    let base = supervm_vm::abi::host_fns::cost::storage_next.base;
+    assert_eq!(over_p.gas_used - over_q.gas_used, 10 * base);
+}
