@@ -128,6 +128,9 @@ pub struct Chain {
     /// Held by a simulation that runs on a locked snapshot (commits wait for it): one
     /// at a time, so simulations can delay a commit by at most one call.
     pub locked_simulation: Mutex<()>,
+    /// Simulations running now (at most [`MAX_SIMULATIONS`]): each holds instance slots
+    /// of the VM's pool, which block execution needs too.
+    simulations: (Mutex<usize>, parking_lot::Condvar),
     /// Set once shutdown starts.
     pub stopping: AtomicBool,
     /// Set if the pipeline failed (the store refuses writes until restart).
@@ -173,6 +176,7 @@ impl Chain {
             committed: tokio::sync::watch::channel(blocks).0,
             dropped: Mutex::new((HashMap::new(), VecDeque::new())),
             locked_simulation: Mutex::new(()),
+            simulations: (Mutex::new(0), parking_lot::Condvar::new()),
             stopping: AtomicBool::new(false),
             halted: Mutex::new(None),
             hold: AtomicBool::new(false),
@@ -313,6 +317,35 @@ impl Chain {
     /// The sender's account as committed.
     pub fn account(&self, a: &Address) -> Result<Account> {
         Ok(Account::load(&*self.store, a)?)
+    }
+}
+
+/// Most simulations (`tx.simulate`) running at once. A call holds up to 8 instances
+/// (one per frame) of the VM's pool of 512, which block execution shares: without a
+/// bound, concurrent deep simulations could leave a block no instance and fail it.
+pub const MAX_SIMULATIONS: usize = 4;
+
+/// A running simulation's place among [`MAX_SIMULATIONS`]; released on drop.
+pub struct SimulationSlot<'a>(&'a Chain);
+
+impl Drop for SimulationSlot<'_> {
+    fn drop(&mut self) {
+        let (count, freed) = &self.0.simulations;
+        *count.lock() -= 1;
+        freed.notify_one();
+    }
+}
+
+impl Chain {
+    /// Waits for a place among the [`MAX_SIMULATIONS`] running simulations.
+    pub fn simulation_slot(&self) -> SimulationSlot<'_> {
+        let (count, freed) = &self.simulations;
+        let mut n = count.lock();
+        while *n >= MAX_SIMULATIONS {
+            freed.wait(&mut n);
+        }
+        *n += 1;
+        SimulationSlot(self)
     }
 }
 

@@ -343,6 +343,7 @@ pub fn simulate(
     gas_limit: Option<u64>,
     height: Option<u64>,
 ) -> Result<SimulateResult> {
+    let _slot = chain.simulation_slot();
     let tx = Transaction {
         sender: Address(hex32(sender, "sender")?),
         gas_limit: gas_limit

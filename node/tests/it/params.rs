@@ -96,3 +96,46 @@ async fn parameters_and_visibility() {
     assert_eq!(at["result"]["height"], latest, "{at}");
     node.stop().await;
 }
+
+/// At most `MAX_SIMULATIONS` simulations hold VM instances at once; the next waits for
+/// one to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulations_are_bounded() {
+    use std::time::Duration;
+    use supervm_node::chain::MAX_SIMULATIONS;
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let chain = node.chain.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = {
+        let chain = chain.clone();
+        std::thread::spawn(move || {
+            let held: Vec<_> = (0..MAX_SIMULATIONS)
+                .map(|_| chain.simulation_slot())
+                .collect();
+            let next = {
+                let chain = chain.clone();
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    let _slot = chain.simulation_slot();
+                    tx.send("extra").unwrap();
+                })
+            };
+            std::thread::sleep(Duration::from_millis(300));
+            tx.send("released").unwrap();
+            drop(held);
+            next.join().unwrap();
+        })
+    };
+    let order: Vec<&str> = (0..2)
+        .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        vec!["released", "extra"],
+        "the extra simulation waited"
+    );
+    waiter.join().unwrap();
+    node.stop().await;
+}
