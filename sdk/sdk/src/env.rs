@@ -197,6 +197,12 @@ fn returned() -> Vec<u8> {
 /// gas left, and returns its return data. Atomic: if the callee fails in any way, this call
 /// fails the same way (use [`try_call`] to handle failures).
 pub fn call(addr: &Address, func: &str, args: &impl Encode) -> Vec<u8> {
+    call_with_gas(addr, func, args, 0)
+}
+
+/// [`call`] with at most `gas` for the callee (0: all the gas left). A callee that runs
+/// out of its share fails this call like any other failure.
+pub fn call_with_gas(addr: &Address, func: &str, args: &impl Encode, gas: u64) -> Vec<u8> {
     let a = args.encode();
     // SAFETY: valid buffers.
     unsafe {
@@ -206,7 +212,7 @@ pub fn call(addr: &Address, func: &str, args: &impl Encode) -> Vec<u8> {
             len(func.len()),
             ptr(a.as_ptr()),
             len(a.len()),
-            0,
+            gas.min(i64::MAX as u64) as i64,
         );
     }
     returned()
@@ -236,6 +242,19 @@ pub struct CallFailure {
 /// Calls `func` of contract `addr` like [`call`], but a failure of the callee rolls back
 /// only the callee's writes and events and is returned as `Err`. `Ok` holds the return data.
 pub fn try_call(addr: &Address, func: &str, args: &impl Encode) -> Result<Vec<u8>, CallFailure> {
+    try_call_with_gas(addr, func, args, 0)
+}
+
+/// [`try_call`] with at most `gas` for the callee (0: all the gas left): a callee that
+/// runs out of its share comes back as `Err` with [`supervm_abi::STATUS_OUT_OF_GAS`],
+/// having used only that share, so a contract calling code it does not trust keeps the
+/// rest.
+pub fn try_call_with_gas(
+    addr: &Address,
+    func: &str,
+    args: &impl Encode,
+    gas: u64,
+) -> Result<Vec<u8>, CallFailure> {
     let a = args.encode();
     // SAFETY: valid buffers.
     let r = unsafe {
@@ -245,7 +264,7 @@ pub fn try_call(addr: &Address, func: &str, args: &impl Encode) -> Result<Vec<u8
             len(func.len()),
             ptr(a.as_ptr()),
             len(a.len()),
-            0,
+            gas.min(i64::MAX as u64) as i64,
         )
     } as u64;
     let status = r as u32;

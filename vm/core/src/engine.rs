@@ -197,12 +197,21 @@ impl VmInner {
         let Some(path) = self.disk_path(hash) else {
             return;
         };
-        if let Ok(bytes) = m.serialize() {
-            // Write then rename, so a crash never leaves a torn file under the final name.
-            let tmp = path.with_extension("tmp");
-            if std::fs::write(&tmp, bytes).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
-            }
+        // A file of its own (two threads or processes may compile the same code at once:
+        // a shared temporary name could interleave their writes), synced, then renamed:
+        // neither a race nor a crash ever leaves a torn file under the final name, which
+        // `module_from_disk` maps as trusted machine code.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("{}-{n}.tmp", std::process::id()));
+        let written = m.serialize().ok().and_then(|bytes| {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).ok()?;
+            f.write_all(&bytes).ok()?;
+            f.sync_all().ok()
+        });
+        if written.is_none() || std::fs::rename(&tmp, &path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
     }
 

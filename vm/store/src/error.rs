@@ -28,7 +28,9 @@ pub enum Error {
     #[error("injected fault at {0:?}")]
     Injected(crate::FailPoint),
     /// The data on disk is inconsistent in a way recovery cannot repair (lost or
-    /// corrupted durable records). Nothing was changed.
+    /// corrupted durable records). The open is refused; recovery may already have
+    /// finished or rolled back in-doubt batches on the shards it checked before (each
+    /// step idempotent, so the next open redoes nothing twice).
     #[error("store is corrupt: {0}")]
     Corrupt(String),
     /// The store was created with a different configuration.

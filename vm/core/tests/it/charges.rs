@@ -90,3 +90,34 @@ fn iteration_pays_for_the_deleted_keys_it_steps_over() {
     let base = supervm_vm::abi::host_fns::cost::storage_next.base;
     assert_eq!(over_p.gas_used - over_q.gas_used, 10 * base);
 }
+
+/// A `try_call` with a gas cap (the SDK's `try_call_with_gas`) loses only that cap to a
+/// callee that spins forever, and the caller carries on with the rest.
+#[test]
+fn a_capped_try_call_loses_only_its_cap() {
+    let mut c = Chain::new();
+    let spinner = c.deploy_ok(contract(
+        &[],
+        r#"(memory (export "memory") 1) (func (export "spin") (loop $l (br $l)))"#,
+    ));
+    let caller = c.deploy_ok(contract(
+        &["input_read", "try_call", "return_data"],
+        r#"(memory (export "memory") 1)
+        (data (i32.const 100) "spin")
+        (func (export "f")
+          (call $input_read (i32.const 0))
+          (i64.store (i32.const 200)
+            (call $try_call (i32.const 0) (i32.const 100) (i32.const 4) (i32.const 0) (i32.const 0)
+              (i64.const 20000)))
+          (call $return_data (i32.const 200) (i32.const 8)))"#,
+    ));
+    let r = c.call(caller, "f", spinner.0.to_vec(), GAS);
+    assert_eq!(r.outcome, Outcome::Success);
+    let status = i64::from_le_bytes(r.return_data.clone().try_into().unwrap());
+    assert_eq!(status & 0xffff_ffff, 2, "out of gas status");
+    assert!(
+        r.gas_used > 20_000 && r.gas_used < 40_000,
+        "the callee's 20,000 plus the calls' costs, not the whole limit: {}",
+        r.gas_used
+    );
+}
