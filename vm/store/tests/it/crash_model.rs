@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Mutex;
 use supervm_store::{
-    Durability, Error, FailAction, FailPoint, Recovery, Staging, Store, StoreConfig,
+    CommitBatch, Durability, Error, FailAction, FailPoint, Recovery, Staging, Store, StoreConfig,
 };
 use supervm_vm::StateView;
 
@@ -54,6 +54,27 @@ fn check_recovery(point: FailPoint, rec: &Recovery, batch: u64) {
         }
         _ => assert_eq!(rec.rolled_back, vec![batch + 1], "{point:?}: {rec:?}"),
     }
+}
+
+/// Stages the batch a fault will hit (1 to 3 random blocks) and, on top of it, a small
+/// batch to check that writes are refused afterwards; returns both and the model as it
+/// stands if the faulty batch commits.
+fn faulty_and_next(
+    rng: &mut ChaCha8Rng,
+    staging: &mut Staging,
+    model: &Model,
+) -> (CommitBatch, CommitBatch, Model) {
+    let mut pending = model.clone();
+    for _ in 0..rng.gen_range(1..4) {
+        let w = random_writes(rng, 20);
+        stage(staging, &w);
+        pending.apply_block(&w);
+    }
+    pending.batches += 1;
+    let faulty = staging.seal().unwrap();
+    stage(staging, &random_writes(rng, 3));
+    let next = staging.seal().unwrap();
+    (faulty, next, pending)
 }
 
 #[test]
@@ -99,17 +120,7 @@ fn crash_at_every_two_phase_step_matches_model() {
                 model = pending;
             }
             // Then one with the fault.
-            let mut pending = model.clone();
-            for _ in 0..rng.gen_range(1..4) {
-                let w = random_writes(&mut rng, 20);
-                stage(&mut staging, &w);
-                pending.apply_block(&w);
-            }
-            pending.batches += 1;
-            let faulty = staging.seal().unwrap();
-            // A batch staged on top of it, to check that writes are refused afterwards.
-            stage(&mut staging, &random_writes(&mut rng, 3));
-            let next = staging.seal().unwrap();
+            let (faulty, next, pending) = faulty_and_next(&mut rng, &mut staging, &model);
             *armed.lock().unwrap() = Some((point, action));
             let err = store.commit(faulty).expect_err("fault injected");
             *armed.lock().unwrap() = None;
@@ -182,16 +193,7 @@ fn panic_at_every_two_phase_step_poisons_the_store_and_reopens_consistent() {
             model.apply_block(&w);
             model.batches += 1;
         }
-        let mut pending = model.clone();
-        for _ in 0..rng.gen_range(1..4) {
-            let w = random_writes(&mut rng, 20);
-            stage(&mut staging, &w);
-            pending.apply_block(&w);
-        }
-        pending.batches += 1;
-        let faulty = staging.seal().unwrap();
-        stage(&mut staging, &random_writes(&mut rng, 3));
-        let next = staging.seal().unwrap();
+        let (faulty, next, pending) = faulty_and_next(&mut rng, &mut staging, &model);
         *armed.lock().unwrap() = Some(point);
         let unwound =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.commit(faulty)));
