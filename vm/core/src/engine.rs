@@ -11,12 +11,11 @@
 //! modules cached by code hash in memory and, optionally, serialized on disk so
 //! a restart does not recompile.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
-use parking_lot::RwLock;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, ModuleExport,
     OptLevel, PoolingAllocationConfig,
@@ -46,12 +45,19 @@ pub(crate) struct LoadedModule {
     pub(crate) warm: WarmPool,
 }
 
+/// Compiled modules kept in memory (each with its recycled instances); others are
+/// loaded from the disk cache (or compiled) when called.
+pub const MODULES_IN_MEMORY: usize = 1024;
+
 /// Shared state of a [`Vm`](crate::Vm).
 pub struct VmInner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<HostState>,
     pub(crate) config: VmConfig,
-    cache: RwLock<HashMap<[u8; 32], Arc<LoadedModule>, foldhash::fast::RandomState>>,
+    /// Compiled modules by code hash, the [`MODULES_IN_MEMORY`] most recently used
+    /// (code is uploaded for 50 gas a byte, so an unbounded cache would grow with
+    /// every contract ever deployed; an evicted module comes back from disk).
+    cache: quick_cache::sync::Cache<[u8; 32], Arc<LoadedModule>>,
     disk_dir: Option<PathBuf>,
     /// Idle recycled instances over all modules.
     warm_total: Arc<AtomicUsize>,
@@ -114,7 +120,7 @@ impl VmInner {
             engine,
             linker,
             config,
-            cache: RwLock::new(HashMap::default()),
+            cache: quick_cache::sync::Cache::new(MODULES_IN_MEMORY),
             disk_dir,
             warm_total: Arc::new(AtomicUsize::new(0)),
         })
@@ -129,7 +135,7 @@ impl VmInner {
 
     /// The compiled module for `hash`, if it is in the memory cache.
     pub(crate) fn cached(&self, hash: &[u8; 32]) -> Option<Arc<LoadedModule>> {
-        self.cache.read().get(hash).cloned()
+        self.cache.get(hash)
     }
 
     /// The compiled module for `code` (whose hash is `hash`): from memory, then disk,
@@ -172,7 +178,7 @@ impl VmInner {
             warm: WarmPool::new(self.warm_total.clone()),
             pre,
         });
-        self.cache.write().insert(*hash, loaded.clone());
+        self.cache.insert(*hash, loaded.clone());
         Ok(loaded)
     }
 
@@ -222,6 +228,6 @@ impl VmInner {
 
     /// Empties the in-memory module cache (the disk cache stays).
     pub(crate) fn clear_memory_cache(&self) {
-        self.cache.write().clear();
+        self.cache.clear();
     }
 }
