@@ -77,6 +77,25 @@ fn faulty_and_next(
     (faulty, next, pending)
 }
 
+/// Closes `store` after a fault at `point`, takes `pending` as the model if the faulted
+/// batch's decision was durable, reopens and checks recovery and state against it.
+fn reopen_after_fault(
+    store: Arc<Store>,
+    dir: &std::path::Path,
+    config: &StoreConfig,
+    point: FailPoint,
+    model: &mut Model,
+    pending: Model,
+) {
+    drop(Arc::try_unwrap(store).expect("sole owner"));
+    if decided(point) {
+        *model = pending;
+    }
+    let (store, rec) = Store::open(dir, config.clone()).unwrap();
+    check_recovery(point, &rec, model.batches);
+    check_consistent(&store, model);
+}
+
 #[test]
 fn crash_at_every_two_phase_step_matches_model() {
     let seed = seed("crash_model");
@@ -137,13 +156,7 @@ fn crash_at_every_two_phase_step_matches_model() {
                 "reads refused after a failed commit"
             );
             drop(staging);
-            drop(Arc::try_unwrap(store).expect("sole owner"));
-            if decided(point) {
-                model = pending;
-            }
-            let (store, rec) = supervm_store::Store::open(dir.path(), config.clone()).unwrap();
-            check_recovery(point, &rec, model.batches);
-            check_consistent(&store, &model);
+            reopen_after_fault(store, dir.path(), &config, point, &mut model, pending);
         }
     }
     for p in points() {
@@ -220,13 +233,7 @@ fn panic_at_every_two_phase_step_poisons_the_store_and_reopens_consistent() {
             "{point:?}: reads refused after a panicked commit"
         );
         drop(staging);
-        drop(Arc::try_unwrap(store).expect("sole owner"));
-        if decided(point) {
-            model = pending;
-        }
-        let (store, rec) = Store::open(dir.path(), config.clone()).unwrap();
-        check_recovery(point, &rec, model.batches);
-        check_consistent(&store, &model);
+        reopen_after_fault(store, dir.path(), &config, point, &mut model, pending);
     }
     println!(
         "panic_model: {} panics, {} batches, {} blocks",
