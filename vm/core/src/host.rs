@@ -244,6 +244,9 @@ fn storage_get(
     check_len("storage key", key_len, limits::MAX_KEY_LEN)?;
     charge(c, cost::storage_get.per_byte * key_len as u64)?;
     let (mem, st) = memory(c);
+    // The whole output buffer is checked before the state is read, so a bad buffer
+    // traps whether or not the key is present.
+    range(mem.len(), out_ptr, out_cap.max(0))?;
     let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
     let Some(value) = st.tx().get_ref(key).map_err(fatal)? else {
         return Ok(-1);
@@ -311,6 +314,7 @@ fn storage_next(
         cost::storage_next.per_byte * (prefix_len as u64 + after_bytes),
     )?;
     let (mem, st) = memory(c);
+    range(mem.len(), out_ptr, out_cap.max(0))?;
     let contract = st.frame.contract;
     let prefix = storage_key(&contract, read(mem, prefix_ptr, prefix_len)?);
     let after = if after_len == -1 {
@@ -421,9 +425,12 @@ fn emit_event(
         cost::emit_event.per_byte * (topics_len as u64 + data_len as u64),
     )?;
     let (mem, st) = memory(c);
-    let topics: Vec<Vec<u8>> =
-        supervm_abi::codec::decode_all(read(mem, topics_ptr, topics_len)?)
-            .map_err(|e| trap(format!("event topics are not a codec Vec<Vec<u8>>: {e:?}")))?;
+    let (topics_bytes, data) = (
+        read(mem, topics_ptr, topics_len)?,
+        read(mem, data_ptr, data_len)?,
+    );
+    let topics: Vec<Vec<u8>> = supervm_abi::codec::decode_all(topics_bytes)
+        .map_err(|e| trap(format!("event topics are not a codec Vec<Vec<u8>>: {e:?}")))?;
     if topics.len() > limits::MAX_TOPICS || topics.iter().any(|t| t.len() > limits::MAX_TOPIC_LEN) {
         return Err(trap(format!(
             "an event has at most {} topics of at most {} bytes",
@@ -431,7 +438,7 @@ fn emit_event(
             limits::MAX_TOPIC_LEN
         )));
     }
-    let data = read(mem, data_ptr, data_len)?.to_vec();
+    let data = data.to_vec();
     let contract = st.frame.contract;
     let tx = st.tx();
     if tx.journal.events.len() >= limits::MAX_EVENTS_PER_TX {

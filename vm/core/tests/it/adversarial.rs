@@ -426,42 +426,66 @@ fn call_depth_is_limited() {
     );
 }
 
-/// Every host function that takes a pointer, called with every pointer out of
-/// bounds, traps with a bounds error (or a length-limit error) and never
-/// touches the host.
+/// Whether a host-function parameter is a pointer into guest memory.
+fn is_pointer(name: &str) -> bool {
+    name == "ptr" || name.ends_with("_ptr")
+}
+
+/// Every pointer of every host function, each out of bounds in turn while the other
+/// arguments are in bounds (and again straddling the end of memory), traps with a
+/// bounds error and never touches the host's state.
 #[test]
 fn out_of_bounds_pointers_into_every_host_function_trap() {
     let mut c = Chain::new();
     let mut covered = 0;
     for f in HOST_FNS {
-        if !f.params.iter().any(|(n, _)| n.ends_with("_ptr")) {
-            continue;
+        for (j, (target, _)) in f.params.iter().enumerate() {
+            if !is_pointer(target) {
+                continue;
+            }
+            // -16 wraps to the top of the 32-bit space; 65,532 starts inside the one
+            // page and runs past its end (every buffer here is at least 8 bytes).
+            for bad in ["-16", "65532"] {
+                if bad == "65532" && f.name == "returned_read" {
+                    // Nothing was returned before: it copies 0 bytes, in bounds.
+                    continue;
+                }
+                let args: Vec<String> = f
+                    .params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (n, t))| match (*n, *t) {
+                        (n, _) if i == j => {
+                            assert!(is_pointer(n));
+                            format!("(i32.const {bad})")
+                        }
+                        (n, _) if is_pointer(n) => "(i32.const 256)".to_string(),
+                        (_, "i64") => "(i64.const 100000)".to_string(),
+                        _ => "(i32.const 8)".to_string(),
+                    })
+                    .collect();
+                let call = format!("(call ${} {})", f.name, args.join(" "));
+                let call = if f.result == "()" {
+                    call
+                } else {
+                    format!("(drop {call})")
+                };
+                let body = format!(r#"(memory (export "memory") 1) (func (export "poke") {call})"#);
+                let src = format!("(module {} {body})", import(f.name));
+                let a = c.deploy_ok(with_abi(wat::parse_str(&src).unwrap()));
+                let r = c.call(a, "poke", vec![7; 16], GAS);
+                match &r.outcome {
+                    Outcome::Trap { reason } if reason.contains("out of bounds") => {}
+                    other => panic!(
+                        "{}({target} = {bad}): expected an out-of-bounds trap, got {other:?}",
+                        f.name
+                    ),
+                }
+                assert!(r.write_set.is_empty() && r.events.is_empty(), "{}", f.name);
+                covered += 1;
+            }
         }
-        let args: Vec<String> = f
-            .params
-            .iter()
-            .map(|(n, t)| match (*n, *t) {
-                (n, _) if n.ends_with("_ptr") => "(i32.const -16)".to_string(),
-                (_, "i64") => "(i64.const 0)".to_string(),
-                _ => "(i32.const 8)".to_string(),
-            })
-            .collect();
-        let call = format!("(call ${} {})", f.name, args.join(" "));
-        let call = if f.result == "()" {
-            call
-        } else {
-            format!("(drop {call})")
-        };
-        let body = format!(r#"(memory (export "memory") 1) (func (export "poke") {call})"#);
-        let src = format!("(module {} {body})", import(f.name));
-        let a = c.deploy_ok(with_abi(wat::parse_str(&src).unwrap()));
-        let r = c.call(a, "poke", vec![], GAS);
-        match &r.outcome {
-            Outcome::Trap { reason } if reason.contains("out of bounds") => {}
-            other => panic!("{}: expected an out-of-bounds trap, got {other:?}", f.name),
-        }
-        covered += 1;
     }
-    assert!(covered >= 15, "covered {covered} host functions");
+    assert!(covered >= 40, "covered {covered} pointer parameters");
     still_healthy(&mut c);
 }
