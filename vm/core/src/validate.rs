@@ -373,7 +373,30 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                 limits.max_locals as u64,
             )?;
             let mut max_height = 0u32;
+            let (mut loops, mut blocks) = (0u32, 0u32);
             while !reader.eof() {
+                // `block`, `loop` and `if` are one-byte opcodes that no prefixed
+                // opcode starts with.
+                match reader.clone().read_u8().map_err(invalid)? {
+                    0x02 | 0x04 => blocks += 1,
+                    0x03 => {
+                        loops += 1;
+                        blocks += 1;
+                        check(
+                            "loops in a function",
+                            "max_loops_per_function",
+                            loops as u64,
+                            limits.max_loops_per_function as u64,
+                        )?;
+                    }
+                    _ => {}
+                }
+                check(
+                    "blocks (block, loop, if) in a function",
+                    "max_blocks_per_function",
+                    blocks as u64,
+                    limits.max_blocks_per_function as u64,
+                )?;
                 reader
                     .visit_operator(&mut fv.visitor(reader.original_position()))
                     .map_err(invalid)?
