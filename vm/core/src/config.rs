@@ -47,7 +47,7 @@ pub struct Limits {
     pub max_memory_pages: u64,
     /// Stack budget of one contract call, in stack units. A wasm function costs
     /// `FRAME_OVERHEAD + locals (params included) + max operand stack height` units while
-    /// it is active; exceeding the budget traps with "call stack exhausted".
+    /// it is active; exceeding the budget traps with "call stack budget exhausted".
     pub stack_budget: u32,
     /// Most gas a transaction may ask for.
     pub max_tx_gas: u64,

@@ -119,6 +119,44 @@ fn deep_recursion_hits_the_deterministic_stack_budget() {
     still_healthy(&mut c);
 }
 
+/// wasmtime's native stack limit stays as a backstop behind the deterministic budget.
+/// With the budget set out of reach, recursion hits the backstop instead: a trap like
+/// any other (its depth varies between builds, which is why the budget exists), the
+/// native stack intact, and the VM still working.
+#[test]
+fn the_native_stack_limit_is_a_backstop_that_traps_cleanly() {
+    let mut c = Chain::new();
+    c.vm = supervm_vm::Vm::new(supervm_vm::VmConfig {
+        limits: Limits {
+            stack_budget: 1 << 30,
+            ..Limits::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let a = c.deploy_ok(contract(
+        &[],
+        r#"(memory (export "memory") 1)
+        (func $r (param i32) (result i32) (call $r (i32.add (local.get 0) (i32.const 1))))
+        (func (export "recurse") (drop (call $r (i32.const 0))))"#,
+    ));
+    for _ in 0..3 {
+        let r = c.call(a, "recurse", vec![], GAS);
+        match &r.outcome {
+            Outcome::Trap { reason } => assert!(
+                reason.contains("stack") && !reason.contains("budget"),
+                "the budget was set out of reach, yet: {reason}"
+            ),
+            other => panic!("expected the backstop's trap, got {other:?}"),
+        }
+        assert!(
+            r.gas_used < GAS,
+            "the backstop fired before the gas ran out"
+        );
+    }
+    still_healthy(&mut c);
+}
+
 #[test]
 fn huge_tables_are_rejected() {
     let mut c = Chain::new();
