@@ -139,6 +139,8 @@ impl Store {
     /// Opens or creates the store in `dir`, recovering from any crash: every in-doubt
     /// batch is finished (decision durable) or rolled back (no decision), then the shards
     /// and the coordinator are checked to agree on the committed batch and state root.
+    /// When recovery finished or rolled back a batch, the whole state is also scanned
+    /// and checked against the root ([`Store::verify_state_root`]).
     pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<(Store, Recovery)> {
         let dir = dir.as_ref();
         if config.shards == 0 || config.shards > 256 {
@@ -241,19 +243,23 @@ impl Store {
             bytes,
             ByteWeighter,
         );
-        Ok((
-            Store {
-                path: dir.to_path_buf(),
-                config,
-                coord,
-                shards,
-                committed: RwLock::new(Committed { head, shard_lthash }),
-                cache,
-                commit_lock: Mutex::new(None),
-                poisoned: std::sync::atomic::AtomicBool::new(false),
-            },
-            recovery,
-        ))
+        let store = Store {
+            path: dir.to_path_buf(),
+            config,
+            coord,
+            shards,
+            committed: RwLock::new(Committed { head, shard_lthash }),
+            cache,
+            commit_lock: Mutex::new(None),
+            poisoned: std::sync::atomic::AtomicBool::new(false),
+        };
+        // A batch redone or rolled back wrote state on this open: the whole state is
+        // rescanned and must hash to the committed root (a clean open trusts the
+        // shards' stored lattice hashes, checked above).
+        if !recovery.redone.is_empty() || !recovery.rolled_back.is_empty() {
+            store.verify_state_root()?;
+        }
+        Ok((store, recovery))
     }
 
     /// The committed head: last batch, number of blocks, last block hash, state lattice.
@@ -282,8 +288,8 @@ impl Store {
     }
 
     /// Recomputes the lattice hash of the whole state by scanning every shard and
-    /// checks it against the committed head. Costs a full scan; recovery tests and
-    /// operators use it.
+    /// checks it against the committed head. Costs a full scan; [`Store::open`] runs it
+    /// after a recovery that changed state, and tests and operators may run it any time.
     pub fn verify_state_root(&self) -> Result<[u8; 32]> {
         let c = self.committed.read();
         let mut total = LtHash::zero();

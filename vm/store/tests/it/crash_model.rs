@@ -311,3 +311,69 @@ fn no_wal_mode_refuses_to_open_after_an_unclean_stop() {
     let err = supervm_store::Store::open(dir.path(), config).unwrap_err();
     assert!(matches!(err, Error::UncleanNoWalShutdown(_)), "{err}");
 }
+
+/// Guards against: recovery finishing or rolling back a batch over state that no
+/// longer hashes to the committed root. An open that recovered something rescans the
+/// whole state; a key slipped into a shard behind the store's back (with a batch in
+/// doubt, so that recovery has work to do) makes it refuse with `Corrupt`.
+#[test]
+fn an_open_that_recovered_a_batch_rescans_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let armed = Arc::new(Mutex::new(false));
+    let hook_armed = armed.clone();
+    let config = StoreConfig {
+        shards: 2,
+        fail: Some(Arc::new(move |p| {
+            if *hook_armed.lock().unwrap() && p == FailPoint::BeforeDecision {
+                FailAction::Crash
+            } else {
+                FailAction::Continue
+            }
+        })),
+        ..StoreConfig::default()
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed("recovery_rescan"));
+    let store = Arc::new(open(dir.path(), config.clone()));
+    let mut staging = Staging::new(store.clone());
+    let mut model = Model::default();
+    for _ in 0..3 {
+        let w = random_writes(&mut rng, 20);
+        stage(&mut staging, &w);
+        model.apply_block(&w);
+        store.commit(staging.seal().unwrap()).unwrap();
+        model.batches += 1;
+    }
+    let (faulty, _next, _pending) = faulty_and_next(&mut rng, &mut staging, &model);
+    *armed.lock().unwrap() = true;
+    store.commit(faulty).expect_err("crash before the decision");
+    drop(staging);
+    drop(Arc::try_unwrap(store).expect("sole owner"));
+
+    // A stray key in shard 0's state, written around the store.
+    {
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(false);
+        let db = rocksdb::DB::open_cf(
+            &opts,
+            dir.path().join("shard-0"),
+            [
+                supervm_store::layout::CF_STATE,
+                supervm_store::layout::CF_UNDO,
+            ],
+        )
+        .unwrap();
+        let cf = db.cf_handle(supervm_store::layout::CF_STATE).unwrap();
+        let key = (0u8..)
+            .map(|i| vec![0, i, b's'])
+            .find(|k| supervm_store::layout::shard_of(k, 2) == 0)
+            .unwrap();
+        db.put_cf(cf, key, b"stray value").unwrap();
+        db.flush_cf(cf).unwrap();
+    }
+    *armed.lock().unwrap() = false;
+    match Store::open(dir.path(), config) {
+        Err(Error::Corrupt(m)) => assert!(m.contains("scanned state"), "{m}"),
+        Err(e) => panic!("expected Corrupt from the rescan, got {e}"),
+        Ok((_, rec)) => panic!("opened over a stray key (recovery {rec:?})"),
+    }
+}
