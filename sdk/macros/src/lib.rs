@@ -24,6 +24,9 @@ const INTERFACE_SECTION: &str = "supervm_interface";
 const ABI_VERSION_SECTION: &str = "supervm_abi_version";
 /// The constructor's export name (`supervm_abi::CONSTRUCTOR_EXPORT`).
 const CONSTRUCTOR_EXPORT: &str = "__init";
+/// Most parameters of an entry point (`supervm_abi::codec::MAX_TUPLE`: arguments are
+/// decoded as one tuple).
+const MAX_PARAMS: usize = 12;
 /// Interface format version (`supervm_abi::INTERFACE_VERSION`).
 const INTERFACE_VERSION: u32 = 1;
 /// Most `#[topic]` fields of an event (the name takes one of the 4 topics).
@@ -370,6 +373,16 @@ fn expand_contract(mut item: ItemImpl) -> syn::Result<TokenStream2> {
             }
         }
         if bad {
+            continue;
+        }
+        if idents.len() > MAX_PARAMS {
+            push_err(syn::Error::new(
+                sig.ident.span(),
+                format!(
+                    "an entry point takes at most {MAX_PARAMS} parameters (the codec's largest \
+                     tuple); group some into a struct"
+                ),
+            ));
             continue;
         }
 

@@ -46,6 +46,26 @@ impl MyContract {
         Ok(())
     }
 
+    /// As many parameters as an entry point can take.
+    #[allow(clippy::too_many_arguments)]
+    pub fn twelve(
+        a: u8,
+        b: u16,
+        c: u32,
+        d: u64,
+        e: u128,
+        f: bool,
+        g: Address,
+        h: String,
+        i: Vec<u8>,
+        j: Option<u64>,
+        k: (u8, u8),
+        l: [u8; 4],
+    ) -> u64 {
+        let _ = (g, h, i, j, k, l, f);
+        a as u64 + b as u64 + c as u64 + d + e as u64
+    }
+
     pub fn tuple(a: (u64, bool), b: [u8; 32], mut c: Vec<u8>) -> Option<u128> {
         c.push(a.1 as u8);
         Some(b[0] as u128 + a.0 as u128 + c.len() as u128)

@@ -11,7 +11,7 @@
 //! | `Vec<T>`, `String` | `u32` element count, then the elements (UTF-8 bytes for `String`) |
 //! | `Option<T>` | byte 0 (None) or byte 1 then `T` |
 //! | `()` | nothing |
-//! | tuples `(A, B, ..)` | the fields in order |
+//! | tuples `(A, B, ..)`, up to [`MAX_TUPLE`] fields | the fields in order |
 //!
 //! A call's arguments are encoded as the tuple of its parameters. Decoding
 //! must consume the whole input ([`decode_all`]).
@@ -275,11 +275,40 @@ tuple_codec!(A, B, C);
 tuple_codec!(A, B, C, D);
 tuple_codec!(A, B, C, D, E);
 tuple_codec!(A, B, C, D, E, F);
+tuple_codec!(A, B, C, D, E, F, G);
+tuple_codec!(A, B, C, D, E, F, G, H);
+tuple_codec!(A, B, C, D, E, F, G, H, I);
+tuple_codec!(A, B, C, D, E, F, G, H, I, J);
+tuple_codec!(A, B, C, D, E, F, G, H, I, J, K);
+tuple_codec!(A, B, C, D, E, F, G, H, I, J, K, L);
+
+/// Most fields of a tuple the codec encodes, hence most parameters of an entry point.
+pub const MAX_TUPLE: usize = 12;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[test]
+    fn tuples_of_up_to_twelve_fields_round_trip() {
+        let t = (
+            1u8,
+            2u16,
+            3u32,
+            4u64,
+            5u128,
+            true,
+            vec![6u8],
+            Some(7u64),
+            (8u8, 9u8),
+            [10u8; 2],
+            11i64,
+            alloc::string::String::from("twelve"),
+        );
+        let bytes = t.encode();
+        assert_eq!(decode_all::<_>(&bytes), Ok(t));
+    }
 
     #[test]
     fn roundtrip() {
