@@ -84,11 +84,30 @@ impl Default for Limits {
 pub const FRAME_OVERHEAD: u32 = 16;
 
 /// How the VM is set up.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct VmConfig {
     /// Deterministic resource limits.
     pub limits: Limits,
     /// Directory for serialized compiled modules, so a restart does not recompile.
     /// `None` keeps compiled modules in memory only.
     pub module_cache_dir: Option<std::path::PathBuf>,
+    /// Most bytes of compiled modules kept in `module_cache_dir`. Code is uploaded for
+    /// gas, but every upload (even one whose constructor then fails) compiles, so the
+    /// directory would otherwise grow with everything ever deployed. Past the limit the
+    /// least recently used modules are deleted (down to three quarters of it); a deleted
+    /// module is compiled again when next called.
+    pub module_cache_bytes: u64,
+}
+
+/// Default of [`VmConfig::module_cache_bytes`]: 1 GiB.
+pub const DEFAULT_MODULE_CACHE_BYTES: u64 = 1 << 30;
+
+impl Default for VmConfig {
+    fn default() -> Self {
+        VmConfig {
+            limits: Limits::default(),
+            module_cache_dir: None,
+            module_cache_bytes: DEFAULT_MODULE_CACHE_BYTES,
+        }
+    }
 }

@@ -96,6 +96,15 @@ fn engine_config(cfg: &VmConfig) -> Config {
     c
 }
 
+/// Marks a cached module file as just used (its modification time orders the disk
+/// cache's evictions; nothing in consensus depends on it).
+#[allow(clippy::disallowed_methods)] // the wall clock only orders cache evictions
+fn touch(path: &std::path::Path) {
+    if let Ok(f) = std::fs::File::options().write(true).open(path) {
+        let _ = f.set_modified(std::time::SystemTime::now());
+    }
+}
+
 impl VmInner {
     pub(crate) fn new(config: VmConfig) -> Result<Self> {
         let engine =
@@ -196,7 +205,42 @@ impl VmInner {
         // SAFETY: the file was written by `module_to_disk` from `Module::serialize` of an
         // engine with the same compatibility hash (it is part of the directory name), and
         // wasmtime checks the header again; the cache directory belongs to this node.
-        unsafe { Module::deserialize_file(&self.engine, &path) }.ok()
+        let m = unsafe { Module::deserialize_file(&self.engine, &path) }.ok()?;
+        touch(&path);
+        Some(m)
+    }
+
+    /// Deletes the least recently used compiled modules of the disk cache while it holds
+    /// more than `module_cache_bytes`, down to three quarters of that. Runs after each
+    /// write, that is after each compile, which costs far more than listing the
+    /// directory.
+    fn trim_disk_cache(&self) {
+        let Some(dir) = &self.disk_dir else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                Some((meta.modified().ok()?, meta.len(), e.path()))
+            })
+            .collect();
+        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        let limit = self.config.module_cache_bytes;
+        if total <= limit {
+            return;
+        }
+        files.sort();
+        for (_, len, path) in files {
+            if total <= limit / 4 * 3 {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total -= len;
+            }
+        }
     }
 
     fn module_to_disk(&self, hash: &[u8; 32], m: &Module) {
@@ -219,6 +263,7 @@ impl VmInner {
         if written.is_none() || std::fs::rename(&tmp, &path).is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
+        self.trim_disk_cache();
     }
 
     /// Idle recycled instances over all modules.

@@ -463,3 +463,75 @@ fn crypto_host_functions_match_reference_implementations() {
         "a tampered signature fails"
     );
 }
+
+/// A contract returning `tag`: a different code (hash) for every tag.
+fn tagged(tag: &str) -> Vec<u8> {
+    contract(
+        &["return_data"],
+        &format!(
+            r#"(memory (export "memory") 1) (data (i32.const 0) "{tag}")
+            (func (export "tag") (call $return_data (i32.const 0) (i32.const {})))"#,
+            tag.len()
+        ),
+    )
+}
+
+/// Guards against: a disk cache of compiled modules that grows with every code ever
+/// uploaded. Over its byte limit the least recently used modules are deleted; a call
+/// of a deleted one compiles it again and behaves the same.
+#[test]
+fn disk_module_cache_stays_under_its_byte_limit() {
+    let dir = std::env::temp_dir().join(format!("supervm-cache-trim-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let size_of_cache = |dir: &std::path::Path| -> (usize, u64) {
+        let files: Vec<_> = walk(dir)
+            .into_iter()
+            .filter(|f| f.ends_with(".cwasm"))
+            .collect();
+        let bytes = files
+            .iter()
+            .map(|f| std::fs::metadata(f).unwrap().len())
+            .sum();
+        (files.len(), bytes)
+    };
+    // One module's size, to set a limit of about two and a half modules.
+    let mut c = Chain::new();
+    c.vm = Vm::new(VmConfig {
+        module_cache_dir: Some(dir.join("probe")),
+        ..Default::default()
+    })
+    .unwrap();
+    c.deploy_ok(tagged("probe"));
+    let (n, one) = size_of_cache(&dir.join("probe"));
+    assert_eq!(n, 1);
+    let limit = one * 5 / 2;
+    let cfg = VmConfig {
+        module_cache_dir: Some(dir.join("trimmed")),
+        module_cache_bytes: limit,
+        ..Default::default()
+    };
+    c.vm = Vm::new(cfg.clone()).unwrap();
+    let mut deployed = vec![];
+    for i in 0..6 {
+        let tag = format!("contract number {i}");
+        deployed.push((c.deploy_ok(tagged(&tag)), tag));
+        let (n, bytes) = size_of_cache(&dir.join("trimmed"));
+        assert!(bytes <= limit, "{n} modules, {bytes} bytes over {limit}");
+        assert!(n >= 1, "the newest module stays");
+    }
+    // Every contract still runs, compiled again where its module was deleted, in a new
+    // VM (nothing in memory) and with the same gas as before.
+    let before: Vec<_> = deployed
+        .iter()
+        .map(|(a, _)| c.call(*a, "tag", vec![], GAS).gas_used)
+        .collect();
+    c.vm = Vm::new(cfg).unwrap();
+    for ((a, tag), gas) in deployed.iter().zip(before) {
+        let r = c.call(*a, "tag", vec![], GAS);
+        assert_eq!(r.return_data, tag.as_bytes());
+        assert_eq!(r.gas_used, gas);
+    }
+    let (_, bytes) = size_of_cache(&dir.join("trimmed"));
+    assert!(bytes <= limit);
+    let _ = std::fs::remove_dir_all(&dir);
+}
