@@ -287,6 +287,7 @@ impl Mempool {
     /// The encodings of every transaction not resolved: in flight (taken by the
     /// producer; after the pipeline stopped, those of a batch whose commit failed) in
     /// the order taken, then the queued ones in arrival order.
+    #[allow(clippy::disallowed_methods)] // in-flight entries are sorted by take order
     pub fn unresolved_raw(&self) -> Vec<Vec<u8>> {
         let inner = self.inner.lock();
         let mut inflight: Vec<&(u64, Arc<PendingTx>)> = inner.inflight.values().collect();

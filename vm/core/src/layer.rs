@@ -51,6 +51,7 @@ impl WriteLayer {
 
     /// The smallest key this layer holds a value for (not deleted) that starts with
     /// `prefix` and lies in the range of a `next_key(prefix, after)` step.
+    #[allow(clippy::disallowed_methods)] // the keys are collected into an ordered set
     pub fn next_present(&self, prefix: &[u8], after: Option<&[u8]>) -> Option<Vec<u8>> {
         let mut ordered = self.ordered.lock();
         ordered

@@ -164,7 +164,7 @@ fn crash_at_every_two_phase_step_matches_model() {
     }
     println!(
         "crash_model: {} faults, {} batches, {} blocks",
-        hits.values().sum::<i32>(),
+        points().iter().map(|p| hits[p]).sum::<i32>(),
         model.batches,
         model.blocks
     );
