@@ -358,3 +358,25 @@ pub fn max_cost(tx: &SignedTx) -> u128 {
         _ => fee,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Block execution at its most workers and the most simulations, each transaction
+    /// at the deepest call chain, plus every idle recycled instance, fit in the VM's
+    /// instance slots (past them instantiation fails, and with it the block).
+    #[test]
+    fn executing_and_simulating_at_once_fit_the_instance_slots() {
+        let per_tx = supervm_vm::abi::limits::MAX_CALL_DEPTH as usize;
+        let threads = supervm_parallel::MAX_THREADS + MAX_SIMULATIONS;
+        let busy = threads * per_tx;
+        // (the idle cap is checked before a lock: each thread may overshoot it by one)
+        assert!(
+            busy + supervm_vm::IDLE_INSTANCES + threads <= supervm_vm::INSTANCE_SLOTS,
+            "{busy} busy + {} idle > {} slots",
+            supervm_vm::IDLE_INSTANCES,
+            supervm_vm::INSTANCE_SLOTS
+        );
+    }
+}

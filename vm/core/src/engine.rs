@@ -45,6 +45,19 @@ pub(crate) struct LoadedModule {
     pub(crate) warm: WarmPool,
 }
 
+/// Instances that can be alive at once in one VM (the pooling allocator's slots):
+/// running frames (up to `MAX_CALL_DEPTH` per executing transaction) and idle
+/// recycled instances ([`IDLE_INSTANCES`]) share them. Past them instantiation fails,
+/// which fails the block: callers bound their concurrency (the parallel executor's
+/// `MAX_THREADS`, the node's simulations).
+pub const INSTANCE_SLOTS: usize = 512;
+
+/// Most idle recycled instances one VM keeps.
+pub const IDLE_INSTANCES: usize = crate::warm::PER_VM;
+
+/// Stack of the thread that compiles a module (Cranelift recurses over nested code).
+const COMPILE_STACK: usize = 16 << 20;
+
 /// Compiled modules kept in memory (each with its recycled instances); others are
 /// loaded from the disk cache (or compiled) when called.
 pub const MODULES_IN_MEMORY: usize = 1024;
@@ -79,9 +92,9 @@ fn engine_config(cfg: &VmConfig) -> Config {
         .max_wasm_stack(MAX_WASM_STACK);
     let mut pool = PoolingAllocationConfig::default();
     let pages = cfg.limits.max_memory_pages as usize;
-    pool.total_memories(512)
-        .total_tables(512)
-        .total_core_instances(512)
+    pool.total_memories(INSTANCE_SLOTS as u32)
+        .total_tables(INSTANCE_SLOTS as u32)
+        .total_core_instances(INSTANCE_SLOTS as u32)
         .max_memory_size(pages * 65536)
         .table_elements(cfg.limits.max_table_elements as usize)
         // A used memory is reset by `memset` of its first MiB instead of `madvise`, so the
@@ -142,6 +155,26 @@ impl VmInner {
         Ok((info, instrumented))
     }
 
+    /// Compiles `wasm` on a thread of its own. wasmtime compiles functions in parallel
+    /// on rayon, and a rayon worker that waits for that work may meanwhile run any job
+    /// queued on its own pool: on the parallel executor's pool, another worker loop,
+    /// which runs until the block is done, while the block waits for the transaction
+    /// this very thread was executing (a deadlock, seen with a deploy inside a block).
+    /// A plain thread blocked in `join` runs nothing else; the compile itself still
+    /// runs on rayon's global pool.
+    fn compile(&self, wasm: &[u8]) -> Result<Module> {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("supervm-compile".into())
+                .stack_size(COMPILE_STACK)
+                .spawn_scoped(s, || Module::new(&self.engine, wasm))
+                .map_err(|e| Error::Engine(format!("start a compile thread: {e}")))?
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                .map_err(|e| Error::Engine(format!("compile: {e}")))
+        })
+    }
+
     /// The compiled module for `hash`, if it is in the memory cache.
     pub(crate) fn cached(&self, hash: &[u8; 32]) -> Option<Arc<LoadedModule>> {
         self.cache.get(hash)
@@ -156,8 +189,7 @@ impl VmInner {
         let (info, instrumented) = self.prepare(code)?;
         let module = self.module_from_disk(hash).map_or_else(
             || {
-                let m = Module::new(&self.engine, &instrumented)
-                    .map_err(|e| Error::Engine(format!("compile: {e}")))?;
+                let m = self.compile(&instrumented)?;
                 self.module_to_disk(hash, &m);
                 Ok::<_, Error>(m)
             },

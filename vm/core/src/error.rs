@@ -90,7 +90,7 @@ pub enum StateError {
     /// The read depends on a transaction that has not finished (parallel execution):
     /// the executing incarnation must stop and wait for it.
     #[error("read blocked on transaction {0}")]
-    Blocked(u32),
+    Blocked(usize),
     /// The storage backend failed.
     #[error("state backend: {0}")]
     Backend(String),

@@ -252,8 +252,16 @@ fn deploy(
         Ok(Ok(x)) => x,
     };
     let module = match crate::frame::load_contract(vm, &mut ctx, &addr) {
-        Ok(Some(m)) => m,
-        Ok(None) => return (Err(Error::Engine("deployed contract vanished".into())), ctx),
+        Ok(crate::frame::Loaded::Module(m)) => m,
+        // The record was just written by this transaction, and the code's presence read
+        // (recorded) or written by it too: only a speculative execution, which validation
+        // will repeat, can find the code gone since (see `Loaded::MissingCode`).
+        Ok(crate::frame::Loaded::MissingCode) => {
+            return (Ok(Run::invalid("the code vanished during deploy", 0)), ctx);
+        }
+        Ok(crate::frame::Loaded::NoContract) => {
+            return (Err(Error::Engine("deployed contract vanished".into())), ctx);
+        }
         Err(Error::Engine(e)) => return (Ok(Run::invalid(format!("compile failed: {e}"), 0)), ctx),
         Err(e) => return (Err(e), ctx),
     };

@@ -261,27 +261,40 @@ fn fresh(
     })
 }
 
+/// What [`load_contract`] found at an address.
+pub(crate) enum Loaded {
+    Module(std::sync::Arc<LoadedModule>),
+    /// No contract record.
+    NoContract,
+    /// A record naming code that is not stored. Code is never deleted and a record is
+    /// only written for stored code, so no consistent state has this; a speculative
+    /// execution of the parallel scheduler can see it (a lower transaction that wrote
+    /// the code was since re-executed without writing it). The code read is then
+    /// recorded, and the call fails like a call of a missing contract: validation
+    /// re-executes the transaction, whose final incarnation never gets here.
+    MissingCode,
+}
+
 /// Loads the module of the contract at `addr`.
-pub(crate) fn load_contract(
-    vm: &VmInner,
-    tx: &mut TxCtx,
-    addr: &Address,
-) -> Result<Option<std::sync::Arc<LoadedModule>>, Error> {
+pub(crate) fn load_contract(vm: &VmInner, tx: &mut TxCtx, addr: &Address) -> Result<Loaded, Error> {
     // Every call reads this record: the key goes into the read set and the value is
     // decoded in place (no copies).
     let Some(rec) = tx.get_ref(contract_key(addr))? else {
-        return Ok(None);
+        return Ok(Loaded::NoContract);
     };
     let rec = ContractRecord::decode(rec)
         .ok_or_else(|| Error::Engine("corrupt contract record".into()))?;
     if let Some(m) = vm.cached(&rec.code_hash) {
-        return Ok(Some(m));
+        return Ok(Loaded::Module(m));
     }
-    let code = tx
-        .journal
-        .get_unrecorded(tx.view(), &code_key(&rec.code_hash))?
-        .ok_or_else(|| Error::Engine("contract record names missing code".into()))?;
-    vm.load(&rec.code_hash, &code).map(Some)
+    // Code is immutable by hash: its read is not recorded (a stored code can only be the
+    // one code with that hash).
+    let key = code_key(&rec.code_hash);
+    let Some(code) = tx.journal.get_unrecorded(tx.view(), &key)? else {
+        tx.get_ref(key)?;
+        return Ok(Loaded::MissingCode);
+    };
+    vm.load(&rec.code_hash, &code).map(Loaded::Module)
 }
 
 /// Calls `entry` of contract `addr` as a new frame at `depth`.
@@ -315,10 +328,19 @@ pub(crate) fn invoke(
         return (FrameResult::cannot(r), tx);
     }
     let module = match load_contract(vm, &mut tx, &addr) {
-        Ok(Some(m)) => m,
-        Ok(None) => {
+        Ok(Loaded::Module(m)) => m,
+        Ok(Loaded::NoContract) => {
             return (
                 FrameResult::cannot(format!("no contract at {}", hex::encode(addr.0))),
+                tx,
+            );
+        }
+        Ok(Loaded::MissingCode) => {
+            return (
+                FrameResult::cannot(format!(
+                    "the contract at {} names code that is not stored",
+                    hex::encode(addr.0)
+                )),
                 tx,
             );
         }

@@ -35,6 +35,7 @@ mod warm;
 
 pub use address::{code_hash, contract_address};
 pub use config::{FRAME_OVERHEAD, Limits, VmConfig};
+pub use engine::{IDLE_INSTANCES, INSTANCE_SLOTS};
 pub use error::{CodeError, Error, Result, StateError};
 pub use execute::Vm;
 pub use interface::Interface;

@@ -18,6 +18,12 @@ use crate::view::MvView;
 /// without the VM having to switch stacks.
 const WORKER_STACK: usize = 64 << 20;
 
+/// Most workers of one executor. Each executing transaction may hold
+/// `MAX_CALL_DEPTH` instances (one per frame) out of the VM's
+/// [`INSTANCE_SLOTS`](supervm_vm::INSTANCE_SLOTS), which idle recycled instances and the
+/// node's simulations (4 at a time) share: 32 workers leave room for both.
+pub const MAX_THREADS: usize = 32;
+
 /// Statistics of one block's parallel execution.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BlockStats {
@@ -104,13 +110,14 @@ struct Shared<'a> {
 }
 
 impl ParallelExecutor {
-    /// An executor running `threads` workers (at least 1) on `vm`.
+    /// An executor running `threads` workers on `vm` (at least 1, at most
+    /// [`MAX_THREADS`]).
     ///
     /// # Panics
     ///
     /// If the operating system refuses to start the worker threads.
     pub fn new(vm: Vm, threads: usize) -> Self {
-        let threads = threads.max(1);
+        let threads = threads.clamp(1, MAX_THREADS);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .stack_size(WORKER_STACK)
@@ -294,7 +301,7 @@ impl Shared<'_> {
                 if let Some(k) = view.blocked_key() {
                     self.conflict(k);
                 }
-                if self.sched.add_dependency(idx, dep as usize) {
+                if self.sched.add_dependency(idx, dep) {
                     Ok(None)
                 } else {
                     Ok(Some(Task::Execute(version)))

@@ -35,4 +35,4 @@ pub mod view;
 
 pub use adaptive::Schedule;
 pub use error::{Error, Result};
-pub use executor::{BlockOutput, BlockStats, ParallelExecutor};
+pub use executor::{BlockOutput, BlockStats, MAX_THREADS, ParallelExecutor};

@@ -34,7 +34,7 @@ impl<'a> MvView<'a> {
 
     fn blocked_on(&self, key: &[u8], writer: usize) -> StateError {
         *self.blocked.lock() = Some(key.to_vec());
-        StateError::Blocked(writer as u32)
+        StateError::Blocked(writer)
     }
 
     /// What the view resolves `key` to: `Err(Blocked)` on an estimate.

@@ -1,6 +1,6 @@
 //! The ABI and transaction semantics, one behaviour per test.
 
-use supervm_vm::{Address, CodeSource, Outcome, Payload, Vm, VmConfig};
+use supervm_vm::{Address, CodeSource, Outcome, Payload, StateView, Vm, VmConfig};
 
 use crate::util::{Chain, contract};
 
@@ -534,4 +534,39 @@ fn disk_module_cache_stays_under_its_byte_limit() {
     let (_, bytes) = size_of_cache(&dir.join("trimmed"));
     assert!(bytes <= limit);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Guards against: a contract record naming code that is not stored failing the
+/// whole block with an engine error. No consistent state has one (code is never
+/// deleted), but a speculative execution of the parallel scheduler can read one; the
+/// call must fail like a call of a missing contract, with the code read recorded so
+/// that validation re-executes the transaction.
+#[test]
+fn a_record_naming_missing_code_fails_the_call_not_the_block() {
+    let mut c = Chain::new();
+    let addr = c.deploy_ok(counter());
+    let rec = c
+        .state
+        .get(&supervm_vm::state::contract_key(&addr))
+        .unwrap()
+        .unwrap();
+    let hash: [u8; 32] = supervm_vm::state::ContractRecord::decode(&rec)
+        .unwrap()
+        .code_hash;
+    let code_key = supervm_vm::state::code_key(&hash);
+    let mut gone = supervm_vm::WriteSet::new();
+    gone.insert(code_key.clone(), None);
+    c.state.apply(&gone);
+    c.vm.clear_module_cache();
+    let r = c.call(addr, "inc", vec![], GAS);
+    match &r.outcome {
+        Outcome::Trap { reason } | Outcome::Invalid { reason } => {
+            assert!(reason.contains("not stored"), "{reason}")
+        }
+        other => panic!("expected a failed call, got {other:?}"),
+    }
+    assert!(
+        r.read_set.keys.iter().any(|k| k.key == code_key),
+        "the code read is in the read set"
+    );
 }

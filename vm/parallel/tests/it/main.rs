@@ -5,5 +5,6 @@
 //! threads. Every case prints its seed; `SUPERVM_SEED=<seed>` reruns one case,
 //! `SUPERVM_PAR_SCALE=<k>` multiplies the number of cases.
 
+mod code_changes;
 mod differential;
 mod workload;
