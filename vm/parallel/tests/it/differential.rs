@@ -3,7 +3,7 @@
 use supervm_parallel::{BlockOutput, ParallelExecutor, Schedule};
 use supervm_vm::{InMemoryState, Outcome, Receipt, Vm, VmConfig};
 
-use crate::workload::{World, random_block, world};
+use crate::workload::{GAS, World, random_block, world};
 
 const THREADS: [usize; 4] = [1, 2, 4, 8];
 
@@ -297,14 +297,22 @@ fn stats_name_hot_keys() {
     }
 }
 
+/// Blocks of no and of one transaction, under every schedule and thread count.
 #[test]
-fn empty_block() {
+fn empty_and_one_transaction_blocks() {
     let vm = Vm::new(VmConfig::default()).unwrap();
-    let w = world(&vm, 1);
-    let out = ParallelExecutor::new(vm, 4)
-        .execute_block(&w.base, &w.block, &[])
-        .unwrap();
-    assert!(out.receipts.is_empty() && out.writes.is_empty());
+    let w = world(&vm, 4);
+    let one = crate::workload::random_block(&w, 11, 1);
+    let seq = sequential(&w, &one);
+    for threads in [1, 2, 4] {
+        for schedule in [Schedule::Adaptive, Schedule::Parallel, Schedule::Sequential] {
+            let exec = ParallelExecutor::new(vm.clone(), threads).with_schedule(schedule);
+            let out = exec.execute_block(&w.base, &w.block, &[]).unwrap();
+            assert!(out.receipts.is_empty() && out.writes.is_empty());
+            let out = exec.execute_block(&w.base, &w.block, &one).unwrap();
+            assert_sequential(&w, &out, &seq, &format!("{threads} threads {schedule:?}"));
+        }
+    }
 }
 
 /// A state backend that fails: the block fails with that error (no receipt is
@@ -358,4 +366,35 @@ fn a_panicking_worker_fails_the_block() {
             "{err}"
         );
     }
+}
+
+/// The registry's `purge_count` works as the random blocks assume: over the 24
+/// committed keys (every other one of 48), removing keys 0, 1 and 2 leaves 22 (its
+/// walk steps over its own two deletions).
+#[test]
+fn registry_purge_count_counts_around_its_deletions() {
+    let vm = Vm::new(VmConfig::default()).unwrap();
+    let w = world(&vm, 1);
+    let from = w.accounts[0];
+    let purge = crate::workload::call(from, w.registry, "purge_count", vec![0], GAS);
+    let count = crate::workload::call(from, w.registry, "count", vec![], GAS);
+    let (r, _) = sequential(&w, &[purge, count]);
+    assert!(
+        r.iter().all(|r| r.outcome.is_success()),
+        "{:?}",
+        r[0].outcome
+    );
+    assert_eq!(r[0].return_data, 22u64.to_le_bytes());
+    assert_eq!(r[1].return_data, 22u64.to_le_bytes());
+    let (plain, _) = sequential(
+        &w,
+        &[crate::workload::call(
+            from,
+            w.registry,
+            "count",
+            vec![],
+            GAS,
+        )],
+    );
+    assert_eq!(plain[0].return_data, 24u64.to_le_bytes());
 }

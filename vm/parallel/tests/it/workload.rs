@@ -10,9 +10,15 @@ use wasm_encoder::Section;
 
 pub const GAS: u64 = 2_000_000;
 
+/// Registry keys the blocks add and remove: more than the 32 keys the parallel
+/// view's prefix iteration fetches per step. Every other one starts in the
+/// committed state, so blocks also delete and iterate over committed keys.
+pub const REGISTRY_KEYS: u8 = 48;
+
 /// A registry in WAT: `add`/`remove` a one-byte key under prefix "r"; `count`
 /// iterates the prefix (prefix iteration: the phantom-read case), stores and
-/// returns the count.
+/// returns the count; `purge_count(k)` removes keys k, k+1 and k+2, then counts
+/// (iterating over its own deletions, which are charged per key skipped).
 fn registry_wasm() -> Vec<u8> {
     let imports = [
         ("storage_set", "(param i32 i32 i32 i32)"),
@@ -39,7 +45,16 @@ fn registry_wasm() -> Vec<u8> {
         (func (export "remove")
           (call $input_read (i32.const 1))
           (call $storage_remove (i32.const 0) (i32.const 2)))
-        (func (export "count")
+        (func (export "purge_count")
+          (local $i i32)
+          (call $input_read (i32.const 1))
+          (loop $again
+            (call $storage_remove (i32.const 0) (i32.const 2))
+            (i32.store8 (i32.const 1) (i32.add (i32.load8_u (i32.const 1)) (i32.const 1)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $again (i32.lt_u (local.get $i) (i32.const 3))))
+          (call $count))
+        (func $count (export "count")
           (local $n i64) (local $len i64) (local $after_len i32)
           (local.set $after_len (i32.const -1))
           (block $done (loop $next
@@ -132,6 +147,9 @@ pub fn world(vm: &Vm, keys: usize) -> World {
     setup.push(deploy(registry_wasm(), 6, vec![]));
     let [token, token2, hotkey, counter, escrow, registry] =
         [1u8, 2, 3, 4, 5, 6].map(|s| contract_address(&admin, &[s; 32]));
+    for k in (0..REGISTRY_KEYS).step_by(2) {
+        setup.push(call(admin, registry, "add", vec![k], GAS));
+    }
     let accounts: Vec<Address> = (0..keys).map(account).collect();
     for a in &accounts {
         for t in [token, token2] {
@@ -226,12 +244,25 @@ pub fn random_block(w: &World, seed: u64, n: usize) -> Vec<Transaction> {
                     (rng.gen_range(0..24u64),).encode(),
                     GAS,
                 ),
-                82..=86 => call(from, w.registry, "add", vec![rng.gen_range(0..12u8)], GAS),
-                87..=89 => call(
+                82..=86 => call(
+                    from,
+                    w.registry,
+                    "add",
+                    vec![rng.gen_range(0..REGISTRY_KEYS)],
+                    GAS,
+                ),
+                87..=88 => call(
                     from,
                     w.registry,
                     "remove",
-                    vec![rng.gen_range(0..12u8)],
+                    vec![rng.gen_range(0..REGISTRY_KEYS)],
+                    GAS,
+                ),
+                89 => call(
+                    from,
+                    w.registry,
+                    "purge_count",
+                    vec![rng.gen_range(0..REGISTRY_KEYS)],
                     GAS,
                 ),
                 90..=94 => call(from, w.registry, "count", vec![], GAS),
