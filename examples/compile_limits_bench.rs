@@ -84,6 +84,7 @@ fn main() {
         "(local.get 0) if ".repeat(l.max_blocks_per_function as usize),
         "end ".repeat(l.max_blocks_per_function as usize)
     );
+    let returns = "(if (local.get 0) (then (return)))".repeat(l.max_loops_per_function as usize);
     let over = "(loop (local.get 0) (br_if 0))".repeat(10_000);
     let over_plain = plain_compile(&module(1, &over));
     let token_init = (
@@ -113,6 +114,10 @@ fn main() {
                 l.max_blocks_per_function
             ),
             filled(&nested_ifs),
+        ),
+        (
+            format!("{} returns per function, filled", l.max_loops_per_function),
+            filled(&returns),
         ),
         ("10,000 loops in one function".into(), module(1, &over)),
     ];

@@ -44,6 +44,30 @@ impl Counter {
         add_by(n)
     }
 
+    /// Adds all twelve amounts (an entry point with the most parameters the SDK allows);
+    /// returns the new value.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_many(
+        a: u64,
+        b: u64,
+        c: u64,
+        d: u64,
+        e: u64,
+        f: u64,
+        g: u64,
+        h: u64,
+        i: u64,
+        j: u64,
+        k: u64,
+        l: u64,
+    ) -> Result<u64, CounterError> {
+        let mut sum = 0u64;
+        for n in [a, b, c, d, e, f, g, h, i, j, k, l] {
+            sum = sum.checked_add(n).ok_or(CounterError::Overflow)?;
+        }
+        add_by(sum)
+    }
+
     /// The current value.
     pub fn get() -> u64 {
         COUNT.get_or(0)

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, ModuleExport,
@@ -43,6 +43,8 @@ pub(crate) struct LoadedModule {
     pub(crate) globals: Vec<ModuleExport>,
     /// Idle instances, reset to their freshly instantiated state.
     pub(crate) warm: WarmPool,
+    /// The VM's compile count when this module's disk-cache file was last marked used.
+    touched: AtomicU64,
 }
 
 /// Instances that can be alive at once in one VM (the pooling allocator's slots):
@@ -55,7 +57,8 @@ pub const INSTANCE_SLOTS: usize = 512;
 /// Most idle recycled instances one VM keeps.
 pub const IDLE_INSTANCES: usize = crate::warm::PER_VM;
 
-/// Stack of the thread that compiles a module (Cranelift recurses over nested code).
+/// Stack of the thread that starts a compile (wasmtime validates and translates there;
+/// the functions themselves compile on rayon's global pool).
 const COMPILE_STACK: usize = 16 << 20;
 
 /// Compiled modules kept in memory (each with its recycled instances); others are
@@ -74,6 +77,8 @@ pub struct VmInner {
     disk_dir: Option<PathBuf>,
     /// Idle recycled instances over all modules.
     warm_total: Arc<AtomicUsize>,
+    /// Modules written to the disk cache so far (see [`VmInner::cached`]).
+    compiles: AtomicU64,
 }
 
 fn engine_config(cfg: &VmConfig) -> Config {
@@ -145,6 +150,7 @@ impl VmInner {
             cache: quick_cache::sync::Cache::new(MODULES_IN_MEMORY),
             disk_dir,
             warm_total: Arc::new(AtomicUsize::new(0)),
+            compiles: AtomicU64::new(0),
         })
     }
 
@@ -168,7 +174,7 @@ impl VmInner {
                 .name("supervm-compile".into())
                 .stack_size(COMPILE_STACK)
                 .spawn_scoped(s, || Module::new(&self.engine, wasm))
-                .map_err(|e| Error::Engine(format!("start a compile thread: {e}")))?
+                .map_err(|e| Error::Resource(format!("start a compile thread: {e}")))?
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
                 .map_err(|e| Error::Engine(format!("compile: {e}")))
@@ -177,7 +183,18 @@ impl VmInner {
 
     /// The compiled module for `hash`, if it is in the memory cache.
     pub(crate) fn cached(&self, hash: &[u8; 32]) -> Option<Arc<LoadedModule>> {
-        self.cache.get(hash)
+        let m = self.cache.get(hash)?;
+        // The disk cache is trimmed by file time after each compile; a module used
+        // from memory since the last compile gets its file marked used once, so the
+        // trim deletes the least recently used modules, not the ones kept hot here.
+        let compiles = self.compiles.load(Ordering::Relaxed);
+        if m.touched.load(Ordering::Relaxed) < compiles {
+            m.touched.store(compiles, Ordering::Relaxed);
+            if let Some(path) = self.disk_path(hash) {
+                touch(&path);
+            }
+        }
+        Some(m)
     }
 
     /// The compiled module for `code` (whose hash is `hash`): from memory, then disk,
@@ -218,6 +235,7 @@ impl VmInner {
             globals,
             warm: WarmPool::new(self.warm_total.clone()),
             pre,
+            touched: AtomicU64::new(self.compiles.load(Ordering::Relaxed)),
         });
         self.cache.insert(*hash, loaded.clone());
         Ok(loaded)
@@ -295,6 +313,7 @@ impl VmInner {
         if written.is_none() || std::fs::rename(&tmp, &path).is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
+        self.compiles.fetch_add(1, Ordering::Relaxed);
         self.trim_disk_cache();
     }
 

@@ -108,6 +108,10 @@ pub enum Error {
     /// The wasm engine failed in a way that is not the contract's fault.
     #[error("engine: {0}")]
     Engine(String),
+    /// The machine refused a resource (a thread): not the contract's doing and not the
+    /// same on every node, so never a receipt; the transaction was not executed.
+    #[error("resource: {0}")]
+    Resource(String),
 }
 
 /// Result with the VM's [`Error`].

@@ -254,8 +254,8 @@ fn deploy(
     let module = match crate::frame::load_contract(vm, &mut ctx, &addr) {
         Ok(crate::frame::Loaded::Module(m)) => m,
         // The record was just written by this transaction, and the code's presence read
-        // (recorded) or written by it too: only a speculative execution, which validation
-        // will repeat, can find the code gone since (see `Loaded::MissingCode`).
+        // (recorded, so the journal answers the same again) or written by it too: not
+        // reachable, kept as a failed deploy rather than a failed block.
         Ok(crate::frame::Loaded::MissingCode) => {
             return (Ok(Run::invalid("the code vanished during deploy", 0)), ctx);
         }

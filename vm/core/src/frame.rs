@@ -269,9 +269,11 @@ pub(crate) enum Loaded {
     /// A record naming code that is not stored. Code is never deleted and a record is
     /// only written for stored code, so no consistent state has this; a speculative
     /// execution of the parallel scheduler can see it (a lower transaction that wrote
-    /// the code was since re-executed without writing it). The code read is then
-    /// recorded, and the call fails like a call of a missing contract: validation
-    /// re-executes the transaction, whose final incarnation never gets here.
+    /// the code was since re-executed without writing it). It is decided on a recorded
+    /// read of the code, and the call fails like a call of a missing contract:
+    /// validation then sees the record and the code read disagree with the block's
+    /// final values and re-executes the transaction, whose final incarnation never
+    /// gets here.
     MissingCode,
 }
 
@@ -287,12 +289,17 @@ pub(crate) fn load_contract(vm: &VmInner, tx: &mut TxCtx, addr: &Address) -> Res
     if let Some(m) = vm.cached(&rec.code_hash) {
         return Ok(Loaded::Module(m));
     }
-    // Code is immutable by hash: its read is not recorded (a stored code can only be the
-    // one code with that hash).
+    // Code is immutable by hash: a read that finds it is not recorded (a stored code can
+    // only be the one code with that hash). A read that does not find it decides
+    // nothing by itself: the decision is taken on a recorded read, which validation
+    // checks (a lower transaction may have written the code in between).
     let key = code_key(&rec.code_hash);
-    let Some(code) = tx.journal.get_unrecorded(tx.view(), &key)? else {
-        tx.get_ref(key)?;
-        return Ok(Loaded::MissingCode);
+    let code = match tx.journal.get_unrecorded(tx.view(), &key)? {
+        Some(code) => code,
+        None => match tx.get_ref(key)? {
+            Some(code) => code.to_vec(),
+            None => return Ok(Loaded::MissingCode),
+        },
     };
     vm.load(&rec.code_hash, &code).map(Loaded::Module)
 }

@@ -375,15 +375,16 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
             let mut max_height = 0u32;
             let (mut loops, mut blocks) = (0u32, 0u32);
             while !reader.eof() {
-                // `block`, `loop` and `if` are one-byte opcodes that no prefixed
-                // opcode starts with.
+                // `block`, `loop`, `if` and `return` are one-byte opcodes that no
+                // prefixed opcode starts with. A `return` counts as a loop: the stack
+                // instrumentation puts a fuel-checking empty loop before each one.
                 match reader.clone().read_u8().map_err(invalid)? {
                     0x02 | 0x04 => blocks += 1,
-                    0x03 => {
+                    0x03 | 0x0f => {
                         loops += 1;
                         blocks += 1;
                         check(
-                            "loops in a function",
+                            "loops (each return counts as one) in a function",
                             "max_loops_per_function",
                             loops as u64,
                             limits.max_loops_per_function as u64,

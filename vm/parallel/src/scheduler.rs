@@ -263,3 +263,112 @@ impl Scheduler {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The scheduler's state machine under random interleavings of its operations:
+    //! virtual workers take tasks and finish them in a random order, executions block
+    //! on random lower transactions and validations fail at random (a bounded number
+    //! of times per transaction, so a run must end). Every run must reach `done`
+    //! within a step bound (no lost wake-up, no task lost, the throttle never stalls
+    //! it), with every transaction validated after its last execution. Each case
+    //! prints its seed; `SUPERVM_SEED=<seed>` reruns one.
+
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    /// Failures (dependency waits plus validation aborts) a transaction may suffer.
+    const FAILURES: u32 = 4;
+
+    fn run(seed: u64) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let n = rng.gen_range(1..60);
+        let workers = rng.gen_range(1..6);
+        let fail_percent = rng.gen_range(0..60);
+        let s = Scheduler::new(n);
+        let mut held: Vec<Option<Task>> = vec![None; workers];
+        let mut failures = vec![0u32; n];
+        let mut validated = vec![false; n];
+        let mut steps = 0u64;
+        let fail = |rng: &mut ChaCha8Rng, failures: &mut Vec<u32>, idx: usize| {
+            if failures[idx] < FAILURES && rng.gen_range(0..100) < fail_percent {
+                failures[idx] += 1;
+                true
+            } else {
+                false
+            }
+        };
+        while !s.done() {
+            steps += 1;
+            assert!(
+                steps < 200_000,
+                "seed {seed}: no progress after {steps} steps (n {n}, workers {workers})"
+            );
+            let w = rng.gen_range(0..workers);
+            held[w] = match held[w].take() {
+                None => s.next_task(),
+                Some(Task::Execute(v)) => {
+                    let (idx, _) = v;
+                    if idx > 0 && fail(&mut rng, &mut failures, idx) {
+                        s.note(false, true);
+                        let blocking = rng.gen_range(0..idx);
+                        if s.add_dependency(idx, blocking) {
+                            None
+                        } else {
+                            Some(Task::Execute(v))
+                        }
+                    } else {
+                        s.note(true, false);
+                        validated[idx] = false;
+                        s.finish_execution(v, rng.gen_bool(0.3))
+                    }
+                }
+                Some(Task::Validate(v)) => {
+                    let (idx, _) = v;
+                    let conflict = fail(&mut rng, &mut failures, idx);
+                    let aborted = conflict && s.try_validation_abort(v);
+                    if !conflict && s.status[idx].lock().0 == v.1 {
+                        validated[idx] = true;
+                    }
+                    if aborted {
+                        s.note(false, true);
+                        validated[idx] = false;
+                    }
+                    s.finish_validation(idx, aborted)
+                }
+            };
+        }
+        assert!(
+            held.iter().all(Option::is_none),
+            "seed {seed}: a task outlived done"
+        );
+        for (i, validated) in validated.iter().enumerate() {
+            assert_eq!(
+                s.status[i].lock().1,
+                Status::Executed,
+                "seed {seed}: tx {i} not executed at done"
+            );
+            assert!(
+                validated,
+                "seed {seed}: tx {i} not validated after its last execution"
+            );
+        }
+    }
+
+    #[test]
+    fn random_interleavings_always_finish() {
+        let seeds: Vec<u64> = match std::env::var("SUPERVM_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            Some(s) => vec![s],
+            None => (0..2_000).collect(),
+        };
+        for seed in seeds {
+            println!("scheduler seed {seed}");
+            run(seed);
+        }
+    }
+}

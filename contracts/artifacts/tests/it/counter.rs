@@ -55,6 +55,7 @@ fn interface_and_error_enum() {
         names,
         [
             "add",
+            "add_many",
             "add_then_panic",
             "add_then_revert",
             "get",
@@ -140,6 +141,23 @@ fn overflow_reverts_with_code_1() {
         "Overflow",
     );
     assert_eq!(get(&mut f), u64::MAX);
+}
+
+/// Twelve arguments, the most an entry point takes, encoded as one tuple by the
+/// harness and decoded by the contract.
+#[test]
+fn add_many_takes_twelve_arguments() {
+    let mut f = setup();
+    let args = (
+        1u64, 2u64, 3u64, 4u64, 5u64, 6u64, 7u64, 8u64, 9u64, 10u64, 11u64, 12u64,
+    );
+    let r = f.env.call(&f.counter, "add_many", args);
+    assert_eq!(r.value::<u64>(), 78);
+    assert_eq!(get(&mut f), 78);
+    assert_eq!(
+        interface(COUNTER).function("add_many").unwrap().args.len(),
+        12
+    );
 }
 
 #[test]

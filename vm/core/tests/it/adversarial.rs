@@ -323,6 +323,28 @@ fn compile_bombs_are_rejected_before_compiling() {
         }),
         "max_blocks_per_function",
     );
+    // Each `return` gets a fuel-checking loop from the instrumentation: it counts.
+    rejected(
+        &mut c,
+        one_function(|f| {
+            for _ in 0..=l.max_loops_per_function {
+                f.instruction(&Instruction::LocalGet(0))
+                    .instruction(&Instruction::If(BlockType::Empty))
+                    .instruction(&Instruction::Return)
+                    .instruction(&Instruction::End);
+            }
+        }),
+        "max_loops_per_function",
+    );
+    rejected(
+        &mut c,
+        one_function(|f| {
+            for _ in 0..20_000 {
+                f.instruction(&Instruction::Return);
+            }
+        }),
+        "max_loops_per_function",
+    );
     let at_limits = one_function(|f| {
         loops(f, l.max_loops_per_function);
         nested_ifs(f, l.max_blocks_per_function - l.max_loops_per_function);

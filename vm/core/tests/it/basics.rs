@@ -494,7 +494,7 @@ fn disk_module_cache_stays_under_its_byte_limit() {
             .sum();
         (files.len(), bytes)
     };
-    // One module's size, to set a limit of about two and a half modules.
+    // One module's size, to set a limit of four and a half modules (trimmed to three).
     let mut c = Chain::new();
     c.vm = Vm::new(VmConfig {
         module_cache_dir: Some(dir.join("probe")),
@@ -504,21 +504,33 @@ fn disk_module_cache_stays_under_its_byte_limit() {
     c.deploy_ok(tagged("probe"));
     let (n, one) = size_of_cache(&dir.join("probe"));
     assert_eq!(n, 1);
-    let limit = one * 5 / 2;
+    let limit = one * 9 / 2;
     let cfg = VmConfig {
         module_cache_dir: Some(dir.join("trimmed")),
         module_cache_bytes: limit,
         ..Default::default()
     };
     c.vm = Vm::new(cfg.clone()).unwrap();
-    let mut deployed = vec![];
-    for i in 0..6 {
+    let mut deployed: Vec<(Address, String)> = vec![];
+    for i in 0..9 {
         let tag = format!("contract number {i}");
         deployed.push((c.deploy_ok(tagged(&tag)), tag));
         let (n, bytes) = size_of_cache(&dir.join("trimmed"));
         assert!(bytes <= limit, "{n} modules, {bytes} bytes over {limit}");
         assert!(n >= 1, "the newest module stays");
+        // The first contract is called all along, from the memory cache: its file is
+        // the most recently used one at every trim and stays.
+        c.call(deployed[0].0, "tag", vec![], GAS);
+        std::thread::sleep(std::time::Duration::from_millis(20)); // (file times' granularity)
     }
+    let hot: String = supervm_vm::code_hash(&tagged("contract number 0"))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(
+        walk(&dir.join("trimmed")).iter().any(|f| f.contains(&hot)),
+        "the module in use was trimmed from the disk cache"
+    );
     // Every contract still runs, compiled again where its module was deleted, in a new
     // VM (nothing in memory) and with the same gas as before.
     let before: Vec<_> = deployed
