@@ -207,49 +207,25 @@ fn ten_thousand_params_are_rejected() {
 #[test]
 fn a_hundred_thousand_functions_are_rejected_before_compiling() {
     let mut c = Chain::new();
-    let wasm = module(|m| {
-        let mut types = TypeSection::new();
-        types.ty().function([], []);
-        let mut funcs = FunctionSection::new();
-        let mut code = CodeSection::new();
-        for _ in 0..100_000 {
-            funcs.function(0);
-            let mut f = Function::new([]);
-            f.instruction(&Instruction::End);
-            code.function(&f);
-        }
-        let mut mem = MemorySection::new();
-        mem.memory(MemoryType {
-            minimum: 1,
-            maximum: None,
-            memory64: false,
-            shared: false,
-            page_size_log2: None,
-        });
-        let mut e = ExportSection::new();
-        e.export("memory", ExportKind::Memory, 0);
-        m.section(&types)
-            .section(&funcs)
-            .section(&mem)
-            .section(&e)
-            .section(&code);
-    });
-    rejected(&mut c, wasm, "max_functions");
+    rejected(&mut c, functions(100_000, 0, |_| {}), "max_functions");
     still_healthy(&mut c);
 }
 
-/// A module whose one exported function `go` (with an `i32` local) has `body`.
-fn one_function(body: impl FnOnce(&mut Function)) -> Vec<u8> {
+/// A module of `n` functions `() -> ()` with `locals` `i32` locals and `body` each;
+/// the first is exported as `go`.
+fn functions(n: u32, locals: u32, body: impl Fn(&mut Function)) -> Vec<u8> {
     module(|m| {
         let mut types = TypeSection::new();
         types.ty().function([], []);
         let mut funcs = FunctionSection::new();
-        funcs.function(0);
-        let mut f = Function::new([(1, ValType::I32)]);
-        body(&mut f);
-        f.instruction(&Instruction::End);
         let mut code = CodeSection::new();
-        code.function(&f);
+        for _ in 0..n {
+            funcs.function(0);
+            let mut f = Function::new((locals > 0).then_some((locals, ValType::I32)));
+            body(&mut f);
+            f.instruction(&Instruction::End);
+            code.function(&f);
+        }
         let mut mem = MemorySection::new();
         mem.memory(MemoryType {
             minimum: 1,
@@ -267,6 +243,11 @@ fn one_function(body: impl FnOnce(&mut Function)) -> Vec<u8> {
             .section(&e)
             .section(&code);
     })
+}
+
+/// A module whose one exported function `go` (with an `i32` local) has `body`.
+fn one_function(body: impl Fn(&mut Function)) -> Vec<u8> {
+    functions(1, 1, body)
 }
 
 /// `n` loops one after the other, each branching back while local 0 is non-zero.

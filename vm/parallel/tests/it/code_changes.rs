@@ -119,8 +119,34 @@ fn same_as_sequential(
     receipts
 }
 
+/// Runs `f` on a thread of its own and fails if it takes longer than `secs` (a hung
+/// block would otherwise hang the whole test run).
+fn within(secs: u64, f: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        f();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(()) => worker.join().expect("test thread"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            // It panicked: report its panic.
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("no result after {secs} s: a block is stuck")
+        }
+    }
+}
+
 #[test]
 fn blocks_that_deploy_upload_and_upgrade_code_while_calling_it() {
+    within(300, deploy_upload_and_upgrade_blocks);
+}
+
+fn deploy_upload_and_upgrade_blocks() {
     let vm = Vm::new(VmConfig::default()).unwrap();
     let (admin, a, b) = (account(900), account(901), account(902));
     let mut state = InMemoryState::new();
@@ -188,6 +214,10 @@ fn blocks_that_deploy_upload_and_upgrade_code_while_calling_it() {
 
 #[test]
 fn deep_call_chains_at_the_most_workers() {
+    within(300, deep_call_chains);
+}
+
+fn deep_call_chains() {
     let vm = Vm::new(VmConfig::default()).unwrap();
     let admin = account(900);
     let mut state = InMemoryState::new();

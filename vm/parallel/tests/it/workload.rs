@@ -244,27 +244,15 @@ pub fn random_block(w: &World, seed: u64, n: usize) -> Vec<Transaction> {
                     (rng.gen_range(0..24u64),).encode(),
                     GAS,
                 ),
-                82..=86 => call(
-                    from,
-                    w.registry,
-                    "add",
-                    vec![rng.gen_range(0..REGISTRY_KEYS)],
-                    GAS,
-                ),
-                87..=88 => call(
-                    from,
-                    w.registry,
-                    "remove",
-                    vec![rng.gen_range(0..REGISTRY_KEYS)],
-                    GAS,
-                ),
-                89 => call(
-                    from,
-                    w.registry,
-                    "purge_count",
-                    vec![rng.gen_range(0..REGISTRY_KEYS)],
-                    GAS,
-                ),
+                roll @ 82..=89 => {
+                    let function = match roll {
+                        82..=86 => "add",
+                        87..=88 => "remove",
+                        _ => "purge_count",
+                    };
+                    let key = rng.gen_range(0..REGISTRY_KEYS);
+                    call(from, w.registry, function, vec![key], GAS)
+                }
                 90..=94 => call(from, w.registry, "count", vec![], GAS),
                 95..=96 => call(from, w.hotkey, "no_such_function", vec![], GAS), // invalid
                 _ => call(
