@@ -52,6 +52,10 @@ pub struct NodeConfig {
     pub batch: BatchPolicy,
     /// RPC connection limits (header-read timeout, open connections).
     pub rpc_connections: crate::rpc::ConnLimits,
+    /// Most gas a simulation may use while it holds commits back: one at a past height,
+    /// or one that four tries could not finish between two commits. 50,000,000 gas is
+    /// tens of milliseconds of execution here.
+    pub max_locked_simulation_gas: u64,
 }
 
 impl NodeConfig {
@@ -78,6 +82,7 @@ impl NodeConfig {
                 target: Duration::from_millis(50),
             },
             rpc_connections: crate::rpc::ConnLimits::default(),
+            max_locked_simulation_gas: 50_000_000,
         }
     }
 }

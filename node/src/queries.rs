@@ -357,13 +357,13 @@ pub fn simulate(
     };
     // The call runs as if in the block after `h`, stamped like block `h` (the node's
     // next block gets its own time when it is produced).
-    let run = |view: &dyn StateView, h: Option<u64>| {
+    let run = |view: &dyn StateView, h: Option<u64>, tx: &Transaction| {
         let env = BlockEnv {
             height: h.map_or(0, |h| h + 1),
             timestamp_ms: block_timestamp(chain, h)?,
             chain_id: chain.config.chain_id,
         };
-        Ok((chain.vm.execute(view, &env, &tx)?, h))
+        Ok((chain.vm.execute(view, &env, tx)?, h))
     };
     // A long call must not hold the snapshot lock (commits would wait behind it): run on
     // the store read by read, and keep the result only if no batch committed meanwhile
@@ -375,7 +375,7 @@ pub fn simulate(
         for _ in 0..4 {
             let before = chain.store.head().batch;
             let h = chain.latest_height();
-            let r = run(&*chain.store, h)?;
+            let r = run(&*chain.store, h, &tx)?;
             if chain.store.head().batch == before {
                 result = Some(r);
                 break;
@@ -385,8 +385,25 @@ pub fn simulate(
     let (r, h) = match result {
         Some(r) => r,
         None => {
+            // Commits wait for this one: it gets at most `max_locked_simulation_gas`.
+            let cap = chain.config.max_locked_simulation_gas;
+            let capped = Transaction {
+                gas_limit: tx.gas_limit.min(cap),
+                ..tx.clone()
+            };
             let _one = chain.locked_simulation.lock();
-            with_state(chain, height, run)?
+            let (r, h) = with_state(chain, height, |view, h| run(view, h, &capped))?;
+            if r.outcome == supervm_vm::Outcome::OutOfGas && tx.gas_limit > cap {
+                return Err(Error::InvalidParam {
+                    param: "gas_limit",
+                    reason: format!(
+                        "a simulation that holds commits back (at a past height, or on a \
+                         node committing faster than the call runs) gets at most {cap} gas, \
+                         and this call needs more"
+                    ),
+                });
+            }
+            (r, h)
         }
     };
     let (status, data) = Status::of_receipt(&r);

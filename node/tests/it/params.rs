@@ -139,3 +139,62 @@ async fn simulations_are_bounded() {
     waiter.join().unwrap();
     node.stop().await;
 }
+
+/// A simulation that holds commits back (here: at a past height) gets at most
+/// `max_locked_simulation_gas`; one that needs more is -32602 naming `gas_limit`, and
+/// the same call at the latest height (which holds nothing back) runs in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulations_that_hold_commits_back_are_capped() {
+    use supervm_abi::Encode;
+    use supervm_client::{Client, DeployCode, TxPayload};
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::support::dev_config(dir.path());
+    config.max_locked_simulation_gas = 10_000;
+    let node = supervm_node::node::start(config, None).await.unwrap();
+    let url = format!("http://{}", node.addr);
+    let c = Client::new(&url);
+    let keys = dev_keys(dir.path());
+    let (a, b) = (address_of(&keys[0]), address_of(&keys[1]));
+    let salt = [3u8; 32];
+    let init = ("T".to_string(), "T".to_string(), 0u8, a, 1_000u128).encode();
+    let deploy = crate::support::sign(
+        &keys[0],
+        0,
+        TxPayload::Deploy {
+            code: DeployCode::Wasm(supervm_contracts::TOKEN.to_vec()),
+            salt,
+            init_args: init,
+        },
+    );
+    let r = c.submit(&deploy, true).await.unwrap();
+    assert_eq!(r.receipt.unwrap().outcome, "success");
+    let past = c.chain_info().await.unwrap().latest_height.unwrap();
+    let r = c.submit(&transfer(&keys[0], 1, b, 5), true).await.unwrap();
+    assert_eq!(r.status, "committed");
+    let token = to_hex(&supervm_vm::contract_address(&a, &salt).0);
+    let simulate = |function: &str, args: Vec<u8>, height: Option<u64>| {
+        json!({"sender": to_hex(&a.0), "contract": token, "function": function,
+               "args": to_hex(&args), "height": height})
+    };
+    // `balance` (about 4,000 gas) fits under the cap at a past height.
+    let r = call(
+        &url,
+        "tx.simulate",
+        simulate("balance", (a,).encode(), Some(past)),
+    )
+    .await;
+    assert_eq!(r["result"]["outcome"], "success", "{r}");
+    // `transfer` (about 12,000 gas) does not.
+    let args = (b, 1u128).encode();
+    let r = call(
+        &url,
+        "tx.simulate",
+        simulate("transfer", args.clone(), Some(past)),
+    )
+    .await;
+    invalid_param(&r, "gas_limit");
+    let r = call(&url, "tx.simulate", simulate("transfer", args, None)).await;
+    assert_eq!(r["result"]["outcome"], "success", "{r}");
+    node.stop().await;
+}
