@@ -54,7 +54,8 @@ pub struct NodeConfig {
     pub rpc_connections: crate::rpc::ConnLimits,
     /// Most gas a simulation may use while it holds commits back: one at a past height,
     /// or one that four tries could not finish between two commits. 50,000,000 gas is
-    /// tens of milliseconds of execution here.
+    /// tens of milliseconds of computation here (more for a call reading much
+    /// uncached state).
     pub max_locked_simulation_gas: u64,
 }
 
