@@ -52,7 +52,8 @@ pub struct NodeConfig {
     pub batch: BatchPolicy,
     /// RPC connection limits (header-read timeout, open connections).
     pub rpc_connections: crate::rpc::ConnLimits,
-    /// Most gas a simulation may use while it holds commits back: one at a past height,
+    /// Most gas a simulation may ask for while it holds commits back (and its limit when
+    /// it names none): one at a past height,
     /// or one that four tries could not finish between two commits. 50,000,000 gas is
     /// tens of milliseconds of computation here (more for a call reading much
     /// uncached state).

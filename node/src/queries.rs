@@ -385,25 +385,27 @@ pub fn simulate(
     let (r, h) = match result {
         Some(r) => r,
         None => {
-            // Commits wait for this one: it gets at most `max_locked_simulation_gas`.
+            // Commits wait for this one: it may ask for at most
+            // `max_locked_simulation_gas`, which is also its limit when it names none. A
+            // requested limit is never lowered (a contract can see its gas, and a
+            // `try_call` can turn a callee's out-of-gas into success): it is refused.
             let cap = chain.config.max_locked_simulation_gas;
+            if gas_limit.is_some_and(|g| g > cap) {
+                return Err(Error::InvalidParam {
+                    param: "gas_limit",
+                    reason: format!(
+                        "a simulation that holds commits back (at a past height, or on a \
+                         node committing faster than the call runs) may ask for at most \
+                         {cap} gas"
+                    ),
+                });
+            }
             let capped = Transaction {
                 gas_limit: tx.gas_limit.min(cap),
                 ..tx.clone()
             };
             let _one = chain.locked_simulation.lock();
-            let (r, h) = with_state(chain, height, |view, h| run(view, h, &capped))?;
-            if r.outcome == supervm_vm::Outcome::OutOfGas && tx.gas_limit > cap {
-                return Err(Error::InvalidParam {
-                    param: "gas_limit",
-                    reason: format!(
-                        "a simulation that holds commits back (at a past height, or on a \
-                         node committing faster than the call runs) gets at most {cap} gas, \
-                         and this call needs more"
-                    ),
-                });
-            }
-            (r, h)
+            with_state(chain, height, |view, h| run(view, h, &capped))?
         }
     };
     let (status, data) = Status::of_receipt(&r);

@@ -140,9 +140,10 @@ async fn simulations_are_bounded() {
     node.stop().await;
 }
 
-/// A simulation that holds commits back (here: at a past height) gets at most
-/// `max_locked_simulation_gas`; one that needs more is -32602 naming `gas_limit`, and
-/// the same call at the latest height (which holds nothing back) runs in full.
+/// A simulation that holds commits back (here: at a past height) may ask for at most
+/// `max_locked_simulation_gas`, which is also its limit when it names none; asking for
+/// more is -32602 naming `gas_limit`, before anything runs. At the latest height (which
+/// holds nothing back) the same call runs with what it asks for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulations_that_hold_commits_back_are_capped() {
     use supervm_abi::Encode;
@@ -173,28 +174,38 @@ async fn simulations_that_hold_commits_back_are_capped() {
     let r = c.submit(&transfer(&keys[0], 1, b, 5), true).await.unwrap();
     assert_eq!(r.status, "committed");
     let token = to_hex(&supervm_vm::contract_address(&a, &salt).0);
-    let simulate = |function: &str, args: Vec<u8>, height: Option<u64>| {
+    let simulate = |function: &str, args: Vec<u8>, gas: Option<u64>, height: Option<u64>| {
         json!({"sender": to_hex(&a.0), "contract": token, "function": function,
-               "args": to_hex(&args), "height": height})
+               "args": to_hex(&args), "gas_limit": gas, "height": height})
     };
-    // `balance` (about 4,000 gas) fits under the cap at a past height.
+    let (balance, pay) = ((a,).encode(), (b, 1u128).encode());
+    // At a past height: `balance` (about 4,000 gas) runs under the cap, `transfer`
+    // (about 12,000) runs out of it, and asking for more than the cap is refused.
     let r = call(
         &url,
         "tx.simulate",
-        simulate("balance", (a,).encode(), Some(past)),
+        simulate("balance", balance, None, Some(past)),
     )
     .await;
     assert_eq!(r["result"]["outcome"], "success", "{r}");
-    // `transfer` (about 12,000 gas) does not.
-    let args = (b, 1u128).encode();
     let r = call(
         &url,
         "tx.simulate",
-        simulate("transfer", args.clone(), Some(past)),
+        simulate("transfer", pay.clone(), None, Some(past)),
+    )
+    .await;
+    assert_eq!(r["result"]["outcome"], "out_of_gas", "{r}");
+    assert_eq!(r["result"]["gas_used"], 10_000, "{r}");
+    let asks = Some(100_000);
+    let r = call(
+        &url,
+        "tx.simulate",
+        simulate("transfer", pay.clone(), asks, Some(past)),
     )
     .await;
     invalid_param(&r, "gas_limit");
-    let r = call(&url, "tx.simulate", simulate("transfer", args, None)).await;
+    // At the latest height it runs with what it asks for.
+    let r = call(&url, "tx.simulate", simulate("transfer", pay, asks, None)).await;
     assert_eq!(r["result"]["outcome"], "success", "{r}");
     node.stop().await;
 }

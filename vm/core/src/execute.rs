@@ -262,6 +262,10 @@ fn deploy(
         Ok(crate::frame::Loaded::NoContract) => {
             return (Err(Error::Engine("deployed contract vanished".into())), ctx);
         }
+        // Code uploaded before the VM's limits tightened, deployed by its hash.
+        Ok(crate::frame::Loaded::Rejected(reason)) => {
+            return (Ok(Run::invalid(format!("code rejected: {reason}"), 0)), ctx);
+        }
         Err(Error::Engine(e)) => return (Ok(Run::invalid(format!("compile failed: {e}"), 0)), ctx),
         Err(e) => return (Err(e), ctx),
     };

@@ -275,6 +275,9 @@ pub(crate) enum Loaded {
     /// final values and re-executes the transaction, whose final incarnation never
     /// gets here.
     MissingCode,
+    /// Stored code that the VM's current limits reject (stored before they tightened):
+    /// the call fails; the block goes on.
+    Rejected(String),
 }
 
 /// Loads the module of the contract at `addr`.
@@ -301,7 +304,11 @@ pub(crate) fn load_contract(vm: &VmInner, tx: &mut TxCtx, addr: &Address) -> Res
             None => return Ok(Loaded::MissingCode),
         },
     };
-    vm.load(&rec.code_hash, &code).map(Loaded::Module)
+    match vm.load(&rec.code_hash, &code) {
+        Ok(m) => Ok(Loaded::Module(m)),
+        Err(Error::Code(e)) => Ok(Loaded::Rejected(e.to_string())),
+        Err(e) => Err(e),
+    }
 }
 
 /// Calls `entry` of contract `addr` as a new frame at `depth`.
@@ -346,6 +353,15 @@ pub(crate) fn invoke(
             return (
                 FrameResult::cannot(format!(
                     "the contract at {} names code that is not stored",
+                    hex::encode(addr.0)
+                )),
+                tx,
+            );
+        }
+        Ok(Loaded::Rejected(reason)) => {
+            return (
+                FrameResult::cannot(format!(
+                    "the code of the contract at {} no longer passes validation: {reason}",
                     hex::encode(addr.0)
                 )),
                 tx,

@@ -393,7 +393,7 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                     _ => {}
                 }
                 check(
-                    "blocks (block, loop, if) in a function",
+                    "blocks (block, loop, if, return) in a function",
                     "max_blocks_per_function",
                     blocks as u64,
                     limits.max_blocks_per_function as u64,

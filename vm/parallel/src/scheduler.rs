@@ -271,8 +271,10 @@ mod tests {
     //! on random lower transactions and validations fail at random (a bounded number
     //! of times per transaction, so a run must end). Every run must reach `done`
     //! within a step bound (no lost wake-up, no task lost, the throttle never stalls
-    //! it), with every transaction validated after its last execution. Each case
-    //! prints its seed; `SUPERVM_SEED=<seed>` reruns one.
+    //! it), with every transaction validated after its last execution and after the
+    //! last abort or new-location write of every lower one. Operations are atomic
+    //! here: races inside them are the threaded tests' business. Each case prints its
+    //! seed; `SUPERVM_SEED=<seed>` reruns one.
 
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -291,6 +293,11 @@ mod tests {
         let mut held: Vec<Option<Task>> = vec![None; workers];
         let mut failures = vec![0u32; n];
         let mut validated = vec![false; n];
+        // Step of each transaction's last passing validation, and of the last event that
+        // obliges every higher one to be validated again (its validation abort, or an
+        // execution that wrote a new location).
+        let mut passed_at = vec![0u64; n];
+        let mut dirtied_at = vec![0u64; n];
         let mut steps = 0u64;
         let fail = |rng: &mut ChaCha8Rng, failures: &mut Vec<u32>, idx: usize| {
             if failures[idx] < FAILURES && rng.gen_range(0..100) < fail_percent {
@@ -322,19 +329,25 @@ mod tests {
                     } else {
                         s.note(true, false);
                         validated[idx] = false;
-                        s.finish_execution(v, rng.gen_bool(0.3))
+                        let wrote_new = rng.gen_bool(0.3);
+                        if wrote_new {
+                            dirtied_at[idx] = steps;
+                        }
+                        s.finish_execution(v, wrote_new)
                     }
                 }
                 Some(Task::Validate(v)) => {
                     let (idx, _) = v;
                     let conflict = fail(&mut rng, &mut failures, idx);
                     let aborted = conflict && s.try_validation_abort(v);
-                    if !conflict && s.status[idx].lock().0 == v.1 {
+                    if !conflict && *s.status[idx].lock() == (v.1, Status::Executed) {
                         validated[idx] = true;
+                        passed_at[idx] = steps;
                     }
                     if aborted {
                         s.note(false, true);
                         validated[idx] = false;
+                        dirtied_at[idx] = steps;
                     }
                     s.finish_validation(idx, aborted)
                 }
@@ -354,6 +367,9 @@ mod tests {
                 validated,
                 "seed {seed}: tx {i} not validated after its last execution"
             );
+            if let Some(j) = (0..i).find(|&j| dirtied_at[j] > passed_at[i]) {
+                panic!("seed {seed}: tx {i} not validated again after lower tx {j} changed");
+            }
         }
     }
 

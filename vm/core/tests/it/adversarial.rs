@@ -624,3 +624,49 @@ fn out_of_bounds_pointers_into_every_host_function_trap() {
     assert!(covered >= 40, "covered {covered} pointer parameters");
     still_healthy(&mut c);
 }
+
+/// Guards against: code stored before the limits tightened (here written straight into
+/// the state: a function of 300 `return`s, over today's loop cap) halting the chain. A
+/// call of it, and a deploy of it by hash, fail as transactions; the VM goes on.
+#[test]
+fn stored_code_that_no_longer_validates_fails_the_call_not_the_block() {
+    use supervm_vm::state::{ContractRecord, code_key, contract_key};
+    use supervm_vm::{Address, CodeSource, Payload, WriteSet, code_hash};
+    let mut c = Chain::new();
+    let old = one_function(|f| {
+        for _ in 0..300 {
+            f.instruction(&Instruction::Return);
+        }
+    });
+    let hash = code_hash(&old);
+    let addr = Address([0xAB; 32]);
+    let mut w = WriteSet::new();
+    w.insert(code_key(&hash), Some(old));
+    let rec = ContractRecord {
+        code_hash: hash,
+        deployer: c.sender,
+    };
+    w.insert(contract_key(&addr), Some(rec.encode()));
+    c.state.apply(&w);
+    let r = c.call(addr, "go", vec![], GAS);
+    match &r.outcome {
+        Outcome::Trap { reason } | Outcome::Invalid { reason } => {
+            assert!(reason.contains("no longer passes validation"), "{reason}")
+        }
+        other => panic!("expected a failed call, got {other:?}"),
+    }
+    let r = c.run(
+        Payload::Deploy {
+            code: CodeSource::Hash(hash),
+            salt: [5; 32],
+            init_args: vec![],
+        },
+        GAS,
+    );
+    assert!(
+        matches!(&r.outcome, Outcome::Invalid { reason } if reason.contains("max_loops_per_function")),
+        "{:?}",
+        r.outcome
+    );
+    still_healthy(&mut c);
+}
