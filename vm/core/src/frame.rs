@@ -69,6 +69,7 @@ fn classify(err: wasmtime::Error, stack_exhausted: bool) -> FrameOutcome {
             HostAbort::Trap(r) => FrameOutcome::Trap(r),
             HostAbort::Fatal(e) => FrameOutcome::Fatal(Error::State(e)),
             HostAbort::Engine(e) => FrameOutcome::Fatal(Error::Engine(e)),
+            HostAbort::Resource(e) => FrameOutcome::Fatal(Error::Resource(e)),
         };
     }
     if let Some(t) = err.downcast_ref::<Trap>() {
@@ -451,6 +452,9 @@ pub(crate) fn call_contract(
             Ok(0)
         }
         FrameOutcome::Fatal(Error::State(e)) => Err(abort(HostAbort::Fatal(e))),
+        // (an infrastructure failure in the callee keeps its kind on the way up)
+        FrameOutcome::Fatal(Error::Resource(e)) => Err(abort(HostAbort::Resource(e))),
+        FrameOutcome::Fatal(Error::Engine(e)) => Err(abort(HostAbort::Engine(e))),
         FrameOutcome::Fatal(e) => Err(abort(HostAbort::Engine(e.to_string()))),
         other if kind == CallKind::Call => Err(abort(match other {
             FrameOutcome::Revert { code, data } => HostAbort::Revert { code, data },

@@ -28,6 +28,8 @@ pub(crate) enum HostAbort {
     Fatal(StateError),
     #[error("engine: {0}")]
     Engine(String),
+    #[error("resource: {0}")]
+    Resource(String),
 }
 
 type HResult<T> = Result<T, wasmtime::Error>;
