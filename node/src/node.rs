@@ -49,7 +49,7 @@ pub async fn start(
             ..StoreConfig::default()
         },
     )?;
-    if !recovery.redone.is_empty() || !recovery.rolled_back.is_empty() {
+    if recovery.changed_state() {
         tracing::warn!(
             "recovered the store: redone batches {:?}, rolled back {:?}",
             recovery.redone,

@@ -281,6 +281,23 @@ pub(crate) enum Loaded {
     Rejected(String),
 }
 
+impl Loaded {
+    /// Why a call of the contract at `addr` cannot start, unless a module was found.
+    fn cannot_call(&self, addr: &Address) -> Option<String> {
+        let at = hex::encode(addr.0);
+        match self {
+            Loaded::Module(_) => None,
+            Loaded::NoContract => Some(format!("no contract at {at}")),
+            Loaded::MissingCode => Some(format!(
+                "the contract at {at} names code that is not stored"
+            )),
+            Loaded::Rejected(reason) => Some(format!(
+                "the code of the contract at {at} no longer passes validation: {reason}"
+            )),
+        }
+    }
+}
+
 /// Loads the module of the contract at `addr`.
 pub(crate) fn load_contract(vm: &VmInner, tx: &mut TxCtx, addr: &Address) -> Result<Loaded, Error> {
     // Every call reads this record: the key goes into the read set and the value is
@@ -344,29 +361,9 @@ pub(crate) fn invoke(
     }
     let module = match load_contract(vm, &mut tx, &addr) {
         Ok(Loaded::Module(m)) => m,
-        Ok(Loaded::NoContract) => {
-            return (
-                FrameResult::cannot(format!("no contract at {}", hex::encode(addr.0))),
-                tx,
-            );
-        }
-        Ok(Loaded::MissingCode) => {
-            return (
-                FrameResult::cannot(format!(
-                    "the contract at {} names code that is not stored",
-                    hex::encode(addr.0)
-                )),
-                tx,
-            );
-        }
-        Ok(Loaded::Rejected(reason)) => {
-            return (
-                FrameResult::cannot(format!(
-                    "the code of the contract at {} no longer passes validation: {reason}",
-                    hex::encode(addr.0)
-                )),
-                tx,
-            );
+        Ok(other) => {
+            let reason = other.cannot_call(&addr).unwrap_or_default();
+            return (FrameResult::cannot(reason), tx);
         }
         Err(e) => {
             let r = FrameResult {

@@ -135,6 +135,14 @@ pub struct Recovery {
     pub rolled_back: Vec<u64>,
 }
 
+impl Recovery {
+    /// Whether recovery redid or rolled back anything (the open was after a crash
+    /// in the middle of a commit).
+    pub fn changed_state(&self) -> bool {
+        !self.redone.is_empty() || !self.rolled_back.is_empty()
+    }
+}
+
 impl Store {
     /// Opens or creates the store in `dir`, recovering from any crash: every in-doubt
     /// batch is finished (decision durable) or rolled back (no decision), then the shards
@@ -256,7 +264,7 @@ impl Store {
         // A batch redone or rolled back wrote state on this open: the whole state is
         // rescanned and must hash to the committed root (a clean open trusts the
         // shards' stored lattice hashes, checked above).
-        if !recovery.redone.is_empty() || !recovery.rolled_back.is_empty() {
+        if recovery.changed_state() {
             store.verify_state_root()?;
         }
         Ok((store, recovery))
