@@ -7,6 +7,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/setup.sh
 # Rebuild the contracts when this checkout's path differs from the last build's (shared target dirs).
 export SUPERVM_REPO_DIR="$PWD"
+# Every reset of a recycled contract instance is checked against its fresh memory image.
+export SUPERVM_VERIFY_RECYCLING=1
 cargo test --workspace --release --locked "$@"
 # Lints, warnings denied (clippy.toml bans wall clocks and hash-order iteration in
 # consensus code). Skipped with a notice where the toolchain has no clippy component.

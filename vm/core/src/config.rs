@@ -98,6 +98,12 @@ pub struct VmConfig {
     /// least recently used modules are deleted (down to three quarters of it); a deleted
     /// module is compiled again when next called.
     pub module_cache_bytes: u64,
+    /// Checks every reset of a recycled instance against the module's whole fresh
+    /// memory image and panics on a difference (a write the reset missed). Costs about
+    /// a `memcmp` of the memory per call; for tests. Default: on in debug builds or when
+    /// the environment variable `SUPERVM_VERIFY_RECYCLING` is `1` (the test script sets
+    /// it), off otherwise.
+    pub verify_recycling: bool,
 }
 
 /// Default of [`VmConfig::module_cache_bytes`]: 1 GiB.
@@ -109,6 +115,8 @@ impl Default for VmConfig {
             limits: Limits::default(),
             module_cache_dir: None,
             module_cache_bytes: DEFAULT_MODULE_CACHE_BYTES,
+            verify_recycling: cfg!(debug_assertions)
+                || std::env::var_os("SUPERVM_VERIFY_RECYCLING").is_some_and(|v| v == "1"),
         }
     }
 }

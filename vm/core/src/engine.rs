@@ -41,6 +41,9 @@ pub(crate) struct LoadedModule {
     /// Every global the module defines, the stack-depth one last (all exported by the
     /// instrumentation).
     pub(crate) globals: Vec<ModuleExport>,
+    /// The dirty-chunk mask global and the log2 of its chunk size (`instrument.rs`).
+    pub(crate) dirty: ModuleExport,
+    pub(crate) dirty_shift: u32,
     /// Idle instances, reset to their freshly instantiated state.
     pub(crate) warm: WarmPool,
     /// The VM's compile count when this module's disk-cache file was last marked used.
@@ -233,6 +236,8 @@ impl VmInner {
             entry_points,
             memory: export("memory")?,
             globals,
+            dirty: export(crate::instrument::DIRTY_EXPORT)?,
+            dirty_shift: crate::instrument::dirty_shift(info.memory_pages),
             warm: WarmPool::new(self.warm_total.clone()),
             pre,
             touched: AtomicU64::new(self.compiles.load(Ordering::Relaxed)),

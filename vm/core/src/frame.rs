@@ -186,7 +186,9 @@ fn run_frame_here(
     if matches!(outcome, FrameOutcome::Success) {
         // Only an instance whose call returned normally is recycled; see `warm.rs`.
         data.frame = crate::host::Frame::idle();
-        module.warm.give_back(w);
+        module
+            .warm
+            .give_back(w, module.dirty_shift, vm.config.verify_recycling);
     }
     (
         FrameResult {
@@ -220,6 +222,10 @@ fn fresh(
             frame,
             memory: None,
             limits,
+            dirty: crate::host::Dirty {
+                shift: module.dirty_shift,
+                mask: 0,
+            },
         },
     );
     store.limiter(|s| &mut s.limits);
@@ -252,12 +258,20 @@ fn fresh(
             }
         }
     }
+    let dirty = instance
+        .get_module_export(&mut store, &module.dirty)
+        .and_then(|e| e.into_global());
+    let Some(dirty) = dirty else {
+        let e = wasmtime::Error::msg("instrumented module lacks its dirty-chunk global");
+        return Err((e, store));
+    };
     store.data_mut().memory = Some(memory);
     module.warm.observe_fresh(&mut store, &memory, &globals);
     Ok(Warm {
         store,
         instance,
         globals,
+        dirty,
         entries: vec![None; module.entry_points.len()],
     })
 }

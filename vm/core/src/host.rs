@@ -147,6 +147,30 @@ pub(crate) struct HostState {
     pub(crate) frame: Frame,
     pub(crate) memory: Option<Memory>,
     pub(crate) limits: StoreLimits,
+    /// Memory chunks host functions wrote (wasm stores mark theirs in the module's own
+    /// dirty global).
+    pub(crate) dirty: Dirty,
+}
+
+/// A mask of memory chunks of `1 << shift` bytes written since the last reset (bit `i`:
+/// chunk `i`, the last bit standing for every chunk from it on).
+pub(crate) struct Dirty {
+    pub(crate) shift: u32,
+    pub(crate) mask: u64,
+}
+
+impl Dirty {
+    /// Marks the chunks holding `bytes`.
+    fn mark(&mut self, bytes: std::ops::Range<usize>) {
+        if bytes.is_empty() {
+            return;
+        }
+        let first = (bytes.start >> self.shift).min(63);
+        let last = ((bytes.end - 1) >> self.shift).min(63);
+        for i in first..=last {
+            self.mask |= 1 << i;
+        }
+    }
 }
 
 impl HostState {
@@ -208,8 +232,9 @@ fn read(mem: &[u8], ptr: i32, len: i32) -> HResult<&[u8]> {
     Ok(&mem[range(mem.len(), ptr, len)?])
 }
 
-fn write(mem: &mut [u8], ptr: i32, data: &[u8]) -> HResult<()> {
+fn write(mem: &mut [u8], dirty: &mut Dirty, ptr: i32, data: &[u8]) -> HResult<()> {
     let r = range(mem.len(), ptr, data.len() as i32)?;
+    dirty.mark(r.clone());
     mem[r].copy_from_slice(data);
     Ok(())
 }
@@ -250,11 +275,16 @@ fn storage_get(
     // traps whether or not the key is present.
     range(mem.len(), out_ptr, out_cap.max(0))?;
     let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
-    let Some(value) = st.tx().get_ref(key).map_err(fatal)? else {
+    // (the context field itself, not `st.tx()`, so that `st.dirty` stays borrowable)
+    let tx = st
+        .tx
+        .as_mut()
+        .expect("transaction context present while wasm runs");
+    let Some(value) = tx.get_ref(key).map_err(fatal)? else {
         return Ok(-1);
     };
     let n = value.len().min(out_cap.max(0) as usize);
-    write(mem, out_ptr, &value[..n])?;
+    write(mem, &mut st.dirty, out_ptr, &value[..n])?;
     let len = value.len() as u64;
     charge(c, cost::storage_get.per_byte * len)?;
     Ok(len as i64)
@@ -328,13 +358,13 @@ fn storage_next(
     // Every key the search stepped over (deleted by this transaction) costs the base
     // again: the walk's length is the contract's doing.
     charge(c, cost::storage_next.base * skipped)?;
-    let (mem, _) = memory(c);
+    let (mem, st) = memory(c);
     let Some(found) = found else {
         return Ok(-1);
     };
     let user_key = &found[33..];
     let n = user_key.len().min(out_cap.max(0) as usize);
-    write(mem, out_ptr, &user_key[..n])?;
+    write(mem, &mut st.dirty, out_ptr, &user_key[..n])?;
     let len = user_key.len() as u64;
     charge(c, cost::storage_next.per_byte * len)?;
     Ok(len as i64)
@@ -350,7 +380,7 @@ fn input_read(c: &mut Caller<'_, HostState>, dst_ptr: i32) -> HResult<()> {
     let n = c.data().frame.input.len() as u64;
     charge(c, cost::input_read.per_byte * n)?;
     let (mem, st) = memory(c);
-    write(mem, dst_ptr, &st.frame.input)
+    write(mem, &mut st.dirty, dst_ptr, &st.frame.input)
 }
 
 fn return_data(c: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> HResult<()> {
@@ -381,7 +411,7 @@ fn write_addr(
 ) -> HResult<()> {
     let (mem, st) = memory(c);
     let a = pick(st);
-    write(mem, dst_ptr, &a.0)
+    write(mem, &mut st.dirty, dst_ptr, &a.0)
 }
 
 fn caller(c: &mut Caller<'_, HostState>, dst_ptr: i32) -> HResult<()> {
@@ -461,17 +491,17 @@ fn emit_event(
 
 fn blake3(c: &mut Caller<'_, HostState>, ptr: i32, len: i32, out_ptr: i32) -> HResult<()> {
     charge(c, cost::blake3.per_byte * len as u32 as u64)?;
-    let (mem, _) = memory(c);
+    let (mem, st) = memory(c);
     let h = *::blake3::hash(read(mem, ptr, len)?).as_bytes();
-    write(mem, out_ptr, &h)
+    write(mem, &mut st.dirty, out_ptr, &h)
 }
 
 fn sha256(c: &mut Caller<'_, HostState>, ptr: i32, len: i32, out_ptr: i32) -> HResult<()> {
     use sha2::Digest;
     charge(c, cost::sha256.per_byte * len as u32 as u64)?;
-    let (mem, _) = memory(c);
+    let (mem, st) = memory(c);
     let h: [u8; 32] = sha2::Sha256::digest(read(mem, ptr, len)?).into();
-    write(mem, out_ptr, &h)
+    write(mem, &mut st.dirty, out_ptr, &h)
 }
 
 fn ed25519_verify(
@@ -570,7 +600,7 @@ fn returned_read(c: &mut Caller<'_, HostState>, dst_ptr: i32) -> HResult<()> {
     let n = c.data().frame.returned.len() as u64;
     charge(c, cost::returned_read.per_byte * n)?;
     let (mem, st) = memory(c);
-    write(mem, dst_ptr, &st.frame.returned)
+    write(mem, &mut st.dirty, dst_ptr, &st.frame.returned)
 }
 
 fn upgrade(c: &mut Caller<'_, HostState>, code_hash_ptr: i32) -> HResult<()> {

@@ -42,6 +42,10 @@ pub struct CodeInfo {
     pub weights: Vec<u32>,
     /// Result type of each defined function (MVP: at most one).
     pub results: Vec<Option<ValType>>,
+    /// Locals of each defined function, parameters included.
+    pub locals: Vec<u32>,
+    /// Initial pages of the memory.
+    pub memory_pages: u64,
     /// Exported entry points (functions of type `() -> ()`), sorted.
     pub entry_points: BTreeSet<String>,
     /// Whether the module has a constructor export.
@@ -272,6 +276,7 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                 for m in r.clone() {
                     let m = m.map_err(invalid)?;
                     memories += 1;
+                    info.memory_pages = m.initial;
                     check(
                         "initial memory pages",
                         "max_memory_pages",
@@ -417,6 +422,7 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                 .finish_expression(&fv.visitor(reader.original_position()))
                 .map_err(invalid)?;
             info.weights.push(FRAME_OVERHEAD + locals + max_height);
+            info.locals.push(locals);
             allocs = fv.into_allocations();
         }
     }

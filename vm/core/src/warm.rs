@@ -10,16 +10,24 @@
 //!
 //! Tables cannot change after instantiation (`table.set`, `table.grow`,
 //! `table.init` and `table.copy` need the disabled proposals), there is no start
-//! function, and imports are host functions only. The reset therefore zeroes the
-//! whole memory, writes back the non-zero bytes of the fresh image (what the data
-//! segments put there), and restores every global the module defines (the
-//! instrumentation exports them all). An instance whose memory grew is dropped
-//! instead: wasm memory cannot shrink. So is every instance whose call trapped,
+//! function, and imports are host functions only. Memory is written only by store
+//! instructions, each of which marks its chunk in the dirty-chunk global
+//! (`instrument.rs`), and by host functions, which mark theirs in
+//! [`HostState::dirty`](crate::host::HostState). The reset therefore zeroes each
+//! marked chunk and the chunk after it (a store may spill over), writes back the
+//! non-zero bytes of the fresh image there (what the data segments put there), and
+//! restores every mutable global the module defines that differs from its initial
+//! value (the instrumentation exports them all). An instance whose memory grew is
+//! dropped instead: wasm memory cannot shrink. So is every instance whose call trapped,
 //! reverted or ran out of gas: a Store is never reused after a trap.
 //!
+//! With [`VmConfig::verify_recycling`](crate::VmConfig) set (the tests set it), every
+//! reset is checked against the whole fresh image and a difference panics.
+//!
 //! This is what wasmtime's pooling allocator itself does when it hands a memory
-//! slot to a new instance (reset by `memset`), minus the Store, instance and slot
-//! bookkeeping, which cost more than the call of a token transfer.
+//! slot to a new instance (reset by `memset` of the whole memory), minus most of the
+//! `memset` and the Store, instance and slot bookkeeping, which cost more than the
+//! call of a token transfer.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -88,6 +96,34 @@ impl Pristine {
             globals: mutable,
         }
     }
+
+    /// Writes the fresh image's non-zero bytes that fall in `span` (zeroed by the caller).
+    fn restore(&self, data: &mut [u8], span: std::ops::Range<usize>) {
+        let first = self
+            .runs
+            .partition_point(|(off, b)| off + b.len() <= span.start);
+        for (off, bytes) in &self.runs[first..] {
+            if *off >= span.end {
+                break;
+            }
+            let from = span.start.max(*off);
+            let to = span.end.min(off + bytes.len());
+            data[from..to].copy_from_slice(&bytes[from - off..to - off]);
+        }
+    }
+
+    /// Whether `data` is exactly the fresh image.
+    fn matches(&self, data: &[u8]) -> bool {
+        let mut at = 0;
+        for (off, bytes) in &self.runs {
+            if data[at..*off].iter().any(|b| *b != 0) || data[*off..off + bytes.len()] != bytes[..]
+            {
+                return false;
+            }
+            at = off + bytes.len();
+        }
+        data[at..].iter().all(|b| *b == 0)
+    }
 }
 
 /// An idle instance, reset to its pristine state.
@@ -97,6 +133,8 @@ pub(crate) struct Warm {
     /// Every global the module defines, the stack-depth one last (as
     /// `LoadedModule::globals`).
     pub(crate) globals: Vec<Global>,
+    /// The dirty-chunk mask global.
+    pub(crate) dirty: Global,
     /// Entry points resolved so far, by their index in the module's entry-point map.
     pub(crate) entries: Vec<Option<TypedFunc<(), ()>>>,
 }
@@ -119,7 +157,7 @@ impl Warm {
     }
 
     /// Resets the instance to `p`; false if it cannot be (its memory grew).
-    pub(crate) fn reset(&mut self, p: &Pristine) -> bool {
+    fn reset(&mut self, p: &Pristine, shift: u32, verify: bool) -> bool {
         let memory = self
             .store
             .data()
@@ -128,13 +166,45 @@ impl Warm {
         if memory.data_size(&self.store) != p.memory_bytes {
             return false;
         }
+        let Some(wasm_mask) = self.dirty.get(&mut self.store).i32() else {
+            return false;
+        };
+        let host_mask = std::mem::take(&mut self.store.data_mut().dirty.mask);
+        let marked = wasm_mask as u32 as u64 | host_mask;
+        // A store marks the chunk of its address; its bytes may reach into the next one.
+        let mut chunks = marked | (marked << 1);
         let data = memory.data_mut(&mut self.store);
-        data.fill(0);
-        for (off, bytes) in &p.runs {
-            data[*off..*off + bytes.len()].copy_from_slice(bytes);
+        let chunk = 1usize << shift;
+        while chunks != 0 {
+            let start = (chunks.trailing_zeros() as usize) << shift;
+            chunks &= chunks - 1;
+            if start >= data.len() {
+                break;
+            }
+            let span = start..(start + chunk).min(data.len());
+            data[span.clone()].fill(0);
+            p.restore(data, span);
+        }
+        if verify {
+            assert!(
+                p.matches(data),
+                "a recycled instance's memory differs from the fresh image after its reset"
+            );
+        }
+        if wasm_mask != 0 && self.dirty.set(&mut self.store, Val::I32(0)).is_err() {
+            return false;
         }
         for (i, v) in &p.globals {
-            if self.globals[*i].set(&mut self.store, *v).is_err() {
+            let g = self.globals[*i];
+            let now = g.get(&mut self.store);
+            let same = match (now, v) {
+                (Val::I32(a), Val::I32(b)) => a == *b,
+                (Val::I64(a), Val::I64(b)) => a == *b,
+                (Val::F32(a), Val::F32(b)) => a == *b,
+                (Val::F64(a), Val::F64(b)) => a == *b,
+                _ => false,
+            };
+            if !same && g.set(&mut self.store, *v).is_err() {
                 return false;
             }
         }
@@ -201,7 +271,7 @@ impl WarmPool {
     /// Resets `w` and keeps it, or drops it if it cannot be reset or the pool is full.
     /// Capacity is checked first, so a full pool costs no reset; the lane's lock is held
     /// through the reset, which costs nothing because a lane is one thread's.
-    pub(crate) fn give_back(&self, mut w: Warm) {
+    pub(crate) fn give_back(&self, mut w: Warm, shift: u32, verify: bool) {
         let Some(p) = self.pristine.get() else {
             return;
         };
@@ -209,7 +279,7 @@ impl WarmPool {
             return;
         }
         let mut idle = self.idle[my_lane()].lock();
-        if idle.len() < PER_LANE && w.reset(p) {
+        if idle.len() < PER_LANE && w.reset(p, shift, verify) {
             idle.push(w);
             self.vm_total.fetch_add(1, Ordering::Relaxed);
         }

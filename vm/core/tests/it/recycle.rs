@@ -120,3 +120,109 @@ fn export_names_of_the_instrumentation_are_reserved() {
         }
     }
 }
+
+/// A contract of `pages` pages with data at both ends of its first chunks. `poke` reads
+/// (addr: u32, value: u64, kind: u32) from its input (at the top of the memory) and writes
+/// `value` at `addr` with the store (or host write) `kind` picks; `hash` returns the
+/// blake3 hash of the whole memory as it found it.
+fn poker(pages: u32) -> Vec<u8> {
+    let top = pages * 65536 - 16;
+    contract(
+        &["input_read", "return_data", "blake3"],
+        &format!(
+            r#"
+        (memory (export "memory") {pages})
+        (data (i32.const 0) "first bytes")
+        (data (i32.const 2040) "across a chunk boundary")
+        (data (i32.const {top}) "the last bytes!")
+        (func (export "poke")
+          (local $a i32) (local $v i64) (local $k i32)
+          (call $input_read (i32.const {top}))
+          (local.set $a (i32.load (i32.const {top})))
+          (local.set $v (i64.load offset=4 (i32.const {top})))
+          (local.set $k (i32.load offset=12 (i32.const {top})))
+          (block $done
+            (block $k7 (block $k6 (block $k5 (block $k4 (block $k3 (block $k2 (block $k1 (block $k0
+              (br_table $k0 $k1 $k2 $k3 $k4 $k5 $k6 $k7 $done (local.get $k)))
+              (i64.store (local.get $a) (local.get $v)) (br $done))
+            (i64.store offset=2047 (local.get $a) (local.get $v)) (br $done))
+            (i32.store8 (local.get $a) (i32.wrap_i64 (local.get $v))) (br $done))
+            (i64.store offset=1000 (local.get $a) (local.get $v)) (br $done))
+            (i32.store16 offset=65000 (local.get $a) (i32.wrap_i64 (local.get $v))) (br $done))
+            (f64.store offset=7 (local.get $a) (f64.reinterpret_i64 (local.get $v))) (br $done))
+            (i64.store32 offset=40000 (local.get $a) (local.get $v)) (br $done))
+            ;; a host write: 32 bytes of hash
+            (call $blake3 (i32.const 0) (i32.const 8) (local.get $a))))
+        (func (export "hash")
+          (call $blake3 (i32.const 0) (i32.const {len}) (i32.const 64))
+          (call $return_data (i32.const 64) (i32.const 32)))
+        "#,
+            len = pages * 65536,
+        ),
+    )
+}
+
+/// Offsets and widths the `kind`s of [`poker`] store with.
+const POKES: [(u32, u32); 8] = [
+    (0, 8),
+    (2047, 8),
+    (0, 1),
+    (1000, 8),
+    (65000, 2),
+    (7, 8),
+    (40000, 4),
+    (0, 32),
+];
+
+#[test]
+fn a_reset_undoes_writes_anywhere_in_memory() {
+    use rand::{Rng, SeedableRng};
+    let seed: u64 = std::env::var("SUPERVM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_d1a7);
+    eprintln!("seed {seed} (rerun with SUPERVM_SEED={seed})");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    for pages in [1u32, 3] {
+        let size = pages * 65536;
+        let mut c = Chain::new();
+        let a = c.deploy_ok(poker(pages));
+        let hash = |c: &mut Chain| {
+            let r = c.call(a, "hash", vec![], GAS);
+            assert_eq!(r.outcome, Outcome::Success, "{:?}", r.outcome);
+            r.return_data
+        };
+        let fresh = hash(&mut c);
+        for i in 0..400 {
+            let kind = rng.gen_range(0..POKES.len() as u32);
+            let (offset, width) = POKES[kind as usize];
+            if offset + width > size {
+                continue;
+            }
+            let room = size - offset - width;
+            // Half the addresses end next to a 2 KiB boundary, where a store spills over.
+            let boundary = rng.gen_range(1..size / 2048) * 2048;
+            let start = boundary - rng.gen_range(0..width);
+            let addr = if rng.gen_bool(0.5) && start >= offset && start - offset <= room {
+                start - offset
+            } else {
+                rng.gen_range(0..=room)
+            };
+            let value: u64 = rng.r#gen::<u64>() | 1;
+            let mut input = addr.to_le_bytes().to_vec();
+            input.extend(value.to_le_bytes());
+            input.extend(kind.to_le_bytes());
+            let r = c.call(a, "poke", input, GAS);
+            assert_eq!(r.outcome, Outcome::Success, "{:?}", r.outcome);
+            assert_eq!(
+                hash(&mut c),
+                fresh,
+                "seed {seed}, {pages} pages, poke {i}: kind {kind} at {addr} survived the reset"
+            );
+        }
+        assert!(
+            c.vm.idle_instances() > 0,
+            "the calls ran on recycled instances"
+        );
+    }
+}
