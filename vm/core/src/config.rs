@@ -81,8 +81,10 @@ impl Default for Limits {
     }
 }
 
-/// Units a wasm function frame costs beyond its locals and operand stack.
-pub const FRAME_OVERHEAD: u32 = 16;
+/// Units a wasm function frame costs beyond its locals and operand stack as written:
+/// 16 for the native frame, plus the 5 locals and 2 operand slots the instrumentation
+/// adds (the dirty-chunk marks' temporaries).
+pub const FRAME_OVERHEAD: u32 = 23;
 
 /// How the VM is set up.
 #[derive(Clone, Debug)]

@@ -12,8 +12,8 @@ pub const PER_CODE_BYTE: u64 = 50;
 pub const DEPLOY_BASE: u64 = 20_000;
 /// Loading a contract for a call (per call frame, including cross-contract calls).
 pub const CALL_FRAME: u64 = 1_000;
-/// Per 64 KiB page of linear memory beyond the first, for each call frame: the
-/// instance's memory is zeroed after the call (about 1.3 µs per page here, where a
-/// 14,000-gas token transfer takes about 5 µs). Charged for the memory the module
+/// Per 64 KiB page of linear memory beyond the first, for each call frame: a larger
+/// memory has larger chunks to reset after the call (see `warm.rs`), and a grown one
+/// is dropped and its pooling slot reset whole. Charged for the memory the module
 /// starts with when the frame starts, and for pages grown during the call when it ends.
 pub const MEMORY_PAGE: u64 = 4_000;

@@ -153,7 +153,9 @@ pub(crate) struct HostState {
 }
 
 /// A mask of memory chunks of `1 << shift` bytes written since the last reset (bit `i`:
-/// chunk `i`, the last bit standing for every chunk from it on).
+/// chunk `i`). Chunks from 32 on lie past the memory's initial size, so only grown
+/// memory has them, and an instance whose memory grew is dropped, not reset: their bits
+/// (clamped to 63) only need to be harmless.
 pub(crate) struct Dirty {
     pub(crate) shift: u32,
     pub(crate) mask: u64,
@@ -233,7 +235,8 @@ fn read(mem: &[u8], ptr: i32, len: i32) -> HResult<&[u8]> {
 }
 
 fn write(mem: &mut [u8], dirty: &mut Dirty, ptr: i32, data: &[u8]) -> HResult<()> {
-    let r = range(mem.len(), ptr, data.len() as i32)?;
+    let len = i32::try_from(data.len()).map_err(|_| trap("host data over 2 GiB"))?;
+    let r = range(mem.len(), ptr, len)?;
     dirty.mark(r.clone());
     mem[r].copy_from_slice(data);
     Ok(())

@@ -163,6 +163,8 @@ impl Warm {
             .data()
             .memory
             .expect("a live instance has its memory bound");
+        // Soundness of the marks rests on this: addresses at or past the initial size are
+        // reachable only in grown memory (chunk indices past 31 would wrap in the i32 mask).
         if memory.data_size(&self.store) != p.memory_bytes {
             return false;
         }

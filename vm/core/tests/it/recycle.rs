@@ -123,8 +123,10 @@ fn export_names_of_the_instrumentation_are_reserved() {
 
 /// A contract of `pages` pages with data at both ends of its first chunks. `poke` reads
 /// (addr: u32, value: u64, kind: u32) from its input (at the top of the memory) and writes
-/// `value` at `addr` with the store (or host write) `kind` picks; `hash` returns the
-/// blake3 hash of the whole memory as it found it.
+/// `value` at `addr` with the store (or host write, or store pattern) `kind` picks;
+/// `hash` returns the blake3 hash of the whole memory as it found it. Kinds 8 to 13 are
+/// store patterns the instrumentation marks once for several stores: each would leave
+/// a write unrestored if a mark were wrongly taken to cover it.
 fn poker(pages: u32) -> Vec<u8> {
     let top = pages * 65536 - 16;
     contract(
@@ -135,6 +137,42 @@ fn poker(pages: u32) -> Vec<u8> {
         (data (i32.const 0) "first bytes")
         (data (i32.const 2040) "across a chunk boundary")
         (data (i32.const {top}) "the last bytes!")
+        ;; a loop: the local changes after the store, then the body runs again
+        (func $k8 (param $a i32) (param $v i64) (local $n i32)
+          (i64.store (local.get $a) (local.get $v))
+          (loop $l
+            (i64.store offset=8 (local.get $a) (local.get $v))
+            (local.set $a (i32.add (local.get $a) (i32.const 4096)))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br_if $l (i32.lt_u (local.get $n) (i32.const 3)))))
+        ;; a mark inside `then` does not cover the store after the `if`
+        (func $k9 (param $a i32) (param $v i64)
+          (if (i32.wrap_i64 (i64.and (local.get $v) (i64.const 2)))
+            (then (i64.store (i32.sub (local.get $a) (i32.const 0)) (local.get $v))
+                  (i64.store (local.get $a) (local.get $v))))
+          (i64.store offset=8 (local.get $a) (local.get $v)))
+        ;; nor one in `then` the store in `else`
+        (func $k10 (param $a i32) (param $v i64)
+          (if (i32.wrap_i64 (i64.and (local.get $v) (i64.const 2)))
+            (then (i64.store (local.get $a) (local.get $v)))
+            (else (i64.store offset=16 (local.get $a) (local.get $v)))))
+        ;; an address from local.tee, then stores through the teed local
+        (func $k11 (param $a i32) (param $v i64) (local $b i32)
+          (i64.store (local.tee $b (i32.add (local.get $a) (i32.const 0))) (local.get $v))
+          (i64.store offset=16 (local.get $b) (local.get $v))
+          (i64.store offset=1000 (local.get $b) (i64.const -1)))
+        ;; constant addresses (one chunk, then the same one again, then another)
+        (func $k12 (param $a i32) (param $v i64)
+          (i64.store (i32.const 30000) (local.get $v))
+          (i64.store offset=8 (i32.const 30000) (local.get $v))
+          (i32.store8 (i32.const 2047) (i32.const 200))
+          (i64.store (local.get $a) (local.get $v)))
+        ;; the local changes between two stores through it; a computed address
+        (func $k13 (param $a i32) (param $v i64)
+          (i64.store (local.get $a) (local.get $v))
+          (local.set $a (i32.add (local.get $a) (i32.const 5000)))
+          (i64.store (local.get $a) (local.get $v))
+          (i64.store (i32.sub (local.get $a) (i32.const 2500)) (local.get $v)))
         (func (export "poke")
           (local $a i32) (local $v i64) (local $k i32)
           (call $input_read (i32.const {top}))
@@ -142,8 +180,10 @@ fn poker(pages: u32) -> Vec<u8> {
           (local.set $v (i64.load offset=4 (i32.const {top})))
           (local.set $k (i32.load offset=12 (i32.const {top})))
           (block $done
+            (block $k13 (block $k12 (block $k11 (block $k10 (block $k9 (block $k8
             (block $k7 (block $k6 (block $k5 (block $k4 (block $k3 (block $k2 (block $k1 (block $k0
-              (br_table $k0 $k1 $k2 $k3 $k4 $k5 $k6 $k7 $done (local.get $k)))
+              (br_table $k0 $k1 $k2 $k3 $k4 $k5 $k6 $k7 $k8 $k9 $k10 $k11 $k12 $k13 $done
+                (local.get $k)))
               (i64.store (local.get $a) (local.get $v)) (br $done))
             (i64.store offset=2047 (local.get $a) (local.get $v)) (br $done))
             (i32.store8 (local.get $a) (i32.wrap_i64 (local.get $v))) (br $done))
@@ -152,7 +192,13 @@ fn poker(pages: u32) -> Vec<u8> {
             (f64.store offset=7 (local.get $a) (f64.reinterpret_i64 (local.get $v))) (br $done))
             (i64.store32 offset=40000 (local.get $a) (local.get $v)) (br $done))
             ;; a host write: 32 bytes of hash
-            (call $blake3 (i32.const 0) (i32.const 8) (local.get $a))))
+            (call $blake3 (i32.const 0) (i32.const 8) (local.get $a)) (br $done))
+            (call $k8 (local.get $a) (local.get $v)) (br $done))
+            (call $k9 (local.get $a) (local.get $v)) (br $done))
+            (call $k10 (local.get $a) (local.get $v)) (br $done))
+            (call $k11 (local.get $a) (local.get $v)) (br $done))
+            (call $k12 (local.get $a) (local.get $v)) (br $done))
+            (call $k13 (local.get $a) (local.get $v))))
         (func (export "hash")
           (call $blake3 (i32.const 0) (i32.const {len}) (i32.const 64))
           (call $return_data (i32.const 64) (i32.const 32)))
@@ -162,16 +208,23 @@ fn poker(pages: u32) -> Vec<u8> {
     )
 }
 
-/// Offsets and widths the `kind`s of [`poker`] store with.
-const POKES: [(u32, u32); 8] = [
+/// For each `kind` of [`poker`]: (lowest, highest) byte it writes relative to `addr`,
+/// the highest exclusive (constant addresses aside).
+const POKES: [(u32, u32); 14] = [
     (0, 8),
-    (2047, 8),
+    (2047, 2055),
     (0, 1),
-    (1000, 8),
-    (65000, 2),
-    (7, 8),
-    (40000, 4),
+    (1000, 1008),
+    (65000, 65002),
+    (7, 15),
+    (40000, 40004),
     (0, 32),
+    (0, 3 * 4096 + 16),
+    (0, 16),
+    (0, 24),
+    (0, 1008),
+    (0, 8),
+    (0, 5008),
 ];
 
 #[test]
@@ -193,16 +246,18 @@ fn a_reset_undoes_writes_anywhere_in_memory() {
             r.return_data
         };
         let fresh = hash(&mut c);
-        for i in 0..400 {
+        for i in 0..600 {
             let kind = rng.gen_range(0..POKES.len() as u32);
-            let (offset, width) = POKES[kind as usize];
-            if offset + width > size {
+            let (offset, reach) = POKES[kind as usize];
+            let width = reach - offset;
+            if reach + 16 > size {
                 continue;
             }
-            let room = size - offset - width;
-            // Half the addresses end next to a 2 KiB boundary, where a store spills over.
+            // (the input sits in the last 16 bytes)
+            let room = size - 16 - reach;
+            // Half the (first) stores straddle or start at a 2 KiB boundary.
             let boundary = rng.gen_range(1..size / 2048) * 2048;
-            let start = boundary - rng.gen_range(0..width);
+            let start = boundary - rng.gen_range(0..width.min(8));
             let addr = if rng.gen_bool(0.5) && start >= offset && start - offset <= room {
                 start - offset
             } else {
