@@ -9,7 +9,8 @@
 //!
 //! CONFIG: `seq` (the sequential executor), `chunks` (`Schedule::Sequential`: chunks
 //! over the overlay), `stm1` (Block-STM, 1 thread), `stm` (Block-STM, 2 threads),
-//! `adaptive` (the default schedule, 2 threads). Default: all five. Prints the median
+//! `occ1` / `occ` (optimistic execution with in-order commit, 1 / 2 threads),
+//! `adaptive` (the default schedule, 2 threads). Default: all seven. Prints the median
 //! and best committed transfers/s of each; every output is checked against the
 //! sequential one.
 
@@ -48,7 +49,7 @@ fn main() {
         ),
         other => panic!("unknown case {other} (low, full, hot80)"),
     };
-    let known = ["seq", "chunks", "stm1", "stm", "adaptive"];
+    let known = ["seq", "chunks", "stm1", "stm", "occ1", "occ", "adaptive"];
     let mut configs: Vec<&str> = args
         .iter()
         .skip(1)
@@ -63,6 +64,8 @@ fn main() {
             "chunks" => (2, Schedule::Sequential),
             "stm1" => (1, Schedule::Parallel),
             "stm" => (2, Schedule::Parallel),
+            "occ1" => (1, Schedule::Occ),
+            "occ" => (2, Schedule::Occ),
             _ => (2, Schedule::Adaptive),
         };
         ParallelExecutor::new(w.vm.clone(), threads).with_schedule(schedule)

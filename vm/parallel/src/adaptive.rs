@@ -1,5 +1,7 @@
-//! Adaptive scheduling: Block-STM where the block has parallelism to exploit,
-//! execution in block order where it has not.
+//! Adaptive scheduling: optimistic execution with in-order commit ([`crate::occ`])
+//! where transactions seldom read what the ones just before them wrote, Block-STM
+//! where the block has parallelism to exploit despite conflicts, execution in block
+//! order where it has not.
 //!
 //! Under heavy contention optimistic execution is pure overhead: most incarnations
 //! wait or are thrown away, and the scheduler's throttle ends up executing in block
@@ -10,14 +12,21 @@
 //! transactions with a critical path of `L` cannot run more than `n / L` times faster
 //! than one by one, whatever the thread count.
 //!
-//! A block starts in the mode the previous one ended in (parallel at first). In
-//! parallel mode the whole block runs as one Block-STM. In sequential mode it runs in
-//! chunks of [`CHUNK`] transactions in block order, over an [`Overlay`] of the
-//! chunks before; as soon as a chunk shows at least [`MIN_PARALLELISM`]-fold
-//! parallelism, the rest of the block runs as one Block-STM over that overlay. The
-//! last [`CHUNK`] receipts of a block (of at least [`MIN_WINDOW`]) decide the mode
-//! of the next one. With one worker every block runs sequentially: Block-STM on one
-//! thread can only be slower.
+//! Optimistic execution over the committed prefix re-executes, serially, every
+//! transaction that read a key one of the few transactions in flight before it wrote
+//! ([`recent_conflicts`] estimates the share from sequential read and write sets):
+//! cheapest of all when that share is small, a serial bottleneck when it is not.
+//!
+//! [`choose`] picks a run's mode from receipts shaped like it: OCC when at most
+//! [`OCC_MAX_CONFLICTS`] of them conflict that way, else Block-STM when they show at
+//! least [`MIN_PARALLELISM`]-fold parallelism, else sequential. A block starts in the
+//! mode the previous one ended in (Block-STM at first). In a parallel mode (OCC or
+//! Block-STM) the whole block runs as one run. In sequential mode it runs in chunks of
+//! [`CHUNK`] transactions in block order, over an [`Overlay`] of the chunks before; as
+//! soon as a chunk's receipts choose a parallel mode, the rest of the block runs as one
+//! run of it over that overlay. The last [`CHUNK`] receipts of a block (of at least
+//! [`MIN_WINDOW`]) choose the mode of the next one. With one worker every block runs
+//! sequentially: a parallel protocol on one thread can only be slower.
 //!
 //! Whatever the choices, each run's output is exactly the sequential output of its
 //! transactions over the state the runs before it left, so the block's output is
@@ -30,6 +39,7 @@ use supervm_vm::{BlockEnv, Receipt, StateView, Transaction};
 
 use crate::error::{Error, Result};
 use crate::executor::{BlockOutput, BlockStats, ParallelExecutor};
+use crate::occ::recent_conflicts;
 use crate::overlay::Overlay;
 
 /// How a [`ParallelExecutor`] schedules a block.
@@ -41,6 +51,9 @@ pub enum Schedule {
     Adaptive,
     /// The whole block by Block-STM, however high the contention.
     Parallel,
+    /// The whole block by optimistic execution with in-order commit ([`crate::occ`]),
+    /// however high the contention.
+    Occ,
     /// Every transaction one by one in block order (the reference semantics).
     Sequential,
 }
@@ -55,6 +68,39 @@ pub const CHUNK: usize = 256;
 /// so two-fold parallelism is about where it starts to pay with 2 workers. A single
 /// hot key gives 1; the 80 %-hot workload about 5; uniform transfers about 100.
 pub const MIN_PARALLELISM: usize = 2;
+
+/// The most [`recent_conflicts`] for which a run goes to OCC: each such conflict is one
+/// serial re-execution on the commit path.
+pub const OCC_MAX_CONFLICTS: f64 = 1.0 / 16.0;
+
+/// How a run of transactions executes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Sequential = 0,
+    BlockStm = 1,
+    Occ = 2,
+}
+
+impl Mode {
+    pub(crate) fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Mode::Sequential,
+            2 => Mode::Occ,
+            _ => Mode::BlockStm,
+        }
+    }
+}
+
+/// The mode for a run shaped like `receipts` (see the module documentation).
+pub(crate) fn choose(receipts: &[Receipt]) -> Mode {
+    if recent_conflicts(receipts) <= OCC_MAX_CONFLICTS {
+        Mode::Occ
+    } else if worth_parallel(receipts) {
+        Mode::BlockStm
+    } else {
+        Mode::Sequential
+    }
+}
 
 /// The longest chain of transactions in `receipts` (in block order) where each reads
 /// a key the previous one of the chain wrote. A transaction that iterated a prefix
@@ -95,6 +141,7 @@ fn merge(total: &mut BlockStats, chunk: &BlockStats) {
     total.validation_aborts += chunk.validation_aborts;
     total.dependency_waits += chunk.dependency_waits;
     total.sequential_txs += chunk.sequential_txs;
+    total.occ_txs += chunk.occ_txs;
 }
 
 /// Blocks shorter than this leave the next block's mode as it was: a handful of
@@ -106,26 +153,40 @@ impl ParallelExecutor {
     fn remember_mode(&self, receipts: &[Receipt]) {
         if receipts.len() >= MIN_WINDOW {
             let tail = &receipts[receipts.len().saturating_sub(CHUNK)..];
-            self.remember_parallel(worth_parallel(tail));
+            self.remember_mode_next(choose(tail));
         }
     }
 
-    /// Runs `txs` starting in the given mode. Sequential mode goes chunk by chunk;
-    /// parallel mode runs everything left of the block as one Block-STM (no barriers,
-    /// no overlay when the block starts parallel). With `adapt`, a sequential chunk
-    /// worth parallel execution switches the rest of the block to it, and the last
-    /// [`CHUNK`] receipts set the mode the next block starts in. Runs on a worker of
-    /// the pool.
+    /// One parallel run of `txs` in `mode` (OCC or Block-STM).
+    fn parallel_run(
+        &self,
+        mode: Mode,
+        base: &dyn StateView,
+        block: &BlockEnv,
+        txs: &[Transaction],
+    ) -> Result<crate::executor::StmOutput> {
+        match mode {
+            Mode::Occ => self.occ(base, block, txs),
+            _ => self.block_stm(base, block, txs),
+        }
+    }
+
+    /// Runs `txs` starting in the given mode. Sequential mode goes chunk by chunk; a
+    /// parallel mode runs everything left of the block as one run (no barriers, no
+    /// overlay when the block starts parallel). With `adapt`, a sequential chunk whose
+    /// receipts choose a parallel mode switches the rest of the block to it, and the
+    /// last [`CHUNK`] receipts choose the mode the next block starts in. Runs on a
+    /// worker of the pool.
     pub(crate) fn execute_adaptive(
         &self,
         base: &dyn StateView,
         block: &BlockEnv,
         txs: &[Transaction],
-        parallel: bool,
+        mode: Mode,
         adapt: bool,
     ) -> Result<BlockOutput> {
-        if parallel {
-            let out = self.block_stm(base, block, txs)?;
+        if mode != Mode::Sequential {
+            let out = self.parallel_run(mode, base, block, txs)?;
             if adapt {
                 self.remember_mode(&out.receipts);
             }
@@ -147,11 +208,11 @@ impl ParallelExecutor {
         };
         let mut conflicts = HashMap::new();
         let mut rest = txs;
-        let mut parallel_next = false;
+        let mut next = Mode::Sequential;
         while !rest.is_empty() {
-            if parallel_next {
-                // The rest of the block in one Block-STM run over the chunks before it.
-                let out = self.block_stm(&overlay, block, rest)?;
+            if next != Mode::Sequential {
+                // The rest of the block in one parallel run over the chunks before it.
+                let out = self.parallel_run(next, &overlay, block, rest)?;
                 merge(&mut stats, &out.stats);
                 conflicts = out.conflicts;
                 overlay.apply_owned(out.writes);
@@ -173,7 +234,9 @@ impl ParallelExecutor {
             std::panic::catch_unwind(run).map_err(|_| Error::WorkerPanicked)??;
             stats.executions += chunk.len() as u64;
             stats.sequential_txs += chunk.len();
-            parallel_next = adapt && worth_parallel(&receipts[first..]);
+            if adapt {
+                next = choose(&receipts[first..]);
+            }
         }
         if adapt {
             self.remember_mode(&receipts);

@@ -3,12 +3,12 @@
 //! read sets; the output is assembled in block order once the scheduler is done.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 use supervm_vm::{BlockEnv, Receipt, StateError, StateView, Transaction, Vm, WriteSet};
 
-use crate::adaptive::Schedule;
+use crate::adaptive::{Mode, Schedule};
 use crate::error::{Error, Result};
 use crate::mvmemory::{MvMemory, Version};
 use crate::scheduler::{Scheduler, Task};
@@ -46,6 +46,9 @@ pub struct BlockStats {
     /// Transactions executed one by one in block order (chunks the adaptive
     /// schedule ran sequentially because of contention, see [`crate::adaptive`]).
     pub sequential_txs: usize,
+    /// Transactions run by optimistic execution with in-order commit ([`crate::occ`]);
+    /// the others ran by Block-STM or sequentially.
+    pub occ_txs: usize,
 }
 
 /// What one Block-STM run produced, before its conflicts are ranked.
@@ -84,9 +87,9 @@ pub struct ParallelExecutor {
     threads: usize,
     bloom: bool,
     schedule: Schedule,
-    /// Whether the next block starts in parallel mode (adaptive schedule; set by the
-    /// end of the previous block), shared by clones.
-    parallel_next: std::sync::Arc<AtomicBool>,
+    /// The mode the next block starts in (adaptive schedule; set by the end of the
+    /// previous block, a [`Mode`] as `u8`), shared by clones.
+    next_mode: std::sync::Arc<AtomicU8>,
     /// The workers, kept across blocks: no thread start per block, and each worker keeps
     /// its lane of recycled instances (whose memory is warm in its core's cache).
     pool: std::sync::Arc<rayon::ThreadPool>,
@@ -129,7 +132,7 @@ impl ParallelExecutor {
             threads,
             bloom: false,
             schedule: Schedule::default(),
-            parallel_next: std::sync::Arc::new(AtomicBool::new(true)),
+            next_mode: std::sync::Arc::new(AtomicU8::new(Mode::BlockStm as u8)),
             pool: std::sync::Arc::new(pool),
         }
     }
@@ -156,8 +159,12 @@ impl ParallelExecutor {
         &self.vm
     }
 
-    pub(crate) fn remember_parallel(&self, parallel: bool) {
-        self.parallel_next.store(parallel, Relaxed);
+    pub(crate) fn pool(&self) -> &rayon::ThreadPool {
+        &self.pool
+    }
+
+    pub(crate) fn remember_mode_next(&self, mode: Mode) {
+        self.next_mode.store(mode as u8, Relaxed);
     }
 
     /// Executes `txs` over the committed state `base`. The output equals, byte for
@@ -169,11 +176,14 @@ impl ParallelExecutor {
         block: &BlockEnv,
         txs: &[Transaction],
     ) -> Result<BlockOutput> {
-        // (whether the block starts in parallel mode, whether the mode adapts)
-        let (parallel, adapt) = match self.schedule {
-            Schedule::Parallel => (true, false),
-            Schedule::Adaptive if self.threads > 1 => (self.parallel_next.load(Relaxed), true),
-            Schedule::Adaptive | Schedule::Sequential => (false, false),
+        // (the mode the block starts in, whether the mode adapts)
+        let (mode, adapt) = match self.schedule {
+            Schedule::Parallel => (Mode::BlockStm, false),
+            Schedule::Occ => (Mode::Occ, false),
+            Schedule::Adaptive if self.threads > 1 => {
+                (Mode::from_u8(self.next_mode.load(Relaxed)), true)
+            }
+            Schedule::Adaptive | Schedule::Sequential => (Mode::Sequential, false),
         };
         // Everything runs on the workers, sequential chunks included, and the calling
         // thread only waits: on the calling thread a sequential chunk competed for the
@@ -181,7 +191,7 @@ impl ParallelExecutor {
         // (0.8–0.9× of the same chunks on one worker). The output's parallel iterators
         // (draining the memory, sorting the writes) run on this pool too.
         self.pool
-            .install(|| self.execute_adaptive(base, block, txs, parallel, adapt))
+            .install(|| self.execute_adaptive(base, block, txs, mode, adapt))
     }
 
     /// One Block-STM run over the whole of `txs`. Runs on a worker of the pool.
@@ -222,7 +232,7 @@ impl ParallelExecutor {
 }
 
 /// How an idle worker waits before polling the scheduler again.
-fn back_off(idle: u32) {
+pub(crate) fn back_off(idle: u32) {
     if idle <= 6 {
         for _ in 0..(1u32 << idle) {
             std::hint::spin_loop();
@@ -375,6 +385,7 @@ impl Shared<'_> {
                 dependency_waits: self.dependency_waits.into_inner(),
                 hottest_keys: Vec::new(),
                 sequential_txs: 0,
+                occ_txs: 0,
             },
         })
     }

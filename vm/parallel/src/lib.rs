@@ -12,8 +12,10 @@
 //!   committed state — and read-set validation, prefix iteration included (no
 //!   phantom reads).
 //! * [`executor`]: the worker loop and the block output with its statistics.
-//! * [`adaptive`]: the default schedule: chunks run by Block-STM, or sequentially
-//!   while contention makes optimistic execution a loss; [`overlay`] holds the
+//! * [`occ`]: optimistic execution over the committed prefix with in-order commit and
+//!   value validation, for blocks with few conflicts.
+//! * [`adaptive`]: the default schedule: runs by OCC or Block-STM, or sequential
+//!   chunks while contention makes optimistic execution a loss; [`overlay`] holds the
 //!   earlier chunks' writes.
 //!
 //! ```
@@ -29,6 +31,7 @@ pub mod bloom;
 mod error;
 pub mod executor;
 pub mod mvmemory;
+pub mod occ;
 pub mod overlay;
 pub mod scheduler;
 pub mod view;

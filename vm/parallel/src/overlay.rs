@@ -34,6 +34,17 @@ impl<'a> Overlay<'a> {
         }
     }
 
+    /// What the block's writes so far hold for `key` (`None`: not written, `Some(None)`:
+    /// deleted).
+    pub fn written(&self, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        self.writes.get(key)
+    }
+
+    /// Everything written, each key's last value, in no particular order.
+    pub fn into_entries(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.writes.into_entries().collect()
+    }
+
     /// Everything written, as one write set (each key's last value).
     pub fn into_writes(self) -> WriteSet {
         crate::mvmemory::write_set(self.writes.into_entries().collect())

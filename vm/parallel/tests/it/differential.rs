@@ -41,11 +41,13 @@ fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
     // contention level), the default adaptive schedule at 2 and 8. At 2 threads the
     // block runs twice on the same executor: the second run starts in the mode the
     // first ended in, so contended blocks also run as sequential chunks over the
-    // overlay, switching to Block-STM where a chunk has parallelism.
+    // overlay, switching to Block-STM or OCC where a chunk has parallelism. OCC over the
+    // whole block runs at 3 threads, whatever the contention.
     let runs = [
         (1, Schedule::Parallel),
         (2, Schedule::Adaptive),
         (2, Schedule::Adaptive),
+        (3, Schedule::Occ),
         (4, Schedule::Parallel),
         (8, Schedule::Adaptive),
     ];
@@ -65,7 +67,10 @@ fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
             .execute_block(&w.base, &w.block, &txs)
             .expect("parallel");
         if schedule == Schedule::Parallel {
-            assert_eq!(out.stats.sequential_txs, 0);
+            assert_eq!(out.stats.sequential_txs + out.stats.occ_txs, 0);
+        }
+        if schedule == Schedule::Occ {
+            assert_eq!(out.stats.occ_txs, out.stats.txs);
         }
         assert_eq!(out.receipts.len(), seq.len());
         for (i, (p, s)) in out.receipts.iter().zip(&seq).enumerate() {
@@ -210,17 +215,19 @@ fn adaptive_schedule_follows_contention() {
     let hot_block = hot(3 * CHUNK);
     let mixed_block: Vec<_> = [hot(2 * CHUNK), independent(3 * CHUNK + 17)].concat();
     let exec = ParallelExecutor::new(vm.clone(), 2);
-    // (block, transactions expected in sequential chunks)
+    // (block, transactions expected in sequential chunks, and by OCC)
+    let rest = mixed_block.len() - 3 * CHUNK;
     let steps = [
-        (&hot_block, 0),               // starts parallel: one Block-STM; ends hot
-        (&hot_block, hot_block.len()), // starts sequential; never worth parallel
-        (&mixed_block, 3 * CHUNK),     // hot, hot, then an independent chunk: switch
-        (&mixed_block, 0),             // the previous block ended independent
+        (&hot_block, 0, 0),                   // starts with Block-STM; ends hot
+        (&hot_block, hot_block.len(), 0),     // starts sequential; never worth parallel
+        (&mixed_block, 3 * CHUNK, rest),      // hot, hot, then an independent chunk: OCC
+        (&mixed_block, 0, mixed_block.len()), // the previous block ended independent
     ];
-    for (step, (txs, in_chunks)) in steps.into_iter().enumerate() {
+    for (step, (txs, in_chunks, by_occ)) in steps.into_iter().enumerate() {
         let seq = sequential(&w, txs);
         let out = exec.execute_block(&w.base, &w.block, txs).unwrap();
         assert_eq!(out.stats.sequential_txs, in_chunks, "step {step}");
+        assert_eq!(out.stats.occ_txs, by_occ, "step {step}");
         assert_sequential(&w, &out, &seq, &format!("step {step}"));
     }
     // Prefix iteration in sequential chunks over the overlay: registry `count`s (each
@@ -305,7 +312,12 @@ fn empty_and_one_transaction_blocks() {
     let one = crate::workload::random_block(&w, 11, 1);
     let seq = sequential(&w, &one);
     for threads in [1, 2, 4] {
-        for schedule in [Schedule::Adaptive, Schedule::Parallel, Schedule::Sequential] {
+        for schedule in [
+            Schedule::Adaptive,
+            Schedule::Parallel,
+            Schedule::Occ,
+            Schedule::Sequential,
+        ] {
             let exec = ParallelExecutor::new(vm.clone(), threads).with_schedule(schedule);
             let out = exec.execute_block(&w.base, &w.block, &[]).unwrap();
             assert!(out.receipts.is_empty() && out.writes.is_empty());
@@ -333,10 +345,13 @@ fn a_failing_state_backend_fails_the_block() {
     let w = world(&vm, 4);
     let txs = random_block(&w, 3, 200);
     for threads in THREADS {
-        let err = ParallelExecutor::new(vm.clone(), threads)
-            .execute_block(&Broken, &w.block, &txs)
-            .expect_err("the backend fails");
-        assert!(err.to_string().contains("disk on fire"), "{err}");
+        for schedule in [Schedule::Adaptive, Schedule::Occ] {
+            let err = ParallelExecutor::new(vm.clone(), threads)
+                .with_schedule(schedule)
+                .execute_block(&Broken, &w.block, &txs)
+                .expect_err("the backend fails");
+            assert!(err.to_string().contains("disk on fire"), "{err}");
+        }
     }
 }
 
@@ -358,13 +373,16 @@ fn a_panicking_worker_fails_the_block() {
     let w = world(&vm, 4);
     let txs = random_block(&w, 4, 100);
     for threads in [1, 4] {
-        let err = ParallelExecutor::new(vm.clone(), threads)
-            .execute_block(&Panics, &w.block, &txs)
-            .expect_err("a worker panics");
-        assert!(
-            matches!(err, supervm_parallel::Error::WorkerPanicked),
-            "{err}"
-        );
+        for schedule in [Schedule::Adaptive, Schedule::Occ] {
+            let err = ParallelExecutor::new(vm.clone(), threads)
+                .with_schedule(schedule)
+                .execute_block(&Panics, &w.block, &txs)
+                .expect_err("a worker panics");
+            assert!(
+                matches!(err, supervm_parallel::Error::WorkerPanicked),
+                "{err}"
+            );
+        }
     }
 }
 

@@ -1,0 +1,287 @@
+//! Optimistic execution over the committed prefix, with in-order commit and value
+//! validation: the low-contention schedule ([`Schedule::Occ`](crate::Schedule)).
+//!
+//! Block-STM pays for its generality on every read and write: multi-version lookups,
+//! estimate markers, read sets kept per incarnation and validated against the
+//! multi-version memory. When transactions seldom touch what the few transactions
+//! just before them write, a cheaper protocol gives the same output:
+//!
+//! * **Execute**: workers take transactions in block order (at most [`AHEAD`] past the
+//!   commit frontier) and execute each over the *committed view*: the run's base state
+//!   under the writes of the transactions committed so far. The view is read without
+//!   holding anything across the execution; it may gain commits while a transaction
+//!   runs.
+//! * **Commit**, strictly in block order, by whichever worker holds the commit lock:
+//!   transaction `i` is committed when all transactions before it are, so the committed
+//!   view is then exactly the state sequential execution would give it. Its read set
+//!   is validated by value against that state: every key it read must hold the value it
+//!   saw (only keys the run wrote can differ from the base), and every iteration step
+//!   must find the same key again. Execution is a deterministic function of the values
+//!   read, so a transaction that passes would execute exactly as it did; one that fails
+//!   is executed again at once, by the committing worker, over that same state, and the
+//!   result is final. Its write set is then applied to the committed view.
+//!
+//! No transaction waits on another's estimate and nothing is aborted twice; a conflict
+//! costs one more execution, on the commit path. Under contention the commit path
+//! becomes the bottleneck (every re-execution is serial), which is why the adaptive
+//! schedule picks this protocol only for blocks whose recent transactions seldom read
+//! what the few before them wrote ([`recent_conflicts`]).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+use parking_lot::{Mutex, RwLock};
+use supervm_vm::{BlockEnv, Receipt, StateError, StateView, Transaction, Vm};
+
+use crate::error::{Error, Result};
+use crate::executor::{BlockStats, ParallelExecutor, StmOutput, back_off};
+use crate::overlay::Overlay;
+
+/// How far past the commit frontier a worker may start a transaction: enough to keep
+/// every worker busy while another commits, little enough that a transaction seldom
+/// runs against a state many commits old.
+pub const AHEAD: usize = 8;
+
+/// The run's base state under the committed transactions' writes.
+struct Committed<'a> {
+    base: &'a dyn StateView,
+    overlay: RwLock<Overlay<'a>>,
+}
+
+impl StateView for Committed<'_> {
+    fn get(&self, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, StateError> {
+        // (the base is read without the lock; a commit in between is caught at validation)
+        let written = self.overlay.read().written(key).cloned();
+        match written {
+            Some(v) => Ok(v),
+            None => self.base.get(key),
+        }
+    }
+
+    fn next_key(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+    ) -> std::result::Result<Option<Vec<u8>>, StateError> {
+        self.overlay.read().next_key(prefix, after)
+    }
+}
+
+/// The commit frontier's state, under the commit lock.
+struct Frontier {
+    next: usize,
+    reexecutions: u64,
+    conflicts: HashMap<Vec<u8>, u64>,
+}
+
+struct Run<'a> {
+    vm: &'a Vm,
+    block: &'a BlockEnv,
+    txs: &'a [Transaction],
+    view: Committed<'a>,
+    /// Executed, not yet committed receipts.
+    executed: Vec<Mutex<Option<Receipt>>>,
+    /// Committed receipts.
+    committed: Vec<Mutex<Option<Receipt>>>,
+    /// The next transaction to execute.
+    next_exec: AtomicUsize,
+    /// Transactions committed (mirror of `Frontier::next`, read without the lock).
+    done: AtomicUsize,
+    frontier: Mutex<Frontier>,
+    failed: AtomicBool,
+    error: Mutex<Option<Error>>,
+}
+
+impl Run<'_> {
+    fn fail(&self, e: Error) {
+        self.failed.store(true, Relaxed);
+        self.error.lock().get_or_insert(e);
+    }
+
+    fn work(&self) {
+        let run = std::panic::AssertUnwindSafe(|| self.work_loop());
+        if std::panic::catch_unwind(run).is_err() {
+            self.fail(Error::WorkerPanicked);
+        }
+    }
+
+    fn work_loop(&self) {
+        let n = self.txs.len();
+        let mut idle = 0u32;
+        while !self.failed.load(Relaxed) {
+            if let Err(e) = self.try_commit() {
+                self.fail(e);
+                return;
+            }
+            let done = self.done.load(Acquire);
+            if done == n {
+                return;
+            }
+            let i = self.next_exec.load(Relaxed);
+            let claimed = i < n
+                && i < done + AHEAD
+                && self
+                    .next_exec
+                    .compare_exchange(i, i + 1, Relaxed, Relaxed)
+                    .is_ok();
+            if !claimed {
+                idle += 1;
+                back_off(idle);
+                continue;
+            }
+            idle = 0;
+            match self.vm.execute(&self.view, self.block, &self.txs[i]) {
+                Ok(r) => *self.executed[i].lock() = Some(r),
+                Err(e) => {
+                    self.fail(Error::Vm(e));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Commits every executed transaction at the frontier, if no other worker is.
+    fn try_commit(&self) -> Result<()> {
+        let Some(mut f) = self.frontier.try_lock() else {
+            return Ok(());
+        };
+        while f.next < self.txs.len() {
+            let i = f.next;
+            let Some(r) = self.executed[i].lock().take() else {
+                break;
+            };
+            let r = match self.conflict(&r).map_err(|e| Error::Vm(e.into()))? {
+                None => r,
+                Some(key) => {
+                    // The committed view is now exactly the sequential state before `i`,
+                    // and no one else writes it while the commit lock is held.
+                    f.reexecutions += 1;
+                    *f.conflicts.entry(key).or_insert(0) += 1;
+                    let mut again = self
+                        .vm
+                        .execute(&self.view, self.block, &self.txs[i])
+                        .map_err(Error::Vm)?;
+                    again.executions = 2;
+                    again
+                }
+            };
+            self.view.overlay.write().apply(&r.write_set);
+            *self.committed[i].lock() = Some(r);
+            f.next = i + 1;
+            self.done.store(i + 1, Release);
+        }
+        Ok(())
+    }
+
+    /// The first read of `r` that the committed view now answers differently.
+    fn conflict(&self, r: &Receipt) -> std::result::Result<Option<Vec<u8>>, StateError> {
+        let overlay = self.view.overlay.read();
+        for read in &r.read_set.keys {
+            // A key no committed transaction of the run wrote still holds its base value.
+            if overlay.written(&read.key).is_some_and(|v| *v != read.value) {
+                return Ok(Some(read.key.clone()));
+            }
+        }
+        for step in &r.read_set.ranges {
+            if overlay.next_key(&step.prefix, step.after.as_deref())? != step.found {
+                return Ok(Some(step.prefix.clone()));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl ParallelExecutor {
+    /// One optimistic in-order-commit run over `txs` (see the module documentation).
+    /// Runs on a worker of the pool.
+    pub(crate) fn occ(
+        &self,
+        base: &dyn StateView,
+        block: &BlockEnv,
+        txs: &[Transaction],
+    ) -> Result<StmOutput> {
+        let n = txs.len();
+        let run = Run {
+            vm: self.vm(),
+            block,
+            txs,
+            view: Committed {
+                base,
+                overlay: RwLock::new(Overlay::new(base)),
+            },
+            executed: (0..n).map(|_| Mutex::new(None)).collect(),
+            committed: (0..n).map(|_| Mutex::new(None)).collect(),
+            next_exec: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            frontier: Mutex::new(Frontier {
+                next: 0,
+                reexecutions: 0,
+                conflicts: HashMap::new(),
+            }),
+            failed: AtomicBool::new(false),
+            error: Mutex::new(None),
+        };
+        self.pool().scope(|scope| {
+            for _ in 0..self.threads() {
+                scope.spawn(|_| run.work());
+            }
+        });
+        if let Some(e) = run.error.lock().take() {
+            return Err(e);
+        }
+        let f = run.frontier.into_inner();
+        let mut receipts = Vec::with_capacity(n);
+        for (i, slot) in run.committed.into_iter().enumerate() {
+            receipts.push(slot.into_inner().ok_or(Error::Incomplete(i))?);
+        }
+        let executions = n as u64 + f.reexecutions;
+        Ok(StmOutput {
+            receipts,
+            writes: run.view.overlay.into_inner().into_entries(),
+            conflicts: f.conflicts,
+            stats: BlockStats {
+                txs: n,
+                threads: self.threads(),
+                executions,
+                reexecutions: f.reexecutions,
+                validations: n as u64,
+                validation_aborts: f.reexecutions,
+                dependency_waits: 0,
+                hottest_keys: Vec::new(),
+                sequential_txs: 0,
+                occ_txs: n,
+            },
+        })
+    }
+}
+
+/// The share of `receipts` (in block order) that read a key one of the [`AHEAD`]
+/// transactions before them wrote, or iterated after one of them wrote anything: what
+/// [`ParallelExecutor::occ`] would re-execute if every transaction ran that far ahead
+/// of the commits.
+pub fn recent_conflicts(receipts: &[Receipt]) -> f64 {
+    if receipts.is_empty() {
+        return 0.0;
+    }
+    let mut last_writer: HashMap<&[u8], usize, foldhash::fast::RandomState> = HashMap::default();
+    let mut last_write = None;
+    let mut conflicts = 0usize;
+    for (i, r) in receipts.iter().enumerate() {
+        let recent = |j: usize| i - j <= AHEAD;
+        let hit = (!r.read_set.ranges.is_empty() && last_write.is_some_and(recent))
+            || r.read_set.keys.iter().any(|k| {
+                last_writer
+                    .get(k.key.as_slice())
+                    .is_some_and(|&j| recent(j))
+            });
+        conflicts += hit as usize;
+        for k in r.write_set.keys() {
+            last_writer.insert(k, i);
+        }
+        if !r.write_set.is_empty() {
+            last_write = Some(i);
+        }
+    }
+    conflicts as f64 / receipts.len() as f64
+}
