@@ -31,6 +31,9 @@ pub struct Stats {
     pub reexecutions: Counter,
     /// Transactions the adaptive schedule ran in sequential chunks (contention).
     pub sequential_txs: Counter,
+    /// Transactions the adaptive schedule ran by optimistic in-order commit (few
+    /// conflicts).
+    pub occ_txs: Counter,
     /// Transactions admitted to the mempool.
     pub admitted: Counter,
     /// Transactions refused at admission.
@@ -75,6 +78,10 @@ impl Stats {
             sequential_txs: m.counter(
                 "supervm_sequential_chunk_transactions_total",
                 "Transactions executed in sequential chunks because their chunk's dependency chains left too little parallelism.",
+            )?,
+            occ_txs: m.counter(
+                "supervm_occ_transactions_total",
+                "Transactions executed by optimistic execution with in-order commit (blocks with few conflicts).",
             )?,
             admitted: m.counter(
                 "supervm_admitted_transactions_total",

@@ -311,6 +311,7 @@ fn build_block(
             .stats
             .sequential_txs
             .add(out.stats.sequential_txs as u64);
+        chain.stats.occ_txs.add(out.stats.occ_txs as u64);
         Some(out)
     };
     // Refunds, receipts, events.

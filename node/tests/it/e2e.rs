@@ -127,6 +127,7 @@ async fn deploy_transfer_query_restart() {
         "supervm_block_time_seconds_count",
         "supervm_reexecutions_total",
         "supervm_sequential_chunk_transactions_total",
+        "supervm_occ_transactions_total",
         "supervm_mempool_transactions",
         "supervm_commit_latency_seconds_count",
     ] {
