@@ -117,6 +117,24 @@ fn engine_config(cfg: &VmConfig) -> Config {
     c
 }
 
+/// Deletes the module caches under `root` of other engines (directories named by 16 hex
+/// digits other than `keep`): left by older wasmtime or instrumentation versions, or by
+/// another stack budget, whose files this engine can never load. Best effort: a cache
+/// that cannot be deleted stays, and a module missing from disk is compiled again.
+fn remove_other_caches(root: &std::path::Path, keep: &str) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let ours = name.len() == 16 && name.bytes().all(|b| b.is_ascii_hexdigit());
+        if ours && name != keep && e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Marks a cached module file as just used (its modification time orders the disk
 /// cache's evictions; nothing in consensus depends on it).
 #[allow(clippy::disallowed_methods)] // the wall clock only orders cache evictions
@@ -139,9 +157,11 @@ impl VmInner {
                 engine.precompile_compatibility_hash().hash(&mut h);
                 INSTRUMENTATION_VERSION.hash(&mut h);
                 config.limits.stack_budget.hash(&mut h);
-                let d = dir.join(format!("{:016x}", h.finish()));
+                let name = format!("{:016x}", h.finish());
+                let d = dir.join(&name);
                 std::fs::create_dir_all(&d)
                     .map_err(|e| Error::Engine(format!("module cache dir {}: {e}", d.display())))?;
+                remove_other_caches(dir, &name);
                 Some(d)
             }
             None => None,

@@ -397,11 +397,25 @@ fn disk_module_cache_survives_a_restart_and_changes_nothing() {
         files.iter().any(|f| f.ends_with(".cwasm")),
         "a compiled module was written: {files:?}"
     );
+    // An older engine's cache (another 16-hex-digit directory) and unrelated entries.
+    let stale = dir.join("00000000deadbeef");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("x.cwasm"), b"old").unwrap();
+    std::fs::create_dir_all(dir.join("notes")).unwrap();
     // "Restart": a new VM over the same state and cache dir.
     c.vm = Vm::new(cfg).unwrap();
     let second = c.call(addr, "inc", vec![], GAS);
     assert_eq!(first.gas_used, second.gas_used);
     assert_eq!(second.return_data, 3u64.to_le_bytes());
+    assert!(
+        !stale.exists(),
+        "another engine's cache is deleted at start"
+    );
+    assert!(dir.join("notes").exists(), "other entries are left alone");
+    assert!(
+        walk(&dir).iter().any(|f| f.ends_with(".cwasm")),
+        "the current engine's cache is kept"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
