@@ -6,4 +6,5 @@ mod adversarial;
 mod basics;
 mod charges;
 mod recycle;
+mod recycle_fuzz;
 mod util;
