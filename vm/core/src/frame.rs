@@ -245,8 +245,10 @@ fn fresh(
         let e = wasmtime::Error::msg("validated module lacks its memory export");
         return Err((e, store));
     };
-    let mut globals = Vec::with_capacity(module.globals.len());
-    for g in &module.globals {
+    // Every global the instrumentation exports: the module's own, the stack depth, then
+    // the dirty-chunk mask.
+    let mut globals = Vec::with_capacity(module.globals.len() + 1);
+    for g in module.globals.iter().chain([&module.dirty]) {
         match instance
             .get_module_export(&mut store, g)
             .and_then(|e| e.into_global())
@@ -258,13 +260,9 @@ fn fresh(
             }
         }
     }
-    let dirty = instance
-        .get_module_export(&mut store, &module.dirty)
-        .and_then(|e| e.into_global());
-    let Some(dirty) = dirty else {
-        let e = wasmtime::Error::msg("instrumented module lacks its dirty-chunk global");
-        return Err((e, store));
-    };
+    let dirty = globals
+        .pop()
+        .expect("the dirty-chunk global was just pushed");
     store.data_mut().memory = Some(memory);
     module.warm.observe_fresh(&mut store, &memory, &globals);
     Ok(Warm {

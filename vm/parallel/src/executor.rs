@@ -108,8 +108,7 @@ struct Shared<'a> {
     validation_aborts: AtomicU64,
     dependency_waits: AtomicU64,
     conflicts: Mutex<HashMap<Vec<u8>, u64>>,
-    failed: AtomicBool,
-    error: Mutex<Option<Error>>,
+    failure: Failure,
 }
 
 impl ParallelExecutor {
@@ -215,8 +214,7 @@ impl ParallelExecutor {
             validation_aborts: AtomicU64::new(0),
             dependency_waits: AtomicU64::new(0),
             conflicts: Mutex::new(HashMap::new()),
-            failed: AtomicBool::new(false),
-            error: Mutex::new(None),
+            failure: Failure::default(),
         };
         // One task per worker; `work` catches a panic and fails the block with it.
         self.pool.scope(|scope| {
@@ -224,7 +222,7 @@ impl ParallelExecutor {
                 scope.spawn(|_| shared.work());
             }
         });
-        if let Some(e) = shared.error.lock().take() {
+        if let Some(e) = shared.failure.take() {
             return Err(e);
         }
         shared.finish(self.threads)
@@ -244,19 +242,45 @@ pub(crate) fn back_off(idle: u32) {
     }
 }
 
-impl Shared<'_> {
-    fn fail(&self, e: Error) {
+/// The first failure of a parallel run: every worker stops at its next step.
+#[derive(Default)]
+pub(crate) struct Failure {
+    failed: AtomicBool,
+    error: Mutex<Option<Error>>,
+}
+
+impl Failure {
+    /// Records `e` (the first failure wins) and stops the workers.
+    pub(crate) fn fail(&self, e: Error) {
         self.failed.store(true, Relaxed);
         self.error.lock().get_or_insert(e);
     }
 
-    fn work(&self) {
-        // A panic in one worker must not leave the others waiting for its task forever:
-        // it fails the block, and every worker stops at its next step.
-        let run = std::panic::AssertUnwindSafe(|| self.work_loop());
-        if std::panic::catch_unwind(run).is_err() {
+    pub(crate) fn failed(&self) -> bool {
+        self.failed.load(Relaxed)
+    }
+
+    /// The failure, if any, once the workers are done.
+    pub(crate) fn take(&self) -> Option<Error> {
+        self.error.lock().take()
+    }
+
+    /// Runs a worker's loop. A panic in one worker must not leave the others waiting
+    /// for its task forever: it fails the run, and every worker stops at its next step.
+    pub(crate) fn guard(&self, work_loop: impl FnOnce()) {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work_loop)).is_err() {
             self.fail(Error::WorkerPanicked);
         }
+    }
+}
+
+impl Shared<'_> {
+    fn fail(&self, e: Error) {
+        self.failure.fail(e);
+    }
+
+    fn work(&self) {
+        self.failure.guard(|| self.work_loop());
     }
 
     fn work_loop(&self) {
@@ -267,7 +291,7 @@ impl Shared<'_> {
         // (under heavy contention the throttle leaves one worker running).
         let mut idle = 0u32;
         loop {
-            if self.failed.load(Relaxed) {
+            if self.failure.failed() {
                 return;
             }
             let step = match task.take() {

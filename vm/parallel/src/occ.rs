@@ -28,14 +28,14 @@
 //! what the few before them wrote ([`recent_conflicts`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use parking_lot::{Mutex, RwLock};
 use supervm_vm::{BlockEnv, Receipt, StateError, StateView, Transaction, Vm};
 
 use crate::error::{Error, Result};
-use crate::executor::{BlockStats, ParallelExecutor, StmOutput, back_off};
+use crate::executor::{BlockStats, Failure, ParallelExecutor, StmOutput, back_off};
 use crate::overlay::Overlay;
 
 /// How far past the commit frontier a worker may start a transaction: enough to keep
@@ -89,27 +89,18 @@ struct Run<'a> {
     /// Transactions committed (mirror of `Frontier::next`, read without the lock).
     done: AtomicUsize,
     frontier: Mutex<Frontier>,
-    failed: AtomicBool,
-    error: Mutex<Option<Error>>,
+    failure: Failure,
 }
 
 impl Run<'_> {
     fn fail(&self, e: Error) {
-        self.failed.store(true, Relaxed);
-        self.error.lock().get_or_insert(e);
-    }
-
-    fn work(&self) {
-        let run = std::panic::AssertUnwindSafe(|| self.work_loop());
-        if std::panic::catch_unwind(run).is_err() {
-            self.fail(Error::WorkerPanicked);
-        }
+        self.failure.fail(e);
     }
 
     fn work_loop(&self) {
         let n = self.txs.len();
         let mut idle = 0u32;
-        while !self.failed.load(Relaxed) {
+        while !self.failure.failed() {
             if let Err(e) = self.try_commit() {
                 self.fail(e);
                 return;
@@ -219,15 +210,14 @@ impl ParallelExecutor {
                 reexecutions: 0,
                 conflicts: HashMap::new(),
             }),
-            failed: AtomicBool::new(false),
-            error: Mutex::new(None),
+            failure: Failure::default(),
         };
         self.pool().scope(|scope| {
             for _ in 0..self.threads() {
-                scope.spawn(|_| run.work());
+                scope.spawn(|_| run.failure.guard(|| run.work_loop()));
             }
         });
-        if let Some(e) = run.error.lock().take() {
+        if let Some(e) = run.failure.take() {
             return Err(e);
         }
         let f = run.frontier.into_inner();

@@ -230,21 +230,14 @@ const POKES: [(u32, u32); 14] = [
 #[test]
 fn a_reset_undoes_writes_anywhere_in_memory() {
     use rand::{Rng, SeedableRng};
-    let seed: u64 = std::env::var("SUPERVM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_d1a7);
+    let seed = crate::util::env_u64("SUPERVM_SEED").unwrap_or(0x5eed_d1a7);
     eprintln!("seed {seed} (rerun with SUPERVM_SEED={seed})");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     for pages in [1u32, 3] {
         let size = pages * 65536;
         let mut c = Chain::new();
         let a = c.deploy_ok(poker(pages));
-        let hash = |c: &mut Chain| {
-            let r = c.call(a, "hash", vec![], GAS);
-            assert_eq!(r.outcome, Outcome::Success, "{:?}", r.outcome);
-            r.return_data
-        };
+        let hash = |c: &mut Chain| c.call_ok(a, "hash", GAS);
         let fresh = hash(&mut c);
         for i in 0..600 {
             let kind = rng.gen_range(0..POKES.len() as u32);

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use supervm_vm::{Outcome, Vm, VmConfig};
 
-use crate::util::{Chain, contract};
+use crate::util::{Chain, contract, env_u64};
 
 const GAS: u64 = 50_000_000;
 /// Memory size of the generated modules (2 pages: 32 chunks of 4 KiB).
@@ -216,14 +216,8 @@ fn program(seed: u64) -> Vec<u8> {
 
 #[test]
 fn random_store_programs_leave_recycled_instances_as_fresh() {
-    let cases: u64 = std::env::var("SUPERVM_FUZZ_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
-    let seeds: Vec<u64> = match std::env::var("SUPERVM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
+    let cases = env_u64("SUPERVM_FUZZ_CASES").unwrap_or(1000);
+    let seeds: Vec<u64> = match env_u64("SUPERVM_SEED") {
         Some(s) => vec![s],
         None => (0..cases).map(|i| 0x5107e + i).collect(),
     };
@@ -243,15 +237,10 @@ fn random_store_programs_leave_recycled_instances_as_fresh() {
         let Some(addr) = d.contract.filter(|_| d.outcome == Outcome::Success) else {
             panic!("seed {seed}: not deployed: {:?}", d.outcome);
         };
-        let hash = |c: &mut Chain| {
-            let r = c.call(addr, "hash", vec![], GAS);
-            assert_eq!(r.outcome, Outcome::Success, "seed {seed}: {:?}", r.outcome);
-            r.return_data
-        };
+        let hash = |c: &mut Chain| c.call_ok(addr, "hash", GAS);
         let fresh = hash(&mut c);
         for round in 0..2 {
-            let r = c.call(addr, "run", vec![], GAS);
-            assert_eq!(r.outcome, Outcome::Success, "seed {seed}: {:?}", r.outcome);
+            c.call_ok(addr, "run", GAS);
             assert_eq!(
                 hash(&mut c),
                 fresh,

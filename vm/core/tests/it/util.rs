@@ -99,6 +99,18 @@ impl Chain {
         r.contract.unwrap()
     }
 
+    /// Calls a no-argument entry point that must succeed; its return data.
+    pub fn call_ok(&mut self, contract: Address, function: &str, gas: u64) -> Vec<u8> {
+        let r = self.call(contract, function, vec![], gas);
+        assert_eq!(
+            r.outcome,
+            supervm_vm::Outcome::Success,
+            "{function}: {:?}",
+            r.outcome
+        );
+        r.return_data
+    }
+
     pub fn call(&mut self, contract: Address, function: &str, args: Vec<u8>, gas: u64) -> Receipt {
         self.run(
             Payload::Call {
@@ -109,4 +121,9 @@ impl Chain {
             gas,
         )
     }
+}
+
+/// A number from the environment (`SUPERVM_SEED`, case counts), if set and valid.
+pub fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
 }
