@@ -92,7 +92,9 @@ pub struct VmConfig {
     /// Deterministic resource limits.
     pub limits: Limits,
     /// Directory for serialized compiled modules, so a restart does not recompile.
-    /// `None` keeps compiled modules in memory only.
+    /// `None` keeps compiled modules in memory only. It should belong to the cache: a VM
+    /// deletes the caches of other engine versions in it (subdirectories named by 16
+    /// hex digits holding only compiled modules).
     pub module_cache_dir: Option<std::path::PathBuf>,
     /// Most bytes of compiled modules kept in `module_cache_dir`. Code is uploaded for
     /// gas, but every upload (even one whose constructor then fails) compiles, so the

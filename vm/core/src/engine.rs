@@ -117,19 +117,38 @@ fn engine_config(cfg: &VmConfig) -> Config {
     c
 }
 
-/// Deletes the module caches under `root` of other engines (directories named by 16 hex
-/// digits other than `keep`): left by older wasmtime or instrumentation versions, or by
-/// another stack budget, whose files this engine can never load. Best effort: a cache
-/// that cannot be deleted stays, and a module missing from disk is compiled again.
+/// Deletes the module caches under `root` of other engines: directories named by 16
+/// lowercase hex digits other than `keep` that hold nothing but compiled-module files,
+/// as this VM writes them. They are left by older wasmtime or instrumentation versions,
+/// or by another stack budget, and this engine can never load their files. Best effort:
+/// a cache that cannot be deleted stays, and a module missing from disk is compiled
+/// again. Anything else under `root` is left alone.
 fn remove_other_caches(root: &std::path::Path, keep: &str) {
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
     };
+    let only_modules = |dir: &std::path::Path| {
+        std::fs::read_dir(dir).is_ok_and(|files| {
+            files.flatten().all(|f| {
+                f.file_type().is_ok_and(|t| t.is_file())
+                    && f.path()
+                        .extension()
+                        .is_some_and(|x| x == "cwasm" || x == "tmp")
+            })
+        })
+    };
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
-        let ours = name.len() == 16 && name.bytes().all(|b| b.is_ascii_hexdigit());
-        if ours && name != keep && e.file_type().is_ok_and(|t| t.is_dir()) {
+        let named = name.len() == 16
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if named
+            && name != keep
+            && e.file_type().is_ok_and(|t| t.is_dir())
+            && only_modules(&e.path())
+        {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }

@@ -45,9 +45,9 @@
 //! Most stores of compiled code take their address straight from a local
 //! (`local.get $x  <const | local.get | global.get>  <store>`). Such a store is marked
 //! after it runs from `$x` itself, with no temporaries, and needs no mark at all when a
-//! mark of `$x`'s current value dominates it ([`Marks`]). The marks cost fuel like any
-//! other instructions: 8–14 gas for each store that needs one (a token transfer pays
-//! about 1,000 gas for them, and saves zeroing its whole memory).
+//! mark of `$x`'s current value dominates it (`Marks`). The marks cost fuel like any
+//! other instructions: 4–14 gas for each store that needs one (a token transfer pays
+//! about 1,200 gas for them, and saves zeroing its whole memory).
 
 use std::collections::BTreeSet;
 

@@ -17,7 +17,7 @@
 //! ([`recent_conflicts`] estimates the share from sequential read and write sets):
 //! cheapest of all when that share is small, a serial bottleneck when it is not.
 //!
-//! [`choose`] picks a run's mode from receipts shaped like it: OCC when at most
+//! `choose` picks a run's mode from receipts shaped like it: OCC when at most
 //! [`OCC_MAX_CONFLICTS`] of them conflict that way, else Block-STM when they show at
 //! least [`MIN_PARALLELISM`]-fold parallelism, else sequential. A block starts in the
 //! mode the previous one ended in (Block-STM at first). In a parallel mode (OCC or
@@ -45,8 +45,10 @@ use crate::overlay::Overlay;
 /// How a [`ParallelExecutor`] schedules a block.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Schedule {
-    /// Block-STM, or chunks in block order while the transactions' dependency chains
-    /// leave too little parallelism (the default; see the module documentation).
+    /// OCC where few transactions read what the ones just before them wrote, Block-STM
+    /// where conflicts are frequent but the block has parallelism, chunks in block
+    /// order where dependency chains leave too little (the default; see the module
+    /// documentation).
     #[default]
     Adaptive,
     /// The whole block by Block-STM, however high the contention.

@@ -38,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::executor::{BlockStats, Failure, ParallelExecutor, StmOutput, back_off};
 use crate::overlay::Overlay;
 
-/// How far past the commit frontier a worker may start a transaction: enough to keep
+/// How many uncommitted transactions may precede one a worker starts: enough to keep
 /// every worker busy while another commits, little enough that a transaction seldom
 /// runs against a state many commits old.
 pub const AHEAD: usize = 8;
@@ -111,7 +111,7 @@ impl Run<'_> {
             }
             let i = self.next_exec.load(Relaxed);
             let claimed = i < n
-                && i < done + AHEAD
+                && i <= done + AHEAD
                 && self
                     .next_exec
                     .compare_exchange(i, i + 1, Relaxed, Relaxed)
@@ -167,20 +167,29 @@ impl Run<'_> {
 
     /// The first read of `r` that the committed view now answers differently.
     fn conflict(&self, r: &Receipt) -> std::result::Result<Option<Vec<u8>>, StateError> {
-        let overlay = self.view.overlay.read();
-        for read in &r.read_set.keys {
-            // A key no committed transaction of the run wrote still holds its base value.
-            if overlay.written(&read.key).is_some_and(|v| *v != read.value) {
-                return Ok(Some(read.key.clone()));
-            }
-        }
-        for step in &r.read_set.ranges {
-            if overlay.next_key(&step.prefix, step.after.as_deref())? != step.found {
-                return Ok(Some(step.prefix.clone()));
-            }
-        }
-        Ok(None)
+        first_conflict(&self.view.overlay.read(), r)
     }
+}
+
+/// The first read of `r` that `overlay` (the run's base under the writes committed so
+/// far) answers differently from what `r` saw: a key read, or the prefix of an
+/// iteration step.
+fn first_conflict(
+    overlay: &Overlay<'_>,
+    r: &Receipt,
+) -> std::result::Result<Option<Vec<u8>>, StateError> {
+    for read in &r.read_set.keys {
+        // A key no committed transaction of the run wrote still holds its base value.
+        if overlay.written(&read.key).is_some_and(|v| *v != read.value) {
+            return Ok(Some(read.key.clone()));
+        }
+    }
+    for step in &r.read_set.ranges {
+        if overlay.next_key(&step.prefix, step.after.as_deref())? != step.found {
+            return Ok(Some(step.prefix.clone()));
+        }
+    }
+    Ok(None)
 }
 
 impl ParallelExecutor {
@@ -248,7 +257,7 @@ impl ParallelExecutor {
 
 /// The share of `receipts` (in block order) that read a key one of the [`AHEAD`]
 /// transactions before them wrote, or iterated after one of them wrote anything: what
-/// [`ParallelExecutor::occ`] would re-execute if every transaction ran that far ahead
+/// OCC would re-execute if every transaction ran that far ahead
 /// of the commits.
 pub fn recent_conflicts(receipts: &[Receipt]) -> f64 {
     if receipts.is_empty() {
@@ -274,4 +283,138 @@ pub fn recent_conflicts(receipts: &[Receipt]) -> f64 {
         }
     }
     conflicts as f64 / receipts.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use supervm_vm::state::{KeyRead, RangeRead};
+    use supervm_vm::{InMemoryState, Outcome, ReadSet, WriteSet};
+
+    use super::*;
+
+    fn receipt(
+        keys: &[(&[u8], Option<&[u8]>)],
+        ranges: Vec<RangeRead>,
+        writes: &[&[u8]],
+    ) -> Receipt {
+        Receipt {
+            outcome: Outcome::Success,
+            gas_used: 0,
+            return_data: vec![],
+            events: vec![],
+            logs: vec![],
+            contract: None,
+            code_hash: None,
+            executions: 1,
+            read_set: ReadSet {
+                keys: keys
+                    .iter()
+                    .map(|(k, v)| KeyRead {
+                        key: k.to_vec(),
+                        value: v.map(<[u8]>::to_vec),
+                    })
+                    .collect(),
+                ranges,
+            },
+            write_set: writes
+                .iter()
+                .map(|k| (k.to_vec(), Some(vec![1])))
+                .collect::<WriteSet>(),
+        }
+    }
+
+    fn step(prefix: &[u8], after: Option<&[u8]>, found: Option<&[u8]>) -> RangeRead {
+        RangeRead {
+            prefix: prefix.to_vec(),
+            after: after.map(<[u8]>::to_vec),
+            found: found.map(<[u8]>::to_vec),
+        }
+    }
+
+    /// Validation by value: a key the run wrote must hold what the transaction saw
+    /// (deleted equals absent), a key it did not write passes, and every iteration step
+    /// must find the same key over the committed writes.
+    #[test]
+    fn conflicts_are_reads_the_committed_state_answers_differently() {
+        let mut base = InMemoryState::new();
+        let w = |pairs: &[(&[u8], Option<&[u8]>)]| -> WriteSet {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+                .collect()
+        };
+        base.apply(&w(&[
+            (b"a1", Some(b"x")),
+            (b"a3", Some(b"x")),
+            (b"k", Some(b"old")),
+        ]));
+        let mut overlay = Overlay::new(&base);
+        overlay.apply(&w(&[
+            (b"k", Some(b"new")),
+            (b"gone", None),
+            (b"a2", Some(b"y")),
+        ]));
+        let check = |r: Receipt| first_conflict(&overlay, &r).unwrap();
+        // Keys.
+        assert_eq!(check(receipt(&[(b"k", Some(b"new"))], vec![], &[])), None);
+        assert_eq!(
+            check(receipt(&[(b"z", None), (b"k", Some(b"old"))], vec![], &[])),
+            Some(b"k".to_vec())
+        );
+        assert_eq!(check(receipt(&[(b"gone", None)], vec![], &[])), None);
+        assert_eq!(
+            check(receipt(&[(b"gone", Some(b"v"))], vec![], &[])),
+            Some(b"gone".to_vec())
+        );
+        assert_eq!(
+            check(receipt(&[(b"a1", Some(b"stale?"))], vec![], &[])),
+            None
+        );
+        // Iteration steps: a2 was inserted between a1 and a3.
+        assert_eq!(
+            check(receipt(&[], vec![step(b"a", None, Some(b"a1"))], &[])),
+            None
+        );
+        assert_eq!(
+            check(receipt(
+                &[],
+                vec![step(b"a", Some(b"a1"), Some(b"a3"))],
+                &[]
+            )),
+            Some(b"a".to_vec())
+        );
+        assert_eq!(
+            check(receipt(
+                &[],
+                vec![step(b"a", Some(b"a1"), Some(b"a2"))],
+                &[]
+            )),
+            None
+        );
+        assert_eq!(
+            check(receipt(&[], vec![step(b"a", Some(b"a3"), None)], &[])),
+            None
+        );
+    }
+
+    /// A read of a key written by one of the [`AHEAD`] transactions before counts, one
+    /// written earlier does not; an iteration counts after any recent write.
+    #[test]
+    fn recent_conflicts_look_back_ahead_transactions() {
+        assert_eq!(recent_conflicts(&[]), 0.0);
+        let writer = receipt(&[], vec![], &[b"k"]);
+        let reader = receipt(&[(b"k", None)], vec![], &[]);
+        let idle = || receipt(&[], vec![], &[b"x"]);
+        let mut near = vec![writer.clone()];
+        near.extend((0..AHEAD - 1).map(|_| idle()));
+        near.push(reader.clone());
+        assert_eq!(recent_conflicts(&near), 1.0 / near.len() as f64);
+        let mut far = vec![writer];
+        far.extend((0..AHEAD).map(|_| idle()));
+        far.push(reader);
+        assert_eq!(recent_conflicts(&far), 0.0);
+        let iterates = receipt(&[], vec![step(b"", None, None)], &[]);
+        let runs = [receipt(&[], vec![], &[b"q"]), iterates];
+        assert_eq!(recent_conflicts(&runs), 0.5);
+    }
 }

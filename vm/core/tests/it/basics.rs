@@ -402,6 +402,12 @@ fn disk_module_cache_survives_a_restart_and_changes_nothing() {
     std::fs::create_dir_all(&stale).unwrap();
     std::fs::write(stale.join("x.cwasm"), b"old").unwrap();
     std::fs::create_dir_all(dir.join("notes")).unwrap();
+    // Look-alikes that are not caches: uppercase, or holding other files.
+    std::fs::create_dir_all(dir.join("00000000DEADBEEF")).unwrap();
+    let mixed = dir.join("00000000cafef00d");
+    std::fs::create_dir_all(&mixed).unwrap();
+    std::fs::write(mixed.join("x.cwasm"), b"old").unwrap();
+    std::fs::write(mixed.join("readme.txt"), b"mine").unwrap();
     // "Restart": a new VM over the same state and cache dir.
     c.vm = Vm::new(cfg).unwrap();
     let second = c.call(addr, "inc", vec![], GAS);
@@ -412,6 +418,7 @@ fn disk_module_cache_survives_a_restart_and_changes_nothing() {
         "another engine's cache is deleted at start"
     );
     assert!(dir.join("notes").exists(), "other entries are left alone");
+    assert!(dir.join("00000000DEADBEEF").exists() && mixed.join("readme.txt").exists());
     assert!(
         walk(&dir).iter().any(|f| f.ends_with(".cwasm")),
         "the current engine's cache is kept"

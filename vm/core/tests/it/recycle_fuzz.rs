@@ -219,7 +219,7 @@ fn random_store_programs_leave_recycled_instances_as_fresh() {
     let cases = env_u64("SUPERVM_FUZZ_CASES").unwrap_or(1000);
     let seeds: Vec<u64> = match env_u64("SUPERVM_SEED") {
         Some(s) => vec![s],
-        None => (0..cases).map(|i| 0x5107e + i).collect(),
+        None => (0..cases.max(1)).map(|i| 0x5107e + i).collect(),
     };
     eprintln!(
         "seeds {}..={} (rerun one with SUPERVM_SEED=<seed>)",
