@@ -1,8 +1,9 @@
 //! The parallel scheduler under contention: the predecessor's workload (1,000
 //! token transfers, 80 % touching 5 hot accounts), a low-contention case (10,000
 //! accounts) and a full-contention case (one hot key). For each: sequential
-//! executor, the parallel executor's default (adaptive) schedule with 1 thread and
-//! with N threads, and Block-STM over the whole block with N threads (without and
+//! executor, the parallel executor's default (adaptive: OCC, Block-STM or sequential
+//! chunks; the JSON's `occ_txs` and `sequential_txs` say which ran) schedule with 1
+//! thread and with N threads, and Block-STM over the whole block with N threads (without and
 //! with the Bloom pre-check), from the same run, on the same block, taking turns
 //! block by block; every parallel output is checked equal to the sequential one.
 //!
@@ -87,7 +88,7 @@ fn main() {
             .collect();
         let mut seq_times = vec![];
         let mut times = vec![vec![]; execs.len()];
-        let mut last_stats = vec![(0u64, 0usize); execs.len()];
+        let mut last_stats = vec![(0u64, 0usize, 0usize); execs.len()];
         let mut seq_receipts: Vec<Receipt> = vec![];
         for _ in 0..repeat {
             // Untimed warm-up block, as for the executors below.
@@ -111,7 +112,11 @@ fn main() {
                     .execute_block(&w.state, &w.block, &w.txs)
                     .expect("parallel");
                 times[i].push(t.elapsed().as_secs_f64());
-                last_stats[i] = (out.stats.reexecutions, out.stats.sequential_txs);
+                last_stats[i] = (
+                    out.stats.reexecutions,
+                    out.stats.sequential_txs,
+                    out.stats.occ_txs,
+                );
                 for (p, s) in out.receipts.iter().zip(&seq_receipts) {
                     assert_eq!(
                         p.hash(),
@@ -125,17 +130,17 @@ fn main() {
             .iter()
             .filter(|r| r.outcome.is_success())
             .count();
-        let results: Vec<(usize, f64, u64, usize)> = configs
+        let results: Vec<(usize, f64, u64, usize, usize)> = configs
             .iter()
             .zip(times)
             .zip(&last_stats)
-            .map(|((c, t), &(reexec, sequential))| (c.0, median(t), reexec, sequential))
+            .map(|((c, t), &(reexec, sequential, occ))| (c.0, median(t), reexec, sequential, occ))
             .collect();
         let seq = committed as f64 / median(seq_times);
-        let (_, one_time, one_reexec, _) = results[0];
-        let (n, n_time, n_reexec, n_sequential) = results[1];
-        let (_, stm_time, stm_reexec, _) = results[2];
-        let (_, bloom_time, _, _) = results[3];
+        let (_, one_time, one_reexec, _, _) = results[0];
+        let (n, n_time, n_reexec, n_sequential, n_occ) = results[1];
+        let (_, stm_time, stm_reexec, _, _) = results[2];
+        let (_, bloom_time, _, _, _) = results[3];
         let stm = committed as f64 / stm_time;
         let bloom_rate = committed as f64 / bloom_time;
         let one = committed as f64 / one_time;
@@ -147,7 +152,7 @@ fn main() {
             println!("  sequential executor     {seq:>10.0} tx/s");
             println!("  parallel, 1 thread      {one:>10.0} tx/s  ({one_reexec} re-executions)");
             println!(
-                "  parallel, {n} threads     {par:>10.0} tx/s  ({n_reexec} re-executions, {n_sequential} of {txs} transactions in sequential chunks)  speedup {:.2}x over sequential, {:.2}x over 1 thread",
+                "  parallel, {n} threads     {par:>10.0} tx/s  ({n_reexec} re-executions, {n_sequential} of {txs} transactions in sequential chunks, {n_occ} by OCC)  speedup {:.2}x over sequential, {:.2}x over 1 thread",
                 par / seq,
                 par / one
             );
@@ -163,7 +168,7 @@ fn main() {
                 "case": case, "txs": txs, "accounts": accounts, "threads": n, "committed": committed,
                 "seq_tx_per_s": seq, "par_1thread_tx_per_s": one, "par_tx_per_s": par,
                 "speedup": par / seq, "speedup_vs_1thread": par / one,
-                "sequential_txs": n_sequential,
+                "sequential_txs": n_sequential, "occ_txs": n_occ,
                 "blockstm_tx_per_s": stm, "blockstm_reexecutions_per_tx": stm_reexec as f64 / txs as f64,
                 "par_bloom_tx_per_s": bloom_rate,
                 "reexecutions_per_tx": n_reexec as f64 / txs as f64,
