@@ -150,9 +150,8 @@ async fn simulations_that_hold_commits_back_are_capped() {
     use supervm_client::{Client, DeployCode, TxPayload};
     let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = crate::support::dev_config(dir.path());
-    config.max_locked_simulation_gas = 10_000;
-    let node = supervm_node::node::start(config, None).await.unwrap();
+    let node =
+        crate::support::start_with(dir.path(), |c| c.max_locked_simulation_gas = 10_000).await;
     let url = format!("http://{}", node.addr);
     let c = Client::new(&url);
     let keys = dev_keys(dir.path());

@@ -163,9 +163,7 @@ async fn each_bad_transaction_has_its_own_error() {
 async fn a_waiting_submit_learns_promptly_that_its_transaction_was_dropped() {
     let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = crate::support::dev_config(dir.path());
-    config.max_block_txs = 1;
-    let node = supervm_node::node::start(config, None).await.unwrap();
+    let node = crate::support::start_with(dir.path(), |c| c.max_block_txs = 1).await;
     let c = Arc::new(Client::new(&format!("http://{}", node.addr)));
     let keys = dev_keys(dir.path());
     let next = c.chain_info().await.unwrap().latest_height.unwrap() + 1;

@@ -35,7 +35,14 @@ pub fn dev_config(dir: &Path) -> NodeConfig {
 
 /// Starts an in-process dev node.
 pub async fn start(dir: &Path) -> RunningNode {
-    supervm_node::node::start(dev_config(dir), None)
+    start_with(dir, |_| {}).await
+}
+
+/// Starts an in-process dev node with `adjust` applied to its configuration.
+pub async fn start_with(dir: &Path, adjust: impl FnOnce(&mut NodeConfig)) -> RunningNode {
+    let mut config = dev_config(dir);
+    adjust(&mut config);
+    supervm_node::node::start(config, None)
         .await
         .expect("node starts")
 }

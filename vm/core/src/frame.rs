@@ -186,9 +186,7 @@ fn run_frame_here(
     if matches!(outcome, FrameOutcome::Success) {
         // Only an instance whose call returned normally is recycled; see `warm.rs`.
         data.frame = crate::host::Frame::idle();
-        module
-            .warm
-            .give_back(w, module.dirty_shift, vm.config.verify_recycling);
+        module.warm.give_back(w, vm.config.verify_recycling);
     }
     (
         FrameResult {

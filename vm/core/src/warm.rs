@@ -157,7 +157,7 @@ impl Warm {
     }
 
     /// Resets the instance to `p`; false if it cannot be (its memory grew).
-    fn reset(&mut self, p: &Pristine, shift: u32, verify: bool) -> bool {
+    fn reset(&mut self, p: &Pristine, verify: bool) -> bool {
         let memory = self
             .store
             .data()
@@ -171,7 +171,8 @@ impl Warm {
         let Some(wasm_mask) = self.dirty.get(&mut self.store).i32() else {
             return false;
         };
-        let host_mask = std::mem::take(&mut self.store.data_mut().dirty.mask);
+        let dirty = &mut self.store.data_mut().dirty;
+        let (host_mask, shift) = (std::mem::take(&mut dirty.mask), dirty.shift);
         let marked = wasm_mask as u32 as u64 | host_mask;
         // A store marks the chunk of its address; its bytes may reach into the next one.
         let mut chunks = marked | (marked << 1);
@@ -273,7 +274,7 @@ impl WarmPool {
     /// Resets `w` and keeps it, or drops it if it cannot be reset or the pool is full.
     /// Capacity is checked first, so a full pool costs no reset; the lane's lock is held
     /// through the reset, which costs nothing because a lane is one thread's.
-    pub(crate) fn give_back(&self, mut w: Warm, shift: u32, verify: bool) {
+    pub(crate) fn give_back(&self, mut w: Warm, verify: bool) {
         let Some(p) = self.pristine.get() else {
             return;
         };
@@ -281,7 +282,7 @@ impl WarmPool {
             return;
         }
         let mut idle = self.idle[my_lane()].lock();
-        if idle.len() < PER_LANE && w.reset(p, shift, verify) {
+        if idle.len() < PER_LANE && w.reset(p, verify) {
             idle.push(w);
             self.vm_total.fetch_add(1, Ordering::Relaxed);
         }

@@ -254,45 +254,21 @@ impl ParallelExecutor {
 
 #[cfg(test)]
 mod tests {
-    use supervm_vm::state::{KeyRead, RangeRead};
-    use supervm_vm::{Outcome, ReadSet, WriteSet};
-
     use super::*;
+    use crate::test_support::{receipt, step};
 
     /// A receipt reading `reads` and writing `writes` (keys of one byte).
     fn rx(reads: &[u8], writes: &[u8], iterates: bool) -> Receipt {
-        Receipt {
-            outcome: Outcome::Success,
-            gas_used: 0,
-            return_data: vec![],
-            events: vec![],
-            logs: vec![],
-            contract: None,
-            code_hash: None,
-            executions: 1,
-            read_set: ReadSet {
-                keys: reads
-                    .iter()
-                    .map(|k| KeyRead {
-                        key: vec![*k],
-                        value: None,
-                    })
-                    .collect(),
-                ranges: if iterates {
-                    vec![RangeRead {
-                        prefix: vec![],
-                        after: None,
-                        found: None,
-                    }]
-                } else {
-                    vec![]
-                },
-            },
-            write_set: writes
-                .iter()
-                .map(|k| (vec![*k], Some(vec![1])))
-                .collect::<WriteSet>(),
-        }
+        let reads: Vec<([u8; 1], Option<&[u8]>)> = reads.iter().map(|k| ([*k], None)).collect();
+        let reads: Vec<(&[u8], Option<&[u8]>)> = reads.iter().map(|(k, v)| (&k[..], *v)).collect();
+        let writes: Vec<[u8; 1]> = writes.iter().map(|k| [*k]).collect();
+        let writes: Vec<&[u8]> = writes.iter().map(|k| &k[..]).collect();
+        let ranges = if iterates {
+            vec![step(b"", None, None)]
+        } else {
+            vec![]
+        };
+        receipt(&reads, ranges, &writes)
     }
 
     #[test]

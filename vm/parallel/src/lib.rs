@@ -34,6 +34,8 @@ pub mod mvmemory;
 pub mod occ;
 pub mod overlay;
 pub mod scheduler;
+#[cfg(test)]
+mod test_support;
 pub mod view;
 
 pub use adaptive::Schedule;

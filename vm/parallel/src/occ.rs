@@ -80,10 +80,9 @@ struct Run<'a> {
     block: &'a BlockEnv,
     txs: &'a [Transaction],
     view: Committed<'a>,
-    /// Executed, not yet committed receipts.
-    executed: Vec<Mutex<Option<Receipt>>>,
-    /// Committed receipts.
-    committed: Vec<Mutex<Option<Receipt>>>,
+    /// Receipts by transaction: executed ones at and past the frontier (`done`), final
+    /// ones before it.
+    receipts: Vec<Mutex<Option<Receipt>>>,
     /// The next transaction to execute.
     next_exec: AtomicUsize,
     /// Transactions committed (mirror of `Frontier::next`, read without the lock).
@@ -123,7 +122,7 @@ impl Run<'_> {
             }
             idle = 0;
             match self.vm.execute(&self.view, self.block, &self.txs[i]) {
-                Ok(r) => *self.executed[i].lock() = Some(r),
+                Ok(r) => *self.receipts[i].lock() = Some(r),
                 Err(e) => {
                     self.fail(Error::Vm(e));
                     return;
@@ -139,26 +138,23 @@ impl Run<'_> {
         };
         while f.next < self.txs.len() {
             let i = f.next;
-            let Some(r) = self.executed[i].lock().take() else {
+            let mut slot = self.receipts[i].lock();
+            let Some(r) = slot.as_mut() else {
                 break;
             };
-            let r = match self.conflict(&r).map_err(|e| Error::Vm(e.into()))? {
-                None => r,
-                Some(key) => {
-                    // The committed view is now exactly the sequential state before `i`,
-                    // and no one else writes it while the commit lock is held.
-                    f.reexecutions += 1;
-                    *f.conflicts.entry(key).or_insert(0) += 1;
-                    let mut again = self
-                        .vm
-                        .execute(&self.view, self.block, &self.txs[i])
-                        .map_err(Error::Vm)?;
-                    again.executions = 2;
-                    again
-                }
-            };
+            if let Some(key) = self.conflict(r).map_err(|e| Error::Vm(e.into()))? {
+                // The committed view is now exactly the sequential state before `i`, and
+                // no one else writes it while the commit lock is held.
+                f.reexecutions += 1;
+                *f.conflicts.entry(key).or_insert(0) += 1;
+                *r = self
+                    .vm
+                    .execute(&self.view, self.block, &self.txs[i])
+                    .map_err(Error::Vm)?;
+                r.executions = 2;
+            }
             self.view.overlay.write().apply(&r.write_set);
-            *self.committed[i].lock() = Some(r);
+            drop(slot);
             f.next = i + 1;
             self.done.store(i + 1, Release);
         }
@@ -210,8 +206,7 @@ impl ParallelExecutor {
                 base,
                 overlay: RwLock::new(Overlay::new(base)),
             },
-            executed: (0..n).map(|_| Mutex::new(None)).collect(),
-            committed: (0..n).map(|_| Mutex::new(None)).collect(),
+            receipts: (0..n).map(|_| Mutex::new(None)).collect(),
             next_exec: AtomicUsize::new(0),
             done: AtomicUsize::new(0),
             frontier: Mutex::new(Frontier {
@@ -231,7 +226,7 @@ impl ParallelExecutor {
         }
         let f = run.frontier.into_inner();
         let mut receipts = Vec::with_capacity(n);
-        for (i, slot) in run.committed.into_iter().enumerate() {
+        for (i, slot) in run.receipts.into_iter().enumerate() {
             receipts.push(slot.into_inner().ok_or(Error::Incomplete(i))?);
         }
         let executions = n as u64 + f.reexecutions;
@@ -287,49 +282,10 @@ pub fn recent_conflicts(receipts: &[Receipt]) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use supervm_vm::state::{KeyRead, RangeRead};
-    use supervm_vm::{InMemoryState, Outcome, ReadSet, WriteSet};
+    use supervm_vm::{InMemoryState, WriteSet};
 
     use super::*;
-
-    fn receipt(
-        keys: &[(&[u8], Option<&[u8]>)],
-        ranges: Vec<RangeRead>,
-        writes: &[&[u8]],
-    ) -> Receipt {
-        Receipt {
-            outcome: Outcome::Success,
-            gas_used: 0,
-            return_data: vec![],
-            events: vec![],
-            logs: vec![],
-            contract: None,
-            code_hash: None,
-            executions: 1,
-            read_set: ReadSet {
-                keys: keys
-                    .iter()
-                    .map(|(k, v)| KeyRead {
-                        key: k.to_vec(),
-                        value: v.map(<[u8]>::to_vec),
-                    })
-                    .collect(),
-                ranges,
-            },
-            write_set: writes
-                .iter()
-                .map(|k| (k.to_vec(), Some(vec![1])))
-                .collect::<WriteSet>(),
-        }
-    }
-
-    fn step(prefix: &[u8], after: Option<&[u8]>, found: Option<&[u8]>) -> RangeRead {
-        RangeRead {
-            prefix: prefix.to_vec(),
-            after: after.map(<[u8]>::to_vec),
-            found: found.map(<[u8]>::to_vec),
-        }
-    }
+    use crate::test_support::{receipt, step};
 
     /// Validation by value: a key the run wrote must hold what the transaction saw
     /// (deleted equals absent), a key it did not write passes, and every iteration step

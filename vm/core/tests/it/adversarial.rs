@@ -528,15 +528,7 @@ fn reentrancy_through_a_cross_contract_call_is_denied() {
 fn call_depth_is_limited() {
     let mut c = Chain::new();
     // Each contract calls the next one named in its input (a chain of 10 distinct contracts).
-    let src = r#"(memory (export "memory") 1)
-        (data (i32.const 1000) "hop")
-        (func (export "hop")
-          (local $n i32)
-          (call $input_read (i32.const 0))
-          (local.set $n (call $input_len))
-          (if (i32.ge_u (local.get $n) (i32.const 32)) (then
-            (drop (call $call (i32.const 0) (i32.const 1000) (i32.const 3) (i32.const 32)
-              (i32.sub (local.get $n) (i32.const 32)) (i64.const 0))))))"#;
+    let src = include_str!("../fixtures/hop.wat");
     let addrs: Vec<_> = (0..10)
         .map(|_| c.deploy_ok(contract(&["input_read", "input_len", "call"], src)))
         .collect();

@@ -62,15 +62,7 @@ fn hop() -> Vec<u8> {
             ("input_len", "(result i32)"),
             ("call", "(param i32 i32 i32 i32 i32 i64) (result i32)"),
         ],
-        r#"(memory (export "memory") 1)
-        (data (i32.const 1000) "hop")
-        (func (export "hop")
-          (local $n i32)
-          (call $input_read (i32.const 0))
-          (local.set $n (call $input_len))
-          (if (i32.ge_u (local.get $n) (i32.const 32)) (then
-            (drop (call $call (i32.const 0) (i32.const 1000) (i32.const 3) (i32.const 32)
-              (i32.sub (local.get $n) (i32.const 32)) (i64.const 0))))))"#,
+        include_str!("../../../core/tests/fixtures/hop.wat"),
     )
 }
 
