@@ -28,9 +28,12 @@ fn random_reads(n: usize) -> u64 {
     s
 }
 
+/// A named piece of work.
+type Work = (&'static str, fn() -> u64);
+
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {
-    let kinds: [(&str, fn() -> u64); 2] = [
+    let kinds: [Work; 2] = [
         ("arithmetic", || arithmetic(400_000_000)),
         ("random reads over 8 MB", || random_reads(60_000_000)),
     ];
