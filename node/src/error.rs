@@ -26,6 +26,9 @@ pub enum Error {
     /// The signature does not verify for the sender.
     #[error("signature does not verify for the sender")]
     BadSignature,
+    /// The sender is not a usable ed25519 key.
+    #[error("sender is not a usable ed25519 key: {0}")]
+    BadSenderKey(&'static str),
     /// The signature's S is not reduced.
     #[error("non-canonical signature (S is not below the group order)")]
     NonCanonicalSignature,
@@ -162,6 +165,7 @@ impl Error {
             Error::Expired { .. } => -32023,
             Error::MempoolFull { .. } => -32024,
             Error::ShuttingDown => -32025,
+            Error::BadSenderKey(_) => -32026,
             Error::StateNotRetained { .. } => -32030,
             Error::Store(_) | Error::Vm(_) | Error::Other(_) => -32603,
         }
@@ -187,6 +191,7 @@ impl Error {
             Error::Expired { .. } => "expired",
             Error::MempoolFull { .. } => "mempool_full",
             Error::ShuttingDown => "shutting_down",
+            Error::BadSenderKey(_) => "bad_sender_key",
             Error::StateNotRetained { .. } => "state_not_retained",
             Error::Store(_) => "store",
             Error::Vm(_) => "vm",

@@ -125,7 +125,7 @@ pub struct EventsParams {
 #[derive(Debug, Deserialize, Default)]
 pub struct NoParams {}
 
-/// `tx.submit_batch`: parallel signature checks (rayon), then admission in order.
+/// `tx.submit_batch`: signature checks in batches on rayon's threads, then admission in order.
 pub fn submit_batch(chain: &Chain, p: SubmitBatchParams) -> Result<Value> {
     if p.txs.len() > 10_000 {
         return Err(Error::InvalidParam {
@@ -148,13 +148,13 @@ pub fn submit_batch(chain: &Chain, p: SubmitBatchParams) -> Result<Value> {
         .into_iter()
         .map(|r| match r {
             Ok(_) => Value::Null,
-            Err(e) => error_json(&e),
+            Err(e) => json!({ "error": error_json(&e) }),
         })
         .collect();
     for (i, c) in ok_idx.into_iter().zip(checked) {
         results[i] = match c.and_then(|(tx, hash, raw)| chain.admit(tx, hash, raw).map(|()| hash)) {
             Ok(hash) => json!({ "hash": supervm_client::views::to_hex(&hash) }),
-            Err(e) => error_json(&e),
+            Err(e) => json!({ "error": error_json(&e) }),
         };
     }
     Ok(json!({ "results": results }))
@@ -183,6 +183,7 @@ pub fn error_data(e: &Error) -> Value {
         Error::MempoolFull { capacity } => json!({"capacity": capacity}),
         Error::TooLarge { size, limit } => json!({"size": size, "limit": limit}),
         Error::StateNotRetained { asked, latest } => json!({"asked": asked, "latest": latest}),
+        Error::BadSenderKey(why) => json!({"key": why}),
         _ => json!({}),
     };
     if let (Some(d), Value::Object(x)) = (d.as_object_mut(), extra) {
@@ -257,7 +258,7 @@ fn with_errors(mut spec: MethodSpec, codes: &[(i64, &str)]) -> MethodSpec {
     spec
 }
 
-const SUBMIT_ERRORS: [(i64, &str); 16] = [
+const SUBMIT_ERRORS: [(i64, &str); 17] = [
     (-32010, "malformed transaction"),
     (-32011, "transaction too large"),
     (-32012, "signature does not verify"),
@@ -274,6 +275,7 @@ const SUBMIT_ERRORS: [(i64, &str); 16] = [
     (-32023, "expired"),
     (-32024, "mempool full"),
     (-32025, "node shutting down"),
+    (-32026, "sender is not a usable ed25519 key"),
 ];
 
 /// Registers a method whose handler is a plain function of the chain and its params.
@@ -379,7 +381,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
     add_blocking(
         &mut r,
         &chain,
-        MethodSpec::new("tx.submit_batch", "Submits up to 10000 signed transactions: signatures verified in parallel, then admitted in order; one result or error per transaction.")
+        MethodSpec::new("tx.submit_batch", "Submits up to 10000 signed transactions: signatures batch-verified on all cores, then admitted in order; one {hash} or {error} per transaction.")
             .param(ParamSpec::required("txs", "Hex of each signed transaction.", json!({"type": "array", "items": hexs()})))
             .result("results", obj()),
         submit_batch,

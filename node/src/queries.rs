@@ -507,10 +507,12 @@ pub fn events_query(
 /// A transaction that passed the stateless checks: decoded, its hash, its bytes.
 pub type Checked = (SignedTx, [u8; 32], Vec<u8>);
 
-/// Checks signatures of many raw transactions in parallel (rayon), for batch submits.
+/// Checks many raw transactions for batch submits ([`Chain::check_stateless_many`]).
 pub fn check_many(chain: &Chain, raws: Vec<Vec<u8>>) -> Vec<Result<Checked>> {
-    use rayon::prelude::*;
-    raws.into_par_iter()
-        .map(|raw| chain.check_stateless(&raw).map(|(t, h)| (t, h, raw)))
+    let checked = chain.check_stateless_many(&raws);
+    checked
+        .into_iter()
+        .zip(raws)
+        .map(|(c, raw)| c.map(|(t, h)| (t, h, raw)))
         .collect()
 }

@@ -9,6 +9,10 @@ pub enum Error {
     /// The signature's scalar is not reduced (a second encoding of a valid signature).
     #[error("non-canonical signature (S is not below the group order)")]
     NonCanonicalSignature,
+    /// The sender is not a usable ed25519 key: not a point, a non-canonical encoding,
+    /// or a point of small order (for which anyone can forge signatures).
+    #[error("sender is not a usable ed25519 key: {0}")]
+    BadSenderKey(&'static str),
     /// The signature does not verify under the sender's key.
     #[error("signature does not verify for the sender")]
     BadSignature,

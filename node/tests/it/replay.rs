@@ -130,6 +130,14 @@ async fn each_bad_transaction_has_its_own_error() {
         carry = s >> 8;
     }
     assert_eq!(code(c.submit(&m, false).await), -32013);
+    // A sender key of small order (the identity point), for which anyone could sign.
+    let mut weak = transfer(k, 0, dest, 1);
+    weak.body.sender = Address({
+        let mut id = [0u8; 32];
+        id[0] = 1;
+        id
+    });
+    assert_eq!(code(c.submit(&weak, false).await), -32026);
     // Gas limit out of range.
     let mut g: TxBody = transfer(k, 0, dest, 1).body;
     g.gas_limit = 1;
@@ -156,6 +164,66 @@ async fn each_bad_transaction_has_its_own_error() {
         code(c.submit(&transfer(&poor, 0, dest, 1), false).await),
         -32020
     );
+    node.stop().await;
+}
+
+/// `tx.submit_batch` verifies signatures in batches (one per thread) and falls back to
+/// one by one only in a batch that fails: every transaction still gets the result it
+/// would get alone, and the good ones of a batch with bad ones are admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_submit_names_each_bad_signature_and_admits_the_rest() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let c = Client::new(&format!("http://{}", node.addr));
+    let keys = dev_keys(dir.path());
+    node.chain.hold.store(true, Ordering::SeqCst);
+    // 300 transfers from 3 senders (several verification batches), some broken.
+    let mut txs = Vec::new();
+    let mut expected = Vec::new();
+    let mut next = [0u64; 3];
+    for i in 0..300usize {
+        let s = i % 3;
+        let mut t = transfer(&keys[s], next[s], Address([9; 32]), 1);
+        let want = match i {
+            17 | 150 | 299 => {
+                t.signature[40] ^= 1; // S changed, still below ℓ
+                -32012
+            }
+            101 => {
+                t.signature[63] |= 0xf0; // S ≥ ℓ
+                -32013
+            }
+            _ => {
+                next[s] += 1;
+                0
+            }
+        };
+        txs.push(supervm_client::views::to_hex(&t.encode()));
+        expected.push(want);
+    }
+    let r: serde_json::Value = c
+        .call("tx.submit_batch", serde_json::json!({ "txs": txs }))
+        .await
+        .unwrap();
+    let results = r["results"].as_array().unwrap();
+    assert_eq!(results.len(), 300);
+    for (i, (res, want)) in results.iter().zip(&expected).enumerate() {
+        let got = res["error"]["code"].as_i64().unwrap_or(0);
+        assert_eq!(got, *want, "transaction {i}: {res}");
+    }
+    node.chain.hold.store(false, Ordering::SeqCst);
+    node.chain.mempool.wake();
+    for (s, n) in next.iter().enumerate() {
+        let who = address_of(&keys[s]);
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while c.account(&who).await.unwrap().nonce < *n {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the good transactions commit");
+    }
     node.stop().await;
 }
 
