@@ -234,7 +234,7 @@ async fn run() {
         });
     }
     let verify_per_s = all.len() as f64 / t.elapsed().as_secs_f64();
-    let share = batch.div_ceil(rayon::current_num_threads()).clamp(64, 2048);
+    let share = supervm_node::chain::verify_batch_size(batch);
     let t = Instant::now();
     {
         use rayon::prelude::*;

@@ -221,12 +221,8 @@ impl Chain {
             .enumerate()
             .filter_map(|(i, r)| r.as_ref().ok().map(|(t, h, k)| (i, (t, h, k))))
             .collect();
-        let chunk = ok
-            .len()
-            .div_ceil(rayon::current_num_threads())
-            .clamp(64, 2048);
         let verdicts: Vec<(usize, supervm_client::Result<()>)> = ok
-            .par_chunks(chunk)
+            .par_chunks(verify_batch_size(ok.len()))
             .flat_map_iter(|c| {
                 let items: Vec<_> = c.iter().map(|(_, item)| *item).collect();
                 let out = supervm_client::tx::verify_batch(&items);
@@ -411,6 +407,12 @@ pub fn max_cost(tx: &SignedTx) -> u128 {
         TxPayload::Transfer { amount, .. } => fee.saturating_add(*amount),
         _ => fee,
     }
+}
+
+/// How many of `n` signatures one batch verification takes in
+/// [`Chain::check_stateless_many`]: about one batch per thread, 64 to 2,048 each.
+pub fn verify_batch_size(n: usize) -> usize {
+    n.div_ceil(rayon::current_num_threads()).clamp(64, 2048)
 }
 
 /// The node's error for the client library's signature-check error.
