@@ -76,6 +76,8 @@ async fn wait_nonce(c: &Client, who: &Address, nonce: u64) {
 
 fn main() {
     supervm_node::allocator::configure();
+    // The node's warnings (slow blocks and commits) on stderr; RUST_LOG for more.
+    supervm_node::logging::init("warn");
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

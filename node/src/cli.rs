@@ -364,6 +364,7 @@ fn topic_text(topics: &[String]) -> String {
 }
 
 async fn node(a: NodeArgs) -> Result<()> {
+    supervm_node::logging::init("info");
     let data_dir = a.data_dir.clone().unwrap_or_else(|| {
         if a.dev {
             default_dev_dir()

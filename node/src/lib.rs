@@ -13,6 +13,7 @@ pub mod chain;
 pub mod config;
 mod error;
 pub mod genesis;
+pub mod logging;
 pub mod mempool;
 pub mod methods;
 pub mod metrics;

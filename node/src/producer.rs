@@ -94,6 +94,21 @@ fn commit_loop(
         let lat = start.elapsed();
         match r {
             Ok(_) => {
+                if lat > crate::logging::SLOW {
+                    tracing::warn!(
+                        blocks,
+                        txs = s.txs.len(),
+                        ms = lat.as_millis() as u64,
+                        "slow commit"
+                    );
+                } else {
+                    tracing::debug!(
+                        blocks,
+                        txs = s.txs.len(),
+                        ms = lat.as_secs_f64() * 1e3,
+                        "committed"
+                    );
+                }
                 batcher.lock().observe(lat);
                 let st = &chain.stats;
                 st.committed_txs.add(s.txs.len() as u64);
@@ -161,8 +176,27 @@ fn produce_loop(
                 .map_or(0, |d| d.as_millis() as u64);
             last_ts = last_ts.max(now);
             let t = Instant::now();
+            let taken = txs.len();
             match build_block(chain, &exec, &mut staging, txs, last_ts) {
-                Ok(included) => open_txs.extend(included),
+                Ok(included) => {
+                    let took = t.elapsed();
+                    if took > crate::logging::SLOW {
+                        tracing::warn!(
+                            txs = taken,
+                            included = included.len(),
+                            ms = took.as_millis() as u64,
+                            "slow block"
+                        );
+                    } else {
+                        tracing::debug!(
+                            txs = taken,
+                            included = included.len(),
+                            ms = took.as_secs_f64() * 1e3,
+                            "block built"
+                        );
+                    }
+                    open_txs.extend(included);
+                }
                 Err(e) => {
                     tracing::error!("block building failed, pipeline halted: {e}");
                     *chain.halted.lock() = Some(e.to_string());
