@@ -65,6 +65,11 @@ async fn submit_batch(c: &Client, txs: &[SignedTx]) -> Vec<Result<String, String
         .collect()
 }
 
+/// A refusal to retry later: the mempool, or the sender's share of it, is full.
+fn is_full(e: &str) -> bool {
+    e.contains("mempool_full") || e.contains("sender_pending_limit")
+}
+
 async fn wait_nonce(c: &Client, who: &Address, nonce: u64) {
     loop {
         if c.account(who).await.expect("account").nonce >= nonce {
@@ -185,12 +190,18 @@ async fn run() {
         ));
         funder_nonce += 1;
     }
-    for chunk in setup.chunks(batch) {
+    // (chunk by chunk: one sender may have only so many pending transactions)
+    for chunk in setup.chunks(batch.min(500)) {
         for r in submit_batch(&client, chunk).await {
             r.expect("setup transaction admitted");
         }
+        wait_nonce(
+            &client,
+            &funder_addr,
+            chunk.last().expect("chunk").body.nonce + 1,
+        )
+        .await;
     }
-    wait_nonce(&client, &funder_addr, funder_nonce).await;
 
     // Pre-sign the load: token transfers from the senders to random senders.
     let per = txs_n.div_ceil(senders_n);
@@ -285,13 +296,13 @@ async fn run() {
                     let res = submit_batch(&c, chunk).await;
                     let full = res
                         .iter()
-                        .any(|r| r.as_ref().err().is_some_and(|e| e.contains("mempool_full")));
+                        .any(|r| r.as_ref().err().is_some_and(|e| is_full(e)));
                     rejected += res
                         .iter()
                         .filter(|r| {
-                            r.as_ref().err().is_some_and(|e| {
-                                !e.contains("already") && !e.contains("mempool_full")
-                            })
+                            r.as_ref()
+                                .err()
+                                .is_some_and(|e| !e.contains("already") && !is_full(e))
                         })
                         .count();
                     if !full {

@@ -176,7 +176,7 @@ impl Chain {
         let stats = Stats::new(&metrics).map_err(|e| Error::Other(e.to_string()))?;
         stats.height.set(blocks.saturating_sub(1) as f64);
         Ok(Chain {
-            mempool: Mempool::new(config.mempool_capacity),
+            mempool: Mempool::new(config.mempool),
             config,
             store,
             vm,
@@ -267,6 +267,19 @@ impl Chain {
                 min: MIN_GAS_LIMIT,
                 max: MAX_GAS_LIMIT,
             });
+        }
+        if !matches!(b.payload, supervm_client::TxPayload::Transfer { .. }) {
+            let needed = supervm_vm::intrinsic_gas(&supervm_vm::Transaction {
+                sender: b.sender,
+                gas_limit: b.gas_limit,
+                payload: crate::producer::vm_payload(&b.payload),
+            });
+            if needed > b.gas_limit {
+                return Err(Error::IntrinsicGas {
+                    needed,
+                    limit: b.gas_limit,
+                });
+            }
         }
         if b.gas_price < self.config.gas_price {
             return Err(Error::GasPrice {

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use supervm_store::{BatchPolicy, Durability};
 
+use crate::mempool::{BlockLimits, MempoolLimits};
+
 /// Chain id of `--dev` chains.
 pub const DEV_CHAIN_ID: u64 = 1337;
 /// Default JSON-RPC port.
@@ -16,6 +18,10 @@ pub const NATIVE_TRANSFER_GAS: u64 = 2_000;
 pub const MIN_GAS_LIMIT: u64 = NATIVE_TRANSFER_GAS;
 /// Highest accepted gas limit.
 pub const MAX_GAS_LIMIT: u64 = 1_000_000_000;
+/// Default most gas per block, counted as the sum of the transactions' gas limits:
+/// five transactions at the highest gas limit. 50,000,000 gas is tens of
+/// milliseconds of computation here, so a block executes in a few seconds at worst.
+pub const MAX_BLOCK_GAS: u64 = 5 * MAX_GAS_LIMIT;
 
 /// Everything a node needs to start.
 #[derive(Clone, Debug)]
@@ -34,12 +40,14 @@ pub struct NodeConfig {
     pub dev_balance: u128,
     /// Minimum (dev: fixed) gas price.
     pub gas_price: u64,
-    /// Most transactions per block.
-    pub max_block_txs: usize,
+    /// Most transactions, encoded bytes and summed gas limits per block (a
+    /// transaction over a limit on its own gets a block of its own).
+    pub block: BlockLimits,
     /// How long the producer waits for a first transaction before checking again.
     pub block_wait: Duration,
-    /// Most transactions in the mempool (queued + in flight).
-    pub mempool_capacity: usize,
+    /// Most transactions and bytes in the mempool (queued + in flight), in all and
+    /// per sender.
+    pub mempool: MempoolLimits,
     /// Largest accepted encoded transaction.
     pub max_tx_bytes: usize,
     /// Execution threads of the parallel scheduler.
@@ -71,9 +79,17 @@ impl NodeConfig {
             dev_accounts: 8,
             dev_balance: 1_000_000_000_000_000_000_000_000,
             gas_price: 1,
-            max_block_txs: 4096,
+            block: BlockLimits {
+                txs: 4096,
+                bytes: 8 << 20,
+                gas: MAX_BLOCK_GAS,
+            },
             block_wait: Duration::from_millis(100),
-            mempool_capacity: 200_000,
+            mempool: MempoolLimits {
+                capacity: 200_000,
+                max_bytes: 256 << 20,
+                per_sender: 1024,
+            },
             max_tx_bytes: 600 * 1024,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             shards: 2,

@@ -108,10 +108,27 @@ pub enum Error {
         next: u64,
     },
     /// The mempool is full.
-    #[error("mempool is full ({capacity} transactions); retry later")]
+    #[error("mempool is full ({capacity} transactions or {max_bytes} bytes); retry later")]
     MempoolFull {
-        /// Its capacity.
+        /// Its capacity in transactions.
         capacity: usize,
+        /// Its capacity in encoded bytes.
+        max_bytes: usize,
+    },
+    /// The sender has as many pending transactions as one sender may.
+    #[error("the sender already has {limit} pending transactions; retry once some commit")]
+    SenderPendingLimit {
+        /// Most pending transactions per sender.
+        limit: usize,
+    },
+    /// The gas limit does not cover the transaction's intrinsic gas (base, plus per
+    /// byte of code and arguments), so it could only run out of gas.
+    #[error("gas limit {limit} is below the transaction's intrinsic gas {needed}")]
+    IntrinsicGas {
+        /// The intrinsic gas.
+        needed: u64,
+        /// The transaction's gas limit.
+        limit: u64,
     },
     /// The node is shutting down.
     #[error("node is shutting down")]
@@ -166,6 +183,8 @@ impl Error {
             Error::MempoolFull { .. } => -32024,
             Error::ShuttingDown => -32025,
             Error::BadSenderKey(_) => -32026,
+            Error::IntrinsicGas { .. } => -32027,
+            Error::SenderPendingLimit { .. } => -32028,
             Error::StateNotRetained { .. } => -32030,
             Error::Store(_) | Error::Vm(_) | Error::Other(_) => -32603,
         }
@@ -192,6 +211,8 @@ impl Error {
             Error::MempoolFull { .. } => "mempool_full",
             Error::ShuttingDown => "shutting_down",
             Error::BadSenderKey(_) => "bad_sender_key",
+            Error::IntrinsicGas { .. } => "intrinsic_gas",
+            Error::SenderPendingLimit { .. } => "sender_pending_limit",
             Error::StateNotRetained { .. } => "state_not_retained",
             Error::Store(_) => "store",
             Error::Vm(_) => "vm",

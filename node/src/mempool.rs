@@ -42,6 +42,8 @@ struct Sender {
 
 #[derive(Default)]
 struct Inner {
+    /// Encoded bytes of every known transaction.
+    bytes: usize,
     /// Incremented whenever transactions are resolved (committed or dropped), so an
     /// admission can tell that the account it read may be older than the mempool.
     generation: u64,
@@ -63,9 +65,32 @@ pub enum NotAdmitted {
     Stale(Box<PendingTx>),
 }
 
+/// How much a [`Mempool`] holds at most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MempoolLimits {
+    /// Transactions, queued and in flight.
+    pub capacity: usize,
+    /// Encoded bytes of those transactions (each is also held decoded, so memory is
+    /// about twice this).
+    pub max_bytes: usize,
+    /// Transactions of one sender, queued and in flight.
+    pub per_sender: usize,
+}
+
+/// What [`Mempool::take`] takes for one block at most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockLimits {
+    /// Transactions.
+    pub txs: usize,
+    /// Encoded bytes.
+    pub bytes: usize,
+    /// Sum of the gas limits.
+    pub gas: u64,
+}
+
 /// The bounded mempool.
 pub struct Mempool {
-    capacity: usize,
+    limits: MempoolLimits,
     inner: Mutex<Inner>,
     ready: Condvar,
 }
@@ -73,7 +98,7 @@ pub struct Mempool {
 impl std::fmt::Debug for Mempool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mempool")
-            .field("capacity", &self.capacity)
+            .field("limits", &self.limits)
             .field("len", &self.len())
             .finish()
     }
@@ -89,10 +114,10 @@ pub struct AccountNow {
 }
 
 impl Mempool {
-    /// A mempool holding at most `capacity` transactions (queued + in flight).
-    pub fn new(capacity: usize) -> Self {
+    /// A mempool holding at most what `limits` allow.
+    pub fn new(limits: MempoolLimits) -> Self {
         Mempool {
-            capacity,
+            limits,
             inner: Mutex::new(Inner::default()),
             ready: Condvar::new(),
         }
@@ -157,12 +182,24 @@ impl Mempool {
         if inner.known.contains_key(&p.hash) {
             return Err(Error::AlreadyKnown);
         }
-        if inner.known.len() >= self.capacity {
-            return Err(Error::MempoolFull {
-                capacity: self.capacity,
+        let sender = p.tx.body.sender;
+        if inner
+            .senders
+            .get(&sender)
+            .is_some_and(|s| s.queued + s.inflight >= self.limits.per_sender)
+        {
+            return Err(Error::SenderPendingLimit {
+                limit: self.limits.per_sender,
             });
         }
-        let sender = p.tx.body.sender;
+        if inner.known.len() >= self.limits.capacity
+            || inner.bytes + p.raw.len() > self.limits.max_bytes
+        {
+            return Err(Error::MempoolFull {
+                capacity: self.limits.capacity,
+                max_bytes: self.limits.max_bytes,
+            });
+        }
         let (expected, reserved) = inner
             .senders
             .get(&sender)
@@ -189,6 +226,7 @@ impl Mempool {
         s.queued += 1;
         s.reserved += p.max_cost;
         inner.known.insert(p.hash, n);
+        inner.bytes += p.raw.len();
         inner.queue.push_back(Arc::new(p));
         drop(inner);
         self.ready.notify_one();
@@ -204,14 +242,24 @@ impl Mempool {
             .map_or(0, |s| s.reserved)
     }
 
-    /// Takes up to `max` transactions in arrival order, waiting up to `wait` for the
-    /// first one. They stay known (in flight) until [`Mempool::resolve`].
-    pub fn take(&self, max: usize, wait: Duration) -> Vec<Arc<PendingTx>> {
+    /// Takes transactions in arrival order for one block, as many as `limits` allow
+    /// (at least one if any is queued: a transaction over a limit on its own still
+    /// gets a block), waiting up to `wait` for the first one. They stay known (in
+    /// flight) until [`Mempool::resolve`].
+    pub fn take(&self, limits: BlockLimits, wait: Duration) -> Vec<Arc<PendingTx>> {
         let mut inner = self.inner.lock();
         if inner.queue.is_empty() {
             self.ready.wait_for(&mut inner, wait);
         }
-        let n = max.min(inner.queue.len());
+        let (mut n, mut bytes, mut gas) = (0usize, 0usize, 0u64);
+        for p in inner.queue.iter().take(limits.txs) {
+            bytes += p.raw.len();
+            gas = gas.saturating_add(p.tx.body.gas_limit);
+            if n > 0 && (bytes > limits.bytes || gas > limits.gas) {
+                break;
+            }
+            n += 1;
+        }
         let out: Vec<Arc<PendingTx>> = inner.queue.drain(..n).collect();
         for p in &out {
             if let Some(s) = inner.senders.get_mut(&p.tx.body.sender) {
@@ -236,7 +284,9 @@ impl Mempool {
         let mut inner = self.inner.lock();
         inner.generation += 1;
         for p in done.iter().chain(dropped) {
-            inner.known.remove(&p.hash);
+            if inner.known.remove(&p.hash).is_some() {
+                inner.bytes -= p.raw.len();
+            }
             inner.inflight.remove(&p.hash);
             let sender = p.tx.body.sender;
             if let Some(s) = inner.senders.get_mut(&sender) {
@@ -262,7 +312,9 @@ impl Mempool {
             .partition(|q| reset.contains_key(&q.tx.body.sender));
         inner.queue = VecDeque::from(kept);
         for o in &orphans {
-            inner.known.remove(&o.hash);
+            if inner.known.remove(&o.hash).is_some() {
+                inner.bytes -= o.raw.len();
+            }
             // In-flight transactions keep their reservation until they are resolved.
             if let Some(s) = inner.senders.get_mut(&o.tx.body.sender) {
                 s.reserved = s.reserved.saturating_sub(o.max_cost);
@@ -333,6 +385,22 @@ mod tests {
         }
     }
 
+    fn limits(capacity: usize) -> MempoolLimits {
+        MempoolLimits {
+            capacity,
+            max_bytes: usize::MAX,
+            per_sender: usize::MAX,
+        }
+    }
+
+    fn txs(n: usize) -> BlockLimits {
+        BlockLimits {
+            txs: n,
+            bytes: usize::MAX,
+            gas: u64::MAX,
+        }
+    }
+
     #[test]
     fn nonces_balance_capacity_and_reset_after_drop() {
         let k = SigningKey::from_bytes(&[1; 32]);
@@ -340,7 +408,7 @@ mod tests {
             nonce: 3,
             balance: 25_000,
         };
-        let m = Mempool::new(3);
+        let m = Mempool::new(limits(3));
         assert!(matches!(
             m.admit(tx(&k, 2), acc),
             Err(Error::StaleNonce {
@@ -374,7 +442,7 @@ mod tests {
             Err(Error::NonceGap { .. })
         ));
         // The producer takes nonce 3; nonce 4 stays queued; 3 is dropped at execution.
-        let taken = m.take(1, Duration::ZERO);
+        let taken = m.take(txs(1), Duration::ZERO);
         assert_eq!(taken[0].tx.body.nonce, 3);
         let orphans = m.resolve(&[], &taken);
         assert_eq!(orphans.len(), 1, "its queued follower goes too");
@@ -391,7 +459,7 @@ mod tests {
         m.admit(tx(&k2, 1), rich).unwrap();
         assert!(matches!(
             m.admit(tx(&k2, 2), rich),
-            Err(Error::MempoolFull { capacity: 3 })
+            Err(Error::MempoolFull { capacity: 3, .. })
         ));
     }
 
@@ -402,12 +470,12 @@ mod tests {
             nonce: 0,
             balance: 1_000_000,
         };
-        let m = Mempool::new(10);
+        let m = Mempool::new(limits(10));
         for n in 0..3 {
             m.admit(tx(&k, n), acc).unwrap();
         }
-        let first = m.take(1, Duration::ZERO); // nonce 0 in flight (will commit)
-        let second = m.take(1, Duration::ZERO); // nonce 1 dropped
+        let first = m.take(txs(1), Duration::ZERO); // nonce 0 in flight (will commit)
+        let second = m.take(txs(1), Duration::ZERO); // nonce 1 dropped
         m.resolve(&[], &second);
         // Nonce 0 still in flight: the next usable nonce is the dropped one, 1.
         assert_eq!(m.next_nonce(&supervm_client::keys::address_of(&k)), Some(1));
@@ -422,10 +490,10 @@ mod tests {
             nonce: 0,
             balance: 1_000_000,
         };
-        let m = Mempool::new(10);
+        let m = Mempool::new(limits(10));
         let g = m.generation();
         m.admit_at(tx(&k, 0), acc, g).unwrap();
-        let taken = m.take(1, Duration::ZERO);
+        let taken = m.take(txs(1), Duration::ZERO);
         // A wallet reads the account (nonce 0) and the generation ...
         let g = m.generation();
         // ... then the block with nonce 0 commits and is resolved.
@@ -450,12 +518,12 @@ mod tests {
             nonce: 0,
             balance: 30_003,
         };
-        let m = Mempool::new(10);
+        let m = Mempool::new(limits(10));
         for n in 0..3 {
             m.admit(tx(&k, n), acc).unwrap();
         }
-        let first = m.take(1, Duration::ZERO); // nonce 0 in flight, will commit
-        let second = m.take(1, Duration::ZERO); // nonce 1 dropped; nonce 2 is orphaned
+        let first = m.take(txs(1), Duration::ZERO); // nonce 0 in flight, will commit
+        let second = m.take(txs(1), Duration::ZERO); // nonce 1 dropped; nonce 2 is orphaned
         let orphans = m.resolve(&[], &second);
         assert_eq!(orphans.len(), 1);
         // Nonce 0 still reserves its 10,001.
@@ -480,16 +548,92 @@ mod tests {
             nonce: 0,
             balance: 1_000_000,
         };
-        let m = Mempool::new(10);
-        let txs: Vec<PendingTx> = (0..4).map(|n| tx(&k, n)).collect();
-        let raws: Vec<Vec<u8>> = txs.iter().map(|p| p.raw.clone()).collect();
-        for p in txs {
+        let m = Mempool::new(limits(10));
+        let pending: Vec<PendingTx> = (0..4).map(|n| tx(&k, n)).collect();
+        let raws: Vec<Vec<u8>> = pending.iter().map(|p| p.raw.clone()).collect();
+        for p in pending {
             m.admit(p, acc).unwrap();
         }
-        let first = m.take(1, Duration::ZERO);
-        let _second = m.take(2, Duration::ZERO);
+        let first = m.take(txs(1), Duration::ZERO);
+        let _second = m.take(txs(2), Duration::ZERO);
         m.resolve(&first, &[]);
         // Nonces 1 and 2 in flight (their batch failed, say), 3 queued.
         assert_eq!(m.unresolved_raw(), raws[1..].to_vec());
+    }
+
+    #[test]
+    fn bytes_and_per_sender_limits_refuse_with_their_own_errors() {
+        let rich = AccountNow {
+            nonce: 0,
+            balance: u128::MAX,
+        };
+        let a = SigningKey::from_bytes(&[7; 32]);
+        let b = SigningKey::from_bytes(&[8; 32]);
+        let size = tx(&a, 0).raw.len();
+        // Room for three transactions' bytes, two per sender.
+        let m = Mempool::new(MempoolLimits {
+            capacity: 100,
+            max_bytes: 3 * size,
+            per_sender: 2,
+        });
+        m.admit(tx(&a, 0), rich).unwrap();
+        m.admit(tx(&a, 1), rich).unwrap();
+        assert!(matches!(
+            m.admit(tx(&a, 2), rich),
+            Err(Error::SenderPendingLimit { limit: 2 })
+        ));
+        m.admit(tx(&b, 0), rich).unwrap();
+        assert!(matches!(
+            m.admit(tx(&b, 1), rich),
+            Err(Error::MempoolFull { .. })
+        ));
+        // Taking does not free room (in flight still counts); resolving does.
+        let taken = m.take(txs(1), Duration::ZERO);
+        assert!(matches!(
+            m.admit(tx(&a, 2), rich),
+            Err(Error::SenderPendingLimit { .. })
+        ));
+        m.resolve(&taken, &[]);
+        m.admit(tx(&a, 2), rich).unwrap();
+        assert!(matches!(
+            m.admit(tx(&b, 1), rich),
+            Err(Error::MempoolFull { .. })
+        ));
+        // A drop with queued followers frees their bytes too.
+        let taken = m.take(txs(1), Duration::ZERO); // a's nonce 1
+        let orphans = m.resolve(&[], &taken);
+        assert_eq!(orphans.len(), 1, "a's nonce 2 goes with it");
+        m.admit(tx(&b, 1), rich).unwrap();
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn a_block_takes_what_its_byte_and_gas_limits_allow_and_at_least_one() {
+        let rich = AccountNow {
+            nonce: 0,
+            balance: u128::MAX,
+        };
+        let k = SigningKey::from_bytes(&[9; 32]);
+        let m = Mempool::new(limits(100));
+        for n in 0..10 {
+            m.admit(tx(&k, n), rich).unwrap(); // 10,000 gas each
+        }
+        let size = tx(&k, 0).raw.len();
+        let gas = |g| BlockLimits {
+            txs: 100,
+            bytes: usize::MAX,
+            gas: g,
+        };
+        assert_eq!(m.take(gas(25_000), Duration::ZERO).len(), 2);
+        assert_eq!(m.take(gas(30_000), Duration::ZERO).len(), 3);
+        let bytes = BlockLimits {
+            txs: 100,
+            bytes: 2 * size + 1,
+            gas: u64::MAX,
+        };
+        assert_eq!(m.take(bytes, Duration::ZERO).len(), 2);
+        // Over the limit on its own: it still gets a block of its own.
+        assert_eq!(m.take(gas(1), Duration::ZERO).len(), 1);
+        assert_eq!(m.take(txs(100), Duration::ZERO).len(), 2);
     }
 }

@@ -180,7 +180,12 @@ pub fn error_data(e: &Error) -> Value {
         }
         Error::AlreadyCommitted { height } => json!({"height": height}),
         Error::Expired { expiry, next } => json!({"expiry_height": expiry, "next_height": next}),
-        Error::MempoolFull { capacity } => json!({"capacity": capacity}),
+        Error::MempoolFull {
+            capacity,
+            max_bytes,
+        } => json!({"capacity": capacity, "max_bytes": max_bytes}),
+        Error::SenderPendingLimit { limit } => json!({"limit": limit}),
+        Error::IntrinsicGas { needed, limit } => json!({"needed": needed, "limit": limit}),
         Error::TooLarge { size, limit } => json!({"size": size, "limit": limit}),
         Error::StateNotRetained { asked, latest } => json!({"asked": asked, "latest": latest}),
         Error::BadSenderKey(why) => json!({"key": why}),

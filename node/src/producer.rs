@@ -168,7 +168,7 @@ fn produce_loop(
         } else {
             chain
                 .mempool
-                .take(chain.config.max_block_txs, chain.config.block_wait)
+                .take(chain.config.block, chain.config.block_wait)
         };
         if !txs.is_empty() {
             let now = std::time::SystemTime::UNIX_EPOCH
@@ -439,7 +439,8 @@ fn root_of(hashes: impl Iterator<Item = [u8; 32]>) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-fn vm_payload(p: &TxPayload) -> Payload {
+/// The VM's payload of a contract transaction (not a native transfer).
+pub(crate) fn vm_payload(p: &TxPayload) -> Payload {
     match p {
         TxPayload::Upload { code } => Payload::Upload { code: code.clone() },
         TxPayload::Deploy {

@@ -142,8 +142,26 @@ async fn each_bad_transaction_has_its_own_error() {
     let mut g: TxBody = transfer(k, 0, dest, 1).body;
     g.gas_limit = 1;
     assert_eq!(code(c.submit(&g.sign(k), false).await), -32018);
+    // A gas limit within bounds that cannot pay for the call's arguments: it could
+    // only run out of gas (and be stored forever for a fee of 2,000).
+    let mut ig: TxBody = transfer(k, 0, dest, 1).body;
+    ig.gas_limit = 2_000;
+    ig.payload = supervm_client::TxPayload::Call {
+        contract: dest,
+        function: "f".into(),
+        args: vec![0; 1000],
+    };
+    match c.submit(&ig.sign(k), false).await {
+        Err(Error::Rpc { code, data, .. }) => {
+            assert_eq!(code, -32027);
+            let data = data.expect("error data");
+            assert_eq!(data["reason"], "intrinsic_gas");
+            assert_eq!(data["needed"], 2_000 + 4 * 1001, "{data}");
+        }
+        other => panic!("expected -32027, got {other:?}"),
+    }
     // Duplicate nonce: hold block production so the first stays pending.
-    node.chain.hold.store(true, Ordering::SeqCst);
+    crate::support::hold(&node).await;
     c.submit(&transfer(k, 0, dest, 1), false).await.unwrap();
     assert_eq!(
         code(c.submit(&transfer(k, 0, dest, 2), false).await),
@@ -177,7 +195,7 @@ async fn a_batch_submit_names_each_bad_signature_and_admits_the_rest() {
     let node = start(dir.path()).await;
     let c = Client::new(&format!("http://{}", node.addr));
     let keys = dev_keys(dir.path());
-    node.chain.hold.store(true, Ordering::SeqCst);
+    crate::support::hold(&node).await;
     // 300 transfers from 3 senders (several verification batches), some broken.
     let mut txs = Vec::new();
     let mut expected = Vec::new();
@@ -231,11 +249,11 @@ async fn a_batch_submit_names_each_bad_signature_and_admits_the_rest() {
 async fn a_waiting_submit_learns_promptly_that_its_transaction_was_dropped() {
     let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let node = crate::support::start_with(dir.path(), |c| c.max_block_txs = 1).await;
+    let node = crate::support::start_with(dir.path(), |c| c.block.txs = 1).await;
     let c = Arc::new(Client::new(&format!("http://{}", node.addr)));
     let keys = dev_keys(dir.path());
     let next = c.chain_info().await.unwrap().latest_height.unwrap() + 1;
-    node.chain.hold.store(true, Ordering::SeqCst);
+    crate::support::hold(&node).await;
     // First in line: an ordinary transfer, which takes block `next`.
     c.submit(&transfer(&keys[0], 0, Address([1; 32]), 1), false)
         .await
@@ -271,7 +289,7 @@ async fn queued_transactions_survive_a_clean_restart() {
     let keys = dev_keys(dir.path());
     let dest = Address([9; 32]);
     // Hold block production so the transactions stay queued, then stop the node.
-    node.chain.hold.store(true, Ordering::SeqCst);
+    crate::support::hold(&node).await;
     let txs: Vec<_> = (0..20).map(|n| transfer(&keys[1], n, dest, 3)).collect();
     for tx in &txs {
         client.submit(tx, false).await.unwrap();
@@ -300,5 +318,86 @@ async fn queued_transactions_survive_a_clean_restart() {
     for tx in &txs {
         assert_eq!(client.tx(&tx.hash()).await.unwrap().status, "committed");
     }
+    node.stop().await;
+}
+
+/// The mempool's bounds (in all, per sender) refuse with their own codes and free up
+/// as blocks commit; a block's gas bound (the sum of gas limits) splits the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mempool_and_block_limits_refuse_and_split_by_name() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = crate::support::start_with(dir.path(), |c| {
+        c.mempool.capacity = 5;
+        c.mempool.per_sender = 3;
+        c.block.gas = 25_000; // two transfers of gas limit 10,000 per block
+    })
+    .await;
+    let c = Client::new(&format!("http://{}", node.addr));
+    let keys = dev_keys(dir.path());
+    let dest = Address([4; 32]);
+    let first = c.chain_info().await.unwrap().latest_height.unwrap() + 1;
+    crate::support::hold(&node).await;
+    for n in 0..3 {
+        c.submit(&transfer(&keys[0], n, dest, 1), false)
+            .await
+            .unwrap();
+    }
+    match c.submit(&transfer(&keys[0], 3, dest, 1), false).await {
+        Err(Error::Rpc { code, data, .. }) => {
+            assert_eq!(code, -32028);
+            assert_eq!(data.expect("data")["limit"], 3);
+        }
+        other => panic!("expected -32028, got {other:?}"),
+    }
+    for n in 0..2 {
+        c.submit(&transfer(&keys[1], n, dest, 1), false)
+            .await
+            .unwrap();
+    }
+    match c.submit(&transfer(&keys[2], 0, dest, 1), false).await {
+        Err(Error::Rpc { code, data, .. }) => {
+            assert_eq!(code, -32024);
+            assert_eq!(data.expect("data")["capacity"], 5);
+        }
+        other => panic!("expected -32024, got {other:?}"),
+    }
+    node.chain.hold.store(false, Ordering::SeqCst);
+    node.chain.mempool.wake();
+    // Once they commit there is room again, for the same senders too.
+    let last = c.submit(&transfer(&keys[1], 2, dest, 1), true).await;
+    let last = match last {
+        Ok(r) => r,
+        // Still full for a moment: wait for the first five, then retry.
+        Err(Error::Rpc { code: -32024, .. }) => {
+            for _ in 0..400 {
+                if c.account(&address_of(&keys[1])).await.unwrap().nonce == 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            c.submit(&transfer(&keys[1], 2, dest, 1), true)
+                .await
+                .unwrap()
+        }
+        Err(e) => panic!("unexpected: {e}"),
+    };
+    assert_eq!(last.status, "committed");
+    for _ in 0..400 {
+        if c.account(&address_of(&keys[0])).await.unwrap().nonce == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(c.account(&dest).await.unwrap().balance, "6");
+    // Every block since holds at most two transfers (gas limit 10,000 each).
+    let latest = c.chain_info().await.unwrap().latest_height.unwrap();
+    let mut seen = 0;
+    for h in first..=latest {
+        let b = c.block(Some(h)).await.unwrap().unwrap();
+        assert!(b.tx_hashes.len() <= 2, "block {h}: {}", b.tx_hashes.len());
+        seen += b.tx_hashes.len();
+    }
+    assert_eq!(seen, 6);
     node.stop().await;
 }

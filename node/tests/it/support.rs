@@ -47,6 +47,16 @@ pub async fn start_with(dir: &Path, adjust: impl FnOnce(&mut NodeConfig)) -> Run
         .expect("node starts")
 }
 
+/// Holds block production, and waits until a producer already waiting for
+/// transactions (up to the test config's `block_wait`) has seen the hold: from then on
+/// submitted transactions stay queued.
+pub async fn hold(node: &RunningNode) {
+    node.chain
+        .hold
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
 /// The dev keys of a node's data directory.
 pub fn dev_keys(dir: &Path) -> Vec<SigningKey> {
     keys::load(&dir.join("dev-keys.json"))

@@ -45,7 +45,11 @@ impl Run {
     }
 }
 
-fn intrinsic_gas(tx: &Transaction) -> u64 {
+/// Gas a transaction costs before any code runs: [`gas::TX_BASE`] plus the per-byte
+/// charges of its code and arguments (docs/abi.md). A gas limit below it makes the
+/// transaction run out of gas at once, charging the whole limit; nodes refuse such
+/// transactions at admission.
+pub fn intrinsic_gas(tx: &Transaction) -> u64 {
     gas::TX_BASE
         + match &tx.payload {
             Payload::Upload { code } => gas::PER_CODE_BYTE * code.len() as u64,

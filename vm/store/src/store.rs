@@ -110,6 +110,10 @@ pub struct Store {
     /// Readers hold it shared; applying a batch holds it exclusively, so a reader never
     /// sees half an applied batch and the cache never goes stale.
     pub(crate) committed: RwLock<Committed>,
+    /// A copy of `committed.head`, replaced under the apply lock, read without it:
+    /// [`Store::head`] never waits behind a reader holding a snapshot and an apply
+    /// queued behind that reader.
+    pub(crate) published_head: Mutex<std::sync::Arc<Head>>,
     pub(crate) cache: quick_cache::sync::Cache<Vec<u8>, Option<Vec<u8>>, ByteWeighter>,
     /// One commit at a time; `Some` once a commit failed part-way.
     pub(crate) commit_lock: Mutex<Option<(u64, String)>>,
@@ -256,6 +260,7 @@ impl Store {
             config,
             coord,
             shards,
+            published_head: Mutex::new(std::sync::Arc::new(head.clone())),
             committed: RwLock::new(Committed { head, shard_lthash }),
             cache,
             commit_lock: Mutex::new(None),
@@ -271,13 +276,14 @@ impl Store {
     }
 
     /// The committed head: last batch, number of blocks, last block hash, state lattice.
+    /// Never waits for a commit or a reader.
     pub fn head(&self) -> Head {
-        self.committed.read().head.clone()
+        (**self.published_head.lock()).clone()
     }
 
     /// The state root after the last committed block.
     pub fn state_root(&self) -> [u8; 32] {
-        self.committed.read().head.lthash.root()
+        self.published_head.lock().lthash.root()
     }
 
     /// Number of shards.

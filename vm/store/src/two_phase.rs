@@ -151,6 +151,7 @@ impl Store {
             }
         }
         committed.head = batch.head.clone();
+        *self.published_head.lock() = std::sync::Arc::new(batch.head.clone());
         committed.shard_lthash = batch.prepared.iter().map(|p| p.lthash.clone()).collect();
         refuse_reads.done();
         drop(committed);
