@@ -1,6 +1,7 @@
 //! History the node serves: blocks by height and hash, transactions by hash, events by
-//! contract and topic. Written with each batch's decision, so history and state never
-//! disagree about what is committed.
+//! contract and topic. Written with each batch's decision, before the shards apply the
+//! batch's state; so reads show only blocks below the published head (moved once the
+//! apply finished), and history and state never disagree about what is committed.
 
 use rocksdb::{Direction, IteratorMode};
 use supervm_vm::Address;
@@ -65,8 +66,16 @@ impl Store {
         self.coord.cf_handle(name).expect("column family exists")
     }
 
+    /// Heights below this are readable: blocks of a batch whose state is applied.
+    fn visible_blocks(&self) -> u64 {
+        self.published_head.lock().blocks
+    }
+
     /// The block at `height`.
     pub fn block_by_height(&self, height: u64) -> Result<Option<StoredBlock>> {
+        if height >= self.visible_blocks() {
+            return Ok(None);
+        }
         let Some(v) = self
             .coord
             .get_cf(self.cf(CF_BLOCKS), height.to_be_bytes())
@@ -108,15 +117,19 @@ impl Store {
             return Ok(None);
         };
         let mut r = Reader(&v, "transaction record");
-        Ok(Some(StoredTx {
+        let t = StoredTx {
             height: r.u64()?,
             index: r.u32()?,
             body: r.0.to_vec(),
-        }))
+        };
+        Ok((t.height < self.visible_blocks()).then_some(t))
     }
 
     /// The hashes of a block's transactions, in order.
     pub fn block_tx_hashes(&self, height: u64) -> Result<Vec<[u8; 32]>> {
+        if height >= self.visible_blocks() {
+            return Ok(vec![]);
+        }
         let prefix = height.to_be_bytes();
         let mut out = Vec::new();
         for item in self.coord.iterator_cf(
@@ -139,7 +152,10 @@ impl Store {
     /// even none, and a cursor to go on from.
     pub fn events(&self, f: &EventFilter) -> Result<(Vec<StoredEvent>, Option<EventPos>)> {
         let limit = f.limit.clamp(1, 10_000);
-        let to = f.to_height.unwrap_or(u64::MAX);
+        let Some(visible) = self.visible_blocks().checked_sub(1) else {
+            return Ok((vec![], None));
+        };
+        let to = f.to_height.unwrap_or(u64::MAX).min(visible);
         let floor = layout::event_pos(f.from_height, 0, 0);
         let start = match f.after {
             Some((h, t, e)) => next_pos(h, t, e).map(|p| p.max(floor)),

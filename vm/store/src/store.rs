@@ -362,16 +362,29 @@ impl Store {
         if self.config.durability == Durability::NoWalUnrecoverableOnCrash
             && self.commit_lock.lock().is_none()
         {
+            // Every column family, in one atomic flush per database (with atomic flush
+            // on, flushing one column family leaves the others in the memtable).
+            let flush = rocksdb::FlushOptions::default();
             for s in &self.shards {
-                s.db.flush_cf(s.state())
+                let undo = s.db.cf_handle(layout::CF_UNDO).expect("cf exists");
+                let default =
+                    s.db.cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
+                        .expect("cf exists");
+                s.db.flush_cfs_opt(&[s.state(), undo, default], &flush)
                     .ctx(|| format!("flush shard {}", s.index))?;
-                s.db.flush().ctx(|| format!("flush shard {}", s.index))?;
             }
-            for cf in COORD_CFS {
-                let h = self.coord.cf_handle(cf).expect("cf exists");
-                self.coord.flush_cf(h).ctx(|| format!("flush {cf}"))?;
-            }
-            self.coord.flush().ctx(|| "flush coordinator".into())?;
+            let mut cfs: Vec<_> = COORD_CFS
+                .iter()
+                .map(|cf| self.coord.cf_handle(cf).expect("cf exists"))
+                .collect();
+            cfs.push(
+                self.coord
+                    .cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
+                    .expect("cf exists"),
+            );
+            self.coord
+                .flush_cfs_opt(&cfs, &flush)
+                .ctx(|| "flush coordinator".into())?;
             self.coord
                 .delete_opt(layout::META_NOWAL_OPEN, &db::marker_writes())
                 .ctx(|| "clear no-wal marker".into())?;

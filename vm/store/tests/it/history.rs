@@ -233,3 +233,60 @@ fn a_page_scans_a_bounded_number_of_events() {
     assert_eq!(found, vec![n - 2, n - 1]);
     assert_eq!(cursor, None);
 }
+
+/// History is written with the decision, before the shards apply the state: until the
+/// apply finished, the batch's blocks, transactions and events are not served, so a
+/// reader never sees block N beside the state after N - 1. (A crash right after the
+/// decision leaves them hidden; recovery applies the batch and shows them.)
+#[test]
+fn a_decided_batch_is_not_served_before_its_state_is_applied() {
+    use supervm_store::{FailAction, FailPoint};
+    use supervm_vm::StateView;
+    let dir = tempfile::tempdir().unwrap();
+    let crash_after_decision = StoreConfig {
+        fail: Some(Arc::new(|p| {
+            if p == FailPoint::AfterDecision {
+                FailAction::Crash
+            } else {
+                FailAction::Continue
+            }
+        })),
+        ..StoreConfig::default()
+    };
+    let store = Arc::new(open(dir.path(), crash_after_decision));
+    let mut staging = Staging::new(store.clone());
+    let tx_hash = [7u8; 32];
+    let mut w = WriteSet::new();
+    w.insert(b"k".to_vec(), Some(b"v".to_vec()));
+    staging
+        .stage_block(&w, |root| BlockRecord {
+            height: 0,
+            hash: block_hash(0, &root),
+            state_root: root,
+            header: b"hdr".to_vec(),
+            txs: vec![TxEntry {
+                hash: tx_hash,
+                body: vec![1],
+            }],
+            events: vec![event(0, 0, 0, 1, "Transfer")],
+        })
+        .unwrap();
+    assert!(store.commit(staging.seal().unwrap()).is_err());
+    let all = EventFilter {
+        limit: 100,
+        ..EventFilter::default()
+    };
+    assert_eq!(store.block_by_height(0).unwrap(), None);
+    assert_eq!(store.tx(&tx_hash).unwrap(), None);
+    assert!(store.block_tx_hashes(0).unwrap().is_empty());
+    assert_eq!(store.events(&all).unwrap(), (vec![], None));
+    drop(staging);
+    drop(Arc::try_unwrap(store).unwrap());
+    // Recovery finishes the decided batch: state and history appear together.
+    let store = open(dir.path(), StoreConfig::default());
+    assert_eq!(store.get(b"k").unwrap(), Some(b"v".to_vec()));
+    assert!(store.block_by_height(0).unwrap().is_some());
+    assert_eq!(store.tx(&tx_hash).unwrap().unwrap().height, 0);
+    assert_eq!(store.block_tx_hashes(0).unwrap(), vec![tx_hash]);
+    assert_eq!(store.events(&all).unwrap().0.len(), 1);
+}
