@@ -138,7 +138,9 @@ pub struct Chain {
     pub locked_simulation: Mutex<()>,
     /// Simulations running now (at most [`MAX_SIMULATIONS`]): each holds instance slots
     /// of the VM's pool, which block execution needs too.
-    simulations: (Mutex<usize>, parking_lot::Condvar),
+    /// Taken before a simulation goes to the blocking pool, so waiting simulations wait
+    /// as tasks and never tie up the threads other queries run on.
+    simulations: Arc<tokio::sync::Semaphore>,
     /// Set once shutdown starts.
     pub stopping: AtomicBool,
     /// Set if the pipeline failed (the store refuses writes until restart).
@@ -185,7 +187,7 @@ impl Chain {
             committed: tokio::sync::watch::channel(blocks).0,
             dropped: Mutex::new((HashMap::new(), VecDeque::new())),
             locked_simulation: Mutex::new(()),
-            simulations: (Mutex::new(0), parking_lot::Condvar::new()),
+            simulations: Arc::new(tokio::sync::Semaphore::new(MAX_SIMULATIONS)),
             stopping: AtomicBool::new(false),
             halted: Mutex::new(None),
             hold: AtomicBool::new(false),
@@ -389,26 +391,20 @@ impl Chain {
 pub const MAX_SIMULATIONS: usize = 4;
 
 /// A running simulation's place among [`MAX_SIMULATIONS`]; released on drop.
-pub struct SimulationSlot<'a>(&'a Chain);
-
-impl Drop for SimulationSlot<'_> {
-    fn drop(&mut self) {
-        let (count, freed) = &self.0.simulations;
-        *count.lock() -= 1;
-        freed.notify_one();
-    }
-}
+#[derive(Debug)]
+pub struct SimulationSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
 impl Chain {
-    /// Waits for a place among the [`MAX_SIMULATIONS`] running simulations.
-    pub fn simulation_slot(&self) -> SimulationSlot<'_> {
-        let (count, freed) = &self.simulations;
-        let mut n = count.lock();
-        while *n >= MAX_SIMULATIONS {
-            freed.wait(&mut n);
-        }
-        *n += 1;
-        SimulationSlot(self)
+    /// Waits (as a task, holding no thread) for a place among the
+    /// [`MAX_SIMULATIONS`] running simulations.
+    pub async fn simulation_slot(&self) -> SimulationSlot {
+        SimulationSlot(
+            self.simulations
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed"),
+        )
     }
 }
 

@@ -413,9 +413,8 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         .result("receipt", nullable_obj()),
         |c, p: HashParams| queries::receipt(c, &queries::hex32(&p.hash, "hash")?),
     )?;
-    add_blocking(
-        &mut r,
-        &chain,
+    let c = chain.clone();
+    r.register(
         MethodSpec::new("tx.simulate", "Runs a contract call on committed state (latest, or after block `height`) without committing: return value, gas, events, and the access list (keys read and written).")
             .param(ParamSpec::required("sender", "Caller address.", hexs()))
             .param(ParamSpec::required("contract", "Contract address.", hexs()))
@@ -425,8 +424,22 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             .param(ParamSpec::optional("height", "Run on the state after this block.", int()))
             .result("simulation", obj())
             .error(-32030, "no state at that height"),
-        |c, p: SimulateParams| queries::simulate(c, &p.sender, &p.contract, &p.function, &p.args, p.gas_limit, p.height),
-    )?;
+        // The slot is awaited here, as a task: simulations waiting for one never tie up
+        // the blocking pool the cheap queries run on.
+        move |p: SimulateParams| {
+            let c = c.clone();
+            async move {
+                let slot = c.simulation_slot().await;
+                tokio::task::spawn_blocking(move || {
+                    queries::simulate(&c, &slot, &p.sender, &p.contract, &p.function, &p.args, p.gas_limit, p.height)
+                })
+                .await
+                .map_err(|e| RpcError::internal(e.to_string()))?
+                .map_err(rpc_err)
+            }
+        },
+    )
+    .map_err(|x| Error::Other(x.to_string()))?;
     add_blocking(
         &mut r,
         &chain,

@@ -333,9 +333,12 @@ pub fn contract_get(chain: &Chain, address: &str) -> Result<Option<ContractView>
     }))
 }
 
-/// `tx.simulate`: runs a call on the latest committed state without committing it.
+/// `tx.simulate`: runs a call on the latest committed state without committing it, in
+/// one of the [`Chain::simulation_slot`]s.
+#[allow(clippy::too_many_arguments)] // the method's parameters, and the slot
 pub fn simulate(
     chain: &Chain,
+    _slot: &crate::chain::SimulationSlot,
     sender: &str,
     contract: &str,
     function: &str,
@@ -343,7 +346,6 @@ pub fn simulate(
     gas_limit: Option<u64>,
     height: Option<u64>,
 ) -> Result<SimulateResult> {
-    let _slot = chain.simulation_slot();
     let tx = Transaction {
         sender: Address(hex32(sender, "sender")?),
         gas_limit: gas_limit

@@ -107,36 +107,99 @@ async fn simulations_are_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path()).await;
     let chain = node.chain.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = {
-        let chain = chain.clone();
-        std::thread::spawn(move || {
-            let held: Vec<_> = (0..MAX_SIMULATIONS)
-                .map(|_| chain.simulation_slot())
-                .collect();
-            let next = {
-                let chain = chain.clone();
-                let tx = tx.clone();
-                std::thread::spawn(move || {
-                    let _slot = chain.simulation_slot();
-                    tx.send("extra").unwrap();
-                })
-            };
-            std::thread::sleep(Duration::from_millis(300));
-            tx.send("released").unwrap();
-            drop(held);
-            next.join().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..MAX_SIMULATIONS {
+        held.push(chain.simulation_slot().await);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let next = {
+        let (chain, tx) = (chain.clone(), tx.clone());
+        tokio::spawn(async move {
+            let _slot = chain.simulation_slot().await;
+            tx.send("extra").unwrap();
         })
     };
-    let order: Vec<&str> = (0..2)
-        .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
-        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tx.send("released").unwrap();
+    drop(held);
+    let mut order = Vec::new();
+    for _ in 0..2 {
+        order.push(
+            tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
     assert_eq!(
         order,
         vec!["released", "extra"],
         "the extra simulation waited"
     );
-    waiter.join().unwrap();
+    next.await.unwrap();
+    node.stop().await;
+}
+
+/// Simulations waiting for a slot wait as tasks: a batch of 1,000 of them, more than
+/// tokio's blocking pool has threads, leaves the cheap queries answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_simulations_do_not_starve_other_queries() {
+    use std::time::Duration;
+    use supervm_node::chain::MAX_SIMULATIONS;
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let url = format!("http://{}", node.addr);
+    let keys = dev_keys(dir.path());
+    let alice = to_hex(&address_of(&keys[0]).0);
+    let mut held = Vec::new();
+    for _ in 0..MAX_SIMULATIONS {
+        held.push(node.chain.simulation_slot().await);
+    }
+    let batch: Vec<Value> = (0..1000)
+        .map(|i| {
+            json!({"jsonrpc": "2.0", "id": i, "method": "tx.simulate",
+                "params": {"sender": alice, "contract": to_hex(&[9u8; 32]), "function": "f"}})
+        })
+        .collect();
+    let simulations = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(&url)
+                .json(&batch)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for method in ["account.get", "block.latest"] {
+        let params = if method == "account.get" {
+            json!({ "address": alice })
+        } else {
+            json!({})
+        };
+        let r = tokio::time::timeout(Duration::from_secs(5), call(&url, method, params))
+            .await
+            .unwrap_or_else(|_| panic!("{method} waited behind the queued simulations"));
+        assert!(r.get("result").is_some(), "{r}");
+    }
+    drop(held);
+    let answers = tokio::time::timeout(Duration::from_secs(25), simulations)
+        .await
+        .expect("the simulations run once slots are free")
+        .unwrap();
+    let answers = answers.as_array().expect("a batch answer");
+    assert_eq!(answers.len(), 1000);
+    assert!(
+        answers.iter().all(|a| a.get("result").is_some()),
+        "{}",
+        answers[0]
+    );
     node.stop().await;
 }
 
