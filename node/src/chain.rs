@@ -4,6 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use supervm_client::tx::{SenderKey, ToVerify};
@@ -47,9 +48,15 @@ pub struct Stats {
     pub mempool: Gauge,
     /// Height of the latest committed block.
     pub height: Gauge,
-    /// Committed transactions per second (moving average over recent commits).
+    /// Committed transactions per second over the last [`RATE_WINDOW`] (refreshed at
+    /// every commit and every scrape, so it falls to zero when nothing commits).
     pub tx_per_s: Gauge,
+    /// Commits of the last [`RATE_WINDOW`]: when, and how many transactions.
+    recent: Mutex<VecDeque<(Instant, u64)>>,
 }
+
+/// The window `supervm_transactions_per_second` averages over.
+pub const RATE_WINDOW: Duration = Duration::from_secs(10);
 
 const LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
@@ -109,9 +116,29 @@ impl Stats {
             height: m.gauge("supervm_height", "Height of the latest committed block.")?,
             tx_per_s: m.gauge(
                 "supervm_transactions_per_second",
-                "Committed transactions per second, moving average over recent commits.",
+                "Committed transactions per second over the last 10 seconds.",
             )?,
+            recent: Mutex::new(VecDeque::new()),
         })
+    }
+
+    /// Records a commit of `txs` transactions at `now`.
+    pub fn note_commit(&self, now: Instant, txs: u64) {
+        self.recent.lock().push_back((now, txs));
+        self.refresh_rate(now);
+    }
+
+    /// Sets `tx_per_s` to the rate over the [`RATE_WINDOW`] before `now`.
+    pub fn refresh_rate(&self, now: Instant) {
+        let mut r = self.recent.lock();
+        while r
+            .front()
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) > RATE_WINDOW)
+        {
+            r.pop_front();
+        }
+        let txs: u64 = r.iter().map(|(_, n)| n).sum();
+        self.tx_per_s.set(txs as f64 / RATE_WINDOW.as_secs_f64());
     }
 }
 
@@ -193,6 +220,14 @@ impl Chain {
             hold: AtomicBool::new(false),
             keys: quick_cache::sync::Cache::new(100_000),
         })
+    }
+
+    /// Brings the gauges that change without a commit up to date (called before
+    /// `/metrics` renders): the rate over the last window, the mempool size.
+    #[allow(clippy::disallowed_methods)] // metrics only
+    pub fn refresh_gauges(&self) {
+        self.stats.refresh_rate(Instant::now());
+        self.stats.mempool.set(self.mempool.len() as f64);
     }
 
     /// Height of the latest committed block.
@@ -452,5 +487,23 @@ mod tests {
             supervm_vm::IDLE_INSTANCES,
             supervm_vm::INSTANCE_SLOTS
         );
+    }
+
+    /// The rate is what committed in the last window, and falls to zero once nothing
+    /// has committed for a window (it was a moving average updated only by commits, so
+    /// an idle node kept reporting its last rate).
+    #[test]
+    #[allow(clippy::disallowed_methods)] // a fixed origin for the clock of the test
+    fn the_rate_covers_the_last_window_and_decays_to_zero() {
+        let m = Metrics::new();
+        let st = Stats::new(&m).unwrap();
+        let t0 = Instant::now();
+        st.note_commit(t0, 300);
+        st.note_commit(t0 + Duration::from_secs(4), 200);
+        assert_eq!(st.tx_per_s.get(), 50.0);
+        st.refresh_rate(t0 + Duration::from_secs(12));
+        assert_eq!(st.tx_per_s.get(), 20.0, "the first commit left the window");
+        st.refresh_rate(t0 + Duration::from_secs(15));
+        assert_eq!(st.tx_per_s.get(), 0.0);
     }
 }

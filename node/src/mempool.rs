@@ -54,6 +54,8 @@ struct Inner {
     inflight: HashMap<[u8; 32], (u64, Arc<PendingTx>)>,
     /// Transactions taken so far (orders `inflight`).
     taken: u64,
+    /// Set by [`Mempool::close`]: nothing more is admitted.
+    closed: bool,
 }
 
 /// Why [`Mempool::admit_at`] did not admit a transaction.
@@ -179,6 +181,9 @@ impl Mempool {
         p: PendingTx,
         account: AccountNow,
     ) -> Result<(), Error> {
+        if inner.closed {
+            return Err(Error::ShuttingDown);
+        }
         if inner.known.contains_key(&p.hash) {
             return Err(Error::AlreadyKnown);
         }
@@ -349,6 +354,16 @@ impl Mempool {
             .map(|(_, p)| p.raw.clone())
             .chain(inner.queue.iter().map(|p| p.raw.clone()))
             .collect()
+    }
+
+    /// Stops admission and returns [`Mempool::unresolved_raw`], under one lock: a
+    /// transaction is either in the returned list or refused with
+    /// [`Error::ShuttingDown`], never admitted after the list was taken (and lost).
+    pub fn close(&self) -> Vec<Vec<u8>> {
+        // (admission checks the flag under the lock: whatever was admitted before it was
+        // set is in the list below)
+        self.inner.lock().closed = true;
+        self.unresolved_raw()
     }
 
     /// Wakes a producer waiting in [`Mempool::take`].
@@ -635,5 +650,20 @@ mod tests {
         // Over the limit on its own: it still gets a block of its own.
         assert_eq!(m.take(gas(1), Duration::ZERO).len(), 1);
         assert_eq!(m.take(txs(100), Duration::ZERO).len(), 2);
+    }
+
+    #[test]
+    fn a_closed_mempool_returns_what_it_holds_and_admits_nothing() {
+        let rich = AccountNow {
+            nonce: 0,
+            balance: u128::MAX,
+        };
+        let k = SigningKey::from_bytes(&[10; 32]);
+        let m = Mempool::new(limits(10));
+        let first = tx(&k, 0);
+        let raw = first.raw.clone();
+        m.admit(first, rich).unwrap();
+        assert_eq!(m.close(), vec![raw]);
+        assert!(matches!(m.admit(tx(&k, 1), rich), Err(Error::ShuttingDown)));
     }
 }

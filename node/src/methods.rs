@@ -530,17 +530,36 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
     let app =
         crate::rpc::router(r, limits, &chain.metrics).map_err(|x| Error::Other(x.to_string()))?;
     let hc = chain.clone();
-    Ok(app.merge(chain.metrics.router()).route(
-        "/health",
-        // 503 once the block pipeline halted, so load balancers and probes notice.
-        axum::routing::get(move || {
-            let v = health(&hc);
-            let status = if v["ok"] == true {
-                axum::http::StatusCode::OK
-            } else {
-                axum::http::StatusCode::SERVICE_UNAVAILABLE
-            };
-            async move { (status, axum::Json(v)) }
-        }),
-    ))
+    let mc = chain.clone();
+    Ok(app
+        .route(
+            "/metrics",
+            // The gauges that change without a commit are brought up to date first.
+            axum::routing::get(move || {
+                mc.refresh_gauges();
+                let body = mc.metrics.render();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            crate::metrics::CONTENT_TYPE,
+                        )],
+                        body,
+                    )
+                }
+            }),
+        )
+        .route(
+            "/health",
+            // 503 once the block pipeline halted, so load balancers and probes notice.
+            axum::routing::get(move || {
+                let v = health(&hc);
+                let status = if v["ok"] == true {
+                    axum::http::StatusCode::OK
+                } else {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                };
+                async move { (status, axum::Json(v)) }
+            }),
+        ))
 }

@@ -126,7 +126,8 @@ impl RunningNode {
         // What the producer did not take stays accepted: saved, admitted again at start.
         // So do transactions of batches whose commit failed (the pipeline halted): if the
         // decision was durable after all, they are refused at start as already committed.
-        let queued = self.chain.mempool.unresolved_raw();
+        // (closing refuses admissions still in flight, so none is acknowledged and lost)
+        let queued = self.chain.mempool.close();
         if let Err(e) = crate::pending_file::save(&self.chain.config.data_dir, &queued) {
             tracing::error!(error = %e, "could not save {} queued transactions", queued.len());
         }

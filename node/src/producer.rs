@@ -85,8 +85,6 @@ fn commit_loop(
     busy: &AtomicBool,
     batcher: &Mutex<AdaptiveBatcher>,
 ) {
-    let mut last_commit = Instant::now();
-    let mut rate = 0.0f64;
     for s in recv {
         let blocks = s.batch.block_count() as u64;
         let start = Instant::now();
@@ -115,11 +113,7 @@ fn commit_loop(
                 st.committed_blocks.add(blocks);
                 st.batches.inc();
                 st.commit_latency.observe_duration(lat);
-                let now = Instant::now();
-                let dt = (now - last_commit).as_secs_f64().max(1e-6);
-                last_commit = now;
-                rate = 0.7 * rate + 0.3 * (s.txs.len() as f64 / dt);
-                st.tx_per_s.set(rate);
+                st.note_commit(Instant::now(), s.txs.len() as u64);
                 chain.mempool.resolve(&s.txs, &[]);
                 st.mempool.set(chain.mempool.len() as f64);
                 let head = chain.store.head().blocks;
