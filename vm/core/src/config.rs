@@ -96,11 +96,13 @@ pub struct VmConfig {
     /// deletes the caches of other engine versions in it (subdirectories named by 16
     /// hex digits holding only compiled modules).
     pub module_cache_dir: Option<std::path::PathBuf>,
-    /// Most bytes of compiled modules kept in `module_cache_dir`. Code is uploaded for
-    /// gas, but every upload (even one whose constructor then fails) compiles, so the
-    /// directory would otherwise grow with everything ever deployed. Past the limit the
-    /// least recently used modules are deleted (down to three quarters of it); a deleted
-    /// module is compiled again when next called.
+    /// Most bytes of compiled modules kept in `module_cache_dir` (default: no bound).
+    /// The directory grows with everything ever compiled, every byte of it paid for
+    /// (uploads cost 50 gas a byte, and a failed deploy still pays). Past a bound the
+    /// least recently used modules are deleted (down to three quarters of it), and a
+    /// deleted module is compiled again when next called: about a second for 500 KB,
+    /// for the gas of an ordinary call. So a bound trades disk for exposure to calls
+    /// that cycle through more contracts than it holds.
     pub module_cache_bytes: u64,
     /// Checks every reset of a recycled instance against the module's whole fresh
     /// memory image and panics on a difference (a write the reset missed). Costs about
@@ -110,8 +112,8 @@ pub struct VmConfig {
     pub verify_recycling: bool,
 }
 
-/// Default of [`VmConfig::module_cache_bytes`]: 1 GiB.
-pub const DEFAULT_MODULE_CACHE_BYTES: u64 = 1 << 30;
+/// Default of [`VmConfig::module_cache_bytes`]: no bound (see there).
+pub const DEFAULT_MODULE_CACHE_BYTES: u64 = u64::MAX;
 
 impl Default for VmConfig {
     fn default() -> Self {

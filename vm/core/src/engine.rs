@@ -163,6 +163,53 @@ fn touch(path: &std::path::Path) {
     }
 }
 
+/// What loading a module needs to know of its code: from validation when it is
+/// compiled, from the compiled module's exports when it comes from disk.
+struct ModuleShape {
+    /// Exported functions (every one an entry point, by validation), sorted.
+    entry_points: std::collections::BTreeSet<String>,
+    /// Globals the contract defines (each exported by the instrumentation).
+    defined_globals: u32,
+    /// Initial pages of the memory.
+    memory_pages: u64,
+}
+
+impl ModuleShape {
+    fn of_info(info: &crate::validate::CodeInfo) -> Self {
+        ModuleShape {
+            entry_points: info.entry_points.clone(),
+            defined_globals: info.defined_globals,
+            memory_pages: info.memory_pages,
+        }
+    }
+
+    fn of_module(m: &Module) -> Self {
+        let mut shape = ModuleShape {
+            entry_points: Default::default(),
+            defined_globals: 0,
+            memory_pages: 0,
+        };
+        for e in m.exports() {
+            match e.ty() {
+                wasmtime::ExternType::Func(_) => {
+                    shape.entry_points.insert(e.name().to_string());
+                }
+                wasmtime::ExternType::Memory(mem) if e.name() == "memory" => {
+                    shape.memory_pages = mem.minimum();
+                }
+                _ => {}
+            }
+        }
+        while m
+            .get_export_index(&crate::instrument::global_export(shape.defined_globals))
+            .is_some()
+        {
+            shape.defined_globals += 1;
+        }
+        shape
+    }
+}
+
 impl VmInner {
     pub(crate) fn new(config: VmConfig) -> Result<Self> {
         let engine =
@@ -175,7 +222,9 @@ impl VmInner {
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 engine.precompile_compatibility_hash().hash(&mut h);
                 INSTRUMENTATION_VERSION.hash(&mut h);
-                config.limits.stack_budget.hash(&mut h);
+                // (every limit: a module compiled here passed validation under them, and
+                // is loaded without validating again)
+                format!("{:?}", config.limits).hash(&mut h);
                 let name = format!("{:016x}", h.finish());
                 let d = dir.join(&name);
                 std::fs::create_dir_all(&d)
@@ -245,15 +294,22 @@ impl VmInner {
         if let Some(m) = self.cached(hash) {
             return Ok(m);
         }
-        let (info, instrumented) = self.prepare(code)?;
-        let module = self.module_from_disk(hash).map_or_else(
-            || {
+        // A module on disk was validated and instrumented under the same limits (they are
+        // part of the directory name) when it was compiled: what loading needs from that
+        // is in its exports. Validating and instrumenting again cost 40-80 ns a byte,
+        // nearly all of a load (`code_load_bench`).
+        let (module, shape) = match self.module_from_disk(hash) {
+            Some(m) => {
+                let shape = ModuleShape::of_module(&m);
+                (m, shape)
+            }
+            None => {
+                let (info, instrumented) = self.prepare(code)?;
                 let m = self.compile(&instrumented)?;
                 self.module_to_disk(hash, &m);
-                Ok::<_, Error>(m)
-            },
-            Ok,
-        )?;
+                (m, ModuleShape::of_info(&info))
+            }
+        };
         let pre = self
             .linker
             .instantiate_pre(&module)
@@ -264,10 +320,10 @@ impl VmInner {
                 .ok_or_else(|| Error::Engine(format!("validated module lacks export {name}")))
         };
         let mut entry_points = BTreeMap::new();
-        for (i, name) in info.entry_points.iter().enumerate() {
+        for (i, name) in shape.entry_points.iter().enumerate() {
             entry_points.insert(name.clone(), (i, export(name)?));
         }
-        let mut globals = (0..info.defined_globals)
+        let mut globals = (0..shape.defined_globals)
             .map(|i| export(&crate::instrument::global_export(i)))
             .collect::<Result<Vec<_>>>()?;
         globals.push(export(crate::instrument::DEPTH_EXPORT)?);
@@ -276,7 +332,7 @@ impl VmInner {
             memory: export("memory")?,
             globals,
             dirty: export(crate::instrument::DIRTY_EXPORT)?,
-            dirty_shift: crate::instrument::dirty_shift(info.memory_pages),
+            dirty_shift: crate::instrument::dirty_shift(shape.memory_pages),
             warm: WarmPool::new(self.warm_total.clone()),
             pre,
             touched: AtomicU64::new(self.compiles.load(Ordering::Relaxed)),
@@ -310,6 +366,9 @@ impl VmInner {
     /// directory.
     fn trim_disk_cache(&self) {
         let Some(dir) = &self.disk_dir else { return };
+        if self.config.module_cache_bytes == u64::MAX {
+            return; // no bound: nothing to list
+        }
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
@@ -359,6 +418,11 @@ impl VmInner {
         }
         self.compiles.fetch_add(1, Ordering::Relaxed);
         self.trim_disk_cache();
+    }
+
+    /// Modules compiled and written to the disk cache so far.
+    pub(crate) fn compiled_modules(&self) -> u64 {
+        self.compiles.load(Ordering::Relaxed)
     }
 
     /// Idle recycled instances over all modules.

@@ -100,6 +100,12 @@ impl Vm {
         self.inner.idle_instances()
     }
 
+    /// Modules this VM compiled and wrote to its disk cache (a module loaded from the
+    /// disk cache is not compiled again).
+    pub fn compiled_modules(&self) -> u64 {
+        self.inner.compiled_modules()
+    }
+
     /// Drops every compiled module held in memory (a disk cache stays).
     pub fn clear_module_cache(&self) {
         self.inner.clear_memory_cache();

@@ -413,6 +413,25 @@ fn disk_module_cache_survives_a_restart_and_changes_nothing() {
     let second = c.call(addr, "inc", vec![], GAS);
     assert_eq!(first.gas_used, second.gas_used);
     assert_eq!(second.return_data, 3u64.to_le_bytes());
+    assert_eq!(
+        c.vm.compiled_modules(),
+        0,
+        "the module came from disk, not from the compiler"
+    );
+    // Loaded from disk without validating again, the module has the same entry points
+    // (a missing one is refused alike) and recycles its instances alike.
+    let missing = c.call(addr, "no_such_entry", vec![], GAS);
+    assert!(
+        format!("{:?}", missing.outcome).contains("no entry point"),
+        "{:?}",
+        missing.outcome
+    );
+    for n in 4..8u64 {
+        assert_eq!(
+            c.call(addr, "inc", vec![], GAS).return_data,
+            n.to_le_bytes()
+        );
+    }
     assert!(
         !stale.exists(),
         "another engine's cache is deleted at start"
