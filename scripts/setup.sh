@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what SuperVM needs on a Debian 12 machine with rustup: libclang-dev (RocksDB
 # bindings) and, unless rustup already has the wasm32v1-none target, Debian's rustc-web
-# toolchain used to build contracts (see DEVELOPERS.md). Idempotent; fast when all is there.
+# toolchain used to build contracts (the recipe is in scripts/build-contracts.sh and the README). Idempotent; fast when all is there.
 set -euo pipefail
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust with rustup" >&2; exit 1; }

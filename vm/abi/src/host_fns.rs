@@ -116,7 +116,7 @@ macro_rules! for_each_host_fn {
 
             /// Calls function `fn_name` of contract `addr` with encoded arguments, synchronously
             /// and atomically: if the callee fails in any way, the caller fails the same way.
-            /// `gas` caps what the callee may spend (0 = all that is left). Returns 0; the callee's
+            /// `gas` caps what the callee may spend (0 = all that is left; negative traps). Returns 0; the callee's
             /// return data is then read with `returned_len` / `returned_read`.
             /// Per byte: function name and argument bytes.
             fn call(addr_ptr: i32, fn_ptr: i32, fn_len: i32, args_ptr: i32, args_len: i32, gas: i64) -> i32;
@@ -126,7 +126,7 @@ macro_rules! for_each_host_fn {
             /// events and returns its outcome to the caller: the low 32 bits are the status
             /// (0 success, 1 revert, 2 out of gas, 3 trap), the high 32 bits the revert code. The
             /// callee's return or revert data is read with `returned_len` / `returned_read`.
-            /// Per byte: function name and argument bytes.
+            /// `gas` as for `call`. Per byte: function name and argument bytes.
             fn try_call(addr_ptr: i32, fn_ptr: i32, fn_len: i32, args_ptr: i32, args_len: i32, gas: i64) -> i64;
             cost(base = 5000, per_byte = 2);
 

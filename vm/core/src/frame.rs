@@ -423,11 +423,16 @@ pub(crate) fn call_contract(
     gas: i64,
     kind: CallKind,
 ) -> Result<i64, wasmtime::Error> {
+    if gas < 0 {
+        return Err(crate::host::trap(format!(
+            "call gas {gas} is negative (0 means all that is left)"
+        )));
+    }
     charge(c, gas::CALL_FRAME)?;
     let depth = c.data().frame.depth + 1;
     let me = c.data().frame.contract;
     let avail = gas_left_of(c)?;
-    let callee_gas = if gas <= 0 {
+    let callee_gas = if gas == 0 {
         avail
     } else {
         (gas as u64).min(avail)

@@ -4,13 +4,14 @@
 
 /// Every transaction.
 pub const TX_BASE: u64 = 2_000;
-/// Per byte of call arguments or constructor arguments.
+/// Per byte of a call's arguments and function name, or of constructor arguments.
 pub const PER_ARG_BYTE: u64 = 4;
 /// Per byte of uploaded code: pays for validation, instrumentation, compilation and storage.
 pub const PER_CODE_BYTE: u64 = 50;
 /// Creating a contract record.
 pub const DEPLOY_BASE: u64 = 20_000;
-/// Loading a contract for a call (per call frame, including cross-contract calls).
+/// Each cross-contract call (`call`, `try_call`), charged to the caller before the
+/// callee's frame starts. A transaction's own first frame is covered by [`TX_BASE`].
 pub const CALL_FRAME: u64 = 1_000;
 /// Per 64 KiB page of linear memory beyond the first, for each call frame: a larger
 /// memory has larger chunks to reset after the call (see `warm.rs`), and a grown one

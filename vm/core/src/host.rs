@@ -34,7 +34,7 @@ pub(crate) enum HostAbort {
 
 type HResult<T> = Result<T, wasmtime::Error>;
 
-fn trap(msg: impl Into<String>) -> wasmtime::Error {
+pub(crate) fn trap(msg: impl Into<String>) -> wasmtime::Error {
     wasmtime::Error::new(HostAbort::Trap(msg.into()))
 }
 
@@ -254,6 +254,15 @@ fn check_len(what: &str, len: i32, limit: u32) -> HResult<()> {
             "{what} of {} bytes is over the limit of {limit}",
             len as u32
         )));
+    }
+    Ok(())
+}
+
+/// Traps on a negative length (a guest value read as `u32` would otherwise become a
+/// charge of billions of gas: out of gas instead of a trap naming the mistake).
+fn check_nonnegative(what: &str, len: i32) -> HResult<()> {
+    if len < 0 {
+        return Err(trap(format!("{what} length {len} is negative")));
     }
     Ok(())
 }
@@ -493,6 +502,7 @@ fn emit_event(
 // ---- crypto ----
 
 fn blake3(c: &mut Caller<'_, HostState>, ptr: i32, len: i32, out_ptr: i32) -> HResult<()> {
+    check_nonnegative("blake3 input", len)?;
     charge(c, cost::blake3.per_byte * len as u32 as u64)?;
     let (mem, st) = memory(c);
     let h = *::blake3::hash(read(mem, ptr, len)?).as_bytes();
@@ -501,6 +511,7 @@ fn blake3(c: &mut Caller<'_, HostState>, ptr: i32, len: i32, out_ptr: i32) -> HR
 
 fn sha256(c: &mut Caller<'_, HostState>, ptr: i32, len: i32, out_ptr: i32) -> HResult<()> {
     use sha2::Digest;
+    check_nonnegative("sha256 input", len)?;
     charge(c, cost::sha256.per_byte * len as u32 as u64)?;
     let (mem, st) = memory(c);
     let h: [u8; 32] = sha2::Sha256::digest(read(mem, ptr, len)?).into();
@@ -514,6 +525,7 @@ fn ed25519_verify(
     msg_len: i32,
     sig_ptr: i32,
 ) -> HResult<i32> {
+    check_nonnegative("ed25519_verify message", msg_len)?;
     charge(c, cost::ed25519_verify.per_byte * msg_len as u32 as u64)?;
     let (mem, _) = memory(c);
     let pk: [u8; 32] = read(mem, pk_ptr, 32)?.try_into().expect("32 bytes");
@@ -633,6 +645,7 @@ fn upgrade(c: &mut Caller<'_, HostState>, code_hash_ptr: i32) -> HResult<()> {
 }
 
 fn debug_log(c: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> HResult<()> {
+    check_nonnegative("debug_log message", len)?;
     charge(c, cost::debug_log.per_byte * len as u32 as u64)?;
     let (mem, st) = memory(c);
     let bytes = read(mem, ptr, len)?;

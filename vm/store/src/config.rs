@@ -7,8 +7,8 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
     /// The safe default: every shard's prepare record and the coordinator's decision are
-    /// fsynced (one fsync per participant per commit batch, issued in parallel: group
-    /// commit). An acknowledged batch survives process crashes, OS crashes and power loss.
+    /// fsynced (one fsync per participant per commit batch, in two rounds: the shards'
+    /// prepares in parallel, then the decision; group commit). An acknowledged batch survives process crashes, OS crashes and power loss.
     #[default]
     Fsync,
     /// Records go to the write-ahead logs without fsync. Survives a process crash

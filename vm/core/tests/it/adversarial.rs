@@ -432,6 +432,167 @@ fn policy_violations_are_rejected_with_their_reason() {
     still_healthy(&mut c);
 }
 
+/// Every structural limit is enforced at deploy and named in the error: each case is a
+/// small module over one limit set low (the defaults are checked the same way, only
+/// at sizes that make slow tests), which the same module passes under the defaults.
+#[test]
+fn every_limit_is_enforced_and_named() {
+    let d = Limits::default();
+    let two_imports = format!("{} {}", import("input_len"), import("returned_len"));
+    let cases: Vec<(&str, Limits, String)> = vec![
+        (
+            "max_functions",
+            Limits {
+                max_functions: 2,
+                ..d.clone()
+            },
+            "(func) (func) (func)".into(),
+        ),
+        (
+            "max_imports",
+            Limits {
+                max_imports: 1,
+                ..d.clone()
+            },
+            two_imports,
+        ),
+        (
+            "max_types",
+            Limits {
+                max_types: 1,
+                ..d.clone()
+            },
+            "(type (func)) (type (func (param i32)))".into(),
+        ),
+        (
+            "max_params",
+            Limits {
+                max_params: 1,
+                ..d.clone()
+            },
+            "(type (func (param i32 i32)))".into(),
+        ),
+        (
+            "max_results",
+            Limits {
+                max_results: 0,
+                ..d.clone()
+            },
+            "(func (result i32) (i32.const 1))".into(),
+        ),
+        (
+            "max_locals",
+            Limits {
+                max_locals: 2,
+                ..d.clone()
+            },
+            "(func (local i32 i32 i32))".into(),
+        ),
+        (
+            "max_globals",
+            Limits {
+                max_globals: 1,
+                ..d.clone()
+            },
+            "(global i32 (i32.const 0)) (global i32 (i32.const 1))".into(),
+        ),
+        (
+            "max_tables",
+            Limits {
+                max_tables: 0,
+                ..d.clone()
+            },
+            "(table 1 1 funcref)".into(),
+        ),
+        (
+            "max_table_elements",
+            Limits {
+                max_table_elements: 5,
+                ..d.clone()
+            },
+            "(table 10 10 funcref)".into(),
+        ),
+        (
+            "max_data_segments",
+            Limits {
+                max_data_segments: 1,
+                ..d.clone()
+            },
+            r#"(data (i32.const 0) "a") (data (i32.const 8) "b")"#.into(),
+        ),
+        (
+            "max_element_segments",
+            Limits {
+                max_element_segments: 0,
+                ..d.clone()
+            },
+            "(table 1 1 funcref) (func $f) (elem (i32.const 0) $f)".into(),
+        ),
+        (
+            "max_exports",
+            Limits {
+                max_exports: 1,
+                ..d.clone()
+            },
+            r#"(func (export "a"))"#.into(),
+        ),
+        (
+            "max_function_size",
+            Limits {
+                max_function_size: 16,
+                ..d.clone()
+            },
+            format!("(func {})", "(nop)".repeat(40)),
+        ),
+        (
+            "max_total_operators",
+            Limits {
+                max_total_operators: 20,
+                ..d.clone()
+            },
+            format!(
+                "(func {}) (func {})",
+                "(nop)".repeat(15),
+                "(nop)".repeat(15)
+            ),
+        ),
+        (
+            "max_loops_per_function",
+            Limits {
+                max_loops_per_function: 1,
+                ..d.clone()
+            },
+            "(func (loop) (loop))".into(),
+        ),
+        (
+            "max_blocks_per_function",
+            Limits {
+                max_blocks_per_function: 1,
+                ..d.clone()
+            },
+            "(func (block) (block))".into(),
+        ),
+        (
+            "max_memory_pages",
+            Limits {
+                max_memory_pages: 1,
+                ..d.clone()
+            },
+            String::new(), // the module's memory has 2 pages
+        ),
+    ];
+    for (name, limits, body) in cases {
+        let src = format!(r#"(module {body} (memory (export "memory") 2))"#);
+        let wasm = with_abi(wat::parse_str(&src).unwrap());
+        supervm_vm::validate::validate(&wasm, &d)
+            .unwrap_or_else(|e| panic!("{name}: the module passes the defaults: {e}"));
+        match supervm_vm::validate::validate(&wasm, &limits) {
+            Err(e) => assert!(e.to_string().contains(name), "{name}: {e}"),
+            Ok(_) => panic!("{name}: a module over the limit was accepted"),
+        }
+    }
+}
+
 #[test]
 fn code_error_names_the_limit() {
     let e = CodeError::OverLimit {
@@ -521,6 +682,36 @@ fn reentrancy_through_a_cross_contract_call_is_denied() {
         i64::from_le_bytes(r.return_data.try_into().unwrap()),
         3,
         "trap status"
+    );
+}
+
+/// Reentrancy is denied through a third contract too (A -> B -> A), not only a
+/// direct self-call, and a chain of distinct contracts is allowed (A -> B -> C).
+#[test]
+fn reentrancy_through_another_contract_is_denied() {
+    let mut c = Chain::new();
+    // `hop` calls `hop` of the first address in its input with the rest of the input.
+    let hop = || {
+        contract(
+            &["input_read", "input_len", "call"],
+            r#"(memory (export "memory") 1)
+            (data (i32.const 1000) "hop")
+            (func (export "hop")
+              (call $input_read (i32.const 0))
+              (if (i32.ge_u (call $input_len) (i32.const 32))
+                (then (drop (call $call (i32.const 0) (i32.const 1000) (i32.const 3)
+                  (i32.const 32) (i32.sub (call $input_len) (i32.const 32)) (i64.const 0))))))"#,
+        )
+    };
+    let (a, b, d) = (c.deploy_ok(hop()), c.deploy_ok(hop()), c.deploy_ok(hop()));
+    assert!(a != b && b != d);
+    let r = c.call(a, "hop", [b.0, d.0].concat(), GAS);
+    assert_eq!(r.outcome, Outcome::Success, "A -> B -> C");
+    let r = c.call(a, "hop", [b.0, a.0].concat(), GAS);
+    assert!(
+        matches!(r.outcome, Outcome::Trap { ref reason } if reason.contains("reentrancy denied")),
+        "A -> B -> A: {:?}",
+        r.outcome
     );
 }
 
@@ -614,6 +805,56 @@ fn out_of_bounds_pointers_into_every_host_function_trap() {
         }
     }
     assert!(covered >= 40, "covered {covered} pointer parameters");
+    still_healthy(&mut c);
+}
+
+/// Every length parameter of every host function, negative in turn while the other
+/// arguments are in bounds, traps (a length read as `u32` would otherwise be billions
+/// of bytes: a charge ending in out of gas, or a read past memory), and so does a
+/// negative `gas` for `call` and `try_call`.
+#[test]
+fn negative_lengths_and_gas_into_every_host_function_trap() {
+    let mut c = Chain::new();
+    let mut covered = 0;
+    for f in HOST_FNS {
+        for (j, (target, ty)) in f.params.iter().enumerate() {
+            let is_len = *target == "len" || target.ends_with("_len") || *target == "gas";
+            if !is_len {
+                continue;
+            }
+            let args: Vec<String> = f
+                .params
+                .iter()
+                .enumerate()
+                .map(|(i, (n, t))| match (*n, *t) {
+                    (_, "i64") if i == j => "(i64.const -5)".to_string(),
+                    _ if i == j => "(i32.const -5)".to_string(),
+                    (n, _) if is_pointer(n) => "(i32.const 256)".to_string(),
+                    (_, "i64") => "(i64.const 100000)".to_string(),
+                    _ => "(i32.const 8)".to_string(),
+                })
+                .collect();
+            let call = format!("(call ${} {})", f.name, args.join(" "));
+            let call = if f.result == "()" {
+                call
+            } else {
+                format!("(drop {call})")
+            };
+            let body = format!(r#"(memory (export "memory") 1) (func (export "poke") {call})"#);
+            let src = format!("(module {} {body})", import(f.name));
+            let a = c.deploy_ok(with_abi(wat::parse_str(&src).unwrap()));
+            let r = c.call(a, "poke", vec![7; 16], GAS);
+            assert!(
+                matches!(r.outcome, Outcome::Trap { .. }),
+                "{}({target}: {ty} = -5): expected a trap, got {:?}",
+                f.name,
+                r.outcome
+            );
+            assert!(r.write_set.is_empty() && r.events.is_empty(), "{}", f.name);
+            covered += 1;
+        }
+    }
+    assert!(covered >= 15, "covered {covered} length parameters");
     still_healthy(&mut c);
 }
 
