@@ -32,6 +32,12 @@ pub struct RpcLimits {
     pub max_batch: usize,
     /// The most HTTP requests in flight; more get HTTP 429 with -32005. Default 512.
     pub max_concurrent: usize,
+    /// The most body bytes of requests being parsed and handled at once; a body that
+    /// does not fit beside those in flight gets HTTP 429 with -32005. Parsed JSON can
+    /// take about 16 times its text (`[0,0,…]`), so this bounds the memory requests can
+    /// hold, where `max_concurrent` × `max_body_bytes` alone would allow gigabytes.
+    /// Default 64 MiB.
+    pub max_inflight_body_bytes: usize,
     /// The time allowed from the arrival of a request to its response, body reading
     /// included; calls still running then get -32001. Default 30 s.
     pub request_timeout: Duration,
@@ -43,6 +49,7 @@ impl Default for RpcLimits {
             max_body_bytes: 4 << 20,
             max_batch: 100,
             max_concurrent: 512,
+            max_inflight_body_bytes: 64 << 20,
             request_timeout: Duration::from_secs(30),
         }
     }
@@ -79,6 +86,8 @@ struct ServerState {
     dispatcher: Dispatcher,
     limits: RpcLimits,
     permits: Arc<Semaphore>,
+    /// Body bytes in flight, in KiB (see [`RpcLimits::max_inflight_body_bytes`]).
+    body_kib: Arc<Semaphore>,
     http: HttpMetrics,
 }
 
@@ -119,6 +128,7 @@ pub fn router(
         permits: Arc::new(Semaphore::new(
             limits.max_concurrent.min(Semaphore::MAX_PERMITS),
         )),
+        body_kib: Arc::new(Semaphore::new(budget_kib(&limits) as usize)),
         http,
     });
     Ok(Router::new()
@@ -153,12 +163,7 @@ async fn serve_rpc(State(state): State<Arc<ServerState>>, request: Request) -> H
         return too_large(&state);
     }
     let Ok(_permit) = state.permits.clone().try_acquire_owned() else {
-        let body = error_body(RpcError::server_busy(limits.max_concurrent));
-        let mut response = reply(&state, StatusCode::TOO_MANY_REQUESTS, Some(body));
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+        return busy(&state);
     };
     state.http.in_flight.inc();
     let _in_flight = InFlight(state.http.in_flight.clone());
@@ -176,10 +181,34 @@ async fn serve_rpc(State(state): State<Arc<ServerState>>, request: Request) -> H
             return reply(&state, StatusCode::REQUEST_TIMEOUT, Some(error_body(error)));
         }
     };
+    // (a body larger than the whole budget still gets through when nothing else is in
+    // flight: `max_body_bytes` bounds it)
+    let kib = body
+        .len()
+        .div_ceil(1024)
+        .clamp(1, budget_kib(&state.limits) as usize) as u32;
+    let Ok(_bytes) = state.body_kib.clone().try_acquire_many_owned(kib) else {
+        return busy(&state);
+    };
     match state.dispatcher.handle(&body, deadline).await {
         Some(body) => reply(&state, StatusCode::OK, Some(body)),
         None => reply(&state, StatusCode::NO_CONTENT, None),
     }
+}
+
+/// [`RpcLimits::max_inflight_body_bytes`] in KiB, at least 1.
+fn budget_kib(limits: &RpcLimits) -> u32 {
+    (limits.max_inflight_body_bytes / 1024).clamp(1, u32::MAX as usize) as u32
+}
+
+/// HTTP 429 with -32005 and `Retry-After: 1`.
+fn busy(state: &ServerState) -> HttpResponse {
+    let body = error_body(RpcError::server_busy(state.limits.max_concurrent));
+    let mut response = reply(state, StatusCode::TOO_MANY_REQUESTS, Some(body));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 fn too_large(state: &ServerState) -> HttpResponse {

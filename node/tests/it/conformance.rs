@@ -390,6 +390,43 @@ async fn oversized_batch_is_one_invalid_request() {
     assert_eq!(s.call(batch(5)).await.as_array().map(Vec::len), Some(5));
 }
 
+/// Bodies in flight share a byte budget: a body that does not fit beside those being
+/// handled gets 429 / -32005 (parsed JSON can take 16 times its text), and fits again
+/// once they are done.
+#[tokio::test]
+async fn bodies_in_flight_share_a_byte_budget() {
+    let s = Arc::new(
+        serve(RpcLimits {
+            max_inflight_body_bytes: 64 * 1024,
+            ..RpcLimits::default()
+        })
+        .await,
+    );
+    // A slow call padded to 40 KiB holds most of the budget while it sleeps.
+    let padded = |method: &str, params: Value| {
+        let call = req(method, params, json!(1)).to_string();
+        format!("{call}{}", " ".repeat(40 * 1024 - call.len()))
+    };
+    let slow = {
+        let body = padded("test.sleep", json!({"ms": 1500}));
+        let s = s.clone();
+        tokio::spawn(async move { s.post(body).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, r) = s.post(padded("test.add", json!([1, 2]))).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{r}");
+    assert_error(&r, -32005, Value::Null);
+    // A small one still fits.
+    let (status, r) = s
+        .post(req("test.add", json!([2, 2]), json!(2)).to_string())
+        .await;
+    assert_eq!((status, &r["result"]), (StatusCode::OK, &json!(4)));
+    let (status, _) = slow.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let (status, r) = s.post(padded("test.add", json!([1, 2]))).await;
+    assert_eq!((status, &r["result"]), (StatusCode::OK, &json!(3)));
+}
+
 #[tokio::test]
 async fn oversized_body_is_413_before_parsing() {
     let s = serve(RpcLimits {
