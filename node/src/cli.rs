@@ -63,10 +63,10 @@ enum Cmd {
         /// Transaction hash.
         hash: String,
     },
-    /// A block (latest when no height is given).
+    /// A block by height or hash (latest when none is given).
     Block {
-        /// Height.
-        height: Option<u64>,
+        /// Height, or block hash (0x and 64 hex digits).
+        id: Option<String>,
     },
     /// Events, filtered.
     Events {
@@ -270,8 +270,18 @@ pub fn run(cli: Cli) -> Result<()> {
             });
             Ok(())
         }),
-        Cmd::Block { height } => rt.block_on(async {
-            let b = Client::new(&ctx.rpc).block(height).await?;
+        Cmd::Block { id } => rt.block_on(async {
+            let c = Client::new(&ctx.rpc);
+            let b = match id.as_deref() {
+                None => c.block(None).await?,
+                Some(h) if h.starts_with("0x") => c.block_by_hash(h).await?,
+                Some(h) => {
+                    c.block(Some(h.parse().map_err(|_| {
+                        anyhow!("block: {h} is neither a height nor a 0x-hex block hash")
+                    })?))
+                    .await?
+                }
+            };
             let v = serde_json::to_value(&b)?;
             ctx.print(&v, || match &b {
                 None => "no such block".into(),
@@ -554,7 +564,11 @@ async fn interface_of(c: &Client, address: &Address) -> Result<Interface> {
         .await?
         .ok_or_else(|| anyhow!("no contract at {}", to_hex(&address.0)))?;
     let i = view.interface.ok_or_else(|| {
-        anyhow!("the contract's code embeds no interface; pass raw args with a hex string")
+        anyhow!(
+            "the contract's code embeds no interface, which the CLI needs to encode arguments by \
+             name (contracts built with the SDK's #[contract] embed one); call it through the \
+             client library or JSON-RPC with codec-encoded arguments instead"
+        )
     })?;
     Ok(serde_json::from_value(i)?)
 }

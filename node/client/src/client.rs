@@ -145,6 +145,11 @@ impl Client {
         }
     }
 
+    /// `block.get` by hash (`0x` and 64 hex digits).
+    pub async fn block_by_hash(&self, hash: &str) -> Result<Option<BlockView>> {
+        self.call("block.get", json!({ "hash": hash })).await
+    }
+
     /// `account.get`.
     pub async fn account(&self, address: &supervm_abi::Address) -> Result<AccountView> {
         self.call("account.get", json!({"address": to_hex(&address.0)}))

@@ -109,6 +109,11 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(tx["status"], "committed");
     let block = run(v(&["block"])).await;
     assert!(block["height"].as_u64().unwrap() >= 4);
+    // The same block by height and by hash.
+    let height = block["height"].as_u64().unwrap().to_string();
+    assert_eq!(run(v(&["block", &height])).await, block);
+    let by_hash = run(v(&["block", block["hash"].as_str().unwrap()])).await;
+    assert_eq!(by_hash, block);
     let ev = run(v(&["events", "--contract", &token, "--topic", "Transfer"])).await;
     assert_eq!(ev["events"].as_array().unwrap().len(), 2, "{ev}");
     node.interrupt();
