@@ -6,7 +6,8 @@
 //! which commits a deterministic chain, printing `ACK <batch>` after each commit
 //! returns. The parent kills it after a random number of acknowledgements plus a random
 //! delay, reopens the store, and compares it with a replay. `SUPERVM_KILL9_CYCLES`
-//! (default 50) sets the number of cycles.
+//! (default 50) sets the number of cycles, in the default fsync mode; the no-fsync mode,
+//! which claims to survive a process crash too (not an OS crash), runs half as many.
 //!
 //! A kill that lands between commits proves little, so the test counts the kills that
 //! landed inside one (recovery redid or rolled back the batch in flight, or the store
@@ -21,17 +22,19 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use supervm_store::{Staging, Store, StoreConfig};
+use supervm_store::{Durability, Staging, Store, StoreConfig};
 
 use crate::support::{Model, batch_blocks, check_consistent, open, seed, stage};
 
 const CHILD_DIR: &str = "SUPERVM_KILL9_CHILD_DIR";
 const CHILD_SEED: &str = "SUPERVM_KILL9_CHILD_SEED";
+const CHILD_DURABILITY: &str = "SUPERVM_KILL9_CHILD_DURABILITY";
 
-fn config() -> StoreConfig {
+fn config(durability: Durability) -> StoreConfig {
     StoreConfig {
         shards: 2,
         cache_bytes: 1 << 20,
+        durability,
         ..StoreConfig::default()
     }
 }
@@ -43,7 +46,11 @@ fn child_commit_loop() {
         return;
     };
     let seed: u64 = seed.parse().unwrap();
-    let store = Arc::new(open(dir.as_ref(), config()));
+    let durability = std::env::var(CHILD_DURABILITY)
+        .ok()
+        .and_then(|d| Durability::parse(&d))
+        .unwrap_or_default();
+    let store = Arc::new(open(dir.as_ref(), config(durability)));
     let mut staging = Staging::new(store.clone());
     let mut batch = store.head().batch;
     loop {
@@ -56,13 +63,30 @@ fn child_commit_loop() {
     }
 }
 
-#[test]
-fn kill_9_during_commit_loop_loses_no_acknowledged_block() {
-    let seed = seed("kill9");
-    let cycles: usize = std::env::var("SUPERVM_KILL9_CYCLES")
+fn cycles() -> usize {
+    std::env::var("SUPERVM_KILL9_CYCLES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(50);
+        .unwrap_or(50)
+}
+
+#[test]
+fn kill_9_during_commit_loop_loses_no_acknowledged_block() {
+    kill_loop(Durability::Fsync, cycles());
+}
+
+/// The no-fsync mode acknowledges a batch once its records are in the write-ahead logs
+/// (in the page cache): a killed process loses none of them.
+#[test]
+fn kill_9_in_no_fsync_mode_loses_no_acknowledged_block() {
+    kill_loop(
+        Durability::NoFsyncLosesRecentOnPowerLoss,
+        cycles().div_ceil(2),
+    );
+}
+
+fn kill_loop(durability: Durability, cycles: usize) {
+    let seed = seed("kill9");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
@@ -88,6 +112,7 @@ fn kill_9_during_commit_loop_loses_no_acknowledged_block() {
             ])
             .env(CHILD_DIR, dir.path())
             .env(CHILD_SEED, seed.to_string())
+            .env(CHILD_DURABILITY, durability.name())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -113,7 +138,7 @@ fn kill_9_during_commit_loop_loses_no_acknowledged_block() {
             }
         }
         child.wait().unwrap();
-        let (store, rec) = Store::open(dir.path(), config())
+        let (store, rec) = Store::open(dir.path(), config(durability))
             .unwrap_or_else(|e| panic!("cycle {cycle}: reopen after kill: {e}"));
         let head = store.head();
         assert!(
@@ -153,8 +178,10 @@ fn kill_9_during_commit_loop_loses_no_acknowledged_block() {
         check_consistent(&store, &model);
     }
     println!(
-        "kill9: {kills} kills, {} batches, {} blocks committed; {mid_commit} kills landed mid-commit: {redone} batches redone, {rolled_back} rolled back, {unacked} committed but unacknowledged",
-        model.batches, model.blocks
+        "kill9 ({}): {kills} kills, {} batches, {} blocks committed; {mid_commit} kills landed mid-commit: {redone} batches redone, {rolled_back} rolled back, {unacked} committed but unacknowledged",
+        durability.name(),
+        model.batches,
+        model.blocks
     );
     assert!(
         mid_commit > 0,
