@@ -18,13 +18,26 @@ pub struct Client {
     next_id: AtomicU64,
 }
 
+/// How long a call may take before the client gives up with a transport error: the
+/// node answers every request within its 30 s deadline (a waiting `tx.submit` within
+/// 25 s), so this only ends calls to a node that stopped answering.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
+
 impl Client {
-    /// A client for the node at `url` (e.g. `http://127.0.0.1:8645`).
+    /// A client for the node at `url` (e.g. `http://127.0.0.1:8645`); connecting gives
+    /// up after 10 s and a call after [`REQUEST_TIMEOUT`].
     pub fn new(url: &str) -> Self {
+        Self::with_timeout(url, REQUEST_TIMEOUT)
+    }
+
+    /// A client whose calls give up after `timeout`.
+    pub fn with_timeout(url: &str, timeout: std::time::Duration) -> Self {
         Client {
             url: url.trim_end_matches('/').to_string() + "/",
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
+                .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))
+                .timeout(timeout)
                 .build()
                 .unwrap_or_default(),
             next_id: AtomicU64::new(1),

@@ -427,6 +427,29 @@ async fn bodies_in_flight_share_a_byte_budget() {
     assert_eq!((status, &r["result"]), (StatusCode::OK, &json!(3)));
 }
 
+/// A client call to a node that accepted the connection and never answers ends with a
+/// transport error after the client's timeout, instead of hanging.
+#[tokio::test]
+async fn a_client_gives_up_on_a_node_that_never_answers() {
+    let mute = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = mute.local_addr().unwrap();
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((c, _)) = mute.accept().await {
+            open.push(c); // read nothing, answer nothing
+        }
+    });
+    let c =
+        supervm_client::Client::with_timeout(&format!("http://{addr}"), Duration::from_millis(300));
+    let r = tokio::time::timeout(Duration::from_secs(10), c.chain_info())
+        .await
+        .expect("the client gives up on its own");
+    assert!(
+        matches!(r, Err(supervm_client::Error::Transport(_))),
+        "{r:?}"
+    );
+}
+
 #[tokio::test]
 async fn oversized_body_is_413_before_parsing() {
     let s = serve(RpcLimits {
