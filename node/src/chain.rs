@@ -178,6 +178,8 @@ pub struct Chain {
     /// Checked, decompressed sender keys (decompression is about a third of a
     /// verification).
     keys: quick_cache::sync::Cache<[u8; 32], SenderKey>,
+    /// The interface (as `contract.get` serves it) of recently asked code, by code hash.
+    pub(crate) interfaces: quick_cache::sync::Cache<[u8; 32], Option<serde_json::Value>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -219,6 +221,7 @@ impl Chain {
             halted: Mutex::new(None),
             hold: AtomicBool::new(false),
             keys: quick_cache::sync::Cache::new(100_000),
+            interfaces: quick_cache::sync::Cache::new(1024),
         })
     }
 

@@ -306,24 +306,37 @@ pub fn storage_get(
 /// `contract.get`: code hash, deployer and the embedded interface.
 pub fn contract_get(chain: &Chain, address: &str) -> Result<Option<ContractView>> {
     let a = Address(hex32(address, "address")?);
-    let (rec, code) = {
+    let rec = {
         let snap = chain.store.snapshot();
         let Some(rec) = snap.get(&contract_key(&a))? else {
             return Ok(None);
         };
-        let rec = ContractRecord::decode(&rec)
-            .ok_or_else(|| Error::Other("malformed contract record".into()))?;
-        let code = snap.get(&code_key(&rec.code_hash))?;
-        (rec, code)
+        ContractRecord::decode(&rec)
+            .ok_or_else(|| Error::Other("malformed contract record".into()))?
     };
-    // Parsed after the snapshot is released: commits do not wait for it.
-    let interface = match code {
-        Some(code) => supervm_vm::validate::validate(&code, &chain.vm.config().limits)
-            .ok()
-            .and_then(|i| i.interface)
-            .and_then(|text| supervm_vm::Interface::parse(&text).ok())
-            .and_then(|i| serde_json::to_value(i).ok()),
-        None => None,
+    // Code is immutable by hash, and so is the interface it embeds: validated and parsed
+    // once (up to 600 KiB of code), then served from the cache.
+    let interface = match chain.interfaces.get(&rec.code_hash) {
+        Some(i) => i,
+        None => {
+            let code = chain.store.get(&code_key(&rec.code_hash))?;
+            let Some(code) = code else {
+                // (not cached: the code may not be stored yet)
+                return Ok(Some(ContractView {
+                    address: to_hex(&a.0),
+                    code_hash: to_hex(&rec.code_hash),
+                    deployer: to_hex(&rec.deployer.0),
+                    interface: None,
+                }));
+            };
+            let i = supervm_vm::validate::validate(&code, &chain.vm.config().limits)
+                .ok()
+                .and_then(|i| i.interface)
+                .and_then(|text| supervm_vm::Interface::parse(&text).ok())
+                .and_then(|i| serde_json::to_value(i).ok());
+            chain.interfaces.insert(rec.code_hash, i.clone());
+            i
+        }
     };
     Ok(Some(ContractView {
         address: to_hex(&a.0),
