@@ -15,27 +15,12 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
+use supervm_benches::wasm_shapes::{filled, module};
 use supervm_vm::abi::Encode;
 use supervm_vm::{
     Address, BlockEnv, CodeSource, InMemoryState, Limits, Outcome, Payload, Transaction, Vm,
     VmConfig,
 };
-
-/// A module of `funcs` functions with `body` each (one `i32` local), as WAT.
-fn module(funcs: usize, body: &str) -> Vec<u8> {
-    let f = format!("(func (local i32) {body})\n");
-    let src = format!(
-        "(module (memory (export \"memory\") 1) {} (@custom \"supervm_abi_version\" \"\\01\\00\\00\\00\"))",
-        f.repeat(funcs)
-    );
-    wat::parse_str(&src).expect("WAT")
-}
-
-/// As many functions of `body` as fit in about 500 KB.
-fn filled(body: &str) -> Vec<u8> {
-    let one = module(1, body).len();
-    module((500 * 1024 / one).max(1), body)
-}
 
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn deploy(code: Vec<u8>, init_args: Vec<u8>) -> (usize, f64, Outcome) {

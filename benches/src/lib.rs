@@ -9,6 +9,7 @@ pub mod bare;
 pub mod contention;
 pub mod storage;
 pub mod transfer;
+pub mod wasm_shapes;
 
 /// The value of command-line flag `name` (`--name VALUE`) parsed as a number, or
 /// `default`. Panics with a clear message on a malformed value.

@@ -749,6 +749,37 @@ fn is_pointer(name: &str) -> bool {
     name == "ptr" || name.ends_with("_ptr")
 }
 
+/// Deploys a contract whose `poke` calls host function `f` once, parameter `j` set to
+/// `bad` (a WAT constant) and the others in bounds, and calls it.
+fn poke_host_fn(
+    c: &mut Chain,
+    f: &supervm_vm::abi::HostFnSpec,
+    j: usize,
+    bad: &str,
+) -> supervm_vm::Receipt {
+    let args: Vec<String> = f
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, (n, t))| match (*n, *t) {
+            _ if i == j => bad.to_string(),
+            (n, _) if is_pointer(n) => "(i32.const 256)".to_string(),
+            (_, "i64") => "(i64.const 100000)".to_string(),
+            _ => "(i32.const 8)".to_string(),
+        })
+        .collect();
+    let call = format!("(call ${} {})", f.name, args.join(" "));
+    let call = if f.result == "()" {
+        call
+    } else {
+        format!("(drop {call})")
+    };
+    let body = format!(r#"(memory (export "memory") 1) (func (export "poke") {call})"#);
+    let src = format!("(module {} {body})", import(f.name));
+    let a = c.deploy_ok(with_abi(wat::parse_str(&src).unwrap()));
+    c.call(a, "poke", vec![7; 16], GAS)
+}
+
 /// Every pointer of every host function, each out of bounds in turn while the other
 /// arguments are in bounds (and again straddling the end of memory), traps with a
 /// bounds error and never touches the host's state.
@@ -768,30 +799,7 @@ fn out_of_bounds_pointers_into_every_host_function_trap() {
                     // Nothing was returned before: it copies 0 bytes, in bounds.
                     continue;
                 }
-                let args: Vec<String> = f
-                    .params
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (n, t))| match (*n, *t) {
-                        (n, _) if i == j => {
-                            assert!(is_pointer(n));
-                            format!("(i32.const {bad})")
-                        }
-                        (n, _) if is_pointer(n) => "(i32.const 256)".to_string(),
-                        (_, "i64") => "(i64.const 100000)".to_string(),
-                        _ => "(i32.const 8)".to_string(),
-                    })
-                    .collect();
-                let call = format!("(call ${} {})", f.name, args.join(" "));
-                let call = if f.result == "()" {
-                    call
-                } else {
-                    format!("(drop {call})")
-                };
-                let body = format!(r#"(memory (export "memory") 1) (func (export "poke") {call})"#);
-                let src = format!("(module {} {body})", import(f.name));
-                let a = c.deploy_ok(with_abi(wat::parse_str(&src).unwrap()));
-                let r = c.call(a, "poke", vec![7; 16], GAS);
+                let r = poke_host_fn(&mut c, f, j, &format!("(i32.const {bad})"));
                 match &r.outcome {
                     Outcome::Trap { reason } if reason.contains("out of bounds") => {}
                     other => panic!(
@@ -822,28 +830,12 @@ fn negative_lengths_and_gas_into_every_host_function_trap() {
             if !is_len {
                 continue;
             }
-            let args: Vec<String> = f
-                .params
-                .iter()
-                .enumerate()
-                .map(|(i, (n, t))| match (*n, *t) {
-                    (_, "i64") if i == j => "(i64.const -5)".to_string(),
-                    _ if i == j => "(i32.const -5)".to_string(),
-                    (n, _) if is_pointer(n) => "(i32.const 256)".to_string(),
-                    (_, "i64") => "(i64.const 100000)".to_string(),
-                    _ => "(i32.const 8)".to_string(),
-                })
-                .collect();
-            let call = format!("(call ${} {})", f.name, args.join(" "));
-            let call = if f.result == "()" {
-                call
+            let bad = if *ty == "i64" {
+                "(i64.const -5)"
             } else {
-                format!("(drop {call})")
+                "(i32.const -5)"
             };
-            let body = format!(r#"(memory (export "memory") 1) (func (export "poke") {call})"#);
-            let src = format!("(module {} {body})", import(f.name));
-            let a = c.deploy_ok(with_abi(wat::parse_str(&src).unwrap()));
-            let r = c.call(a, "poke", vec![7; 16], GAS);
+            let r = poke_host_fn(&mut c, f, j, bad);
             assert!(
                 matches!(r.outcome, Outcome::Trap { .. }),
                 "{}({target}: {ty} = -5): expected a trap, got {:?}",
