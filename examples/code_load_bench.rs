@@ -1,15 +1,15 @@
 //! What a call costs when its contract's module is not in the VM's memory cache (the
-//! `MODULES_IN_MEMORY` most recently used): read from the disk cache, validated,
-//! instrumented and deserialized again. A contract author cannot choose whether that
-//! happens (any call of a contract that was not called for a while), and today a call
-//! pays no gas for its contract's size: this benchmark measures what such a call costs
-//! the node (docs/benchmarks.md).
+//! `MODULES_IN_MEMORY` most recently used): loaded from the disk cache. A contract
+//! author cannot choose whether that happens (any call of a contract that was not
+//! called for a while), and a call pays no gas for its contract's size: this benchmark
+//! measures what such a call costs the node (docs/benchmarks.md). Validation and
+//! instrumentation, which a load from disk no longer repeats (it did until the ninth
+//! session), are timed on their own once per shape for comparison.
 //!
 //! Each shape is deployed once into a module-cache directory; then, round by round, a
 //! fresh VM over that directory calls the contract twice: the first call loads the
 //! module from disk, the second finds it in memory. The calls name an entry point the
-//! module lacks, so nothing runs but the load. Validation and instrumentation (which
-//! a load from disk repeats) are timed on their own once per shape.
+//! module lacks, so nothing runs but the load.
 //!
 //! ```text
 //! cargo run --release --example code_load_bench -- [--rounds R] [--json]

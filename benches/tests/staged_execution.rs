@@ -86,6 +86,7 @@ fn blocks_over_the_staging_view_match_sequential_while_batches_commit() {
                 r
             })
             .collect();
+        assert_eq!(out.receipts.len(), seq.len(), "seed {seed} block {block}");
         for (i, (p, s)) in out.receipts.iter().zip(&seq).enumerate() {
             let p = Receipt {
                 executions: 1,

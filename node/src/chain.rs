@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use supervm_client::tx::{SenderKey, ToVerify};
 use supervm_client::{SignedTx, TxPayload};
 use supervm_store::Store;
-use supervm_vm::{Address, Vm, VmConfig};
+use supervm_vm::{Address, PayloadSize, Vm, VmConfig};
 
 use crate::accounts::Account;
 use crate::config::{MAX_GAS_LIMIT, MIN_GAS_LIMIT, NodeConfig};
@@ -308,12 +308,9 @@ impl Chain {
                 max: MAX_GAS_LIMIT,
             });
         }
-        if !matches!(b.payload, supervm_client::TxPayload::Transfer { .. }) {
-            let needed = supervm_vm::intrinsic_gas(&supervm_vm::Transaction {
-                sender: b.sender,
-                gas_limit: b.gas_limit,
-                payload: crate::producer::vm_payload(&b.payload),
-            });
+        let size = payload_size(&b.payload);
+        if let Some(size) = size {
+            let needed = supervm_vm::intrinsic_gas_of(size);
             if needed > b.gas_limit {
                 return Err(Error::IntrinsicGas {
                     needed,
@@ -446,6 +443,28 @@ impl Chain {
     }
 }
 
+/// The sizes the intrinsic gas of a contract transaction depends on (`None` for a
+/// native transfer), read from the payload without copying it.
+fn payload_size(p: &TxPayload) -> Option<PayloadSize> {
+    match p {
+        TxPayload::Transfer { .. } => None,
+        TxPayload::Upload { code } => Some(PayloadSize::Upload { code: code.len() }),
+        TxPayload::Deploy {
+            code, init_args, ..
+        } => Some(PayloadSize::Deploy {
+            code: match code {
+                supervm_client::DeployCode::Wasm(c) => c.len(),
+                supervm_client::DeployCode::Hash(_) => 0,
+            },
+            init_args: init_args.len(),
+        }),
+        TxPayload::Call { function, args, .. } => Some(PayloadSize::Call {
+            function: function.len(),
+            args: args.len(),
+        }),
+    }
+}
+
 /// The most a transaction can cost its sender: gas limit × price, plus the amount of a
 /// native transfer.
 pub fn max_cost(tx: &SignedTx) -> u128 {
@@ -508,5 +527,49 @@ mod tests {
         assert_eq!(st.tx_per_s.get(), 20.0, "the first commit left the window");
         st.refresh_rate(t0 + Duration::from_secs(15));
         assert_eq!(st.tx_per_s.get(), 0.0);
+    }
+
+    /// Admission computes intrinsic gas from the payload's sizes; it must be what the VM
+    /// charges the same transaction.
+    #[test]
+    fn admission_intrinsic_gas_is_the_vms() {
+        use supervm_client::DeployCode;
+        let payloads = [
+            TxPayload::Upload { code: vec![1; 300] },
+            TxPayload::Deploy {
+                code: DeployCode::Wasm(vec![2; 500]),
+                salt: [0; 32],
+                init_args: vec![3; 40],
+            },
+            TxPayload::Deploy {
+                code: DeployCode::Hash([4; 32]),
+                salt: [0; 32],
+                init_args: vec![5; 7],
+            },
+            TxPayload::Call {
+                contract: Address([6; 32]),
+                function: "transfer".into(),
+                args: vec![7; 64],
+            },
+        ];
+        for p in payloads {
+            let vm_tx = supervm_vm::Transaction {
+                sender: Address([0; 32]),
+                gas_limit: 1,
+                payload: crate::producer::vm_payload(&p),
+            };
+            assert_eq!(
+                payload_size(&p).map(supervm_vm::intrinsic_gas_of),
+                Some(supervm_vm::intrinsic_gas(&vm_tx)),
+                "{p:?}"
+            );
+        }
+        assert_eq!(
+            payload_size(&TxPayload::Transfer {
+                to: Address([0; 32]),
+                amount: 1
+            }),
+            None
+        );
     }
 }

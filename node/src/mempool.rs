@@ -356,12 +356,12 @@ impl Mempool {
             .collect()
     }
 
-    /// Stops admission and returns [`Mempool::unresolved_raw`], under one lock: a
-    /// transaction is either in the returned list or refused with
+    /// Stops admission, then returns [`Mempool::unresolved_raw`]: a transaction is
+    /// either in the returned list or refused with
     /// [`Error::ShuttingDown`], never admitted after the list was taken (and lost).
     pub fn close(&self) -> Vec<Vec<u8>> {
         // (admission checks the flag under the lock: whatever was admitted before it was
-        // set is in the list below)
+        // set is in the list taken next; the two steps need not share one lock)
         self.inner.lock().closed = true;
         self.unresolved_raw()
     }

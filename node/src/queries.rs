@@ -329,12 +329,19 @@ pub fn contract_get(chain: &Chain, address: &str) -> Result<Option<ContractView>
                     interface: None,
                 }));
             };
-            let i = supervm_vm::validate::validate(&code, &chain.vm.config().limits)
+            let text = supervm_vm::validate::validate(&code, &chain.vm.config().limits)
                 .ok()
-                .and_then(|i| i.interface)
+                .and_then(|i| i.interface);
+            let small = text
+                .as_ref()
+                .is_none_or(|t| t.len() <= MAX_CACHED_INTERFACE);
+            let i = text
                 .and_then(|text| supervm_vm::Interface::parse(&text).ok())
                 .and_then(|i| serde_json::to_value(i).ok());
-            chain.interfaces.insert(rec.code_hash, i.clone());
+            // (the cache counts entries: a large interface is parsed again each time)
+            if small {
+                chain.interfaces.insert(rec.code_hash, i.clone());
+            }
             i
         }
     };
@@ -345,6 +352,10 @@ pub fn contract_get(chain: &Chain, address: &str) -> Result<Option<ContractView>
         interface,
     }))
 }
+
+/// Interfaces whose text is larger than this are not cached by `contract.get` (the
+/// cache holds 1,024 entries, so this bounds it to a few tens of MiB).
+const MAX_CACHED_INTERFACE: usize = 16 * 1024;
 
 /// `tx.simulate`: runs a call on the latest committed state without committing it, in
 /// one of the [`Chain::simulation_slot`]s.

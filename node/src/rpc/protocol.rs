@@ -171,7 +171,19 @@ impl RpcError {
         Self::new(
             codes::SERVER_BUSY,
             "server busy",
-            Some(json!({ "max_concurrent": max_concurrent })),
+            Some(json!({ "reason": "max_concurrent", "max_concurrent": max_concurrent })),
+        )
+    }
+
+    /// -32005 when the bodies in flight fill `RpcLimits::max_inflight_body_bytes`.
+    pub fn body_budget_full(max_inflight_body_bytes: usize) -> Self {
+        Self::new(
+            codes::SERVER_BUSY,
+            "server busy",
+            Some(json!({
+                "reason": "max_inflight_body_bytes",
+                "max_inflight_body_bytes": max_inflight_body_bytes,
+            })),
         )
     }
 }

@@ -33,10 +33,10 @@ pub struct RpcLimits {
     /// The most HTTP requests in flight; more get HTTP 429 with -32005. Default 512.
     pub max_concurrent: usize,
     /// The most body bytes of requests being parsed and handled at once; a body that
-    /// does not fit beside those in flight gets HTTP 429 with -32005. Parsed JSON can
-    /// take about 16 times its text (`[0,0,…]`), so this bounds the memory requests can
-    /// hold, where `max_concurrent` × `max_body_bytes` alone would allow gigabytes.
-    /// Default 64 MiB.
+    /// does not fit beside those in flight gets HTTP 429 with -32005 (`data.reason`
+    /// `max_inflight_body_bytes`). Parsed JSON can take about 16 times its text
+    /// (`[0,0,…]`): this bounds the parsed requests, while the raw bodies being read are
+    /// bounded by `max_concurrent` × `max_body_bytes`. Default 64 MiB.
     pub max_inflight_body_bytes: usize,
     /// The time allowed from the arrival of a request to its response, body reading
     /// included; calls still running then get -32001. Default 30 s.
@@ -163,7 +163,7 @@ async fn serve_rpc(State(state): State<Arc<ServerState>>, request: Request) -> H
         return too_large(&state);
     }
     let Ok(_permit) = state.permits.clone().try_acquire_owned() else {
-        return busy(&state);
+        return busy(&state, RpcError::server_busy(limits.max_concurrent));
     };
     state.http.in_flight.inc();
     let _in_flight = InFlight(state.http.in_flight.clone());
@@ -188,7 +188,8 @@ async fn serve_rpc(State(state): State<Arc<ServerState>>, request: Request) -> H
         .div_ceil(1024)
         .clamp(1, budget_kib(&state.limits) as usize) as u32;
     let Ok(_bytes) = state.body_kib.clone().try_acquire_many_owned(kib) else {
-        return busy(&state);
+        let error = RpcError::body_budget_full(limits.max_inflight_body_bytes);
+        return busy(&state, error);
     };
     match state.dispatcher.handle(&body, deadline).await {
         Some(body) => reply(&state, StatusCode::OK, Some(body)),
@@ -202,8 +203,8 @@ fn budget_kib(limits: &RpcLimits) -> u32 {
 }
 
 /// HTTP 429 with -32005 and `Retry-After: 1`.
-fn busy(state: &ServerState) -> HttpResponse {
-    let body = error_body(RpcError::server_busy(state.limits.max_concurrent));
+fn busy(state: &ServerState, error: RpcError) -> HttpResponse {
+    let body = error_body(error);
     let mut response = reply(state, StatusCode::TOO_MANY_REQUESTS, Some(body));
     response
         .headers_mut()

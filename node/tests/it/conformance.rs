@@ -416,6 +416,10 @@ async fn bodies_in_flight_share_a_byte_budget() {
     let (status, r) = s.post(padded("test.add", json!([1, 2]))).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{r}");
     assert_error(&r, -32005, Value::Null);
+    assert_eq!(
+        r["error"]["data"]["reason"], "max_inflight_body_bytes",
+        "{r}"
+    );
     // A small one still fits.
     let (status, r) = s
         .post(req("test.add", json!([2, 2]), json!(2)).to_string())

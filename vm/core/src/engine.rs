@@ -222,9 +222,14 @@ impl VmInner {
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 engine.precompile_compatibility_hash().hash(&mut h);
                 INSTRUMENTATION_VERSION.hash(&mut h);
-                // (every limit: a module compiled here passed validation under them, and
-                // is loaded without validating again)
+                // Everything validation depends on: a module compiled here passed it, and
+                // is loaded without validating again.
                 format!("{:?}", config.limits).hash(&mut h);
+                crate::validate::VALIDATION_VERSION.hash(&mut h);
+                supervm_abi::ABI_VERSION.hash(&mut h);
+                for f in supervm_abi::HOST_FNS {
+                    (f.name, f.params, f.result).hash(&mut h);
+                }
                 let name = format!("{:016x}", h.finish());
                 let d = dir.join(&name);
                 std::fs::create_dir_all(&d)
@@ -296,7 +301,7 @@ impl VmInner {
         }
         // A module on disk was validated and instrumented under the same limits (they are
         // part of the directory name) when it was compiled: what loading needs from that
-        // is in its exports. Validating and instrumenting again cost 40-80 ns a byte,
+        // is in its exports. Validating and instrumenting again cost 40-100 ns a byte,
         // nearly all of a load (`code_load_bench`).
         let (module, shape) = match self.module_from_disk(hash) {
             Some(m) => {

@@ -45,28 +45,73 @@ impl Run {
     }
 }
 
+/// The sizes of a payload that its intrinsic gas depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadSize {
+    /// Uploading code of `code` bytes.
+    Upload {
+        /// Code bytes.
+        code: usize,
+    },
+    /// Deploying code of `code` bytes (0 for code named by hash) with constructor
+    /// arguments of `init_args` bytes.
+    Deploy {
+        /// Code bytes.
+        code: usize,
+        /// Constructor argument bytes.
+        init_args: usize,
+    },
+    /// Calling a function whose name has `function` bytes with `args` bytes of
+    /// arguments.
+    Call {
+        /// Function name bytes.
+        function: usize,
+        /// Argument bytes.
+        args: usize,
+    },
+}
+
+impl PayloadSize {
+    /// The sizes of `p`.
+    pub fn of(p: &Payload) -> Self {
+        match p {
+            Payload::Upload { code } => PayloadSize::Upload { code: code.len() },
+            Payload::Deploy {
+                code, init_args, ..
+            } => PayloadSize::Deploy {
+                code: match code {
+                    CodeSource::Wasm(c) => c.len(),
+                    CodeSource::Hash(_) => 0,
+                },
+                init_args: init_args.len(),
+            },
+            Payload::Call { args, function, .. } => PayloadSize::Call {
+                function: function.len(),
+                args: args.len(),
+            },
+        }
+    }
+}
+
 /// Gas a transaction costs before any code runs: [`gas::TX_BASE`] plus the per-byte
 /// charges of its code and arguments (docs/abi.md). A gas limit below it makes the
 /// transaction run out of gas at once, charging the whole limit; nodes refuse such
 /// transactions at admission.
 pub fn intrinsic_gas(tx: &Transaction) -> u64 {
+    intrinsic_gas_of(PayloadSize::of(&tx.payload))
+}
+
+/// [`intrinsic_gas`] from the payload's sizes alone (no copy of the payload needed).
+pub fn intrinsic_gas_of(size: PayloadSize) -> u64 {
     gas::TX_BASE
-        + match &tx.payload {
-            Payload::Upload { code } => gas::PER_CODE_BYTE * code.len() as u64,
-            Payload::Deploy {
-                code, init_args, ..
-            } => {
-                let code_bytes = match code {
-                    CodeSource::Wasm(c) => c.len() as u64,
-                    CodeSource::Hash(_) => 0,
-                };
+        + match size {
+            PayloadSize::Upload { code } => gas::PER_CODE_BYTE * code as u64,
+            PayloadSize::Deploy { code, init_args } => {
                 gas::DEPLOY_BASE
-                    + gas::PER_CODE_BYTE * code_bytes
-                    + gas::PER_ARG_BYTE * init_args.len() as u64
+                    + gas::PER_CODE_BYTE * code as u64
+                    + gas::PER_ARG_BYTE * init_args as u64
             }
-            Payload::Call { args, function, .. } => {
-                gas::PER_ARG_BYTE * (args.len() + function.len()) as u64
-            }
+            PayloadSize::Call { function, args } => gas::PER_ARG_BYTE * (args + function) as u64,
         }
 }
 

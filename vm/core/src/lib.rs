@@ -37,7 +37,7 @@ pub use address::{code_hash, contract_address};
 pub use config::{FRAME_OVERHEAD, Limits, VmConfig};
 pub use engine::{IDLE_INSTANCES, INSTANCE_SLOTS};
 pub use error::{CodeError, Error, Result, StateError};
-pub use execute::{Vm, intrinsic_gas};
+pub use execute::{PayloadSize, Vm, intrinsic_gas, intrinsic_gas_of};
 pub use interface::Interface;
 pub use layer::WriteLayer;
 pub use state::{InMemoryState, ReadSet, StateView, WriteSet};

@@ -133,6 +133,13 @@ fn precheck_types(
     Ok(())
 }
 
+/// The version of the validation rules (the policy below, not the [`Limits`]): bump it
+/// whenever a change could reject code that passed before. Compiled modules in the
+/// disk cache are loaded without validating again, so it is part of the cache
+/// directory's name (with the ABI version, the host functions' signatures and the
+/// limits): a node never runs cached code that a node with a cold cache would reject.
+pub const VALIDATION_VERSION: u32 = 1;
+
 /// Validates `code` against `limits` and the VM's policy.
 pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
     if code.len() > limits.max_code_size {
