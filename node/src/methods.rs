@@ -263,7 +263,7 @@ fn with_errors(mut spec: MethodSpec, codes: &[(i64, &str)]) -> MethodSpec {
     spec
 }
 
-const SUBMIT_ERRORS: [(i64, &str); 17] = [
+const SUBMIT_ERRORS: [(i64, &str); 19] = [
     (-32010, "malformed transaction"),
     (-32011, "transaction too large"),
     (-32012, "signature does not verify"),
@@ -281,6 +281,8 @@ const SUBMIT_ERRORS: [(i64, &str); 17] = [
     (-32024, "mempool full"),
     (-32025, "node shutting down"),
     (-32026, "sender is not a usable ed25519 key"),
+    (-32027, "gas limit below the intrinsic gas"),
+    (-32028, "sender has too many pending transactions"),
 ];
 
 /// Registers a method whose handler is a plain function of the chain and its params.
