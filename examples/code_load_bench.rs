@@ -21,9 +21,8 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
-use supervm_benches::arg;
-use supervm_benches::wasm_shapes::filled;
-use supervm_vm::abi::Encode;
+use supervm_benches::wasm_shapes::{filled, token_init_args};
+use supervm_benches::{arg, median};
 use supervm_vm::{
     Address, BlockEnv, CodeSource, InMemoryState, Limits, Outcome, Payload, StateView, Transaction,
     Vm, VmConfig, contract_address,
@@ -35,11 +34,6 @@ const BLOCK: BlockEnv = BlockEnv {
     chain_id: 1,
 };
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    v[v.len() / 2]
-}
-
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {
     supervm_node::allocator::configure();
@@ -50,14 +44,7 @@ fn main() {
     let loops = "(loop (local.get 0) (br_if 0))".repeat(l.max_loops_per_function as usize);
     let ifs = "(if (local.get 0) (then))".repeat(l.max_blocks_per_function as usize);
     let plain = "(local.set 0 (i32.add (local.get 0) (i32.const 1)))".repeat(64);
-    let token_init = (
-        "Token".to_string(),
-        "TOK".to_string(),
-        6u8,
-        Address([1; 32]),
-        1_000u128,
-    )
-        .encode();
+    let token_init = token_init_args();
     let shapes: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
         (
             "token contract",
@@ -121,7 +108,7 @@ fn main() {
             assert_eq!(r, again, "a load changes nothing about the receipt");
             gas = r.gas_used;
         }
-        let (cold, warm) = (median(&mut cold), median(&mut warm));
+        let (cold, warm) = (median(cold), median(warm));
         let ns_per_byte = (cold - warm) * 1e9 / bytes as f64;
         let (validate_ns, instrument_ns) = (tv * 1e9 / bytes as f64, ti * 1e9 / bytes as f64);
         if json {

@@ -15,8 +15,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
-use supervm_benches::wasm_shapes::{filled, module};
-use supervm_vm::abi::Encode;
+use supervm_benches::wasm_shapes::{filled, module, token_init_args};
 use supervm_vm::{
     Address, BlockEnv, CodeSource, InMemoryState, Limits, Outcome, Payload, Transaction, Vm,
     VmConfig,
@@ -72,14 +71,7 @@ fn main() {
     let returns = "(if (local.get 0) (then (return)))".repeat(l.max_loops_per_function as usize);
     let over = "(loop (local.get 0) (br_if 0))".repeat(10_000);
     let over_plain = plain_compile(&module(1, &over));
-    let token_init = (
-        "Token".to_string(),
-        "TOK".to_string(),
-        6u8,
-        Address([1; 32]),
-        1_000u128,
-    )
-        .encode();
+    let token_init = token_init_args();
     let shapes: Vec<(String, Vec<u8>)> = vec![
         ("token contract".into(), supervm_contracts::TOKEN.to_vec()),
         (

@@ -122,15 +122,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open_store(dir.path(), shards, durability);
     let mut staging = Staging::new(store.clone());
-    let genesis: WriteSet = w
-        .state
-        .iter()
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
-        .collect();
-    supervm_benches::storage::stage_plain(&mut staging, &genesis, vec![]);
-    store
-        .commit(staging.seal().expect("genesis"))
-        .expect("commit genesis");
+    supervm_benches::storage::commit_genesis(&store, &mut staging, &w.state);
 
     // The measured run: execute, stage, commit (on a commit thread).
     let exec = ParallelExecutor::new(w.vm.clone(), threads);

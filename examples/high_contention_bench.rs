@@ -19,15 +19,10 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
-use supervm_benches::arg;
 use supervm_benches::contention::{Pattern, setup};
+use supervm_benches::{arg, median};
 use supervm_parallel::{ParallelExecutor, Schedule};
 use supervm_vm::Receipt;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    v[v.len() / 2]
-}
 
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {

@@ -23,3 +23,9 @@ pub fn arg(args: &[String], name: &str, default: usize) -> usize {
         })
         .unwrap_or(default)
 }
+
+/// The median of `v` (the upper one of an even count). Panics on NaN or an empty `v`.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    v[v.len() / 2]
+}

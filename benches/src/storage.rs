@@ -112,6 +112,18 @@ pub fn open_store_with(
     std::sync::Arc::new(s)
 }
 
+/// Commits `state` (every key) as block 0 of an empty store, through `staging`.
+pub fn commit_genesis(store: &Store, staging: &mut Staging, state: &supervm_vm::InMemoryState) {
+    let genesis: WriteSet = state
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
+    stage_plain(staging, &genesis, vec![]);
+    store
+        .commit(staging.seal().expect("genesis"))
+        .expect("commit genesis");
+}
+
 /// Stages one block with `writes` and no transactions.
 pub fn stage_plain(staging: &mut Staging, writes: &WriteSet, txs: Vec<TxEntry>) {
     let height = staging.next_height();

@@ -17,3 +17,17 @@ pub fn filled(body: &str) -> Vec<u8> {
     let one = module(1, body).len();
     module((500 * 1024 / one).max(1), body)
 }
+
+/// Constructor arguments of the token contract (name, symbol, decimals, admin, supply)
+/// for the benchmarks that deploy it beside generated shapes.
+pub fn token_init_args() -> Vec<u8> {
+    use supervm_vm::abi::Encode;
+    (
+        "Token".to_string(),
+        "TOK".to_string(),
+        6u8,
+        supervm_vm::Address([1; 32]),
+        1_000u128,
+    )
+        .encode()
+}

@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use supervm_benches::transfer::{setup, transfer_tx};
 use supervm_parallel::{ParallelExecutor, Schedule};
 use supervm_store::{BlockRecord, Durability, Staging};
-use supervm_vm::{Receipt, StateView, WriteSet};
+use supervm_vm::{Receipt, StateView};
 
 #[test]
 fn blocks_over_the_staging_view_match_sequential_while_batches_commit() {
@@ -32,13 +32,7 @@ fn blocks_over_the_staging_view_match_sequential_while_batches_commit() {
         Durability::NoFsyncLosesRecentOnPowerLoss,
     );
     let mut staging = Staging::new(store.clone());
-    let genesis: WriteSet = w
-        .state
-        .iter()
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
-        .collect();
-    supervm_benches::storage::stage_plain(&mut staging, &genesis, vec![]);
-    store.commit(staging.seal().unwrap()).unwrap();
+    supervm_benches::storage::commit_genesis(&store, &mut staging, &w.state);
 
     let (send, recv) = mpsc::sync_channel::<supervm_store::CommitBatch>(1);
     let committer = {

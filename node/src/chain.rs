@@ -235,7 +235,7 @@ impl Chain {
 
     /// Height of the latest committed block.
     pub fn latest_height(&self) -> Option<u64> {
-        self.store.head().blocks.checked_sub(1)
+        self.store.committed_blocks().checked_sub(1)
     }
 
     /// Decodes and checks everything about a transaction that does not need state
@@ -351,7 +351,7 @@ impl Chain {
         if let Some(t) = self.store.tx(&hash)? {
             return Err(Error::AlreadyCommitted { height: t.height });
         }
-        let next = self.store.head().blocks;
+        let next = self.store.committed_blocks();
         if tx.body.expiry_height < next {
             return Err(Error::Expired {
                 expiry: tx.body.expiry_height,

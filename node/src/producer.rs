@@ -116,7 +116,7 @@ fn commit_loop(
                 st.note_commit(Instant::now(), s.txs.len() as u64);
                 chain.mempool.resolve(&s.txs, &[]);
                 st.mempool.set(chain.mempool.len() as f64);
-                let head = chain.store.head().blocks;
+                let head = chain.store.committed_blocks();
                 st.height.set(head.saturating_sub(1) as f64);
                 chain.committed.send_replace(head);
             }

@@ -66,14 +66,10 @@ impl Store {
         self.coord.cf_handle(name).expect("column family exists")
     }
 
-    /// Heights below this are readable: blocks of a batch whose state is applied.
-    fn visible_blocks(&self) -> u64 {
-        self.published_head.lock().blocks
-    }
-
     /// The block at `height`.
     pub fn block_by_height(&self, height: u64) -> Result<Option<StoredBlock>> {
-        if height >= self.visible_blocks() {
+        // (only blocks of a batch whose state is applied are readable)
+        if height >= self.committed_blocks() {
             return Ok(None);
         }
         let Some(v) = self
@@ -122,12 +118,12 @@ impl Store {
             index: r.u32()?,
             body: r.0.to_vec(),
         };
-        Ok((t.height < self.visible_blocks()).then_some(t))
+        Ok((t.height < self.committed_blocks()).then_some(t))
     }
 
     /// The hashes of a block's transactions, in order.
     pub fn block_tx_hashes(&self, height: u64) -> Result<Vec<[u8; 32]>> {
-        if height >= self.visible_blocks() {
+        if height >= self.committed_blocks() {
             return Ok(vec![]);
         }
         let prefix = height.to_be_bytes();
@@ -152,7 +148,7 @@ impl Store {
     /// even none, and a cursor to go on from.
     pub fn events(&self, f: &EventFilter) -> Result<(Vec<StoredEvent>, Option<EventPos>)> {
         let limit = f.limit.clamp(1, 10_000);
-        let Some(visible) = self.visible_blocks().checked_sub(1) else {
+        let Some(visible) = self.committed_blocks().checked_sub(1) else {
             return Ok((vec![], None));
         };
         let to = f.to_height.unwrap_or(u64::MAX).min(visible);

@@ -281,6 +281,11 @@ impl Store {
         (**self.published_head.lock()).clone()
     }
 
+    /// Blocks committed so far (the next block's height), without copying the head.
+    pub fn committed_blocks(&self) -> u64 {
+        self.published_head.lock().blocks
+    }
+
     /// The state root after the last committed block.
     pub fn state_root(&self) -> [u8; 32] {
         self.published_head.lock().lthash.root()
