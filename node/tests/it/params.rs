@@ -86,7 +86,18 @@ async fn parameters_and_visibility() {
     assert!(page["result"]["events"].is_array(), "{page}");
 
     // Nothing above the head: the block after the latest is null, and an events range
-    // reaching past the head ends at it.
+    // reaching past the head ends at it. (First let the released transaction commit, so
+    // no block lands between reading the head and asking past it.)
+    for _ in 0..500 {
+        if node.chain.mempool.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        node.chain.mempool.is_empty(),
+        "the released transaction committed"
+    );
     let latest = call(&url, "chain.info", json!([])).await["result"]["latest_height"]
         .as_u64()
         .unwrap();
