@@ -56,9 +56,26 @@ impl FrameResult {
     }
 }
 
-fn trap_reason(t: &Trap) -> String {
-    let s = t.to_string();
-    s.strip_prefix("wasm trap: ").unwrap_or(&s).to_string()
+/// The receipt's reason for a wasm trap: the VM's own text for every trap an MVP
+/// module can raise, never wasmtime's `Display` (which a wasmtime upgrade may reword,
+/// and receipts are committed in the block's receipts root).
+pub(crate) fn trap_reason(t: &Trap) -> &'static str {
+    match t {
+        Trap::MemoryOutOfBounds => "out of bounds memory access",
+        Trap::TableOutOfBounds => "undefined element: out of bounds table access",
+        Trap::IndirectCallToNull => "uninitialized element",
+        Trap::BadSignature => "indirect call type mismatch",
+        Trap::IntegerOverflow => "integer overflow",
+        Trap::IntegerDivisionByZero => "integer divide by zero",
+        Trap::BadConversionToInteger => "invalid conversion to integer",
+        Trap::UnreachableCodeReached => "wasm `unreachable` instruction executed",
+        // The native stack backstop: the VM's own call-depth budget is meant to stop
+        // every contract first (design.md §3, invariant 4).
+        Trap::StackOverflow => "call stack exhausted",
+        // Not reachable by a module that passed validation (no threads, references,
+        // GC or components); named by kind, not by wasmtime's text.
+        _ => "engine trap outside the MVP feature set",
+    }
 }
 
 fn classify(err: wasmtime::Error, stack_exhausted: bool) -> FrameOutcome {
@@ -78,7 +95,7 @@ fn classify(err: wasmtime::Error, stack_exhausted: bool) -> FrameOutcome {
             Trap::UnreachableCodeReached if stack_exhausted => {
                 FrameOutcome::Trap("call stack budget exhausted".into())
             }
-            other => FrameOutcome::Trap(trap_reason(other)),
+            other => FrameOutcome::Trap(trap_reason(other).into()),
         };
     }
     FrameOutcome::Fatal(Error::Engine(format!("{err:#}")))

@@ -42,4 +42,7 @@ pub use interface::Interface;
 pub use layer::WriteLayer;
 pub use state::{InMemoryState, ReadSet, StateView, WriteSet};
 pub use supervm_abi::{self as abi, Address};
-pub use tx::{BlockEnv, CodeSource, Event, Outcome, Payload, Receipt, Transaction};
+pub use tx::{
+    BlockEnv, CodeSource, Event, FOREIGN_TEXT_PREFIXES, Outcome, Payload, Receipt, Transaction,
+    committed_reason,
+};

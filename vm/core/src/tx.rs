@@ -137,6 +137,26 @@ pub struct Receipt {
     pub executions: u32,
 }
 
+/// Reasons whose text after the prefix comes from a dependency (wasmparser's or
+/// Cranelift's messages): shown in receipts, but only the prefix is committed, so an
+/// upgrade that rewords them cannot change a receipt's hash.
+pub const FOREIGN_TEXT_PREFIXES: [&str; 2] = ["code rejected: invalid wasm: ", "compile failed: "];
+
+/// The part of an invalid transaction's reason that [`Receipt::hash`] commits to.
+///
+/// ```
+/// # use supervm_vm::committed_reason;
+/// assert_eq!(committed_reason("code rejected: invalid wasm: bad magic"),
+///     "code rejected: invalid wasm: ");
+/// assert_eq!(committed_reason("entry point mint not found"), "entry point mint not found");
+/// ```
+pub fn committed_reason(reason: &str) -> &str {
+    FOREIGN_TEXT_PREFIXES
+        .iter()
+        .find(|p| reason.starts_with(*p))
+        .map_or(reason, |p| &reason[..p.len()])
+}
+
 impl Receipt {
     /// A blake3 commitment to the consensus-relevant fields (outcome, gas, return data,
     /// events, write set), used by determinism and differential tests.
@@ -170,7 +190,7 @@ impl Receipt {
             }
             Outcome::Invalid { reason } => {
                 put(b"invalid");
-                put(reason.as_bytes());
+                put(committed_reason(reason).as_bytes());
             }
         }
         put(&self.gas_used.to_le_bytes());

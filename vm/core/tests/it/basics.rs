@@ -622,3 +622,80 @@ fn a_record_naming_missing_code_fails_the_call_not_the_block() {
         "the code read is in the read set"
     );
 }
+
+/// Every trap an MVP module can raise has the VM's own fixed reason, whatever wasmtime
+/// calls it: receipts are committed in a block's receipts root, so a wasmtime upgrade
+/// must not be able to reword one.
+#[test]
+fn every_wasm_trap_kind_has_a_fixed_reason() {
+    let mut c = Chain::new();
+    let a = c.deploy_ok(contract(
+        &[],
+        r#"(memory (export "memory") 1)
+        (type $v (func))
+        (table 3 3 funcref)
+        (elem (i32.const 0) $v_fn)
+        (func $v_fn)
+        (func $i (param i32) (result i32) (local.get 0))
+        (elem (i32.const 1) $i)
+        (func (export "oob") (drop (i32.load (i32.const 70000))))
+        (func (export "table_oob") (call_indirect (type $v) (i32.const 5)))
+        (func (export "bad_sig") (call_indirect (type $v) (i32.const 1)))
+        (func (export "null_elem") (call_indirect (type $v) (i32.const 2)))
+        (func (export "div0") (drop (i32.div_u (i32.const 1) (i32.const 0))))
+        (func (export "overflow") (drop (i32.div_s (i32.const -2147483648) (i32.const -1))))
+        (func (export "bad_conv") (drop (i32.trunc_f32_s (f32.const nan))))
+        (func (export "unreachable") unreachable)"#,
+    ));
+    let expected = [
+        ("oob", "out of bounds memory access"),
+        ("table_oob", "undefined element: out of bounds table access"),
+        ("bad_sig", "indirect call type mismatch"),
+        ("null_elem", "uninitialized element"),
+        ("div0", "integer divide by zero"),
+        ("overflow", "integer overflow"),
+        ("bad_conv", "invalid conversion to integer"),
+        ("unreachable", "wasm `unreachable` instruction executed"),
+    ];
+    for (function, reason) in expected {
+        let r = c.call(a, function, vec![], 10_000_000);
+        assert_eq!(
+            r.outcome,
+            Outcome::Trap {
+                reason: reason.into()
+            },
+            "{function}"
+        );
+    }
+}
+
+/// A dependency's wording of why code is malformed is shown in the receipt but not
+/// committed: two receipts that differ only in that text hash the same, and differ
+/// from a receipt with another rejection class.
+#[test]
+fn foreign_rejection_text_is_shown_but_not_committed() {
+    let mut c = Chain::new();
+    let r = c.run(
+        Payload::Upload {
+            code: b"\0asm\x01\0\0\0\x7f".to_vec(),
+        },
+        1_000_000,
+    );
+    let Outcome::Invalid { reason } = &r.outcome else {
+        panic!("expected invalid, got {:?}", r.outcome)
+    };
+    assert!(
+        reason.starts_with("code rejected: invalid wasm: ") && reason.len() > 29,
+        "{reason}"
+    );
+    let mut reworded = r.clone();
+    reworded.outcome = Outcome::Invalid {
+        reason: "code rejected: invalid wasm: some other wording".into(),
+    };
+    assert_eq!(reworded.hash(), r.hash());
+    let mut other_class = r.clone();
+    other_class.outcome = Outcome::Invalid {
+        reason: "code rejected: module has a start function".into(),
+    };
+    assert_ne!(other_class.hash(), r.hash());
+}
