@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 use supervm_client::keys::{self, KeyEntry};
 use supervm_client::views::{from_hex, from_hex32, to_hex};
-use supervm_client::{Client, DeployCode, TxBody, TxPayload};
+use supervm_client::{Client, DeployCode, EventFilter, TxBody, TxPayload};
 use supervm_node::abi_json;
 use supervm_node::config::{DEFAULT_PORT, NodeConfig};
 use supervm_store::Durability;
@@ -73,9 +73,11 @@ enum Cmd {
         /// Contract address.
         #[arg(long)]
         contract: Option<String>,
-        /// Required first topic, as text (e.g. an event name) or 0x-hex.
+        /// Required topic, per position in order (repeat the flag: the first is the event
+        /// name, then each topic field), as text or 0x-hex; `_` or `any` takes any value
+        /// in its position.
         #[arg(long)]
-        topic: Option<String>,
+        topic: Vec<String>,
         /// Lowest height.
         #[arg(long)]
         from: Option<u64>,
@@ -93,6 +95,16 @@ enum Cmd {
     Account {
         /// Key name or address.
         address: String,
+    },
+    /// A contract's raw storage value (hex), latest or after block `--height`.
+    Storage {
+        /// Contract address.
+        contract: String,
+        /// The contract's own storage key (hex).
+        key: String,
+        /// Read the state right after this block.
+        #[arg(long)]
+        height: Option<u64>,
     },
 }
 
@@ -306,21 +318,19 @@ pub fn run(cli: Cli) -> Result<()> {
             limit,
             cursor,
         } => rt.block_on(async {
-            let contract = contract.map(|c| ctx.address(&c)).transpose()?;
-            let topic = topic.map(|t| {
-                if t.starts_with("0x") {
-                    t
-                } else {
-                    to_hex(t.as_bytes())
-                }
-            });
-            let page = Client::new(&ctx.rpc)
-                .events(json!({
-                    "contract": contract.map(|c| to_hex(&c.0)),
-                    "topics": topic.map(|t| vec![Some(t)]).unwrap_or_default(),
-                    "from_height": from, "to_height": to, "limit": limit, "cursor": cursor,
-                }))
-                .await?;
+            let filter = EventFilter {
+                contract: contract.map(|c| ctx.address(&c)).transpose()?,
+                topics: topic
+                    .iter()
+                    .map(String::as_str)
+                    .map(topic_filter)
+                    .collect::<Result<Vec<_>>>()?,
+                from_height: from,
+                to_height: to,
+                cursor,
+                limit: Some(limit),
+            };
+            let page = Client::new(&ctx.rpc).events_filtered(&filter).await?;
             let v = serde_json::to_value(&page)?;
             ctx.print(&v, || {
                 let mut s: Vec<String> = page
@@ -356,6 +366,31 @@ pub fn run(cli: Cli) -> Result<()> {
             });
             Ok(())
         }),
+        Cmd::Storage {
+            contract,
+            key,
+            height,
+        } => rt.block_on(async {
+            let a = ctx.address(&contract)?;
+            let k = from_hex(&key).map_err(|e| anyhow!("storage key: {e}"))?;
+            let value = Client::new(&ctx.rpc).storage(&a, &k, height).await?;
+            let hex = value.as_deref().map(to_hex);
+            let v = serde_json::to_value(&hex)?;
+            ctx.print(&v, || hex.unwrap_or_else(|| "not found".into()));
+            Ok(())
+        }),
+    }
+}
+
+/// One `--topic` of `supervm events`: `_` or `any` takes any value, `0x…` is hex, other
+/// text stands for its bytes (e.g. an event name).
+fn topic_filter(t: &str) -> Result<Option<Vec<u8>>> {
+    match t {
+        "_" | "any" => Ok(None),
+        _ if t.starts_with("0x") => from_hex(t)
+            .map(Some)
+            .map_err(|e| anyhow!("--topic {t}: {e}")),
+        _ => Ok(Some(t.as_bytes().to_vec())),
     }
 }
 

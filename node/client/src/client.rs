@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use supervm_abi::Address;
 
 use crate::tx::SignedTx;
 use crate::views::*;
@@ -130,9 +131,32 @@ impl Client {
         .await
     }
 
+    /// `tx.submit_batch`: submits signed transactions in one call (at most 10,000); the
+    /// node verifies their signatures on all cores, then admits them in order. One entry
+    /// per transaction, in order: its hash, or the error `tx.submit` would have answered
+    /// for it, as the same [`Error::Rpc`] (e.g. code -32014 for a wrong chain id).
+    pub async fn submit_batch(&self, txs: &[SignedTx]) -> Result<Vec<Result<[u8; 32]>>> {
+        let raw: Vec<String> = txs.iter().map(|t| to_hex(&t.encode())).collect();
+        let r: SubmitBatchResult = self.call("tx.submit_batch", json!({ "txs": raw })).await?;
+        if r.results.len() != txs.len() {
+            return Err(Error::Transport(format!(
+                "unexpected result shape: {} results for {} transactions",
+                r.results.len(),
+                txs.len()
+            )));
+        }
+        Ok(r.results.into_iter().map(batch_item).collect())
+    }
+
     /// `tx.get`.
     pub async fn tx(&self, hash: &[u8; 32]) -> Result<TxView> {
         self.call("tx.get", json!({"hash": to_hex(hash)})).await
+    }
+
+    /// `tx.receipt`: the receipt of a committed transaction; `None` while it is pending,
+    /// or when it was dropped or is unknown.
+    pub async fn receipt(&self, hash: &[u8; 32]) -> Result<Option<ReceiptView>> {
+        self.call("tx.receipt", json!({"hash": to_hex(hash)})).await
     }
 
     /// `tx.simulate` of a call.
@@ -169,15 +193,122 @@ impl Client {
             .await
     }
 
+    /// `account.get` at a height: the account in the state right after block `height`
+    /// (without `pending_nonce`); above the latest block, [`Error::Rpc`] -32030.
+    pub async fn account_at(&self, address: &Address, height: u64) -> Result<AccountView> {
+        self.call(
+            "account.get",
+            json!({"address": to_hex(&address.0), "height": height}),
+        )
+        .await
+    }
+
+    /// `storage.get`: the raw value `contract` stored under its own `key` (`None`: no
+    /// value), in the latest state, or with `height` the state right after that block
+    /// (above the latest block, [`Error::Rpc`] -32030).
+    pub async fn storage(
+        &self,
+        contract: &Address,
+        key: &[u8],
+        height: Option<u64>,
+    ) -> Result<Option<Vec<u8>>> {
+        let value: Option<String> = self
+            .call(
+                "storage.get",
+                json!({"contract": to_hex(&contract.0), "key": to_hex(key), "height": height}),
+            )
+            .await?;
+        value
+            .map(|v| from_hex(&v).map_err(|e| Error::Transport(format!("unexpected value: {e}"))))
+            .transpose()
+    }
+
+    /// `chain.health`: whether the block pipeline runs, the latest height and the
+    /// mempool's size.
+    pub async fn health(&self) -> Result<HealthView> {
+        self.call("chain.health", json!({})).await
+    }
+
     /// `contract.get`.
     pub async fn contract(&self, address: &supervm_abi::Address) -> Result<Option<ContractView>> {
         self.call("contract.get", json!({"address": to_hex(&address.0)}))
             .await
     }
 
-    /// `events.query`.
+    /// `events.query` with params given as JSON (see [`EventFilter`] for a typed filter).
     pub async fn events(&self, filter: Value) -> Result<EventsPage> {
         self.call("events.query", filter).await
+    }
+
+    /// `events.query`: one page of the events `filter` selects, in chain order; while
+    /// the page has a `next_cursor`, set it as the filter's `cursor` for the next one.
+    pub async fn events_filtered(&self, filter: &EventFilter) -> Result<EventsPage> {
+        self.events(filter.to_params()).await
+    }
+}
+
+/// Which events `events.query` returns ([`Client::events_filtered`]). The node reads the
+/// index of the contract or, without one, of the first topic (the event's name, for
+/// events of the SDK); the other topic positions are filtered while scanning.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Only events of this contract.
+    pub contract: Option<Address>,
+    /// Per position, the topic required there (`None`: any value). The SDK's events
+    /// have their name first, then the encoding of each `#[topic]` field.
+    pub topics: Vec<Option<Vec<u8>>>,
+    /// Lowest block height (default 0).
+    pub from_height: Option<u64>,
+    /// Highest block height (default, and at most, the latest).
+    pub to_height: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size (the node's default 100, at most 1,000).
+    pub limit: Option<usize>,
+}
+
+impl EventFilter {
+    /// The by-name params of `events.query`: byte strings as `0x` hex, a topic position
+    /// that takes any value as `null`; fields that are not set are left out.
+    pub fn to_params(&self) -> Value {
+        let mut p = serde_json::Map::new();
+        if let Some(c) = &self.contract {
+            p.insert("contract".into(), json!(to_hex(&c.0)));
+        }
+        if !self.topics.is_empty() {
+            let topics: Vec<Value> = self
+                .topics
+                .iter()
+                .map(|t| t.as_deref().map_or(Value::Null, |t| json!(to_hex(t))))
+                .collect();
+            p.insert("topics".into(), Value::Array(topics));
+        }
+        if let Some(h) = self.from_height {
+            p.insert("from_height".into(), json!(h));
+        }
+        if let Some(h) = self.to_height {
+            p.insert("to_height".into(), json!(h));
+        }
+        if let Some(c) = &self.cursor {
+            p.insert("cursor".into(), json!(c));
+        }
+        if let Some(l) = self.limit {
+            p.insert("limit".into(), json!(l));
+        }
+        Value::Object(p)
+    }
+}
+
+/// One entry of `tx.submit_batch`'s answer: the hash, or the node's error.
+fn batch_item(item: SubmitBatchItem) -> Result<[u8; 32]> {
+    match item {
+        SubmitBatchItem { error: Some(e), .. } => Err(e.into()),
+        SubmitBatchItem { hash: Some(h), .. } => {
+            from_hex32(&h).map_err(|e| Error::Transport(format!("unexpected hash: {e}")))
+        }
+        _ => Err(Error::Transport(
+            "unexpected result shape: a batch entry with neither hash nor error".into(),
+        )),
     }
 }
 
@@ -198,4 +329,58 @@ fn parse_response<T: DeserializeOwned>(v: Value) -> Result<T> {
         .cloned()
         .ok_or_else(|| Error::Transport(format!("not a JSON-RPC response: {v}")))?;
     serde_json::from_value(r).map_err(|e| Error::Transport(format!("unexpected result shape: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_filter_params() {
+        assert_eq!(EventFilter::default().to_params(), json!({}));
+        let f = EventFilter {
+            contract: Some(Address([0xab; 32])),
+            topics: vec![Some(b"Transfer".to_vec()), None, Some(vec![1, 2])],
+            from_height: Some(3),
+            to_height: Some(9),
+            cursor: Some("4:0:1".into()),
+            limit: Some(10),
+        };
+        assert_eq!(
+            f.to_params(),
+            json!({
+                "contract": format!("0x{}", "ab".repeat(32)),
+                "topics": ["0x5472616e73666572", null, "0x0102"],
+                "from_height": 3,
+                "to_height": 9,
+                "cursor": "4:0:1",
+                "limit": 10
+            })
+        );
+    }
+
+    #[test]
+    fn batch_entries() {
+        let ok: SubmitBatchItem =
+            serde_json::from_value(json!({"hash": format!("0x{}", "11".repeat(32))})).unwrap();
+        assert_eq!(batch_item(ok).unwrap(), [0x11; 32]);
+        let err: SubmitBatchItem = serde_json::from_value(json!({"error": {
+            "code": -32014, "message": "wrong chain id",
+            "data": {"reason": "wrong_chain_id", "expected": 1337, "got": 1}
+        }}))
+        .unwrap();
+        match batch_item(err) {
+            Err(Error::Rpc {
+                code: -32014,
+                message,
+                data: Some(d),
+            }) => {
+                assert_eq!(message, "wrong chain id");
+                assert_eq!(d["reason"], "wrong_chain_id");
+            }
+            other => panic!("{other:?}"),
+        }
+        let neither: SubmitBatchItem = serde_json::from_value(json!({})).unwrap();
+        assert!(matches!(batch_item(neither), Err(Error::Transport(_))));
+    }
 }

@@ -34,5 +34,17 @@ pub enum Error {
     Keys(String),
 }
 
+impl From<crate::views::RpcErrorView> for Error {
+    /// An error object the node reported inside a result (one per transaction of
+    /// `tx.submit_batch`), as the [`Error::Rpc`] a call answered with it would give.
+    fn from(e: crate::views::RpcErrorView) -> Self {
+        Error::Rpc {
+            code: e.code,
+            message: e.message,
+            data: e.data,
+        }
+    }
+}
+
 /// The client's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

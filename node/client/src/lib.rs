@@ -23,6 +23,6 @@ pub mod keys;
 pub mod tx;
 pub mod views;
 
-pub use client::Client;
+pub use client::{Client, EventFilter};
 pub use error::{Error, Result};
 pub use tx::{DeployCode, SignedTx, TxBody, TxPayload};

@@ -91,7 +91,7 @@ pub struct ReceiptView {
 pub struct TxView {
     /// Hash.
     pub hash: String,
-    /// `pending`, `committed` or `unknown`.
+    /// `pending`, `committed`, `dropped: <reason>` or `unknown`.
     pub status: String,
     /// The signed transaction (hex of its encoding), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,7 +112,8 @@ pub struct TxView {
 pub struct SubmitResult {
     /// Transaction hash.
     pub hash: String,
-    /// `pending` or `committed` (when waited for).
+    /// `pending`, or when waited for `committed` or `dropped: <reason>` (`pending` if the
+    /// wait ran out).
     pub status: String,
     /// The receipt, when waited for and committed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -184,6 +185,52 @@ pub struct ContractView {
     /// The interface the SDK embedded in the code (functions, events, errors), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<serde_json::Value>,
+}
+
+/// `chain.health`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthView {
+    /// Whether the block pipeline runs (`false` once a commit failed; a restart recovers).
+    pub ok: bool,
+    /// Height of the latest committed block (`None` before the first).
+    pub latest_height: Option<u64>,
+    /// Transactions in the mempool (queued and in blocks not yet committed).
+    pub mempool: u64,
+    /// Why the block pipeline halted, once it has.
+    #[serde(default)]
+    pub halted: Option<String>,
+}
+
+/// A JSON-RPC error object `{code, message, data}`, as `tx.submit_batch` reports one
+/// per refused transaction (the error `tx.submit` would have answered).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RpcErrorView {
+    /// JSON-RPC error code (the application errors of `docs/rpc.md`).
+    pub code: i64,
+    /// Message.
+    pub message: String,
+    /// Structured data: `{"reason": ..., ...details}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+/// One transaction's entry in `tx.submit_batch`'s answer: its hash if it was admitted,
+/// else the error that refused it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubmitBatchItem {
+    /// Transaction hash (admitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// Why it was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RpcErrorView>,
+}
+
+/// `tx.submit_batch`'s answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubmitBatchResult {
+    /// One entry per submitted transaction, in order.
+    pub results: Vec<SubmitBatchItem>,
 }
 
 /// A page of events.

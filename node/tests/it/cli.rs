@@ -1,11 +1,13 @@
 //! The `supervm` CLI against a real node process: keys, deploy with constructor
 //! arguments by name, invoke and simulate with decoded results and events, native
-//! transfer, account, block and event queries, in `--json` mode.
+//! transfer, account, block, event (by topic positions) and raw storage queries, in
+//! `--json` mode and for people.
 
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
+use supervm_client::views::to_hex;
 
 use crate::support::NodeProcess;
 
@@ -34,6 +36,23 @@ fn cli(url: &str, keys: &Path, args: &[&str]) -> Value {
             String::from_utf8_lossy(&out.stdout)
         )
     })
+}
+
+/// Runs the CLI without `--json` and returns what it printed; it must exit with status 0.
+fn cli_text(url: &str, keys: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_supervm"))
+        .args(args)
+        .env("SUPERVM_RPC", url)
+        .env("SUPERVM_KEYS", keys)
+        .env("HOME", keys.parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "supervm {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,5 +135,46 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(by_hash, block);
     let ev = run(v(&["events", "--contract", &token, "--topic", "Transfer"])).await;
     assert_eq!(ev["events"].as_array().unwrap().len(), 2, "{ev}");
+    // Topic positions in order: any sender (`_`), then the receiver.
+    let to_dev1 = run(v(&[
+        "events", "--contract", &token, "--topic", "Transfer", "--topic", "_", "--topic", &dev1,
+    ]))
+    .await;
+    let events = to_dev1["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{to_dev1}");
+    assert_eq!(events[0]["topics"][2], dev1.as_str(), "{to_dev1}");
+    assert_eq!(events[0], ev["events"][1], "{to_dev1}");
+    // A position that takes any value filters nothing out.
+    let any = run(v(&[
+        "events", "--contract", &token, "--topic", "Transfer", "--topic", "any",
+    ]))
+    .await;
+    assert_eq!(any, ev);
+    // The same filter for people: one line per event.
+    let keys = dir.path().join("dev-keys.json");
+    let text = cli_text(
+        &node.url,
+        &keys,
+        &[
+            "events", "--contract", &token, "--topic", "Transfer", "--topic", "_", "--topic", &dev1,
+        ],
+    );
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains(&token) && text.contains("Transfer"), "{text}");
+
+    // Raw storage: dev1's token balance is at the token's key b"B" ++ address, 40 as the
+    // codec's little-endian u128; before the transfer (at the deploy's block) there was
+    // none, nor is there anything at a key the token never wrote.
+    let key = format!("0x42{}", dev1.trim_start_matches("0x"));
+    let value = run(v(&["storage", &token, &key])).await;
+    assert_eq!(value, Value::String(to_hex(&40u128.to_le_bytes())));
+    let deployed_at = d["submit"]["receipt"]["block_height"].as_u64().unwrap();
+    let before = run(v(&["storage", &token, &key, "--height", &deployed_at.to_string()])).await;
+    assert_eq!(before, Value::Null);
+    assert_eq!(run(v(&["storage", &token, "0x00"])).await, Value::Null);
+    let text = cli_text(&node.url, &keys, &["storage", &token, &key]);
+    assert_eq!(text.trim(), to_hex(&40u128.to_le_bytes()));
+    let text = cli_text(&node.url, &keys, &["storage", &token, "0x00"]);
+    assert_eq!(text.trim(), "not found");
     node.interrupt();
 }

@@ -1,7 +1,9 @@
 //! Integration tests of the node: JSON-RPC conformance, end to end against a real
-//! process, replay and signature rejection, query latency under load.
+//! process, the client library's typed methods, replay and signature rejection, query
+//! latency under load.
 
 mod cli;
+mod client;
 mod conformance;
 mod e2e;
 mod load;
