@@ -54,7 +54,8 @@ pub struct BlockParams {
 pub struct AccountParams {
     /// Address.
     pub address: String,
-    /// Must be the latest height if given.
+    /// Read the state right after this block (default: the latest); above the latest
+    /// is -32030 `state_not_retained`.
     #[serde(default)]
     pub height: Option<u64>,
 }
@@ -64,6 +65,10 @@ pub struct AccountParams {
 pub struct ContractParams {
     /// Address.
     pub address: String,
+    /// Read the state right after this block (default: the latest); above the latest
+    /// is -32030 `state_not_retained`.
+    #[serde(default)]
+    pub height: Option<u64>,
 }
 
 /// Params of `storage.get`.
@@ -73,7 +78,8 @@ pub struct StorageParams {
     pub contract: String,
     /// The contract's key (hex).
     pub key: String,
-    /// Must be the latest height if given.
+    /// Read the state right after this block (default: the latest); above the latest
+    /// is -32030 `state_not_retained`.
     #[serde(default)]
     pub height: Option<u64>,
 }
@@ -93,7 +99,8 @@ pub struct SimulateParams {
     /// Gas limit.
     #[serde(default)]
     pub gas_limit: Option<u64>,
-    /// Must be the latest height if given.
+    /// Read the state right after this block (default: the latest); above the latest
+    /// is -32030 `state_not_retained`.
     #[serde(default)]
     pub height: Option<u64>,
 }
@@ -361,7 +368,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         &chain,
         MethodSpec::new(
             "chain.health",
-            "Whether the block pipeline runs; latest height; mempool size.",
+            "Whether the block pipeline runs (ok, and why it halted if it did); latest height; mempool size.",
         )
         .result("health", obj()),
         |c, _: NoParams| Ok(health(c)),
@@ -480,11 +487,17 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         &chain,
         MethodSpec::new(
             "contract.get",
-            "A contract's code hash, deployer and embedded interface, or null.",
+            "A contract's code hash, deployer and embedded interface, or null (latest, or after block `height`).",
         )
         .param(ParamSpec::required("address", "Contract address.", hexs()))
-        .result("contract", nullable_obj()),
-        |c, p: ContractParams| queries::contract_get(c, &p.address),
+        .param(ParamSpec::optional(
+            "height",
+            "Read the state after this block.",
+            int(),
+        ))
+        .result("contract", nullable_obj())
+        .error(-32030, "no state at that height"),
+        |c, p: ContractParams| queries::contract_get(c, &p.address, p.height),
     )?;
     add_blocking(
         &mut r,

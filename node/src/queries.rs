@@ -304,16 +304,19 @@ pub fn storage_get(
 }
 
 /// `contract.get`: code hash, deployer and the embedded interface.
-pub fn contract_get(chain: &Chain, address: &str) -> Result<Option<ContractView>> {
+/// With `height`, the contract as it stood right after that block (its code hash
+/// changes when the contract upgrades itself); code itself is immutable by hash.
+pub fn contract_get(
+    chain: &Chain,
+    address: &str,
+    height: Option<u64>,
+) -> Result<Option<ContractView>> {
     let a = Address(hex32(address, "address")?);
-    let rec = {
-        let snap = chain.store.snapshot();
-        let Some(rec) = snap.get(&contract_key(&a))? else {
-            return Ok(None);
-        };
-        ContractRecord::decode(&rec)
-            .ok_or_else(|| Error::Other("malformed contract record".into()))?
+    let Some(rec) = with_state(chain, height, |view, _| Ok(view.get(&contract_key(&a))?))? else {
+        return Ok(None);
     };
+    let rec = ContractRecord::decode(&rec)
+        .ok_or_else(|| Error::Other("malformed contract record".into()))?;
     // Code is immutable by hash, and so is the interface it embeds: validated and parsed
     // once (up to 600 KiB of code), then served from the cache.
     let interface = match chain.interfaces.get(&rec.code_hash) {

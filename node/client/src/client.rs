@@ -235,6 +235,20 @@ impl Client {
             .await
     }
 
+    /// `contract.get` at a height: the contract as it stood right after that block
+    /// (`None` if it was not deployed yet).
+    pub async fn contract_at(
+        &self,
+        address: &supervm_abi::Address,
+        height: u64,
+    ) -> Result<Option<ContractView>> {
+        self.call(
+            "contract.get",
+            json!({"address": to_hex(&address.0), "height": height}),
+        )
+        .await
+    }
+
     /// `events.query` with params given as JSON (see [`EventFilter`] for a typed filter).
     pub async fn events(&self, filter: Value) -> Result<EventsPage> {
         self.call("events.query", filter).await

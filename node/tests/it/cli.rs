@@ -137,7 +137,15 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(ev["events"].as_array().unwrap().len(), 2, "{ev}");
     // Topic positions in order: any sender (`_`), then the receiver.
     let to_dev1 = run(v(&[
-        "events", "--contract", &token, "--topic", "Transfer", "--topic", "_", "--topic", &dev1,
+        "events",
+        "--contract",
+        &token,
+        "--topic",
+        "Transfer",
+        "--topic",
+        "_",
+        "--topic",
+        &dev1,
     ]))
     .await;
     let events = to_dev1["events"].as_array().unwrap();
@@ -146,7 +154,13 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(events[0], ev["events"][1], "{to_dev1}");
     // A position that takes any value filters nothing out.
     let any = run(v(&[
-        "events", "--contract", &token, "--topic", "Transfer", "--topic", "any",
+        "events",
+        "--contract",
+        &token,
+        "--topic",
+        "Transfer",
+        "--topic",
+        "any",
     ]))
     .await;
     assert_eq!(any, ev);
@@ -156,7 +170,15 @@ async fn cli_deploys_invokes_and_queries() {
         &node.url,
         &keys,
         &[
-            "events", "--contract", &token, "--topic", "Transfer", "--topic", "_", "--topic", &dev1,
+            "events",
+            "--contract",
+            &token,
+            "--topic",
+            "Transfer",
+            "--topic",
+            "_",
+            "--topic",
+            &dev1,
         ],
     );
     assert_eq!(text.lines().count(), 1, "{text}");
@@ -169,7 +191,14 @@ async fn cli_deploys_invokes_and_queries() {
     let value = run(v(&["storage", &token, &key])).await;
     assert_eq!(value, Value::String(to_hex(&40u128.to_le_bytes())));
     let deployed_at = d["submit"]["receipt"]["block_height"].as_u64().unwrap();
-    let before = run(v(&["storage", &token, &key, "--height", &deployed_at.to_string()])).await;
+    let before = run(v(&[
+        "storage",
+        &token,
+        &key,
+        "--height",
+        &deployed_at.to_string(),
+    ]))
+    .await;
     assert_eq!(before, Value::Null);
     assert_eq!(run(v(&["storage", &token, "0x00"])).await, Value::Null);
     let text = cli_text(&node.url, &keys, &["storage", &token, &key]);

@@ -134,6 +134,23 @@ async fn typed_client_methods() {
         .unwrap_err();
     assert!(matches!(err, Error::Rpc { code: -32030, .. }), "{err}");
 
+    // contract.get at a height: absent before its deploy's block, then as now.
+    let now = c.contract(&token).await.unwrap().expect("deployed");
+    assert_eq!(
+        c.contract_at(&token, deployed.block_height - 1)
+            .await
+            .unwrap(),
+        None
+    );
+    let then = c
+        .contract_at(&token, deployed.block_height)
+        .await
+        .unwrap()
+        .expect("deployed at that height");
+    assert_eq!(then, now);
+    let err = c.contract_at(&token, latest + 100).await.unwrap_err();
+    assert!(matches!(err, Error::Rpc { code: -32030, .. }), "{err}");
+
     // account.get at a height: the nonce and balance then, without a pending nonce.
     let then = c.account_at(&a, deployed.block_height).await.unwrap();
     assert_eq!(then.nonce, 1, "{then:?}");
@@ -209,7 +226,14 @@ async fn typed_client_methods() {
     assert_eq!(committed.outcome, "success", "{committed:?}");
     assert_eq!(c.tx(&good.hash()).await.unwrap().receipt, Some(committed));
     assert_eq!(c.account(&carol).await.unwrap().balance, "5");
-    // Once committed, the same transaction again is refused as such.
+    // Once committed (and out of the mempool, which the producer empties just after
+    // publishing the block), the same transaction again is refused as such.
+    for _ in 0..1000 {
+        if c.health().await.unwrap().mempool == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let again = c.submit_batch(std::slice::from_ref(&good)).await.unwrap();
     assert!(
         matches!(&again[..], [Err(Error::Rpc { code: -32022, .. })]),
