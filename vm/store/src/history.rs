@@ -235,3 +235,68 @@ fn next_pos(h: u64, t: u32, e: u32) -> Option<[u8; 16]> {
     }
     h.checked_add(1).map(|h| layout::event_pos(h, 0, 0))
 }
+
+/// A write batch deleting the history rows of blocks `from..to` (a decision taken back
+/// by recovery: its batch was never prepared on every shard, so never acknowledged):
+/// the blocks, their hash index, their transactions (a transaction row only while it
+/// still points into that range) and their events with both event indexes.
+pub(crate) fn take_back_rows(
+    coord: &rocksdb::DB,
+    from: u64,
+    to: u64,
+) -> Result<rocksdb::WriteBatch> {
+    let cf = |n| coord.cf_handle(n).expect("column family exists");
+    let mut wb = rocksdb::WriteBatch::default();
+    for h in from..to {
+        let key = h.to_be_bytes();
+        if let Some(v) = coord
+            .get_cf(cf(CF_BLOCKS), key)
+            .ctx(|| format!("read block {h} to take back"))?
+        {
+            let hash = Reader(&v, "block").array32()?;
+            wb.delete_cf(cf(CF_BLOCK_HASH), hash);
+            wb.delete_cf(cf(CF_BLOCKS), key);
+        }
+        let txs = coord.iterator_cf(
+            cf(CF_BLOCK_TXS),
+            IteratorMode::From(&key, Direction::Forward),
+        );
+        for item in txs {
+            let (k, tx_hash) = item.ctx(|| format!("scan transactions of block {h}"))?;
+            if !k.starts_with(&key) {
+                break;
+            }
+            let row = coord
+                .get_cf(cf(CF_TXS), &tx_hash)
+                .ctx(|| "read a transaction to take back".into())?;
+            if let Some(row) = row
+                && Reader(&row, "transaction").u64()? == h
+            {
+                wb.delete_cf(cf(CF_TXS), &tx_hash);
+            }
+            wb.delete_cf(cf(CF_BLOCK_TXS), &k);
+        }
+    }
+    let start = layout::event_pos(from, 0, 0);
+    let events = coord.iterator_cf(
+        cf(CF_EVENTS),
+        IteratorMode::From(&start, Direction::Forward),
+    );
+    for item in events {
+        let (pos, v) = item.ctx(|| "scan events to take back".into())?;
+        let e = StoredEvent::decode(&pos, &v)?;
+        if e.height >= to {
+            break;
+        }
+        let mut k = e.contract.0.to_vec();
+        k.extend_from_slice(&pos);
+        wb.delete_cf(cf(CF_EV_CONTRACT), k);
+        if let Some(t) = e.topics.first() {
+            let mut k = layout::topic_digest(t).to_vec();
+            k.extend_from_slice(&pos);
+            wb.delete_cf(cf(CF_EV_TOPIC), k);
+        }
+        wb.delete_cf(cf(CF_EVENTS), &pos);
+    }
+    Ok(wb)
+}

@@ -44,6 +44,9 @@ pub const META_LTHASH: &[u8] = b"lthash";
 pub const META_PREPARED: &[u8] = b"prep";
 /// Coordinator meta key: the decision log head ([`Head`]).
 pub const META_HEAD: &[u8] = b"head";
+/// Coordinator meta key: the head before the last decision, written with it, so that
+/// recovery can take back a decision whose batch some shard never prepared.
+pub const META_PREV_HEAD: &[u8] = b"prev-head";
 /// Coordinator meta key: the shard count, u32 LE, written when the store is created.
 pub const META_SHARDS: &[u8] = b"shards";
 /// Meta key present while a store is open without a WAL (cleared on clean close).

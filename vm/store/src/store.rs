@@ -135,7 +135,8 @@ impl std::fmt::Debug for Store {
 pub struct Recovery {
     /// Batches whose decision was durable but that some shard had not applied: redone.
     pub redone: Vec<u64>,
-    /// Batches prepared on some shard without a durable decision: rolled back.
+    /// Batches not decided (a prepare record or the decision missing): rolled back,
+    /// their prepare records deleted and a decision written for them taken back.
     pub rolled_back: Vec<u64>,
 }
 
@@ -149,7 +150,8 @@ impl Recovery {
 
 impl Store {
     /// Opens or creates the store in `dir`, recovering from any crash: every in-doubt
-    /// batch is finished (decision durable) or rolled back (no decision), then the shards
+    /// batch is finished (decided: the decision and every prepare record durable) or
+    /// rolled back (not decided; a decision written for it is taken back), then the shards
     /// and the coordinator are checked to agree on the committed batch and state root.
     /// When recovery finished or rolled back a batch, the whole state is also scanned
     /// and checked against the root ([`Store::verify_state_root`]).
@@ -210,7 +212,13 @@ impl Store {
             Some(b) => Head::decode(&b)?,
             None => Head::genesis(),
         };
-        let recovery = recover(&shards, &head)?;
+        let (head, taken_back) = settle_decision(&coord, &shards, head)?;
+        let mut recovery = recover(&shards, &head)?;
+        if let Some(b) = taken_back
+            && !recovery.rolled_back.contains(&b)
+        {
+            recovery.rolled_back.push(b);
+        }
         let mut shard_lthash = Vec::with_capacity(shards.len());
         let mut total = LtHash::zero();
         for s in &shards {
@@ -415,6 +423,62 @@ impl Drop for Store {
 /// at the committed batch. Presumed abort: a prepare record without a durable
 /// decision (its batch is above the head) is deleted. Any other prepare record (one
 /// of a batch the shard has applied, or one past a gap) is `Error::Corrupt`.
+/// Decides the coordinator's last decision (`docs/design.md`, "Recovery"): it stands if
+/// every shard prepared its batch or applied it; if some shard did neither and none
+/// applied it, the crash came in the middle of the prepare round (the batch was never
+/// acknowledged), so the decision and its history rows are taken back, returning the
+/// previous head and the batch taken back; a shard that lacks the batch while another
+/// applied it lost a durable record, which is corruption.
+fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Option<u64>)> {
+    if head.batch == 0 {
+        return Ok((head, None));
+    }
+    let mut missing = Vec::new();
+    let mut applied_by = None;
+    for s in shards {
+        let applied = s.applied()?;
+        if applied >= head.batch {
+            applied_by.get_or_insert(s.index);
+        } else if !s.prepared()?.iter().any(|p| p.batch == head.batch) {
+            missing.push((s.index, applied));
+        }
+    }
+    let Some(&(first_missing, stands)) = missing.first() else {
+        return Ok((head, None));
+    };
+    if let Some(applied) = applied_by {
+        return Err(Error::Corrupt(format!(
+            "shard {first_missing} stands at batch {stands} without a prepare record of batch {}, which shard {applied} applied (a durable prepare record was lost)",
+            head.batch
+        )));
+    }
+    let prev = match coord
+        .get(layout::META_PREV_HEAD)
+        .ctx(|| "read previous head".into())?
+    {
+        Some(b) => Head::decode(&b)?,
+        None => {
+            return Err(Error::Corrupt(format!(
+                "batch {} is not prepared on shard {first_missing} and the coordinator has no previous head to return to",
+                head.batch
+            )));
+        }
+    };
+    if prev.batch + 1 != head.batch || prev.blocks > head.blocks {
+        return Err(Error::Corrupt(format!(
+            "the previous head (batch {}, {} blocks) does not precede the head (batch {}, {} blocks)",
+            prev.batch, prev.blocks, head.batch, head.blocks
+        )));
+    }
+    let mut wb = crate::history::take_back_rows(coord, prev.blocks, head.blocks)?;
+    wb.put(layout::META_HEAD, prev.encode());
+    wb.delete(layout::META_PREV_HEAD);
+    coord
+        .write_opt(wb, &db::marker_writes())
+        .ctx(|| format!("coordinator take back batch {}", head.batch))?;
+    Ok((prev, Some(head.batch)))
+}
+
 fn recover(shards: &[Shard], head: &Head) -> Result<Recovery> {
     let mut rec = Recovery::default();
     for s in shards {

@@ -1,11 +1,14 @@
 //! Batched two-phase commit across the shards (`docs/design.md`, "Batched two-phase
-//! commit"): prepare on every shard, durable decision at the coordinator, apply.
+//! commit"): every shard's prepare record and the coordinator's decision in one round
+//! of parallel durable writes (the batch is decided once all of them are durable), then
+//! apply.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rocksdb::WriteBatch;
 
 use crate::error::RocksExt;
+use crate::layout::Head;
 use crate::layout::{
     self, CF_BLOCK_HASH, CF_BLOCK_TXS, CF_BLOCKS, CF_EV_CONTRACT, CF_EV_TOPIC, CF_EVENTS, CF_TXS,
 };
@@ -64,7 +67,7 @@ impl Store {
             reason: None,
             done: false,
         };
-        match self.run_protocol(&batch) {
+        match self.run_protocol(&batch, &head) {
             Ok(()) => {
                 guard.succeeded();
                 Ok(CommitInfo {
@@ -103,30 +106,38 @@ impl Store {
         }
     }
 
-    fn run_protocol(&self, batch: &CommitBatch) -> Result<()> {
+    fn run_protocol(&self, batch: &CommitBatch, head: &Head) -> Result<()> {
         let durable = db::durable_writes(self.config.durability);
-        // Phase 1: prepare. Every shard durably records its part of the batch.
+        // Phase 1, one round of parallel durable writes: every shard's prepare record and
+        // the coordinator's decision (the batch's history and the new head, with the
+        // previous head to take it back by). The batch is decided once all of them are
+        // durable; recovery takes back a decision that some shard never prepared.
         self.point(FailPoint::BeforePrepare)?;
         let fault = self.first_fault(FailPoint::PrepareShard);
         let (upto, panic_at) = shards_to_run(fault, self.shards.len());
         let encoded: Vec<Vec<u8>> = batch.prepared[..upto].iter().map(|p| p.encode()).collect();
-        par_each(&self.shards[..upto], |s| {
-            panic_if(panic_at, s.index, FailPoint::PrepareShard);
-            s.db.put_opt(
-                layout::prepared_key(batch.batch),
-                &encoded[s.index as usize],
-                &durable,
-            )
-            .ctx(|| format!("shard {} prepare batch {}", s.index, batch.batch))
-        })?;
+        let decision = self.decision(batch, head);
+        par_each_and(
+            &self.shards[..upto],
+            |s| {
+                panic_if(panic_at, s.index, FailPoint::PrepareShard);
+                s.db.put_opt(
+                    layout::prepared_key(batch.batch),
+                    &encoded[s.index as usize],
+                    &durable,
+                )
+                .ctx(|| format!("shard {} prepare batch {}", s.index, batch.batch))
+            },
+            || {
+                self.point(FailPoint::BeforeDecision)?;
+                self.coord
+                    .write_opt(decision, &durable)
+                    .ctx(|| format!("coordinator decide batch {}", batch.batch))
+            },
+        )?;
         if let Some((i, _)) = fault {
             return Err(Error::Injected(FailPoint::PrepareShard(i)));
         }
-        self.point(FailPoint::BeforeDecision)?;
-        // Phase 2: the decision, with the batch's history, in one durable coordinator write.
-        self.coord
-            .write_opt(self.decision(batch), &durable)
-            .ctx(|| format!("coordinator decide batch {}", batch.batch))?;
         self.point(FailPoint::AfterDecision)?;
         // Phase 3: apply. Readers wait for the whole batch so none sees half of it.
         let mut committed = self.committed.write();
@@ -158,8 +169,9 @@ impl Store {
         self.point(FailPoint::AfterApply)
     }
 
-    /// The coordinator write that decides the batch: head and history, atomically.
-    fn decision(&self, batch: &CommitBatch) -> WriteBatch {
+    /// The coordinator write that decides the batch (with the shards' prepare records):
+    /// head, previous head and history, atomically.
+    fn decision(&self, batch: &CommitBatch, prev: &Head) -> WriteBatch {
         let cf = |n| self.coord.cf_handle(n).expect("column family exists");
         let mut wb = WriteBatch::default();
         for b in &batch.blocks {
@@ -195,6 +207,7 @@ impl Store {
                 }
             }
         }
+        wb.put(layout::META_PREV_HEAD, prev.encode());
         wb.put(layout::META_HEAD, batch.head.encode());
         wb
     }
@@ -269,6 +282,26 @@ fn panic_if(panic_at: Option<u32>, index: u32, step: fn(u32) -> FailPoint) {
     if panic_at == Some(index) {
         panic!("injected panic at {:?}", step(index));
     }
+}
+
+/// Runs `f` on every shard, each on a thread of its own, while `also` runs on the
+/// calling thread; waits for all. The first error wins (the shards' before `also`'s); a
+/// panic in a worker is resumed on the calling thread.
+fn par_each_and<F, G>(shards: &[crate::store::Shard], f: F, also: G) -> Result<()>
+where
+    F: Fn(&crate::store::Shard) -> Result<()> + Sync,
+    G: FnOnce() -> Result<()>,
+{
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = shards.iter().map(|s| sc.spawn(|| f(s))).collect();
+        let mine = also();
+        let rest: Vec<Result<()>> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect();
+        rest.into_iter().collect::<Result<()>>()?;
+        mine
+    })
 }
 
 /// Runs `f` on every shard, in parallel when there are several; first error wins. A

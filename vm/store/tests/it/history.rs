@@ -290,3 +290,128 @@ fn a_decided_batch_is_not_served_before_its_state_is_applied() {
     assert_eq!(store.block_tx_hashes(0).unwrap(), vec![tx_hash]);
     assert_eq!(store.events(&all).unwrap().0.len(), 1);
 }
+
+/// The decision is written in the same round as the shards' prepare records; when a
+/// shard's prepare fails (here: a crash at shard 1's) the decision may be durable with
+/// its history rows while the batch is not. Recovery takes the decision back with every
+/// row it wrote: after another block is committed at the same height, the taken-back
+/// block's hash, transaction and events are not found, and the new block's are.
+#[test]
+fn a_decision_taken_back_by_recovery_leaves_no_history() {
+    use supervm_store::{FailAction, FailPoint};
+    use supervm_vm::StateView;
+    let dir = tempfile::tempdir().unwrap();
+    let block = |height: u64, root: [u8; 32], tx: u8, events| BlockRecord {
+        height,
+        hash: {
+            let mut h = block_hash(height, &root);
+            h[31] ^= tx;
+            h
+        },
+        state_root: root,
+        header: vec![tx],
+        txs: vec![TxEntry {
+            hash: [tx; 32],
+            body: vec![tx],
+        }],
+        events,
+    };
+    let crash_at_shard_1 = StoreConfig {
+        fail: Some(Arc::new(|p| {
+            if p == FailPoint::PrepareShard(1) {
+                FailAction::Crash
+            } else {
+                FailAction::Continue
+            }
+        })),
+        ..StoreConfig::default()
+    };
+    {
+        let store = Arc::new(open(dir.path(), StoreConfig::default()));
+        let mut staging = Staging::new(store.clone());
+        let mut w = WriteSet::new();
+        w.insert(b"a".to_vec(), Some(b"1".to_vec()));
+        staging
+            .stage_block(&w, |root| {
+                block(0, root, 1, vec![event(0, 0, 0, 1, "Mint")])
+            })
+            .unwrap();
+        store.commit(staging.seal().unwrap()).unwrap();
+    }
+    let taken_back_hash;
+    {
+        let store = Arc::new(open(dir.path(), crash_at_shard_1));
+        let mut staging = Staging::new(store.clone());
+        let mut w = WriteSet::new();
+        w.insert(b"b".to_vec(), Some(b"2".to_vec()));
+        let mut hash = None;
+        staging
+            .stage_block(&w, |root| {
+                let b = block(1, root, 2, vec![event(1, 0, 0, 2, "Gone")]);
+                hash = Some(b.hash);
+                b
+            })
+            .unwrap();
+        taken_back_hash = hash.unwrap();
+        store
+            .commit(staging.seal().unwrap())
+            .expect_err("crash at shard 1's prepare");
+    }
+    let (store, rec) = supervm_store::Store::open(dir.path(), StoreConfig::default()).unwrap();
+    assert_eq!(rec.rolled_back, vec![2], "{rec:?}");
+    assert!(rec.redone.is_empty(), "{rec:?}");
+    assert_eq!((store.head().batch, store.head().blocks), (1, 1));
+    assert_eq!(store.get(b"b").unwrap(), None);
+    // Another block at the same height: nothing of the taken-back one shows through.
+    let store = Arc::new(store);
+    let mut staging = Staging::new(store.clone());
+    let mut w = WriteSet::new();
+    w.insert(b"c".to_vec(), Some(b"3".to_vec()));
+    let mut new_hash = None;
+    staging
+        .stage_block(&w, |root| {
+            let b = block(1, root, 3, vec![]);
+            new_hash = Some(b.hash);
+            b
+        })
+        .unwrap();
+    store.commit(staging.seal().unwrap()).unwrap();
+    assert_ne!(new_hash.unwrap(), taken_back_hash);
+    assert_eq!(store.block_by_hash(&taken_back_hash).unwrap(), None);
+    assert_eq!(
+        store
+            .block_by_hash(&new_hash.unwrap())
+            .unwrap()
+            .unwrap()
+            .height,
+        1
+    );
+    assert_eq!(store.tx(&[2; 32]).unwrap(), None);
+    assert_eq!(store.tx(&[3; 32]).unwrap().unwrap().height, 1);
+    assert_eq!(store.tx(&[1; 32]).unwrap().unwrap().height, 0);
+    assert_eq!(store.block_tx_hashes(1).unwrap(), vec![[3; 32]]);
+    let all = EventFilter {
+        limit: 100,
+        ..EventFilter::default()
+    };
+    let topics: Vec<Vec<u8>> = store
+        .events(&all)
+        .unwrap()
+        .0
+        .iter()
+        .map(|e| e.topics[0].clone())
+        .collect();
+    assert_eq!(topics, vec![b"Mint".to_vec()]);
+    let by_topic = EventFilter {
+        topics: vec![Some(b"Gone".to_vec())],
+        limit: 100,
+        ..EventFilter::default()
+    };
+    assert_eq!(store.events(&by_topic).unwrap().0, vec![]);
+    let by_contract = EventFilter {
+        contract: Some(Address([2; 32])),
+        limit: 100,
+        ..EventFilter::default()
+    };
+    assert_eq!(store.events(&by_contract).unwrap().0, vec![]);
+}
