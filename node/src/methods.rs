@@ -155,20 +155,23 @@ pub fn submit_batch(chain: &Chain, p: SubmitBatchParams) -> Result<Value> {
         .into_iter()
         .map(|r| match r {
             Ok(_) => Value::Null,
-            Err(e) => json!({ "error": error_json(&e) }),
+            Err(e) => json!({ "error": error_json(e) }),
         })
         .collect();
     for (i, c) in ok_idx.into_iter().zip(checked) {
         results[i] = match c.and_then(|(tx, hash, raw)| chain.admit(tx, hash, raw).map(|()| hash)) {
             Ok(hash) => json!({ "hash": supervm_client::views::to_hex(&hash) }),
-            Err(e) => json!({ "error": error_json(&e) }),
+            Err(e) => json!({ "error": error_json(e) }),
         };
     }
     Ok(json!({ "results": results }))
 }
 
-fn error_json(e: &Error) -> Value {
-    json!({"code": e.code(), "message": e.to_string(), "data": error_data(e)})
+/// One entry's error in `tx.submit_batch`: the same object `tx.submit` answers with (an
+/// internal failure as -32603 "Internal error" with `data.reason`, a bad parameter as
+/// -32602 naming it).
+fn error_json(e: Error) -> Value {
+    serde_json::to_value(rpc_err(e)).expect("an RPC error serializes")
 }
 
 /// The structured `data` of an error.
