@@ -51,9 +51,12 @@ pub async fn start(
     )?;
     if recovery.changed_state() {
         tracing::warn!(
-            "recovered the store: redone batches {:?}, rolled back {:?}",
+            "recovered the store: redone batches {:?}, rolled back {:?}{}",
             recovery.redone,
-            recovery.rolled_back
+            recovery.rolled_back,
+            recovery.taken_back.map_or(String::new(), |b| format!(
+                " (batch {b}'s decision taken back: a shard never prepared it)"
+            ))
         );
     }
     let store = Arc::new(store);
@@ -125,7 +128,7 @@ impl RunningNode {
         }
         // What the producer did not take stays accepted: saved, admitted again at start.
         // So do transactions of batches whose commit failed (the pipeline halted): if the
-        // decision was durable after all, they are refused at start as already committed.
+        // batch was decided after all, they are refused at start as already committed.
         // (closing refuses admissions still in flight, so none is acknowledged and lost)
         let queued = self.chain.mempool.close();
         if let Err(e) = crate::pending_file::save(&self.chain.config.data_dir, &queued) {

@@ -7,13 +7,16 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
     /// The safe default: every shard's prepare record and the coordinator's decision are
-    /// fsynced (one fsync per participant per commit batch, in two rounds: the shards'
-    /// prepares in parallel, then the decision; group commit). An acknowledged batch survives process crashes, OS crashes and power loss.
+    /// fsynced (one fsync per participant per commit batch, all in one parallel round;
+    /// group commit). An acknowledged batch survives process crashes, OS crashes and
+    /// power loss.
     #[default]
     Fsync,
     /// Records go to the write-ahead logs without fsync. Survives a process crash
-    /// (`kill -9`); an OS crash or power loss may lose the latest acknowledged batches,
-    /// and may leave shards that disagree, which the next open reports as corruption.
+    /// (`kill -9`); an OS crash or power loss may lose the latest acknowledged batches:
+    /// shards that disagree are reported as corruption by the next open, except a last
+    /// batch that some shard lost entirely before any applied it, which is taken back
+    /// to the prefix before it.
     NoFsyncLosesRecentOnPowerLoss,
     /// No write-ahead log at all; memtables are flushed only on a clean close. Any crash
     /// loses the state: the next open refuses with [`Error::UncleanNoWalShutdown`](crate::Error::UncleanNoWalShutdown).
@@ -49,11 +52,14 @@ impl Durability {
 pub enum FailPoint {
     /// Before anything of the batch is written.
     BeforePrepare,
-    /// Before shard `n` writes its prepare record (lower shards have written theirs).
+    /// Shard `n` and those above it do not write their prepare records (lower shards
+    /// do); the decision, written in the same round, still is.
     PrepareShard(u32),
-    /// Every shard is prepared; the decision is not yet written.
+    /// Before the coordinator writes the decision, while the shards write their prepare
+    /// records in parallel.
     BeforeDecision,
-    /// The decision is durable (the batch is committed); no shard has applied it.
+    /// The decision and every prepare record are durable (the batch is decided); no
+    /// shard has applied it.
     AfterDecision,
     /// Before shard `n` applies the batch (lower shards have applied it).
     ApplyShard(u32),

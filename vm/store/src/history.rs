@@ -240,10 +240,15 @@ fn next_pos(h: u64, t: u32, e: u32) -> Option<[u8; 16]> {
 /// by recovery: its batch was never prepared on every shard, so never acknowledged):
 /// the blocks, their hash index, their transactions (a transaction row only while it
 /// still points into that range) and their events with both event indexes.
+///
+/// A transaction row is keyed by the transaction's hash alone: had the batch included a
+/// transaction committed earlier, its decision overwrote that row and taking it back
+/// loses it. Nodes refuse committed hashes at admission, so no batch does.
 pub(crate) fn take_back_rows(
     coord: &rocksdb::DB,
     from: u64,
     to: u64,
+    batch: u64,
 ) -> Result<rocksdb::WriteBatch> {
     let cf = |n| coord.cf_handle(n).expect("column family exists");
     let mut wb = rocksdb::WriteBatch::default();
@@ -253,7 +258,15 @@ pub(crate) fn take_back_rows(
             .get_cf(cf(CF_BLOCKS), key)
             .ctx(|| format!("read block {h} to take back"))?
         {
-            let hash = Reader(&v, "block").array32()?;
+            let mut r = Reader(&v, "block");
+            let hash = r.array32()?;
+            let _state_root = r.array32()?;
+            let written_by = r.u64()?;
+            if written_by != batch {
+                return Err(crate::Error::Corrupt(format!(
+                    "block {h} to take back with batch {batch} was written by batch {written_by}"
+                )));
+            }
             wb.delete_cf(cf(CF_BLOCK_HASH), hash);
             wb.delete_cf(cf(CF_BLOCKS), key);
         }

@@ -4,7 +4,8 @@
 //!   instances, each with its own write-ahead log. A coordinator instance holds the
 //!   decision log and the history (blocks, transactions, events).
 //! - **Batched 2PC**: a [`CommitBatch`] (one or more blocks) is prepared durably on every
-//!   shard, decided durably at the coordinator together with its history, then applied.
+//!   shard while the coordinator durably writes its decision with its history, all in one
+//!   round of parallel writes (the batch is decided once all are durable), then applied.
 //!   [`Store::open`] finishes or rolls back an in-doubt batch and checks that all shards
 //!   agree. [`FailPoint`]s let tests crash or fail the protocol at every step.
 //! - **State root**: a lattice hash ([`LtHash`]) updated per block in time proportional

@@ -133,11 +133,15 @@ impl std::fmt::Debug for Store {
 /// What [`Store::open`] found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Recovery {
-    /// Batches whose decision was durable but that some shard had not applied: redone.
+    /// Batches decided (decision and every prepare record durable) but that some shard
+    /// had not applied: redone.
     pub redone: Vec<u64>,
     /// Batches not decided (a prepare record or the decision missing): rolled back,
     /// their prepare records deleted and a decision written for them taken back.
     pub rolled_back: Vec<u64>,
+    /// The batch whose durable decision was taken back (with its history rows) because
+    /// some shard never prepared it: also listed in `rolled_back`.
+    pub taken_back: Option<u64>,
 }
 
 impl Recovery {
@@ -219,6 +223,7 @@ impl Store {
         {
             recovery.rolled_back.push(b);
         }
+        recovery.taken_back = taken_back;
         let mut shard_lthash = Vec::with_capacity(shards.len());
         let mut total = LtHash::zero();
         for s in &shards {
@@ -419,16 +424,14 @@ impl Drop for Store {
     }
 }
 
-/// Finishes or rolls back every in-doubt batch, then checks that every shard stands
-/// at the committed batch. Presumed abort: a prepare record without a durable
-/// decision (its batch is above the head) is deleted. Any other prepare record (one
-/// of a batch the shard has applied, or one past a gap) is `Error::Corrupt`.
 /// Decides the coordinator's last decision (`docs/design.md`, "Recovery"): it stands if
 /// every shard prepared its batch or applied it; if some shard did neither and none
-/// applied it, the crash came in the middle of the prepare round (the batch was never
-/// acknowledged), so the decision and its history rows are taken back, returning the
-/// previous head and the batch taken back; a shard that lacks the batch while another
-/// applied it lost a durable record, which is corruption.
+/// applied it, the crash came in the middle of the prepare round (in `Fsync` mode the
+/// batch was never acknowledged), so the decision and its history rows are taken back,
+/// returning the previous head and the batch taken back. Before anything is written,
+/// every shard must stand where the previous head says (applied it, or one behind with
+/// its prepare record); otherwise, and when a shard lacks the batch while another
+/// applied it, a durable record was lost: `Error::Corrupt`, nothing changed.
 fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Option<u64>)> {
     if head.batch == 0 {
         return Ok((head, None));
@@ -464,13 +467,24 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
             )));
         }
     };
-    if prev.batch + 1 != head.batch || prev.blocks > head.blocks {
+    if prev.batch + 1 != head.batch || prev.blocks >= head.blocks {
         return Err(Error::Corrupt(format!(
             "the previous head (batch {}, {} blocks) does not precede the head (batch {}, {} blocks)",
             prev.batch, prev.blocks, head.batch, head.blocks
         )));
     }
-    let mut wb = crate::history::take_back_rows(coord, prev.blocks, head.blocks)?;
+    for s in shards {
+        let applied = s.applied()?;
+        let behind_with_record =
+            applied + 1 == prev.batch && s.prepared()?.iter().any(|p| p.batch == prev.batch);
+        if applied != prev.batch && !behind_with_record {
+            return Err(Error::Corrupt(format!(
+                "batch {} is not prepared on shard {first_missing}, but shard {} stands at batch {applied}, not at the previous batch {}: not a crash inside a commit; nothing was taken back",
+                head.batch, s.index, prev.batch
+            )));
+        }
+    }
+    let mut wb = crate::history::take_back_rows(coord, prev.blocks, head.blocks, head.batch)?;
     wb.put(layout::META_HEAD, prev.encode());
     wb.delete(layout::META_PREV_HEAD);
     coord
@@ -479,6 +493,11 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
     Ok((prev, Some(head.batch)))
 }
 
+/// Finishes or rolls back every in-doubt batch, then checks that every shard stands
+/// at the committed batch. Presumed abort: a prepare record without a decision (its
+/// batch is above the head, the decision missing or taken back) is deleted. Any other
+/// prepare record (one of a batch the shard has applied, or one past a gap) is
+/// `Error::Corrupt`.
 fn recover(shards: &[Shard], head: &Head) -> Result<Recovery> {
     let mut rec = Recovery::default();
     for s in shards {

@@ -32,9 +32,10 @@ pub struct CommitInfo {
 
 impl Store {
     /// Commits a sealed batch durably and atomically across shards. When this returns
-    /// `Ok` the batch's decision is durable (in the configured mode) and every shard has
-    /// applied it. On `Err` the batch is not acknowledged: it may or may not survive a
-    /// reopen (it does iff its decision became durable), and the store refuses further
+    /// `Ok` the batch is decided (its decision and every shard's prepare record durable,
+    /// in the configured mode) and every shard has applied it. On `Err` the batch is not
+    /// acknowledged: it may or may not survive a reopen (it does iff it was decided), and
+    /// the store refuses further
     /// commits and reads until reopened. A panic inside the commit (a bug, or
     /// [`FailAction::Panic`]) leaves the store refusing them in the same way.
     pub fn commit(&self, batch: CommitBatch) -> Result<CommitInfo> {
@@ -116,7 +117,6 @@ impl Store {
         let fault = self.first_fault(FailPoint::PrepareShard);
         let (upto, panic_at) = shards_to_run(fault, self.shards.len());
         let encoded: Vec<Vec<u8>> = batch.prepared[..upto].iter().map(|p| p.encode()).collect();
-        let decision = self.decision(batch, head);
         par_each_and(
             &self.shards[..upto],
             |s| {
@@ -130,8 +130,9 @@ impl Store {
             },
             || {
                 self.point(FailPoint::BeforeDecision)?;
+                // (built here, while the shards' writes are already under way)
                 self.coord
-                    .write_opt(decision, &durable)
+                    .write_opt(self.decision(batch, head), &durable)
                     .ctx(|| format!("coordinator decide batch {}", batch.batch))
             },
         )?;

@@ -373,3 +373,65 @@ fn prepare_record_of_an_applied_batch_is_reported_not_dropped() {
     assert_eq!(rec, Default::default());
     check_consistent(&store, &model);
 }
+
+/// Guards against: recovery taking back a decision over shards that a crash inside a
+/// commit cannot explain. The shards' files are restored from a copy two batches behind
+/// the coordinator: no shard prepared the head's batch (as after a crash inside its
+/// prepare round), but they do not stand at the previous batch either, so the open is
+/// refused as corruption and writes nothing (a second open says the same; with the
+/// newer shard files back, the store opens as it was).
+#[test]
+fn shards_two_batches_behind_are_refused_without_taking_anything_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        shards: SHARDS,
+        ..StoreConfig::default()
+    };
+    let shard_dirs: Vec<PathBuf> = (0..SHARDS)
+        .map(|i| dir.path().join(format!("shard-{i}")))
+        .collect();
+    let copies = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path(), config.clone()));
+    let mut staging = Staging::new(store.clone());
+    let mut model = Model::default();
+    for batch in 1..=3 {
+        for w in batch_blocks(12, batch) {
+            stage(&mut staging, &w);
+            model.apply_block(&w);
+        }
+        model.batches = batch;
+        store.commit(staging.seal().unwrap()).unwrap();
+        if batch == 1 {
+            // A crash-consistent image of the shards after batch 1 (files copied while
+            // open, as `damaged_wal_tail…` does).
+            for (i, d) in shard_dirs.iter().enumerate() {
+                copy_dir(d, &copies.path().join(format!("old-{i}")));
+            }
+        }
+    }
+    drop(staging);
+    drop(Arc::try_unwrap(store).unwrap());
+    for (i, d) in shard_dirs.iter().enumerate() {
+        std::fs::rename(d, copies.path().join(format!("new-{i}"))).unwrap();
+        copy_dir(&copies.path().join(format!("old-{i}")), d);
+    }
+    for attempt in 0..2 {
+        let err = Store::open(dir.path(), config.clone()).unwrap_err();
+        let Error::Corrupt(msg) = &err else {
+            panic!("open {attempt}: {err}")
+        };
+        assert!(
+            msg.contains("batch 3 is not prepared on shard 0")
+                && msg.contains("stands at batch 1, not at the previous batch 2")
+                && msg.contains("nothing was taken back"),
+            "open {attempt}: {msg}"
+        );
+    }
+    for (i, d) in shard_dirs.iter().enumerate() {
+        std::fs::remove_dir_all(d).unwrap();
+        std::fs::rename(copies.path().join(format!("new-{i}")), d).unwrap();
+    }
+    let (store, rec) = Store::open(dir.path(), config).unwrap();
+    assert_eq!(rec, Default::default());
+    check_consistent(&store, &model);
+}

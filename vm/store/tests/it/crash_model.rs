@@ -1,11 +1,13 @@
 //! Guards against: a crash or I/O error at any step of the two-phase commit leaving
 //! shards that disagree, orphaned prepare records, a lost acknowledged batch, a batch
-//! that survives without its decision, or a state root that differs from the state.
+//! that survives without its decision or without a shard's prepare record, or a state
+//! root that differs from the state.
 //!
 //! Random batches are committed against a model; one commit per round has a fault
 //! injected at a chosen fail-point (each point at least 10 times, crash and I/O error
 //! alternating); the store must then refuse work, and after reopening must agree with
-//! the model, which includes the faulted batch exactly when its decision was durable.
+//! the model, which includes the faulted batch exactly when it was decided (its decision and every
+//! prepare record durable).
 
 use std::sync::Arc;
 
@@ -39,22 +41,29 @@ fn decided(p: FailPoint) -> bool {
 }
 
 /// What recovery must report after a fault at `point`, the store being at `batch`
-/// after the reopen (so the faulted batch is `batch` if its decision was durable,
+/// after the reopen (so the faulted batch is `batch` if it was decided,
 /// `batch + 1` if not).
 fn check_recovery(point: FailPoint, rec: &Recovery, batch: u64) {
     match point {
         FailPoint::AfterDecision | FailPoint::ApplyShard(_) => {
             assert_eq!(rec.redone, vec![batch], "{point:?}: {rec:?}")
         }
-        // (a fault at a shard's prepare still lets the coordinator's decision, written in
-        // the same round, land: recovery takes it back, so every prepare fault rolls back)
         FailPoint::BeforePrepare | FailPoint::AfterApply => {
             assert!(
                 rec.redone.is_empty() && rec.rolled_back.is_empty(),
                 "{point:?}: {rec:?}"
             )
         }
-        _ => assert_eq!(rec.rolled_back, vec![batch + 1], "{point:?}: {rec:?}"),
+        // A fault at a shard's prepare still lets the coordinator's decision, written in
+        // the same round, land: recovery must take it back.
+        FailPoint::PrepareShard(_) => {
+            assert_eq!(rec.rolled_back, vec![batch + 1], "{point:?}: {rec:?}");
+            assert_eq!(rec.taken_back, Some(batch + 1), "{point:?}: {rec:?}");
+        }
+        FailPoint::BeforeDecision => {
+            assert_eq!(rec.rolled_back, vec![batch + 1], "{point:?}: {rec:?}");
+            assert_eq!(rec.taken_back, None, "{point:?}: {rec:?}");
+        }
     }
 }
 
@@ -80,7 +89,7 @@ fn faulty_and_next(
 }
 
 /// Closes `store` after a fault at `point`, takes `pending` as the model if the faulted
-/// batch's decision was durable, reopens and checks recovery and state against it.
+/// batch was decided, reopens and checks recovery and state against it.
 fn reopen_after_fault(
     store: Arc<Store>,
     dir: &std::path::Path,
@@ -177,7 +186,7 @@ fn crash_at_every_two_phase_step_matches_model() {
 /// store writable on a possibly half-applied batch. At every fail-point a panic is
 /// injected; the commit must unwind, the store must then refuse writes (`Poisoned`,
 /// naming the batch and the panic) and reads, and a reopen must match the model, with
-/// the faulted batch in it exactly when its decision was durable.
+/// the faulted batch in it exactly when it was decided.
 #[test]
 fn panic_at_every_two_phase_step_poisons_the_store_and_reopens_consistent() {
     let seed = seed("panic_model");

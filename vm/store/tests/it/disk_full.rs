@@ -5,7 +5,7 @@
 //! otherwise), commits until the disk is full, checks that the failing commit is an
 //! error and that the store then refuses writes, grows the filesystem, reopens, and
 //! compares with the model: every acknowledged batch is there, the failed one is there
-//! only if its decision reached the disk, and all shards agree.
+//! only if it was decided (its decision and every prepare record reached the disk), and all shards agree.
 
 use std::path::PathBuf;
 use std::process::Command;

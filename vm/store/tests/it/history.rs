@@ -294,27 +294,37 @@ fn a_decided_batch_is_not_served_before_its_state_is_applied() {
 /// The decision is written in the same round as the shards' prepare records; when a
 /// shard's prepare fails (here: a crash at shard 1's) the decision may be durable with
 /// its history rows while the batch is not. Recovery takes the decision back with every
-/// row it wrote: after another block is committed at the same height, the taken-back
-/// block's hash, transaction and events are not found, and the new block's are.
+/// row it wrote: after a shorter batch and then more blocks are committed at and past
+/// the same heights, none of the taken-back blocks' hashes, transactions or events is
+/// found, and the new blocks' are.
 #[test]
 fn a_decision_taken_back_by_recovery_leaves_no_history() {
     use supervm_store::{FailAction, FailPoint};
     use supervm_vm::StateView;
     let dir = tempfile::tempdir().unwrap();
-    let block = |height: u64, root: [u8; 32], tx: u8, events| BlockRecord {
+    // A block whose hash, header and transactions are marked by `tag`.
+    let block = |height: u64, root: [u8; 32], tag: u8, txs: &[u8], events| BlockRecord {
         height,
         hash: {
             let mut h = block_hash(height, &root);
-            h[31] ^= tx;
+            h[31] ^= tag;
             h
         },
         state_root: root,
-        header: vec![tx],
-        txs: vec![TxEntry {
-            hash: [tx; 32],
-            body: vec![tx],
-        }],
+        header: vec![tag],
+        txs: txs
+            .iter()
+            .map(|t| TxEntry {
+                hash: [*t; 32],
+                body: vec![*t],
+            })
+            .collect(),
         events,
+    };
+    let write = |k: &[u8], v: &[u8]| {
+        let mut w = WriteSet::new();
+        w.insert(k.to_vec(), Some(v.to_vec()));
+        w
     };
     let crash_at_shard_1 = StoreConfig {
         fail: Some(Arc::new(|p| {
@@ -329,67 +339,83 @@ fn a_decision_taken_back_by_recovery_leaves_no_history() {
     {
         let store = Arc::new(open(dir.path(), StoreConfig::default()));
         let mut staging = Staging::new(store.clone());
-        let mut w = WriteSet::new();
-        w.insert(b"a".to_vec(), Some(b"1".to_vec()));
         staging
-            .stage_block(&w, |root| {
-                block(0, root, 1, vec![event(0, 0, 0, 1, "Mint")])
+            .stage_block(&write(b"a", b"1"), |root| {
+                block(0, root, 1, &[1], vec![event(0, 0, 0, 1, "Mint")])
             })
             .unwrap();
         store.commit(staging.seal().unwrap()).unwrap();
     }
-    let taken_back_hash;
+    // Batch 2: three blocks (two transactions and an event, none, one of each).
+    let mut taken_back_hashes = Vec::new();
     {
         let store = Arc::new(open(dir.path(), crash_at_shard_1));
         let mut staging = Staging::new(store.clone());
-        let mut w = WriteSet::new();
-        w.insert(b"b".to_vec(), Some(b"2".to_vec()));
-        let mut hash = None;
-        staging
-            .stage_block(&w, |root| {
-                let b = block(1, root, 2, vec![event(1, 0, 0, 2, "Gone")]);
-                hash = Some(b.hash);
-                b
-            })
-            .unwrap();
-        taken_back_hash = hash.unwrap();
+        let blocks = [
+            (1, &[2u8, 4][..], vec![event(1, 1, 0, 2, "Gone")]),
+            (2, &[][..], vec![]),
+            (3, &[5u8][..], vec![event(3, 0, 0, 2, "Gone")]),
+        ];
+        for (height, txs, events) in blocks {
+            staging
+                .stage_block(&write(&[b'b', height as u8], b"2"), |root| {
+                    let b = block(height, root, 2, txs, events);
+                    taken_back_hashes.push(b.hash);
+                    b
+                })
+                .unwrap();
+        }
         store
             .commit(staging.seal().unwrap())
             .expect_err("crash at shard 1's prepare");
     }
     let (store, rec) = supervm_store::Store::open(dir.path(), StoreConfig::default()).unwrap();
     assert_eq!(rec.rolled_back, vec![2], "{rec:?}");
+    assert_eq!(rec.taken_back, Some(2), "the decision had landed: {rec:?}");
     assert!(rec.redone.is_empty(), "{rec:?}");
     assert_eq!((store.head().batch, store.head().blocks), (1, 1));
-    assert_eq!(store.get(b"b").unwrap(), None);
-    // Another block at the same height: nothing of the taken-back one shows through.
+    assert_eq!(store.get(&[b'b', 1]).unwrap(), None);
+    // A shorter batch at height 1, then a batch of blocks 2 to 4.
     let store = Arc::new(store);
     let mut staging = Staging::new(store.clone());
-    let mut w = WriteSet::new();
-    w.insert(b"c".to_vec(), Some(b"3".to_vec()));
-    let mut new_hash = None;
+    let mut new_hashes = Vec::new();
     staging
-        .stage_block(&w, |root| {
-            let b = block(1, root, 3, vec![]);
-            new_hash = Some(b.hash);
+        .stage_block(&write(b"c", b"3"), |root| {
+            let b = block(1, root, 3, &[3], vec![]);
+            new_hashes.push(b.hash);
             b
         })
         .unwrap();
     store.commit(staging.seal().unwrap()).unwrap();
-    assert_ne!(new_hash.unwrap(), taken_back_hash);
-    assert_eq!(store.block_by_hash(&taken_back_hash).unwrap(), None);
-    assert_eq!(
-        store
-            .block_by_hash(&new_hash.unwrap())
-            .unwrap()
-            .unwrap()
-            .height,
-        1
-    );
-    assert_eq!(store.tx(&[2; 32]).unwrap(), None);
+    for height in 2..5u64 {
+        staging
+            .stage_block(&write(&[b'd', height as u8], b"4"), |root| {
+                let b = block(height, root, 4, &[], vec![]);
+                new_hashes.push(b.hash);
+                b
+            })
+            .unwrap();
+    }
+    store.commit(staging.seal().unwrap()).unwrap();
+    assert_eq!(store.head().blocks, 5);
+    for (i, h) in taken_back_hashes.iter().enumerate() {
+        assert_eq!(
+            store.block_by_hash(h).unwrap(),
+            None,
+            "taken-back block {i}"
+        );
+    }
+    for (i, h) in new_hashes.iter().enumerate() {
+        let b = store.block_by_hash(h).unwrap().expect("new block");
+        assert_eq!(b.height, i as u64 + 1);
+    }
+    for gone in [2u8, 4, 5] {
+        assert_eq!(store.tx(&[gone; 32]).unwrap(), None, "transaction {gone}");
+    }
     assert_eq!(store.tx(&[3; 32]).unwrap().unwrap().height, 1);
     assert_eq!(store.tx(&[1; 32]).unwrap().unwrap().height, 0);
     assert_eq!(store.block_tx_hashes(1).unwrap(), vec![[3; 32]]);
+    assert!(store.block_tx_hashes(3).unwrap().is_empty());
     let all = EventFilter {
         limit: 100,
         ..EventFilter::default()

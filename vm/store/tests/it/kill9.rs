@@ -146,7 +146,7 @@ fn kill_loop(durability: Durability, cycles: usize) {
             "cycle {cycle}: batch {acked} was acknowledged but the store stands at {}",
             head.batch
         );
-        // At most the batch in flight was in doubt: redone if its decision was durable
+        // At most the batch in flight was in doubt: redone if it was decided
         // (then it is the head), rolled back if not (then it is the one after the head).
         assert!(
             rec.redone.is_empty() || rec.redone == [head.batch],
