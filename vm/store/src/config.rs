@@ -65,6 +65,12 @@ pub enum FailPoint {
     ApplyShard(u32),
     /// Every shard has applied the batch; the commit call has not returned.
     AfterApply,
+    /// Recovery (in `Store::open`) took a decision back on the coordinator; the shards'
+    /// prepare records of that batch are not yet deleted.
+    RecoveryAfterTakeBack,
+    /// Recovery is about to redo or roll back a prepare record on shard `n` (lower
+    /// shards are done).
+    RecoveryShard(u32),
 }
 
 /// What an injected fault does.

@@ -216,8 +216,17 @@ impl Store {
             Some(b) => Head::decode(&b)?,
             None => Head::genesis(),
         };
+        let fail = |p: FailPoint| match config.fail.as_ref().map_or(FailAction::Continue, |f| f(p))
+        {
+            FailAction::Continue => Ok(()),
+            FailAction::Panic => panic!("injected panic at {p:?}"),
+            _ => Err(Error::Injected(p)),
+        };
         let (head, taken_back) = settle_decision(&coord, &shards, head)?;
-        let mut recovery = recover(&shards, &head)?;
+        if taken_back.is_some() {
+            fail(FailPoint::RecoveryAfterTakeBack)?;
+        }
+        let mut recovery = recover(&shards, &head, &fail)?;
         if let Some(b) = taken_back
             && !recovery.rolled_back.contains(&b)
         {
@@ -498,11 +507,19 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
 /// batch is above the head, the decision missing or taken back) is deleted. Any other
 /// prepare record (one of a batch the shard has applied, or one past a gap) is
 /// `Error::Corrupt`.
-fn recover(shards: &[Shard], head: &Head) -> Result<Recovery> {
+fn recover(
+    shards: &[Shard],
+    head: &Head,
+    fail: &dyn Fn(FailPoint) -> Result<()>,
+) -> Result<Recovery> {
     let mut rec = Recovery::default();
     for s in shards {
         let mut applied = s.applied()?;
-        for p in s.prepared()? {
+        let prepared = s.prepared()?;
+        if !prepared.is_empty() {
+            fail(FailPoint::RecoveryShard(s.index))?;
+        }
+        for p in prepared {
             if p.batch <= head.batch && p.batch == applied + 1 {
                 s.db.write_opt(s.apply_batch(&p), &db::marker_writes())
                     .ctx(|| format!("shard {} redo batch {}", s.index, p.batch))?;

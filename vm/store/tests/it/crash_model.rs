@@ -64,6 +64,9 @@ fn check_recovery(point: FailPoint, rec: &Recovery, batch: u64) {
             assert_eq!(rec.rolled_back, vec![batch + 1], "{point:?}: {rec:?}");
             assert_eq!(rec.taken_back, None, "{point:?}: {rec:?}");
         }
+        FailPoint::RecoveryAfterTakeBack | FailPoint::RecoveryShard(_) => {
+            unreachable!("not a commit step")
+        }
     }
 }
 
@@ -386,5 +389,85 @@ fn an_open_that_recovered_a_batch_rescans_the_state() {
         Err(Error::Corrupt(m)) => assert!(m.contains("scanned state"), "{m}"),
         Err(e) => panic!("expected Corrupt from the rescan, got {e}"),
         Ok((_, rec)) => panic!("opened over a stray key (recovery {rec:?})"),
+    }
+}
+
+/// Guards against: a crash during recovery itself leaving the store unopenable or
+/// inconsistent. Recovery is interrupted at each of its steps in turn (after taking a
+/// decision back, before each shard's rollback or redo), each time by a crash or an
+/// I/O error; the next open must finish the job and match the model: without the batch
+/// a shard never prepared, with the batch some shards had not applied.
+#[test]
+fn a_crash_during_recovery_is_finished_by_the_next_open() {
+    let seed = seed("recovery_crash");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let armed: Arc<Mutex<Option<(FailPoint, FailAction)>>> = Arc::new(Mutex::new(None));
+    let hook_armed = armed.clone();
+    let config = StoreConfig {
+        shards: SHARDS,
+        fail: Some(Arc::new(move |p| match *hook_armed.lock().unwrap() {
+            Some((at, action)) if at == p => action,
+            _ => FailAction::Continue,
+        })),
+        ..StoreConfig::default()
+    };
+    let mut model = Model::default();
+    // (the commit fault, whether it decides the batch, then the recovery steps to crash)
+    let cases = [
+        (
+            FailPoint::PrepareShard(1),
+            false,
+            vec![
+                FailPoint::RecoveryAfterTakeBack,
+                FailPoint::RecoveryShard(0),
+            ],
+        ),
+        (
+            FailPoint::ApplyShard(1),
+            true,
+            vec![FailPoint::RecoveryShard(1), FailPoint::RecoveryShard(2)],
+        ),
+    ];
+    for (fault, decides, recovery_points) in cases {
+        let store = Arc::new(open(dir.path(), config.clone()));
+        let mut staging = Staging::new(store.clone());
+        let (faulty, _next, pending) = faulty_and_next(&mut rng, &mut staging, &model);
+        *armed.lock().unwrap() = Some((fault, FailAction::Crash));
+        store.commit(faulty).expect_err("fault injected");
+        drop(staging);
+        drop(Arc::try_unwrap(store).expect("sole owner"));
+        for (i, p) in recovery_points.iter().enumerate() {
+            let action = if i % 2 == 0 {
+                FailAction::Crash
+            } else {
+                FailAction::IoError
+            };
+            *armed.lock().unwrap() = Some((*p, action));
+            match Store::open(dir.path(), config.clone()) {
+                Err(Error::Injected(at)) => assert_eq!(at, *p, "seed {seed}"),
+                Err(e) => panic!("seed {seed}: {fault:?} then {p:?}: {e}"),
+                Ok(_) => panic!("seed {seed}: {fault:?}: recovery never reached {p:?}"),
+            }
+        }
+        *armed.lock().unwrap() = None;
+        if decides {
+            model = pending;
+        }
+        let (store, rec) = Store::open(dir.path(), config.clone()).unwrap();
+        assert!(
+            rec.taken_back.is_none(),
+            "seed {seed}: taken back by the first, interrupted open: {rec:?}"
+        );
+        if decides {
+            assert_eq!(rec.redone, vec![model.batches], "seed {seed}: {rec:?}");
+        } else {
+            assert_eq!(
+                rec.rolled_back,
+                vec![model.batches + 1],
+                "seed {seed}: {rec:?}"
+            );
+        }
+        check_consistent(&store, &model);
     }
 }
