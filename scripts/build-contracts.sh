@@ -45,6 +45,7 @@ fi
 
 if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
     echo "build-contracts: using the rustup toolchain's $TARGET target" >&2
+    TOOLCHAIN="$(rustc --version) $TARGET"
     cargo "${cargo_args[@]}" || die "cargo build of the contracts failed (rustup toolchain)"
 else
     # Debian's rustc-web: a rustc with the wasm targets, and the library source for build-std.
@@ -59,11 +60,15 @@ else
         fi
     fi
     echo "build-contracts: using $(/usr/bin/rustc --version) with -Zbuild-std" >&2
+    TOOLCHAIN="$(/usr/bin/rustc --version) $TARGET build-std"
     RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 cargo "${cargo_args[@]}" -Zbuild-std=core,alloc \
         || die "cargo build of the contracts failed (Debian rustc with -Zbuild-std)"
 fi
 
 mkdir -p "$OUT_DIR" || die "cannot create $OUT_DIR"
+# Which compiler made these bytes: the committed copies (contracts/artifacts/wasm) are
+# compared with a fresh build only when it was made by the same one.
+printf '%s\n' "$TOOLCHAIN" >"$OUT_DIR/TOOLCHAIN" || die "cannot write $OUT_DIR/TOOLCHAIN"
 for c in "${CONTRACTS[@]}"; do
     src="$TARGET_DIR/$TARGET/release/$c.wasm"
     [ -f "$src" ] || die "the build produced no $src"

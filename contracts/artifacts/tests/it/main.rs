@@ -5,6 +5,7 @@
 //! regenerated with `SUPERVM_BLESS=1`), and determinism of a seeded block of mixed
 //! transactions across cold and warm module caches.
 
+mod committed_wasm;
 mod counter;
 mod determinism;
 mod escrow;

@@ -1,0 +1,51 @@
+//! Guards against: the committed contract builds (`contracts/artifacts/wasm/`, which
+//! every test, benchmark and golden trace runs) drifting from their source. When this
+//! machine's compiler is the one that made them, a fresh build must give the same bytes;
+//! with another compiler (Debian updated `rustc-web`, or a rustup target is installed)
+//! the bytes may differ, and the fresh build must still embed the same interface and
+//! export the same entry points. `SUPERVM_BLESS=1` replaces the committed builds with
+//! the fresh ones (then regenerate the golden trace too).
+
+use std::path::Path;
+
+use supervm_contracts::{TOOLCHAIN, all, fresh};
+use supervm_vm::{Limits, validate::validate};
+
+#[test]
+fn committed_wasm_matches_a_fresh_build_by_the_same_compiler() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("wasm");
+    if std::env::var("SUPERVM_BLESS").as_deref() == Ok("1") {
+        for (name, code) in fresh::all() {
+            std::fs::write(dir.join(format!("{name}.wasm")), code).unwrap();
+        }
+        std::fs::write(dir.join("TOOLCHAIN"), fresh::TOOLCHAIN).unwrap();
+        eprintln!(
+            "wrote the fresh builds ({}) to {}",
+            fresh::TOOLCHAIN.trim(),
+            dir.display()
+        );
+        return;
+    }
+    let same_compiler = fresh::TOOLCHAIN == TOOLCHAIN;
+    if !same_compiler {
+        eprintln!(
+            "note: the committed contracts were built by {}, this machine builds them with {}: comparing interfaces and entry points only",
+            TOOLCHAIN.trim(),
+            fresh::TOOLCHAIN.trim()
+        );
+    }
+    for ((name, committed), (_, built)) in all().into_iter().zip(fresh::all()) {
+        if same_compiler {
+            assert!(
+                committed == built,
+                "contracts/artifacts/wasm/{name}.wasm differs from a fresh build of contracts/{name} by the same compiler ({}): the contract or the SDK changed without updating the committed build; if intended, run SUPERVM_BLESS=1 cargo test --release --workspace -- committed_wasm, then regenerate the golden gas trace",
+                TOOLCHAIN.trim()
+            );
+        }
+        let limits = Limits::default();
+        let a = validate(committed, &limits).unwrap_or_else(|e| panic!("committed {name}: {e}"));
+        let b = validate(built, &limits).unwrap_or_else(|e| panic!("fresh {name}: {e}"));
+        assert_eq!(a.interface, b.interface, "{name}: embedded interface");
+        assert_eq!(a.entry_points, b.entry_points, "{name}: entry points");
+    }
+}
