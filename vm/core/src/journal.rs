@@ -53,8 +53,8 @@ impl Journal {
         view: &dyn StateView,
         key: Vec<u8>,
     ) -> Result<Option<&[u8]>, StateError> {
-        if self.writes.contains_key(&key) {
-            return Ok(self.writes[&key].as_deref());
+        if let Some(v) = self.writes.get(&key) {
+            return Ok(v.as_deref());
         }
         if let Some(i) = self.find_read(&key) {
             return Ok(self.reads.keys[i].value.as_deref());

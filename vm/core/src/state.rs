@@ -175,12 +175,15 @@ impl InMemoryState {
 
     fn set(&mut self, k: Vec<u8>, v: Option<Vec<u8>>) {
         match v {
-            Some(v) => {
-                if !self.values.contains_key(&k) {
-                    self.keys.insert(k.clone());
+            Some(v) => match self.values.entry(k) {
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    e.insert(v);
                 }
-                self.values.insert(k, v);
-            }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    self.keys.insert(e.key().clone());
+                    e.insert(v);
+                }
+            },
             None => {
                 if self.values.remove(&k).is_some() {
                     self.keys.remove(&k);
