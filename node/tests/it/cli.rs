@@ -136,7 +136,7 @@ async fn cli_deploys_invokes_and_queries() {
     let ev = run(v(&["events", "--contract", &token, "--topic", "Transfer"])).await;
     assert_eq!(ev["events"].as_array().unwrap().len(), 2, "{ev}");
     // Topic positions in order: any sender (`_`), then the receiver.
-    let to_dev1 = run(v(&[
+    let to_dev1_args = [
         "events",
         "--contract",
         &token,
@@ -146,8 +146,8 @@ async fn cli_deploys_invokes_and_queries() {
         "_",
         "--topic",
         &dev1,
-    ]))
-    .await;
+    ];
+    let to_dev1 = run(v(&to_dev1_args)).await;
     let events = to_dev1["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{to_dev1}");
     assert_eq!(events[0]["topics"][2], dev1.as_str(), "{to_dev1}");
@@ -166,21 +166,7 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(any, ev);
     // The same filter for people: one line per event.
     let keys = dir.path().join("dev-keys.json");
-    let text = cli_text(
-        &node.url,
-        &keys,
-        &[
-            "events",
-            "--contract",
-            &token,
-            "--topic",
-            "Transfer",
-            "--topic",
-            "_",
-            "--topic",
-            &dev1,
-        ],
-    );
+    let text = cli_text(&node.url, &keys, &to_dev1_args);
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains(&token) && text.contains("Transfer"), "{text}");
 

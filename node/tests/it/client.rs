@@ -9,11 +9,11 @@ use serde_json::json;
 use supervm_abi::Encode;
 use supervm_client::keys::address_of;
 use supervm_client::views::{EventView, to_hex};
-use supervm_client::{Client, DeployCode, Error, EventFilter, TxBody, TxPayload};
+use supervm_client::{Client, Error, EventFilter, TxBody, TxPayload};
 use supervm_node::config::DEV_CHAIN_ID;
 use supervm_vm::{Address, contract_address};
 
-use crate::support::{dev_keys, hold, sign, start, transfer};
+use crate::support::{deploy_token, dev_keys, hold, sign, start, transfer};
 
 /// The token's storage key of `owner`'s balance: a `Map` key is its prefix (`b"B"`,
 /// contracts/token) then the encoding of the map's key (an address: its 32 bytes).
@@ -44,16 +44,7 @@ async fn typed_client_methods() {
 
     // Deploy the token (alice gets the supply), then two token transfers.
     let salt = [3u8; 32];
-    let init = ("Test".to_string(), "TST".to_string(), 6u8, a, 1_000_000u128).encode();
-    let deploy = sign(
-        alice,
-        0,
-        TxPayload::Deploy {
-            code: DeployCode::Wasm(supervm_contracts::TOKEN.to_vec()),
-            salt,
-            init_args: init,
-        },
-    );
+    let deploy = deploy_token(alice, 0, salt);
     let deployed = c.submit(&deploy, true).await.unwrap().receipt.unwrap();
     assert_eq!(deployed.outcome, "success", "{deployed:?}");
     let token = contract_address(&a, &salt);

@@ -7,10 +7,10 @@ use serde_json::json;
 use supervm_abi::Encode;
 use supervm_client::keys::address_of;
 use supervm_client::views::{from_hex, to_hex};
-use supervm_client::{Client, DeployCode, TxPayload};
+use supervm_client::{Client, TxPayload};
 use supervm_vm::{Address, contract_address};
 
-use crate::support::{NodeProcess, dev_keys, sign, transfer};
+use crate::support::{NodeProcess, deploy_token, dev_keys, sign, transfer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_transfer_query_restart() {
@@ -26,16 +26,7 @@ async fn deploy_transfer_query_restart() {
 
     // Deploy the token; alice gets the supply.
     let salt = [9u8; 32];
-    let init = ("Test".to_string(), "TST".to_string(), 6u8, a, 1_000_000u128).encode();
-    let deploy = sign(
-        alice,
-        0,
-        TxPayload::Deploy {
-            code: DeployCode::Wasm(supervm_contracts::TOKEN.to_vec()),
-            salt,
-            init_args: init,
-        },
-    );
+    let deploy = deploy_token(alice, 0, salt);
     let r = c.submit(&deploy, true).await.unwrap();
     assert_eq!(r.status, "committed", "{r:?}");
     let rec = r.receipt.unwrap();

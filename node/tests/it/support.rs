@@ -80,6 +80,30 @@ pub fn sign(key: &SigningKey, nonce: u64, payload: TxPayload) -> SignedTx {
     .sign(key)
 }
 
+/// Deploys the token contract from `key` (nonce 0 unless given) at `salt`: name
+/// "Test", symbol "TST", 6 decimals, the whole supply of 1,000,000 to `key`'s address.
+pub fn deploy_token(key: &SigningKey, nonce: u64, salt: [u8; 32]) -> SignedTx {
+    use supervm_abi::Encode;
+    let owner = keys::address_of(key);
+    let init = (
+        "Test".to_string(),
+        "TST".to_string(),
+        6u8,
+        owner,
+        1_000_000u128,
+    )
+        .encode();
+    sign(
+        key,
+        nonce,
+        TxPayload::Deploy {
+            code: supervm_client::DeployCode::Wasm(supervm_contracts::TOKEN.to_vec()),
+            salt,
+            init_args: init,
+        },
+    )
+}
+
 /// A native transfer.
 pub fn transfer(key: &SigningKey, nonce: u64, to: Address, amount: u128) -> SignedTx {
     let mut t = TxBody {

@@ -33,6 +33,23 @@ fn points() -> Vec<FailPoint> {
     p
 }
 
+/// Where and how a test wants the next fault: `None` while it wants none.
+type Armed = Arc<Mutex<Option<(FailPoint, FailAction)>>>;
+
+/// `base` with a fail hook that injects the armed action at the armed point.
+fn armed_config(base: StoreConfig) -> (Armed, StoreConfig) {
+    let armed: Armed = Arc::new(Mutex::new(None));
+    let hook = armed.clone();
+    let config = StoreConfig {
+        fail: Some(Arc::new(move |p| match *hook.lock().unwrap() {
+            Some((at, action)) if at == p => action,
+            _ => FailAction::Continue,
+        })),
+        ..base
+    };
+    (armed, config)
+}
+
 fn decided(p: FailPoint) -> bool {
     matches!(
         p,
@@ -115,18 +132,12 @@ fn crash_at_every_two_phase_step_matches_model() {
     let seed = seed("crash_model");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let armed: Arc<Mutex<Option<(FailPoint, FailAction)>>> = Arc::new(Mutex::new(None));
-    let hook_armed = armed.clone();
-    let config = StoreConfig {
+    let (armed, config) = armed_config(StoreConfig {
         shards: SHARDS,
         durability: Durability::Fsync,
         cache_bytes: 8 << 10, // small, so reads fall through to RocksDB
-        fail: Some(Arc::new(move |p| match *hook_armed.lock().unwrap() {
-            Some((at, action)) if at == p => action,
-            _ => FailAction::Continue,
-        })),
         ..StoreConfig::default()
-    };
+    });
     let mut model = Model::default();
     let mut hits = std::collections::HashMap::new();
     let rounds = 10;
@@ -402,16 +413,10 @@ fn a_crash_during_recovery_is_finished_by_the_next_open() {
     let seed = seed("recovery_crash");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let armed: Arc<Mutex<Option<(FailPoint, FailAction)>>> = Arc::new(Mutex::new(None));
-    let hook_armed = armed.clone();
-    let config = StoreConfig {
+    let (armed, config) = armed_config(StoreConfig {
         shards: SHARDS,
-        fail: Some(Arc::new(move |p| match *hook_armed.lock().unwrap() {
-            Some((at, action)) if at == p => action,
-            _ => FailAction::Continue,
-        })),
         ..StoreConfig::default()
-    };
+    });
     let mut model = Model::default();
     // (the commit fault, whether it decides the batch, then the recovery steps to crash)
     let cases = [
