@@ -11,19 +11,23 @@ use supervm_client::views::to_hex;
 
 use crate::support::NodeProcess;
 
+/// The CLI with `args`, talking to the node at `url` with the key file `keys` (whose
+/// directory stands in for the home directory).
+fn supervm(url: &str, keys: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_supervm"));
+    c.args(args)
+        .env("SUPERVM_RPC", url)
+        .env("SUPERVM_KEYS", keys)
+        .env("HOME", keys.parent().unwrap());
+    c
+}
+
 /// Runs the CLI with `--json` and returns its JSON output; it must exit with status 0,
 /// or, given the argument `!fail` (removed before running), with a failure status.
 fn cli(url: &str, keys: &Path, args: &[&str]) -> Value {
     let expect_failure = args.contains(&"!fail");
     let args: Vec<&str> = args.iter().copied().filter(|a| *a != "!fail").collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_supervm"))
-        .args(&args)
-        .arg("--json")
-        .env("SUPERVM_RPC", url)
-        .env("SUPERVM_KEYS", keys)
-        .env("HOME", keys.parent().unwrap())
-        .output()
-        .unwrap();
+    let out = supervm(url, keys, &args).arg("--json").output().unwrap();
     assert_eq!(
         out.status.success(),
         !expect_failure,
@@ -40,13 +44,7 @@ fn cli(url: &str, keys: &Path, args: &[&str]) -> Value {
 
 /// Runs the CLI without `--json` and returns what it printed; it must exit with status 0.
 fn cli_text(url: &str, keys: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_supervm"))
-        .args(args)
-        .env("SUPERVM_RPC", url)
-        .env("SUPERVM_KEYS", keys)
-        .env("HOME", keys.parent().unwrap())
-        .output()
-        .unwrap();
+    let out = supervm(url, keys, args).output().unwrap();
     assert!(
         out.status.success(),
         "supervm {args:?}: {}",
