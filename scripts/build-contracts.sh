@@ -45,7 +45,7 @@ fi
 
 if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
     echo "build-contracts: using the rustup toolchain's $TARGET target" >&2
-    TOOLCHAIN="$(rustc --version) $TARGET"
+    TOOLCHAIN="$(rustc -vV | tr '\n' ' ')$(cargo --version) $TARGET"
     cargo "${cargo_args[@]}" || die "cargo build of the contracts failed (rustup toolchain)"
 else
     # Debian's rustc-web: a rustc with the wasm targets, and the library source for build-std.
@@ -60,7 +60,7 @@ else
         fi
     fi
     echo "build-contracts: using $(/usr/bin/rustc --version) with -Zbuild-std" >&2
-    TOOLCHAIN="$(/usr/bin/rustc --version) $TARGET build-std"
+    TOOLCHAIN="$(/usr/bin/rustc -vV | tr '\n' ' ')$(cargo --version) $TARGET build-std $(dpkg-query -W -f '${Package}=${Version} ' rustc-web rust-web-src lld-22 2>/dev/null)"
     RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 cargo "${cargo_args[@]}" -Zbuild-std=core,alloc \
         || die "cargo build of the contracts failed (Debian rustc with -Zbuild-std)"
 fi

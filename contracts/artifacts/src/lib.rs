@@ -7,7 +7,7 @@
 //! installed). This crate's build script also builds the contracts afresh with
 //! `scripts/build-contracts.sh` ([`fresh`]); a test checks the committed bytes against
 //! the fresh ones whenever the same compiler made both, and
-//! `SUPERVM_BLESS=1 cargo test --release --workspace -- committed_wasm` replaces them.
+//! `SUPERVM_BLESS_WASM=1 cargo test --release --workspace -- committed_wasm` replaces them.
 
 /// `contracts/token`: a fungible token (`transfer` is the benchmark transaction).
 pub const TOKEN: &[u8] = include_bytes!("../wasm/token.wasm");

@@ -13,7 +13,7 @@ use supervm_client::{Client, Error, EventFilter, TxBody, TxPayload};
 use supervm_node::config::DEV_CHAIN_ID;
 use supervm_vm::{Address, contract_address};
 
-use crate::support::{deploy_token, dev_keys, hold, sign, start, transfer};
+use crate::support::{deploy_token, dev_keys, hold, sign, start, transfer, wait_mempool_empty};
 
 /// The token's storage key of `owner`'s balance: a `Map` key is its prefix (`b"B"`,
 /// contracts/token) then the encoding of the map's key (an address: its 32 bytes).
@@ -159,6 +159,7 @@ async fn typed_client_methods() {
     // tx.submit_batch: one entry per transaction, in order, a refused one with the error
     // tx.submit would answer. Blocks are held, so that the second copy of a transaction
     // finds the first one pending.
+    wait_mempool_empty(&node).await;
     hold(&node).await;
     let good = transfer(alice, 3, carol, 5);
     let wrong_chain = TxBody {
@@ -219,12 +220,7 @@ async fn typed_client_methods() {
     assert_eq!(c.account(&carol).await.unwrap().balance, "5");
     // Once committed (and out of the mempool, which the producer empties just after
     // publishing the block), the same transaction again is refused as such.
-    for _ in 0..1000 {
-        if c.health().await.unwrap().mempool == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_mempool_empty(&node).await;
     let again = c.submit_batch(std::slice::from_ref(&good)).await.unwrap();
     assert!(
         matches!(&again[..], [Err(Error::Rpc { code: -32022, .. })]),

@@ -57,6 +57,21 @@ pub async fn hold(node: &RunningNode) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
+/// Waits (up to 10 s, else panics) until the node's mempool is empty: every transaction
+/// submitted so far committed and left it.
+pub async fn wait_mempool_empty(node: &RunningNode) {
+    for _ in 0..1000 {
+        if node.chain.mempool.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the mempool still holds {} transactions after 10 s",
+        node.chain.mempool.len()
+    );
+}
+
 /// The dev keys of a node's data directory.
 pub fn dev_keys(dir: &Path) -> Vec<SigningKey> {
     keys::load(&dir.join("dev-keys.json"))
@@ -80,7 +95,7 @@ pub fn sign(key: &SigningKey, nonce: u64, payload: TxPayload) -> SignedTx {
     .sign(key)
 }
 
-/// Deploys the token contract from `key` (nonce 0 unless given) at `salt`: name
+/// Deploys the token contract from `key` with `nonce` at `salt`: name
 /// "Test", symbol "TST", 6 decimals, the whole supply of 1,000,000 to `key`'s address.
 pub fn deploy_token(key: &SigningKey, nonce: u64, salt: [u8; 32]) -> SignedTx {
     use supervm_abi::Encode;

@@ -43,6 +43,6 @@ pub use layer::WriteLayer;
 pub use state::{InMemoryState, ReadSet, StateView, WriteSet};
 pub use supervm_abi::{self as abi, Address};
 pub use tx::{
-    BlockEnv, CodeSource, Event, FOREIGN_TEXT_PREFIXES, Outcome, Payload, Receipt, Transaction,
+    BlockEnv, CodeSource, Event, FOREIGN_TEXT_MARKERS, Outcome, Payload, Receipt, Transaction,
     committed_reason,
 };

@@ -137,24 +137,34 @@ pub struct Receipt {
     pub executions: u32,
 }
 
-/// Reasons whose text after the prefix comes from a dependency (wasmparser's or
-/// Cranelift's messages): shown in receipts, but only the prefix is committed, so an
-/// upgrade that rewords them cannot change a receipt's hash.
-pub const FOREIGN_TEXT_PREFIXES: [&str; 2] = ["code rejected: invalid wasm: ", "compile failed: "];
+/// Markers after which a reason's text comes from a dependency (wasmparser's,
+/// serde_json's or Cranelift's messages): shown in receipts, but only the text up to
+/// and including the first marker is committed, so an upgrade that rewords them cannot
+/// change a receipt's hash.
+pub const FOREIGN_TEXT_MARKERS: [&str; 3] = [
+    "invalid wasm: ",
+    "interface section is invalid: ",
+    "compile failed: ",
+];
 
-/// The part of an invalid transaction's reason that [`Receipt::hash`] commits to.
+/// The part of a trap's or an invalid transaction's reason that [`Receipt::hash`]
+/// commits to: up to the first [`FOREIGN_TEXT_MARKERS`] marker, or all of it.
 ///
 /// ```
 /// # use supervm_vm::committed_reason;
 /// assert_eq!(committed_reason("code rejected: invalid wasm: bad magic"),
 ///     "code rejected: invalid wasm: ");
+/// assert_eq!(
+///     committed_reason("the code of the contract at 0x01 no longer passes validation: invalid wasm: x"),
+///     "the code of the contract at 0x01 no longer passes validation: invalid wasm: ");
 /// assert_eq!(committed_reason("entry point mint not found"), "entry point mint not found");
 /// ```
 pub fn committed_reason(reason: &str) -> &str {
-    FOREIGN_TEXT_PREFIXES
+    FOREIGN_TEXT_MARKERS
         .iter()
-        .find(|p| reason.starts_with(*p))
-        .map_or(reason, |p| &reason[..p.len()])
+        .filter_map(|m| reason.find(m).map(|i| i + m.len()))
+        .min()
+        .map_or(reason, |end| &reason[..end])
 }
 
 impl Receipt {
@@ -186,7 +196,7 @@ impl Receipt {
             Outcome::OutOfGas => put(b"oog"),
             Outcome::Trap { reason } => {
                 put(b"trap");
-                put(reason.as_bytes());
+                put(committed_reason(reason).as_bytes());
             }
             Outcome::Invalid { reason } => {
                 put(b"invalid");

@@ -84,9 +84,11 @@ pub enum FailAction {
     /// and the store refuses further writes until reopened.
     IoError,
     /// The protocol panics here, as a bug would. At a shard step the panic is raised in
-    /// that shard's writer (a worker thread for every shard but the first) after the
-    /// lower shards have written. The commit unwinds and the store is poisoned as after
-    /// an I/O error.
+    /// that shard's writer (a worker thread; in the prepare round every shard's runs in
+    /// parallel with the decision, at the apply every shard's but the first's), lower
+    /// shards writing normally. The commit unwinds and the store is poisoned as after an
+    /// I/O error. In recovery (`Store::open`) `Crash` and `IoError` both make the open
+    /// fail at that step.
     Panic,
 }
 

@@ -140,7 +140,7 @@ impl Store {
             return Err(Error::Injected(FailPoint::PrepareShard(i)));
         }
         self.point(FailPoint::AfterDecision)?;
-        // Phase 3: apply. Readers wait for the whole batch so none sees half of it.
+        // Phase 2: apply. Readers wait for the whole batch so none sees half of it.
         let mut committed = self.committed.write();
         // Declared after the lock, so dropped before it: if the apply returns early or
         // unwinds, some shards may hold the batch, and reads are refused before any

@@ -3,8 +3,10 @@
 //! machine's compiler is the one that made them, a fresh build must give the same bytes;
 //! with another compiler (Debian updated `rustc-web`, or a rustup target is installed)
 //! the bytes may differ, and the fresh build must still embed the same interface and
-//! export the same entry points. `SUPERVM_BLESS=1` replaces the committed builds with
-//! the fresh ones (then regenerate the golden trace too).
+//! export the same entry points. `SUPERVM_BLESS_WASM=1` replaces the committed builds
+//! with the fresh ones (then regenerate the golden trace in a second run: this one's
+//! binary still embeds the old bytes). The compiler is named by `rustc -vV`, cargo's
+//! version and, for Debian's toolchain, the package versions.
 
 use std::path::Path;
 
@@ -14,7 +16,7 @@ use supervm_vm::{Limits, validate::validate};
 #[test]
 fn committed_wasm_matches_a_fresh_build_by_the_same_compiler() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("wasm");
-    if std::env::var("SUPERVM_BLESS").as_deref() == Ok("1") {
+    if std::env::var("SUPERVM_BLESS_WASM").as_deref() == Ok("1") {
         for (name, code) in fresh::all() {
             std::fs::write(dir.join(format!("{name}.wasm")), code).unwrap();
         }
@@ -26,7 +28,7 @@ fn committed_wasm_matches_a_fresh_build_by_the_same_compiler() {
         );
         return;
     }
-    let same_compiler = fresh::TOOLCHAIN == TOOLCHAIN;
+    let same_compiler = fresh::TOOLCHAIN.trim() == TOOLCHAIN.trim();
     if !same_compiler {
         eprintln!(
             "note: the committed contracts were built by {}, this machine builds them with {}: comparing interfaces and entry points only",
@@ -38,7 +40,7 @@ fn committed_wasm_matches_a_fresh_build_by_the_same_compiler() {
         if same_compiler {
             assert!(
                 committed == built,
-                "contracts/artifacts/wasm/{name}.wasm differs from a fresh build of contracts/{name} by the same compiler ({}): the contract or the SDK changed without updating the committed build; if intended, run SUPERVM_BLESS=1 cargo test --release --workspace -- committed_wasm, then regenerate the golden gas trace",
+                "contracts/artifacts/wasm/{name}.wasm differs from a fresh build of contracts/{name} by the same compiler ({}): the contract or the SDK changed without updating the committed build; if intended, run SUPERVM_BLESS_WASM=1 cargo test --release --workspace -- committed_wasm, then (after that rebuild) regenerate the golden gas trace",
                 TOOLCHAIN.trim()
             );
         }

@@ -698,4 +698,41 @@ fn foreign_rejection_text_is_shown_but_not_committed() {
         reason: "code rejected: module has a start function".into(),
     };
     assert_ne!(other_class.hash(), r.hash());
+
+    // serde_json's wording of a malformed interface section: the same.
+    let bad_interface = crate::util::with_custom(
+        contract(&[], r#"(memory (export "memory") 1) (func (export "f"))"#),
+        supervm_vm::abi::INTERFACE_SECTION,
+        b"{not json",
+    );
+    let r = c.run(
+        Payload::Upload {
+            code: bad_interface,
+        },
+        1_000_000,
+    );
+    let Outcome::Invalid { reason } = &r.outcome else {
+        panic!("expected invalid, got {:?}", r.outcome)
+    };
+    let marker = "interface section is invalid: ";
+    let at = reason.find(marker).unwrap_or_else(|| panic!("{reason}")) + marker.len();
+    assert!(reason.len() > at, "{reason}");
+    let mut reworded = r.clone();
+    reworded.outcome = Outcome::Invalid {
+        reason: format!("{}other wording", &reason[..at]),
+    };
+    assert_eq!(reworded.hash(), r.hash());
+
+    // A trap carrying a dependency's text mid-reason (a nested call of code that no
+    // longer validates): committed up to the marker too.
+    let trap = |detail: &str| {
+        let mut t = r.clone();
+        t.outcome = Outcome::Trap {
+            reason: format!(
+                "the code of the contract at 0x01 no longer passes validation: invalid wasm: {detail}"
+            ),
+        };
+        t.hash()
+    };
+    assert_eq!(trap("one wording"), trap("another"));
 }

@@ -405,8 +405,9 @@ fn an_open_that_recovered_a_batch_rescans_the_state() {
 
 /// Guards against: a crash during recovery itself leaving the store unopenable or
 /// inconsistent. Recovery is interrupted at each of its steps in turn (after taking a
-/// decision back, before each shard's rollback or redo), each time by a crash or an
-/// I/O error; the next open must finish the job and match the model: without the batch
+/// decision back, before each shard's rollback or redo; in recovery a crash and an
+/// I/O error both make the open fail there); the next open must finish the job and
+/// match the model: without the batch
 /// a shard never prepared, with the batch some shards had not applied.
 #[test]
 fn a_crash_during_recovery_is_finished_by_the_next_open() {
