@@ -122,6 +122,23 @@ pub struct StoreConfig {
     pub fail: Option<FailHook>,
 }
 
+impl StoreConfig {
+    /// What the fail hook says at `p` (`Continue` without a hook).
+    pub(crate) fn fault(&self, p: FailPoint) -> FailAction {
+        self.fail.as_ref().map_or(FailAction::Continue, |f| f(p))
+    }
+
+    /// The fault at `p` as a result: `Err(Injected)` for a crash or an I/O error, a
+    /// panic for `Panic`.
+    pub(crate) fn injected(&self, p: FailPoint) -> crate::Result<()> {
+        match self.fault(p) {
+            FailAction::Continue => Ok(()),
+            FailAction::Panic => panic!("injected panic at {p:?}"),
+            _ => Err(crate::Error::Injected(p)),
+        }
+    }
+}
+
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {

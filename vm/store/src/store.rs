@@ -49,6 +49,27 @@ impl Shard {
         }
     }
 
+    /// The batches this shard holds a prepare record of, in order, read from the keys
+    /// alone (a record holds a whole batch's writes: not decoded here).
+    fn prepared_batches(&self) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        let it = self.db.iterator(IteratorMode::From(
+            layout::META_PREPARED,
+            Direction::Forward,
+        ));
+        for item in it {
+            let (k, _) = item.ctx(|| format!("shard {} scan prepared", self.index))?;
+            let Some(batch) = k.strip_prefix(layout::META_PREPARED) else {
+                break;
+            };
+            let batch: [u8; 8] = batch.try_into().map_err(|_| {
+                Error::Corrupt(format!("shard {}: malformed prepare key", self.index))
+            })?;
+            out.push(u64::from_be_bytes(batch));
+        }
+        Ok(out)
+    }
+
     /// Every prepare record, in batch order.
     fn prepared(&self) -> Result<Vec<Prepared>> {
         let mut out = Vec::new();
@@ -216,12 +237,7 @@ impl Store {
             Some(b) => Head::decode(&b)?,
             None => Head::genesis(),
         };
-        let fail = |p: FailPoint| match config.fail.as_ref().map_or(FailAction::Continue, |f| f(p))
-        {
-            FailAction::Continue => Ok(()),
-            FailAction::Panic => panic!("injected panic at {p:?}"),
-            _ => Err(Error::Injected(p)),
-        };
+        let fail = |p: FailPoint| config.injected(p);
         let (head, taken_back) = settle_decision(&coord, &shards, head)?;
         if taken_back.is_some() {
             fail(FailPoint::RecoveryAfterTakeBack)?;
@@ -376,7 +392,7 @@ impl Store {
     pub fn shard_status(&self) -> Result<Vec<(u64, usize)>> {
         self.shards
             .iter()
-            .map(|s| Ok((s.applied()?, s.prepared()?.len())))
+            .map(|s| Ok((s.applied()?, s.prepared_batches()?.len())))
             .collect()
     }
 
@@ -420,10 +436,7 @@ impl Store {
     }
 
     pub(crate) fn fail(&self, p: FailPoint) -> FailAction {
-        match &self.config.fail {
-            Some(f) => f(p),
-            None => FailAction::Continue,
-        }
+        self.config.fault(p)
     }
 }
 
@@ -445,14 +458,18 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
     if head.batch == 0 {
         return Ok((head, None));
     }
+    // (applied batch, batches with a prepare record) of every shard
+    let status = shards
+        .iter()
+        .map(|s| Ok((s.applied()?, s.prepared_batches()?)))
+        .collect::<Result<Vec<_>>>()?;
     let mut missing = Vec::new();
     let mut applied_by = None;
-    for s in shards {
-        let applied = s.applied()?;
-        if applied >= head.batch {
+    for (s, (applied, prepared)) in shards.iter().zip(&status) {
+        if *applied >= head.batch {
             applied_by.get_or_insert(s.index);
-        } else if !s.prepared()?.iter().any(|p| p.batch == head.batch) {
-            missing.push((s.index, applied));
+        } else if !prepared.contains(&head.batch) {
+            missing.push((s.index, *applied));
         }
     }
     let Some(&(first_missing, stands)) = missing.first() else {
@@ -482,10 +499,8 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
             prev.batch, prev.blocks, head.batch, head.blocks
         )));
     }
-    for s in shards {
-        let applied = s.applied()?;
-        let behind_with_record =
-            applied + 1 == prev.batch && s.prepared()?.iter().any(|p| p.batch == prev.batch);
+    for (s, &(applied, ref prepared)) in shards.iter().zip(&status) {
+        let behind_with_record = applied + 1 == prev.batch && prepared.contains(&prev.batch);
         if applied != prev.batch && !behind_with_record {
             return Err(Error::Corrupt(format!(
                 "batch {} is not prepared on shard {first_missing}, but shard {} stands at batch {applied}, not at the previous batch {}: not a crash inside a commit; nothing was taken back",

@@ -100,11 +100,7 @@ impl Store {
     }
 
     fn point(&self, p: FailPoint) -> Result<()> {
-        match self.fail(p) {
-            FailAction::Continue => Ok(()),
-            FailAction::Panic => panic!("injected panic at {p:?}"),
-            _ => Err(Error::Injected(p)),
-        }
+        self.config.injected(p)
     }
 
     fn run_protocol(&self, batch: &CommitBatch, head: &Head) -> Result<()> {
