@@ -207,15 +207,15 @@ pub fn error_data(e: &Error) -> Value {
     d
 }
 
-/// `chain.health`.
-pub fn health(chain: &Chain) -> Value {
+/// `chain.health` (and `GET /health`), as the client library reads it.
+pub fn health(chain: &Chain) -> supervm_client::views::HealthView {
     let halted = chain.halted.lock().clone();
-    json!({
-        "ok": halted.is_none(),
-        "latest_height": chain.latest_height(),
-        "mempool": chain.mempool.len(),
-        "halted": halted,
-    })
+    supervm_client::views::HealthView {
+        ok: halted.is_none(),
+        latest_height: chain.latest_height(),
+        mempool: chain.mempool.len() as u64,
+        halted,
+    }
 }
 
 /// The longest `tx.submit` waits: under the node's 30 s request deadline
@@ -572,7 +572,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             // 503 once the block pipeline halted, so load balancers and probes notice.
             axum::routing::get(move || {
                 let v = health(&hc);
-                let status = if v["ok"] == true {
+                let status = if v.ok {
                     axum::http::StatusCode::OK
                 } else {
                     axum::http::StatusCode::SERVICE_UNAVAILABLE

@@ -239,7 +239,7 @@ impl Client {
     /// (`None` if it was not deployed yet).
     pub async fn contract_at(
         &self,
-        address: &supervm_abi::Address,
+        address: &Address,
         height: u64,
     ) -> Result<Option<ContractView>> {
         self.call(
