@@ -340,7 +340,7 @@ impl Chain {
     pub fn admit(&self, tx: SignedTx, hash: [u8; 32], raw: Vec<u8>) -> Result<()> {
         // (a halted pipeline also sets `stopping`: say why first)
         if let Some(h) = self.halted.lock().clone() {
-            return Err(Error::Other(format!("block pipeline halted: {h}")));
+            return Err(Error::Halted(h));
         }
         if self.stopping.load(Ordering::Relaxed) {
             return Err(Error::ShuttingDown);

@@ -66,6 +66,19 @@ pub struct NodeConfig {
     /// tens of milliseconds of computation here (more for a call reading much
     /// uncached state).
     pub max_locked_simulation_gas: u64,
+    /// A fault hook handed to the store (fail-points of its commit and recovery), for
+    /// tests of what the node does when a commit fails. `None` outside tests.
+    pub store_fail: Option<StoreFailHook>,
+}
+
+/// [`NodeConfig::store_fail`]: the store's [`supervm_store::FailHook`], printable.
+#[derive(Clone)]
+pub struct StoreFailHook(pub supervm_store::FailHook);
+
+impl std::fmt::Debug for StoreFailHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreFailHook")
+    }
 }
 
 impl NodeConfig {
@@ -101,6 +114,7 @@ impl NodeConfig {
             },
             rpc_connections: crate::rpc::ConnLimits::default(),
             max_locked_simulation_gas: 50_000_000,
+            store_fail: None,
         }
     }
 }

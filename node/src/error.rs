@@ -133,6 +133,10 @@ pub enum Error {
     /// The node is shutting down.
     #[error("node is shutting down")]
     ShuttingDown,
+    /// The block pipeline halted on a failed commit (an I/O error, a full disk): the node
+    /// answers queries but accepts no transactions until restarted, which recovers.
+    #[error("block pipeline halted: {0}")]
+    Halted(String),
     /// State was asked for at a height above the latest committed block.
     #[error("no state at height {asked}: the latest committed height is {latest}")]
     StateNotRetained {
@@ -185,6 +189,7 @@ impl Error {
             Error::BadSenderKey(_) => -32026,
             Error::IntrinsicGas { .. } => -32027,
             Error::SenderPendingLimit { .. } => -32028,
+            Error::Halted(_) => -32029,
             Error::StateNotRetained { .. } => -32030,
             Error::Store(_) | Error::Vm(_) | Error::Other(_) => -32603,
         }
@@ -213,6 +218,7 @@ impl Error {
             Error::BadSenderKey(_) => "bad_sender_key",
             Error::IntrinsicGas { .. } => "intrinsic_gas",
             Error::SenderPendingLimit { .. } => "sender_pending_limit",
+            Error::Halted(_) => "halted",
             Error::StateNotRetained { .. } => "state_not_retained",
             Error::Store(_) => "store",
             Error::Vm(_) => "vm",

@@ -199,6 +199,7 @@ pub fn error_data(e: &Error) -> Value {
         Error::TooLarge { size, limit } => json!({"size": size, "limit": limit}),
         Error::StateNotRetained { asked, latest } => json!({"asked": asked, "latest": latest}),
         Error::BadSenderKey(why) => json!({"key": why}),
+        Error::Halted(why) => json!({"detail": why}),
         _ => json!({}),
     };
     if let (Some(d), Value::Object(x)) = (d.as_object_mut(), extra) {
@@ -273,7 +274,7 @@ fn with_errors(mut spec: MethodSpec, codes: &[(i64, &str)]) -> MethodSpec {
     spec
 }
 
-const SUBMIT_ERRORS: [(i64, &str); 19] = [
+const SUBMIT_ERRORS: [(i64, &str); 20] = [
     (-32010, "malformed transaction"),
     (-32011, "transaction too large"),
     (-32012, "signature does not verify"),
@@ -293,6 +294,7 @@ const SUBMIT_ERRORS: [(i64, &str); 19] = [
     (-32026, "sender is not a usable ed25519 key"),
     (-32027, "gas limit below the intrinsic gas"),
     (-32028, "sender has too many pending transactions"),
+    (-32029, "block pipeline halted"),
 ];
 
 /// Registers a method whose handler is a plain function of the chain and its params.

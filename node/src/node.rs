@@ -46,6 +46,7 @@ pub async fn start(
         StoreConfig {
             shards: config.shards,
             durability: config.durability,
+            fail: config.store_fail.as_ref().map(|h| h.0.clone()),
             ..StoreConfig::default()
         },
     )?;

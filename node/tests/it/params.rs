@@ -64,8 +64,8 @@ async fn parameters_and_visibility() {
     let acc = call(&url, "account.get", json!([to_hex(&alice.0)])).await;
     assert_eq!(acc["result"]["nonce"], 1, "{acc}");
     assert_eq!(acc["result"]["pending_nonce"], 1, "{acc}");
-    let held = &node.chain.hold;
-    held.store(true, std::sync::atomic::Ordering::SeqCst);
+    // (a producer already waiting for transactions must see the hold first)
+    crate::support::hold(&node).await;
     let tx = transfer(&keys[0], 1, address_of(&keys[1]), 5);
     let sub = call(&url, "tx.submit", json!([to_hex(&tx.encode())])).await;
     assert_eq!(sub["result"]["status"], "pending", "{sub}");
@@ -75,7 +75,9 @@ async fn parameters_and_visibility() {
     let h = acc["result"]["height"].clone();
     let at = call(&url, "account.get", json!([to_hex(&alice.0), h])).await;
     assert!(at["result"].get("pending_nonce").is_none(), "{at}");
-    held.store(false, std::sync::atomic::Ordering::SeqCst);
+    node.chain
+        .hold
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     node.chain.mempool.wake();
     let page = call(
         &url,
@@ -88,16 +90,7 @@ async fn parameters_and_visibility() {
     // Nothing above the head: the block after the latest is null, and an events range
     // reaching past the head ends at it. (First let the released transaction commit, so
     // no block lands between reading the head and asking past it.)
-    for _ in 0..500 {
-        if node.chain.mempool.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(
-        node.chain.mempool.is_empty(),
-        "the released transaction committed"
-    );
+    crate::support::wait_mempool_empty(&node).await;
     let latest = call(&url, "chain.info", json!([])).await["result"]["latest_height"]
         .as_u64()
         .unwrap();
