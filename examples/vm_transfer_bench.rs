@@ -1,11 +1,13 @@
 //! Token transfers through the whole VM path on one core with in-memory state,
-//! with a bare-wasmtime call of the same contract function from the same run.
+//! with a bare-wasmtime call of the same contract function and revm (the leading
+//! Rust EVM) running a standard ERC-20 `transfer` on the same transfers, from the same run.
 //!
 //! ```text
 //! cargo run --release --example vm_transfer_bench -- [--txs N] [--accounts N] [--json] [--vm-only]
 //! ```
 //!
-//! Counts only committed transfers (outcome `Success`, write set applied).
+//! Counts only committed transfers (outcome `Success`, write set applied; on revm,
+//! `ExecutionResult::Success` committed to its in-memory database).
 
 /// The allocator of every benchmark binary (the baselines in the same run use it too).
 #[global_allocator]
@@ -16,6 +18,9 @@ use std::time::Instant;
 use supervm_benches::{arg, bare::BareToken, transfer};
 use supervm_vm::{Payload, abi::Decode};
 
+/// Seed of the random transfers (the revm baseline draws the same ones from it).
+const SEED: u64 = 42;
+
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {
     supervm_node::allocator::configure();
@@ -23,7 +28,7 @@ fn main() {
     let json = args.iter().any(|a| a == "--json");
     let n = arg(&args, "--txs", 200_000);
     let accounts = arg(&args, "--accounts", 1_000);
-    let mut w = transfer::setup(accounts, n, 42);
+    let mut w = transfer::setup(accounts, n, SEED);
 
     // No warm-up needed: setup deployed the token and funded the accounts through the same
     // VM, so the module is compiled and cached before the clock starts.
@@ -52,6 +57,25 @@ fn main() {
             _ => unreachable!("transfers only"),
         })
         .collect();
+    // The token balance of `a` after the VM run, read through a VM query.
+    let vm_balance = |a: &supervm_vm::Address| {
+        let r =
+            w.vm.execute(
+                &w.state,
+                &w.block,
+                &supervm_vm::Transaction {
+                    sender: *a,
+                    gas_limit: transfer::TRANSFER_GAS,
+                    payload: Payload::Call {
+                        contract: w.token,
+                        function: "balance".into(),
+                        args: supervm_vm::abi::Encode::encode(&(*a,)),
+                    },
+                },
+            )
+            .expect("query");
+        u128::decode(&mut &r.return_data[..]).expect("u128")
+    };
     let mut bare_rates = vec![];
     for (tuned, recycled) in [(false, false), (true, false), (true, true)] {
         let mut bare = BareToken::new(supervm_contracts::TOKEN, &w.accounts, 1_000_000_000, tuned)
@@ -70,24 +94,8 @@ fn main() {
         // Both paths must agree on the outcome of the workload.
         assert_eq!(ok, committed, "bare and VM committed counts differ");
         for a in w.accounts.iter().take(50) {
-            let r =
-                w.vm.execute(
-                    &w.state,
-                    &w.block,
-                    &supervm_vm::Transaction {
-                        sender: *a,
-                        gas_limit: transfer::TRANSFER_GAS,
-                        payload: Payload::Call {
-                            contract: w.token,
-                            function: "balance".into(),
-                            args: supervm_vm::abi::Encode::encode(&(*a,)),
-                        },
-                    },
-                )
-                .expect("query");
-            let vm_balance = u128::decode(&mut &r.return_data[..]).expect("u128");
             assert_eq!(
-                vm_balance,
+                vm_balance(a),
                 bare.balance(a),
                 "balances differ between VM and bare runs"
             );
@@ -97,6 +105,22 @@ fn main() {
     let (bare_tx_per_s, bare_seconds) = bare_rates[0];
     let (tuned_tx_per_s, tuned_seconds) = bare_rates[1];
     let (recycled_tx_per_s, recycled_seconds) = bare_rates[2];
+
+    // revm: a standard ERC-20 `transfer` (solc, optimizer on) on the same transfers: the same
+    // seed and draws give the same senders, recipients and amounts, so the outcomes must agree.
+    let evm = revm_erc20::run(accounts, n, SEED);
+    assert_eq!(
+        evm.committed, committed,
+        "revm and VM committed counts differ"
+    );
+    for (a, revm_balance) in w.accounts.iter().zip(&evm.balances).take(50) {
+        assert_eq!(
+            vm_balance(a),
+            *revm_balance,
+            "balances differ between VM and revm runs"
+        );
+    }
+    let revm_tx_per_s = evm.committed as f64 / evm.seconds;
 
     let tx_per_s = committed as f64 / seconds;
     if !json {
@@ -119,6 +143,13 @@ fn main() {
             "VM layers (gas, limits, globals reset, journal, read/write sets, receipts) cost {:.2} us per transfer over the reused bare instance",
             (seconds - recycled_seconds) / n as f64 * 1e6
         );
+        println!(
+            "revm {} (ERC-20 transfer, in-memory CacheDB, one tx committed at a time): {} committed in {:.3}s = {revm_tx_per_s:.0} tx/s; SuperVM / revm = {:.2}x",
+            revm_erc20::VERSION,
+            evm.committed,
+            evm.seconds,
+            tx_per_s / revm_tx_per_s
+        );
     }
     println!(
         "{}",
@@ -140,6 +171,220 @@ fn main() {
             "bare_recycled_wasmtime_tx_per_s": recycled_tx_per_s,
             "bare_recycled_wasmtime_seconds": recycled_seconds,
             "bare_recycled_config": "one instance reused, memory zeroed and its fresh image restored after each call, HashMap storage, no gas or read/write sets",
+            "revm_erc20_tx_per_s": revm_tx_per_s,
+            "revm_erc20_seconds": evm.seconds,
+            "revm_erc20_committed": evm.committed,
+            "revm_config": revm_erc20::config(),
+            "vs_revm": tx_per_s / revm_tx_per_s,
         })
     );
+}
+
+/// The EVM baseline: revm (the leading Rust EVM) running a standard ERC-20 `transfer`
+/// (`examples/data/erc20.sol`, solc 0.8.26, optimizer on, 200 runs, EVM version cancun)
+/// in the same kind of loop as the VM: one core, in-memory state, one transaction
+/// executed and committed at a time, only successful ones counted.
+mod revm_erc20 {
+    use std::time::Instant;
+
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use revm::{
+        Context, DatabaseRef, ExecuteCommitEvm, MainBuilder, MainContext,
+        context::TxEnv,
+        database::{CacheDB, EmptyDB},
+        primitives::{Address, Bytes, U256, hardfork::SpecId, keccak256},
+        state::AccountInfo,
+    };
+
+    /// The revm release in Cargo.lock (keep in step with it).
+    pub const VERSION: &str = "43.0.3";
+    /// The EVM specification the transactions run under (the bytecode's target).
+    const SPEC: SpecId = SpecId::CANCUN;
+    /// Deploy bytecode of the ERC-20 (constructor argument: `uint256 supply`).
+    const ERC20_HEX: &str = include_str!("data/erc20.hex");
+    /// Gas limit of each transfer (a transfer between funded accounts uses about 35,000).
+    const TRANSFER_GAS: u64 = 100_000;
+    /// Token balance each account is funded with (as in the VM workload).
+    const START_BALANCE: u128 = 1_000_000_000;
+    /// Total supply, minted to the deployer (as in the VM workload).
+    const SUPPLY: u128 = u128::MAX / 2;
+    /// Ether (wei) each account holds to pay for gas.
+    const GAS_MONEY: u128 = 1_000_000_000_000_000_000;
+
+    /// What the JSON output's `revm_config` says.
+    pub fn config() -> String {
+        format!(
+            "revm {VERSION} (mainnet EVM, spec {SPEC:?}, default features off but std: pure-Rust precompiles), \
+             in-memory CacheDB<EmptyDB>, one transaction executed and committed at a time (transact_commit), \
+             nonce and balance checks on, gas limit {TRANSFER_GAS}, gas price 0, basefee 0; \
+             ERC-20 examples/data/erc20.sol, solc 0.8.26 optimizer 200 runs, evm cancun"
+        )
+    }
+
+    /// The outcome of a run.
+    pub struct Run {
+        /// Transfers that returned `ExecutionResult::Success` and were committed.
+        pub committed: usize,
+        /// Seconds of the transfer loop (setup excluded).
+        pub seconds: f64,
+        /// Token balance of each account after the run, in account order.
+        pub balances: Vec<u128>,
+    }
+
+    /// The EVM address of benchmark account `i` (its first byte keeps it clear of the
+    /// precompile range).
+    fn account(i: usize) -> Address {
+        let mut a = [0u8; 20];
+        a[0] = 0xAC;
+        a[12..].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+        Address::new(a)
+    }
+
+    /// Calldata of `transfer(to, amount)`: the selector, then the ABI-encoded arguments.
+    fn transfer_calldata(selector: &[u8], to: Address, amount: u128) -> Bytes {
+        let mut data = Vec::with_capacity(4 + 64);
+        data.extend_from_slice(selector);
+        data.extend_from_slice(&[0u8; 12]);
+        data.extend_from_slice(to.as_slice());
+        data.extend_from_slice(&[0u8; 16]);
+        data.extend_from_slice(&amount.to_be_bytes());
+        Bytes::from(data)
+    }
+
+    /// A call of the token's `transfer` from `from` with nonce `nonce`.
+    fn transfer_tx(
+        token: Address,
+        selector: &[u8],
+        from: Address,
+        nonce: u64,
+        to: Address,
+        amount: u128,
+    ) -> TxEnv {
+        TxEnv::builder()
+            .caller(from)
+            .call(token)
+            .data(transfer_calldata(selector, to, amount))
+            .nonce(nonce)
+            .gas_limit(TRANSFER_GAS)
+            .gas_price(0)
+            .build()
+            .expect("transfer transaction")
+    }
+
+    /// The storage slot of `balanceOf[holder]` (the mapping is slot 0).
+    fn balance_slot(holder: Address) -> U256 {
+        let mut key = [0u8; 64];
+        key[12..32].copy_from_slice(holder.as_slice());
+        U256::from_be_bytes(keccak256(key).0)
+    }
+
+    /// Deploys the ERC-20, funds `accounts` accounts with ether and tokens, then executes
+    /// and commits `txs` transfers drawn from `seed` exactly as the VM workload draws them
+    /// (uniform sender and recipient, amount 1..100), timing only that loop. Checks that
+    /// every transfer was included (nonces), that token balances still sum to the supply,
+    /// and returns the count of successful transfers.
+    #[allow(clippy::disallowed_methods)] // a benchmark times things
+    pub fn run(accounts: usize, txs: usize, seed: u64) -> Run {
+        let deployer = Address::new([0xDE; 20]);
+        let holders: Vec<Address> = (0..accounts).map(account).collect();
+        let mut db = CacheDB::new(EmptyDB::new());
+        for a in holders.iter().chain([&deployer]) {
+            db.insert_account_info(*a, AccountInfo::from_balance(U256::from(GAS_MONEY)));
+        }
+        let mut evm = Context::mainnet()
+            .modify_cfg_chained(|cfg| cfg.set_spec_and_mainnet_gas_params(SPEC))
+            .with_db(db)
+            .build_mainnet();
+
+        // Deploy: the constructor mints the whole supply to the deployer.
+        let mut init = hex::decode(ERC20_HEX.trim()).expect("erc20.hex is hex");
+        init.extend_from_slice(&[0u8; 16]);
+        init.extend_from_slice(&SUPPLY.to_be_bytes());
+        let deploy = TxEnv::builder()
+            .caller(deployer)
+            .create()
+            .data(Bytes::from(init))
+            .nonce(0)
+            .gas_limit(5_000_000)
+            .gas_price(0)
+            .build()
+            .expect("deploy transaction");
+        let deployed = evm.transact_commit(deploy).expect("deploy");
+        let token = deployed
+            .created_address()
+            .unwrap_or_else(|| panic!("ERC-20 deploy failed: {deployed:?}"));
+        let selector = keccak256("transfer(address,uint256)");
+        let selector = &selector.as_slice()[..4];
+
+        // Fund every account through the token's own `transfer`, as the VM workload does.
+        for (i, to) in holders.iter().enumerate() {
+            let tx = transfer_tx(token, selector, deployer, i as u64 + 1, *to, START_BALANCE);
+            let r = evm.transact_commit(tx).expect("funding transfer");
+            assert!(r.is_success(), "funding transfer failed: {r:?}");
+        }
+
+        // The same draws, in the same order and types, as `transfer::setup`.
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut nonces = vec![0u64; accounts];
+        let plan: Vec<TxEnv> = (0..txs)
+            .map(|_| {
+                let from = rng.gen_range(0..accounts);
+                let to = rng.gen_range(0..accounts);
+                let amount: u128 = rng.gen_range(1..100);
+                let nonce = nonces[from];
+                nonces[from] += 1;
+                transfer_tx(token, selector, holders[from], nonce, holders[to], amount)
+            })
+            .collect();
+
+        // Setup executed the same code through the same EVM: nothing left to warm up.
+        let t0 = Instant::now();
+        let mut committed = 0usize;
+        for tx in plan {
+            let result = evm.transact_commit(tx).expect("valid transaction");
+            if result.is_success() {
+                committed += 1;
+            }
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+
+        let db = &evm.ctx.journaled_state.database;
+        let sent: u64 = holders
+            .iter()
+            .map(|a| {
+                db.basic_ref(*a)
+                    .expect("in-memory")
+                    .expect("funded account")
+                    .nonce
+            })
+            .sum();
+        assert_eq!(sent, txs as u64, "a transfer was not included");
+        let token_balance = |a: Address| {
+            db.storage_ref(token, balance_slot(a))
+                .expect("in-memory")
+                .to::<u128>()
+        };
+        let balances: Vec<u128> = holders.iter().map(|a| token_balance(*a)).collect();
+        let total = balances
+            .iter()
+            .fold(U256::from(token_balance(deployer)), |sum, b| {
+                sum + U256::from(*b)
+            });
+        assert_eq!(
+            total,
+            U256::from(SUPPLY),
+            "token balances do not sum to the supply"
+        );
+        assert_eq!(
+            db.storage_ref(token, U256::from(2)).expect("in-memory"),
+            U256::from(SUPPLY),
+            "totalSupply changed"
+        );
+        Run {
+            committed,
+            seconds,
+            balances,
+        }
+    }
 }
