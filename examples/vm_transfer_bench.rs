@@ -217,7 +217,7 @@ mod revm_erc20 {
         format!(
             "revm {VERSION} (mainnet EVM, spec {SPEC:?}, default features off but std: pure-Rust precompiles), \
              in-memory CacheDB<EmptyDB>, one transaction executed and committed at a time (transact_commit), \
-             nonce and balance checks on, gas limit {TRANSFER_GAS}, gas price 0, basefee 0; \
+             nonce check, balance check and fee charge off (as in SuperVM's VM path), gas limit {TRANSFER_GAS}, gas price 0, basefee 0; \
              ERC-20 examples/data/erc20.sol, solc 0.8.26 optimizer 200 runs, evm cancun"
         )
     }
@@ -293,7 +293,14 @@ mod revm_erc20 {
             db.insert_account_info(*a, AccountInfo::from_balance(U256::from(GAS_MONEY)));
         }
         let mut evm = Context::mainnet()
-            .modify_cfg_chained(|cfg| cfg.set_spec_and_mainnet_gas_params(SPEC))
+            .modify_cfg_chained(|cfg| {
+                cfg.set_spec_and_mainnet_gas_params(SPEC);
+                // SuperVM's VM path has no nonces or fees (the node does those): the
+                // EVM is spared them too, so the comparison is contract execution alone.
+                cfg.disable_nonce_check = true;
+                cfg.disable_balance_check = true;
+                cfg.disable_fee_charge = true;
+            })
             .with_db(db)
             .build_mainnet();
 
