@@ -121,3 +121,85 @@ fn a_capped_try_call_loses_only_its_cap() {
         r.gas_used
     );
 }
+
+/// Every host function that charges per byte charges exactly its table's `per_byte`
+/// for each byte its documentation names: the same contract called with a length
+/// 64 bytes longer (same instructions, so the same fuel) costs `per_byte × 64` more.
+#[test]
+fn per_byte_costs_are_the_tables() {
+    use supervm_vm::abi::HOST_FNS;
+    let per_byte = |name: &str| {
+        HOST_FNS
+            .iter()
+            .find(|f| f.name == name)
+            .expect("host fn")
+            .cost
+            .per_byte
+    };
+    let mut c = Chain::new();
+    let callee = c.deploy_ok(contract(
+        &[],
+        r#"(memory (export "memory") 1) (func (export "f"))"#,
+    ));
+    // The callee's address at offset 512, its function name "f" at 600.
+    let addr: String = callee.0.iter().map(|b| format!("\\{b:02x}")).collect();
+    let data = format!(r#"(data (i32.const 512) "{addr}") (data (i32.const 600) "f")"#);
+    // (function, the call with `{L}` for the varied length, outcome expected)
+    let cases: &[(&str, &str, bool)] = &[
+        ("blake3", "(call $blake3 (i32.const 0) (i32.const {L}) (i32.const 1024))", true),
+        ("sha256", "(call $sha256 (i32.const 0) (i32.const {L}) (i32.const 1024))", true),
+        ("return_data", "(call $return_data (i32.const 0) (i32.const {L}))", true),
+        ("debug_log", "(call $debug_log (i32.const 0) (i32.const {L}))", true),
+        ("storage_has", "(drop (call $storage_has (i32.const 0) (i32.const {L})))", true),
+        ("storage_remove", "(call $storage_remove (i32.const 0) (i32.const {L}))", true),
+        (
+            "storage_set",
+            "(call $storage_set (i32.const 0) (i32.const 4) (i32.const 0) (i32.const {L}))",
+            true,
+        ),
+        (
+            // topics: an empty list (a zero u32 length at offset 0)
+            "emit_event",
+            "(call $emit_event (i32.const 0) (i32.const 4) (i32.const 100) (i32.const {L}))",
+            true,
+        ),
+        (
+            "ed25519_verify",
+            "(drop (call $ed25519_verify (i32.const 0) (i32.const 100) (i32.const {L}) (i32.const 200)))",
+            true,
+        ),
+        (
+            "call",
+            "(drop (call $call (i32.const 512) (i32.const 600) (i32.const 1) (i32.const 0) (i32.const {L}) (i64.const 0)))",
+            true,
+        ),
+        (
+            "try_call",
+            "(drop (call $try_call (i32.const 512) (i32.const 600) (i32.const 1) (i32.const 0) (i32.const {L}) (i64.const 0)))",
+            true,
+        ),
+        // A revert is charged too (the outcome is Revert, the gas is used).
+        ("revert", "(call $revert (i32.const 1) (i32.const 0) (i32.const {L}))", false),
+    ];
+    for (name, call, succeeds) in cases {
+        let gas_at = |c: &mut Chain, len: u32| {
+            let body = format!(
+                r#"(memory (export "memory") 1) {data} (func (export "f") {})"#,
+                call.replace("{L}", &len.to_string())
+            );
+            let a = c.deploy_ok(contract(&[name], &body));
+            let r = c.call(a, "f", vec![], GAS);
+            assert_eq!(r.outcome.is_success(), *succeeds, "{name}: {:?}", r.outcome);
+            r.gas_used
+        };
+        let short = gas_at(&mut c, 8);
+        let long = gas_at(&mut c, 72);
+        assert_eq!(
+            long - short,
+            64 * per_byte(name),
+            "{name}: 64 more bytes cost {} gas, the table says {} per byte",
+            long - short,
+            per_byte(name)
+        );
+    }
+}
