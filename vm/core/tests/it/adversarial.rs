@@ -429,6 +429,52 @@ fn policy_violations_are_rejected_with_their_reason() {
         vec![0, 97, 115, 109, 1, 0, 0, 0, 1, 2, 3],
         "invalid wasm",
     );
+    // Threads: a shared memory, and an atomic instruction on an ordinary one.
+    rejected(
+        &mut c,
+        contract(&[], r#"(memory (export "memory") 1 1 shared)"#),
+        "invalid wasm",
+    );
+    rejected(
+        &mut c,
+        contract(
+            &[],
+            r#"(memory (export "memory") 1) (func (export "f") (drop (i32.atomic.load (i32.const 0))))"#,
+        ),
+        "invalid wasm",
+    );
+    // Reference types: an externref table, and a `ref.null extern`.
+    rejected(
+        &mut c,
+        contract(&[], r#"(memory (export "memory") 1) (table 1 1 externref)"#),
+        "invalid wasm",
+    );
+    rejected(
+        &mut c,
+        contract(
+            &[],
+            r#"(memory (export "memory") 1) (func (export "f") (drop (ref.null extern)))"#,
+        ),
+        "invalid wasm",
+    );
+    // Multi-value: a function returning two i32s (over the VM's own max_results, checked
+    // before wasmparser sees the type), and a block taking a parameter.
+    rejected(
+        &mut c,
+        contract(
+            &[],
+            r#"(memory (export "memory") 1) (func (result i32 i32) (i32.const 1) (i32.const 2))"#,
+        ),
+        "max_results",
+    );
+    rejected(
+        &mut c,
+        contract(
+            &[],
+            r#"(memory (export "memory") 1) (func (export "f") (i32.const 1) (block (param i32) (drop)))"#,
+        ),
+        "invalid wasm",
+    );
     still_healthy(&mut c);
 }
 

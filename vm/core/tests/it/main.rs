@@ -5,6 +5,7 @@ mod abi_doc;
 mod adversarial;
 mod basics;
 mod charges;
+mod host_fns;
 mod recycle;
 mod recycle_fuzz;
 mod util;

@@ -102,6 +102,72 @@ fn every_call_sees_the_freshly_instantiated_state() {
     assert_eq!(observe(&mut c, a).gas_used, first.gas_used);
 }
 
+/// The idle pool never takes back an instance whose call trapped, reverted or ran out
+/// of gas, and takes back one whose call succeeded.
+#[test]
+fn failed_calls_never_return_their_instance_to_the_pool() {
+    let mut c = Chain::new();
+    let a = c.deploy_ok(contract(
+        &["revert"],
+        r#"(memory (export "memory") 1)
+        (func (export "ok"))
+        (func (export "trap") unreachable)
+        (func (export "revert_now") (call $revert (i32.const 3) (i32.const 0) (i32.const 0)))
+        (func (export "spin") (loop $l (br $l)))"#,
+    ));
+    assert_eq!(
+        c.vm.idle_instances(),
+        0,
+        "a deploy without constructor runs nothing"
+    );
+    let failures: [(&str, u64); 3] = [("trap", GAS), ("revert_now", GAS), ("spin", 100_000)];
+    let failed_as_meant = |function: &str, outcome: &Outcome| {
+        matches!(
+            (function, outcome),
+            ("trap", Outcome::Trap { .. })
+                | ("revert_now", Outcome::Revert { code: 3, .. })
+                | ("spin", Outcome::OutOfGas)
+        )
+    };
+    for (function, gas) in failures {
+        assert_eq!(c.call(a, "ok", vec![], GAS).outcome, Outcome::Success);
+        assert_eq!(
+            c.vm.idle_instances(),
+            1,
+            "a successful call gives its instance back"
+        );
+        // The failing call runs on that idle instance, which must not come back.
+        let r = c.call(a, function, vec![], gas);
+        assert!(
+            failed_as_meant(function, &r.outcome),
+            "{function}: {:?}",
+            r.outcome
+        );
+        assert_eq!(
+            c.vm.idle_instances(),
+            0,
+            "{function}: its instance came back"
+        );
+        // With the pool empty it runs on a fresh instance, which must not join it either.
+        let r = c.call(a, function, vec![], gas);
+        assert!(
+            failed_as_meant(function, &r.outcome),
+            "{function}: {:?}",
+            r.outcome
+        );
+        assert_eq!(
+            c.vm.idle_instances(),
+            0,
+            "{function}: a fresh instance was kept"
+        );
+    }
+    // Successive successful calls reuse the one idle instance.
+    for _ in 0..3 {
+        assert_eq!(c.call(a, "ok", vec![], GAS).outcome, Outcome::Success);
+        assert_eq!(c.vm.idle_instances(), 1);
+    }
+}
+
 #[test]
 fn export_names_of_the_instrumentation_are_reserved() {
     let mut c = Chain::new();
