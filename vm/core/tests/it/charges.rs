@@ -146,12 +146,36 @@ fn per_byte_costs_are_the_tables() {
     let data = format!(r#"(data (i32.const 512) "{addr}") (data (i32.const 600) "f")"#);
     // (function, the call with `{L}` for the varied length, outcome expected)
     let cases: &[(&str, &str, bool)] = &[
-        ("blake3", "(call $blake3 (i32.const 0) (i32.const {L}) (i32.const 1024))", true),
-        ("sha256", "(call $sha256 (i32.const 0) (i32.const {L}) (i32.const 1024))", true),
-        ("return_data", "(call $return_data (i32.const 0) (i32.const {L}))", true),
-        ("debug_log", "(call $debug_log (i32.const 0) (i32.const {L}))", true),
-        ("storage_has", "(drop (call $storage_has (i32.const 0) (i32.const {L})))", true),
-        ("storage_remove", "(call $storage_remove (i32.const 0) (i32.const {L}))", true),
+        (
+            "blake3",
+            "(call $blake3 (i32.const 0) (i32.const {L}) (i32.const 1024))",
+            true,
+        ),
+        (
+            "sha256",
+            "(call $sha256 (i32.const 0) (i32.const {L}) (i32.const 1024))",
+            true,
+        ),
+        (
+            "return_data",
+            "(call $return_data (i32.const 0) (i32.const {L}))",
+            true,
+        ),
+        (
+            "debug_log",
+            "(call $debug_log (i32.const 0) (i32.const {L}))",
+            true,
+        ),
+        (
+            "storage_has",
+            "(drop (call $storage_has (i32.const 0) (i32.const {L})))",
+            true,
+        ),
+        (
+            "storage_remove",
+            "(call $storage_remove (i32.const 0) (i32.const {L}))",
+            true,
+        ),
         (
             "storage_set",
             "(call $storage_set (i32.const 0) (i32.const 4) (i32.const 0) (i32.const {L}))",
@@ -179,7 +203,11 @@ fn per_byte_costs_are_the_tables() {
             true,
         ),
         // A revert is charged too (the outcome is Revert, the gas is used).
-        ("revert", "(call $revert (i32.const 1) (i32.const 0) (i32.const {L}))", false),
+        (
+            "revert",
+            "(call $revert (i32.const 1) (i32.const 0) (i32.const {L}))",
+            false,
+        ),
     ];
     for (name, call, succeeds) in cases {
         let gas_at = |c: &mut Chain, len: u32| {
