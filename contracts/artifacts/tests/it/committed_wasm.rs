@@ -51,3 +51,33 @@ fn committed_wasm_matches_a_fresh_build_by_the_same_compiler() {
         assert_eq!(a.entry_points, b.entry_points, "{name}: entry points");
     }
 }
+
+/// The contracts stay small: each build (committed and fresh) is under 32 KiB and holds
+/// none of core's panic and formatting texts, whose presence means the `fmt` machinery
+/// (several KiB of code) was linked in.
+#[test]
+fn contracts_are_small_and_free_of_fmt() {
+    const MAX_BYTES: usize = 32 * 1024;
+    const FMT_TEXTS: [&[u8]; 4] = [
+        b"called `",
+        b"panicked at",
+        b"index out of bounds",
+        b"Formatter",
+    ];
+    for (kind, builds) in [("committed", all()), ("fresh", fresh::all())] {
+        for (name, code) in builds {
+            assert!(
+                code.len() < MAX_BYTES,
+                "{kind} {name}.wasm is {} bytes (limit {MAX_BYTES})",
+                code.len()
+            );
+            for text in FMT_TEXTS {
+                assert!(
+                    !code.windows(text.len()).any(|w| w == text),
+                    "{kind} {name}.wasm contains {:?}: core::fmt was linked in",
+                    String::from_utf8_lossy(text)
+                );
+            }
+        }
+    }
+}
