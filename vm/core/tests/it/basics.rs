@@ -330,6 +330,15 @@ fn code_is_stored_once_and_deployable_by_hash_and_upgradable_by_itself() {
     assert!(up.outcome.is_success());
     let v2_hash = up.code_hash.unwrap();
     assert_eq!(v2_hash, supervm_vm::code_hash(&v2));
+    assert!(
+        up.write_set.keys().any(|k| k.ends_with(&v2_hash)),
+        "the first upload stores the code under its hash"
+    );
+    // Stored once: uploading the same code again succeeds and writes nothing.
+    let again = c.run(Payload::Upload { code: v2.clone() }, GAS * 10);
+    assert!(again.outcome.is_success(), "{:?}", again.outcome);
+    assert_eq!(again.code_hash, Some(v2_hash));
+    assert!(again.write_set.is_empty(), "{:?}", again.write_set);
     // v1 upgrades itself to the code whose hash is its input.
     let v1 = contract(
         &["return_data", "input_read", "upgrade"],
