@@ -17,7 +17,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT_DIR="${1:-$REPO/target/wasm}"
 TARGET_DIR="${SUPERVM_CONTRACTS_TARGET:-$REPO/target/contracts}"
 MANIFEST="$REPO/contracts/Cargo.toml"
-CONTRACTS=(token counter escrow hotkey)
+CONTRACTS=(token counter escrow hotkey sdkcheck)
 TARGET=wasm32v1-none
 
 # A nested build (from a build script or `cargo run`) must not inherit the outer build's

@@ -20,7 +20,7 @@ fn main() {
     rerun_if_changed(&script);
     rerun_if_changed(&repo.join("contracts/Cargo.toml"));
     rerun_if_changed(&repo.join("contracts/Cargo.lock"));
-    for c in ["token", "counter", "escrow", "hotkey"] {
+    for c in ["token", "counter", "escrow", "hotkey", "sdkcheck"] {
         rerun_if_changed(&repo.join("contracts").join(c).join("src"));
         rerun_if_changed(&repo.join("contracts").join(c).join("Cargo.toml"));
     }

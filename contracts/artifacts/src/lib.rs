@@ -17,16 +17,20 @@ pub const COUNTER: &[u8] = include_bytes!("../wasm/counter.wasm");
 pub const ESCROW: &[u8] = include_bytes!("../wasm/escrow.wasm");
 /// `contracts/hotkey`: counters under many keys, for contention workloads.
 pub const HOTKEY: &[u8] = include_bytes!("../wasm/hotkey.wasm");
+/// `contracts/sdkcheck`: runs the SDK helpers the others leave unused (environment getters,
+/// crypto, logs, `Map::keys`, self-upgrade, `call_typed`, `call_with_gas`, `try_call_with_gas`).
+pub const SDKCHECK: &[u8] = include_bytes!("../wasm/sdkcheck.wasm");
 /// The compiler that made the committed builds (`rustc --version` and target).
 pub const TOOLCHAIN: &str = include_str!("../wasm/TOOLCHAIN");
 
 /// Every contract, by name (the committed builds).
-pub fn all() -> [(&'static str, &'static [u8]); 4] {
+pub fn all() -> [(&'static str, &'static [u8]); 5] {
     [
         ("token", TOKEN),
         ("counter", COUNTER),
         ("escrow", ESCROW),
         ("hotkey", HOTKEY),
+        ("sdkcheck", SDKCHECK),
     ]
 }
 
@@ -36,7 +40,7 @@ pub mod fresh {
     pub const TOOLCHAIN: &str = include_str!(concat!(env!("OUT_DIR"), "/TOOLCHAIN"));
 
     /// Every contract, by name, in the order of [`super::all`].
-    pub fn all() -> [(&'static str, &'static [u8]); 4] {
+    pub fn all() -> [(&'static str, &'static [u8]); 5] {
         [
             (
                 "token",
@@ -53,6 +57,10 @@ pub mod fresh {
             (
                 "hotkey",
                 include_bytes!(concat!(env!("OUT_DIR"), "/hotkey.wasm")),
+            ),
+            (
+                "sdkcheck",
+                include_bytes!(concat!(env!("OUT_DIR"), "/sdkcheck.wasm")),
             ),
         ]
     }

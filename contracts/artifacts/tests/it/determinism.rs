@@ -1,6 +1,6 @@
-//! Determinism: one seeded block of mixed transactions over all four contracts, executed many
-//! times on fresh VMs (cold module cache) and on one shared VM (warm cache), must give
-//! identical receipts and state.
+//! Determinism: one seeded block of mixed transactions over the token, counter, escrow and
+//! hotkey contracts, executed many times on fresh VMs (cold module cache) and on one shared
+//! VM (warm cache), must give identical receipts and state.
 //!
 //! `SUPERVM_SEED` overrides the seed (decimal or `0x` hex); `SUPERVM_DETERMINISM_RUNS` the
 //! number of runs (default 100, half cold, half warm).

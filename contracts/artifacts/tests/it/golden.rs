@@ -1,5 +1,6 @@
-//! Golden gas traces: one fixed scenario over all four contracts, each step's outcome, gas
-//! and state hash compared with `tests/golden/gas.txt`. `SUPERVM_BLESS=1` rewrites the file.
+//! Golden gas traces: one fixed scenario over the token, counter, escrow and hotkey contracts,
+//! each step's outcome, gas and state hash compared with `tests/golden/gas.txt`.
+//! `SUPERVM_BLESS=1` rewrites the file.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
