@@ -366,6 +366,54 @@ fn code_is_stored_once_and_deployable_by_hash_and_upgradable_by_itself() {
     assert!(matches!(r.outcome, Outcome::Invalid { .. }));
 }
 
+/// An upgrade made inside a callee that then fails is rolled back with the callee's
+/// other writes: `try_call` of a function that upgrades its contract and traps leaves the
+/// old code in place, while the same upgrade in a callee that returns takes effect.
+#[test]
+fn an_upgrade_in_a_failed_try_call_is_rolled_back() {
+    let mut c = Chain::new();
+    let version = |v: &str| {
+        format!(
+            r#"(memory (export "memory") 1) (data (i32.const 0) "{v}")
+               (func (export "version") (call $return_data (i32.const 0) (i32.const 2)))
+               (func (export "up") (call $input_read (i32.const 64)) (call $upgrade (i32.const 64)))
+               (func (export "up_and_trap") (call $input_read (i32.const 64)) (call $upgrade (i32.const 64)) unreachable)"#
+        )
+    };
+    let uses = ["return_data", "input_read", "upgrade"];
+    let v2 = contract(&uses, &version("v2"));
+    let up = c.run(Payload::Upload { code: v2 }, GAS * 10);
+    let v2_hash = up.code_hash.expect("uploaded");
+    let target = c.deploy_ok(contract(&uses, &version("v1")));
+    // The caller's input: the target's address, the function name's length (one byte),
+    // the name, then the 32-byte code hash passed on as the callee's arguments.
+    let caller = c.deploy_ok(contract(
+        &["input_read", "input_len", "try_call", "return_data"],
+        r#"(memory (export "memory") 1)
+           (func (export "go") (local $n i32) (local $status i64)
+             (call $input_read (i32.const 0))
+             (local.set $n (i32.load8_u (i32.const 32)))
+             (local.set $status
+               (call $try_call (i32.const 0) (i32.const 33) (local.get $n)
+                 (i32.add (i32.const 33) (local.get $n)) (i32.const 32) (i64.const 0)))
+             (i64.store (i32.const 1024) (local.get $status))
+             (call $return_data (i32.const 1024) (i32.const 8)))"#,
+    ));
+    let go = |c: &mut Chain, function: &str| {
+        let mut input = target.0.to_vec();
+        input.push(function.len() as u8);
+        input.extend_from_slice(function.as_bytes());
+        input.extend_from_slice(&v2_hash);
+        let r = c.call(caller, "go", input, GAS);
+        assert_eq!(r.outcome, Outcome::Success, "{function}: {:?}", r.outcome);
+        u64::from_le_bytes(r.return_data[..8].try_into().unwrap()) & 0xffff_ffff
+    };
+    assert_eq!(go(&mut c, "up_and_trap"), 3, "the callee trapped");
+    assert_eq!(c.call_ok(target, "version", GAS), b"v1");
+    assert_eq!(go(&mut c, "up"), 0, "the callee returned");
+    assert_eq!(c.call_ok(target, "version", GAS), b"v2");
+}
+
 #[test]
 fn floats_are_deterministic_nan_is_canonical() {
     let mut c = Chain::new();

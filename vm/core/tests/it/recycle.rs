@@ -136,30 +136,17 @@ fn failed_calls_never_return_their_instance_to_the_pool() {
             1,
             "a successful call gives its instance back"
         );
-        // The failing call runs on that idle instance, which must not come back.
-        let r = c.call(a, function, vec![], gas);
-        assert!(
-            failed_as_meant(function, &r.outcome),
-            "{function}: {:?}",
-            r.outcome
-        );
-        assert_eq!(
-            c.vm.idle_instances(),
-            0,
-            "{function}: its instance came back"
-        );
-        // With the pool empty it runs on a fresh instance, which must not join it either.
-        let r = c.call(a, function, vec![], gas);
-        assert!(
-            failed_as_meant(function, &r.outcome),
-            "{function}: {:?}",
-            r.outcome
-        );
-        assert_eq!(
-            c.vm.idle_instances(),
-            0,
-            "{function}: a fresh instance was kept"
-        );
+        // The first failing call runs on that idle instance, the second (the pool now
+        // empty) on a fresh one: neither may join the pool.
+        for what in ["its idle instance came back", "a fresh instance was kept"] {
+            let r = c.call(a, function, vec![], gas);
+            assert!(
+                failed_as_meant(function, &r.outcome),
+                "{function}: {:?}",
+                r.outcome
+            );
+            assert_eq!(c.vm.idle_instances(), 0, "{function}: {what}");
+        }
     }
     // Successive successful calls reuse the one idle instance.
     for _ in 0..3 {
