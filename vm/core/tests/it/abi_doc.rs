@@ -68,3 +68,44 @@ fn abi_doc_matches_the_table() {
          SUPERVM_BLESS=1 cargo test --release -p supervm-vm abi_doc"
     );
 }
+
+/// The numbers `abi_header.md` writes by hand are the code's: the intrinsic gas
+/// constants and the stack budget.
+#[test]
+fn abi_header_states_the_codes_constants() {
+    use supervm_vm::{FRAME_OVERHEAD, Limits, gas};
+    // Thousands separated by commas, as the text writes them.
+    let n = |v: u64| {
+        let digits = v.to_string();
+        let mut out = String::new();
+        for (i, ch) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        out
+    };
+    let text = include_str!("abi_header.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for claim in [
+        format!("{} per transaction", n(gas::TX_BASE)),
+        format!(
+            "{} per byte of the function name and arguments",
+            n(gas::PER_ARG_BYTE)
+        ),
+        format!("{} per code byte uploaded", n(gas::PER_CODE_BYTE)),
+        format!("{} per contract created", n(gas::DEPLOY_BASE)),
+        format!("{} per cross-contract call frame", n(gas::CALL_FRAME)),
+        format!("{} per 64 KiB page", n(gas::MEMORY_PAGE)),
+        format!("({} units;", n(u64::from(Limits::default().stack_budget))),
+        format!("a function costs {} +", FRAME_OVERHEAD),
+    ] {
+        assert!(
+            text.contains(&claim),
+            "abi_header.md should say {claim:?} (the code's value)"
+        );
+    }
+}
