@@ -133,8 +133,9 @@ pub enum Error {
     /// The node is shutting down.
     #[error("node is shutting down")]
     ShuttingDown,
-    /// The block pipeline halted on a failed commit (an I/O error, a full disk): the node
-    /// answers queries but accepts no transactions until restarted, which recovers.
+    /// The block pipeline halted (a failed commit, e.g. an I/O error or a full disk, or a
+    /// failed block build): the node accepts no transactions until restarted, which
+    /// recovers. After a failed commit the store refuses reads too.
     #[error("block pipeline halted: {0}")]
     Halted(String),
     /// State was asked for at a height above the latest committed block.

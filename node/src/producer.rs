@@ -162,7 +162,7 @@ fn produce_loop(
         } else {
             chain
                 .mempool
-                .take(chain.config.block, chain.config.block_wait)
+                .take(chain.config.block, chain.config.block_wait, &chain.hold)
         };
         if !txs.is_empty() {
             let now = std::time::SystemTime::UNIX_EPOCH
@@ -194,6 +194,7 @@ fn produce_loop(
                 Err(e) => {
                     tracing::error!("block building failed, pipeline halted: {e}");
                     *chain.halted.lock() = Some(e.to_string());
+                    chain.committed.send_modify(|_| {});
                     break;
                 }
             }

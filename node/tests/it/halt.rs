@@ -51,7 +51,11 @@ async fn halt_and_recover(at: FailPoint) {
     // The next commit fails: the pipeline halts.
     armed.store(true, Ordering::SeqCst);
     let failed = transfer(alice, 1, carol, 7);
-    c.submit(&failed, false).await.unwrap();
+    // A submission waiting for its commit is told the pipeline halted, at once.
+    match c.submit(&failed, true).await {
+        Err(Error::Rpc { code, message, .. }) => assert_eq!(code, -32029, "{message}"),
+        other => panic!("a waiting submission answered {other:?}"),
+    }
     let mut health = c.health().await.unwrap();
     for _ in 0..500 {
         if !health.ok {
@@ -85,6 +89,11 @@ async fn halt_and_recover(at: FailPoint) {
         }
         other => panic!("a submission to a halted node answered {other:?}"),
     }
+    // The store refuses reads after a failed commit: state queries fail until restarted.
+    assert!(
+        c.account(&a).await.is_err(),
+        "a poisoned store answered a state read"
+    );
     node.stop().await;
 
     // Restart without the fault: recovery settles the failed batch, and its transaction

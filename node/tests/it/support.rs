@@ -47,9 +47,9 @@ pub async fn start_with(dir: &Path, adjust: impl FnOnce(&mut NodeConfig)) -> Run
         .expect("node starts")
 }
 
-/// Holds block production, and waits until a producer already waiting for
-/// transactions (up to the test config's `block_wait`) has seen the hold: from then on
-/// submitted transactions stay queued.
+/// Holds block production: from then on submitted transactions stay queued (the
+/// producer checks the hold under the mempool's lock after any wait; the pause lets a
+/// block it was already building finish).
 pub async fn hold(node: &RunningNode) {
     node.chain
         .hold
