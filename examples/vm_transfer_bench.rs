@@ -3,7 +3,7 @@
 //! Rust EVM) running a standard ERC-20 `transfer` on the same transfers, from the same run.
 //!
 //! ```text
-//! cargo run --release --example vm_transfer_bench -- [--txs N] [--accounts N] [--json] [--vm-only]
+//! cargo run --release --example vm_transfer_bench -- [--txs N] [--accounts N] [--json] [--vm-only] [--revm-checks]
 //! ```
 //!
 //! Counts only committed transfers (outcome `Success`, write set applied; on revm,
@@ -108,7 +108,9 @@ fn main() {
 
     // revm: a standard ERC-20 `transfer` (solc, optimizer on) on the same transfers: the same
     // seed and draws give the same senders, recipients and amounts, so the outcomes must agree.
-    let evm = revm_erc20::run(accounts, n, SEED);
+    // `--revm-checks`: revm with its nonce and balance checks and fee charge on.
+    let revm_checks = args.iter().any(|a| a == "--revm-checks");
+    let evm = revm_erc20::run(accounts, n, SEED, revm_checks);
     assert_eq!(
         evm.committed, committed,
         "revm and VM committed counts differ"
@@ -174,7 +176,7 @@ fn main() {
             "revm_erc20_tx_per_s": revm_tx_per_s,
             "revm_erc20_seconds": evm.seconds,
             "revm_erc20_committed": evm.committed,
-            "revm_config": revm_erc20::config(),
+            "revm_config": revm_erc20::config(revm_checks),
             "vs_revm": tx_per_s / revm_tx_per_s,
         })
     );
@@ -213,11 +215,16 @@ mod revm_erc20 {
     const GAS_MONEY: u128 = 1_000_000_000_000_000_000;
 
     /// What the JSON output's `revm_config` says.
-    pub fn config() -> String {
+    pub fn config(checks: bool) -> String {
+        let checks = if checks {
+            "nonce check, balance check and fee charge on (--revm-checks)"
+        } else {
+            "nonce check, balance check and fee charge off (as in SuperVM's VM path; the caller's nonce is still bumped and committed)"
+        };
         format!(
-            "revm {VERSION} (mainnet EVM, spec {SPEC:?}, default features off but std: pure-Rust precompiles), \
+            "revm {VERSION} (mainnet EVM, spec {SPEC:?}, default features off but std: pure-Rust precompiles, keccak by the asm-keccak feature as production EVMs build it), \
              in-memory CacheDB<EmptyDB>, one transaction executed and committed at a time (transact_commit), \
-             nonce check, balance check and fee charge off (as in SuperVM's VM path), gas limit {TRANSFER_GAS}, gas price 0, basefee 0; \
+             {checks}, gas limit {TRANSFER_GAS}, gas price 0, basefee 0; \
              ERC-20 examples/data/erc20.sol, solc 0.8.26 optimizer 200 runs, evm cancun"
         )
     }
@@ -285,7 +292,7 @@ mod revm_erc20 {
     /// every transfer was included (nonces), that token balances still sum to the supply,
     /// and returns the count of successful transfers.
     #[allow(clippy::disallowed_methods)] // a benchmark times things
-    pub fn run(accounts: usize, txs: usize, seed: u64) -> Run {
+    pub fn run(accounts: usize, txs: usize, seed: u64, checks: bool) -> Run {
         let deployer = Address::new([0xDE; 20]);
         let holders: Vec<Address> = (0..accounts).map(account).collect();
         let mut db = CacheDB::new(EmptyDB::new());
@@ -297,9 +304,10 @@ mod revm_erc20 {
                 cfg.set_spec_and_mainnet_gas_params(SPEC);
                 // SuperVM's VM path has no nonces or fees (the node does those): the
                 // EVM is spared them too, so the comparison is contract execution alone.
-                cfg.disable_nonce_check = true;
-                cfg.disable_balance_check = true;
-                cfg.disable_fee_charge = true;
+                // (`--revm-checks` keeps them, for comparison)
+                cfg.disable_nonce_check = !checks;
+                cfg.disable_balance_check = !checks;
+                cfg.disable_fee_charge = !checks;
             })
             .with_db(db)
             .build_mainnet();

@@ -433,7 +433,7 @@ fn policy_violations_are_rejected_with_their_reason() {
     rejected(
         &mut c,
         contract(&[], r#"(memory (export "memory") 1 1 shared)"#),
-        "invalid wasm",
+        "threads must be enabled for shared memories",
     );
     rejected(
         &mut c,
@@ -441,13 +441,13 @@ fn policy_violations_are_rejected_with_their_reason() {
             &[],
             r#"(memory (export "memory") 1) (func (export "f") (drop (i32.atomic.load (i32.const 0))))"#,
         ),
-        "invalid wasm",
+        "threads support is not enabled",
     );
     // Reference types: an externref table, and a `ref.null extern`.
     rejected(
         &mut c,
         contract(&[], r#"(memory (export "memory") 1) (table 1 1 externref)"#),
-        "invalid wasm",
+        "reference types support is not enabled",
     );
     rejected(
         &mut c,
@@ -455,7 +455,7 @@ fn policy_violations_are_rejected_with_their_reason() {
             &[],
             r#"(memory (export "memory") 1) (func (export "f") (drop (ref.null extern)))"#,
         ),
-        "invalid wasm",
+        "reference types support is not enabled",
     );
     // Multi-value: a function returning two i32s (over the VM's own max_results, checked
     // before wasmparser sees the type), and a block taking a parameter.
@@ -473,7 +473,7 @@ fn policy_violations_are_rejected_with_their_reason() {
             &[],
             r#"(memory (export "memory") 1) (func (export "f") (i32.const 1) (block (param i32) (drop)))"#,
         ),
-        "invalid wasm",
+        "multi-value is not enabled",
     );
     still_healthy(&mut c);
 }

@@ -122,9 +122,12 @@ fn a_capped_try_call_loses_only_its_cap() {
     );
 }
 
-/// Every host function that charges per byte charges exactly its table's `per_byte`
-/// for each byte its documentation names: the same contract called with a length
-/// 64 bytes longer (same instructions, so the same fuel) costs `per_byte × 64` more.
+/// Every host function whose per-byte charge a length argument sets charges exactly
+/// its table's `per_byte` for each byte its documentation names: the same contract
+/// called with a length 64 bytes longer (same instructions, so the same fuel) costs
+/// `per_byte × 64` more. (`storage_get`, `storage_next`, `input_read` and
+/// `returned_read` charge for bytes that state, the input or a callee decide; the
+/// contract tests' golden gas trace covers them.)
 #[test]
 fn per_byte_costs_are_the_tables() {
     use supervm_vm::abi::HOST_FNS;
