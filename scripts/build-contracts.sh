@@ -6,6 +6,8 @@
 # With a rustup toolchain that has the wasm32v1-none target installed, uses it. Otherwise
 # uses Debian's rustc-web (1.96, at /usr/bin/rustc) with -Zbuild-std, installing it when
 # run as root. Target dir: $SUPERVM_CONTRACTS_TARGET (default <repo>/target/contracts).
+# Sources are built from a copy at $SUPERVM_CONTRACTS_SRC (default
+# /tmp/supervm-contracts-src), so every checkout gives the same bytes (see below).
 set -euo pipefail
 
 die() {
@@ -13,9 +15,37 @@ die() {
     exit 1
 }
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT_DIR="${1:-$REPO/target/wasm}"
-TARGET_DIR="${SUPERVM_CONTRACTS_TARGET:-$REPO/target/contracts}"
+CHECKOUT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT_DIR="${1:-$CHECKOUT/target/wasm}"
+TARGET_DIR="${SUPERVM_CONTRACTS_TARGET:-$CHECKOUT/target/contracts}"
+
+# The contracts are built from a copy of their sources at one fixed path, not from the
+# checkout: cargo hashes the absolute path of the path dependencies outside the contracts
+# workspace (the SDK, the ABI crate) into their symbol names, and the linker's function
+# order follows the names, so the same source built in two checkouts gave different bytes
+# (and code hashes). Only changed files are copied (so cargo's mtime checks see them);
+# a lock keeps two builds from sharing the copy at once.
+REPO="${SUPERVM_CONTRACTS_SRC:-/tmp/supervm-contracts-src}"
+mkdir -p "$REPO" || die "cannot create $REPO"
+exec 9>"$REPO.lock"
+flock 9 || die "cannot lock $REPO.lock"
+sync_tree() { # copies the files of $1 to $2 where they differ, deletes what $1 lacks
+    local from="$1" to="$2" f
+    mkdir -p "$to"
+    while IFS= read -r -d '' f; do
+        if ! cmp -s "$from/$f" "$to/$f"; then
+            mkdir -p "$(dirname "$to/$f")" && cp "$from/$f" "$to/$f" || die "cannot copy $from/$f"
+        fi
+    done < <(cd "$from" && find . -type f ! -path './target/*' ! -path '*/target/*' -print0)
+    while IFS= read -r -d '' f; do
+        [ -e "$from/$f" ] || rm -f "$to/$f"
+    done < <(cd "$to" && find . -type f ! -path './target/*' ! -path '*/target/*' -print0)
+}
+for d in contracts sdk vm/abi; do
+    sync_tree "$CHECKOUT/$d" "$REPO/$d"
+done
+# (the SDK and ABI crates inherit their version, edition and lints from the root manifest)
+cmp -s "$CHECKOUT/Cargo.toml" "$REPO/Cargo.toml" || cp "$CHECKOUT/Cargo.toml" "$REPO/Cargo.toml"
 MANIFEST="$REPO/contracts/Cargo.toml"
 CONTRACTS=(token counter escrow hotkey sdkcheck)
 TARGET=wasm32v1-none
