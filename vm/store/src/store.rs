@@ -8,7 +8,7 @@ use rocksdb::{DB, Direction, IteratorMode, WriteBatch};
 
 use crate::error::RocksExt;
 use crate::layout::{self, CF_STATE, COORD_CFS, Head, Prepared};
-use crate::{Durability, Error, FailAction, FailPoint, LtHash, Result, StoreConfig, db};
+use crate::{Durability, Error, FailPoint, LtHash, Result, StoreConfig, db};
 
 /// One state shard.
 pub(crate) struct Shard {
@@ -433,10 +433,6 @@ impl Store {
                 .ctx(|| "clear no-wal marker".into())?;
         }
         Ok(())
-    }
-
-    pub(crate) fn fail(&self, p: FailPoint) -> FailAction {
-        self.config.fault(p)
     }
 }
 

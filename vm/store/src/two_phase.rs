@@ -93,14 +93,10 @@ impl Store {
     /// Calls the fail hook for each shard's step; returns the first shard that must not
     /// run (and what to do) or `None`.
     fn first_fault(&self, step: fn(u32) -> FailPoint) -> Option<(u32, FailAction)> {
-        (0..self.shards.len() as u32).find_map(|i| match self.fail(step(i)) {
+        (0..self.shards.len() as u32).find_map(|i| match self.config.fault(step(i)) {
             FailAction::Continue => None,
             a => Some((i, a)),
         })
-    }
-
-    fn point(&self, p: FailPoint) -> Result<()> {
-        self.config.injected(p)
     }
 
     fn run_protocol(&self, batch: &CommitBatch, head: &Head) -> Result<()> {
@@ -109,7 +105,7 @@ impl Store {
         // the coordinator's decision (the batch's history and the new head, with the
         // previous head to take it back by). The batch is decided once all of them are
         // durable; recovery takes back a decision that some shard never prepared.
-        self.point(FailPoint::BeforePrepare)?;
+        self.config.injected(FailPoint::BeforePrepare)?;
         let fault = self.first_fault(FailPoint::PrepareShard);
         let (upto, panic_at) = shards_to_run(fault, self.shards.len());
         let encoded: Vec<Vec<u8>> = batch.prepared[..upto].iter().map(|p| p.encode()).collect();
@@ -125,7 +121,7 @@ impl Store {
                 .ctx(|| format!("shard {} prepare batch {}", s.index, batch.batch))
             },
             || {
-                self.point(FailPoint::BeforeDecision)?;
+                self.config.injected(FailPoint::BeforeDecision)?;
                 // (built here, while the shards' writes are already under way)
                 self.coord
                     .write_opt(self.decision(batch, head), &durable)
@@ -135,7 +131,7 @@ impl Store {
         if let Some((i, _)) = fault {
             return Err(Error::Injected(FailPoint::PrepareShard(i)));
         }
-        self.point(FailPoint::AfterDecision)?;
+        self.config.injected(FailPoint::AfterDecision)?;
         // Phase 2: apply. Readers wait for the whole batch so none sees half of it.
         let mut committed = self.committed.write();
         // Declared after the lock, so dropped before it: if the apply returns early or
@@ -163,7 +159,7 @@ impl Store {
         committed.shard_lthash = batch.prepared.iter().map(|p| p.lthash.clone()).collect();
         refuse_reads.done();
         drop(committed);
-        self.point(FailPoint::AfterApply)
+        self.config.injected(FailPoint::AfterApply)
     }
 
     /// The coordinator write that decides the batch (with the shards' prepare records):
@@ -282,8 +278,8 @@ fn panic_if(panic_at: Option<u32>, index: u32, step: fn(u32) -> FailPoint) {
 }
 
 /// Runs `f` on every shard, each on a thread of its own, while `also` runs on the
-/// calling thread; waits for all. The first error wins (the shards' before `also`'s); a
-/// panic in a worker is resumed on the calling thread.
+/// calling thread; waits for all. The first error wins: `also`'s, then the shards' in
+/// order. A panic in a worker is resumed on the calling thread.
 fn par_each_and<F, G>(shards: &[crate::store::Shard], f: F, also: G) -> Result<()>
 where
     F: Fn(&crate::store::Shard) -> Result<()> + Sync,
@@ -296,29 +292,20 @@ where
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect();
-        rest.into_iter().collect::<Result<()>>()?;
-        mine
+        mine?;
+        rest.into_iter().collect()
     })
 }
 
-/// Runs `f` on every shard, in parallel when there are several; first error wins. A
-/// panic in a worker is resumed on the calling thread.
+/// Runs `f` on every shard, the first on the calling thread and the others on threads
+/// of their own; first error wins (in shard order). A panic in a worker is resumed on
+/// the calling thread.
 fn par_each<F>(shards: &[crate::store::Shard], f: F) -> Result<()>
 where
     F: Fn(&crate::store::Shard) -> Result<()> + Sync,
 {
     match shards {
         [] => Ok(()),
-        [one] => f(one),
-        _ => std::thread::scope(|sc| {
-            let handles: Vec<_> = shards[1..].iter().map(|s| sc.spawn(|| f(s))).collect();
-            let first = f(&shards[0]);
-            let rest: Vec<Result<()>> = handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect();
-            first?;
-            rest.into_iter().collect()
-        }),
+        [first, rest @ ..] => par_each_and(rest, &f, || f(first)),
     }
 }
