@@ -18,9 +18,6 @@ use std::time::Instant;
 use supervm_benches::{arg, bare::BareToken, transfer};
 use supervm_vm::{Payload, abi::Decode};
 
-/// Seed of the random transfers (the revm baseline draws the same ones from it).
-const SEED: u64 = 42;
-
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {
     supervm_node::allocator::configure();
@@ -28,7 +25,7 @@ fn main() {
     let json = args.iter().any(|a| a == "--json");
     let n = arg(&args, "--txs", 200_000);
     let accounts = arg(&args, "--accounts", 1_000);
-    let mut w = transfer::setup(accounts, n, SEED);
+    let mut w = transfer::setup(accounts, n, 42);
 
     // No warm-up needed: setup deployed the token and funded the accounts through the same
     // VM, so the module is compiled and cached before the clock starts.
@@ -106,11 +103,21 @@ fn main() {
     let (tuned_tx_per_s, tuned_seconds) = bare_rates[1];
     let (recycled_tx_per_s, recycled_seconds) = bare_rates[2];
 
-    // revm: a standard ERC-20 `transfer` (solc, optimizer on) on the same transfers: the same
-    // seed and draws give the same senders, recipients and amounts, so the outcomes must agree.
-    // `--revm-checks`: revm with its nonce and balance checks and fee charge on.
+    // revm: a standard ERC-20 `transfer` (solc, optimizer on) on the same transfers (the
+    // VM workload's senders, recipients and amounts, as account indices), so the outcomes
+    // must agree. `--revm-checks`: revm with its nonce and balance checks and fee charge on.
     let revm_checks = args.iter().any(|a| a == "--revm-checks");
-    let evm = revm_erc20::run(accounts, n, SEED, revm_checks);
+    let index: std::collections::HashMap<_, _> = w
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (*a, i))
+        .collect();
+    let revm_plan: Vec<(usize, usize, u128)> = plan
+        .iter()
+        .map(|(from, to, amount)| (index[from], index[to], *amount))
+        .collect();
+    let evm = revm_erc20::run(accounts, &revm_plan, revm_checks);
     assert_eq!(
         evm.committed, committed,
         "revm and VM committed counts differ"
@@ -189,8 +196,6 @@ fn main() {
 mod revm_erc20 {
     use std::time::Instant;
 
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
     use revm::{
         Context, DatabaseRef, ExecuteCommitEvm, MainBuilder, MainContext,
         context::TxEnv,
@@ -287,12 +292,11 @@ mod revm_erc20 {
     }
 
     /// Deploys the ERC-20, funds `accounts` accounts with ether and tokens, then executes
-    /// and commits `txs` transfers drawn from `seed` exactly as the VM workload draws them
-    /// (uniform sender and recipient, amount 1..100), timing only that loop. Checks that
-    /// every transfer was included (nonces), that token balances still sum to the supply,
-    /// and returns the count of successful transfers.
+    /// and commits the transfers of `plan` (sender index, recipient index, amount), timing
+    /// only that loop. Checks that every transfer was included (nonces), that token
+    /// balances still sum to the supply, and returns the count of successful transfers.
     #[allow(clippy::disallowed_methods)] // a benchmark times things
-    pub fn run(accounts: usize, txs: usize, seed: u64, checks: bool) -> Run {
+    pub fn run(accounts: usize, plan: &[(usize, usize, u128)], checks: bool) -> Run {
         let deployer = Address::new([0xDE; 20]);
         let holders: Vec<Address> = (0..accounts).map(account).collect();
         let mut db = CacheDB::new(EmptyDB::new());
@@ -339,14 +343,10 @@ mod revm_erc20 {
             assert!(r.is_success(), "funding transfer failed: {r:?}");
         }
 
-        // The same draws, in the same order and types, as `transfer::setup`.
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut nonces = vec![0u64; accounts];
-        let plan: Vec<TxEnv> = (0..txs)
-            .map(|_| {
-                let from = rng.gen_range(0..accounts);
-                let to = rng.gen_range(0..accounts);
-                let amount: u128 = rng.gen_range(1..100);
+        let txs: Vec<TxEnv> = plan
+            .iter()
+            .map(|&(from, to, amount)| {
                 let nonce = nonces[from];
                 nonces[from] += 1;
                 transfer_tx(token, selector, holders[from], nonce, holders[to], amount)
@@ -356,7 +356,7 @@ mod revm_erc20 {
         // Setup executed the same code through the same EVM: nothing left to warm up.
         let t0 = Instant::now();
         let mut committed = 0usize;
-        for tx in plan {
+        for tx in txs {
             let result = evm.transact_commit(tx).expect("valid transaction");
             if result.is_success() {
                 committed += 1;
@@ -374,7 +374,7 @@ mod revm_erc20 {
                     .nonce
             })
             .sum();
-        assert_eq!(sent, txs as u64, "a transfer was not included");
+        assert_eq!(sent, plan.len() as u64, "a transfer was not included");
         let token_balance = |a: Address| {
             db.storage_ref(token, balance_slot(a))
                 .expect("in-memory")
