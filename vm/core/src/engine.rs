@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, ModuleExport,
@@ -79,7 +79,7 @@ pub struct VmInner {
     cache: quick_cache::sync::Cache<[u8; 32], Arc<LoadedModule>>,
     disk_dir: Option<PathBuf>,
     /// Idle recycled instances over all modules.
-    warm_total: Arc<AtomicUsize>,
+    warm_total: Arc<crate::warm::IdleCounts>,
     /// Modules written to the disk cache so far (see [`VmInner::cached`]).
     compiles: AtomicU64,
 }
@@ -245,7 +245,7 @@ impl VmInner {
             config,
             cache: quick_cache::sync::Cache::new(MODULES_IN_MEMORY),
             disk_dir,
-            warm_total: Arc::new(AtomicUsize::new(0)),
+            warm_total: Arc::default(),
             compiles: AtomicU64::new(0),
         })
     }
@@ -432,7 +432,7 @@ impl VmInner {
 
     /// Idle recycled instances over all modules.
     pub(crate) fn idle_instances(&self) -> usize {
-        self.warm_total.load(std::sync::atomic::Ordering::Relaxed)
+        self.warm_total.total()
     }
 
     /// Empties the in-memory module cache (the disk cache stays).

@@ -41,7 +41,7 @@ use crate::host::HostState;
 /// Most idle instances kept for one module by one lane (below).
 const PER_LANE: usize = 4;
 /// Most idle instances kept by one VM (the pooling allocator has 512 slots, which
-/// running frames need too).
+/// running frames need too): [`PER_VM`] / [`LANES`] per lane.
 pub(crate) const PER_VM: usize = 128;
 
 /// The state of a freshly instantiated module, taken once per module.
@@ -218,6 +218,9 @@ impl Warm {
 /// Lanes of a pool: a thread returns instances to, and takes them from, its own lane,
 /// so an instance's freshly zeroed memory stays in the cache of the core that
 /// zeroed it (another thread takes from a foreign lane only when its own is empty).
+/// Every lane, and every lane's count, has a cache line of its own: two workers
+/// updating neighbouring lanes on every call would otherwise pass one line back and
+/// forth between their cores.
 const LANES: usize = 8;
 
 fn my_lane() -> usize {
@@ -228,34 +231,56 @@ fn my_lane() -> usize {
     LANE.with(|l| *l)
 }
 
+/// A value alone on its cache line (two lines: adjacent-line prefetch pairs them).
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded<T>(T);
+
+/// Idle instances of one VM, counted per lane (each lane keeps at most
+/// [`PER_VM`] / [`LANES`] over all modules).
+#[derive(Default)]
+pub(crate) struct IdleCounts([Padded<AtomicUsize>; LANES]);
+
+impl IdleCounts {
+    /// Idle instances of the VM, all lanes.
+    pub(crate) fn total(&self) -> usize {
+        self.0.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
 /// The idle instances of one module.
 pub(crate) struct WarmPool {
-    idle: [Mutex<Vec<Warm>>; LANES],
+    idle: [Padded<Mutex<Vec<Warm>>>; LANES],
     pristine: std::sync::OnceLock<Pristine>,
     /// Idle instances of the whole VM.
-    vm_total: Arc<AtomicUsize>,
+    vm_idle: Arc<IdleCounts>,
 }
 
 impl WarmPool {
-    pub(crate) fn new(vm_total: Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(vm_idle: Arc<IdleCounts>) -> Self {
         WarmPool {
-            idle: std::array::from_fn(|_| Mutex::new(Vec::new())),
+            idle: std::array::from_fn(|_| Padded(Mutex::new(Vec::new()))),
             pristine: std::sync::OnceLock::new(),
-            vm_total,
+            vm_idle,
         }
     }
 
-    /// An idle instance, if any.
+    /// An idle instance, if any: from this thread's lane, else from another.
     pub(crate) fn take(&self) -> Option<Warm> {
         let lane = my_lane();
-        let mut w = self.idle[lane].lock().pop();
-        if w.is_none() && self.vm_total.load(Ordering::Relaxed) > 0 {
-            w = (1..LANES).find_map(|d| self.idle[(lane + d) % LANES].lock().pop());
+        if let Some(w) = self.idle[lane].0.lock().pop() {
+            self.vm_idle.0[lane].0.fetch_sub(1, Ordering::Relaxed);
+            return Some(w);
         }
-        if w.is_some() {
-            self.vm_total.fetch_sub(1, Ordering::Relaxed);
+        if self.vm_idle.total() == 0 {
+            return None;
         }
-        w
+        (1..LANES).find_map(|d| {
+            let other = (lane + d) % LANES;
+            let w = self.idle[other].0.lock().pop()?;
+            self.vm_idle.0[other].0.fetch_sub(1, Ordering::Relaxed);
+            Some(w)
+        })
     }
 
     /// Records the pristine state from a fresh instance, once per module.
@@ -271,27 +296,32 @@ impl WarmPool {
         }
     }
 
-    /// Resets `w` and keeps it, or drops it if it cannot be reset or the pool is full.
-    /// Capacity is checked first, so a full pool costs no reset; the lane's lock is held
-    /// through the reset, which costs nothing because a lane is one thread's.
+    /// Resets `w` and keeps it in this thread's lane, or drops it if it cannot be reset
+    /// or the lane is full. Capacity is checked first, so a full lane costs no reset;
+    /// the lane's lock is held through the reset, which costs nothing because a lane is
+    /// one thread's.
     pub(crate) fn give_back(&self, mut w: Warm, verify: bool) {
         let Some(p) = self.pristine.get() else {
             return;
         };
-        if self.vm_total.load(Ordering::Relaxed) >= PER_VM {
+        let lane = my_lane();
+        let count = &self.vm_idle.0[lane].0;
+        if count.load(Ordering::Relaxed) >= PER_VM / LANES {
             return;
         }
-        let mut idle = self.idle[my_lane()].lock();
+        let mut idle = self.idle[lane].0.lock();
         if idle.len() < PER_LANE && w.reset(p, verify) {
             idle.push(w);
-            self.vm_total.fetch_add(1, Ordering::Relaxed);
+            count.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
 impl Drop for WarmPool {
     fn drop(&mut self) {
-        let n: usize = self.idle.iter_mut().map(|l| l.get_mut().len()).sum();
-        self.vm_total.fetch_sub(n, Ordering::Relaxed);
+        for (lane, idle) in self.idle.iter_mut().enumerate() {
+            let n = idle.0.get_mut().len();
+            self.vm_idle.0[lane].0.fetch_sub(n, Ordering::Relaxed);
+        }
     }
 }
