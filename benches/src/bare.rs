@@ -93,6 +93,35 @@ impl BareToken {
                 s.storage.insert(key, val);
             },
         )?;
+        linker.func_wrap(
+            IMPORT_MODULE,
+            "storage_add",
+            |mut c: Caller<'_, BareState>, kp: i32, kl: i32, ap: i32, neg: i32| -> i32 {
+                let (m, s) = mem(&mut c);
+                let key = &m[kp as usize..(kp + kl) as usize];
+                let amount = u128::from_le_bytes(
+                    m[ap as usize..ap as usize + 16]
+                        .try_into()
+                        .expect("16 bytes"),
+                );
+                let cur = match s.storage.get(key) {
+                    None => 0,
+                    Some(v) => u128::from_le_bytes(v[..].try_into().expect("a u128")),
+                };
+                let new = if neg != 0 {
+                    cur.checked_sub(amount)
+                } else {
+                    cur.checked_add(amount)
+                };
+                match new {
+                    Some(n) => {
+                        s.storage.insert(key.to_vec(), n.to_le_bytes().to_vec());
+                        1
+                    }
+                    None => 0,
+                }
+            },
+        )?;
         linker.func_wrap(IMPORT_MODULE, "input_len", |c: Caller<'_, BareState>| {
             c.data().input.len() as i32
         })?;

@@ -1,5 +1,5 @@
 //! The token-transfer workload: the SDK-built `token` contract, `transfer`
-//! between accounts (2 storage reads, 2 writes, one event per transaction).
+//! between accounts (two `storage_add` balance updates, one event per transaction).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

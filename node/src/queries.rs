@@ -464,7 +464,11 @@ pub fn simulate(
             })
             .collect(),
         access_list: AccessList {
-            reads: r.read_set.keys.iter().map(|k| to_hex(&k.key)).collect(),
+            // (keys only added to are read too: their value decides the outcome's range)
+            reads: (r.read_set.keys.iter().map(|k| &k.key))
+                .chain(r.read_set.deltas.iter().map(|d| &d.key))
+                .map(|k| to_hex(k))
+                .collect(),
             writes: r.write_set.keys().map(|k| to_hex(k)).collect(),
         },
         height: h,

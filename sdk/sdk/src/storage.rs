@@ -77,6 +77,27 @@ pub fn has(key: &[u8]) -> bool {
     unsafe { sys::storage_has(ptr(key.as_ptr()), len(key.len())) == 1 }
 }
 
+/// Adds `amount` to the `u128` stored under `key` (absent counts as 0), or subtracts it
+/// when `negative`, and returns true; returns false and changes nothing when the result
+/// would leave `0..=u128::MAX`. The contract never sees the value, so transactions that
+/// only add to and subtract from the same key run in parallel (the scheduler checks that
+/// each one's outcome stays the same instead of the value). Traps when the stored value
+/// is not 16 bytes.
+#[inline]
+#[must_use]
+pub fn add_u128(key: &[u8], amount: u128, negative: bool) -> bool {
+    let amount = amount.to_le_bytes();
+    // SAFETY: valid slices; `amount` is 16 bytes.
+    unsafe {
+        sys::storage_add(
+            ptr(key.as_ptr()),
+            len(key.len()),
+            ptr(amount.as_ptr()),
+            negative as i32,
+        ) == 1
+    }
+}
+
 /// The smallest key that starts with `prefix` and is greater than `after` (or, with `None`,
 /// the smallest key that starts with `prefix`).
 pub fn next_key(prefix: &[u8], after: Option<&[u8]>) -> Option<Vec<u8>> {
@@ -156,6 +177,23 @@ impl<T: Encode + Decode> Item<T> {
     }
 }
 
+impl Item<u128> {
+    /// Adds `amount` ([`add_u128`]): false, and nothing changed, on overflow.
+    #[inline]
+    #[must_use]
+    pub fn add(&self, amount: u128) -> bool {
+        add_u128(self.key, amount, false)
+    }
+
+    /// Subtracts `amount` ([`add_u128`]): false, and nothing changed, when the value is
+    /// smaller.
+    #[inline]
+    #[must_use]
+    pub fn sub(&self, amount: u128) -> bool {
+        add_u128(self.key, amount, true)
+    }
+}
+
 /// Typed values under keys `prefix ++ encode(k)`.
 ///
 /// ```ignore
@@ -221,6 +259,24 @@ impl<K: Encode, V: Encode + Decode> Map<K, V> {
     #[inline]
     pub fn set(&self, k: &K, value: &V) {
         set(&self.key(k), &value.encode())
+    }
+}
+
+impl<K: Encode> Map<K, u128> {
+    /// Adds `amount` to entry `k` (absent: 0) ([`add_u128`]): false, and nothing
+    /// changed, on overflow.
+    #[inline]
+    #[must_use]
+    pub fn add(&self, k: &K, amount: u128) -> bool {
+        add_u128(&self.key(k), amount, false)
+    }
+
+    /// Subtracts `amount` from entry `k` ([`add_u128`]): false, and nothing changed,
+    /// when the entry is smaller.
+    #[inline]
+    #[must_use]
+    pub fn sub(&self, k: &K, amount: u128) -> bool {
+        add_u128(&self.key(k), amount, true)
     }
 }
 

@@ -41,6 +41,17 @@ macro_rules! for_each_host_fn {
             fn storage_has(key_ptr: i32, key_len: i32) -> i32;
             cost(base = 300, per_byte = 2);
 
+            /// Adds (`negative` = 0) or subtracts (`negative` = 1) the `u128` at `amount_ptr`
+            /// (16 bytes, little-endian) to the `u128` stored under a key of the running
+            /// contract (16 bytes, little-endian; an absent key counts as 0). Returns 1 and
+            /// stores the result when it stays within `0..=u128::MAX`; returns 0 and changes
+            /// nothing when it would not. Traps when the stored value is not 16 bytes. The
+            /// contract never sees the value, so transactions that only add to and subtract
+            /// from the same key (balances, supplies, counters) run in parallel as long as
+            /// each outcome stays the same. Per byte: key bytes.
+            fn storage_add(key_ptr: i32, key_len: i32, amount_ptr: i32, negative: i32) -> i32;
+            cost(base = 1400, per_byte = 12);
+
             /// Prefix iteration, one key per call and stateless: finds the smallest key of the
             /// running contract that starts with `prefix` and is strictly greater than `after`
             /// (`after_len` = -1 means "from the start of the prefix"), writes at most `out_cap`

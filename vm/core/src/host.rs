@@ -102,6 +102,18 @@ impl TxCtx {
         self.journal.get_ref(view, key)
     }
 
+    /// `storage_add` through the journal (see [`Journal::add`](crate::journal::Journal)).
+    pub(crate) fn add(
+        &mut self,
+        key: Vec<u8>,
+        amount: u128,
+        negative: bool,
+    ) -> Result<Option<bool>, StateError> {
+        // SAFETY: as in `view`; the journal is a different field.
+        let view = unsafe { &*self.view };
+        self.journal.add(view, key, amount, negative)
+    }
+
     /// One prefix-iteration step through the journal (recorded in the read set), and
     /// the number of keys deleted by this transaction it stepped over.
     pub(crate) fn next_key(
@@ -337,6 +349,28 @@ fn storage_has(c: &mut Caller<'_, HostState>, key_ptr: i32, key_len: i32) -> HRe
     let (mem, st) = memory(c);
     let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
     Ok(st.tx().get_ref(key).map_err(fatal)?.is_some() as i32)
+}
+
+fn storage_add(
+    c: &mut Caller<'_, HostState>,
+    key_ptr: i32,
+    key_len: i32,
+    amount_ptr: i32,
+    negative: i32,
+) -> HResult<i32> {
+    check_len("storage key", key_len, limits::MAX_KEY_LEN)?;
+    charge(c, cost::storage_add.per_byte * key_len as u64)?;
+    let (mem, st) = memory(c);
+    let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
+    let amount = u128::from_le_bytes(read(mem, amount_ptr, 16)?.try_into().expect("16 bytes"));
+    let tx = st
+        .tx
+        .as_mut()
+        .expect("transaction context present while wasm runs");
+    match tx.add(key, amount, negative != 0).map_err(fatal)? {
+        Some(done) => Ok(done as i32),
+        None => Err(trap("storage_add: the stored value is not a 16-byte u128")),
+    }
 }
 
 fn storage_next(

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::error::StateError;
-use crate::state::{KeyRead, RangeRead, ReadSet, StateView, WriteSet, next_key_range};
+use crate::state::{
+    DeltaRead, KeyRead, RangeRead, ReadSet, StateView, WriteSet, decode_u128, next_key_range,
+};
 use crate::tx::Event;
 
 /// A position in the journal to roll back to.
@@ -33,6 +35,25 @@ pub(crate) struct Journal {
     pub(crate) events: Vec<Event>,
 }
 
+/// Records a point read, indexing the read set once it outgrows a scan.
+fn push_read(
+    reads: &mut ReadSet,
+    index: &mut BTreeMap<Vec<u8>, usize>,
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+) {
+    let i = reads.keys.len();
+    if i >= INDEX_AFTER {
+        if index.is_empty() {
+            for (j, r) in reads.keys.iter().enumerate() {
+                index.insert(r.key.clone(), j);
+            }
+        }
+        index.insert(key.clone(), i);
+    }
+    reads.keys.push(KeyRead { key, value });
+}
+
 /// Read-set size from which repeated-read lookups use an index instead of a scan.
 const INDEX_AFTER: usize = 16;
 
@@ -53,6 +74,7 @@ impl Journal {
         view: &dyn StateView,
         key: Vec<u8>,
     ) -> Result<Option<&[u8]>, StateError> {
+        self.pin(&key);
         if let Some(v) = self.writes.get(&key) {
             return Ok(v.as_deref());
         }
@@ -61,16 +83,99 @@ impl Journal {
         }
         let value = view.get(&key)?;
         let i = self.reads.keys.len();
-        if i >= INDEX_AFTER {
-            if self.read_index.is_empty() {
-                for (j, r) in self.reads.keys.iter().enumerate() {
-                    self.read_index.insert(r.key.clone(), j);
-                }
-            }
-            self.read_index.insert(key.clone(), i);
-        }
-        self.reads.keys.push(KeyRead { key, value });
+        push_read(&mut self.reads, &mut self.read_index, key, value);
         Ok(self.reads.keys[i].value.as_deref())
+    }
+
+    fn push_read(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        push_read(&mut self.reads, &mut self.read_index, key, value);
+    }
+
+    /// A plain read or write of a key this transaction so far only added to makes its
+    /// behaviour depend on the exact value below: that value becomes a point read.
+    fn pin(&mut self, key: &[u8]) {
+        if let Some(d) = self.reads.deltas.iter().find(|d| d.key == key)
+            && self.find_read(key).is_none()
+        {
+            let (key, seen) = (d.key.clone(), d.seen.clone());
+            self.push_read(key, seen);
+        }
+    }
+
+    /// `storage_add`: adds `amount` to (or, `negative`, subtracts it from) the `u128`
+    /// under `key` (absent is 0). `Some(true)`: done; `Some(false)`: the result would
+    /// leave `0..=u128::MAX`, nothing changed; `None`: the value is not 16 bytes.
+    ///
+    /// A key this transaction has not read or written plainly is not read: the value
+    /// below is looked up but recorded as a [`DeltaRead`] whose range narrows with each
+    /// outcome (see `docs/design.md`, "Delta reads").
+    pub(crate) fn add(
+        &mut self,
+        view: &dyn StateView,
+        key: Vec<u8>,
+        amount: u128,
+        negative: bool,
+    ) -> Result<Option<bool>, StateError> {
+        let delta = match self.reads.deltas.iter().position(|d| d.key == key) {
+            Some(i) if self.find_read(&key).is_none() => Some(i),
+            Some(_) => None,
+            None if self.writes.contains_key(&key) || self.find_read(&key).is_some() => None,
+            None => {
+                let seen = view.get(&key)?;
+                if decode_u128(seen.as_deref()).is_none() {
+                    self.push_read(key, seen);
+                    return Ok(None);
+                }
+                self.reads.deltas.push(DeltaRead {
+                    key: key.clone(),
+                    seen,
+                    lo: 0,
+                    hi: u128::MAX,
+                });
+                Some(self.reads.deltas.len() - 1)
+            }
+        };
+        let current = match self.writes.get(&key) {
+            Some(v) => v.as_deref(),
+            None => match delta {
+                Some(i) => self.reads.deltas[i].seen.as_deref(),
+                None => self.reads.keys[self.find_read(&key).expect("read")]
+                    .value
+                    .as_deref(),
+            },
+        };
+        let Some(cur) = decode_u128(current) else {
+            return Ok(None);
+        };
+        let result = if negative {
+            cur.checked_sub(amount)
+        } else {
+            cur.checked_add(amount)
+        };
+        if let Some(i) = delta {
+            // The bounds on the value `v` below under which each outcome repeats, with
+            // `net = cur - v`: written so that they do not depend on `v` itself.
+            let d = &mut self.reads.deltas[i];
+            let v = decode_u128(d.seen.as_deref()).expect("checked when recorded");
+            const MAX: u128 = u128::MAX;
+            match (negative, result.is_some()) {
+                // v + net >= amount
+                (true, true) => d.lo = d.lo.max(v.saturating_sub(cur - amount)),
+                // v + net < amount
+                (true, false) => d.hi = d.hi.min(v.saturating_add(amount - cur - 1)),
+                // v + net + amount <= MAX
+                (false, true) => d.hi = d.hi.min(v.saturating_add(MAX - cur - amount)),
+                // v + net + amount > MAX
+                (false, false) => d.lo = d.lo.max(v.saturating_sub(amount - (MAX - cur) - 1)),
+            }
+        }
+        Ok(Some(match result {
+            Some(new) => {
+                self.put_unpinned(key, Some(new.to_le_bytes().to_vec()));
+                true
+            }
+            None => false,
+        }))
     }
 
     fn find_read(&self, key: &[u8]) -> Option<usize> {
@@ -95,6 +200,11 @@ impl Journal {
 
     /// Writes (`Some`) or deletes (`None`) a key.
     pub(crate) fn put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.pin(&key);
+        self.put_unpinned(key, value);
+    }
+
+    fn put_unpinned(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
         if self.open_checkpoints == 0 {
             self.writes.insert(key, value);
         } else {
@@ -193,8 +303,16 @@ impl Journal {
         }
     }
 
-    /// Consumes the journal: (writes, reads, events).
-    pub(crate) fn finish(self) -> (WriteSet, ReadSet, Vec<Event>) {
+    /// Consumes the journal: (writes, reads, events). A key that became a point read
+    /// keeps no [`DeltaRead`]: its exact value is checked anyway.
+    pub(crate) fn finish(mut self) -> (WriteSet, ReadSet, Vec<Event>) {
+        if !self.reads.deltas.is_empty() {
+            let deltas = std::mem::take(&mut self.reads.deltas);
+            self.reads.deltas = deltas
+                .into_iter()
+                .filter(|d| self.find_read(&d.key).is_none())
+                .collect();
+        }
         (self.writes, self.reads, self.events)
     }
 }
@@ -225,6 +343,100 @@ mod tests {
         let (writes, reads, _) = j.finish();
         assert_eq!(writes.len(), 1);
         assert_eq!(reads.keys.len(), 2); // c, then b (a was served from own writes)
+    }
+
+    fn u(v: u128) -> Option<Vec<u8>> {
+        Some(v.to_le_bytes().to_vec())
+    }
+
+    /// `storage_add` on keys never read: the value below is not a point read, the range
+    /// of values below with the same outcomes narrows with each one, and every value in
+    /// the range gives the same outcomes and `v + (written - seen)` as the final value.
+    #[test]
+    fn adds_record_the_range_their_outcomes_hold_in() {
+        let run = |v: Option<u128>| {
+            let mut base = InMemoryState::new();
+            if let Some(v) = v {
+                base.apply(&[(b"k".to_vec(), u(v))].into_iter().collect());
+            }
+            let mut j = Journal::default();
+            let outcomes = [
+                j.add(&base, b"k".to_vec(), 30, true).unwrap(),
+                j.add(&base, b"k".to_vec(), 5, false).unwrap(),
+                j.add(&base, b"k".to_vec(), 1000, true).unwrap(),
+                j.add(&base, b"k".to_vec(), u128::MAX - 10, false).unwrap(),
+            ];
+            let (writes, reads, _) = j.finish();
+            (outcomes, writes, reads)
+        };
+        let (outcomes, writes, reads) = run(Some(100));
+        assert_eq!(outcomes, [Some(true), Some(true), Some(false), Some(false)]);
+        assert!(reads.keys.is_empty());
+        assert_eq!(writes.get(&b"k"[..]), Some(&u(75)));
+        let d = &reads.deltas[0];
+        // sub 30 ok: v >= 30; add 5 ok: v <= MAX - 5 + 30 (no bound); sub 1000 fails:
+        // v - 25 < 1000; add MAX - 10 fails: v - 25 + MAX - 10 > MAX, so v >= 36.
+        assert_eq!((d.lo, d.hi), (36, 1024));
+        assert_eq!(d.seen, u(100));
+        for v in [36, 500, 1024] {
+            let (o, w, r) = run(Some(v));
+            assert_eq!(o, outcomes, "value {v}");
+            assert_eq!((r.deltas[0].lo, r.deltas[0].hi), (36, 1024), "value {v}");
+            assert_eq!(d.rebase(u(v).as_deref(), 75), Some(v - 25));
+            assert_eq!(w.get(&b"k"[..]), Some(&u(v - 25)));
+        }
+        for v in [35, 1025] {
+            assert!(!d.holds(u(v).as_deref()));
+            assert_ne!(run(Some(v)).0, outcomes, "value {v}");
+        }
+        // Absent counts as 0: the first subtraction fails.
+        assert_eq!(run(None).0[0], Some(false));
+        assert!(!d.holds(None));
+    }
+
+    /// A plain read or write of an added-to key, or a value that is not a `u128`, makes
+    /// the value below a point read; a rollback keeps the range and drops the write.
+    #[test]
+    fn plain_access_pins_the_value_and_rollback_keeps_the_range() {
+        let mut base = InMemoryState::new();
+        base.apply(
+            &[
+                (b"k".to_vec(), u(50)),
+                (b"bad".to_vec(), Some(b"xyz".to_vec())),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let mut j = Journal::default();
+        assert_eq!(j.add(&base, b"k".to_vec(), 10, false).unwrap(), Some(true));
+        assert_eq!(j.get(&base, b"k").unwrap(), u(60));
+        assert_eq!(j.add(&base, b"bad".to_vec(), 1, false).unwrap(), None);
+        let (_, reads, _) = j.finish();
+        assert_eq!(reads.keys.len(), 2);
+        assert_eq!(
+            (&reads.keys[0].key[..], &reads.keys[0].value),
+            (&b"k"[..], &u(50))
+        );
+        assert_eq!(reads.keys[1].value.as_deref(), Some(&b"xyz"[..]));
+        assert!(reads.deltas.is_empty(), "a pinned key keeps no delta read");
+
+        let mut j = Journal::default();
+        let cp = j.checkpoint();
+        assert_eq!(j.add(&base, b"k".to_vec(), 20, true).unwrap(), Some(true));
+        j.rollback(cp);
+        assert_eq!(j.add(&base, b"k".to_vec(), 45, true).unwrap(), Some(true));
+        let (writes, reads, _) = j.finish();
+        assert_eq!(writes.get(&b"k"[..]), Some(&u(5)));
+        assert!(reads.keys.is_empty());
+        assert_eq!((reads.deltas[0].lo, reads.deltas[0].hi), (45, u128::MAX));
+
+        // A key written plainly first is plain arithmetic on that value.
+        let mut j = Journal::default();
+        j.put(b"n".to_vec(), u(7));
+        assert_eq!(j.add(&base, b"n".to_vec(), 8, true).unwrap(), Some(false));
+        let (writes, reads, _) = j.finish();
+        assert_eq!(writes.get(&b"n"[..]), Some(&u(7)));
+        assert!(reads.keys.is_empty() && reads.deltas.is_empty());
     }
 
     #[test]

@@ -144,6 +144,61 @@ pub struct ReadSet {
     pub keys: Vec<KeyRead>,
     /// Prefix-iteration steps (for phantom-read validation).
     pub ranges: Vec<RangeRead>,
+    /// Keys the transaction only added to or subtracted from (`storage_add`), never
+    /// read: what it depends on is that the value lay in a range, not the value.
+    pub deltas: Vec<DeltaRead>,
+}
+
+/// A key a transaction changed only through `storage_add` (checked `u128` additions
+/// and subtractions whose result the contract never sees): its outcome, gas, events
+/// and every other write are the same for any value `v` of the key below it with
+/// `lo <= v <= hi` (absent counts as 0), and its write of the key is then
+/// `v + (written - seen)`. A scheduler may therefore validate the range instead of
+/// the value, and rebase the write (see `docs/design.md`, "Delta reads").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeltaRead {
+    /// The key.
+    pub key: Vec<u8>,
+    /// The value the execution saw below it (`None`: absent; always 16 bytes when
+    /// present).
+    pub seen: Option<Vec<u8>>,
+    /// The least value below for which the transaction behaves the same.
+    pub lo: u128,
+    /// The greatest such value.
+    pub hi: u128,
+}
+
+/// A stored value as a `u128` (16 bytes, little-endian; absent is 0), or `None` when it
+/// is not one.
+pub fn decode_u128(value: Option<&[u8]>) -> Option<u128> {
+    match value {
+        None => Some(0),
+        Some(b) => Some(u128::from_le_bytes(b.try_into().ok()?)),
+    }
+}
+
+impl DeltaRead {
+    /// The value `written` (what this execution wrote for the key, a `u128`) rebased
+    /// onto `below` (the key's value under the transaction now): `None` unless `below`
+    /// is a `u128` in `lo..=hi`, the only values for which the rebase is the write
+    /// the transaction would make.
+    pub fn rebase(&self, below: Option<&[u8]>, written: u128) -> Option<u128> {
+        let v = decode_u128(below)?;
+        if v < self.lo || v > self.hi {
+            return None;
+        }
+        let seen = decode_u128(self.seen.as_deref())?;
+        if written >= seen {
+            v.checked_add(written - seen)
+        } else {
+            v.checked_sub(seen - written)
+        }
+    }
+
+    /// Whether `below` (the key's value under the transaction now) is in the range.
+    pub fn holds(&self, below: Option<&[u8]>) -> bool {
+        decode_u128(below).is_some_and(|v| self.lo <= v && v <= self.hi)
+    }
 }
 
 /// A simple in-memory state: the reference backend of the sequential executor

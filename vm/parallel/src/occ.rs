@@ -32,7 +32,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use parking_lot::{Mutex, RwLock};
-use supervm_vm::{BlockEnv, Receipt, StateError, StateView, Transaction, Vm};
+use supervm_vm::{BlockEnv, Receipt, StateError, StateView, Transaction, Vm, decode_u128};
 
 use crate::error::{Error, Result};
 use crate::executor::{BlockStats, Failure, ParallelExecutor, StmOutput, back_off};
@@ -142,7 +142,13 @@ impl Run<'_> {
             let Some(r) = slot.as_mut() else {
                 break;
             };
-            if let Some(key) = self.conflict(r).map_err(|e| Error::Vm(e.into()))? {
+            let overlay = self.view.overlay.read();
+            let conflict = match first_conflict(&overlay, r).map_err(|e| Error::Vm(e.into()))? {
+                None => rebase(&overlay, r),
+                key => key,
+            };
+            drop(overlay);
+            if let Some(key) = conflict {
                 // The committed view is now exactly the sequential state before `i`, and
                 // no one else writes it while the commit lock is held.
                 f.reexecutions += 1;
@@ -160,16 +166,11 @@ impl Run<'_> {
         }
         Ok(())
     }
-
-    /// The first read of `r` that the committed view now answers differently.
-    fn conflict(&self, r: &Receipt) -> std::result::Result<Option<Vec<u8>>, StateError> {
-        first_conflict(&self.view.overlay.read(), r)
-    }
 }
 
 /// The first read of `r` that `overlay` (the run's base under the writes committed so
-/// far) answers differently from what `r` saw: a key read, or the prefix of an
-/// iteration step.
+/// far) answers differently from what `r` saw: a key read, a delta read whose value
+/// left its range, or the prefix of an iteration step.
 fn first_conflict(
     overlay: &Overlay<'_>,
     r: &Receipt,
@@ -180,12 +181,45 @@ fn first_conflict(
             return Ok(Some(read.key.clone()));
         }
     }
+    for d in &r.read_set.deltas {
+        if overlay
+            .written(&d.key)
+            .is_some_and(|v| !d.holds(v.as_deref()))
+        {
+            return Ok(Some(d.key.clone()));
+        }
+    }
     for step in &r.read_set.ranges {
         if overlay.next_key(&step.prefix, step.after.as_deref())? != step.found {
             return Ok(Some(step.prefix.clone()));
         }
     }
     Ok(None)
+}
+
+/// Moves the writes `r` made by adding to keys it never read onto the values `overlay`
+/// holds for them now (each within its delta read's range, checked by
+/// [`first_conflict`]): exactly what executing `r` over `overlay` would write and see.
+/// `Some(key)` if a write cannot be moved (not a `u128`; cannot happen for writes made
+/// by `storage_add`, and then `r` is executed again).
+fn rebase(overlay: &Overlay<'_>, r: &mut Receipt) -> Option<Vec<u8>> {
+    for d in &mut r.read_set.deltas {
+        let Some(now) = overlay.written(&d.key) else {
+            continue; // (not written by the run: the base value, which it saw)
+        };
+        if *now == d.seen {
+            continue;
+        }
+        if let Some(Some(w)) = r.write_set.get_mut(&d.key) {
+            let moved = decode_u128(Some(w)).and_then(|w| d.rebase(now.as_deref(), w));
+            let Some(moved) = moved else {
+                return Some(d.key.clone());
+            };
+            *w = moved.to_le_bytes().to_vec();
+        }
+        d.seen = now.clone();
+    }
+    None
 }
 
 impl ParallelExecutor {
@@ -351,6 +385,49 @@ mod tests {
             check(receipt(&[], vec![step(b"a", Some(b"a3"), None)], &[])),
             None
         );
+    }
+
+    /// A delta read passes validation while the committed value stays in its range, and
+    /// its write then moves onto the committed value (and `seen` becomes that value, as
+    /// in a sequential execution); outside the range it is a conflict.
+    #[test]
+    fn delta_reads_validate_by_range_and_rebase_their_writes() {
+        let u = |v: u128| Some(v.to_le_bytes().to_vec());
+        let base = InMemoryState::new();
+        let mut overlay = Overlay::new(&base);
+        overlay.apply(&[(b"hot".to_vec(), u(500))].into_iter().collect());
+        // Saw 100 and wrote 70 (subtracted 30): valid for 30 <= v.
+        let mut r = receipt(&[], vec![], &[]);
+        r.read_set.deltas.push(supervm_vm::DeltaRead {
+            key: b"hot".to_vec(),
+            seen: u(100),
+            lo: 30,
+            hi: u128::MAX,
+        });
+        // (and one on a key the run never wrote: it saw the base value, nothing moves)
+        r.read_set.deltas.push(supervm_vm::DeltaRead {
+            key: b"cold".to_vec(),
+            seen: None,
+            lo: 0,
+            hi: u128::MAX - 1,
+        });
+        r.write_set.insert(b"hot".to_vec(), u(70));
+        r.write_set.insert(b"cold".to_vec(), u(1));
+        assert_eq!(first_conflict(&overlay, &r).unwrap(), None);
+        assert_eq!(rebase(&overlay, &mut r), None);
+        assert_eq!(r.write_set[&b"hot"[..]], u(470));
+        assert_eq!(r.read_set.deltas[0].seen, u(500));
+        assert_eq!(r.write_set[&b"cold"[..]], u(1));
+        assert_eq!(r.read_set.deltas[1].seen, None);
+
+        overlay.apply(&[(b"hot".to_vec(), u(29))].into_iter().collect());
+        assert_eq!(first_conflict(&overlay, &r).unwrap(), Some(b"hot".to_vec()));
+        overlay.apply(
+            &[(b"hot".to_vec(), Some(b"not a u128".to_vec()))]
+                .into_iter()
+                .collect(),
+        );
+        assert_eq!(first_conflict(&overlay, &r).unwrap(), Some(b"hot".to_vec()));
     }
 
     /// A read of a key written by one of the [`AHEAD`] transactions before counts, one

@@ -28,6 +28,7 @@ pub(crate) fn receipt(
                 })
                 .collect(),
             ranges,
+            deltas: vec![],
         },
         write_set: writes
             .iter()

@@ -50,24 +50,29 @@ impl<'a> MvView<'a> {
     /// see the same now, else the first key that differs. An estimate on the way counts
     /// as a difference.
     pub fn first_conflict(&self, reads: &ReadSet) -> Result<Option<Vec<u8>>, StateError> {
-        for r in &reads.keys {
-            if !self.mv.maybe_written(&r.key) {
+        // Block-STM checks a delta read's value exactly, like a point read: the write it
+        // made from that value is in the multi-version memory, where transactions above
+        // may have read it.
+        let points = reads.keys.iter().map(|r| (&r.key, &r.value));
+        let deltas = reads.deltas.iter().map(|d| (&d.key, &d.seen));
+        for (key, seen) in points.chain(deltas) {
+            if !self.mv.maybe_written(key) {
                 continue; // read from committed state, which no transaction of the block wrote
             }
-            let now = match self.mv.read(&r.key, self.idx) {
+            let now = match self.mv.read(key, self.idx) {
                 // No lower transaction ever wrote the key in this block, so it was read
                 // from committed state, which does not change during the block.
                 MvRead::NeverWritten => continue,
                 MvRead::Value(v) => v,
-                MvRead::Estimate(_) => return Ok(Some(r.key.clone())),
-                MvRead::NotFound => match self.base.get(&r.key) {
+                MvRead::Estimate(_) => return Ok(Some(key.clone())),
+                MvRead::NotFound => match self.base.get(key) {
                     Ok(v) => v,
-                    Err(StateError::Blocked(_)) => return Ok(Some(r.key.clone())),
+                    Err(StateError::Blocked(_)) => return Ok(Some(key.clone())),
                     Err(e) => return Err(e),
                 },
             };
-            if now != r.value {
-                return Ok(Some(r.key.clone()));
+            if now != *seen {
+                return Ok(Some(key.clone()));
             }
         }
         for r in &reads.ranges {

@@ -322,21 +322,29 @@ fn transfer_moves_tokens_and_emits_transfer() {
     let key = |a: &Address| storage_key(&f.token, &[&b"B"[..], &a.0].concat());
     assert_eq!(w.get(&key(&f.alice)), Some(&Some(990u128.encode())));
     assert_eq!(w.get(&key(&f.bob)), Some(&Some(10u128.encode())));
-    // Reads: the contract record, then the two balances (bob's absent).
-    let reads: Vec<(&[u8], Option<&[u8]>)> = r
-        .receipt
-        .read_set
-        .keys
-        .iter()
-        .map(|k| (&k.key[..], k.value.as_deref()))
-        .collect();
+    // Reads: only the contract record. The balances are delta reads (`storage_add`):
+    // alice's must stay at least 10 for the same outcome, bob's (absent) at most
+    // u128::MAX - 10.
     let record = supervm_vm::state::contract_key(&f.token);
+    let rs = &r.receipt.read_set;
+    assert_eq!(rs.keys.len(), 1);
+    assert_eq!(rs.keys[0].key, record);
+    type Delta<'a> = (&'a [u8], Option<&'a [u8]>, u128, u128);
+    let deltas: Vec<Delta> = rs
+        .deltas
+        .iter()
+        .map(|d| (&d.key[..], d.seen.as_deref(), d.lo, d.hi))
+        .collect();
     assert_eq!(
-        reads,
+        deltas,
         [
-            (&record[..], reads[0].1),
-            (&key(&f.alice)[..], Some(&1000u128.encode()[..])),
-            (&key(&f.bob)[..], None)
+            (
+                &key(&f.alice)[..],
+                Some(&1000u128.encode()[..]),
+                10,
+                u128::MAX
+            ),
+            (&key(&f.bob)[..], None, 0, u128::MAX - 10)
         ]
     );
 
