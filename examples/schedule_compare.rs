@@ -4,7 +4,7 @@
 //! starts); `high_contention_bench` times the second of two back-to-back blocks.
 //!
 //! ```text
-//! cargo run --release --example schedule_compare -- [--case low|full|hot80] [--rounds R] [CONFIG ...]
+//! cargo run --release --example schedule_compare -- [--case low|full|hot80] [--rounds R] [--burst B] [CONFIG ...]
 //! ```
 //!
 //! CONFIG: `seq` (the sequential executor), `chunks` (`Schedule::Sequential`: chunks
@@ -12,7 +12,8 @@
 //! `occ1` / `occ` (optimistic execution with in-order commit, 1 / 2 threads),
 //! `adaptive` (the default schedule, 2 threads). Default: all seven. Prints the median
 //! and best committed transfers/s of each; every output is checked against the
-//! sequential one.
+//! sequential one. `--burst B` times the last of B blocks run back to back by each
+//! parallel configuration (default 1: a single block, workers perhaps asleep).
 
 /// The allocator of every benchmark binary (the baselines in the same run use it too).
 #[global_allocator]
@@ -29,6 +30,7 @@ fn main() {
     supervm_node::allocator::configure();
     let args: Vec<String> = std::env::args().collect();
     let rounds = arg(&args, "--rounds", 15);
+    let burst = arg(&args, "--burst", 1).max(1);
     let flag = |n: &str| {
         args.iter()
             .position(|a| a == n)
@@ -89,6 +91,12 @@ fn main() {
                     (t.elapsed(), r.expect("sequential"))
                 }
                 Some(e) => {
+                    // (with --burst B, B - 1 untimed blocks first, back to back: the
+                    // workers are awake when the timed one starts, as in a busy node)
+                    for _ in 1..burst {
+                        e.execute_block(&w.state, &w.block, &w.txs)
+                            .expect("parallel");
+                    }
                     let t = Instant::now();
                     let out = e.execute_block(&w.state, &w.block, &w.txs);
                     (t.elapsed(), out.expect("parallel").receipts)

@@ -29,6 +29,8 @@ pub(crate) struct Journal {
     /// Index into `reads.keys` by key, so repeated reads see the same value. Built only
     /// once the read set outgrows a linear scan ([`INDEX_AFTER`] reads).
     read_index: BTreeMap<Vec<u8>, usize>,
+    /// The same for `reads.deltas`.
+    delta_index: BTreeMap<Vec<u8>, usize>,
     /// Checkpoints taken and not yet committed or rolled back; while there are none, no
     /// undo log is kept (a failed transaction discards the whole journal anyway).
     open_checkpoints: usize,
@@ -94,12 +96,35 @@ impl Journal {
     /// A plain read or write of a key this transaction so far only added to makes its
     /// behaviour depend on the exact value below: that value becomes a point read.
     fn pin(&mut self, key: &[u8]) {
-        if let Some(d) = self.reads.deltas.iter().find(|d| d.key == key)
+        if let Some(i) = self.find_delta(key)
             && self.find_read(key).is_none()
         {
+            let d = &self.reads.deltas[i];
             let (key, seen) = (d.key.clone(), d.seen.clone());
             self.push_read(key, seen);
         }
+    }
+
+    fn find_delta(&self, key: &[u8]) -> Option<usize> {
+        if self.reads.deltas.len() > INDEX_AFTER {
+            self.delta_index.get(key).copied()
+        } else {
+            self.reads.deltas.iter().position(|d| d.key == key)
+        }
+    }
+
+    fn push_delta(&mut self, d: DeltaRead) -> usize {
+        let i = self.reads.deltas.len();
+        if i >= INDEX_AFTER {
+            if self.delta_index.is_empty() {
+                for (j, d) in self.reads.deltas.iter().enumerate() {
+                    self.delta_index.insert(d.key.clone(), j);
+                }
+            }
+            self.delta_index.insert(d.key.clone(), i);
+        }
+        self.reads.deltas.push(d);
+        i
     }
 
     /// `storage_add`: adds `amount` to (or, `negative`, subtracts it from) the `u128`
@@ -116,7 +141,7 @@ impl Journal {
         amount: u128,
         negative: bool,
     ) -> Result<Option<bool>, StateError> {
-        let delta = match self.reads.deltas.iter().position(|d| d.key == key) {
+        let delta = match self.find_delta(&key) {
             Some(i) if self.find_read(&key).is_none() => Some(i),
             Some(_) => None,
             None if self.writes.contains_key(&key) || self.find_read(&key).is_some() => None,
@@ -126,13 +151,12 @@ impl Journal {
                     self.push_read(key, seen);
                     return Ok(None);
                 }
-                self.reads.deltas.push(DeltaRead {
+                Some(self.push_delta(DeltaRead {
                     key: key.clone(),
                     seen,
                     lo: 0,
                     hi: u128::MAX,
-                });
-                Some(self.reads.deltas.len() - 1)
+                }))
             }
         };
         let current = match self.writes.get(&key) {
@@ -437,6 +461,31 @@ mod tests {
         let (writes, reads, _) = j.finish();
         assert_eq!(writes.get(&b"n"[..]), Some(&u(7)));
         assert!(reads.keys.is_empty() && reads.deltas.is_empty());
+    }
+
+    /// Past [`INDEX_AFTER`] delta reads, lookups go through the index and find the same.
+    #[test]
+    fn many_delta_reads_are_indexed() {
+        let base = InMemoryState::new();
+        let mut j = Journal::default();
+        let key = |i: u32| i.to_be_bytes().to_vec();
+        for i in 0..40 {
+            assert_eq!(j.add(&base, key(i), 1, false).unwrap(), Some(true));
+        }
+        for i in 0..40 {
+            assert_eq!(
+                j.add(&base, key(i), u128::from(i), false).unwrap(),
+                Some(true)
+            );
+        }
+        assert_eq!(j.get(&base, &key(30)).unwrap(), u(31));
+        let (writes, reads, _) = j.finish();
+        assert_eq!(writes.len(), 40);
+        assert_eq!(reads.keys.len(), 1);
+        assert_eq!(reads.keys[0].key, key(30));
+        assert_eq!(reads.deltas.len(), 39);
+        assert_eq!(reads.deltas[39 - 1].key, key(39));
+        assert_eq!(reads.deltas[39 - 1].hi, u128::MAX - 40);
     }
 
     #[test]
