@@ -180,6 +180,12 @@ fn per_byte_costs_are_the_tables() {
             true,
         ),
         (
+            // adds the 16 zero bytes at offset 200
+            "storage_add",
+            "(drop (call $storage_add (i32.const 0) (i32.const {L}) (i32.const 200) (i32.const 0)))",
+            true,
+        ),
+        (
             "storage_set",
             "(call $storage_set (i32.const 0) (i32.const 4) (i32.const 0) (i32.const {L}))",
             true,

@@ -199,6 +199,68 @@ fn storage_has_follows_set_and_remove_and_committed_state() {
     assert_eq!(c.call_ok(a, "has_old", GAS), [1u8]);
 }
 
+/// `storage_add` on concrete values: an absent key counts as 0, a subtraction past 0
+/// returns 0 and changes nothing, the result is a 16-byte little-endian value, the gas
+/// does not depend on the stored value, and a value that is not 16 bytes traps. The
+/// balance is not a point read but a delta read with its range.
+#[test]
+fn storage_add_adds_checks_and_never_shows_the_value() {
+    let mut c = Chain::new();
+    let a = c.deploy_ok(contract(
+        &["storage_add", "storage_set", "return_data"],
+        r#"
+        (memory (export "memory") 1)
+        (data (i32.const 0) "k")
+        (data (i32.const 16) "\07")
+        (data (i32.const 32) "\0a")
+        (func (export "add7")
+          (i32.store8 (i32.const 100)
+            (call $storage_add (i32.const 0) (i32.const 1) (i32.const 16) (i32.const 0)))
+          (call $return_data (i32.const 100) (i32.const 1)))
+        (func (export "sub10")
+          (i32.store8 (i32.const 100)
+            (call $storage_add (i32.const 0) (i32.const 1) (i32.const 32) (i32.const 1)))
+          (call $return_data (i32.const 100) (i32.const 1)))
+        (func (export "break")
+          (call $storage_set (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 3)))
+        "#,
+    ));
+    let key = storage_key(&a, b"k");
+    let value = |c: &Chain| c.state.get(&key).unwrap();
+    let u = |v: u128| Some(v.to_le_bytes().to_vec());
+    let first = c.call(a, "add7", vec![], GAS);
+    assert_eq!(first.return_data, [1u8]);
+    assert_eq!(value(&c), u(7));
+    assert!(
+        first.read_set.keys.iter().all(|r| r.key != key),
+        "not a point read"
+    );
+    let d = &first.read_set.deltas[0];
+    assert_eq!(
+        (&d.key, &d.seen, d.lo, d.hi),
+        (&key, &None, 0, u128::MAX - 7)
+    );
+    let second = c.call(a, "add7", vec![], GAS);
+    assert_eq!(
+        second.gas_used, first.gas_used,
+        "gas does not depend on the value"
+    );
+    assert_eq!(value(&c), u(14));
+    assert_eq!(c.call_ok(a, "sub10", GAS), [1u8]);
+    assert_eq!(value(&c), u(4));
+    let r = c.call(a, "sub10", vec![], GAS);
+    assert_eq!(r.return_data, [0u8]);
+    assert!(r.write_set.is_empty());
+    assert_eq!(value(&c), u(4));
+    c.call_ok(a, "break", GAS);
+    let r = c.call(a, "add7", vec![], GAS);
+    assert!(
+        matches!(&r.outcome, Outcome::Trap { reason } if reason.contains("not a 16-byte u128")),
+        "{:?}",
+        r.outcome
+    );
+}
+
 /// `gas_left` is below the transaction's limit and strictly decreases between two calls.
 #[test]
 fn gas_left_is_below_the_limit_and_decreases() {
