@@ -93,7 +93,18 @@ pub struct ParallelExecutor {
     /// The workers, kept across blocks: no thread start per block, and each worker keeps
     /// its lane of recycled instances (whose memory is warm in its core's cache).
     pool: std::sync::Arc<rayon::ThreadPool>,
+    /// How long every worker stays awake after a block, waiting for the next one.
+    linger: std::time::Duration,
 }
+
+/// How long the workers of a multi-threaded executor stay awake after a block by
+/// default. A rayon worker with nothing to do sleeps after a few dozen polls (tens of
+/// microseconds), and on this project's 2-vCPU virtual machines the second worker of a
+/// block often started 2 to 3.5 ms late (`docs/benchmarks.md`): longer than a
+/// 1,000-transfer block, which then ran on one worker. Blocks that follow each other
+/// within this time find every worker awake; an idle executor stops spinning after it.
+/// (OpenMP runtimes spin 200 ms by default for the same reason.)
+pub const DEFAULT_LINGER: std::time::Duration = std::time::Duration::from_millis(3);
 
 struct Shared<'a> {
     vm: &'a Vm,
@@ -133,7 +144,19 @@ impl ParallelExecutor {
             schedule: Schedule::default(),
             next_mode: std::sync::Arc::new(AtomicU8::new(Mode::BlockStm as u8)),
             pool: std::sync::Arc::new(pool),
+            linger: if threads > 1 {
+                DEFAULT_LINGER
+            } else {
+                std::time::Duration::ZERO
+            },
         }
+    }
+
+    /// Sets how long every worker stays awake after a block ([`DEFAULT_LINGER`] with
+    /// more than one worker; zero: they sleep as soon as rayon lets them).
+    pub fn with_linger(mut self, linger: std::time::Duration) -> Self {
+        self.linger = linger;
+        self
     }
 
     /// Turns the Bloom-filter pre-check of validation on or off (off by default;
@@ -189,8 +212,17 @@ impl ParallelExecutor {
         // two cores with the workers still spinning after the previous parallel step
         // (0.8–0.9× of the same chunks on one worker). The output's parallel iterators
         // (draining the memory, sorting the writes) run on this pool too.
-        self.pool
-            .install(|| self.execute_adaptive(base, block, txs, mode, adapt))
+        let out = self
+            .pool
+            .install(|| self.execute_adaptive(base, block, txs, mode, adapt));
+        if !self.linger.is_zero() {
+            #[allow(clippy::disallowed_methods)] // how long to spin, never for output
+            let until = std::time::Instant::now() + self.linger;
+            // (one task on every worker, a sleeping one woken: a spawned task would go to
+            // whichever worker is awake, and rayon wakes no other while one is)
+            self.pool.spawn_broadcast(move |_| stay_awake(until));
+        }
+        out
     }
 
     /// One Block-STM run over the whole of `txs`. Runs on a worker of the pool.
@@ -226,6 +258,21 @@ impl ParallelExecutor {
             return Err(e);
         }
         shared.finish(self.threads)
+    }
+}
+
+/// Keeps a worker awake until `until` or until it has run a job the pool got
+/// meanwhile (the next block's: at once, where a sleeping worker would first have to
+/// be woken). Returning after one job keeps the nesting to one level however many
+/// blocks follow. Yields the core between polls, so that any other runnable thread
+/// (the node's commit, its RPC) gets it first.
+fn stay_awake(until: std::time::Instant) {
+    #[allow(clippy::disallowed_methods)] // a clock for how long to spin, never for output
+    while std::time::Instant::now() < until {
+        if rayon::yield_now() == Some(rayon::Yield::Executed) {
+            return;
+        }
+        std::thread::yield_now();
     }
 }
 

@@ -40,4 +40,4 @@ pub mod view;
 
 pub use adaptive::Schedule;
 pub use error::{Error, Result};
-pub use executor::{BlockOutput, BlockStats, MAX_THREADS, ParallelExecutor};
+pub use executor::{BlockOutput, BlockStats, DEFAULT_LINGER, MAX_THREADS, ParallelExecutor};
