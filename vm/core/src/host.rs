@@ -363,11 +363,7 @@ fn storage_add(
     let (mem, st) = memory(c);
     let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
     let amount = u128::from_le_bytes(read(mem, amount_ptr, 16)?.try_into().expect("16 bytes"));
-    let tx = st
-        .tx
-        .as_mut()
-        .expect("transaction context present while wasm runs");
-    match tx.add(key, amount, negative != 0).map_err(fatal)? {
+    match st.tx().add(key, amount, negative != 0).map_err(fatal)? {
         Some(done) => Ok(done as i32),
         None => Err(trap("storage_add: the stored value is not a 16-byte u128")),
     }
