@@ -97,8 +97,8 @@ pub struct ParallelExecutor {
     linger: std::time::Duration,
 }
 
-/// How long the workers of a multi-threaded executor stay awake after a block by
-/// default. A rayon worker with nothing to do sleeps after a few dozen polls (tens of
+/// How long at most the workers of a multi-threaded executor stay awake after a block
+/// by default (never longer than the block took). A rayon worker with nothing to do sleeps after a few dozen polls (tens of
 /// microseconds), and on this project's 2-vCPU virtual machines the second worker of a
 /// block often started 2 to 3.5 ms late (`docs/benchmarks.md`): longer than a
 /// 1,000-transfer block, which then ran on one worker. Blocks that follow each other
@@ -152,8 +152,9 @@ impl ParallelExecutor {
         }
     }
 
-    /// Sets how long every worker stays awake after a block ([`DEFAULT_LINGER`] with
-    /// more than one worker; zero: they sleep as soon as rayon lets them).
+    /// Sets how long at most every worker stays awake after a block (never longer than
+    /// the block took; [`DEFAULT_LINGER`] with more than one worker; zero: they sleep as
+    /// soon as rayon lets them).
     pub fn with_linger(mut self, linger: std::time::Duration) -> Self {
         self.linger = linger;
         self
@@ -212,12 +213,17 @@ impl ParallelExecutor {
         // two cores with the workers still spinning after the previous parallel step
         // (0.8–0.9× of the same chunks on one worker). The output's parallel iterators
         // (draining the memory, sorting the writes) run on this pool too.
+        #[allow(clippy::disallowed_methods)] // how long to spin, never for output
+        let start = std::time::Instant::now();
         let out = self
             .pool
             .install(|| self.execute_adaptive(base, block, txs, mode, adapt));
         if !self.linger.is_zero() {
-            #[allow(clippy::disallowed_methods)] // how long to spin, never for output
-            let until = std::time::Instant::now() + self.linger;
+            // At most as long as the block took: a node taking small blocks one after
+            // another spins at most as long as it works.
+            #[allow(clippy::disallowed_methods)]
+            let now = std::time::Instant::now();
+            let until = now + self.linger.min(now - start);
             // (one task on every worker, a sleeping one woken: a spawned task would go to
             // whichever worker is awake, and rayon wakes no other while one is)
             self.pool.spawn_broadcast(move |_| stay_awake(until));
@@ -263,9 +269,9 @@ impl ParallelExecutor {
 
 /// Keeps a worker awake until `until` or until it has run a job the pool got
 /// meanwhile (the next block's: at once, where a sleeping worker would first have to
-/// be woken). Returning after one job keeps the nesting to one level however many
-/// blocks follow. Yields the core between polls, so that any other runnable thread
-/// (the node's commit, its RPC) gets it first.
+/// be woken). Returning after one job bounds the nesting: a job run here is either a
+/// block's task or a newer linger task, which ends by its own deadline. Yields between
+/// polls (a hint to the OS scheduler, which may still run this thread before others).
 fn stay_awake(until: std::time::Instant) {
     #[allow(clippy::disallowed_methods)] // a clock for how long to spin, never for output
     while std::time::Instant::now() < until {
