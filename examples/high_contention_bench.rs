@@ -96,10 +96,12 @@ fn main() {
                     .expect("sequential");
             seq_times.push(t.elapsed().as_secs_f64());
             for (i, exec) in execs.iter().enumerate() {
-                // Each executor has its own worker pool, and idle rayon workers spin a
-                // while before they sleep. Each turn is two blocks back to back, the first
-                // untimed: the previous configuration's workers settle, this one's wake,
-                // and the timed block runs as in a node producing blocks back to back.
+                // Each executor has its own worker pool, whose workers stay awake up to
+                // 3 ms after a block (`DEFAULT_LINGER`, at most the block's own time).
+                // Each turn is two blocks back to back, the first untimed: the previous
+                // configuration's workers settle (mostly: a block shorter than their
+                // linger overlaps it), this one's wake, and the timed block runs as in a
+                // node producing blocks back to back.
                 exec.execute_block(&w.state, &w.block, &w.txs)
                     .expect("parallel");
                 let t = Instant::now();
