@@ -52,6 +52,10 @@ pub struct NodeConfig {
     pub max_tx_bytes: usize,
     /// Execution threads of the parallel scheduler.
     pub threads: usize,
+    /// How long at most the execution threads stay awake after a block, waiting for
+    /// the next (never longer than the block took; zero: they sleep at once; see
+    /// `supervm_parallel::DEFAULT_LINGER`).
+    pub worker_linger: Duration,
     /// State shards (fixed when the store is created).
     pub shards: u32,
     /// Commit durability.
@@ -105,6 +109,7 @@ impl NodeConfig {
             },
             max_tx_bytes: 600 * 1024,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            worker_linger: supervm_parallel::DEFAULT_LINGER,
             shards: 2,
             durability: Durability::Fsync,
             batch: BatchPolicy {

@@ -141,7 +141,8 @@ fn produce_loop(
     busy: &AtomicBool,
     batcher: &Mutex<AdaptiveBatcher>,
 ) {
-    let exec = ParallelExecutor::new(chain.vm.clone(), chain.config.threads);
+    let exec = ParallelExecutor::new(chain.vm.clone(), chain.config.threads)
+        .with_linger(chain.config.worker_linger);
     let mut staging = Staging::new(chain.store.clone());
     let mut open_txs: Vec<Arc<PendingTx>> = Vec::new();
     let mut last_ts = chain

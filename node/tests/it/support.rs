@@ -149,6 +149,8 @@ impl NodeProcess {
             .args(["node", "--dev", "--data-dir"])
             .arg(dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            // (a flag the real binary must accept; 1 ms instead of the default 3)
+            .args(["--worker-linger-ms", "1"])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
