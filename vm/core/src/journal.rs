@@ -37,23 +37,47 @@ pub(crate) struct Journal {
     pub(crate) events: Vec<Event>,
 }
 
-/// Records a point read, indexing the read set once it outgrows a scan.
-fn push_read(
-    reads: &mut ReadSet,
+/// Appends `item` to a list of reads and returns its position, indexing the list by
+/// key once it outgrows a scan ([`INDEX_AFTER`]).
+fn push_indexed<T>(
+    items: &mut Vec<T>,
     index: &mut BTreeMap<Vec<u8>, usize>,
-    key: Vec<u8>,
-    value: Option<Vec<u8>>,
-) {
-    let i = reads.keys.len();
+    item: T,
+    key_of: impl Fn(&T) -> &[u8],
+) -> usize {
+    let i = items.len();
     if i >= INDEX_AFTER {
         if index.is_empty() {
-            for (j, r) in reads.keys.iter().enumerate() {
-                index.insert(r.key.clone(), j);
+            for (j, r) in items.iter().enumerate() {
+                index.insert(key_of(r).to_vec(), j);
             }
         }
-        index.insert(key.clone(), i);
+        index.insert(key_of(&item).to_vec(), i);
     }
-    reads.keys.push(KeyRead { key, value });
+    items.push(item);
+    i
+}
+
+/// The position of `key` in a list kept by [`push_indexed`].
+fn find_indexed<T>(
+    items: &[T],
+    index: &BTreeMap<Vec<u8>, usize>,
+    key: &[u8],
+    key_of: impl Fn(&T) -> &[u8],
+) -> Option<usize> {
+    if items.len() > INDEX_AFTER {
+        index.get(key).copied()
+    } else {
+        items.iter().position(|r| key_of(r) == key)
+    }
+}
+
+fn read_key(r: &KeyRead) -> &[u8] {
+    &r.key
+}
+
+fn delta_key(d: &DeltaRead) -> &[u8] {
+    &d.key
 }
 
 /// Read-set size from which repeated-read lookups use an index instead of a scan.
@@ -84,13 +108,15 @@ impl Journal {
             return Ok(self.reads.keys[i].value.as_deref());
         }
         let value = view.get(&key)?;
-        let i = self.reads.keys.len();
-        push_read(&mut self.reads, &mut self.read_index, key, value);
+        // (fields, not `push_read`: the early return above lends from `self.writes`)
+        let read = KeyRead { key, value };
+        let i = push_indexed(&mut self.reads.keys, &mut self.read_index, read, read_key);
         Ok(self.reads.keys[i].value.as_deref())
     }
 
     fn push_read(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
-        push_read(&mut self.reads, &mut self.read_index, key, value);
+        let read = KeyRead { key, value };
+        push_indexed(&mut self.reads.keys, &mut self.read_index, read, read_key);
     }
 
     /// A plain read or write of a key this transaction so far only added to makes its
@@ -106,25 +132,7 @@ impl Journal {
     }
 
     fn find_delta(&self, key: &[u8]) -> Option<usize> {
-        if self.reads.deltas.len() > INDEX_AFTER {
-            self.delta_index.get(key).copied()
-        } else {
-            self.reads.deltas.iter().position(|d| d.key == key)
-        }
-    }
-
-    fn push_delta(&mut self, d: DeltaRead) -> usize {
-        let i = self.reads.deltas.len();
-        if i >= INDEX_AFTER {
-            if self.delta_index.is_empty() {
-                for (j, d) in self.reads.deltas.iter().enumerate() {
-                    self.delta_index.insert(d.key.clone(), j);
-                }
-            }
-            self.delta_index.insert(d.key.clone(), i);
-        }
-        self.reads.deltas.push(d);
-        i
+        find_indexed(&self.reads.deltas, &self.delta_index, key, delta_key)
     }
 
     /// `storage_add`: adds `amount` to (or, `negative`, subtracts it from) the `u128`
@@ -151,12 +159,18 @@ impl Journal {
                     self.push_read(key, seen);
                     return Ok(None);
                 }
-                Some(self.push_delta(DeltaRead {
+                let d = DeltaRead {
                     key: key.clone(),
                     seen,
                     lo: 0,
                     hi: u128::MAX,
-                }))
+                };
+                Some(push_indexed(
+                    &mut self.reads.deltas,
+                    &mut self.delta_index,
+                    d,
+                    delta_key,
+                ))
             }
         };
         let current = match self.writes.get(&key) {
@@ -203,11 +217,7 @@ impl Journal {
     }
 
     fn find_read(&self, key: &[u8]) -> Option<usize> {
-        if self.reads.keys.len() > INDEX_AFTER {
-            self.read_index.get(key).copied()
-        } else {
-            self.reads.keys.iter().position(|r| r.key == key)
-        }
+        find_indexed(&self.reads.keys, &self.read_index, key, read_key)
     }
 
     /// Reads a key without recording it: only for immutable data (code by hash).
