@@ -336,12 +336,25 @@ impl Chain {
         Ok((tx, hash, key))
     }
 
+    /// Halts the pipeline with `why` (the store refuses writes until restart) and wakes
+    /// every waiter to say so.
+    pub fn halt(&self, why: String) {
+        *self.halted.lock() = Some(why);
+        self.committed.send_modify(|_| {});
+    }
+
+    /// `Err(Halted)` once the pipeline has halted.
+    pub fn check_halted(&self) -> Result<()> {
+        match self.halted.lock().clone() {
+            Some(h) => Err(Error::Halted(h)),
+            None => Ok(()),
+        }
+    }
+
     /// Admits a checked transaction into the mempool.
     pub fn admit(&self, tx: SignedTx, hash: [u8; 32], raw: Vec<u8>) -> Result<()> {
         // (a halted pipeline also sets `stopping`: say why first)
-        if let Some(h) = self.halted.lock().clone() {
-            return Err(Error::Halted(h));
-        }
+        self.check_halted()?;
         if self.stopping.load(Ordering::Relaxed) {
             return Err(Error::ShuttingDown);
         }

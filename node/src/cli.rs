@@ -126,7 +126,8 @@ struct NodeArgs {
     #[arg(long)]
     threads: Option<usize>,
     /// Milliseconds the execution threads stay awake after a block, at most as long as
-    /// the block took (default 3; 0: they sleep at once, saving CPU on a quiet node).
+    /// the block took (default: supervm_parallel::DEFAULT_LINGER; 0: they sleep at once,
+    /// saving CPU on a quiet node).
     #[arg(long)]
     worker_linger_ms: Option<u64>,
     /// fsync (default), no-fsync or no-wal.

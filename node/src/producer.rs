@@ -122,10 +122,9 @@ fn commit_loop(
             }
             Err(e) => {
                 tracing::error!("commit failed, block pipeline halted: {e}");
-                *chain.halted.lock() = Some(e.to_string());
+                chain.halt(e.to_string());
                 chain.stopping.store(true, Ordering::Relaxed);
                 chain.mempool.wake();
-                chain.committed.send_modify(|_| {});
             }
         }
         busy.store(false, Ordering::Release);
@@ -194,8 +193,7 @@ fn produce_loop(
                 }
                 Err(e) => {
                     tracing::error!("block building failed, pipeline halted: {e}");
-                    *chain.halted.lock() = Some(e.to_string());
-                    chain.committed.send_modify(|_| {});
+                    chain.halt(e.to_string());
                     break;
                 }
             }

@@ -98,9 +98,7 @@ pub async fn submit(
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         // A halted pipeline commits nothing more (and wakes its waiters to say so).
-        if let Some(h) = chain.halted.lock().clone() {
-            return Err(Error::Halted(h));
-        }
+        chain.check_halted()?;
         // (`receipt` answers only once the block's state is applied too.)
         if let Some(r) = receipt(chain, &hash)? {
             return Ok(SubmitResult {
