@@ -172,9 +172,6 @@ pub struct Chain {
     pub stopping: AtomicBool,
     /// Set if the pipeline failed (the store refuses writes until restart).
     pub halted: Mutex<Option<String>>,
-    /// While set, the producer takes no transactions (admission continues). For tests
-    /// and tools that need transactions to stay pending.
-    pub hold: AtomicBool,
     /// Checked, decompressed sender keys (decompression is about a third of a
     /// verification).
     keys: quick_cache::sync::Cache<[u8; 32], SenderKey>,
@@ -219,7 +216,6 @@ impl Chain {
             simulations: Arc::new(tokio::sync::Semaphore::new(MAX_SIMULATIONS)),
             stopping: AtomicBool::new(false),
             halted: Mutex::new(None),
-            hold: AtomicBool::new(false),
             keys: quick_cache::sync::Cache::new(100_000),
             interfaces: quick_cache::sync::Cache::new(1024),
         })

@@ -95,6 +95,9 @@ pub struct Mempool {
     limits: MempoolLimits,
     inner: Mutex<Inner>,
     ready: Condvar,
+    /// While set, [`Mempool::take`] hands out nothing (admission continues): for tests
+    /// and tools that need transactions to stay pending.
+    held: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Mempool {
@@ -122,7 +125,22 @@ impl Mempool {
             limits,
             inner: Mutex::new(Inner::default()),
             ready: Condvar::new(),
+            held: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Holds (`true`) or releases block production: while held, [`Mempool::take`]
+    /// hands out nothing. Releasing wakes a waiting `take`.
+    pub fn set_hold(&self, on: bool) {
+        self.held.store(on, std::sync::atomic::Ordering::SeqCst);
+        if !on {
+            self.wake();
+        }
+    }
+
+    /// Whether block production is held ([`Mempool::set_hold`]).
+    pub fn is_held(&self) -> bool {
+        self.held.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Transactions queued or in flight.
@@ -250,20 +268,15 @@ impl Mempool {
     /// Takes transactions in arrival order for one block, as many as `limits` allow
     /// (at least one if any is queued: a transaction over a limit on its own still
     /// gets a block), waiting up to `wait` for the first one. They stay known (in
-    /// flight) until [`Mempool::resolve`]. Takes nothing while `hold` is set, checked
-    /// after the wait under the mempool's lock, so a transaction admitted after `hold`
-    /// was set stays queued even if it woke the wait.
-    pub fn take(
-        &self,
-        limits: BlockLimits,
-        wait: Duration,
-        hold: &std::sync::atomic::AtomicBool,
-    ) -> Vec<Arc<PendingTx>> {
+    /// flight) until [`Mempool::resolve`]. Takes nothing while held
+    /// ([`Mempool::set_hold`]), checked after the wait under the mempool's lock, so a
+    /// transaction admitted after the hold was set stays queued even if it woke the wait.
+    pub fn take(&self, limits: BlockLimits, wait: Duration) -> Vec<Arc<PendingTx>> {
         let mut inner = self.inner.lock();
         if inner.queue.is_empty() {
             self.ready.wait_for(&mut inner, wait);
         }
-        if hold.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.is_held() {
             return Vec::new();
         }
         let (mut n, mut bytes, mut gas) = (0usize, 0usize, 0u64);
@@ -388,9 +401,6 @@ mod tests {
     use ed25519_dalek::SigningKey;
     use supervm_client::{TxBody, TxPayload};
 
-    /// The producer's hold, not set.
-    static NOT_HELD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
     fn tx(key: &SigningKey, nonce: u64) -> PendingTx {
         let tx = TxBody {
             chain_id: 1,
@@ -440,11 +450,11 @@ mod tests {
         };
         let m = Mempool::new(limits(3));
         m.admit(tx(&k, 0), acc).unwrap();
-        let held = std::sync::atomic::AtomicBool::new(true);
-        assert!(m.take(txs(10), Duration::from_millis(5), &held).is_empty());
+        m.set_hold(true);
+        assert!(m.take(txs(10), Duration::from_millis(5)).is_empty());
         assert_eq!(m.len(), 1, "the transaction stays queued");
-        held.store(false, std::sync::atomic::Ordering::SeqCst);
-        assert_eq!(m.take(txs(10), Duration::ZERO, &held).len(), 1);
+        m.set_hold(false);
+        assert_eq!(m.take(txs(10), Duration::ZERO).len(), 1);
     }
 
     #[test]
@@ -488,7 +498,7 @@ mod tests {
             Err(Error::NonceGap { .. })
         ));
         // The producer takes nonce 3; nonce 4 stays queued; 3 is dropped at execution.
-        let taken = m.take(txs(1), Duration::ZERO, &NOT_HELD);
+        let taken = m.take(txs(1), Duration::ZERO);
         assert_eq!(taken[0].tx.body.nonce, 3);
         let orphans = m.resolve(&[], &taken);
         assert_eq!(orphans.len(), 1, "its queued follower goes too");
@@ -520,8 +530,8 @@ mod tests {
         for n in 0..3 {
             m.admit(tx(&k, n), acc).unwrap();
         }
-        let first = m.take(txs(1), Duration::ZERO, &NOT_HELD); // nonce 0 in flight (will commit)
-        let second = m.take(txs(1), Duration::ZERO, &NOT_HELD); // nonce 1 dropped
+        let first = m.take(txs(1), Duration::ZERO); // nonce 0 in flight (will commit)
+        let second = m.take(txs(1), Duration::ZERO); // nonce 1 dropped
         m.resolve(&[], &second);
         // Nonce 0 still in flight: the next usable nonce is the dropped one, 1.
         assert_eq!(m.next_nonce(&supervm_client::keys::address_of(&k)), Some(1));
@@ -539,7 +549,7 @@ mod tests {
         let m = Mempool::new(limits(10));
         let g = m.generation();
         m.admit_at(tx(&k, 0), acc, g).unwrap();
-        let taken = m.take(txs(1), Duration::ZERO, &NOT_HELD);
+        let taken = m.take(txs(1), Duration::ZERO);
         // A wallet reads the account (nonce 0) and the generation ...
         let g = m.generation();
         // ... then the block with nonce 0 commits and is resolved.
@@ -568,8 +578,8 @@ mod tests {
         for n in 0..3 {
             m.admit(tx(&k, n), acc).unwrap();
         }
-        let first = m.take(txs(1), Duration::ZERO, &NOT_HELD); // nonce 0 in flight, will commit
-        let second = m.take(txs(1), Duration::ZERO, &NOT_HELD); // nonce 1 dropped; nonce 2 is orphaned
+        let first = m.take(txs(1), Duration::ZERO); // nonce 0 in flight, will commit
+        let second = m.take(txs(1), Duration::ZERO); // nonce 1 dropped; nonce 2 is orphaned
         let orphans = m.resolve(&[], &second);
         assert_eq!(orphans.len(), 1);
         // Nonce 0 still reserves its 10,001.
@@ -600,8 +610,8 @@ mod tests {
         for p in pending {
             m.admit(p, acc).unwrap();
         }
-        let first = m.take(txs(1), Duration::ZERO, &NOT_HELD);
-        let _second = m.take(txs(2), Duration::ZERO, &NOT_HELD);
+        let first = m.take(txs(1), Duration::ZERO);
+        let _second = m.take(txs(2), Duration::ZERO);
         m.resolve(&first, &[]);
         // Nonces 1 and 2 in flight (their batch failed, say), 3 queued.
         assert_eq!(m.unresolved_raw(), raws[1..].to_vec());
@@ -634,7 +644,7 @@ mod tests {
             Err(Error::MempoolFull { .. })
         ));
         // Taking does not free room (in flight still counts); resolving does.
-        let taken = m.take(txs(1), Duration::ZERO, &NOT_HELD);
+        let taken = m.take(txs(1), Duration::ZERO);
         assert!(matches!(
             m.admit(tx(&a, 2), rich),
             Err(Error::SenderPendingLimit { .. })
@@ -646,7 +656,7 @@ mod tests {
             Err(Error::MempoolFull { .. })
         ));
         // A drop with queued followers frees their bytes too.
-        let taken = m.take(txs(1), Duration::ZERO, &NOT_HELD); // a's nonce 1
+        let taken = m.take(txs(1), Duration::ZERO); // a's nonce 1
         let orphans = m.resolve(&[], &taken);
         assert_eq!(orphans.len(), 1, "a's nonce 2 goes with it");
         m.admit(tx(&b, 1), rich).unwrap();
@@ -670,17 +680,17 @@ mod tests {
             bytes: usize::MAX,
             gas: g,
         };
-        assert_eq!(m.take(gas(25_000), Duration::ZERO, &NOT_HELD).len(), 2);
-        assert_eq!(m.take(gas(30_000), Duration::ZERO, &NOT_HELD).len(), 3);
+        assert_eq!(m.take(gas(25_000), Duration::ZERO).len(), 2);
+        assert_eq!(m.take(gas(30_000), Duration::ZERO).len(), 3);
         let bytes = BlockLimits {
             txs: 100,
             bytes: 2 * size + 1,
             gas: u64::MAX,
         };
-        assert_eq!(m.take(bytes, Duration::ZERO, &NOT_HELD).len(), 2);
+        assert_eq!(m.take(bytes, Duration::ZERO).len(), 2);
         // Over the limit on its own: it still gets a block of its own.
-        assert_eq!(m.take(gas(1), Duration::ZERO, &NOT_HELD).len(), 1);
-        assert_eq!(m.take(txs(100), Duration::ZERO, &NOT_HELD).len(), 2);
+        assert_eq!(m.take(gas(1), Duration::ZERO).len(), 1);
+        assert_eq!(m.take(txs(100), Duration::ZERO).len(), 2);
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn produce_loop(
         if chain.halted.lock().is_some() {
             break;
         }
-        let txs = if stopping || chain.hold.load(Ordering::Relaxed) {
+        let txs = if stopping || chain.mempool.is_held() {
             if !stopping {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
@@ -162,7 +162,7 @@ fn produce_loop(
         } else {
             chain
                 .mempool
-                .take(chain.config.block, chain.config.block_wait, &chain.hold)
+                .take(chain.config.block, chain.config.block_wait)
         };
         if !txs.is_empty() {
             let now = std::time::SystemTime::UNIX_EPOCH

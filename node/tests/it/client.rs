@@ -202,10 +202,7 @@ async fn typed_client_methods() {
     assert!(health.ok, "{health:?}");
     assert_eq!(health.mempool, 1, "{health:?}");
     assert_eq!(c.receipt(&good.hash()).await.unwrap(), None);
-    node.chain
-        .hold
-        .store(false, std::sync::atomic::Ordering::SeqCst);
-    node.chain.mempool.wake();
+    node.chain.mempool.set_hold(false);
     let mut committed = None;
     for _ in 0..1000 {
         committed = c.receipt(&good.hash()).await.unwrap();

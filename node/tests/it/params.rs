@@ -75,10 +75,7 @@ async fn parameters_and_visibility() {
     let h = acc["result"]["height"].clone();
     let at = call(&url, "account.get", json!([to_hex(&alice.0), h])).await;
     assert!(at["result"].get("pending_nonce").is_none(), "{at}");
-    node.chain
-        .hold
-        .store(false, std::sync::atomic::Ordering::SeqCst);
-    node.chain.mempool.wake();
+    node.chain.mempool.set_hold(false);
     let page = call(
         &url,
         "events.query",

@@ -4,7 +4,6 @@
 //! signature are each rejected with their own error code.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use supervm_client::keys::address_of;
@@ -178,7 +177,7 @@ async fn each_bad_transaction_has_its_own_error() {
         code(c.submit(&transfer(k, 0, dest, 2), false).await),
         -32016
     );
-    node.chain.hold.store(false, Ordering::SeqCst);
+    node.chain.mempool.set_hold(false);
     node.chain.mempool.wake();
     let ok = c.submit(&transfer(k, 1, dest, 3), true).await.unwrap();
     assert_eq!(ok.status, "committed");
@@ -241,7 +240,7 @@ async fn a_batch_submit_names_each_bad_signature_and_admits_the_rest() {
         let got = res["error"]["code"].as_i64().unwrap_or(0);
         assert_eq!(got, *want, "transaction {i}: {res}");
     }
-    node.chain.hold.store(false, Ordering::SeqCst);
+    node.chain.mempool.set_hold(false);
     node.chain.mempool.wake();
     for (s, n) in next.iter().enumerate() {
         let who = address_of(&keys[s]);
@@ -278,7 +277,7 @@ async fn a_waiting_submit_learns_promptly_that_its_transaction_was_dropped() {
         tokio::spawn(async move { c.submit(&late, true).await })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
-    node.chain.hold.store(false, Ordering::SeqCst);
+    node.chain.mempool.set_hold(false);
     node.chain.mempool.wake();
     let r = tokio::time::timeout(Duration::from_secs(10), waiter)
         .await
@@ -373,7 +372,7 @@ async fn mempool_and_block_limits_refuse_and_split_by_name() {
         }
         other => panic!("expected -32024, got {other:?}"),
     }
-    node.chain.hold.store(false, Ordering::SeqCst);
+    node.chain.mempool.set_hold(false);
     node.chain.mempool.wake();
     // Once they commit there is room again, for the same senders too.
     let last = c.submit(&transfer(&keys[1], 2, dest, 1), true).await;

@@ -51,9 +51,7 @@ pub async fn start_with(dir: &Path, adjust: impl FnOnce(&mut NodeConfig)) -> Run
 /// producer checks the hold under the mempool's lock after any wait; the pause lets a
 /// block it was already building finish).
 pub async fn hold(node: &RunningNode) {
-    node.chain
-        .hold
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    node.chain.mempool.set_hold(true);
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
