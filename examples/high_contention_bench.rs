@@ -5,7 +5,7 @@
 //! chunks; the JSON's `occ_txs` and `sequential_txs` say which ran) schedule with 1
 //! thread and with N threads, and Block-STM over the whole block with N threads (without and
 //! with the Bloom pre-check), from the same run, on the same block, taking turns
-//! block by block; every parallel output is checked equal to the sequential one.
+//! block by block, one worker pool alive at a time; every parallel output is checked equal to the sequential one.
 //!
 //! ```text
 //! cargo run --release --example high_contention_bench -- [--threads N] [--repeat R] [--case NAME] [--json]
@@ -64,26 +64,21 @@ fn main() {
         // (adaptive) schedule at 1 and N threads; Block-STM over the whole block without
         // and with the Bloom pre-check. The configurations take turns, one block each,
         // `repeat` rounds: this machine's speed drifts by tens of percent over seconds,
-        // and turns keep that drift out of the comparison. Each executor keeps its state
-        // across its blocks (the adaptive one starts a block in the mode its previous
-        // block ended in, as in the node).
+        // and turns keep that drift out of the comparison.
         let configs = [
             (1, Schedule::Adaptive, false),
             (threads, Schedule::Adaptive, false),
             (threads, Schedule::Parallel, false),
             (threads, Schedule::Parallel, true),
         ];
-        let execs: Vec<ParallelExecutor> = configs
-            .iter()
-            .map(|&(t_count, schedule, bloom)| {
-                ParallelExecutor::new(w.vm.clone(), t_count)
-                    .with_schedule(schedule)
-                    .with_bloom(bloom)
-            })
-            .collect();
+        let new_exec = |&(t_count, schedule, bloom): &(usize, Schedule, bool)| {
+            ParallelExecutor::new(w.vm.clone(), t_count)
+                .with_schedule(schedule)
+                .with_bloom(bloom)
+        };
         let mut seq_times = vec![];
-        let mut times = vec![vec![]; execs.len()];
-        let mut last_stats = vec![(0u64, 0usize, 0usize); execs.len()];
+        let mut times = vec![vec![]; configs.len()];
+        let mut last_stats = vec![(0u64, 0usize, 0usize); configs.len()];
         let mut seq_receipts: Vec<Receipt> = vec![];
         for _ in 0..repeat {
             // Untimed warm-up block, as for the executors below.
@@ -95,15 +90,20 @@ fn main() {
                 w.vm.execute_block(&mut state, &w.block, &w.txs)
                     .expect("sequential");
             seq_times.push(t.elapsed().as_secs_f64());
-            for (i, exec) in execs.iter().enumerate() {
-                // Each executor has its own worker pool, whose workers stay awake up to
-                // 3 ms after a block (`DEFAULT_LINGER`, at most the block's own time).
-                // Each turn is two blocks back to back, the first untimed: the previous
-                // configuration's workers settle (mostly: a block shorter than their
-                // linger overlaps it), this one's wake, and the timed block runs as in a
-                // node producing blocks back to back.
-                exec.execute_block(&w.state, &w.block, &w.txs)
-                    .expect("parallel");
+            for (i, config) in configs.iter().enumerate() {
+                // One worker pool alive at a time, as in a node: each turn starts this
+                // configuration's executor and drops it after the timed block (its
+                // threads exit before the next turn starts its own). Idle pools of other
+                // configurations made the timed blocks of 2-thread runs up to several
+                // times slower (docs/benchmarks.md, thirteenth session). Two untimed
+                // blocks first: the workers wake and warm their instance lanes, and the
+                // adaptive schedule settles into the mode it would run a stream of such
+                // blocks in, as in a node producing blocks back to back.
+                let exec = new_exec(config);
+                for _ in 0..2 {
+                    exec.execute_block(&w.state, &w.block, &w.txs)
+                        .expect("parallel");
+                }
                 let t = Instant::now();
                 let out = exec
                     .execute_block(&w.state, &w.block, &w.txs)
@@ -121,6 +121,9 @@ fn main() {
                         "parallel output differs from sequential"
                     );
                 }
+                drop(exec);
+                // Untimed: the dropped pool's threads see the shutdown and exit.
+                std::thread::sleep(std::time::Duration::from_millis(20));
             }
         }
         let committed = seq_receipts
