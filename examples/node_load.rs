@@ -99,6 +99,10 @@ async fn run() {
     let batch = arg(&args, "--batch", 500).max(1);
     let workers = arg(&args, "--workers", 4).max(1);
     let latency_secs = arg(&args, "--latency-secs", 5) as u64;
+    if latency_secs == 0 {
+        eprintln!("--latency-secs must be at least 1 (the latency phase is part of the report)");
+        std::process::exit(2);
+    }
     let flag = |n: &str| {
         args.iter()
             .position(|a| a == n)

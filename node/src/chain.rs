@@ -357,15 +357,15 @@ impl Chain {
         if self.mempool.contains(&hash) {
             return Err(Error::AlreadyKnown);
         }
-        if let Some(t) = self.store.tx(&hash)? {
-            return Err(Error::AlreadyCommitted { height: t.height });
-        }
         let next = self.store.committed_blocks();
         if tx.body.expiry_height < next {
-            return Err(Error::Expired {
-                expiry: tx.body.expiry_height,
-                next,
-            });
+            return Err(self.committed_or(
+                &hash,
+                Error::Expired {
+                    expiry: tx.body.expiry_height,
+                    next,
+                },
+            )?);
         }
         let max_cost = max_cost(&tx);
         let mut p = PendingTx {
@@ -385,6 +385,9 @@ impl Chain {
             };
             match self.mempool.admit_at(p, now, generation) {
                 Ok(()) => break Ok(()),
+                Err(NotAdmitted::Rejected(e @ Error::StaleNonce { .. })) => {
+                    break Err(self.committed_or(&hash, e)?);
+                }
                 Err(NotAdmitted::Rejected(e)) => break Err(e),
                 Err(NotAdmitted::Stale(back)) => p = *back,
             }
@@ -399,6 +402,18 @@ impl Chain {
             Err(_) => self.stats.rejected.inc(),
         }
         r
+    }
+
+    /// `AlreadyCommitted` if the transaction `hash` is in the history, else `other`.
+    /// Admission asks only once a transaction is rejected as expired or for a stale
+    /// nonce: a committed transaction always is one or the other (its nonce is used),
+    /// and the history lookup (a RocksDB read) stays off the path of every admitted
+    /// transaction.
+    fn committed_or(&self, hash: &[u8; 32], other: Error) -> Result<Error> {
+        Ok(match self.store.tx(hash)? {
+            Some(t) => Error::AlreadyCommitted { height: t.height },
+            None => other,
+        })
     }
 
     /// Records dropped transactions (bounded memory).
