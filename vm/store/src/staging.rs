@@ -286,6 +286,13 @@ impl Staging {
                 undo[shard_of(&k, shards) as usize].push((block.height, k, old));
             }
         }
+        // In the order of their row keys (`layout::undo_key`: length, key, height), as
+        // the state writes are: RocksDB inserts a write batch's rows into its memtable
+        // one by one, and a row next to the previous one is found from where that one
+        // went instead of from the top of the skip list.
+        for u in &mut undo {
+            u.sort_unstable_by(|a, b| (a.1.len(), &a.1, a.0).cmp(&(b.1.len(), &b.1, b.0)));
+        }
         let batch = self.next_batch;
         let prepared = per_shard
             .into_iter()

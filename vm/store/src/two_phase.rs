@@ -167,6 +167,9 @@ impl Store {
     fn decision(&self, batch: &CommitBatch, prev: &Head) -> WriteBatch {
         let cf = |n| self.coord.cf_handle(n).expect("column family exists");
         let mut wb = WriteBatch::default();
+        // Transactions by hash, in hash order: a memtable insert next to the previous
+        // one starts from there (the other history rows are in key order already).
+        let mut by_hash: Vec<(&[u8; 32], Vec<u8>)> = Vec::new();
         for b in &batch.blocks {
             let h = b.height.to_be_bytes();
             let mut v = Vec::with_capacity(80 + b.header.len());
@@ -182,7 +185,7 @@ impl Store {
                 v.extend_from_slice(&b.height.to_le_bytes());
                 v.extend_from_slice(&(i as u32).to_le_bytes());
                 v.extend_from_slice(&tx.body);
-                wb.put_cf(cf(CF_TXS), tx.hash, v);
+                by_hash.push((&tx.hash, v));
                 let mut k = h.to_vec();
                 k.extend_from_slice(&(i as u32).to_be_bytes());
                 wb.put_cf(cf(CF_BLOCK_TXS), k, tx.hash);
@@ -199,6 +202,10 @@ impl Store {
                     wb.put_cf(cf(CF_EV_TOPIC), k, []);
                 }
             }
+        }
+        by_hash.sort_unstable_by_key(|(h, _)| *h);
+        for (h, v) in by_hash {
+            wb.put_cf(cf(CF_TXS), h, v);
         }
         wb.put(layout::META_PREV_HEAD, prev.encode());
         wb.put(layout::META_HEAD, batch.head.encode());
