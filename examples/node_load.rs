@@ -75,6 +75,7 @@ fn is_full(e: &str) -> bool {
 /// Waits until `who` has used `nonce` nonces; panics, saying where it stands, if that
 /// takes longer than `WAIT_LIMIT` (a transaction dropped at block building would
 /// otherwise stall the run for ever).
+#[allow(clippy::disallowed_methods)] // a deadline, never an output
 async fn wait_nonce(c: &Client, who: &Address, nonce: u64) {
     let start = Instant::now();
     loop {
