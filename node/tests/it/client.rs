@@ -323,3 +323,50 @@ async fn typed_client_methods() {
     assert_eq!(paged, by_name.events);
     node.stop().await;
 }
+
+/// The node's `rpc.discover` serves every method `docs/rpc.md` documents and no other
+/// (besides itself), each with its parameters, result and errors, and the document
+/// names the node's version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_serves_exactly_the_documented_methods() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let c = Client::new(&format!("http://{}", node.addr));
+    let doc: serde_json::Value = c.call("rpc.discover", json!([])).await.unwrap();
+    let served: std::collections::BTreeSet<String> = doc["methods"]
+        .as_array()
+        .expect("methods")
+        .iter()
+        .map(|m| {
+            let name = m["name"].as_str().expect("name");
+            assert!(m["params"].is_array(), "{name} has params");
+            assert!(m["result"].is_object(), "{name} has a result");
+            name.to_string()
+        })
+        .collect();
+    let rpc_md = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/rpc.md"),
+    )
+    .unwrap();
+    // The method table's rows: "| `name` | params | result |".
+    let documented: std::collections::BTreeSet<String> = rpc_md
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once("` |"))
+        .map(|(name, _)| name.to_string())
+        .filter(|name| name.contains('.') && !name.contains(' '))
+        .collect();
+    assert!(documented.len() >= 13, "{documented:?}");
+    let served_but_rpc: std::collections::BTreeSet<String> = served
+        .iter()
+        .filter(|m| *m != "rpc.discover")
+        .cloned()
+        .collect();
+    assert_eq!(served_but_rpc, documented);
+    assert_eq!(
+        doc["info"]["version"],
+        c.chain_info().await.unwrap().version
+    );
+    node.stop().await;
+}

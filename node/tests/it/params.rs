@@ -267,8 +267,32 @@ async fn simulations_that_hold_commits_back_are_capped() {
     )
     .await;
     invalid_param(&r, "gas_limit");
-    // At the latest height it runs with what it asks for.
+    // At the latest height it runs with what it asks for, and answers with the token's
+    // Transfer event and its access list: both balances, read and written.
     let r = call(&url, "tx.simulate", simulate("transfer", pay, asks, None)).await;
     assert_eq!(r["result"]["outcome"], "success", "{r}");
+    let events = r["result"]["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{r}");
+    assert_eq!(events[0]["contract"], token.as_str(), "{r}");
+    let token_addr = supervm_vm::contract_address(&a, &salt);
+    let balance_of = |who: &supervm_vm::Address| {
+        to_hex(&supervm_vm::state::storage_key(
+            &token_addr,
+            &[b"B".as_slice(), &who.0].concat(),
+        ))
+    };
+    let list = |k: &str| -> Vec<String> {
+        r["result"]["access_list"][k]
+            .as_array()
+            .expect("access list")
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    let (reads, writes) = (list("reads"), list("writes"));
+    for who in [&a, &b] {
+        assert!(reads.contains(&balance_of(who)), "{who:?} read: {r}");
+        assert!(writes.contains(&balance_of(who)), "{who:?} written: {r}");
+    }
     node.stop().await;
 }

@@ -1,7 +1,8 @@
 //! Replay protection and signature checks: the same signed transaction sent 1,000
 //! times concurrently, and again after a restart, is included exactly once; wrong chain
 //! id, nonce gap, duplicate nonce, stale nonce, tampered payload and a non-canonical
-//! signature are each rejected with their own error code.
+//! signature, among others (gas, size, encoding, expiry, balance), are each rejected
+//! with their own error code.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -179,13 +180,51 @@ async fn each_bad_transaction_has_its_own_error() {
     );
     node.chain.mempool.set_hold(false);
     node.chain.mempool.wake();
-    let ok = c.submit(&transfer(k, 1, dest, 3), true).await.unwrap();
+    let ok_tx = transfer(k, 1, dest, 3);
+    let ok = c.submit(&ok_tx, true).await.unwrap();
     assert_eq!(ok.status, "committed");
     // Stale nonce.
     assert_eq!(
         code(c.submit(&transfer(k, 0, dest, 4), false).await),
         -32015
     );
+    // Gas price under the node's (fixed at 1 on a dev node).
+    let mut gp: TxBody = transfer(k, 2, dest, 1).body;
+    gp.gas_price = 0;
+    assert_eq!(code(c.submit(&gp.sign(k), false).await), -32019);
+    // Larger than the node's transaction size limit (600 KiB), refused before decoding.
+    let mut big: TxBody = transfer(k, 2, dest, 1).body;
+    big.payload = supervm_client::TxPayload::Call {
+        contract: dest,
+        function: "f".into(),
+        args: vec![0; 700 * 1024],
+    };
+    assert_eq!(code(c.submit(&big.sign(k), false).await), -32011);
+    // Not a transaction's encoding at all.
+    match c
+        .call::<serde_json::Value>("tx.submit", serde_json::json!({ "tx": "00ff" }))
+        .await
+    {
+        Err(Error::Rpc { code, .. }) => assert_eq!(code, -32010),
+        other => panic!("expected -32010, got {other:?}"),
+    }
+    // Expired: its expiry height is below the next block's.
+    let next = c.chain_info().await.unwrap().latest_height.unwrap() + 1;
+    let mut ex: TxBody = transfer(k, 2, dest, 1).body;
+    ex.expiry_height = next - 1;
+    assert_eq!(code(c.submit(&ex.sign(k), false).await), -32023);
+    // A committed transaction that has expired since is still refused as committed
+    // (admission looks the history up after the expiry check).
+    let mut last: TxBody = transfer(k, 2, dest, 5).body;
+    last.expiry_height = next;
+    let last = last.sign(k);
+    assert_eq!(c.submit(&last, true).await.unwrap().status, "committed");
+    let later = c.submit(&transfer(k, 3, dest, 6), true).await.unwrap();
+    assert_eq!(later.status, "committed");
+    assert!(c.chain_info().await.unwrap().latest_height.unwrap() > next);
+    assert_eq!(code(c.submit(&last, false).await), -32022);
+    // And one that is not expired, refused by its nonce at first, too.
+    assert_eq!(code(c.submit(&ok_tx, false).await), -32022);
     // Insufficient balance.
     let poor = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
     assert_eq!(
