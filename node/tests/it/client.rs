@@ -370,3 +370,72 @@ async fn discover_serves_exactly_the_documented_methods() {
     );
     node.stop().await;
 }
+
+/// Code uploaded once (`Upload`) deploys by its blake3 hash (`DeployCode::Hash`): the
+/// contract runs that code and `contract.get` names its hash; a hash never uploaded
+/// makes the deploy fail (included, its nonce used) and creates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_then_deploy_by_hash() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let c = Client::new(&format!("http://{}", node.addr));
+    let keys = dev_keys(dir.path());
+    let alice = &keys[0];
+    let a = address_of(alice);
+    let code = supervm_contracts::TOKEN.to_vec();
+    let hash = supervm_vm::code_hash(&code);
+
+    let up = sign(alice, 0, TxPayload::Upload { code });
+    let r = c.submit(&up, true).await.unwrap().receipt.unwrap();
+    assert_eq!(r.outcome, "success", "{r:?}");
+    // The token's deploy transaction, its code replaced by the uploaded code's hash.
+    let by_hash = |nonce: u64, salt: [u8; 32], h: [u8; 32]| {
+        let mut body = deploy_token(alice, nonce, salt).body;
+        match &mut body.payload {
+            TxPayload::Deploy { code, .. } => *code = supervm_client::DeployCode::Hash(h),
+            other => panic!("not a deploy: {other:?}"),
+        }
+        body.sign(alice)
+    };
+    let salt = [0x5a; 32];
+    let r = c
+        .submit(&by_hash(1, salt, hash), true)
+        .await
+        .unwrap()
+        .receipt
+        .unwrap();
+    assert_eq!(r.outcome, "success", "{r:?}");
+    let token = contract_address(&a, &salt);
+    let info = c.contract(&token).await.unwrap().expect("deployed");
+    assert_eq!(info.code_hash, to_hex(&hash));
+    assert_eq!(info.interface.as_ref().unwrap()["name"], "Token");
+    let s = c
+        .simulate(&a, &token, "balance", &(a,).encode())
+        .await
+        .unwrap();
+    assert_eq!(s.outcome, "success");
+    assert_eq!(
+        s.return_data,
+        to_hex(&1_000_000u128.to_le_bytes()),
+        "the deployer holds the supply"
+    );
+
+    // A hash nobody uploaded.
+    let other_salt = [0x5b; 32];
+    let r = c
+        .submit(&by_hash(2, other_salt, [7; 32]), true)
+        .await
+        .unwrap()
+        .receipt
+        .unwrap();
+    assert_ne!(r.outcome, "success", "{r:?}");
+    assert!(
+        c.contract(&contract_address(&a, &other_salt))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(c.account(&a).await.unwrap().nonce, 3);
+    node.stop().await;
+}
