@@ -159,10 +159,26 @@ enum ContractCmd {
         /// Crate directory.
         path: PathBuf,
     },
-    /// Deploy a wasm file.
-    Deploy {
+    /// Upload a wasm file's code once, to deploy it later by its hash (`deploy
+    /// --code-hash`): many contracts can share it.
+    Upload {
         /// The .wasm file.
         wasm: PathBuf,
+        /// Uploader key.
+        #[arg(long)]
+        from: String,
+        /// Gas limit.
+        #[arg(long, default_value_t = 500_000_000)]
+        gas: u64,
+    },
+    /// Deploy a wasm file, or code uploaded before (`--code-hash`).
+    Deploy {
+        /// The .wasm file (or give --code-hash).
+        wasm: Option<PathBuf>,
+        /// The blake3 hash of uploaded code (hex), instead of a .wasm file; `--init`
+        /// is then the constructor's encoded arguments in hex (no interface at hand).
+        #[arg(long, conflicts_with = "wasm")]
+        code_hash: Option<String>,
         /// Deployer key.
         #[arg(long)]
         from: String,
@@ -532,6 +548,21 @@ async fn sign_and_send(
 
 /// After the result is printed: an error (so a non-zero exit status for scripts) unless
 /// the transaction committed with outcome success.
+/// A .wasm file's code, checked as the node will check it, and the interface the SDK
+/// embedded in it (if any).
+fn read_wasm(wasm: &std::path::Path) -> Result<(Vec<u8>, Option<Interface>)> {
+    let code = std::fs::read(wasm).with_context(|| format!("read {}", wasm.display()))?;
+    let info = supervm_vm::validate::validate(&code, &supervm_vm::Limits::default())
+        .map_err(|e| anyhow!("{}: {e}", wasm.display()))?;
+    let iface = info
+        .interface
+        .as_deref()
+        .map(Interface::parse)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
+    Ok((code, iface))
+}
+
 fn committed_ok(r: &supervm_client::views::SubmitResult) -> Result<()> {
     match &r.receipt {
         Some(x) if x.outcome == "success" => Ok(()),
@@ -672,22 +703,44 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
     let c = Client::new(&ctx.rpc);
     match cmd {
         ContractCmd::Build { path } => build(ctx, &path),
+        ContractCmd::Upload { wasm, from, gas } => {
+            let code = read_wasm(&wasm)?.0;
+            let hash = supervm_vm::code_hash(&code);
+            let r = sign_and_send(ctx, &c, &from, gas, TxPayload::Upload { code }).await?;
+            let v = serde_json::to_value(&r)?;
+            ctx.print(&json!({"code_hash": to_hex(&hash), "submit": v}), || {
+                format!(
+                    "{} {}\ncode hash {}{}",
+                    r.hash,
+                    r.status,
+                    to_hex(&hash),
+                    r.receipt
+                        .as_ref()
+                        .map(|x| format!("\noutcome {} gas {}", x.outcome, x.gas_used))
+                        .unwrap_or_default()
+                )
+            });
+            committed_ok(&r)
+        }
         ContractCmd::Deploy {
             wasm,
+            code_hash,
             from,
             init,
             salt,
             gas,
         } => {
-            let code = std::fs::read(&wasm).with_context(|| format!("read {}", wasm.display()))?;
-            let info = supervm_vm::validate::validate(&code, &supervm_vm::Limits::default())
-                .map_err(|e| anyhow!("{}: {e}", wasm.display()))?;
-            let iface = info
-                .interface
-                .as_deref()
-                .map(Interface::parse)
-                .transpose()
-                .map_err(|e| anyhow!(e))?;
+            let (code, iface) = match (&wasm, &code_hash) {
+                (Some(w), None) => {
+                    let (code, iface) = read_wasm(w)?;
+                    (DeployCode::Wasm(code), iface)
+                }
+                (None, Some(h)) => (
+                    DeployCode::Hash(from_hex32(h).map_err(|e| anyhow!("--code-hash: {e}"))?),
+                    None,
+                ),
+                _ => bail!("give the contract's .wasm file or --code-hash"),
+            };
             let init_args = match (&iface, &init) {
                 (Some(i), Some(s)) => {
                     let ctor = i.functions.iter().find(|f| f.constructor).ok_or_else(|| {
@@ -704,7 +757,11 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             };
             let salt = match salt {
                 Some(s) => from_hex32(&s).map_err(|e| anyhow!("--salt: {e}"))?,
-                None => *blake3::hash(&code).as_bytes(),
+                // (the code's hash: the same address from the file or from its hash)
+                None => match &code {
+                    DeployCode::Wasm(w) => supervm_vm::code_hash(w),
+                    DeployCode::Hash(h) => *h,
+                },
             };
             let sender = ctx.key(&from)?.address()?;
             let addr = supervm_vm::contract_address(&sender, &salt);
@@ -714,7 +771,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 &from,
                 gas,
                 TxPayload::Deploy {
-                    code: DeployCode::Wasm(code),
+                    code,
                     salt,
                     init_args,
                 },

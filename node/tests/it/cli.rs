@@ -95,6 +95,69 @@ async fn cli_deploys_invokes_and_queries() {
     .await;
     assert_eq!(d["submit"]["receipt"]["outcome"], "success", "{d}");
     let token = d["address"].as_str().unwrap().to_string();
+    // The same code uploaded once and deployed by its hash (constructor arguments
+    // then in hex): another token, whose supply went to dev1.
+    let up = run(v(&[
+        "contract",
+        "upload",
+        wasm.to_str().unwrap(),
+        "--from",
+        "dev1",
+    ]))
+    .await;
+    assert_eq!(up["submit"]["receipt"]["outcome"], "success", "{up}");
+    let hash = up["code_hash"].as_str().unwrap().to_string();
+    assert_eq!(
+        hash,
+        to_hex(&supervm_vm::code_hash(supervm_contracts::TOKEN))
+    );
+    let dev1_addr = supervm_vm::Address(
+        supervm_client::views::from_hex(&dev1)
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    );
+    let init_hex = to_hex(&supervm_abi::Encode::encode(&(
+        "U".to_string(),
+        "U".to_string(),
+        6u8,
+        dev1_addr,
+        77u128,
+    )));
+    let d2 = run(v(&[
+        "contract",
+        "deploy",
+        "--code-hash",
+        &hash,
+        "--from",
+        "dev1",
+        "--init",
+        &init_hex,
+    ]))
+    .await;
+    assert_eq!(d2["submit"]["receipt"]["outcome"], "success", "{d2}");
+    let token2 = d2["address"].as_str().unwrap().to_string();
+    assert_ne!(token2, token);
+    let bal_args = format!(r#"{{"owner":"{dev1}"}}"#);
+    let b2 = run(v(&[
+        "contract", "simulate", &token2, "balance", "--args", &bal_args,
+    ]))
+    .await;
+    assert_eq!(b2["result"], "77", "{b2}");
+    // Neither a file nor a hash: refused before anything is sent, saying what to give.
+    let out = supervm(
+        &node.url,
+        &dir.path().join("dev-keys.json"),
+        &["contract", "deploy", "--from", "dev1"],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--code-hash"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let args = format!(r#"{{"to":"{dev1}","amount":40}}"#);
     let inv = run(v(&[
         "contract", "invoke", &token, "transfer", "--args", &args, "--from", "dev0",
