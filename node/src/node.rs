@@ -71,12 +71,12 @@ pub async fn start(
             ));
         }
         eprintln!(
-            "dev chain {} — dev accounts (keys in {}):",
+            "dev chain {} — dev accounts, address and secret key (also in {}; dev keys only, never for value):",
             config.chain_id,
             genesis::dev_keys_path(&config).display()
         );
         for k in &keys {
-            eprintln!("  {:<6} {}", k.name, k.address);
+            eprintln!("  {:<6} {}  secret {}", k.name, k.address, k.secret);
         }
         out
     } else {

@@ -194,3 +194,50 @@ async fn deploy_transfer_query_restart() {
     assert_eq!(c.account(&carol).await.unwrap().balance, "782");
     node.interrupt();
 }
+
+/// `supervm node --dev` prints each prefunded dev account's name, address and secret key
+/// (the same as its key file holds) before it says where it listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_node_prints_its_dev_keys() {
+    use std::io::BufRead;
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_supervm"))
+        .args(["node", "--dev", "--data-dir"])
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let printed = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for l in std::io::BufReader::new(stderr).lines() {
+            let l = l.unwrap();
+            let done = l.contains("JSON-RPC on");
+            lines.push(l);
+            if done {
+                break;
+            }
+        }
+        lines
+    });
+    let printed = tokio::time::timeout(std::time::Duration::from_secs(60), printed)
+        .await
+        .expect("the node says where it listens within 60 s")
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let keys = supervm_client::keys::load(&dir.path().join("dev-keys.json")).unwrap();
+    assert!(!keys.is_empty());
+    for k in &keys {
+        assert!(
+            printed
+                .iter()
+                .any(|l| l.contains(&k.name) && l.contains(&k.address) && l.contains(&k.secret)),
+            "{} not printed: {printed:?}",
+            k.name
+        );
+    }
+}
