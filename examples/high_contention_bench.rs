@@ -5,7 +5,8 @@
 //! chunks; the JSON's `occ_txs` and `sequential_txs` say which ran) schedule with 1
 //! thread and with N threads, and Block-STM over the whole block with N threads (without and
 //! with the Bloom pre-check), from the same run, on the same block, taking turns
-//! block by block, one worker pool alive at a time; every parallel output is checked equal to the sequential one.
+//! round by round (each turn three blocks, the third timed), one worker pool alive at
+//! a time; every parallel output is checked equal to the sequential one.
 //!
 //! ```text
 //! cargo run --release --example high_contention_bench -- [--threads N] [--repeat R] [--case NAME] [--json]
@@ -93,7 +94,7 @@ fn main() {
             for (i, config) in configs.iter().enumerate() {
                 // One worker pool alive at a time, as in a node: each turn starts this
                 // configuration's executor and drops it after the timed block (its
-                // threads exit before the next turn starts its own). Idle pools of other
+                // threads are given 20 ms to exit before the next turn starts its own). Idle pools of other
                 // configurations made the timed blocks of 2-thread runs up to several
                 // times slower (docs/benchmarks.md, thirteenth session). Two untimed
                 // blocks first: the workers wake and warm their instance lanes, and the

@@ -41,7 +41,9 @@ pub fn configure() {
 }
 
 /// Turns transparent huge pages off for this process (its threads, present and
-/// future): the kernel then backs no mapping with them, whatever `madvise` asked.
+/// future): the kernel then backs no mapping with them, whatever `madvise` asked. The
+/// setting passes to child processes too (`supervm contract build` runs cargo with it),
+/// which only changes their speed.
 fn disable_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) only sets a flag on the process's
@@ -53,7 +55,8 @@ fn disable_huge_pages() {
 }
 
 /// Whether transparent huge pages are off for this process (`false` off Linux).
-pub fn huge_pages_disabled() -> bool {
+#[cfg(test)]
+fn huge_pages_disabled() -> bool {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_GET_THP_DISABLE takes no pointers and returns the flag.
     return unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) } == 1;

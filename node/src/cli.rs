@@ -185,7 +185,7 @@ enum ContractCmd {
         /// Constructor arguments as JSON (by name).
         #[arg(long)]
         init: Option<String>,
-        /// Address salt (hex, 32 bytes; default random).
+        /// Address salt (hex, 32 bytes; default: the code's hash).
         #[arg(long)]
         salt: Option<String>,
         /// Gas limit.
@@ -546,8 +546,6 @@ async fn sign_and_send(
     Ok(c.submit(&tx, true).await?)
 }
 
-/// After the result is printed: an error (so a non-zero exit status for scripts) unless
-/// the transaction committed with outcome success.
 /// A .wasm file's code, checked as the node will check it, and the interface the SDK
 /// embedded in it (if any).
 fn read_wasm(wasm: &std::path::Path) -> Result<(Vec<u8>, Option<Interface>)> {
@@ -563,6 +561,32 @@ fn read_wasm(wasm: &std::path::Path) -> Result<(Vec<u8>, Option<Interface>)> {
     Ok((code, iface))
 }
 
+/// Prints a submitted code transaction (`label`: what it made, e.g. the contract
+/// address), with `extra` merged into the JSON, then [`committed_ok`].
+fn print_submitted(
+    ctx: &Ctx,
+    r: &supervm_client::views::SubmitResult,
+    key: &str,
+    label: &str,
+    value: String,
+) -> Result<()> {
+    let v = serde_json::to_value(r)?;
+    ctx.print(&json!({ key: value, "submit": v }), || {
+        format!(
+            "{} {}\n{label} {value}{}",
+            r.hash,
+            r.status,
+            r.receipt
+                .as_ref()
+                .map(|x| format!("\noutcome {} gas {}", x.outcome, x.gas_used))
+                .unwrap_or_default()
+        )
+    });
+    committed_ok(r)
+}
+
+/// After the result is printed: an error (so a non-zero exit status for scripts) unless
+/// the transaction committed with outcome success.
 fn committed_ok(r: &supervm_client::views::SubmitResult) -> Result<()> {
     match &r.receipt {
         Some(x) if x.outcome == "success" => Ok(()),
@@ -707,20 +731,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             let code = read_wasm(&wasm)?.0;
             let hash = supervm_vm::code_hash(&code);
             let r = sign_and_send(ctx, &c, &from, gas, TxPayload::Upload { code }).await?;
-            let v = serde_json::to_value(&r)?;
-            ctx.print(&json!({"code_hash": to_hex(&hash), "submit": v}), || {
-                format!(
-                    "{} {}\ncode hash {}{}",
-                    r.hash,
-                    r.status,
-                    to_hex(&hash),
-                    r.receipt
-                        .as_ref()
-                        .map(|x| format!("\noutcome {} gas {}", x.outcome, x.gas_used))
-                        .unwrap_or_default()
-                )
-            });
-            committed_ok(&r)
+            print_submitted(ctx, &r, "code_hash", "code hash", to_hex(&hash))
         }
         ContractCmd::Deploy {
             wasm,
@@ -777,20 +788,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 },
             )
             .await?;
-            let v = serde_json::to_value(&r)?;
-            ctx.print(&json!({"address": to_hex(&addr.0), "submit": v}), || {
-                format!(
-                    "{} {}\ncontract address {}{}",
-                    r.hash,
-                    r.status,
-                    to_hex(&addr.0),
-                    r.receipt
-                        .as_ref()
-                        .map(|x| format!("\noutcome {} gas {}", x.outcome, x.gas_used))
-                        .unwrap_or_default()
-                )
-            });
-            committed_ok(&r)
+            print_submitted(ctx, &r, "address", "contract address", to_hex(&addr.0))
         }
         ContractCmd::Invoke {
             address,

@@ -206,6 +206,16 @@ impl Mempool {
             return Err(Error::AlreadyKnown);
         }
         let sender = p.tx.body.sender;
+        let (expected, reserved) = inner
+            .senders
+            .get(&sender)
+            .map_or((account.nonce, 0), |s| (s.next_nonce, s.reserved));
+        let n = p.tx.body.nonce;
+        // A used nonce before the limits: a committed transaction sent again is told so
+        // (and then `already_committed`), never "full, retry later".
+        if n < account.nonce {
+            return Err(Error::StaleNonce { expected, got: n });
+        }
         if inner
             .senders
             .get(&sender)
@@ -222,14 +232,6 @@ impl Mempool {
                 capacity: self.limits.capacity,
                 max_bytes: self.limits.max_bytes,
             });
-        }
-        let (expected, reserved) = inner
-            .senders
-            .get(&sender)
-            .map_or((account.nonce, 0), |s| (s.next_nonce, s.reserved));
-        let n = p.tx.body.nonce;
-        if n < account.nonce {
-            return Err(Error::StaleNonce { expected, got: n });
         }
         if n < expected {
             return Err(Error::DuplicateNonce { nonce: n });
@@ -642,6 +644,19 @@ mod tests {
         assert!(matches!(
             m.admit(tx(&b, 1), rich),
             Err(Error::MempoolFull { .. })
+        ));
+        // A used nonce is refused as stale whatever the load (a committed transaction
+        // sent again must not hear "full, retry later").
+        let used = AccountNow { nonce: 1, ..rich };
+        assert!(matches!(m.admit(tx(&a, 0), used), Err(Error::AlreadyKnown)));
+        let c = SigningKey::from_bytes(&[9; 32]);
+        assert!(matches!(
+            m.admit(tx(&c, 0), used),
+            Err(Error::StaleNonce { got: 0, .. })
+        ));
+        assert!(matches!(
+            m.admit(tx(&a, 9), AccountNow { nonce: 10, ..rich }),
+            Err(Error::StaleNonce { got: 9, .. })
         ));
         // Taking does not free room (in flight still counts); resolving does.
         let taken = m.take(txs(1), Duration::ZERO);

@@ -105,14 +105,6 @@ async fn deploy_transfer_query_restart() {
         .text()
         .await
         .unwrap();
-    let committed: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("supervm_committed_transactions_total "))
-        .expect("committed counter")
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(committed >= 4.0, "{metrics}");
     let value = |m: &str| -> f64 {
         metrics
             .lines()
@@ -122,6 +114,10 @@ async fn deploy_transfer_query_restart() {
             .parse()
             .unwrap_or_else(|e| panic!("{m}: {e}"))
     };
+    assert!(
+        value("supervm_committed_transactions_total") >= 4.0,
+        "{metrics}"
+    );
     // Blocks were built, commits timed, and the rate over the last 10 s counts them.
     assert!(
         value("supervm_block_time_seconds_count") >= 1.0,
@@ -134,12 +130,13 @@ async fn deploy_transfer_query_restart() {
     assert!(value("supervm_transactions_per_second") > 0.0, "{metrics}");
     assert!(value("supervm_committed_blocks_total") >= 1.0, "{metrics}");
     assert_eq!(value("supervm_mempool_transactions"), 0.0, "{metrics}");
+    // The scheduler's counters are there (their values depend on scheduling).
     for m in [
         "supervm_reexecutions_total",
         "supervm_sequential_chunk_transactions_total",
         "supervm_occ_transactions_total",
     ] {
-        assert!(value(m) >= 0.0, "{m}");
+        value(m);
     }
 
     // Clean stop and restart: state and history intact.
@@ -223,12 +220,12 @@ async fn dev_node_prints_its_dev_keys() {
         }
         lines
     });
-    let printed = tokio::time::timeout(std::time::Duration::from_secs(60), printed)
-        .await
-        .expect("the node says where it listens within 60 s")
-        .unwrap();
+    let printed = tokio::time::timeout(std::time::Duration::from_secs(60), printed).await;
     let _ = child.kill();
     let _ = child.wait();
+    let printed = printed
+        .expect("the node says where it listens within 60 s")
+        .unwrap();
     let keys = supervm_client::keys::load(&dir.path().join("dev-keys.json")).unwrap();
     assert!(!keys.is_empty());
     for k in &keys {

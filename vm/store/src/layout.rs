@@ -79,6 +79,13 @@ pub fn undo_key(key: &[u8], height: u64) -> Vec<u8> {
     k
 }
 
+/// Sorts undo rows `(height, key, old value)` in the order of their row keys
+/// ([`undo_key`]: key length, key, height), so that a write batch inserts each next to
+/// the previous one.
+pub fn sort_undo_rows(rows: &mut UndoRows) {
+    rows.sort_unstable_by(|a, b| (a.1.len(), &a.1, a.0).cmp(&(b.1.len(), &b.1, b.0)));
+}
+
 /// The value of an undo row: `0` (the key was absent) or `1 ‖ value`.
 pub fn encode_undo_value(old: &Option<Vec<u8>>) -> Vec<u8> {
     match old {

@@ -286,12 +286,12 @@ impl Staging {
                 undo[shard_of(&k, shards) as usize].push((block.height, k, old));
             }
         }
-        // In the order of their row keys (`layout::undo_key`: length, key, height), as
-        // the state writes are: RocksDB inserts a write batch's rows into its memtable
-        // one by one, and a row next to the previous one is found from where that one
-        // went instead of from the top of the skip list.
+        // In the order of their row keys, as the state writes are: RocksDB inserts a
+        // write batch's rows into its memtable one by one, and a row next to the
+        // previous one is found from where that one went instead of from the top of the
+        // skip list. (Each (height, key) is unique: a block's writes have unique keys.)
         for u in &mut undo {
-            u.sort_unstable_by(|a, b| (a.1.len(), &a.1, a.0).cmp(&(b.1.len(), &b.1, b.0)));
+            crate::layout::sort_undo_rows(u);
         }
         let batch = self.next_batch;
         let prepared = per_shard

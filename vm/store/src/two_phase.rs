@@ -168,7 +168,9 @@ impl Store {
         let cf = |n| self.coord.cf_handle(n).expect("column family exists");
         let mut wb = WriteBatch::default();
         // Transactions by hash, in hash order: a memtable insert next to the previous
-        // one starts from there (the other history rows are in key order already).
+        // one starts from there. (Blocks, block transactions and events arrive in key
+        // order; the event indexes and block hashes do not, and are fewer.) Stable: a
+        // hash given twice keeps its last row, as before.
         let mut by_hash: Vec<(&[u8; 32], Vec<u8>)> = Vec::new();
         for b in &batch.blocks {
             let h = b.height.to_be_bytes();
@@ -203,7 +205,7 @@ impl Store {
                 }
             }
         }
-        by_hash.sort_unstable_by_key(|(h, _)| *h);
+        by_hash.sort_by_key(|(h, _)| *h);
         for (h, v) in by_hash {
             wb.put_cf(cf(CF_TXS), h, v);
         }
