@@ -254,3 +254,40 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(text.trim(), "not found");
     node.interrupt();
 }
+
+/// `supervm contract build` compiles a contract crate to wasm32v1-none (with rustup's
+/// target or Debian's rustc-web, which `scripts/test.sh` installs) and lists each module
+/// with its size, code hash and the contract name its embedded interface declares.
+/// About 20 s from scratch; under the node tests' lock so that it never competes with
+/// the timed load test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_builds_a_contract() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let counter = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/counter");
+    // (the real home directory: rustup finds its toolchains there)
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_supervm"))
+            .args(["contract", "build", "--json"])
+            .arg(&counter)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let built = out.as_array().expect("a list of built modules");
+    assert_eq!(built.len(), 1, "{out}");
+    assert_eq!(built[0]["contract"], "Counter", "{out}");
+    let wasm = std::fs::read(built[0]["wasm"].as_str().unwrap()).unwrap();
+    assert_eq!(built[0]["bytes"], wasm.len(), "{out}");
+    assert_eq!(
+        built[0]["code_hash"],
+        to_hex(&supervm_vm::code_hash(&wasm)),
+        "{out}"
+    );
+}
