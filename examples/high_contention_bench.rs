@@ -94,9 +94,10 @@ fn main() {
             for (i, config) in configs.iter().enumerate() {
                 // One worker pool alive at a time, as in a node: each turn starts this
                 // configuration's executor and drops it after the timed block (its
-                // threads are given 20 ms to exit before the next turn starts its own). Idle pools of other
-                // configurations made the timed blocks of 2-thread runs up to several
-                // times slower (docs/benchmarks.md, thirteenth session). Two untimed
+                // threads are given 20 ms to exit before the next turn starts its own).
+                // Idle pools of other configurations made the timed blocks of 2-thread
+                // runs up to several times slower (docs/benchmarks.md, twelfth and
+                // thirteenth sessions). Two untimed
                 // blocks first: the workers wake and warm their instance lanes, and the
                 // adaptive schedule settles into the mode it would run a stream of such
                 // blocks in, as in a node producing blocks back to back.

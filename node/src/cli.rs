@@ -561,8 +561,8 @@ fn read_wasm(wasm: &std::path::Path) -> Result<(Vec<u8>, Option<Interface>)> {
     Ok((code, iface))
 }
 
-/// Prints a submitted code transaction (`label`: what it made, e.g. the contract
-/// address), with `extra` merged into the JSON, then [`committed_ok`].
+/// Prints a submitted code transaction and what it made (`value`, e.g. the contract
+/// address: JSON member `key`, and `label` for people), then [`committed_ok`].
 fn print_submitted(
     ctx: &Ctx,
     r: &supervm_client::views::SubmitResult,

@@ -206,21 +206,19 @@ impl Mempool {
             return Err(Error::AlreadyKnown);
         }
         let sender = p.tx.body.sender;
-        let (expected, reserved) = inner
+        let (expected, reserved, pending) = inner
             .senders
             .get(&sender)
-            .map_or((account.nonce, 0), |s| (s.next_nonce, s.reserved));
+            .map_or((account.nonce, 0, 0), |s| {
+                (s.next_nonce, s.reserved, s.queued + s.inflight)
+            });
         let n = p.tx.body.nonce;
         // A used nonce before the limits: a committed transaction sent again is told so
         // (and then `already_committed`), never "full, retry later".
         if n < account.nonce {
             return Err(Error::StaleNonce { expected, got: n });
         }
-        if inner
-            .senders
-            .get(&sender)
-            .is_some_and(|s| s.queued + s.inflight >= self.limits.per_sender)
-        {
+        if pending >= self.limits.per_sender {
             return Err(Error::SenderPendingLimit {
                 limit: self.limits.per_sender,
             });
