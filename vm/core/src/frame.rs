@@ -155,10 +155,12 @@ fn run_frame_here(
     w.store
         .set_fuel(gas.saturating_sub(memory_gas) + FUEL_RESERVE)
         .expect("fuel metering is enabled");
-    match w.entry(module, export) {
-        _ if memory_gas > gas => outcome = FrameOutcome::OutOfGas,
-        Some(f) => {
-            if let Err(e) = f.call(&mut w.store, ()) {
+    if memory_gas > gas {
+        outcome = FrameOutcome::OutOfGas;
+    } else {
+        match w.call_entry(module, export) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
                 let depth = w
                     .globals
                     .last()
@@ -167,8 +169,8 @@ fn run_frame_here(
                 let exhausted = depth as u32 > vm.config.limits.stack_budget;
                 outcome = classify(e, exhausted);
             }
+            None => outcome = FrameOutcome::Trap(format!("entry point {export} not found")),
         }
-        None => outcome = FrameOutcome::Trap(format!("entry point {export} not found")),
     }
     let fuel_left = w.store.get_fuel().unwrap_or(0);
     if fuel_left < FUEL_RESERVE && matches!(outcome, FrameOutcome::Success) {

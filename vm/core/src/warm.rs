@@ -140,20 +140,27 @@ pub(crate) struct Warm {
 }
 
 impl Warm {
-    /// The entry point `name` of this instance.
-    pub(crate) fn entry(&mut self, module: &LoadedModule, name: &str) -> Option<TypedFunc<(), ()>> {
+    /// Calls the entry point `name` of this instance (`None`: no such entry point).
+    /// Calls through the cached function without cloning it: a clone takes and drops
+    /// references to the engine's shared type registration, cache lines every worker
+    /// running the same contract would otherwise pass back and forth.
+    pub(crate) fn call_entry(
+        &mut self,
+        module: &LoadedModule,
+        name: &str,
+    ) -> Option<wasmtime::Result<()>> {
         let (i, export) = module.entry_points.get(name)?;
-        if let Some(f) = &self.entries[*i] {
-            return Some(f.clone());
+        if self.entries[*i].is_none() {
+            let f = self
+                .instance
+                .get_module_export(&mut self.store, export)?
+                .into_func()?
+                .typed::<(), ()>(&self.store)
+                .ok()?;
+            self.entries[*i] = Some(f);
         }
-        let f = self
-            .instance
-            .get_module_export(&mut self.store, export)?
-            .into_func()?
-            .typed::<(), ()>(&self.store)
-            .ok()?;
-        self.entries[*i] = Some(f.clone());
-        Some(f)
+        let f = self.entries[*i].as_ref()?;
+        Some(f.call(&mut self.store, ()))
     }
 
     /// Resets the instance to `p`; false if it cannot be (its memory grew).
