@@ -303,8 +303,9 @@ fn stats_name_hot_keys() {
         })
         .collect();
     // Block-STM over the whole block: 400 increments of one key on 4 workers conflict
-    // (a run without any conflict, one worker taking everything in order, is retried a
-    // few times before the test gives up).
+    // (a run without any conflict, one worker taking everything in order, is retried:
+    // under a loaded machine, as when the whole suite runs at once on 2 cores, one
+    // worker often does, so the test gives up only after 50 such blocks).
     let exec = ParallelExecutor::new(vm.clone(), 4).with_schedule(Schedule::Parallel);
     for attempt in 0.. {
         let out = exec.execute_block(&w.base, &w.block, &txs).unwrap();
@@ -314,7 +315,7 @@ fn stats_name_hot_keys() {
             400
         );
         if out.stats.reexecutions + out.stats.dependency_waits == 0 {
-            assert!(attempt < 5, "no conflict in 5 blocks: {:?}", out.stats);
+            assert!(attempt < 50, "no conflict in 50 blocks: {:?}", out.stats);
             continue;
         }
         // Storage keys are a tag byte, the contract's address, then the contract's key:
