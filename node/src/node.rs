@@ -52,8 +52,12 @@ pub async fn start(
     )?;
     if recovery.changed_state() {
         tracing::warn!(
-            "recovered the store: redone batches {:?}, rolled back {:?}{}",
-            recovery.redone,
+            "recovered the store: redone {} batches{}, rolled back {:?}{}",
+            recovery.redone.len(),
+            match (recovery.redone.first(), recovery.redone.last()) {
+                (Some(a), Some(b)) => format!(" ({a}..={b})"),
+                _ => String::new(),
+            },
             recovery.rolled_back,
             recovery.taken_back.map_or(String::new(), |b| format!(
                 " (batch {b}'s decision taken back: a shard never prepared it)"

@@ -154,8 +154,9 @@ impl std::fmt::Debug for Store {
 /// What [`Store::open`] found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Recovery {
-    /// Batches decided (decision and every prepare record durable) but that some shard
-    /// had not applied: redone.
+    /// Batches decided (decision and every prepare record durable) whose apply some
+    /// shard had not persisted: redone, in order (applies skip the WAL, so after a
+    /// crash every batch since a shard's last flush is here).
     pub redone: Vec<u64>,
     /// Batches not decided (a prepare record or the decision missing): rolled back,
     /// their prepare records deleted and a decision written for them taken back.
@@ -166,8 +167,8 @@ pub struct Recovery {
 }
 
 impl Recovery {
-    /// Whether recovery redid or rolled back anything (the open was after a crash
-    /// in the middle of a commit).
+    /// Whether recovery redid or rolled back anything (the open was after a crash, or
+    /// an unclean stop, since the last flush).
     pub fn changed_state(&self) -> bool {
         !self.redone.is_empty() || !self.rolled_back.is_empty()
     }
@@ -396,26 +397,30 @@ impl Store {
             .collect()
     }
 
-    /// Closes the store cleanly (flushing memtables in the no-WAL mode).
+    /// Closes the store cleanly: flushes the shards (applies are written without the
+    /// WAL, so the next open need not redo them) and, in the no-WAL mode, the
+    /// coordinator.
     pub fn close(self) -> Result<()> {
         self.shutdown()
     }
 
     fn shutdown(&self) -> Result<()> {
-        if self.config.durability == Durability::NoWalUnrecoverableOnCrash
-            && self.commit_lock.lock().is_none()
-        {
-            // Every column family, in one atomic flush per database (with atomic flush
-            // on, flushing one column family leaves the others in the memtable).
-            let flush = rocksdb::FlushOptions::default();
-            for s in &self.shards {
-                let undo = s.db.cf_handle(layout::CF_UNDO).expect("cf exists");
-                let default =
-                    s.db.cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
-                        .expect("cf exists");
-                s.db.flush_cfs_opt(&[s.state(), undo, default], &flush)
-                    .ctx(|| format!("flush shard {}", s.index))?;
-            }
+        if self.commit_lock.lock().is_some() {
+            // Poisoned: a shard may hold half a batch; the next open recovers.
+            return Ok(());
+        }
+        // Every column family, in one atomic flush per database (with atomic flush on,
+        // flushing one column family leaves the others in the memtable).
+        let flush = rocksdb::FlushOptions::default();
+        for s in &self.shards {
+            let undo = s.db.cf_handle(layout::CF_UNDO).expect("cf exists");
+            let default =
+                s.db.cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
+                    .expect("cf exists");
+            s.db.flush_cfs_opt(&[s.state(), undo, default], &flush)
+                .ctx(|| format!("flush shard {}", s.index))?;
+        }
+        if self.config.durability == Durability::NoWalUnrecoverableOnCrash {
             let mut cfs: Vec<_> = COORD_CFS
                 .iter()
                 .map(|cf| self.coord.cf_handle(cf).expect("cf exists"))
@@ -447,8 +452,8 @@ impl Drop for Store {
 /// applied it, the crash came in the middle of the prepare round (in `Fsync` mode the
 /// batch was never acknowledged), so the decision and its history rows are taken back,
 /// returning the previous head and the batch taken back. Before anything is written,
-/// every shard must stand where the previous head says (applied it, or one behind with
-/// its prepare record); otherwise, and when a shard lacks the batch while another
+/// every shard must stand where the previous head says (applied it, or behind it with
+/// the prepare records of every batch up to it); otherwise, and when a shard lacks the batch while another
 /// applied it, a durable record was lost: `Error::Corrupt`, nothing changed.
 fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Option<u64>)> {
     if head.batch == 0 {
@@ -496,8 +501,11 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
         )));
     }
     for (s, &(applied, ref prepared)) in shards.iter().zip(&status) {
-        let behind_with_record = applied + 1 == prev.batch && prepared.contains(&prev.batch);
-        if applied != prev.batch && !behind_with_record {
+        // (applies are written without the WAL: a crash takes a shard back to its last
+        // flush, with the prepare records of every batch after it)
+        let behind_with_records =
+            applied < prev.batch && (applied + 1..=prev.batch).all(|b| prepared.contains(&b));
+        if applied != prev.batch && !behind_with_records {
             return Err(Error::Corrupt(format!(
                 "batch {} is not prepared on shard {first_missing}, but shard {} stands at batch {applied}, not at the previous batch {}: not a crash inside a commit; nothing was taken back",
                 head.batch, s.index, prev.batch
@@ -514,16 +522,33 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
 }
 
 /// Finishes or rolls back every in-doubt batch, then checks that every shard stands
-/// at the committed batch. Presumed abort: a prepare record without a decision (its
-/// batch is above the head, the decision missing or taken back) is deleted. Any other
-/// prepare record (one of a batch the shard has applied, or one past a gap) is
-/// `Error::Corrupt`.
+/// at the committed batch. Every decided batch a shard holds a prepare record of is
+/// redone in order (applies are written without the WAL, so a crash takes a shard
+/// back to its last flush: several batches may need redoing). Presumed abort: the
+/// prepare record of the batch after the head (its decision missing or taken back) is
+/// deleted. Any other prepare record (one of a batch the shard has applied, one past a
+/// gap, or one more than a batch past the head) is `Error::Corrupt`.
 fn recover(
     shards: &[Shard],
     head: &Head,
     fail: &dyn Fn(FailPoint) -> Result<()>,
 ) -> Result<Recovery> {
     let mut rec = Recovery::default();
+    // Before anything is written: only the batch after the head can be in doubt (a
+    // batch prepares only once the one before it is decided), so a prepare record
+    // further on means the coordinator lost decisions.
+    for s in shards {
+        if let Some(b) = s
+            .prepared_batches()?
+            .into_iter()
+            .find(|&b| b > head.batch + 1)
+        {
+            return Err(Error::Corrupt(format!(
+                "shard {} has the prepare record of batch {b} but the coordinator's decision log is at batch {} (a durable decision was lost)",
+                s.index, head.batch
+            )));
+        }
+    }
     for s in shards {
         let mut applied = s.applied()?;
         let prepared = s.prepared()?;

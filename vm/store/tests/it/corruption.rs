@@ -5,15 +5,21 @@
 //! Twelve batches are committed, then the files are copied while the store is open (a
 //! crash image) and the newest WAL of one database is damaged at an offset chosen from
 //! where the last batch's records lie (measured with fail-point hooks while
-//! committing). The outcome is fixed by where the damage starts:
+//! committing). Applies are written without the WAL, so the image's shards hold every
+//! batch only as its prepare record (nothing was flushed), and every open of an image
+//! redoes them. The outcome is fixed by where the damage starts:
 //!
-//! - in a shard's apply record of the last batch (written without fsync, so a real
-//!   crash can lose it): the store opens at the last batch, reports it redone, and
-//!   matches the model;
-//! - in a shard's (fsynced) prepare record or earlier: `Error::Corrupt` saying the
-//!   shard lost a durable prepare record;
-//! - anywhere in the coordinator's WAL tail (its last record is the last batch's
-//!   fsynced decision): `Error::Corrupt` saying a durable decision was lost.
+//! - in a shard's (fsynced) prepare record of the last batch: that shard lost it
+//!   before any shard persisted the batch's apply, which looks exactly like a crash
+//!   inside the prepare round: the decision is taken back and the store opens at the
+//!   batch before, a clean prefix (`docs/design.md`, "Assumptions about the media");
+//! - in a shard's earlier records: `Error::Corrupt`, nothing taken back (the shard
+//!   lacks a prepare record of a batch before the last);
+//! - in the coordinator's last record (the last batch's fsynced decision): its log
+//!   stands at the batch before, and the shards' prepare records of the last batch are
+//!   rolled back, a clean prefix again;
+//! - in the coordinator's earlier records: `Error::Corrupt` saying a durable decision
+//!   was lost (the shards hold prepare records more than a batch past its log).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -112,14 +118,15 @@ impl Damage {
 /// What opening a damaged image must do.
 #[derive(Clone, Copy, Debug)]
 enum Expect {
-    /// Open at the last batch, reporting it redone from its prepare record.
-    Redo,
-    /// `Error::Corrupt`: `shard` lost a durable prepare record; it stands at batch
-    /// `at` when that is known.
-    LostPrepare { shard: u32, at: Option<u64> },
-    /// `Error::Corrupt`: the coordinator lost a durable decision; its log stands at
-    /// batch `at` when that is known.
-    LostDecision { at: Option<u64> },
+    /// Open at the batch before the last, every earlier batch redone; the last batch's
+    /// decision taken back (a shard lost its prepare record) or not (the coordinator
+    /// lost the decision); the other shards' prepare records of it rolled back.
+    Prefix { taken_back: bool },
+    /// `Error::Corrupt`: `shard` lacks the prepare record of a batch before the last;
+    /// nothing taken back.
+    Refused { shard: u32 },
+    /// `Error::Corrupt`: the coordinator lost a durable decision.
+    LostDecision,
 }
 
 /// WAL lengths of the last committed batch, taken by the fail hook at each batch.
@@ -127,14 +134,14 @@ enum Expect {
 struct Marks {
     /// Each shard's WAL before the batch's prepare record.
     shard_before_prepare: Vec<(PathBuf, u64)>,
-    /// Each shard's WAL after its prepare record (before its apply record).
+    /// Each shard's WAL after its prepare record.
     shard_prepared: Vec<(PathBuf, u64)>,
     /// The coordinator's WAL before the batch's decision.
     coord_before_decision: Option<(PathBuf, u64)>,
 }
 
 #[test]
-fn damaged_wal_tail_redoes_an_unsynced_apply_and_refuses_lost_durable_records() {
+fn damaged_wal_tail_opens_at_a_clean_prefix_or_is_refused() {
     let seed = 7;
     let live = tempfile::tempdir().unwrap();
     let marks = Arc::new(Mutex::new(Marks::default()));
@@ -192,37 +199,31 @@ fn damaged_wal_tail_redoes_an_unsynced_apply_and_refuses_lost_durable_records() 
         for w in [before_wal, prep_wal] {
             assert_eq!(w.file_name(), wal.file_name(), "{db}: the WAL rolled over");
         }
+        // The apply wrote nothing to the WAL: the prepare record is its last record.
         assert!(
-            begin < prepared && prepared < end,
+            begin < prepared && prepared == end,
             "{db}: {begin} {prepared} {end}"
         );
-        println!(
-            "{db}: prepare record of batch {BATCHES} at {begin}..{prepared}, apply record to {end}"
-        );
+        println!("{db}: prepare record of batch {BATCHES} at {begin}..{end}");
         for damage in [
-            // In the apply record (not fsynced: a crash may lose it).
+            // In the last batch's prepare record.
             Damage::TruncateTo(end - 1),
             Damage::TruncateTo(end - 7),
-            Damage::TruncateTo((prepared + end) / 2),
-            Damage::TruncateTo(prepared),
+            Damage::TruncateTo((begin + end) / 2),
+            Damage::TruncateTo(begin),
             Damage::FlipAt(end - 1),
-            Damage::FlipAt(record_byte((prepared + end) / 2)),
-            Damage::FlipAt(record_start(prepared)),
-            // In the fsynced prepare record, or further back.
-            Damage::TruncateTo(prepared - 1),
-            Damage::TruncateTo((begin + prepared) / 2),
-            Damage::TruncateTo(end.saturating_sub(20_000)),
-            Damage::FlipAt(prepared - 1),
-            Damage::FlipAt(record_byte((begin + prepared) / 2)),
-            Damage::FlipAt(record_byte(end.saturating_sub(6000))),
+            Damage::FlipAt(record_byte((begin + end) / 2)),
+            Damage::FlipAt(record_start(begin)),
+            // Further back.
+            Damage::TruncateTo(begin - 1),
+            Damage::TruncateTo(begin / 2),
+            Damage::FlipAt(begin - 1),
+            Damage::FlipAt(record_byte(begin / 2)),
         ] {
-            let expect = if damage.start() >= prepared {
-                Expect::Redo
+            let expect = if damage.start() >= begin {
+                Expect::Prefix { taken_back: true }
             } else {
-                Expect::LostPrepare {
-                    shard: i,
-                    at: (damage.start() >= begin).then_some(BATCHES - 1),
-                }
+                Expect::Refused { shard: i }
             };
             cases.push((db.clone(), damage, expect));
         }
@@ -237,25 +238,27 @@ fn damaged_wal_tail_redoes_an_unsynced_apply_and_refuses_lost_durable_records() 
         );
         assert!(decided < end, "coord: {decided} {end}");
         println!("coord: decision of batch {BATCHES} at {decided}..{end}");
-        // The coordinator's last record is the last batch's fsynced decision: any damage
-        // to its tail loses a durable decision.
         for damage in [
             Damage::TruncateTo(end - 1),
             Damage::TruncateTo(end - 7),
             Damage::TruncateTo((decided + end) / 2),
             Damage::TruncateTo(decided),
-            Damage::TruncateTo(end.saturating_sub(20_000)),
+            Damage::TruncateTo(decided / 2),
             Damage::FlipAt(end - 1),
             Damage::FlipAt(record_byte((decided + end) / 2)),
             Damage::FlipAt(record_start(decided)),
-            Damage::FlipAt(record_byte(end.saturating_sub(6000))),
+            Damage::FlipAt(record_byte(decided / 2)),
         ] {
-            let at = (damage.start() >= decided).then_some(BATCHES - 1);
-            cases.push(("coord".into(), damage, Expect::LostDecision { at }));
+            let expect = if damage.start() >= decided {
+                Expect::Prefix { taken_back: false }
+            } else {
+                Expect::LostDecision
+            };
+            cases.push(("coord".into(), damage, expect));
         }
     }
 
-    let (mut redone, mut lost_prepare, mut lost_decision) = (0, 0, 0);
+    let (mut prefix, mut refused, mut lost_decision) = (0, 0, 0);
     for (db, damage, expect) in &cases {
         let case = tempfile::tempdir().unwrap();
         copy_dir(image.path(), case.path());
@@ -263,39 +266,35 @@ fn damaged_wal_tail_redoes_an_unsynced_apply_and_refuses_lost_durable_records() 
         let what = format!("{db} {damage:?}, expected {expect:?}");
         let opened = Store::open(case.path(), config.clone());
         match (*expect, opened) {
-            (Expect::Redo, Ok((s, rec))) => {
+            (Expect::Prefix { taken_back }, Ok((s, rec))) => {
+                let earlier: Vec<u64> = (1..BATCHES).collect();
                 assert_eq!(
-                    (rec.redone.as_slice(), rec.rolled_back.as_slice()),
-                    (&[BATCHES][..], &[][..]),
+                    (
+                        rec.redone.as_slice(),
+                        rec.rolled_back.as_slice(),
+                        rec.taken_back
+                    ),
+                    (&earlier[..], &[BATCHES][..], taken_back.then_some(BATCHES)),
                     "{what}: recovery {rec:?}"
                 );
-                assert_eq!(s.head().batch, BATCHES, "{what}");
-                check_consistent(&s, &models[BATCHES as usize]);
-                redone += 1;
+                assert_eq!(s.head().batch, BATCHES - 1, "{what}");
+                check_consistent(&s, &models[BATCHES as usize - 1]);
+                prefix += 1;
             }
-            (Expect::LostPrepare { shard, at }, Err(Error::Corrupt(msg))) => {
-                let stands = format!("shard {shard} stands at batch ");
+            (Expect::Refused { shard }, Err(Error::Corrupt(msg))) => {
                 assert!(
-                    msg.contains(&stands) && msg.contains("(a durable prepare record was lost)"),
+                    msg.contains(&format!("batch {BATCHES} is not prepared on shard {shard}"))
+                        && msg.contains("nothing was taken back"),
                     "{what}: {msg}"
                 );
-                if let Some(at) = at {
-                    assert!(msg.contains(&format!("{stands}{at} ")), "{what}: {msg}");
-                }
-                lost_prepare += 1;
+                refused += 1;
             }
-            (Expect::LostDecision { at }, Err(Error::Corrupt(msg))) => {
+            (Expect::LostDecision, Err(Error::Corrupt(msg))) => {
                 assert!(
-                    msg.contains(&format!("shard 0 stands at batch {BATCHES} "))
+                    msg.contains("but the coordinator's decision log is at batch ")
                         && msg.contains("(a durable decision was lost)"),
                     "{what}: {msg}"
                 );
-                if let Some(at) = at {
-                    assert!(
-                        msg.contains(&format!("decision log is at batch {at} ")),
-                        "{what}: {msg}"
-                    );
-                }
                 lost_decision += 1;
             }
             (_, Ok((s, rec))) => panic!(
@@ -304,15 +303,23 @@ fn damaged_wal_tail_redoes_an_unsynced_apply_and_refuses_lost_durable_records() 
             ),
             (_, Err(e)) => panic!("{what}: {e}"),
         }
+        // A refused image stays refused: nothing was written.
+        if !matches!(expect, Expect::Prefix { .. }) {
+            assert!(
+                Store::open(case.path(), config.clone()).is_err(),
+                "{what}: second open"
+            );
+        }
     }
     println!(
-        "corruption: {} cases: {redone} opened with the last batch redone, {lost_prepare} refused (durable prepare record lost), {lost_decision} refused (durable decision lost)",
+        "corruption: {} cases: {prefix} opened at the clean prefix before the last batch, {refused} refused (a shard lacks an earlier prepare record), {lost_decision} refused (durable decision lost)",
         cases.len()
     );
-    // Per shard 7 cases land in the apply record and 6 before it; the coordinator has 9.
-    assert_eq!(redone, 7 * SHARDS);
-    assert_eq!(lost_prepare, 6 * SHARDS);
-    assert_eq!(lost_decision, 9);
+    // Per shard 7 cases land in the last prepare record and 4 before it; the
+    // coordinator has 7 in its last decision and 2 before it.
+    assert_eq!(prefix, 7 * SHARDS as usize + 7);
+    assert_eq!(refused, 4 * SHARDS as usize);
+    assert_eq!(lost_decision, 2);
     drop(staging);
     drop(store);
 }
@@ -403,7 +410,8 @@ fn shards_two_batches_behind_are_refused_without_taking_anything_back() {
         store.commit(staging.seal().unwrap()).unwrap();
         if batch == 1 {
             // A crash-consistent image of the shards after batch 1 (files copied while
-            // open, as `damaged_wal_tail…` does).
+            // open, as `damaged_wal_tail…` does: the apply is only in the memtable, so
+            // the image stands at batch 0 with batch 1's prepare record).
             for (i, d) in shard_dirs.iter().enumerate() {
                 copy_dir(d, &copies.path().join(format!("old-{i}")));
             }
@@ -422,7 +430,7 @@ fn shards_two_batches_behind_are_refused_without_taking_anything_back() {
         };
         assert!(
             msg.contains("batch 3 is not prepared on shard 0")
-                && msg.contains("stands at batch 1, not at the previous batch 2")
+                && msg.contains("stands at batch 0, not at the previous batch 2")
                 && msg.contains("nothing was taken back"),
             "open {attempt}: {msg}"
         );
