@@ -20,14 +20,21 @@ fn base_options(write_buffer: usize) -> Options {
     // then checks that the shards and the coordinator still agree.
     o.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
     // Prepare records and applied state live in different column families of a shard;
-    // flushing them together keeps a shard's files a prefix of its write history.
+    // flushing them together keeps an apply and the deletion of its prepare record
+    // together (applies skip the WAL: a crash keeps a shard's writes up to its last
+    // flush, and its WAL'd writes after it).
     o.set_atomic_flush(true);
     o
 }
 
 /// Opens (creating if needed) a RocksDB instance with the given column families.
 pub(crate) fn open(path: &Path, cfs: &[&str], write_buffer: usize) -> Result<DB> {
-    let opts = base_options(write_buffer);
+    // Only `Store`'s clean close flushes: the memtables of a poisoned store, which may
+    // hold half a batch, are dropped as in a crash. (The crate has no setter for this
+    // database option; RocksDB's option-string parser has.)
+    let opts = base_options(write_buffer)
+        .get_options_from_string("avoid_flush_during_shutdown=true")
+        .ctx(|| "database options".into())?;
     let descs = cfs
         .iter()
         .map(|n| ColumnFamilyDescriptor::new(*n, base_options(write_buffer)));

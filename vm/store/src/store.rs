@@ -406,7 +406,9 @@ impl Store {
 
     fn shutdown(&self) -> Result<()> {
         if self.commit_lock.lock().is_some() {
-            // Poisoned: a shard may hold half a batch; the next open recovers.
+            // Poisoned: nothing is flushed (the databases do not flush on close either,
+            // `avoid_flush_during_shutdown`), so what the memtables hold is lost as in
+            // a crash, and the next open recovers.
             return Ok(());
         }
         // Every column family, in one atomic flush per database (with atomic flush on,
@@ -456,14 +458,15 @@ impl Drop for Store {
 /// the prepare records of every batch up to it); otherwise, and when a shard lacks the batch while another
 /// applied it, a durable record was lost: `Error::Corrupt`, nothing changed.
 fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Option<u64>)> {
-    if head.batch == 0 {
-        return Ok((head, None));
-    }
     // (applied batch, batches with a prepare record) of every shard
     let status = shards
         .iter()
         .map(|s| Ok((s.applied()?, s.prepared_batches()?)))
         .collect::<Result<Vec<_>>>()?;
+    if head.batch == 0 {
+        no_lost_decision(shards, &status, 0)?;
+        return Ok((head, None));
+    }
     let mut missing = Vec::new();
     let mut applied_by = None;
     for (s, (applied, prepared)) in shards.iter().zip(&status) {
@@ -474,6 +477,7 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
         }
     }
     let Some(&(first_missing, stands)) = missing.first() else {
+        no_lost_decision(shards, &status, head.batch)?;
         return Ok((head, None));
     };
     if let Some(applied) = applied_by {
@@ -512,6 +516,7 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
             )));
         }
     }
+    no_lost_decision(shards, &status, prev.batch)?;
     let mut wb = crate::history::take_back_rows(coord, prev.blocks, head.blocks, head.batch)?;
     wb.put(layout::META_HEAD, prev.encode());
     wb.delete(layout::META_PREV_HEAD);
@@ -521,34 +526,36 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
     Ok((prev, Some(head.batch)))
 }
 
+/// Checks, before recovery writes anything, that no shard holds a prepare record more
+/// than one batch past `head` (the batch the coordinator's log will stand at): only
+/// the batch after the head can be in doubt, since a batch prepares only once the one
+/// before it is decided, so such a record means the coordinator lost decisions.
+fn no_lost_decision(shards: &[Shard], status: &[(u64, Vec<u64>)], head: u64) -> Result<()> {
+    for (s, (_, prepared)) in shards.iter().zip(status) {
+        if let Some(b) = prepared.iter().find(|&&b| b > head + 1) {
+            return Err(Error::Corrupt(format!(
+                "shard {} has the prepare record of batch {b} but the coordinator's decision log is at batch {head} (a durable decision was lost)",
+                s.index
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Finishes or rolls back every in-doubt batch, then checks that every shard stands
 /// at the committed batch. Every decided batch a shard holds a prepare record of is
 /// redone in order (applies are written without the WAL, so a crash takes a shard
 /// back to its last flush: several batches may need redoing). Presumed abort: the
 /// prepare record of the batch after the head (its decision missing or taken back) is
-/// deleted. Any other prepare record (one of a batch the shard has applied, one past a
-/// gap, or one more than a batch past the head) is `Error::Corrupt`.
+/// deleted. Any other prepare record (one of a batch the shard has applied, or one past
+/// a gap) is `Error::Corrupt` (one more than a batch past the head was refused before,
+/// by [`settle_decision`]).
 fn recover(
     shards: &[Shard],
     head: &Head,
     fail: &dyn Fn(FailPoint) -> Result<()>,
 ) -> Result<Recovery> {
     let mut rec = Recovery::default();
-    // Before anything is written: only the batch after the head can be in doubt (a
-    // batch prepares only once the one before it is decided), so a prepare record
-    // further on means the coordinator lost decisions.
-    for s in shards {
-        if let Some(b) = s
-            .prepared_batches()?
-            .into_iter()
-            .find(|&b| b > head.batch + 1)
-        {
-            return Err(Error::Corrupt(format!(
-                "shard {} has the prepare record of batch {b} but the coordinator's decision log is at batch {} (a durable decision was lost)",
-                s.index, head.batch
-            )));
-        }
-    }
     for s in shards {
         let mut applied = s.applied()?;
         let prepared = s.prepared()?;
@@ -563,11 +570,13 @@ fn recover(
                 if !rec.redone.contains(&p.batch) {
                     rec.redone.push(p.batch);
                 }
+                // (shards redo different ranges: the report is sorted at the end)
             } else if p.batch <= applied {
                 // Cannot follow from a crash: the apply (and its redo) deletes the record
-                // in the same atomic write that advances `applied`, and a shard's files
-                // are always a prefix of its writes (point-in-time WAL recovery, atomic
-                // flush). So the shard's files were damaged or mixed up: report it.
+                // in the same atomic write that advances `applied`, and a crash keeps a
+                // shard's writes up to its last (atomic) flush and its WAL'd writes after
+                // it (point-in-time WAL recovery), never an apply without the deletion.
+                // So the shard's files were damaged or mixed up: report it.
                 return Err(Error::Corrupt(format!(
                     "shard {} has the prepare record of batch {} but has already applied up to batch {} (applying a batch deletes its prepare record in the same atomic write)",
                     s.index, p.batch, applied
@@ -599,6 +608,8 @@ fn recover(
             )));
         }
     }
+    rec.redone.sort_unstable();
+    rec.rolled_back.sort_unstable();
     Ok(rec)
 }
 

@@ -35,6 +35,9 @@ fn config(durability: Durability) -> StoreConfig {
     StoreConfig {
         shards: 2,
         cache_bytes: 1 << 20,
+        // Small memtables: the shards flush often, each at its own points, so a kill
+        // leaves them behind the head by different numbers of batches to redo.
+        write_buffer_bytes: 64 << 10,
         durability,
         ..StoreConfig::default()
     }
@@ -96,6 +99,7 @@ fn kill_loop(durability: Durability, cycles: usize) {
     // Kills that landed inside a commit: recovery redid or rolled back a batch, or the
     // store holds a batch whose acknowledgement was never printed.
     let (mut mid_commit, mut redone, mut rolled_back, mut unacked) = (0, 0, 0, 0);
+    let mut longest_redo = 0;
     let mut kills = 0;
     for cycle in 0..4 * cycles.max(1) {
         // Past the configured cycles only while no kill has landed mid-commit yet.
@@ -168,6 +172,7 @@ fn kill_loop(durability: Durability, cycles: usize) {
             head.batch
         );
         redone += rec.redone.len();
+        longest_redo = longest_redo.max(rec.redone.len());
         rolled_back += usize::from(!rec.rolled_back.is_empty());
         unacked += usize::from(head.batch > acked);
         // (a redo alone does not say the kill landed inside a commit: every batch since
@@ -188,6 +193,10 @@ fn kill_loop(durability: Durability, cycles: usize) {
         durability.name(),
         model.batches,
         model.blocks
+    );
+    assert!(
+        longest_redo >= 2,
+        "no kill left more than one batch to redo (seed {seed})"
     );
     assert!(
         mid_commit > 0,
