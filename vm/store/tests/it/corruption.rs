@@ -443,3 +443,80 @@ fn shards_two_batches_behind_are_refused_without_taking_anything_back() {
     assert_eq!(rec, Default::default());
     check_consistent(&store, &model);
 }
+
+/// Guards against: recovery writing its take-back of a decision before finding that
+/// the shards cannot be explained by a crash. A fault keeps shard 1 from preparing
+/// batch 3 while the decision lands (a decision to take back); a prepare record of
+/// batch 4, two past the batch the take-back would return to, is then planted on shard
+/// 0 (a lost decision). The open must refuse with nothing written: once the planted
+/// record is removed, the next open still finds the decision and takes it back.
+#[test]
+fn a_lost_decision_is_refused_before_the_take_back_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hook = armed.clone();
+    let config = StoreConfig {
+        shards: SHARDS,
+        fail: Some(Arc::new(move |p| {
+            if p == FailPoint::PrepareShard(1) && hook.load(std::sync::atomic::Ordering::SeqCst) {
+                FailAction::Crash
+            } else {
+                FailAction::Continue
+            }
+        })),
+        ..StoreConfig::default()
+    };
+    let store = Arc::new(open(dir.path(), config.clone()));
+    let mut staging = Staging::new(store.clone());
+    let mut model = Model::default();
+    for batch in 1..=3 {
+        let mut next = model.clone();
+        for w in batch_blocks(13, batch) {
+            stage(&mut staging, &w);
+            next.apply_block(&w);
+        }
+        next.batches = batch;
+        if batch == 3 {
+            armed.store(true, std::sync::atomic::Ordering::SeqCst);
+            store
+                .commit(staging.seal().unwrap())
+                .expect_err("fault injected");
+        } else {
+            store.commit(staging.seal().unwrap()).unwrap();
+            model = next;
+        }
+    }
+    drop(staging);
+    drop(Arc::try_unwrap(store).unwrap());
+    let shard = dir.path().join("shard-0");
+    let raw = || rocksdb::DB::open_cf(&rocksdb::Options::default(), &shard, ["state", "undo"]);
+    let planted = Prepared {
+        batch: 4,
+        lthash: LtHash::zero(),
+        writes: Default::default(),
+        undo: vec![],
+    };
+    let db = raw().unwrap();
+    db.put(layout::prepared_key(4), planted.encode()).unwrap();
+    drop(db);
+    let plain = StoreConfig {
+        shards: SHARDS,
+        ..StoreConfig::default()
+    };
+    for attempt in 0..2 {
+        let err = Store::open(dir.path(), plain.clone()).unwrap_err();
+        let Error::Corrupt(msg) = &err else {
+            panic!("open {attempt}: {err}")
+        };
+        assert!(
+            msg.contains("shard 0 has the prepare record of batch 4 but the coordinator's decision log is at batch 2 (a durable decision was lost)"),
+            "open {attempt}: {msg}"
+        );
+    }
+    let db = raw().unwrap();
+    db.delete(layout::prepared_key(4)).unwrap();
+    drop(db);
+    let (store, rec) = Store::open(dir.path(), plain).unwrap();
+    assert_eq!(rec.taken_back, Some(3), "{rec:?}");
+    check_consistent(&store, &model);
+}
