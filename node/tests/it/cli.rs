@@ -252,6 +252,27 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(text.trim(), to_hex(&40u128.to_le_bytes()));
     let text = cli_text(&node.url, &keys, &["storage", &token, "0x00"]);
     assert_eq!(text.trim(), "not found");
+    // Keys for people: one line per key, its name then its address, the new one too.
+    let text = cli_text(&node.url, &keys, &["keys", "list"]);
+    assert_eq!(
+        text.lines().count(),
+        list.as_array().unwrap().len() + 1,
+        "{text}"
+    );
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+    };
+    assert_eq!(
+        line("dev0").and_then(|l| l.split_whitespace().nth(1)),
+        Some(dev0.as_str()),
+        "{text}"
+    );
+    assert_eq!(
+        line("carol").and_then(|l| l.split_whitespace().nth(1)),
+        new["address"].as_str(),
+        "{text}"
+    );
     node.interrupt();
 }
 
