@@ -142,8 +142,8 @@ pub(crate) struct Warm {
 impl Warm {
     /// Calls the entry point `name` of this instance (`None`: no such entry point).
     /// Calls through the cached function without cloning it: a clone takes and drops
-    /// references to the engine's shared type registration, cache lines every worker
-    /// running the same contract would otherwise pass back and forth.
+    /// references to the engine's shared type registration (atomics on cache lines
+    /// that every worker running the same contract touches), on every call.
     pub(crate) fn call_entry(
         &mut self,
         module: &LoadedModule,
@@ -159,7 +159,7 @@ impl Warm {
                 .ok()?;
             self.entries[*i] = Some(f);
         }
-        let f = self.entries[*i].as_ref()?;
+        let f = self.entries[*i].as_ref().expect("resolved above");
         Some(f.call(&mut self.store, ()))
     }
 

@@ -15,8 +15,9 @@ pub enum Durability {
     /// Records go to the write-ahead logs without fsync. Survives a process crash
     /// (`kill -9`); an OS crash or power loss may lose the latest acknowledged batches:
     /// shards that disagree are reported as corruption by the next open, except a last
-    /// batch whose prepare record some shard lost before any persisted its apply,
-    /// which is taken back to the prefix before it.
+    /// batch whose prepare record some shard, or whose decision the coordinator, lost
+    /// before any shard persisted its apply: that batch is taken back (or rolled back)
+    /// to the prefix before it.
     NoFsyncLosesRecentOnPowerLoss,
     /// No write-ahead log at all; memtables are flushed only on a clean close. Any crash
     /// loses the state: the next open refuses with [`Error::UncleanNoWalShutdown`](crate::Error::UncleanNoWalShutdown).

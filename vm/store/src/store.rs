@@ -455,8 +455,10 @@ impl Drop for Store {
 /// batch was never acknowledged), so the decision and its history rows are taken back,
 /// returning the previous head and the batch taken back. Before anything is written,
 /// every shard must stand where the previous head says (applied it, or behind it with
-/// the prepare records of every batch up to it); otherwise, and when a shard lacks the batch while another
-/// applied it, a durable record was lost: `Error::Corrupt`, nothing changed.
+/// the prepare records of every batch up to it); otherwise, and when a shard lacks the
+/// batch while another applied it, a durable record was lost: `Error::Corrupt`,
+/// nothing changed. So is a shard past the head that settling leaves, or holding a
+/// prepare record more than one batch past it ([`no_lost_decision`]).
 fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Option<u64>)> {
     // (applied batch, batches with a prepare record) of every shard
     let status = shards
@@ -526,12 +528,19 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
     Ok((prev, Some(head.batch)))
 }
 
-/// Checks, before recovery writes anything, that no shard holds a prepare record more
-/// than one batch past `head` (the batch the coordinator's log will stand at): only
-/// the batch after the head can be in doubt, since a batch prepares only once the one
-/// before it is decided, so such a record means the coordinator lost decisions.
+/// Checks, before recovery writes anything, that no shard stands past `head` (the
+/// batch the coordinator's log will stand at) or holds a prepare record more than one
+/// batch past it: a shard applies a batch only once it is decided, and only the batch
+/// after the head can be in doubt, since a batch prepares only once the one before it
+/// is decided. Either means the coordinator lost decisions.
 fn no_lost_decision(shards: &[Shard], status: &[(u64, Vec<u64>)], head: u64) -> Result<()> {
-    for (s, (_, prepared)) in shards.iter().zip(status) {
+    for (s, (applied, prepared)) in shards.iter().zip(status) {
+        if *applied > head {
+            return Err(Error::Corrupt(format!(
+                "shard {} stands at batch {applied} but the coordinator's decision log is at batch {head} (a durable decision was lost)",
+                s.index
+            )));
+        }
         if let Some(b) = prepared.iter().find(|&&b| b > head + 1) {
             return Err(Error::Corrupt(format!(
                 "shard {} has the prepare record of batch {b} but the coordinator's decision log is at batch {head} (a durable decision was lost)",

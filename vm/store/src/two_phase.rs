@@ -140,7 +140,7 @@ impl Store {
         let refuse_reads = RefuseReadsUnlessDone(Some(&self.poisoned));
         let fault = self.first_fault(FailPoint::ApplyShard);
         let (upto, panic_at) = shards_to_run(fault, self.shards.len());
-        let apply = db::apply_writes(self.config.durability);
+        let apply = db::apply_writes();
         par_each(&self.shards[..upto], |s| {
             panic_if(panic_at, s.index, FailPoint::ApplyShard);
             s.db.write_opt(s.apply_batch(&batch.prepared[s.index as usize]), &apply)

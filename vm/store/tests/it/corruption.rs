@@ -303,7 +303,8 @@ fn damaged_wal_tail_opens_at_a_clean_prefix_or_is_refused() {
             ),
             (_, Err(e)) => panic!("{what}: {e}"),
         }
-        // A refused image stays refused: nothing was written.
+        // A refused image stays refused (that refusals write nothing first is checked by
+        // `a_lost_decision_is_refused_before_the_take_back_is_written`).
         if !matches!(expect, Expect::Prefix { .. }) {
             assert!(
                 Store::open(case.path(), config.clone()).is_err(),
@@ -519,4 +520,62 @@ fn a_lost_decision_is_refused_before_the_take_back_is_written() {
     let (store, rec) = Store::open(dir.path(), plain).unwrap();
     assert_eq!(rec.taken_back, Some(3), "{rec:?}");
     check_consistent(&store, &model);
+}
+
+/// Guards against: recovery rolling back a shard's prepare record before it finds
+/// another shard standing past the coordinator's log (a lost decision). After three
+/// clean batches the coordinator's head is put back to batch 2 (its decision of batch
+/// 3 lost) and shard 0 back to batch 2 with a prepare record of batch 3, while shard 1
+/// stands at batch 3. The open must refuse, and shard 0's record must still be there.
+#[test]
+fn a_shard_past_the_decision_log_is_refused_before_any_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        shards: SHARDS,
+        ..StoreConfig::default()
+    };
+    let store = Arc::new(open(dir.path(), config.clone()));
+    let mut staging = Staging::new(store.clone());
+    for batch in 1..=3 {
+        for w in batch_blocks(14, batch) {
+            stage(&mut staging, &w);
+        }
+        store.commit(staging.seal().unwrap()).unwrap();
+    }
+    drop(staging);
+    drop(Arc::try_unwrap(store).unwrap());
+    let coord = rocksdb::DB::open_cf(
+        &rocksdb::Options::default(),
+        dir.path().join("coord"),
+        layout::COORD_CFS,
+    )
+    .unwrap();
+    let prev = coord.get(layout::META_PREV_HEAD).unwrap().unwrap();
+    coord.put(layout::META_HEAD, prev).unwrap();
+    drop(coord);
+    let shard0 = dir.path().join("shard-0");
+    let raw = || rocksdb::DB::open_cf(&rocksdb::Options::default(), &shard0, ["state", "undo"]);
+    let db = raw().unwrap();
+    db.put(layout::META_APPLIED, 2u64.to_le_bytes()).unwrap();
+    let record = Prepared {
+        batch: 3,
+        lthash: LtHash::zero(),
+        writes: Default::default(),
+        undo: vec![],
+    };
+    db.put(layout::prepared_key(3), record.encode()).unwrap();
+    drop(db);
+    let err = Store::open(dir.path(), config).unwrap_err();
+    let Error::Corrupt(msg) = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        msg.contains("shard 1 stands at batch 3 but the coordinator's decision log is at batch 2 (a durable decision was lost)"),
+        "{msg}"
+    );
+    let db = raw().unwrap();
+    assert!(
+        db.get(layout::prepared_key(3)).unwrap().is_some(),
+        "shard 0's prepare record was rolled back before the refusal"
+    );
 }

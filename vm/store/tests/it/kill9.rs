@@ -96,8 +96,8 @@ fn kill_loop(durability: Durability, cycles: usize) {
     let exe = std::env::current_exe().unwrap();
     let mut model = Model::default();
     let mut acked = 0u64;
-    // Kills that landed inside a commit: recovery redid or rolled back a batch, or the
-    // store holds a batch whose acknowledgement was never printed.
+    // Kills that landed inside a commit: recovery rolled back a batch, or the store
+    // holds a batch whose acknowledgement was never printed (a redo says nothing here).
     let (mut mid_commit, mut redone, mut rolled_back, mut unacked) = (0, 0, 0, 0);
     let mut longest_redo = 0;
     let mut kills = 0;
