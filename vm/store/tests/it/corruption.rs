@@ -84,6 +84,25 @@ fn record_start(len: u64) -> u64 {
     if left < WAL_HEADER { len + left } else { len }
 }
 
+/// Shard `i` of the store in `dir`, opened as a plain RocksDB database (the store
+/// closed), for a test to plant or inspect records.
+fn raw_shard(dir: &Path, i: u32) -> rocksdb::DB {
+    let path = dir.join(format!("shard-{i}"));
+    rocksdb::DB::open_cf(&rocksdb::Options::default(), path, ["state", "undo"]).unwrap()
+}
+
+/// Puts a well-formed, empty prepare record of `batch` on `db`.
+fn plant_prepare(db: &rocksdb::DB, batch: u64) {
+    let record = Prepared {
+        batch,
+        lthash: LtHash::zero(),
+        writes: Default::default(),
+        undo: vec![],
+    };
+    db.put(layout::prepared_key(batch), record.encode())
+        .unwrap();
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Damage {
     /// The file is cut to this length.
@@ -349,16 +368,9 @@ fn prepare_record_of_an_applied_batch_is_reported_not_dropped() {
     drop(staging);
     drop(Arc::try_unwrap(store).unwrap());
     // Put a well-formed prepare record of batch 2 back on shard 1.
-    let shard = dir.path().join("shard-1");
-    let stale = Prepared {
-        batch: 2,
-        lthash: LtHash::zero(),
-        writes: Default::default(),
-        undo: vec![],
-    };
-    let raw = || rocksdb::DB::open_cf(&rocksdb::Options::default(), &shard, ["state", "undo"]);
-    let db = raw().unwrap();
-    db.put(layout::prepared_key(2), stale.encode()).unwrap();
+    let raw = || raw_shard(dir.path(), 1);
+    let db = raw();
+    plant_prepare(&db, 2);
     drop(db);
     for attempt in 0..2 {
         let err = Store::open(dir.path(), config.clone()).unwrap_err();
@@ -373,7 +385,7 @@ fn prepare_record_of_an_applied_batch_is_reported_not_dropped() {
         );
     }
     // The record was reported, not repaired; without it the store opens as it was.
-    let db = raw().unwrap();
+    let db = raw();
     assert!(db.get(layout::prepared_key(2)).unwrap().is_some());
     db.delete(layout::prepared_key(2)).unwrap();
     drop(db);
@@ -489,17 +501,8 @@ fn a_lost_decision_is_refused_before_the_take_back_is_written() {
     }
     drop(staging);
     drop(Arc::try_unwrap(store).unwrap());
-    let shard = dir.path().join("shard-0");
-    let raw = || rocksdb::DB::open_cf(&rocksdb::Options::default(), &shard, ["state", "undo"]);
-    let planted = Prepared {
-        batch: 4,
-        lthash: LtHash::zero(),
-        writes: Default::default(),
-        undo: vec![],
-    };
-    let db = raw().unwrap();
-    db.put(layout::prepared_key(4), planted.encode()).unwrap();
-    drop(db);
+    let raw = || raw_shard(dir.path(), 0);
+    plant_prepare(&raw(), 4);
     let plain = StoreConfig {
         shards: SHARDS,
         ..StoreConfig::default()
@@ -514,7 +517,7 @@ fn a_lost_decision_is_refused_before_the_take_back_is_written() {
             "open {attempt}: {msg}"
         );
     }
-    let db = raw().unwrap();
+    let db = raw();
     db.delete(layout::prepared_key(4)).unwrap();
     drop(db);
     let (store, rec) = Store::open(dir.path(), plain).unwrap();
@@ -553,17 +556,10 @@ fn a_shard_past_the_decision_log_is_refused_before_any_rollback() {
     let prev = coord.get(layout::META_PREV_HEAD).unwrap().unwrap();
     coord.put(layout::META_HEAD, prev).unwrap();
     drop(coord);
-    let shard0 = dir.path().join("shard-0");
-    let raw = || rocksdb::DB::open_cf(&rocksdb::Options::default(), &shard0, ["state", "undo"]);
-    let db = raw().unwrap();
+    let raw = || raw_shard(dir.path(), 0);
+    let db = raw();
     db.put(layout::META_APPLIED, 2u64.to_le_bytes()).unwrap();
-    let record = Prepared {
-        batch: 3,
-        lthash: LtHash::zero(),
-        writes: Default::default(),
-        undo: vec![],
-    };
-    db.put(layout::prepared_key(3), record.encode()).unwrap();
+    plant_prepare(&db, 3);
     drop(db);
     let err = Store::open(dir.path(), config).unwrap_err();
     let Error::Corrupt(msg) = &err else {
@@ -573,7 +569,7 @@ fn a_shard_past_the_decision_log_is_refused_before_any_rollback() {
         msg.contains("shard 1 stands at batch 3 but the coordinator's decision log is at batch 2 (a durable decision was lost)"),
         "{msg}"
     );
-    let db = raw().unwrap();
+    let db = raw();
     assert!(
         db.get(layout::prepared_key(3)).unwrap().is_some(),
         "shard 0's prepare record was rolled back before the refusal"

@@ -122,18 +122,29 @@ fn faulty_and_next(
     (faulty, next, pending)
 }
 
-/// Closes `store` after a fault at `point` (`clean` batches having committed since it
-/// was opened), takes `pending` as the model if the faulted batch was decided, reopens
-/// and checks recovery and state against it; returns how many batches recovery redid.
+/// A fault injected into a commit: where, the model as it stands if the faulted batch
+/// commits, and how many batches committed cleanly since the store was opened.
+struct Fault {
+    point: FailPoint,
+    pending: Model,
+    clean: usize,
+}
+
+/// Closes `store` after `fault`, takes its pending model if the faulted batch was
+/// decided, reopens and checks recovery and state against it; returns how many batches
+/// recovery redid.
 fn reopen_after_fault(
     store: Arc<Store>,
     dir: &std::path::Path,
     config: &StoreConfig,
-    point: FailPoint,
+    fault: Fault,
     model: &mut Model,
-    pending: Model,
-    clean: usize,
 ) -> usize {
+    let Fault {
+        point,
+        pending,
+        clean,
+    } = fault;
     drop(Arc::try_unwrap(store).expect("sole owner"));
     if decided(point) {
         *model = pending;
@@ -200,14 +211,17 @@ fn crash_at_every_two_phase_step_matches_model() {
                 "reads refused after a failed commit"
             );
             drop(staging);
+            let fault = Fault {
+                point,
+                pending,
+                clean,
+            };
             longest_redo = longest_redo.max(reopen_after_fault(
                 store,
                 dir.path(),
                 &config,
-                point,
+                fault,
                 &mut model,
-                pending,
-                clean,
             ));
         }
     }
@@ -291,15 +305,12 @@ fn panic_at_every_two_phase_step_poisons_the_store_and_reopens_consistent() {
             "{point:?}: reads refused after a panicked commit"
         );
         drop(staging);
-        reopen_after_fault(
-            store,
-            dir.path(),
-            &config,
+        let fault = Fault {
             point,
-            &mut model,
             pending,
             clean,
-        );
+        };
+        reopen_after_fault(store, dir.path(), &config, fault, &mut model);
     }
     println!(
         "panic_model: {} panics, {} batches, {} blocks",
