@@ -84,6 +84,33 @@ fn record_start(len: u64) -> u64 {
     if left < WAL_HEADER { len + left } else { len }
 }
 
+/// The store's settings in these tests: `SHARDS` shards, the rest default.
+fn sharded() -> StoreConfig {
+    StoreConfig {
+        shards: SHARDS,
+        ..StoreConfig::default()
+    }
+}
+
+/// Commits `batches` batches of `batch_blocks(seed, _)` to a new store in `dir` and
+/// closes it cleanly; returns the model.
+fn commit_clean(dir: &Path, seed: u64, batches: u64) -> Model {
+    let store = Arc::new(open(dir, sharded()));
+    let mut staging = Staging::new(store.clone());
+    let mut model = Model::default();
+    for batch in 1..=batches {
+        for w in batch_blocks(seed, batch) {
+            stage(&mut staging, &w);
+            model.apply_block(&w);
+        }
+        model.batches = batch;
+        store.commit(staging.seal().unwrap()).unwrap();
+    }
+    drop(staging);
+    drop(Arc::try_unwrap(store).unwrap());
+    model
+}
+
 /// Shard `i` of the store in `dir`, opened as a plain RocksDB database (the store
 /// closed), for a test to plant or inspect records.
 fn raw_shard(dir: &Path, i: u32) -> rocksdb::DB {
@@ -350,23 +377,8 @@ fn damaged_wal_tail_opens_at_a_clean_prefix_or_is_refused() {
 #[test]
 fn prepare_record_of_an_applied_batch_is_reported_not_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig {
-        shards: SHARDS,
-        ..StoreConfig::default()
-    };
-    let store = Arc::new(open(dir.path(), config.clone()));
-    let mut staging = Staging::new(store.clone());
-    let mut model = Model::default();
-    for batch in 1..=3 {
-        for w in batch_blocks(11, batch) {
-            stage(&mut staging, &w);
-            model.apply_block(&w);
-        }
-        model.batches = batch;
-        store.commit(staging.seal().unwrap()).unwrap();
-    }
-    drop(staging);
-    drop(Arc::try_unwrap(store).unwrap());
+    let config = sharded();
+    let model = commit_clean(dir.path(), 11, 3);
     // Put a well-formed prepare record of batch 2 back on shard 1.
     let raw = || raw_shard(dir.path(), 1);
     let db = raw();
@@ -533,20 +545,8 @@ fn a_lost_decision_is_refused_before_the_take_back_is_written() {
 #[test]
 fn a_shard_past_the_decision_log_is_refused_before_any_rollback() {
     let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig {
-        shards: SHARDS,
-        ..StoreConfig::default()
-    };
-    let store = Arc::new(open(dir.path(), config.clone()));
-    let mut staging = Staging::new(store.clone());
-    for batch in 1..=3 {
-        for w in batch_blocks(14, batch) {
-            stage(&mut staging, &w);
-        }
-        store.commit(staging.seal().unwrap()).unwrap();
-    }
-    drop(staging);
-    drop(Arc::try_unwrap(store).unwrap());
+    let config = sharded();
+    commit_clean(dir.path(), 14, 3);
     let coord = rocksdb::DB::open_cf(
         &rocksdb::Options::default(),
         dir.path().join("coord"),
