@@ -234,12 +234,10 @@ fn main() {
     }
     drop(staging);
 
-    // Baseline 2: raw single-instance RocksDB, the same keys grouped the same way, and
-    // the 2PC commit path alone on the same keys (state keys and one block row per
-    // block: no transactions, events or undo records), timed around `Store::commit`. Each pass commits the whole run once into
-    // a fresh directory; `--repeat` passes of each, taking turns (which one goes first
-    // alternates), and the medians are compared: one pass is a handful of fsyncs, and
-    // a single pair swung the ratio by a quarter on this machine.
+    // Baseline 2: raw single-instance RocksDB against the 2PC commit path alone, on the
+    // same keys grouped the same way, timed around the writes and `Store::commit`
+    // (passes taking turns, medians compared: see the module documentation). One pass
+    // is a handful of fsyncs; a single pair swung the ratio by a quarter here.
     let sizes: Vec<usize> = vec![batch_blocks; block_groups.len().div_ceil(batch_blocks)];
     let raw_pass = || {
         let raw_dir = tempfile::tempdir().expect("tempdir");

@@ -82,7 +82,7 @@ pub fn undo_key(key: &[u8], height: u64) -> Vec<u8> {
 /// Sorts undo rows `(height, key, old value)` in the order of their row keys
 /// ([`undo_key`]: key length, key, height), so that a write batch inserts each next to
 /// the previous one.
-pub fn sort_undo_rows(rows: &mut UndoRows) {
+pub(crate) fn sort_undo_rows(rows: &mut UndoRows) {
     rows.sort_unstable_by(|a, b| (a.1.len(), &a.1, a.0).cmp(&(b.1.len(), &b.1, b.0)));
 }
 

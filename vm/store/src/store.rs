@@ -23,6 +23,23 @@ impl Shard {
             .expect("state column family exists")
     }
 
+    /// Persists everything the memtables hold (applies are written without the WAL):
+    /// every column family in one atomic flush (with atomic flush on, flushing one
+    /// column family would leave the others in the memtable).
+    fn flush(&self) -> Result<()> {
+        let undo = self.db.cf_handle(layout::CF_UNDO).expect("cf exists");
+        let default = self
+            .db
+            .cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
+            .expect("cf exists");
+        self.db
+            .flush_cfs_opt(
+                &[self.state(), undo, default],
+                &rocksdb::FlushOptions::default(),
+            )
+            .ctx(|| format!("flush shard {}", self.index))
+    }
+
     fn applied(&self) -> Result<u64> {
         let v = self
             .db
@@ -411,18 +428,11 @@ impl Store {
             // a crash, and the next open recovers.
             return Ok(());
         }
-        // Every column family, in one atomic flush per database (with atomic flush on,
-        // flushing one column family leaves the others in the memtable).
-        let flush = rocksdb::FlushOptions::default();
         for s in &self.shards {
-            let undo = s.db.cf_handle(layout::CF_UNDO).expect("cf exists");
-            let default =
-                s.db.cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
-                    .expect("cf exists");
-            s.db.flush_cfs_opt(&[s.state(), undo, default], &flush)
-                .ctx(|| format!("flush shard {}", s.index))?;
+            s.flush()?;
         }
         if self.config.durability == Durability::NoWalUnrecoverableOnCrash {
+            let flush = rocksdb::FlushOptions::default();
             let mut cfs: Vec<_> = COORD_CFS
                 .iter()
                 .map(|cf| self.coord.cf_handle(cf).expect("cf exists"))
@@ -509,8 +519,9 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
     for (s, &(applied, ref prepared)) in shards.iter().zip(&status) {
         // (applies are written without the WAL: a crash takes a shard back to its last
         // flush, with the prepare records of every batch after it)
-        let behind_with_records =
-            applied < prev.batch && (applied + 1..=prev.batch).all(|b| prepared.contains(&b));
+        // (`prepared` is in batch order)
+        let behind_with_records = applied < prev.batch
+            && (applied + 1..=prev.batch).all(|b| prepared.binary_search(&b).is_ok());
         if applied != prev.batch && !behind_with_records {
             return Err(Error::Corrupt(format!(
                 "batch {} is not prepared on shard {first_missing}, but shard {} stands at batch {applied}, not at the previous batch {}: not a crash inside a commit; nothing was taken back",
@@ -571,15 +582,17 @@ fn recover(
         if !prepared.is_empty() {
             fail(FailPoint::RecoveryShard(s.index))?;
         }
+        let mut redid = false;
         for p in prepared {
             if p.batch <= head.batch && p.batch == applied + 1 {
-                s.db.write_opt(s.apply_batch(&p), &db::marker_writes())
+                // As the commit applies: without the WAL, the prepare record staying
+                // until the flush below persists the redo (a crash before it redoes
+                // the batch again).
+                s.db.write_opt(s.apply_batch(&p), &db::apply_writes())
                     .ctx(|| format!("shard {} redo batch {}", s.index, p.batch))?;
                 applied = p.batch;
-                if !rec.redone.contains(&p.batch) {
-                    rec.redone.push(p.batch);
-                }
-                // (shards redo different ranges: the report is sorted at the end)
+                redid = true;
+                rec.redone.push(p.batch);
             } else if p.batch <= applied {
                 // Cannot follow from a crash: the apply (and its redo) deletes the record
                 // in the same atomic write that advances `applied`, and a crash keeps a
@@ -593,15 +606,16 @@ fn recover(
             } else if p.batch > head.batch {
                 s.db.delete_opt(layout::prepared_key(p.batch), &db::marker_writes())
                     .ctx(|| format!("shard {} roll back batch {}", s.index, p.batch))?;
-                if !rec.rolled_back.contains(&p.batch) {
-                    rec.rolled_back.push(p.batch);
-                }
+                rec.rolled_back.push(p.batch);
             } else {
                 return Err(Error::Corrupt(format!(
                     "shard {} has a prepare record for batch {} but has applied only up to {}",
                     s.index, p.batch, applied
                 )));
             }
+        }
+        if redid {
+            s.flush()?;
         }
         if applied != head.batch {
             return Err(Error::Corrupt(format!(
@@ -617,8 +631,11 @@ fn recover(
             )));
         }
     }
+    // (each shard reports its own batches, from its own last flush)
     rec.redone.sort_unstable();
+    rec.redone.dedup();
     rec.rolled_back.sort_unstable();
+    rec.rolled_back.dedup();
     Ok(rec)
 }
 
