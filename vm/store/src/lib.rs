@@ -43,6 +43,7 @@ mod config;
 mod db;
 mod error;
 mod history;
+mod keystream;
 pub mod layout;
 mod lthash;
 mod reads;

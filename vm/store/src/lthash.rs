@@ -6,13 +6,18 @@
 //! value-stable). Solana expands with the blake3 XOF instead; on CPUs without AVX-512
 //! the XOF computes its 32 output blocks one by one (2.6 µs per entry measured here)
 //! while ChaCha12 takes 0.95 µs, and the lattice needs two expansions per changed key.
+//! With AVX-512F the ChaCha12 stream is computed 16 blocks at a time
+//! ([`crate::keystream`]; 0.2 µs against 0.6 µs through `rand_chacha` on the Zen 4 of
+//! `docs/benchmarks.md`), and the lanes are held in that computation's order: only the
+//! byte form ([`LtHash::to_bytes`]) and the root use the canonical order.
 //! The state's lattice hash is the lane-wise wrapping sum of its entries' vectors, so
 //!
 //! - it depends only on the set of entries, not on order, history or sharding;
 //! - changing key `k` from `old` to `new` costs two XOFs: subtract `h(k, old)`, add `h(k, new)`;
 //! - per-shard lattices add up to the whole state's.
 //!
-//! The 32-byte state root is `blake3("supervm-root-v1" ‖ lanes as u16 LE)`.
+//! The 32-byte state root is `blake3("supervm-root-v1" ‖ lanes as u16 LE)`, lanes in
+//! canonical order.
 
 /// Number of 16-bit lanes.
 pub const LANES: usize = 1024;
@@ -43,17 +48,14 @@ impl LtHash {
         Self::default()
     }
 
-    /// The expanded vector of one entry, as bytes (lane i = bytes 2i, 2i+1, LE).
-    fn entry_bytes(key: &[u8], value: &[u8]) -> [u8; LANES * 2] {
-        use rand_chacha::rand_core::{RngCore, SeedableRng};
+    /// The expanded vector of one entry, in keystream order ([`crate::keystream`]).
+    fn entry_lanes(key: &[u8], value: &[u8]) -> [u16; LANES] {
         let mut h = blake3::Hasher::new();
         h.update(b"supervm-entry-v1");
         h.update(&(key.len() as u32).to_le_bytes());
         h.update(key);
         h.update(value);
-        let mut bytes = [0u8; LANES * 2];
-        rand_chacha::ChaCha12Rng::from_seed(*h.finalize().as_bytes()).fill_bytes(&mut bytes);
-        bytes
+        crate::keystream::expand(h.finalize().as_bytes())
     }
 
     /// The vector of one entry.
@@ -65,17 +67,17 @@ impl LtHash {
 
     /// Adds one entry's vector.
     pub fn add_entry(&mut self, key: &[u8], value: &[u8]) {
-        let b = Self::entry_bytes(key, value);
-        for (a, c) in self.0.iter_mut().zip(b.chunks_exact(2)) {
-            *a = a.wrapping_add(u16::from_le_bytes([c[0], c[1]]));
+        let v = Self::entry_lanes(key, value);
+        for (a, b) in self.0.iter_mut().zip(v.iter()) {
+            *a = a.wrapping_add(*b);
         }
     }
 
     /// Subtracts one entry's vector.
     pub fn sub_entry(&mut self, key: &[u8], value: &[u8]) {
-        let b = Self::entry_bytes(key, value);
-        for (a, c) in self.0.iter_mut().zip(b.chunks_exact(2)) {
-            *a = a.wrapping_sub(u16::from_le_bytes([c[0], c[1]]));
+        let v = Self::entry_lanes(key, value);
+        for (a, b) in self.0.iter_mut().zip(v.iter()) {
+            *a = a.wrapping_sub(*b);
         }
     }
 
@@ -114,11 +116,12 @@ impl LtHash {
         *h.finalize().as_bytes()
     }
 
-    /// The lanes as 2048 little-endian bytes (the on-disk form).
+    /// The lanes in canonical order as 2048 little-endian bytes (the on-disk form).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(LANES * 2);
-        for l in self.0.iter() {
-            v.extend_from_slice(&l.to_le_bytes());
+        let mut v = vec![0; LANES * 2];
+        for (k, l) in self.0.iter().enumerate() {
+            let c = crate::keystream::canonical(k);
+            v[2 * c..2 * c + 2].copy_from_slice(&l.to_le_bytes());
         }
         v
     }
@@ -129,8 +132,9 @@ impl LtHash {
             return None;
         }
         let mut lanes = Box::new([0u16; LANES]);
-        for (l, c) in lanes.iter_mut().zip(b.chunks_exact(2)) {
-            *l = u16::from_le_bytes([c[0], c[1]]);
+        for (k, l) in lanes.iter_mut().enumerate() {
+            let c = crate::keystream::canonical(k);
+            *l = u16::from_le_bytes([b[2 * c], b[2 * c + 1]]);
         }
         Some(LtHash(lanes))
     }
@@ -157,6 +161,28 @@ mod tests {
         a.update(b"k2", Some(b"v2"), None);
         assert_eq!(a, LtHash::zero());
         assert_eq!(LtHash::from_bytes(&b.to_bytes()), Some(b));
+    }
+
+    /// Roots recorded before lanes were held in keystream order (and before the
+    /// AVX-512 path): the commitment is value-stable.
+    #[test]
+    fn roots_are_value_stable() {
+        let mut l = LtHash::zero();
+        l.update(b"k1", None, Some(b"v1"));
+        assert_eq!(
+            hex32(&l.root()),
+            "a677fea54c23eb09149cdc327d5a860e5ec3362ebe7484d1832ab3c92c3d1711"
+        );
+        l.update(b"a longer key with more bytes", None, Some(&[7u8; 100]));
+        l.update(b"k1", Some(b"v1"), Some(b"v2"));
+        assert_eq!(
+            hex32(&l.root()),
+            "a636872b43667e35ee8bd6e4d7acf314b3aaddc40f9006cdbe925224d3951f8c"
+        );
+        let b = l.to_bytes();
+        assert_eq!(&b[..8], &[140, 18, 36, 12, 225, 17, 77, 126]);
+        assert_eq!(&b[2040..], &[244, 224, 31, 248, 148, 50, 136, 142]);
+        assert_eq!(LtHash::from_bytes(&b), Some(l));
     }
 
     #[test]
