@@ -126,33 +126,28 @@ impl Store {
         if height >= self.committed_blocks() {
             return Ok(vec![]);
         }
-        let prefix = height.to_be_bytes();
-        let mut out = Vec::new();
-        for item in self.coord.iterator_cf(
-            self.cf(CF_BLOCK_TXS),
-            IteratorMode::From(&prefix, Direction::Forward),
-        ) {
-            let (k, v) = item.ctx(|| "block transactions".into())?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            out.push(Reader(&v, "block tx index").array32()?);
-        }
-        Ok(out)
+        let row = self
+            .coord
+            .get_cf(self.cf(CF_BLOCK_TXS), height.to_be_bytes())
+            .ctx(|| format!("transactions of block {height}"))?;
+        split_hashes(row.as_deref().unwrap_or_default())
     }
 
     /// Events matching `f`, in chain order, at most `f.limit` (capped at 10,000). The
     /// second value is the cursor to pass as `after` for the next page (`None`: done).
-    /// One page looks at no more than [`MAX_EVENTS_SCANNED`] index entries: a filter the
+    /// One page looks at no more than [`MAX_EVENTS_SCANNED`] events: a filter the
     /// index does not cover (a later topic, say) can make a page end with fewer events,
     /// even none, and a cursor to go on from.
+    ///
+    /// The indexes name blocks (by contract, by first topic); each block's events are
+    /// one row, read and filtered here.
     pub fn events(&self, f: &EventFilter) -> Result<(Vec<StoredEvent>, Option<EventPos>)> {
         let limit = f.limit.clamp(1, 10_000);
         let Some(visible) = self.committed_blocks().checked_sub(1) else {
             return Ok((vec![], None));
         };
         let to = f.to_height.unwrap_or(u64::MAX).min(visible);
-        let floor = layout::event_pos(f.from_height, 0, 0);
+        let floor = (f.from_height, 0, 0);
         let start = match f.after {
             Some((h, t, e)) => next_pos(h, t, e).map(|p| p.max(floor)),
             None => Some(floor),
@@ -161,7 +156,7 @@ impl Store {
             return Ok((vec![], None));
         };
         // Pick an index: the contract's, else the first topic's (the event name, the only
-        // topic indexed), else all events.
+        // topic indexed), else every block with events.
         let first_topic = f.topics.first().and_then(|t| t.as_ref());
         let (cf, prefix): (&str, Vec<u8>) = match (&f.contract, first_topic) {
             (Some(c), _) => (CF_EV_CONTRACT, c.0.to_vec()),
@@ -169,7 +164,7 @@ impl Store {
             (None, None) => (CF_EVENTS, vec![]),
         };
         let mut seek = prefix.clone();
-        seek.extend_from_slice(&start);
+        seek.extend_from_slice(&start.0.to_be_bytes());
         let mut out = Vec::new();
         let mut scanned = 0usize;
         let events_cf = self.cf(CF_EVENTS);
@@ -178,62 +173,76 @@ impl Store {
             .iterator_cf(self.cf(cf), IteratorMode::From(&seek, Direction::Forward))
         {
             let (k, v) = item.ctx(|| "event index".into())?;
-            if !k.starts_with(&prefix) || k.len() != prefix.len() + 16 {
+            if !k.starts_with(&prefix) || k.len() != prefix.len() + 8 {
                 break;
             }
-            let pos = &k[prefix.len()..];
-            let height = u64::from_be_bytes(pos[..8].try_into().expect("8 bytes"));
-            if height > to || height < f.from_height {
+            let height = u64::from_be_bytes(k[prefix.len()..].try_into().expect("8 bytes"));
+            if height > to {
                 break;
             }
-            let value = if cf == CF_EVENTS {
+            let row = if cf == CF_EVENTS {
                 v.to_vec()
             } else {
-                match self.coord.get_cf(events_cf, pos).ctx(|| "event".into())? {
-                    Some(v) => v,
-                    None => {
-                        return Err(crate::Error::Corrupt(format!(
-                            "event index points at missing event {}",
-                            crate::store::hex(pos)
-                        )));
+                self.coord
+                    .get_cf(events_cf, height.to_be_bytes())
+                    .ctx(|| format!("events of block {height}"))?
+                    .ok_or_else(|| {
+                        crate::Error::Corrupt(format!(
+                            "event index points at block {height}, which has no events"
+                        ))
+                    })?
+            };
+            for e in layout::decode_block_events(height, &row)? {
+                let at = (e.height, e.tx_index, e.event_index);
+                if at < start {
+                    continue;
+                }
+                scanned += 1;
+                let topics_match = f.topics.iter().enumerate().all(|(i, want)| match want {
+                    None => true,
+                    Some(t) => e.topics.get(i) == Some(t),
+                });
+                if topics_match && f.contract.is_none_or(|c| c == e.contract) {
+                    out.push(e);
+                    if out.len() == limit {
+                        return Ok((out, Some(at)));
                     }
                 }
-            };
-            let e = StoredEvent::decode(pos, &value)?;
-            let at = (e.height, e.tx_index, e.event_index);
-            scanned += 1;
-            let topics_match = f.topics.iter().enumerate().all(|(i, want)| match want {
-                None => true,
-                Some(t) => e.topics.get(i) == Some(t),
-            });
-            if topics_match && f.contract.is_none_or(|c| c == e.contract) {
-                out.push(e);
-                if out.len() == limit {
-                    let last = out.last().expect("non-empty");
-                    let cursor = (last.height, last.tx_index, last.event_index);
-                    return Ok((out, Some(cursor)));
+                if scanned == MAX_EVENTS_SCANNED {
+                    return Ok((out, Some(at)));
                 }
-            }
-            if scanned == MAX_EVENTS_SCANNED {
-                return Ok((out, Some(at)));
             }
         }
         Ok((out, None))
     }
 }
 
-/// Most index entries one page of [`Store::events`](crate::Store::events) looks at.
+/// Most events one page of [`Store::events`](crate::Store::events) looks at.
 pub const MAX_EVENTS_SCANNED: usize = 10_000;
 
 /// The event position right after `(h, t, e)`.
-fn next_pos(h: u64, t: u32, e: u32) -> Option<[u8; 16]> {
+fn next_pos(h: u64, t: u32, e: u32) -> Option<EventPos> {
     if let Some(e) = e.checked_add(1) {
-        return Some(layout::event_pos(h, t, e));
+        return Some((h, t, e));
     }
     if let Some(t) = t.checked_add(1) {
-        return Some(layout::event_pos(h, t, 0));
+        return Some((h, t, 0));
     }
-    h.checked_add(1).map(|h| layout::event_pos(h, 0, 0))
+    h.checked_add(1).map(|h| (h, 0, 0))
+}
+
+/// A `block_txs` row as hashes.
+fn split_hashes(row: &[u8]) -> Result<Vec<[u8; 32]>> {
+    if !row.len().is_multiple_of(32) {
+        return Err(crate::Error::Corrupt(format!(
+            "a block's transaction list has {} bytes, not a multiple of 32",
+            row.len()
+        )));
+    }
+    Ok(row
+        .chunks_exact(32)
+        .map(|c| c.try_into().expect("32 bytes"))
+        .collect())
 }
 
 /// A write batch deleting the history rows of blocks `from..to` (a decision taken back
@@ -270,46 +279,34 @@ pub(crate) fn take_back_rows(
             wb.delete_cf(cf(CF_BLOCK_HASH), hash);
             wb.delete_cf(cf(CF_BLOCKS), key);
         }
-        let txs = coord.iterator_cf(
-            cf(CF_BLOCK_TXS),
-            IteratorMode::From(&key, Direction::Forward),
-        );
-        for item in txs {
-            let (k, tx_hash) = item.ctx(|| format!("scan transactions of block {h}"))?;
-            if !k.starts_with(&key) {
-                break;
-            }
+        let hashes = coord
+            .get_cf(cf(CF_BLOCK_TXS), key)
+            .ctx(|| format!("read the transactions of block {h} to take back"))?;
+        for tx_hash in split_hashes(hashes.as_deref().unwrap_or_default())? {
             let row = coord
-                .get_cf(cf(CF_TXS), &tx_hash)
+                .get_cf(cf(CF_TXS), tx_hash)
                 .ctx(|| "read a transaction to take back".into())?;
             if let Some(row) = row
                 && Reader(&row, "transaction").u64()? == h
             {
-                wb.delete_cf(cf(CF_TXS), &tx_hash);
+                wb.delete_cf(cf(CF_TXS), tx_hash);
             }
-            wb.delete_cf(cf(CF_BLOCK_TXS), &k);
         }
-    }
-    let start = layout::event_pos(from, 0, 0);
-    let events = coord.iterator_cf(
-        cf(CF_EVENTS),
-        IteratorMode::From(&start, Direction::Forward),
-    );
-    for item in events {
-        let (pos, v) = item.ctx(|| "scan events to take back".into())?;
-        let e = StoredEvent::decode(&pos, &v)?;
-        if e.height >= to {
-            break;
+        wb.delete_cf(cf(CF_BLOCK_TXS), key);
+        let events = coord
+            .get_cf(cf(CF_EVENTS), key)
+            .ctx(|| format!("read the events of block {h} to take back"))?;
+        if let Some(events) = events {
+            let (contracts, topics) =
+                layout::block_event_keys(&layout::decode_block_events(h, &events)?);
+            for c in contracts {
+                wb.delete_cf(cf(CF_EV_CONTRACT), [&c.0[..], &key].concat());
+            }
+            for t in topics {
+                wb.delete_cf(cf(CF_EV_TOPIC), [&t[..], &key].concat());
+            }
+            wb.delete_cf(cf(CF_EVENTS), key);
         }
-        let mut k = e.contract.0.to_vec();
-        k.extend_from_slice(&pos);
-        wb.delete_cf(cf(CF_EV_CONTRACT), k);
-        if let Some(t) = e.topics.first() {
-            let mut k = layout::topic_digest(t).to_vec();
-            k.extend_from_slice(&pos);
-            wb.delete_cf(cf(CF_EV_TOPIC), k);
-        }
-        wb.delete_cf(cf(CF_EVENTS), &pos);
     }
     Ok(wb)
 }

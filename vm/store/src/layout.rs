@@ -14,13 +14,13 @@ pub const CF_BLOCKS: &str = "blocks";
 pub const CF_BLOCK_HASH: &str = "block_hash";
 /// Transaction hash → height ‖ index ‖ body.
 pub const CF_TXS: &str = "txs";
-/// height ‖ index (BE) → transaction hash.
+/// height (BE) → the block's transaction hashes, concatenated in block order.
 pub const CF_BLOCK_TXS: &str = "block_txs";
-/// height ‖ tx index ‖ event index (BE) → event.
+/// height (BE) → the block's events ([`encode_block_events`]); absent without events.
 pub const CF_EVENTS: &str = "events";
-/// contract ‖ height ‖ tx index ‖ event index → empty.
+/// contract ‖ height (BE) → empty: the block has events of the contract.
 pub const CF_EV_CONTRACT: &str = "ev_contract";
-/// digest (16) of an event's first topic ‖ height ‖ tx index ‖ event index → empty.
+/// digest (16) of a first topic ‖ height (BE) → empty: the block has events with it.
 pub const CF_EV_TOPIC: &str = "ev_topic";
 /// Shard column family: len(key) u32 BE ‖ state key ‖ height BE → the key's value
 /// before that block (`0` absent, or `1 ‖ value`).
@@ -116,13 +116,65 @@ pub fn topic_digest(topic: &[u8]) -> [u8; 16] {
     d
 }
 
-/// `height ‖ tx ‖ event` (BE), the position of an event.
-pub fn event_pos(height: u64, tx: u32, ev: u32) -> [u8; 16] {
-    let mut k = [0; 16];
-    k[..8].copy_from_slice(&height.to_be_bytes());
-    k[8..12].copy_from_slice(&tx.to_be_bytes());
-    k[12..].copy_from_slice(&ev.to_be_bytes());
-    k
+/// A block's `events` value: its events in position order, each
+/// `tx u32 ‖ event u32 ‖ contract (32) ‖ ntopics u8 ‖ ntopics × (len u32 ‖ topic) ‖
+/// len u32 ‖ data`.
+pub fn encode_block_events(events: &[StoredEvent]) -> Vec<u8> {
+    let size: usize = events
+        .iter()
+        .map(|e| 49 + e.data.len() + e.topics.iter().map(|t| 4 + t.len()).sum::<usize>())
+        .sum();
+    let mut b = Vec::with_capacity(size);
+    for e in events {
+        b.extend_from_slice(&e.tx_index.to_le_bytes());
+        b.extend_from_slice(&e.event_index.to_le_bytes());
+        b.extend_from_slice(&e.contract.0);
+        b.push(e.topics.len() as u8);
+        for t in &e.topics {
+            put_bytes(&mut b, t);
+        }
+        put_bytes(&mut b, &e.data);
+    }
+    b
+}
+
+/// The distinct contracts and first-topic digests of a block's events: the keys of its
+/// rows in the event indexes (with its height appended).
+pub fn block_event_keys(events: &[StoredEvent]) -> (Vec<Address>, Vec<[u8; 16]>) {
+    let contracts: std::collections::BTreeSet<Address> =
+        events.iter().map(|e| e.contract).collect();
+    let topics: std::collections::BTreeSet<&[u8]> = events
+        .iter()
+        .filter_map(|e| e.topics.first().map(Vec::as_slice))
+        .collect();
+    let mut digests: Vec<[u8; 16]> = topics.into_iter().map(topic_digest).collect();
+    digests.sort_unstable();
+    (contracts.into_iter().collect(), digests)
+}
+
+/// Reads [`encode_block_events`]'s output for the block at `height`.
+pub fn decode_block_events(height: u64, value: &[u8]) -> Result<Vec<StoredEvent>> {
+    let mut r = Reader(value, "block events");
+    let mut out = Vec::new();
+    while !r.0.is_empty() {
+        let tx_index = r.u32()?;
+        let event_index = r.u32()?;
+        let contract = Address(r.array32()?);
+        let n = r.u8()?;
+        let mut topics = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            topics.push(r.bytes()?.to_vec());
+        }
+        out.push(StoredEvent {
+            height,
+            tx_index,
+            event_index,
+            contract,
+            topics,
+            data: r.bytes()?.to_vec(),
+        });
+    }
+    Ok(out)
 }
 
 /// A shard's prepare record: the batch's final writes to the shard's keys and the
@@ -284,44 +336,6 @@ pub struct StoredEvent {
     pub data: Vec<u8>,
 }
 
-impl StoredEvent {
-    /// Value in `events`: `contract (32) ‖ topics u8 ‖ (len u32 ‖ topic)* ‖ data`.
-    pub fn encode_value(&self) -> Vec<u8> {
-        let mut b = Vec::with_capacity(64 + self.data.len());
-        b.extend_from_slice(&self.contract.0);
-        b.push(self.topics.len() as u8);
-        for t in &self.topics {
-            put_bytes(&mut b, t);
-        }
-        b.extend_from_slice(&self.data);
-        b
-    }
-
-    /// Reads an `events` entry.
-    pub fn decode(key: &[u8], value: &[u8]) -> Result<Self> {
-        let mut k = Reader(key, "event key");
-        let height = k.u64_be()?;
-        let tx_index = k.u32_be()?;
-        let event_index = k.u32_be()?;
-        k.end()?;
-        let mut r = Reader(value, "event");
-        let contract = Address(r.array32()?);
-        let n = r.u8()?;
-        let mut topics = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            topics.push(r.bytes()?.to_vec());
-        }
-        Ok(StoredEvent {
-            height,
-            tx_index,
-            event_index,
-            contract,
-            topics,
-            data: r.0.to_vec(),
-        })
-    }
-}
-
 pub(crate) fn put_bytes(b: &mut Vec<u8>, x: &[u8]) {
     b.extend_from_slice(&(x.len() as u32).to_le_bytes());
     b.extend_from_slice(x);
@@ -353,11 +367,6 @@ impl<'a> Reader<'a> {
     pub fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(
             self.take(8)?.try_into().expect("8 bytes"),
-        ))
-    }
-    pub fn u32_be(&mut self) -> Result<u32> {
-        Ok(u32::from_be_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
         ))
     }
     pub fn u64_be(&mut self) -> Result<u64> {
@@ -415,8 +424,12 @@ mod tests {
             topics: vec![b"Transfer".to_vec(), vec![1, 2]],
             data: vec![9, 9],
         };
-        let k = event_pos(4, 2, 1);
-        assert_eq!(StoredEvent::decode(&k, &e.encode_value()).unwrap(), e);
+        let mut f = e.clone();
+        f.event_index = 2;
+        f.topics.clear();
+        let v = encode_block_events(&[e.clone(), f.clone()]);
+        assert_eq!(decode_block_events(4, &v).unwrap(), vec![e, f]);
+        assert!(decode_block_events(4, &v[..v.len() - 1]).is_err());
         assert!(Prepared::decode(&p.encode()[..100]).is_err());
     }
 

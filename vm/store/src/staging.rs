@@ -33,7 +33,7 @@ pub struct BlockRecord {
     pub header: Vec<u8>,
     /// Its transactions, in block order.
     pub txs: Vec<TxEntry>,
-    /// Events to index (their `height` must be the block's).
+    /// Events to index, in position order (their `height` must be the block's).
     pub events: Vec<StoredEvent>,
 }
 
@@ -238,6 +238,16 @@ impl Staging {
             return Err(Error::BadBatch(format!(
                 "event at height {} in block {}",
                 e.height, rec.height
+            )));
+        }
+        if let Some(w) = rec
+            .events
+            .windows(2)
+            .find(|w| (w[0].tx_index, w[0].event_index) >= (w[1].tx_index, w[1].event_index))
+        {
+            return Err(Error::BadBatch(format!(
+                "events of block {} out of order: ({}, {}) before ({}, {})",
+                rec.height, w[0].tx_index, w[0].event_index, w[1].tx_index, w[1].event_index
             )));
         }
         // Valid: only now change the staging.

@@ -168,9 +168,10 @@ impl Store {
         let cf = |n| self.coord.cf_handle(n).expect("column family exists");
         let mut wb = WriteBatch::default();
         // Transactions by hash, in hash order: a memtable insert next to the previous
-        // one starts from there. (Blocks, block transactions and events arrive in key
-        // order; the event indexes and block hashes do not, and are fewer.) Stable: a
-        // hash given twice keeps its last row, as before.
+        // one starts from there. Stable: a hash given twice keeps its last row, as
+        // before. The other rows are one per block (its transaction hashes, its events)
+        // or per block and contract or first topic (the event indexes), and arrive in
+        // key order within each column family except the indexes.
         let mut by_hash: Vec<(&[u8; 32], Vec<u8>)> = Vec::new();
         for b in &batch.blocks {
             let h = b.height.to_be_bytes();
@@ -182,27 +183,28 @@ impl Store {
             v.extend_from_slice(&b.header);
             wb.put_cf(cf(CF_BLOCKS), h, v);
             wb.put_cf(cf(CF_BLOCK_HASH), b.hash, h);
+            let mut hashes = Vec::with_capacity(32 * b.txs.len());
             for (i, tx) in b.txs.iter().enumerate() {
                 let mut v = Vec::with_capacity(12 + tx.body.len());
                 v.extend_from_slice(&b.height.to_le_bytes());
                 v.extend_from_slice(&(i as u32).to_le_bytes());
                 v.extend_from_slice(&tx.body);
                 by_hash.push((&tx.hash, v));
-                let mut k = h.to_vec();
-                k.extend_from_slice(&(i as u32).to_be_bytes());
-                wb.put_cf(cf(CF_BLOCK_TXS), k, tx.hash);
+                hashes.extend_from_slice(&tx.hash);
             }
-            for e in &b.events {
-                let pos = layout::event_pos(e.height, e.tx_index, e.event_index);
-                wb.put_cf(cf(CF_EVENTS), pos, e.encode_value());
-                let mut k = e.contract.0.to_vec();
-                k.extend_from_slice(&pos);
-                wb.put_cf(cf(CF_EV_CONTRACT), k, []);
-                if let Some(t) = e.topics.first() {
-                    let mut k = layout::topic_digest(t).to_vec();
-                    k.extend_from_slice(&pos);
-                    wb.put_cf(cf(CF_EV_TOPIC), k, []);
-                }
+            if !hashes.is_empty() {
+                wb.put_cf(cf(CF_BLOCK_TXS), h, hashes);
+            }
+            if b.events.is_empty() {
+                continue;
+            }
+            wb.put_cf(cf(CF_EVENTS), h, layout::encode_block_events(&b.events));
+            let (contracts, topics) = layout::block_event_keys(&b.events);
+            for c in contracts {
+                wb.put_cf(cf(CF_EV_CONTRACT), [&c.0[..], &h].concat(), []);
+            }
+            for t in topics {
+                wb.put_cf(cf(CF_EV_TOPIC), [&t[..], &h].concat(), []);
             }
         }
         by_hash.sort_by_key(|(h, _)| *h);

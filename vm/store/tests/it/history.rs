@@ -441,3 +441,29 @@ fn a_decision_taken_back_by_recovery_leaves_no_history() {
     };
     assert_eq!(store.events(&by_contract).unwrap().0, vec![]);
 }
+
+/// A block's events are stored as one row in position order: a block whose events
+/// are out of order, or repeat a position, is refused before anything is staged.
+#[test]
+fn events_out_of_order_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path(), StoreConfig::default()));
+    let mut staging = Staging::new(store.clone());
+    for events in [
+        vec![event(0, 1, 0, 7, "A"), event(0, 0, 3, 7, "A")],
+        vec![event(0, 0, 1, 7, "A"), event(0, 0, 1, 7, "B")],
+    ] {
+        let err = staging
+            .stage_block(&WriteSet::new(), |root| BlockRecord {
+                height: 0,
+                hash: block_hash(0, &root),
+                state_root: root,
+                header: vec![],
+                txs: vec![],
+                events,
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("out of order"), "{err}");
+        assert_eq!(staging.next_height(), 0);
+    }
+}
