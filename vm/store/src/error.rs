@@ -43,6 +43,19 @@ pub enum Error {
         /// Shards requested.
         expected: u32,
     },
+    /// The store was written in another on-disk format (`docs/design.md`, "Durable
+    /// storage"); stores are not converted.
+    #[error(
+        "store at {path} is in format {found}; this build reads format {expected} (open it with the build that wrote it, or start from an empty directory)"
+    )]
+    FormatMismatch {
+        /// Directory.
+        path: String,
+        /// Format on disk (1: written before formats were recorded).
+        found: u32,
+        /// The format this build reads and writes.
+        expected: u32,
+    },
     /// The store was last used with the write-ahead log off and was not closed cleanly,
     /// so its shards may disagree; it cannot be opened.
     #[error(

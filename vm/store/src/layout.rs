@@ -49,6 +49,11 @@ pub const META_HEAD: &[u8] = b"head";
 pub const META_PREV_HEAD: &[u8] = b"prev-head";
 /// Coordinator meta key: the shard count, u32 LE, written when the store is created.
 pub const META_SHARDS: &[u8] = b"shards";
+/// Coordinator meta key: the store's on-disk format, u32 LE, written when the store
+/// is created; absent in stores made before formats were recorded (format 1).
+pub const META_FORMAT: &[u8] = b"format";
+/// The format this build reads and writes: 2 since history rows are per block.
+pub const FORMAT: u32 = 2;
 /// Meta key present while a store is open without a WAL (cleared on clean close).
 pub const META_NOWAL_OPEN: &[u8] = b"nowal-open";
 

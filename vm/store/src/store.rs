@@ -219,6 +219,24 @@ impl Store {
                         .try_into()
                         .map_err(|_| Error::Corrupt("malformed shard count".into()))?,
                 );
+                let format = match coord
+                    .get(layout::META_FORMAT)
+                    .ctx(|| "read format".into())?
+                {
+                    None => 1,
+                    Some(b) => u32::from_le_bytes(
+                        b.as_slice()
+                            .try_into()
+                            .map_err(|_| Error::Corrupt("malformed format marker".into()))?,
+                    ),
+                };
+                if format != layout::FORMAT {
+                    return Err(Error::FormatMismatch {
+                        path: dir.display().to_string(),
+                        found: format,
+                        expected: layout::FORMAT,
+                    });
+                }
                 if found != config.shards {
                     return Err(Error::ShardCountMismatch {
                         path: dir.display().to_string(),
@@ -227,13 +245,14 @@ impl Store {
                     });
                 }
             }
-            None => coord
-                .put_opt(
-                    layout::META_SHARDS,
-                    config.shards.to_le_bytes(),
-                    &db::marker_writes(),
-                )
-                .ctx(|| "write shard count".into())?,
+            None => {
+                let mut wb = rocksdb::WriteBatch::default();
+                wb.put(layout::META_FORMAT, layout::FORMAT.to_le_bytes());
+                wb.put(layout::META_SHARDS, config.shards.to_le_bytes());
+                coord
+                    .write_opt(wb, &db::marker_writes())
+                    .ctx(|| "write format and shard count".into())?
+            }
         }
         if coord
             .get(layout::META_NOWAL_OPEN)

@@ -345,6 +345,38 @@ fn reopen_with_other_shard_count_is_refused() {
     );
 }
 
+/// A store in another on-disk format (here one made before formats were recorded:
+/// no marker) is refused with both formats named, and left as it was.
+#[test]
+fn reopen_of_another_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path(), StoreConfig::default()));
+    {
+        let coord = rocksdb::DB::open_cf(
+            &rocksdb::Options::default(),
+            dir.path().join("coord"),
+            supervm_store::layout::COORD_CFS,
+        )
+        .unwrap();
+        coord.delete(supervm_store::layout::META_FORMAT).unwrap();
+    }
+    for _ in 0..2 {
+        let err = supervm_store::Store::open(dir.path(), StoreConfig::default()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::FormatMismatch {
+                    found: 1,
+                    expected: supervm_store::layout::FORMAT,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("format 1"), "{err}");
+    }
+}
+
 #[test]
 fn no_wal_mode_refuses_to_open_after_an_unclean_stop() {
     let dir = tempfile::tempdir().unwrap();
