@@ -197,16 +197,19 @@ fn main() {
         }
         let height = env.height;
         let ts = Instant::now();
-        staging
-            .stage_block(&out.writes, |root| BlockRecord {
-                height,
-                hash: *blake3::hash(&root).as_bytes(),
-                state_root: root,
-                header: vec![],
-                txs: entries,
-                events,
-            })
-            .expect("stage");
+        // (on the executor's workers, as the node does: see ParallelExecutor::install)
+        exec.install(|| {
+            staging
+                .stage_block(&out.writes, |root| BlockRecord {
+                    height,
+                    hash: *blake3::hash(&root).as_bytes(),
+                    state_root: root,
+                    header: vec![],
+                    txs: entries,
+                    events,
+                })
+                .expect("stage")
+        });
         stage_time += ts.elapsed();
         block_groups.push(out.writes);
         if (bi + 1) % batch_blocks == 0 {

@@ -401,26 +401,30 @@ fn build_block(
     let parent_hash = staging.last_hash();
     let tx_count = included.len() as u32;
     let chain_id = chain.config.chain_id;
-    staging.stage_block(&writes, |state_root| {
-        let header = Header {
-            height,
-            parent_hash,
-            timestamp_ms,
-            chain_id,
-            tx_root,
-            receipts_root,
-            state_root,
-            tx_count,
-            gas_used,
-        };
-        BlockRecord {
-            height,
-            hash: header.hash(),
-            state_root,
-            header: header.encode(),
-            txs: entries,
-            events,
-        }
+    // (on the executor's workers: the state root's parallel loop runs on them, and
+    // they are still awake from executing the block)
+    exec.install(|| {
+        staging.stage_block(&writes, |state_root| {
+            let header = Header {
+                height,
+                parent_hash,
+                timestamp_ms,
+                chain_id,
+                tx_root,
+                receipts_root,
+                state_root,
+                tx_count,
+                gas_used,
+            };
+            BlockRecord {
+                height,
+                hash: header.hash(),
+                state_root,
+                header: header.encode(),
+                txs: entries,
+                events,
+            }
+        })
     })?;
     Ok(included)
 }

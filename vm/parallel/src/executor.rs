@@ -173,6 +173,14 @@ impl ParallelExecutor {
         self
     }
 
+    /// Runs `f` on this executor's workers: rayon parallel iterators inside it (a
+    /// store staging a block's state root, say) use them, and workers still awake
+    /// after a block (see [`DEFAULT_LINGER`]) take that work at once instead of
+    /// competing for the cores with a second pool.
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(f)
+    }
+
     /// The worker count.
     pub fn threads(&self) -> usize {
         self.threads
