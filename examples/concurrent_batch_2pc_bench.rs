@@ -165,37 +165,51 @@ fn main() {
             .expect("execute block");
         exec_time += te.elapsed();
         reexec += out.stats.reexecutions;
-        let mut entries = Vec::with_capacity(chunk.len());
-        let mut events = Vec::new();
-        for (i, r) in out.receipts.iter().enumerate() {
-            if r.outcome.is_success() {
-                committed += 1;
-                let mut s: Vec<u32> = r.write_set.keys().map(|k| shard_of(k, shards)).collect();
-                s.dedup();
-                if s.iter().any(|x| *x != s[0]) {
-                    cross += 1;
-                }
-            }
-            let h = r.hash();
-            entries.push(TxEntry {
-                hash: *blake3::hash(
-                    &[&env.height.to_le_bytes()[..], &(i as u32).to_le_bytes()].concat(),
-                )
-                .as_bytes(),
-                body: h.to_vec(),
-            });
-            for (ei, e) in r.events.iter().enumerate() {
-                events.push(StoredEvent {
-                    height: env.height,
-                    tx_index: i as u32,
-                    event_index: ei as u32,
-                    contract: e.contract,
-                    topics: e.topics.clone(),
-                    data: e.data.clone(),
-                });
-            }
-        }
+        // Receipts to history rows, on the executor's workers (each receipt consumed:
+        // its events move into the rows, the rest is dropped there).
         let height = env.height;
+        let rows: Vec<(TxEntry, Vec<StoredEvent>, bool, bool)> = exec.install(|| {
+            use rayon::prelude::*;
+            out.receipts
+                .into_par_iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let ok = r.outcome.is_success();
+                    let mut s = r.write_set.keys().map(|k| shard_of(k, shards));
+                    let first = s.next();
+                    let is_cross = ok && s.any(|x| Some(x) != first);
+                    let entry = TxEntry {
+                        hash: *blake3::hash(
+                            &[&height.to_le_bytes()[..], &(i as u32).to_le_bytes()].concat(),
+                        )
+                        .as_bytes(),
+                        body: r.hash().to_vec(),
+                    };
+                    let events = r
+                        .events
+                        .into_iter()
+                        .enumerate()
+                        .map(|(ei, e)| StoredEvent {
+                            height,
+                            tx_index: i as u32,
+                            event_index: ei as u32,
+                            contract: e.contract,
+                            topics: e.topics,
+                            data: e.data,
+                        })
+                        .collect();
+                    (entry, events, ok, is_cross)
+                })
+                .collect()
+        });
+        let mut entries = Vec::with_capacity(rows.len());
+        let mut events = Vec::new();
+        for (entry, evs, ok, is_cross) in rows {
+            committed += usize::from(ok);
+            cross += usize::from(is_cross);
+            entries.push(entry);
+            events.extend(evs);
+        }
         let ts = Instant::now();
         // (on the executor's workers, as the node does: see ParallelExecutor::install)
         exec.install(|| {

@@ -108,17 +108,14 @@ impl Store {
         self.config.injected(FailPoint::BeforePrepare)?;
         let fault = self.first_fault(FailPoint::PrepareShard);
         let (upto, panic_at) = shards_to_run(fault, self.shards.len());
-        let encoded: Vec<Vec<u8>> = batch.prepared[..upto].iter().map(|p| p.encode()).collect();
         par_each_and(
             &self.shards[..upto],
             |s| {
                 panic_if(panic_at, s.index, FailPoint::PrepareShard);
-                s.db.put_opt(
-                    layout::prepared_key(batch.batch),
-                    &encoded[s.index as usize],
-                    &durable,
-                )
-                .ctx(|| format!("shard {} prepare batch {}", s.index, batch.batch))
+                // (encoded on the shard's own writer thread, next to the others)
+                let record = batch.prepared[s.index as usize].encode();
+                s.db.put_opt(layout::prepared_key(batch.batch), record, &durable)
+                    .ctx(|| format!("shard {} prepare batch {}", s.index, batch.batch))
             },
             || {
                 self.config.injected(FailPoint::BeforeDecision)?;
@@ -166,13 +163,16 @@ impl Store {
     /// head, previous head and history, atomically.
     fn decision(&self, batch: &CommitBatch, prev: &Head) -> WriteBatch {
         let cf = |n| self.coord.cf_handle(n).expect("column family exists");
+        let (blocks, block_hash, txs) = (cf(CF_BLOCKS), cf(CF_BLOCK_HASH), cf(CF_TXS));
+        let (block_txs, events) = (cf(CF_BLOCK_TXS), cf(CF_EVENTS));
+        let (ev_contract, ev_topic) = (cf(CF_EV_CONTRACT), cf(CF_EV_TOPIC));
         let mut wb = WriteBatch::default();
         // Transactions by hash, in hash order: a memtable insert next to the previous
         // one starts from there. Stable: a hash given twice keeps its last row, as
         // before. The other rows are one per block (its transaction hashes, its events)
         // or per block and contract or first topic (the event indexes), and arrive in
         // key order within each column family except the indexes.
-        let mut by_hash: Vec<(&[u8; 32], Vec<u8>)> = Vec::new();
+        let mut by_hash: Vec<(&[u8; 32], u64, u32, &[u8])> = Vec::with_capacity(batch.tx_count());
         for b in &batch.blocks {
             let h = b.height.to_be_bytes();
             let mut v = Vec::with_capacity(80 + b.header.len());
@@ -181,35 +181,36 @@ impl Store {
             v.extend_from_slice(&batch.batch.to_le_bytes());
             v.extend_from_slice(&(b.txs.len() as u32).to_le_bytes());
             v.extend_from_slice(&b.header);
-            wb.put_cf(cf(CF_BLOCKS), h, v);
-            wb.put_cf(cf(CF_BLOCK_HASH), b.hash, h);
+            wb.put_cf(blocks, h, v);
+            wb.put_cf(block_hash, b.hash, h);
             let mut hashes = Vec::with_capacity(32 * b.txs.len());
             for (i, tx) in b.txs.iter().enumerate() {
-                let mut v = Vec::with_capacity(12 + tx.body.len());
-                v.extend_from_slice(&b.height.to_le_bytes());
-                v.extend_from_slice(&(i as u32).to_le_bytes());
-                v.extend_from_slice(&tx.body);
-                by_hash.push((&tx.hash, v));
+                by_hash.push((&tx.hash, b.height, i as u32, &tx.body));
                 hashes.extend_from_slice(&tx.hash);
             }
             if !hashes.is_empty() {
-                wb.put_cf(cf(CF_BLOCK_TXS), h, hashes);
+                wb.put_cf(block_txs, h, hashes);
             }
             if b.events.is_empty() {
                 continue;
             }
-            wb.put_cf(cf(CF_EVENTS), h, layout::encode_block_events(&b.events));
+            wb.put_cf(events, h, layout::encode_block_events(&b.events));
             let (contracts, topics) = layout::block_event_keys(&b.events);
             for c in contracts {
-                wb.put_cf(cf(CF_EV_CONTRACT), [&c.0[..], &h].concat(), []);
+                wb.put_cf(ev_contract, [&c.0[..], &h].concat(), []);
             }
             for t in topics {
-                wb.put_cf(cf(CF_EV_TOPIC), [&t[..], &h].concat(), []);
+                wb.put_cf(ev_topic, [&t[..], &h].concat(), []);
             }
         }
-        by_hash.sort_by_key(|(h, _)| *h);
-        for (h, v) in by_hash {
-            wb.put_cf(cf(CF_TXS), h, v);
+        by_hash.sort_by(|a, b| a.0.cmp(b.0));
+        let mut v = Vec::new();
+        for (hash, height, index, body) in by_hash {
+            v.clear();
+            v.extend_from_slice(&height.to_le_bytes());
+            v.extend_from_slice(&index.to_le_bytes());
+            v.extend_from_slice(body);
+            wb.put_cf(txs, hash, &v);
         }
         wb.put(layout::META_PREV_HEAD, prev.encode());
         wb.put(layout::META_HEAD, batch.head.encode());
