@@ -38,7 +38,7 @@ impl Store {
     /// the store refuses further
     /// commits and reads until reopened. A panic inside the commit (a bug, or
     /// [`FailAction::Panic`]) leaves the store refusing them in the same way.
-    pub fn commit(&self, batch: CommitBatch) -> Result<CommitInfo> {
+    pub fn commit(&self, mut batch: CommitBatch) -> Result<CommitInfo> {
         let mut poisoned = self.commit_lock.lock();
         if let Some((b, reason)) = &*poisoned {
             return Err(Error::Poisoned {
@@ -68,20 +68,21 @@ impl Store {
             reason: None,
             done: false,
         };
-        match self.run_protocol(&batch, &head) {
+        let info = CommitInfo {
+            batch: id,
+            blocks: batch.blocks.len(),
+            first_height: head.blocks,
+            keys: batch.key_count(),
+            shards_written: batch
+                .prepared
+                .iter()
+                .filter(|p| !p.writes.is_empty())
+                .count() as u32,
+        };
+        match self.run_protocol(&mut batch, &head) {
             Ok(()) => {
                 guard.succeeded();
-                Ok(CommitInfo {
-                    batch: id,
-                    blocks: batch.blocks.len(),
-                    first_height: head.blocks,
-                    keys: batch.key_count(),
-                    shards_written: batch
-                        .prepared
-                        .iter()
-                        .filter(|p| !p.writes.is_empty())
-                        .count() as u32,
-                })
+                Ok(info)
             }
             Err(e) => {
                 guard.failed(e.to_string());
@@ -99,7 +100,7 @@ impl Store {
         })
     }
 
-    fn run_protocol(&self, batch: &CommitBatch, head: &Head) -> Result<()> {
+    fn run_protocol(&self, batch: &mut CommitBatch, head: &Head) -> Result<()> {
         let durable = db::durable_writes(self.config.durability);
         // Phase 1, one round of parallel durable writes: every shard's prepare record and
         // the coordinator's decision (the batch's history and the new head, with the
@@ -138,18 +139,29 @@ impl Store {
         let fault = self.first_fault(FailPoint::ApplyShard);
         let (upto, panic_at) = shards_to_run(fault, self.shards.len());
         let apply = db::apply_writes();
+        let id = batch.batch;
+        let prepared: Vec<parking_lot::Mutex<&mut layout::Prepared>> = batch
+            .prepared
+            .iter_mut()
+            .map(parking_lot::Mutex::new)
+            .collect();
         par_each(&self.shards[..upto], |s| {
             panic_if(panic_at, s.index, FailPoint::ApplyShard);
-            s.db.write_opt(s.apply_batch(&batch.prepared[s.index as usize]), &apply)
-                .ctx(|| format!("shard {} apply batch {}", s.index, batch.batch))
+            let mut p = prepared[s.index as usize].lock();
+            s.db.write_opt(s.apply_batch(&p), &apply)
+                .ctx(|| format!("shard {} apply batch {id}", s.index))?;
+            // The shard's writes move into the read cache (each shard's on its own
+            // writer; the batch is not used after its commit).
+            if fault.is_none() {
+                for (k, v) in std::mem::take(&mut p.writes) {
+                    self.cache.insert(k, v);
+                }
+            }
+            Ok(())
         })?;
+        drop(prepared);
         if let Some((i, _)) = fault {
             return Err(Error::Injected(FailPoint::ApplyShard(i)));
-        }
-        for p in &batch.prepared {
-            for (k, v) in &p.writes {
-                self.cache.insert(k.clone(), v.clone());
-            }
         }
         committed.head = batch.head.clone();
         *self.published_head.lock() = std::sync::Arc::new(batch.head.clone());
