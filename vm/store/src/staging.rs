@@ -296,13 +296,7 @@ impl Staging {
                 undo[shard_of(&k, shards) as usize].push((block.height, k, old));
             }
         }
-        // In the order of their row keys, as the state writes are: RocksDB inserts a
-        // write batch's rows into its memtable one by one, and a row next to the
-        // previous one is found from where that one went instead of from the top of the
-        // skip list. (Each (height, key) is unique: a block's writes have unique keys.)
-        for u in &mut undo {
-            crate::layout::sort_undo_rows(u);
-        }
+        // (sorted by the commit, on each shard's writer thread)
         let batch = self.next_batch;
         let prepared = per_shard
             .into_iter()

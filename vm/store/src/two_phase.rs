@@ -12,7 +12,7 @@ use crate::layout::Head;
 use crate::layout::{
     self, CF_BLOCK_HASH, CF_BLOCK_TXS, CF_BLOCKS, CF_EV_CONTRACT, CF_EV_TOPIC, CF_EVENTS, CF_TXS,
 };
-use crate::staging::CommitBatch;
+use crate::staging::{BlockRecord, CommitBatch};
 use crate::{Error, FailAction, FailPoint, Result, Store, db};
 
 /// What a successful commit did.
@@ -109,23 +109,40 @@ impl Store {
         self.config.injected(FailPoint::BeforePrepare)?;
         let fault = self.first_fault(FailPoint::PrepareShard);
         let (upto, panic_at) = shards_to_run(fault, self.shards.len());
+        let id = batch.batch;
+        let (history, new_head) = (&batch.blocks, &batch.head);
+        let records: Vec<parking_lot::Mutex<&mut layout::Prepared>> = batch
+            .prepared
+            .iter_mut()
+            .map(parking_lot::Mutex::new)
+            .collect();
         par_each_and(
             &self.shards[..upto],
             |s| {
                 panic_if(panic_at, s.index, FailPoint::PrepareShard);
-                // (encoded on the shard's own writer thread, next to the others)
-                let record = batch.prepared[s.index as usize].encode();
-                s.db.put_opt(layout::prepared_key(batch.batch), record, &durable)
-                    .ctx(|| format!("shard {} prepare batch {}", s.index, batch.batch))
+                // Sorted and encoded on the shard's own writer thread, next to the
+                // others (not on the producer's thread, which seals the batch). Undo
+                // rows in the order of their row keys, as the state writes are:
+                // RocksDB inserts a write batch's rows into its memtable one by one,
+                // and a row next to the previous one is found from where that one
+                // went. (Each (height, key) is unique: a block's writes have unique
+                // keys.)
+                let mut p = records[s.index as usize].lock();
+                layout::sort_undo_rows(&mut p.undo);
+                let record = p.encode();
+                drop(p);
+                s.db.put_opt(layout::prepared_key(id), record, &durable)
+                    .ctx(|| format!("shard {} prepare batch {id}", s.index))
             },
             || {
                 self.config.injected(FailPoint::BeforeDecision)?;
                 // (built here, while the shards' writes are already under way)
                 self.coord
-                    .write_opt(self.decision(batch, head), &durable)
-                    .ctx(|| format!("coordinator decide batch {}", batch.batch))
+                    .write_opt(self.decision(id, history, new_head, head), &durable)
+                    .ctx(|| format!("coordinator decide batch {id}"))
             },
         )?;
+        drop(records);
         if let Some((i, _)) = fault {
             return Err(Error::Injected(FailPoint::PrepareShard(i)));
         }
@@ -139,7 +156,6 @@ impl Store {
         let fault = self.first_fault(FailPoint::ApplyShard);
         let (upto, panic_at) = shards_to_run(fault, self.shards.len());
         let apply = db::apply_writes();
-        let id = batch.batch;
         let prepared: Vec<parking_lot::Mutex<&mut layout::Prepared>> = batch
             .prepared
             .iter_mut()
@@ -173,7 +189,13 @@ impl Store {
 
     /// The coordinator write that decides the batch (with the shards' prepare records):
     /// head, previous head and history, atomically.
-    fn decision(&self, batch: &CommitBatch, prev: &Head) -> WriteBatch {
+    fn decision(
+        &self,
+        id: u64,
+        history: &[BlockRecord],
+        new_head: &Head,
+        prev: &Head,
+    ) -> WriteBatch {
         let cf = |n| self.coord.cf_handle(n).expect("column family exists");
         let (blocks, block_hash, txs) = (cf(CF_BLOCKS), cf(CF_BLOCK_HASH), cf(CF_TXS));
         let (block_txs, events) = (cf(CF_BLOCK_TXS), cf(CF_EVENTS));
@@ -184,13 +206,14 @@ impl Store {
         // before. The other rows are one per block (its transaction hashes, its events)
         // or per block and contract or first topic (the event indexes), and arrive in
         // key order within each column family except the indexes.
-        let mut by_hash: Vec<(&[u8; 32], u64, u32, &[u8])> = Vec::with_capacity(batch.tx_count());
-        for b in &batch.blocks {
+        let txs_count = history.iter().map(|b| b.txs.len()).sum();
+        let mut by_hash: Vec<(&[u8; 32], u64, u32, &[u8])> = Vec::with_capacity(txs_count);
+        for b in history {
             let h = b.height.to_be_bytes();
             let mut v = Vec::with_capacity(80 + b.header.len());
             v.extend_from_slice(&b.hash);
             v.extend_from_slice(&b.state_root);
-            v.extend_from_slice(&batch.batch.to_le_bytes());
+            v.extend_from_slice(&id.to_le_bytes());
             v.extend_from_slice(&(b.txs.len() as u32).to_le_bytes());
             v.extend_from_slice(&b.header);
             wb.put_cf(blocks, h, v);
@@ -225,7 +248,7 @@ impl Store {
             wb.put_cf(txs, hash, &v);
         }
         wb.put(layout::META_PREV_HEAD, prev.encode());
-        wb.put(layout::META_HEAD, batch.head.encode());
+        wb.put(layout::META_HEAD, new_head.encode());
         wb
     }
 }
