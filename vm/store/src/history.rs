@@ -135,12 +135,13 @@ impl Store {
 
     /// Events matching `f`, in chain order, at most `f.limit` (capped at 10,000). The
     /// second value is the cursor to pass as `after` for the next page (`None`: done).
-    /// One page looks at no more than [`MAX_EVENTS_SCANNED`] events: a filter the
-    /// index does not cover (a later topic, say) can make a page end with fewer events,
-    /// even none, and a cursor to go on from.
+    /// One page looks at no more than [`MAX_EVENTS_SCANNED`] events, counting every
+    /// event of the blocks the chosen index lists (other contracts' events in a block
+    /// listed by the contract index, events whose later topics do not match): any filter
+    /// can make a page end with fewer events, even none, and a cursor to go on from.
     ///
     /// The indexes name blocks (by contract, by first topic); each block's events are
-    /// one row, read and filtered here.
+    /// one row, read here and filtered, the events before the cursor skipped undecoded.
     pub fn events(&self, f: &EventFilter) -> Result<(Vec<StoredEvent>, Option<EventPos>)> {
         let limit = f.limit.clamp(1, 10_000);
         let Some(visible) = self.committed_blocks().checked_sub(1) else {
@@ -180,23 +181,30 @@ impl Store {
             if height > to {
                 break;
             }
-            let row = if cf == CF_EVENTS {
-                v.to_vec()
+            let fetched;
+            let row: &[u8] = if cf == CF_EVENTS {
+                &v
             } else {
-                self.coord
-                    .get_cf(events_cf, height.to_be_bytes())
+                fetched = self
+                    .coord
+                    .get_pinned_cf(events_cf, height.to_be_bytes())
                     .ctx(|| format!("events of block {height}"))?
                     .ok_or_else(|| {
                         crate::Error::Corrupt(format!(
                             "event index points at block {height}, which has no events"
                         ))
-                    })?
+                    })?;
+                &fetched
             };
-            for e in layout::decode_block_events(height, &row)? {
+            // (events before the cursor are skipped undecoded: paging through a block
+            // with many events decodes each of them once)
+            let mut events = layout::BlockEvents::new(height, row);
+            if height == start.0 {
+                events.skip_before(start.1, start.2)?;
+            }
+            for e in events {
+                let e = e?;
                 let at = (e.height, e.tx_index, e.event_index);
-                if at < start {
-                    continue;
-                }
                 scanned += 1;
                 let topics_match = f.topics.iter().enumerate().all(|(i, want)| match want {
                     None => true,
@@ -300,10 +308,10 @@ pub(crate) fn take_back_rows(
             let (contracts, topics) =
                 layout::block_event_keys(&layout::decode_block_events(h, &events)?);
             for c in contracts {
-                wb.delete_cf(cf(CF_EV_CONTRACT), [&c.0[..], &key].concat());
+                wb.delete_cf(cf(CF_EV_CONTRACT), layout::ev_contract_key(&c, h));
             }
             for t in topics {
-                wb.delete_cf(cf(CF_EV_TOPIC), [&t[..], &key].concat());
+                wb.delete_cf(cf(CF_EV_TOPIC), layout::ev_topic_key(&t, h));
             }
             wb.delete_cf(cf(CF_EVENTS), key);
         }

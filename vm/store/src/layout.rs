@@ -159,27 +159,87 @@ pub fn block_event_keys(events: &[StoredEvent]) -> (Vec<Address>, Vec<[u8; 16]>)
 
 /// Reads [`encode_block_events`]'s output for the block at `height`.
 pub fn decode_block_events(height: u64, value: &[u8]) -> Result<Vec<StoredEvent>> {
-    let mut r = Reader(value, "block events");
-    let mut out = Vec::new();
-    while !r.0.is_empty() {
-        let tx_index = r.u32()?;
-        let event_index = r.u32()?;
-        let contract = Address(r.array32()?);
-        let n = r.u8()?;
-        let mut topics = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            topics.push(r.bytes()?.to_vec());
-        }
-        out.push(StoredEvent {
+    BlockEvents::new(height, value).collect()
+}
+
+/// The events of one block's `events` row, decoded one at a time; events before a
+/// position are skipped by their lengths, without decoding them.
+pub struct BlockEvents<'a> {
+    height: u64,
+    r: Reader<'a>,
+}
+
+impl<'a> BlockEvents<'a> {
+    /// The events of `value`, the `events` row of the block at `height`.
+    pub fn new(height: u64, value: &'a [u8]) -> Self {
+        BlockEvents {
             height,
-            tx_index,
-            event_index,
-            contract,
-            topics,
-            data: r.bytes()?.to_vec(),
-        });
+            r: Reader(value, "block events"),
+        }
     }
-    Ok(out)
+
+    /// Skips the events before `(tx, event)`.
+    pub fn skip_before(&mut self, tx: u32, event: u32) -> Result<()> {
+        while self.r.0.len() >= 8 {
+            let at = (
+                u32::from_le_bytes(self.r.0[..4].try_into().expect("4 bytes")),
+                u32::from_le_bytes(self.r.0[4..8].try_into().expect("4 bytes")),
+            );
+            if at >= (tx, event) {
+                break;
+            }
+            self.r.take(8 + 32)?;
+            for _ in 0..self.r.u8()? {
+                self.r.bytes()?;
+            }
+            self.r.bytes()?;
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for BlockEvents<'_> {
+    type Item = Result<StoredEvent>;
+
+    fn next(&mut self) -> Option<Result<StoredEvent>> {
+        if self.r.0.is_empty() {
+            return None;
+        }
+        let mut one = || -> Result<StoredEvent> {
+            let r = &mut self.r;
+            let tx_index = r.u32()?;
+            let event_index = r.u32()?;
+            let contract = Address(r.array32()?);
+            let n = r.u8()?;
+            let mut topics = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                topics.push(r.bytes()?.to_vec());
+            }
+            Ok(StoredEvent {
+                height: self.height,
+                tx_index,
+                event_index,
+                contract,
+                topics,
+                data: r.bytes()?.to_vec(),
+            })
+        };
+        let e = one();
+        if e.is_err() {
+            self.r.0 = &[]; // (one error, then the end)
+        }
+        Some(e)
+    }
+}
+
+/// The `ev_contract` key of a block with events of `contract`.
+pub fn ev_contract_key(contract: &Address, height: u64) -> Vec<u8> {
+    [&contract.0[..], &height.to_be_bytes()].concat()
+}
+
+/// The `ev_topic` key of a block with events whose first topic has `digest`.
+pub fn ev_topic_key(digest: &[u8; 16], height: u64) -> Vec<u8> {
+    [&digest[..], &height.to_be_bytes()].concat()
 }
 
 /// A shard's prepare record: the batch's final writes to the shard's keys and the
@@ -433,8 +493,14 @@ mod tests {
         f.event_index = 2;
         f.topics.clear();
         let v = encode_block_events(&[e.clone(), f.clone()]);
-        assert_eq!(decode_block_events(4, &v).unwrap(), vec![e, f]);
+        assert_eq!(decode_block_events(4, &v).unwrap(), vec![e, f.clone()]);
         assert!(decode_block_events(4, &v[..v.len() - 1]).is_err());
+        let mut it = BlockEvents::new(4, &v);
+        it.skip_before(2, 2).unwrap();
+        assert_eq!(it.map(Result::unwrap).collect::<Vec<_>>(), vec![f]);
+        let mut it = BlockEvents::new(4, &v);
+        it.skip_before(9, 0).unwrap();
+        assert!(it.next().is_none());
         assert!(Prepared::decode(&p.encode()[..100]).is_err());
     }
 

@@ -111,11 +111,7 @@ impl Store {
         let (upto, panic_at) = shards_to_run(fault, self.shards.len());
         let id = batch.batch;
         let (history, new_head) = (&batch.blocks, &batch.head);
-        let records: Vec<parking_lot::Mutex<&mut layout::Prepared>> = batch
-            .prepared
-            .iter_mut()
-            .map(parking_lot::Mutex::new)
-            .collect();
+        let records = lockable(&mut batch.prepared);
         par_each_and(
             &self.shards[..upto],
             |s| {
@@ -156,18 +152,16 @@ impl Store {
         let fault = self.first_fault(FailPoint::ApplyShard);
         let (upto, panic_at) = shards_to_run(fault, self.shards.len());
         let apply = db::apply_writes();
-        let prepared: Vec<parking_lot::Mutex<&mut layout::Prepared>> = batch
-            .prepared
-            .iter_mut()
-            .map(parking_lot::Mutex::new)
-            .collect();
+        let prepared = lockable(&mut batch.prepared);
         par_each(&self.shards[..upto], |s| {
             panic_if(panic_at, s.index, FailPoint::ApplyShard);
             let mut p = prepared[s.index as usize].lock();
             s.db.write_opt(s.apply_batch(&p), &apply)
                 .ctx(|| format!("shard {} apply batch {id}", s.index))?;
-            // The shard's writes move into the read cache (each shard's on its own
-            // writer; the batch is not used after its commit).
+            // The shard's writes move into the read cache, each shard's by the thread
+            // that applied it (the batch is not used after its commit). Not after an
+            // injected fault: the commit fails, and the poisoned store refuses reads
+            // until it is reopened either way.
             if fault.is_none() {
                 for (k, v) in std::mem::take(&mut p.writes) {
                     self.cache.insert(k, v);
@@ -232,10 +226,10 @@ impl Store {
             wb.put_cf(events, h, layout::encode_block_events(&b.events));
             let (contracts, topics) = layout::block_event_keys(&b.events);
             for c in contracts {
-                wb.put_cf(ev_contract, [&c.0[..], &h].concat(), []);
+                wb.put_cf(ev_contract, layout::ev_contract_key(&c, b.height), []);
             }
             for t in topics {
-                wb.put_cf(ev_topic, [&t[..], &h].concat(), []);
+                wb.put_cf(ev_topic, layout::ev_topic_key(&t, b.height), []);
             }
         }
         by_hash.sort_by(|a, b| a.0.cmp(b.0));
@@ -322,6 +316,12 @@ fn panic_if(panic_at: Option<u32>, index: u32, step: fn(u32) -> FailPoint) {
     if panic_at == Some(index) {
         panic!("injected panic at {:?}", step(index));
     }
+}
+
+/// Each shard's prepare record behind a lock of its own, for the shards' threads to
+/// change their own.
+fn lockable(prepared: &mut [layout::Prepared]) -> Vec<parking_lot::Mutex<&mut layout::Prepared>> {
+    prepared.iter_mut().map(parking_lot::Mutex::new).collect()
 }
 
 /// Runs `f` on every shard, each on a thread of its own, while `also` runs on the

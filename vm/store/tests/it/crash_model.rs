@@ -375,6 +375,31 @@ fn reopen_of_another_format_is_refused() {
         );
         assert!(err.to_string().contains("format 1"), "{err}");
     }
+    let set_marker = |v: &[u8]| {
+        let coord = rocksdb::DB::open_cf(
+            &rocksdb::Options::default(),
+            dir.path().join("coord"),
+            supervm_store::layout::COORD_CFS,
+        )
+        .unwrap();
+        coord.put(supervm_store::layout::META_FORMAT, v).unwrap();
+    };
+    // A newer format, and a marker that is not a format at all.
+    set_marker(&3u32.to_le_bytes());
+    let err = supervm_store::Store::open(dir.path(), StoreConfig::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::FormatMismatch { found: 3, .. }),
+        "{err}"
+    );
+    set_marker(b"x");
+    let err = supervm_store::Store::open(dir.path(), StoreConfig::default()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Corrupt(m) if m.contains("format marker")),
+        "{err}"
+    );
+    // The right marker opens it again, as it was.
+    set_marker(&supervm_store::layout::FORMAT.to_le_bytes());
+    drop(open(dir.path(), StoreConfig::default()));
 }
 
 #[test]

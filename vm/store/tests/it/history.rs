@@ -467,3 +467,80 @@ fn events_out_of_order_are_refused() {
         assert_eq!(staging.next_height(), 0);
     }
 }
+
+/// Paging a contract's events with a small limit, over blocks that also hold other
+/// contracts' events (the index lists blocks, the blocks' rows are filtered): pages
+/// end inside blocks, a cursor in a block the index does not list resumes after it,
+/// and the pages together are exactly the contract's events in chain order.
+#[test]
+fn contract_pages_end_inside_blocks_and_cursors_resume_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path(), StoreConfig::default()));
+    let mut staging = Staging::new(store.clone());
+    let mut all = Vec::new();
+    for height in 0..6u64 {
+        // Contract 1 in blocks 0, 2, 4 (5 transactions of 2 events); contract 2 in every
+        // block, interleaved with contract 1's.
+        let events: Vec<StoredEvent> = (0..5u32)
+            .flat_map(|tx| {
+                (0..2u32).map(move |ev| {
+                    let c = if height % 2 == 0 && ev == 1 { 1 } else { 2 };
+                    event(height, tx, ev, c, "Transfer")
+                })
+            })
+            .collect();
+        all.extend(events.clone());
+        let mut w = WriteSet::new();
+        w.insert(vec![height as u8], Some(vec![1]));
+        staging
+            .stage_block(&w, |root| BlockRecord {
+                height,
+                hash: block_hash(height, &root),
+                state_root: root,
+                header: vec![],
+                txs: vec![],
+                events,
+            })
+            .unwrap();
+    }
+    store.commit(staging.seal().unwrap()).unwrap();
+    let want: Vec<StoredEvent> = all
+        .iter()
+        .filter(|e| e.contract == Address([1; 32]))
+        .cloned()
+        .collect();
+    assert_eq!(want.len(), 15);
+    let mut f = EventFilter {
+        contract: Some(Address([1; 32])),
+        limit: 4,
+        ..EventFilter::default()
+    };
+    let mut got = Vec::new();
+    loop {
+        let (page, cursor) = store.events(&f).unwrap();
+        assert!(page.len() <= 4);
+        got.extend(page);
+        match cursor {
+            Some(c) => f.after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(got, want);
+    // A cursor in block 3, which has no events of contract 1, resumes in block 4.
+    f.after = Some((3, 2, 0));
+    let (page, _) = store.events(&f).unwrap();
+    assert_eq!(page, want[10..14].to_vec());
+    // A cursor on an event of contract 2 inside block 2 resumes at the next event of
+    // contract 1 in that block.
+    f.after = Some((2, 1, 0));
+    let (page, _) = store.events(&f).unwrap();
+    assert_eq!(page[0], event(2, 1, 1, 1, "Transfer"));
+    // A height range inside the chain.
+    f.after = None;
+    f.from_height = 1;
+    f.to_height = Some(2);
+    f.limit = 100;
+    let (page, cursor) = store.events(&f).unwrap();
+    assert_eq!(page, want[5..10].to_vec());
+    assert_eq!(cursor, None);
+}
