@@ -19,6 +19,43 @@ fn event(height: u64, tx: u32, ev: u32, contract: u8, topic: &str) -> StoredEven
     }
 }
 
+/// Every page of `f` from its cursor on (`f.after` left at the last cursor), each
+/// within the limit.
+fn all_pages(store: &supervm_store::Store, f: &mut EventFilter) -> Vec<StoredEvent> {
+    let mut got = Vec::new();
+    loop {
+        let (page, cursor) = store.events(f).unwrap();
+        assert!(page.len() <= f.limit);
+        got.extend(page);
+        match cursor {
+            Some(c) => f.after = Some(c),
+            None => return got,
+        }
+    }
+}
+
+/// Stages block `height` writing key `[height]`, with this history.
+fn stage_with_history(
+    staging: &mut Staging,
+    height: u64,
+    header: &[u8],
+    txs: Vec<TxEntry>,
+    events: Vec<StoredEvent>,
+) {
+    let mut w = WriteSet::new();
+    w.insert(vec![height as u8], Some(vec![1]));
+    staging
+        .stage_block(&w, |root| BlockRecord {
+            height,
+            hash: block_hash(height, &root),
+            state_root: root,
+            header: header.to_vec(),
+            txs,
+            events,
+        })
+        .unwrap();
+}
+
 #[test]
 fn blocks_transactions_and_events_are_queryable_and_durable() {
     let dir = tempfile::tempdir().unwrap();
@@ -45,18 +82,7 @@ fn blocks_transactions_and_events_are_queryable_and_durable() {
             }
         }
         all.extend(events.clone());
-        let mut w = WriteSet::new();
-        w.insert(vec![height as u8], Some(vec![1]));
-        staging
-            .stage_block(&w, |root| BlockRecord {
-                height,
-                hash: block_hash(height, &root),
-                state_root: root,
-                header: b"hdr".to_vec(),
-                txs,
-                events,
-            })
-            .unwrap();
+        stage_with_history(&mut staging, height, b"hdr", txs, events);
         if height % 3 == 2 {
             store.commit(staging.seal().unwrap()).unwrap();
         }
@@ -98,16 +124,7 @@ fn blocks_transactions_and_events_are_queryable_and_durable() {
             after: None,
             limit: 4,
         };
-        let mut got = Vec::new();
-        loop {
-            let (page, cursor) = store.events(&f).unwrap();
-            assert!(page.len() <= 4);
-            got.extend(page);
-            match cursor {
-                Some(c) => f.after = Some(c),
-                None => break,
-            }
-        }
+        let got = all_pages(&store, &mut f);
         assert_eq!(got, want, "by_contract={by_contract}");
     }
     // A cursor below from_height starts at from_height (not "done").
@@ -490,18 +507,7 @@ fn contract_pages_end_inside_blocks_and_cursors_resume_anywhere() {
             })
             .collect();
         all.extend(events.clone());
-        let mut w = WriteSet::new();
-        w.insert(vec![height as u8], Some(vec![1]));
-        staging
-            .stage_block(&w, |root| BlockRecord {
-                height,
-                hash: block_hash(height, &root),
-                state_root: root,
-                header: vec![],
-                txs: vec![],
-                events,
-            })
-            .unwrap();
+        stage_with_history(&mut staging, height, b"", vec![], events);
     }
     store.commit(staging.seal().unwrap()).unwrap();
     let want: Vec<StoredEvent> = all
@@ -515,17 +521,7 @@ fn contract_pages_end_inside_blocks_and_cursors_resume_anywhere() {
         limit: 4,
         ..EventFilter::default()
     };
-    let mut got = Vec::new();
-    loop {
-        let (page, cursor) = store.events(&f).unwrap();
-        assert!(page.len() <= 4);
-        got.extend(page);
-        match cursor {
-            Some(c) => f.after = Some(c),
-            None => break,
-        }
-    }
-    assert_eq!(got, want);
+    assert_eq!(all_pages(&store, &mut f), want);
     // A cursor in block 3, which has no events of contract 1, resumes in block 4.
     f.after = Some((3, 2, 0));
     let (page, _) = store.events(&f).unwrap();
