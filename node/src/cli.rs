@@ -935,14 +935,9 @@ fn build(ctx: &Ctx, path: &Path) -> Result<()> {
     for e in std::fs::read_dir(&dir)? {
         let p = e?.path();
         if p.extension().is_some_and(|x| x == "wasm") {
-            let code = std::fs::read(&p)?;
-            let info = supervm_vm::validate::validate(&code, &supervm_vm::Limits::default())
-                .map_err(|e| anyhow!("{}: {e}", p.display()))?;
-            let name = info
-                .interface
-                .as_deref()
-                .and_then(|t| Interface::parse(t).ok())
-                .map(|i| i.name);
+            // (validated as a deploy would be; a malformed interface is an error here too)
+            let (code, iface) = read_wasm(&p)?;
+            let name = iface.map(|i| i.name);
             built.push(json!({"wasm": p, "bytes": code.len(), "code_hash": to_hex(&supervm_vm::code_hash(&code)), "contract": name}));
         }
     }
