@@ -199,19 +199,29 @@ impl Mempool {
         p: PendingTx,
         account: AccountNow,
     ) -> Result<(), Error> {
-        if inner.closed {
+        let Inner {
+            closed,
+            known,
+            senders,
+            bytes,
+            queue,
+            ..
+        } = &mut *inner;
+        if *closed {
             return Err(Error::ShuttingDown);
         }
-        if inner.known.contains_key(&p.hash) {
+        if known.contains_key(&p.hash) {
             return Err(Error::AlreadyKnown);
         }
-        let sender = p.tx.body.sender;
-        let (expected, reserved, pending) = inner
-            .senders
-            .get(&sender)
-            .map_or((account.nonce, 0, 0), |s| {
+        // (one lookup of the sender: read here, filled in only if admitted)
+        let slot = senders.entry(p.tx.body.sender);
+        let (expected, reserved, pending) = match &slot {
+            std::collections::hash_map::Entry::Occupied(s) => {
+                let s = s.get();
                 (s.next_nonce, s.reserved, s.queued + s.inflight)
-            });
+            }
+            std::collections::hash_map::Entry::Vacant(_) => (account.nonce, 0, 0),
+        };
         let n = p.tx.body.nonce;
         // A used nonce before the limits: a committed transaction sent again is told so
         // (and then `already_committed`), never "full, retry later".
@@ -223,9 +233,7 @@ impl Mempool {
                 limit: self.limits.per_sender,
             });
         }
-        if inner.known.len() >= self.limits.capacity
-            || inner.bytes + p.raw.len() > self.limits.max_bytes
-        {
+        if known.len() >= self.limits.capacity || *bytes + p.raw.len() > self.limits.max_bytes {
             return Err(Error::MempoolFull {
                 capacity: self.limits.capacity,
                 max_bytes: self.limits.max_bytes,
@@ -244,13 +252,13 @@ impl Mempool {
                 available: account.balance,
             });
         }
-        let s = inner.senders.entry(sender).or_default();
+        let s = slot.or_default();
         s.next_nonce = n + 1;
         s.queued += 1;
         s.reserved += p.max_cost;
-        inner.known.insert(p.hash, n);
-        inner.bytes += p.raw.len();
-        inner.queue.push_back(Arc::new(p));
+        known.insert(p.hash, n);
+        *bytes += p.raw.len();
+        queue.push_back(Arc::new(p));
         drop(inner);
         self.ready.notify_one();
         Ok(())
