@@ -41,15 +41,44 @@ pub async fn start(
 ) -> Result<RunningNode> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Error::Other(format!("{}: {e}", config.data_dir.display())))?;
-    let (store, recovery) = Store::open(
-        config.data_dir.join("store"),
-        StoreConfig {
-            shards: config.shards,
-            durability: config.durability,
-            fail: config.store_fail.as_ref().map(|h| h.0.clone()),
-            ..StoreConfig::default()
-        },
-    )?;
+    let store_dir = config.data_dir.join("store");
+    let store_config = StoreConfig {
+        shards: config.shards,
+        durability: config.durability,
+        fail: config.store_fail.as_ref().map(|h| h.0.clone()),
+        ..StoreConfig::default()
+    };
+    let (store, recovery) = match Store::open(&store_dir, store_config.clone()) {
+        // A dev chain is disposable: one in a store format this build does not read is
+        // moved aside (nothing is deleted) and a new dev chain starts. Any other node
+        // refuses to start, naming both formats.
+        Err(supervm_store::Error::FormatMismatch {
+            found, expected, ..
+        }) if config.dev => {
+            let aside = (1..)
+                .map(|i| {
+                    let suffix = if i == 1 {
+                        String::new()
+                    } else {
+                        format!(".{i}")
+                    };
+                    config
+                        .data_dir
+                        .join(format!("store.format-{found}{suffix}"))
+                })
+                .find(|p| !p.exists())
+                .expect("a free name");
+            std::fs::rename(&store_dir, &aside)
+                .map_err(|e| Error::Other(format!("move {} aside: {e}", store_dir.display())))?;
+            tracing::warn!(
+                "dev chain: {} is in store format {found} and this build reads format {expected}; moved it to {} and starting a new dev chain",
+                store_dir.display(),
+                aside.display()
+            );
+            Store::open(&store_dir, store_config)?
+        }
+        other => other?,
+    };
     if recovery.changed_state() {
         tracing::warn!(
             "recovered the store: redone {} batches{}, rolled back {:?}{}",
