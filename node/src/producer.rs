@@ -349,14 +349,19 @@ fn build_block(
     let mut events = Vec::new();
     let mut writes = WriteSet::new();
     if let Some(out) = out {
-        for (r, &idx) in out.receipts.iter().zip(&vm_index) {
+        // (receipt hashes on the executor's workers, in parallel)
+        let hashes: Vec<[u8; 32]> = exec.install(|| {
+            use rayon::prelude::*;
+            out.receipts.par_iter().map(|r| r.hash()).collect()
+        });
+        for ((r, &idx), hash) in out.receipts.iter().zip(&vm_index).zip(hashes) {
             let b = &included[idx].tx.body;
             let price = u128::from(b.gas_price);
             let acc = accounts
                 .get_mut(&b.sender)
                 .expect("loaded in the first pass");
             acc.balance += u128::from(b.gas_limit.saturating_sub(r.gas_used)) * price;
-            receipt_hashes[idx] = r.hash();
+            receipt_hashes[idx] = hash;
             for (ei, e) in r.events.iter().enumerate() {
                 events.push(StoredEvent {
                     height,
@@ -383,19 +388,29 @@ fn build_block(
     for (a, acc) in &accounts {
         writes.insert(account_key(a), Some(acc.encode()));
     }
-    let mut gas_used = 0u64;
-    let mut entries = Vec::with_capacity(included.len());
-    for (i, p) in included.iter().enumerate() {
-        let r = stored[i]
-            .take()
-            .expect("every included transaction has a receipt");
-        gas_used = gas_used.saturating_add(r.gas_used);
-        let body = encode_tx_body(&p.raw, &r);
-        if receipt_hashes[i] == [0; 32] {
-            receipt_hashes[i] = *blake3::hash(&body).as_bytes();
-        }
-        entries.push(TxEntry { hash: p.hash, body });
-    }
+    let stored: Vec<StoredReceipt> = stored
+        .into_iter()
+        .map(|r| r.expect("every included transaction has a receipt"))
+        .collect();
+    let gas_used = stored
+        .iter()
+        .fold(0u64, |g, r| g.saturating_add(r.gas_used));
+    // (bodies, and the hashes of native transfers' receipts, on the executor's workers)
+    let entries: Vec<TxEntry> = exec.install(|| {
+        use rayon::prelude::*;
+        included
+            .par_iter()
+            .zip(&stored)
+            .zip(&mut receipt_hashes)
+            .map(|((p, r), receipt_hash)| {
+                let body = encode_tx_body(&p.raw, r);
+                if *receipt_hash == [0; 32] {
+                    *receipt_hash = *blake3::hash(&body).as_bytes();
+                }
+                TxEntry { hash: p.hash, body }
+            })
+            .collect()
+    });
     let tx_root = root_of(included.iter().map(|p| p.hash));
     let receipts_root = root_of(receipt_hashes.iter().copied());
     let parent_hash = staging.last_hash();
