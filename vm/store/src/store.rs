@@ -209,27 +209,9 @@ impl Store {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
         let coord = db::open(&dir.join("coord"), &COORD_CFS, config.write_buffer_bytes)?;
-        match coord
-            .get(layout::META_SHARDS)
-            .ctx(|| "read shard count".into())?
-        {
-            Some(b) => {
-                let found = u32::from_le_bytes(
-                    b.as_slice()
-                        .try_into()
-                        .map_err(|_| Error::Corrupt("malformed shard count".into()))?,
-                );
-                let format = match coord
-                    .get(layout::META_FORMAT)
-                    .ctx(|| "read format".into())?
-                {
-                    None => 1,
-                    Some(b) => u32::from_le_bytes(
-                        b.as_slice()
-                            .try_into()
-                            .map_err(|_| Error::Corrupt("malformed format marker".into()))?,
-                    ),
-                };
+        match meta_u32(&coord, layout::META_SHARDS, "shard count")? {
+            Some(found) => {
+                let format = meta_u32(&coord, layout::META_FORMAT, "format marker")?.unwrap_or(1);
                 if format != layout::FORMAT {
                     return Err(Error::FormatMismatch {
                         path: dir.display().to_string(),
@@ -579,6 +561,18 @@ fn no_lost_decision(shards: &[Shard], status: &[(u64, Vec<u64>)], head: u64) -> 
         }
     }
     Ok(())
+}
+
+/// A u32 (LE) coordinator marker, if present; `what` names it in errors.
+fn meta_u32(coord: &DB, key: &[u8], what: &str) -> Result<Option<u32>> {
+    let Some(b) = coord.get(key).ctx(|| format!("read {what}"))? else {
+        return Ok(None);
+    };
+    let b: [u8; 4] = b
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::Corrupt(format!("malformed {what}")))?;
+    Ok(Some(u32::from_le_bytes(b)))
 }
 
 /// Finishes or rolls back every in-doubt batch, then checks that every shard stands

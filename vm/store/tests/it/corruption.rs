@@ -547,12 +547,7 @@ fn a_shard_past_the_decision_log_is_refused_before_any_rollback() {
     let dir = tempfile::tempdir().unwrap();
     let config = sharded();
     commit_clean(dir.path(), 14, 3);
-    let coord = rocksdb::DB::open_cf(
-        &rocksdb::Options::default(),
-        dir.path().join("coord"),
-        layout::COORD_CFS,
-    )
-    .unwrap();
+    let coord = crate::support::raw_coord(dir.path());
     let prev = coord.get(layout::META_PREV_HEAD).unwrap().unwrap();
     coord.put(layout::META_HEAD, prev).unwrap();
     drop(coord);

@@ -351,15 +351,9 @@ fn reopen_with_other_shard_count_is_refused() {
 fn reopen_of_another_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path(), StoreConfig::default()));
-    {
-        let coord = rocksdb::DB::open_cf(
-            &rocksdb::Options::default(),
-            dir.path().join("coord"),
-            supervm_store::layout::COORD_CFS,
-        )
+    crate::support::raw_coord(dir.path())
+        .delete(supervm_store::layout::META_FORMAT)
         .unwrap();
-        coord.delete(supervm_store::layout::META_FORMAT).unwrap();
-    }
     for _ in 0..2 {
         let err = supervm_store::Store::open(dir.path(), StoreConfig::default()).unwrap_err();
         assert!(
@@ -376,13 +370,9 @@ fn reopen_of_another_format_is_refused() {
         assert!(err.to_string().contains("format 1"), "{err}");
     }
     let set_marker = |v: &[u8]| {
-        let coord = rocksdb::DB::open_cf(
-            &rocksdb::Options::default(),
-            dir.path().join("coord"),
-            supervm_store::layout::COORD_CFS,
-        )
-        .unwrap();
-        coord.put(supervm_store::layout::META_FORMAT, v).unwrap();
+        crate::support::raw_coord(dir.path())
+            .put(supervm_store::layout::META_FORMAT, v)
+            .unwrap();
     };
     // A newer format, and a marker that is not a format at all.
     set_marker(&3u32.to_le_bytes());

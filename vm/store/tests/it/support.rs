@@ -145,6 +145,17 @@ pub fn check_consistent(store: &Store, model: &Model) {
     }
 }
 
+/// The coordinator database of the (closed) store in `dir`, opened raw, to damage it.
+pub fn raw_coord(dir: &Path) -> rocksdb::DB {
+    rocksdb::DB::open_cf(
+        &rocksdb::Options::default(),
+        dir.join("coord"),
+        supervm_store::layout::COORD_CFS,
+    )
+    .unwrap()
+}
+
+/// Opens a store (panics on error).
 pub fn open(dir: &Path, config: StoreConfig) -> Store {
     Store::open(dir, config).expect("open store").0
 }
