@@ -9,8 +9,12 @@
 //! ```text
 //! cargo run --release --example concurrent_batch_2pc_bench -- TXS BATCH THREADS
 //!     [--block-txs N] [--accounts N] [--shards S] [--cross-percent P]
-//!     [--durability fsync|no-fsync|no-wal] [--repeat R] [--json]
+//!     [--durability fsync|no-fsync|no-wal] [--schedule adaptive|sequential] [--repeat R] [--json]
 //! ```
+//!
+//! `--schedule sequential` executes each block's transactions one by one on one worker
+//! (the other is left to the state root and the commit); the default is the parallel
+//! executor's adaptive schedule.
 //!
 //! BATCH is the number of blocks per commit batch (the group-commit unit), each block
 //! `--block-txs` transfers (default 1000). Execution of block n+1 overlaps the commit
@@ -135,7 +139,17 @@ fn main() {
     supervm_benches::storage::commit_genesis(&store, &mut staging, &w.state);
 
     // The measured run: execute, stage, commit (on a commit thread).
-    let exec = ParallelExecutor::new(w.vm.clone(), threads);
+    let schedule = match args
+        .iter()
+        .position(|a| a == "--schedule")
+        .map(|i| args.get(i + 1))
+    {
+        None => supervm_parallel::Schedule::Adaptive,
+        Some(Some(s)) if s == "adaptive" => supervm_parallel::Schedule::Adaptive,
+        Some(Some(s)) if s == "sequential" => supervm_parallel::Schedule::Sequential,
+        Some(other) => panic!("--schedule adaptive|sequential, got {other:?}"),
+    };
+    let exec = ParallelExecutor::new(w.vm.clone(), threads).with_schedule(schedule);
     let (send, recv) = mpsc::sync_channel::<supervm_store::CommitBatch>(1);
     let committer = {
         let store = store.clone();
@@ -310,7 +324,8 @@ fn main() {
         "commit_vs_raw_per_pass": pass_ratios, "repeat": repeat,
         "seq_exec_in_memory_tx_per_s": seq_ok as f64 / seq_secs,
         "durable": durability != Durability::NoWalUnrecoverableOnCrash,
-        "durability": durability.name(), "threads": threads, "shards": shards,
+        "durability": durability.name(), "threads": threads,
+        "schedule": format!("{schedule:?}").to_lowercase(), "shards": shards,
         "batch_blocks": batch_blocks, "block_txs": block_txs, "accounts": accounts_n,
         "reexecutions_per_tx": reexec as f64 / txs.len() as f64,
         "commit_p50_ms": percentile_ms(&lat, 0.5), "commit_p99_ms": percentile_ms(&lat, 0.99),
