@@ -52,8 +52,9 @@ pub const META_SHARDS: &[u8] = b"shards";
 /// Coordinator meta key: the store's on-disk format, u32 LE, written when the store
 /// is created; absent in stores made before formats were recorded (format 1).
 pub const META_FORMAT: &[u8] = b"format";
-/// The format this build reads and writes: 2 since history rows are per block.
-pub const FORMAT: u32 = 2;
+/// The format this build reads and writes: 2 since history rows are per block, 3 since
+/// undo records are grouped per key and batch.
+pub const FORMAT: u32 = 3;
 /// Meta key present while a store is open without a WAL (cleared on clean close).
 pub const META_NOWAL_OPEN: &[u8] = b"nowal-open";
 
@@ -75,7 +76,8 @@ pub fn prepared_key(batch: u64) -> Vec<u8> {
     k
 }
 
-/// `len(key) u32 BE ‖ key ‖ height BE`: where a key's undo record of a block lives.
+/// `len(key) u32 BE ‖ key ‖ height BE`: where a key's undo group lives, `height` being
+/// the first block of the group (a group holds the key's undo records of one batch).
 pub fn undo_key(key: &[u8], height: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(key.len() + 12);
     k.extend_from_slice(&(key.len() as u32).to_be_bytes());
@@ -84,33 +86,37 @@ pub fn undo_key(key: &[u8], height: u64) -> Vec<u8> {
     k
 }
 
-/// Sorts undo rows `(height, key, old value)` in the order of their row keys
-/// ([`undo_key`]: key length, key, height), so that a write batch inserts each next to
-/// the previous one.
-pub(crate) fn sort_undo_rows(rows: &mut UndoRows) {
-    rows.sort_unstable_by(|a, b| (a.1.len(), &a.1, a.0).cmp(&(b.1.len(), &b.1, b.0)));
+/// The value of an undo group (one key's records within one batch, heights ascending):
+/// `n × (height u64 ‖ opt)`, `opt` = `0` (the key was absent before that block) or
+/// `1 ‖ vlen u32 ‖ value`.
+pub fn encode_undo_group(records: &[(u64, Option<Vec<u8>>)]) -> Vec<u8> {
+    let size: usize = records
+        .iter()
+        .map(|(_, v)| 9 + v.as_ref().map_or(0, |v| 4 + v.len()))
+        .sum();
+    let mut b = Vec::with_capacity(size);
+    for (h, v) in records {
+        b.extend_from_slice(&h.to_le_bytes());
+        put_opt(&mut b, v);
+    }
+    b
 }
 
-/// The value of an undo row: `0` (the key was absent) or `1 ‖ value`.
-pub fn encode_undo_value(old: &Option<Vec<u8>>) -> Vec<u8> {
-    match old {
-        None => vec![0],
-        Some(v) => {
-            let mut x = Vec::with_capacity(v.len() + 1);
-            x.push(1);
-            x.extend_from_slice(v);
-            x
+/// From an [`encode_undo_group`] value: the record of the group's first block after
+/// `height` (`Some(old value)`), or `None` if the group has no block after it.
+pub fn undo_after(group: &[u8], height: u64) -> Result<Option<Option<Vec<u8>>>> {
+    let mut r = Reader(group, "undo group");
+    if group.is_empty() {
+        return Err(r.bad());
+    }
+    while !r.0.is_empty() {
+        let h = r.u64()?;
+        let v = read_opt(&mut r)?;
+        if h > height {
+            return Ok(Some(v));
         }
     }
-}
-
-/// Reads [`encode_undo_value`]'s output.
-pub fn decode_undo_value(b: &[u8]) -> Result<Option<Vec<u8>>> {
-    match b.split_first() {
-        Some((0, [])) => Ok(None),
-        Some((1, v)) => Ok(Some(v.to_vec())),
-        _ => Err(Error::Corrupt("malformed undo record".into())),
-    }
+    Ok(None)
 }
 
 /// The 16-byte digest of an event topic used by the topic index.
@@ -256,8 +262,14 @@ pub struct Prepared {
     pub undo: UndoRows,
 }
 
-/// Undo records: (block height, key, the key's value before that block).
-pub type UndoRows = Vec<(u64, Vec<u8>, Option<Vec<u8>>)>;
+/// One key's undo records within one batch: the key, and for each block of the batch
+/// that changed it (heights ascending) the key's value before that block (`None`:
+/// absent).
+pub type UndoGroup = (Vec<u8>, Vec<(u64, Option<Vec<u8>>)>);
+
+/// A shard's undo records of one batch: one group per key, in key order (as the
+/// writes, so that a write batch inserts each row next to the previous one).
+pub type UndoRows = Vec<UndoGroup>;
 
 fn put_opt(b: &mut Vec<u8>, v: &Option<Vec<u8>>) {
     match v {
@@ -278,9 +290,10 @@ fn read_opt(r: &mut Reader<'_>) -> Result<Option<Vec<u8>>> {
 }
 
 impl Prepared {
-    /// `batch u64 LE ‖ lthash (2048) ‖ count u32 ‖ (klen u32 ‖ key ‖ opt)* ‖ undo count u32 ‖
-    /// (height u64 ‖ klen u32 ‖ key ‖ opt)*` where `opt` is `0` (absent / delete) or
-    /// `1 ‖ vlen u32 ‖ value`.
+    /// `batch u64 LE ‖ lthash (2048) ‖ count u32 ‖ (klen u32 ‖ key ‖ opt)* ‖ groups u32 ‖
+    /// (klen u32 ‖ key ‖ n u32 ‖ (height u64 ‖ opt) × n)*` where `opt` is `0` (absent /
+    /// delete) or `1 ‖ vlen u32 ‖ value`: the undo records grouped by key
+    /// ([`UndoRows`]), each key written once.
     pub fn encode(&self) -> Vec<u8> {
         let size: usize = self
             .writes
@@ -296,10 +309,13 @@ impl Prepared {
             put_opt(&mut b, v);
         }
         b.extend_from_slice(&(self.undo.len() as u32).to_le_bytes());
-        for (h, k, v) in &self.undo {
-            b.extend_from_slice(&h.to_le_bytes());
+        for (k, records) in &self.undo {
             put_bytes(&mut b, k);
-            put_opt(&mut b, v);
+            b.extend_from_slice(&(records.len() as u32).to_le_bytes());
+            for (h, v) in records {
+                b.extend_from_slice(&h.to_le_bytes());
+                put_opt(&mut b, v);
+            }
         }
         b
     }
@@ -316,12 +332,20 @@ impl Prepared {
             let v = read_opt(&mut r)?;
             writes.insert(k, v);
         }
-        let n = r.u32()?;
-        let mut undo = Vec::with_capacity((n as usize).min(r.0.len()));
-        for _ in 0..n {
-            let h = r.u64()?;
+        let groups = r.u32()?;
+        let mut undo = Vec::with_capacity((groups as usize).min(r.0.len()));
+        for _ in 0..groups {
             let k = r.bytes()?.to_vec();
-            undo.push((h, k, read_opt(&mut r)?));
+            let n = r.u32()?;
+            if n == 0 {
+                return Err(r.bad());
+            }
+            let mut records = Vec::with_capacity((n as usize).min(r.0.len()));
+            for _ in 0..n {
+                let h = r.u64()?;
+                records.push((h, read_opt(&mut r)?));
+            }
+            undo.push((k, records));
         }
         r.end()?;
         Ok(Prepared {
@@ -460,6 +484,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn undo_groups_answer_the_first_block_after_a_height() {
+        let a = encode_undo_group(&[(2, None), (7, Some(vec![])), (9, Some(b"y".to_vec()))]);
+        assert_eq!(undo_after(&a, 0).unwrap(), Some(None));
+        assert_eq!(undo_after(&a, 2).unwrap(), Some(Some(vec![])));
+        assert_eq!(undo_after(&a, 7).unwrap(), Some(Some(b"y".to_vec())));
+        assert_eq!(undo_after(&a, 9).unwrap(), None);
+        assert!(undo_after(&[], 0).is_err());
+        assert!(undo_after(&a[..a.len() - 1], 8).is_err());
+        // A prepare record with an empty group is malformed.
+        let p = Prepared {
+            batch: 1,
+            lthash: LtHash::zero(),
+            writes: WriteSet::new(),
+            undo: vec![],
+        };
+        let mut b = p.encode();
+        b.truncate(b.len() - 4);
+        b.extend_from_slice(&1u32.to_le_bytes());
+        put_bytes(&mut b, b"k");
+        b.extend_from_slice(&0u32.to_le_bytes());
+        assert!(Prepared::decode(&b).is_err());
+    }
+
+    #[test]
     fn records_round_trip() {
         let mut writes = WriteSet::new();
         writes.insert(b"a".to_vec(), Some(b"1".to_vec()));
@@ -469,8 +517,8 @@ mod tests {
             lthash: LtHash::of_entry(b"x", b"y"),
             writes,
             undo: vec![
-                (3, b"a".to_vec(), None),
-                (4, b"a".to_vec(), Some(b"1".to_vec())),
+                (b"a".to_vec(), vec![(3, None), (4, Some(b"1".to_vec()))]),
+                (b"c".to_vec(), vec![(4, Some(vec![]))]),
             ],
         };
         assert_eq!(Prepared::decode(&p.encode()).unwrap(), p);

@@ -175,24 +175,32 @@ impl HistoricSnapshot<'_> {
 impl StateView for HistoricSnapshot<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         if self.height < self.latest {
-            // The first block after `height` that changed the key recorded its value then.
+            // The first block after `height` that changed the key recorded its value
+            // then: in the group that starts at or before `height` (it may reach past
+            // it), else in the first group after it.
             let shard = &self.store.shards[shard_of(key, self.store.config.shards) as usize];
             let cf = shard
                 .db
                 .cf_handle(crate::layout::CF_UNDO)
                 .expect("undo column family exists");
-            let seek = crate::layout::undo_key(key, self.height + 1);
-            let prefix_len = seek.len() - 8;
+            let at = crate::layout::undo_key(key, self.height);
+            let same_key =
+                |k: &[u8]| k.len() == at.len() && k[..at.len() - 8] == at[..at.len() - 8];
             let mut it = shard.db.raw_iterator_cf(cf);
-            it.seek(&seek);
-            if let (Some(k), Some(v)) = (it.key(), it.value())
-                && k.len() == seek.len()
-                && k[..prefix_len] == seek[..prefix_len]
-            {
-                return crate::layout::decode_undo_value(v).map_err(Into::into);
+            it.seek_for_prev(&at);
+            for step in 0..2 {
+                if step == 1 {
+                    it.seek(crate::layout::undo_key(key, self.height + 1));
+                }
+                if let (Some(k), Some(v)) = (it.key(), it.value())
+                    && same_key(k)
+                    && let Some(old) = crate::layout::undo_after(v, self.height)?
+                {
+                    return Ok(old);
+                }
+                it.status()
+                    .map_err(|e| StateError::Backend(format!("undo scan: {e}")))?;
             }
-            it.status()
-                .map_err(|e| StateError::Backend(format!("undo scan: {e}")))?;
         }
         get_cached(self.store, key)
     }

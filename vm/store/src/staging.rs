@@ -73,8 +73,10 @@ impl CommitBatch {
     }
 }
 
-/// The values a block overwrote: key → value before the block (`None`: absent).
-pub(crate) type Undo = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+/// The open batch's undo records: key → for each block that changed it (heights
+/// ascending), its value before that block (`None`: absent).
+type OpenUndo =
+    std::collections::HashMap<Vec<u8>, Vec<(u64, Option<Vec<u8>>)>, foldhash::fast::RandomState>;
 
 #[derive(Default)]
 struct Layer {
@@ -88,7 +90,7 @@ pub struct Staging {
     sealed: VecDeque<Arc<Layer>>,
     open: Layer,
     open_blocks: Vec<BlockRecord>,
-    open_undo: Vec<Undo>,
+    open_undo: OpenUndo,
     shard_lthash: Vec<LtHash>,
     next_batch: u64,
     next_height: u64,
@@ -117,7 +119,7 @@ impl Staging {
             sealed: VecDeque::new(),
             open: Layer::default(),
             open_blocks: Vec::new(),
-            open_undo: Vec::new(),
+            open_undo: OpenUndo::default(),
             shard_lthash,
             next_batch: head.batch + 1,
             next_height: head.blocks,
@@ -174,27 +176,27 @@ impl Staging {
     /// Stages a block's writes: computes the state root after them (two lattice-hash
     /// updates per changed key), asks `make` for the block record with that root, and
     /// adds both to the open batch. Returns the root.
-    pub fn stage_block(
+    pub fn stage_block<'w>(
         &mut self,
-        writes: &WriteSet,
+        writes: &'w WriteSet,
         make: impl FnOnce([u8; 32]) -> BlockRecord,
     ) -> Result<[u8; 32]> {
         let shards = self.store.config.shards;
         let history = self.store.config.state_history;
-        // Per shard the lattice delta, and the old value of every written key (the
-        // block's undo record, for reads at past heights).
-        type Part = (Vec<LtHash>, Undo);
+        // Per shard the lattice delta, and the old value of every written key that
+        // changed (the block's undo records, for reads at past heights).
+        type Part<'w> = (Vec<LtHash>, Vec<(&'w Vec<u8>, Option<Vec<u8>>)>);
         let (deltas, undo) = {
             let view = self.view();
             let items: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = writes.iter().collect();
-            let delta_of = |chunk: &[(&Vec<u8>, &Option<Vec<u8>>)]| -> Result<Part> {
+            let delta_of = |chunk: &[(&'w Vec<u8>, &'w Option<Vec<u8>>)]| -> Result<Part<'w>> {
                 let mut d = vec![LtHash::zero(); shards as usize];
                 let mut u = Vec::with_capacity(chunk.len());
                 for (k, new) in chunk {
                     let old = view.get(k).map_err(|e| Error::Read(e.to_string()))?;
                     d[shard_of(k, shards) as usize].update(k, old.as_deref(), new.as_deref());
                     if history && old.as_ref() != new.as_ref() {
-                        u.push(((*k).clone(), old));
+                        u.push((*k, old));
                     }
                 }
                 Ok((d, u))
@@ -255,7 +257,15 @@ impl Staging {
         for (k, v) in writes {
             self.open.writes.put(k, v);
         }
-        self.open_undo.push(undo);
+        let height = self.next_height;
+        for (k, old) in undo {
+            match self.open_undo.get_mut(k.as_slice()) {
+                Some(records) => records.push((height, old)),
+                None => {
+                    self.open_undo.insert(k.clone(), vec![(height, old)]);
+                }
+            }
+        }
         self.next_height += 1;
         self.last_hash = rec.hash;
         self.open_blocks.push(rec);
@@ -275,28 +285,26 @@ impl Staging {
             pairs[shard_of(k, shards) as usize].push((k.clone(), v.clone()));
         }
         // Unique keys: sort once and bulk-build each shard's write set instead of
-        // inserting one by one (each insert compares long shared key prefixes).
-        let per_shard: Vec<WriteSet> = pairs
+        // inserting one by one (each insert compares long shared key prefixes). Undo
+        // records travel with the shard that owns the key (applied with it, redone with
+        // it after a crash), grouped by key in the same order. (None when state history
+        // is off: stage_block collects none.)
+        let mut open_undo = std::mem::take(&mut self.open_undo);
+        let (per_shard, undo): (Vec<WriteSet>, Vec<crate::layout::UndoRows>) = pairs
             .into_iter()
             .map(|mut p| {
                 p.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                WriteSet::from_iter(p)
+                let undo = if open_undo.is_empty() {
+                    Vec::new()
+                } else {
+                    p.iter()
+                        .filter_map(|(k, _)| Some((k.clone(), open_undo.remove(k.as_slice())?)))
+                        .collect()
+                };
+                (WriteSet::from_iter(p), undo)
             })
-            .collect();
-        // Undo records travel with the shard that owns the key (applied with it, redone
-        // with it after a crash).
-        let mut undo: Vec<crate::layout::UndoRows> = vec![Vec::new(); shards as usize];
-        // (Empty when state history is off: stage_block collects none.)
-        for (block, u) in self
-            .open_blocks
-            .iter()
-            .zip(std::mem::take(&mut self.open_undo))
-        {
-            for (k, old) in u {
-                undo[shard_of(&k, shards) as usize].push((block.height, k, old));
-            }
-        }
-        // (sorted by the commit, on each shard's writer thread)
+            .unzip();
+        debug_assert!(open_undo.is_empty(), "undo records of unwritten keys");
         let batch = self.next_batch;
         let prepared = per_shard
             .into_iter()

@@ -119,12 +119,14 @@ impl Shard {
             .db
             .cf_handle(layout::CF_UNDO)
             .expect("undo column family exists");
-        for (h, k, old) in &p.undo {
-            wb.put_cf(
-                undo,
-                layout::undo_key(k, *h),
-                layout::encode_undo_value(old),
-            );
+        for (k, records) in &p.undo {
+            if let Some((first, _)) = records.first() {
+                wb.put_cf(
+                    undo,
+                    layout::undo_key(k, *first),
+                    layout::encode_undo_group(records),
+                );
+            }
         }
         wb.put(layout::META_LTHASH, p.lthash.to_bytes());
         wb.put(layout::META_APPLIED, p.batch.to_le_bytes());

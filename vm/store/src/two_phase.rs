@@ -116,15 +116,9 @@ impl Store {
             &self.shards[..upto],
             |s| {
                 panic_if(panic_at, s.index, FailPoint::PrepareShard);
-                // Sorted and encoded on the shard's own writer thread, next to the
-                // others (not on the producer's thread, which seals the batch). Undo
-                // rows in the order of their row keys, as the state writes are:
-                // RocksDB inserts a write batch's rows into its memtable one by one,
-                // and a row next to the previous one is found from where that one
-                // went. (Each (height, key) is unique: a block's writes have unique
-                // keys.)
-                let mut p = records[s.index as usize].lock();
-                layout::sort_undo_rows(&mut p.undo);
+                // Encoded on the shard's own writer thread, next to the others (not
+                // on the producer's thread, which seals the batch).
+                let p = records[s.index as usize].lock();
                 let record = p.encode();
                 drop(p);
                 s.db.put_opt(layout::prepared_key(id), record, &durable)

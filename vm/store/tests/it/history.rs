@@ -150,7 +150,7 @@ fn blocks_transactions_and_events_are_queryable_and_durable() {
 
 #[test]
 fn reads_at_every_past_height_match_the_state_after_that_block() {
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
     use supervm_vm::StateView;
     let seed = crate::support::seed("history_reads");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -160,13 +160,16 @@ fn reads_at_every_past_height_match_the_state_after_that_block() {
     let mut models = Vec::new();
     let mut model = crate::support::Model::default();
     let mut keys = std::collections::BTreeSet::new();
-    for height in 0..40u64 {
-        let w = crate::support::random_writes(&mut rng, 25);
+    // Batches of 1 to about 10 blocks, so that a key's undo group (one per key and
+    // batch) often holds several blocks' records, and reads fall before, inside and
+    // after groups.
+    for _ in 0..60u64 {
+        let w = crate::support::random_writes(&mut rng, 60);
         keys.extend(w.keys().cloned());
         crate::support::stage(&mut staging, &w);
         model.apply_block(&w);
         models.push(model.clone());
-        if height % 4 == 3 {
+        if rng.gen_bool(0.25) {
             store.commit(staging.seal().unwrap()).unwrap();
         }
     }
