@@ -282,7 +282,7 @@ impl Staging {
         type Pairs = Vec<(Vec<u8>, Option<Vec<u8>>)>;
         let mut pairs: Vec<Pairs> = vec![Vec::new(); shards as usize];
         for (k, v) in self.open.writes.entries() {
-            pairs[shard_of(k, shards) as usize].push((k.clone(), v.clone()));
+            pairs[shard_of(k, shards) as usize].push((k.to_vec(), v.clone()));
         }
         // Unique keys: sort once and bulk-build each shard's write set instead of
         // inserting one by one (each insert compares long shared key prefixes). Undo
