@@ -92,7 +92,7 @@ pub fn open_store(dir: &Path, shards: u32, d: Durability) -> std::sync::Arc<Stor
     open_store_with(dir, shards, d, true)
 }
 
-/// A store with state history (per-block undo records) on or off.
+/// A store with state history (undo records of every block) on or off.
 pub fn open_store_with(
     dir: &Path,
     shards: u32,

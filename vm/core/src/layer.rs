@@ -88,6 +88,14 @@ mod tests {
     fn short_and_long_keys_read_iterate_and_come_back() {
         let short = b"\x00short".to_vec();
         let long: Vec<u8> = (0..200u32).map(|i| i as u8).collect();
+        for n in [71, 72, 73] {
+            let k = vec![1u8; n];
+            let mut l = WriteLayer::default();
+            l.put_owned(k.clone(), Some(vec![n as u8]));
+            assert_eq!(l.get(&k), Some(&Some(vec![n as u8])));
+            assert_eq!(l.get(&k[..n - 1]), None);
+            assert_eq!(l.into_entries().next(), Some((k, Some(vec![n as u8]))));
+        }
         let mut l = WriteLayer::default();
         l.put(&short, &Some(b"1".to_vec()));
         l.put_owned(long.clone(), Some(b"2".to_vec()));

@@ -183,8 +183,14 @@ impl Receipt {
     pub fn hash(&self) -> [u8; 32] {
         // Encoded into one buffer and hashed at once: cheaper than feeding the hasher
         // dozens of few-byte slices (the bytes hashed are the same).
+        let outcome = match &self.outcome {
+            Outcome::Revert { data, .. } => data.len(),
+            Outcome::Trap { reason } | Outcome::Invalid { reason } => reason.len(),
+            Outcome::Success | Outcome::OutOfGas => 0,
+        };
         let mut buf = Vec::with_capacity(
-            64 + self.return_data.len()
+            80 + outcome
+                + self.return_data.len()
                 + self
                     .events
                     .iter()

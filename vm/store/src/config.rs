@@ -115,9 +115,10 @@ pub struct StoreConfig {
     pub write_buffer_bytes: usize,
     /// Keep each block's undo record (the previous value of every key it changed) so
     /// state can be read at any past height ([`Store::snapshot_at`](crate::Store::snapshot_at)).
-    /// Costs, per block and changed key, one row in the `undo` column family of the
-    /// shard that owns the key: it travels in that shard's prepare record and is
-    /// written with the batch's apply (and redone with it after a crash). Default on.
+    /// Costs, per commit batch and changed key, one row in the `undo` column family of
+    /// the shard that owns the key (holding one record per block that changed it): it
+    /// travels in that shard's prepare record and is written with the batch's apply
+    /// (and redone with it after a crash). Default on.
     pub state_history: bool,
     /// Fault injection for tests; `None` in production.
     pub fail: Option<FailHook>,

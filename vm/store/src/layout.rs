@@ -87,7 +87,7 @@ pub fn undo_key(key: &[u8], height: u64) -> Vec<u8> {
 }
 
 /// The value of an undo group (one key's records within one batch, heights ascending):
-/// `n × (height u64 ‖ opt)`, `opt` = `0` (the key was absent before that block) or
+/// `n × (height u64 LE ‖ opt)`, `opt` = `0` (the key was absent before that block) or
 /// `1 ‖ vlen u32 ‖ value`.
 pub fn encode_undo_group(records: &[(u64, Option<Vec<u8>>)]) -> Vec<u8> {
     let size: usize = records
@@ -267,8 +267,10 @@ pub struct Prepared {
 /// absent).
 pub type UndoGroup = (Vec<u8>, Vec<(u64, Option<Vec<u8>>)>);
 
-/// A shard's undo records of one batch: one group per key, in key order (as the
-/// writes, so that a write batch inserts each row next to the previous one).
+/// A shard's undo records of one batch: one group per key, in state-key order (as the
+/// writes; undo row keys sort by key length first, so among keys of one length, which
+/// contract storage keys mostly share, a write batch inserts each row next to the
+/// previous one).
 pub type UndoRows = Vec<UndoGroup>;
 
 fn put_opt(b: &mut Vec<u8>, v: &Option<Vec<u8>>) {
@@ -295,12 +297,7 @@ impl Prepared {
     /// delete) or `1 ‖ vlen u32 ‖ value`: the undo records grouped by key
     /// ([`UndoRows`]), each key written once.
     pub fn encode(&self) -> Vec<u8> {
-        let size: usize = self
-            .writes
-            .iter()
-            .map(|(k, v)| 9 + k.len() + v.as_ref().map_or(0, |v| 4 + v.len()))
-            .sum();
-        let mut b = Vec::with_capacity(2060 + size);
+        let mut b = Vec::with_capacity(self.encoded_len());
         b.extend_from_slice(&self.batch.to_le_bytes());
         b.extend_from_slice(&self.lthash.to_bytes());
         b.extend_from_slice(&(self.writes.len() as u32).to_le_bytes());
@@ -310,6 +307,7 @@ impl Prepared {
         }
         b.extend_from_slice(&(self.undo.len() as u32).to_le_bytes());
         for (k, records) in &self.undo {
+            debug_assert!(!records.is_empty(), "an empty undo group");
             put_bytes(&mut b, k);
             b.extend_from_slice(&(records.len() as u32).to_le_bytes());
             for (h, v) in records {
@@ -318,6 +316,21 @@ impl Prepared {
             }
         }
         b
+    }
+
+    /// The length of [`Prepared::encode`]'s output (about the bytes of keys and values
+    /// its apply writes to a shard, less the metadata rows and the undo rows' heights).
+    pub fn encoded_len(&self) -> usize {
+        let opt = |v: &Option<Vec<u8>>| 1 + v.as_ref().map_or(0, |v| 4 + v.len());
+        let writes: usize = self.writes.iter().map(|(k, v)| 4 + k.len() + opt(v)).sum();
+        let undo: usize = self
+            .undo
+            .iter()
+            .map(|(k, records)| {
+                8 + k.len() + records.iter().map(|(_, v)| 8 + opt(v)).sum::<usize>()
+            })
+            .sum();
+        8 + 2048 + 4 + writes + 4 + undo
     }
 
     /// Reads [`Prepared::encode`]'s output.
@@ -522,6 +535,7 @@ mod tests {
             ],
         };
         assert_eq!(Prepared::decode(&p.encode()).unwrap(), p);
+        assert_eq!(p.encode().len(), p.encoded_len());
         let h = Head {
             batch: 3,
             blocks: 9,

@@ -298,13 +298,14 @@ impl Staging {
                     Vec::new()
                 } else {
                     p.iter()
-                        .filter_map(|(k, _)| Some((k.clone(), open_undo.remove(k.as_slice())?)))
+                        .filter_map(|(k, _)| open_undo.remove_entry(k.as_slice()))
                         .collect()
                 };
                 (WriteSet::from_iter(p), undo)
             })
             .unzip();
-        debug_assert!(open_undo.is_empty(), "undo records of unwritten keys");
+        // (Every undo record is of a written key: stage_block records only those.)
+        assert!(open_undo.is_empty(), "undo records of unwritten keys");
         let batch = self.next_batch;
         let prepared = per_shard
             .into_iter()

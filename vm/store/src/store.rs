@@ -108,7 +108,11 @@ impl Shard {
     /// hash and applied marker, and the deletion of the prepare record, atomically.
     pub fn apply_batch(&self, p: &Prepared) -> WriteBatch {
         let cf = self.state();
-        let mut wb = WriteBatch::default();
+        // Sized up front (see `decision`): RocksDB's buffer grows by doubling. Each row
+        // adds a tag, a column family and two lengths to what the record holds; undo
+        // rows also the height in their key.
+        let size = p.encoded_len() + 6 * p.writes.len() + 24 * p.undo.len() + 4096;
+        let mut wb = WriteBatch::with_capacity_bytes(size);
         for (k, v) in &p.writes {
             match v {
                 Some(v) => wb.put_cf(cf, k, v),

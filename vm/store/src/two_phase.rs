@@ -188,7 +188,31 @@ impl Store {
         let (blocks, block_hash, txs) = (cf(CF_BLOCKS), cf(CF_BLOCK_HASH), cf(CF_TXS));
         let (block_txs, events) = (cf(CF_BLOCK_TXS), cf(CF_EVENTS));
         let (ev_contract, ev_topic) = (cf(CF_EV_CONTRACT), cf(CF_EV_TOPIC));
-        let mut wb = WriteBatch::default();
+        // Sized up front: a batch's history is megabytes, and RocksDB's buffer would
+        // otherwise grow by doubling (copying it, faulting in fresh pages each time).
+        let row = |k: usize, v: usize| k + v + 12;
+        let size: usize = history
+            .iter()
+            .map(|b| {
+                row(8, 80 + b.header.len())
+                    + row(32, 8)
+                    + row(8, 32 * b.txs.len())
+                    + b.txs
+                        .iter()
+                        .map(|t| row(32, 12 + t.body.len()))
+                        .sum::<usize>()
+                    + b.events
+                        .iter()
+                        .map(|e| {
+                            2 * row(48, 0)
+                                + 53
+                                + e.data.len()
+                                + e.topics.iter().map(|t| 4 + t.len()).sum::<usize>()
+                        })
+                        .sum::<usize>()
+            })
+            .sum();
+        let mut wb = WriteBatch::with_capacity_bytes(size + 2 * row(16, 2100));
         // Transactions by hash, in hash order: a memtable insert next to the previous
         // one starts from there. Stable: a hash given twice keeps its last row, as
         // before. The other rows are one per block (its transaction hashes, its events)

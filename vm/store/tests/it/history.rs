@@ -160,11 +160,19 @@ fn reads_at_every_past_height_match_the_state_after_that_block() {
     let mut models = Vec::new();
     let mut model = crate::support::Model::default();
     let mut keys = std::collections::BTreeSet::new();
-    // Batches of 1 to about 10 blocks, so that a key's undo group (one per key and
-    // batch) often holds several blocks' records, and reads fall before, inside and
-    // after groups.
+    // Batches of 4 blocks on average (each block ends one with probability 1/4), so
+    // that a key's undo group (one per key and batch) often holds several blocks'
+    // records, and reads fall before, inside and after groups. Some keys are others
+    // with a byte added or dropped (rows of keys of different lengths that share
+    // bytes must not be taken for each other's).
     for _ in 0..60u64 {
-        let w = crate::support::random_writes(&mut rng, 60);
+        let mut w = crate::support::random_writes(&mut rng, 60);
+        let some: Vec<Vec<u8>> = w.keys().take(3).cloned().collect();
+        for k in some {
+            let v = Some(vec![rng.r#gen::<u8>()]);
+            w.insert([&k[..], &[0]].concat(), v.clone());
+            w.insert(k[..k.len() - 1].to_vec(), v);
+        }
         keys.extend(w.keys().cloned());
         crate::support::stage(&mut staging, &w);
         model.apply_block(&w);
