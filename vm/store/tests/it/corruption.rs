@@ -478,19 +478,7 @@ fn shards_two_batches_behind_are_refused_without_taking_anything_back() {
 #[test]
 fn a_lost_decision_is_refused_before_the_take_back_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let hook = armed.clone();
-    let config = StoreConfig {
-        shards: SHARDS,
-        fail: Some(Arc::new(move |p| {
-            if p == FailPoint::PrepareShard(1) && hook.load(std::sync::atomic::Ordering::SeqCst) {
-                FailAction::Crash
-            } else {
-                FailAction::Continue
-            }
-        })),
-        ..StoreConfig::default()
-    };
+    let (config, armed) = crate::support::crash_when_armed(SHARDS, FailPoint::PrepareShard(1));
     let store = Arc::new(open(dir.path(), config.clone()));
     let mut staging = Staging::new(store.clone());
     let mut model = Model::default();

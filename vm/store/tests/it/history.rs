@@ -186,16 +186,7 @@ fn reads_at_every_past_height_match_the_state_after_that_block() {
     }
     drop(staging);
     let check = |store: &supervm_store::Store| {
-        for (h, m) in models.iter().enumerate() {
-            let snap = store.snapshot_at(h as u64).unwrap();
-            for k in &keys {
-                assert_eq!(
-                    snap.get(k).unwrap().as_ref(),
-                    m.state.get(k),
-                    "height {h}, key {k:?}"
-                );
-            }
-        }
+        crate::support::assert_past_reads(store, &models, &keys);
         assert!(store.snapshot_at(models.len() as u64).is_err());
         assert!(store.snapshot_at(3).unwrap().next_key(b"", None).is_err());
     };
@@ -559,24 +550,11 @@ fn contract_pages_end_inside_blocks_and_cursors_resume_anywhere() {
 #[test]
 fn reads_at_past_heights_survive_a_crash_inside_an_apply() {
     use rand::{Rng, SeedableRng};
-    use supervm_store::{FailAction, FailPoint};
-    use supervm_vm::StateView;
+    use supervm_store::FailPoint;
     let seed = crate::support::seed("history_reads_after_redo");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let hook = armed.clone();
-    let config = StoreConfig {
-        shards: 2,
-        fail: Some(Arc::new(move |p| {
-            if hook.load(std::sync::atomic::Ordering::SeqCst) && p == FailPoint::ApplyShard(1) {
-                FailAction::Crash
-            } else {
-                FailAction::Continue
-            }
-        })),
-        ..StoreConfig::default()
-    };
+    let (config, armed) = crate::support::crash_when_armed(2, FailPoint::ApplyShard(1));
     let store = Arc::new(open(dir.path(), config.clone()));
     let mut staging = Staging::new(store.clone());
     let (mut models, mut model) = (Vec::new(), crate::support::Model::default());
@@ -601,14 +579,5 @@ fn reads_at_past_heights_survive_a_crash_inside_an_apply() {
     drop(Arc::try_unwrap(store).expect("sole owner"));
     let (store, recovery) = supervm_store::Store::open(dir.path(), config).unwrap();
     assert!(!recovery.redone.is_empty(), "{recovery:?}");
-    for (h, m) in models.iter().enumerate() {
-        let snap = store.snapshot_at(h as u64).unwrap();
-        for k in &keys {
-            assert_eq!(
-                snap.get(k).unwrap().as_ref(),
-                m.state.get(k),
-                "height {h}, key {k:?}"
-            );
-        }
-    }
+    crate::support::assert_past_reads(&store, &models, &keys);
 }

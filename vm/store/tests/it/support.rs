@@ -170,3 +170,46 @@ pub fn open_sharded(dir: &Path, shards: u32) -> std::sync::Arc<Store> {
         },
     ))
 }
+
+/// A config of `shards` shards whose fail hook crashes at `point` once the returned
+/// flag is set (and lets every other step through).
+pub fn crash_when_armed(
+    shards: u32,
+    point: supervm_store::FailPoint,
+) -> (StoreConfig, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let armed = std::sync::Arc::new(AtomicBool::new(false));
+    let hook = armed.clone();
+    let config = StoreConfig {
+        shards,
+        fail: Some(std::sync::Arc::new(move |p| {
+            if p == point && hook.load(SeqCst) {
+                supervm_store::FailAction::Crash
+            } else {
+                supervm_store::FailAction::Continue
+            }
+        })),
+        ..StoreConfig::default()
+    };
+    (config, armed)
+}
+
+/// Asserts that a point read of every key in `keys` at every height `h` answers as
+/// `models[h]` (the state after block `h`) does.
+pub fn assert_past_reads(
+    store: &Store,
+    models: &[Model],
+    keys: &std::collections::BTreeSet<Vec<u8>>,
+) {
+    use supervm_vm::StateView;
+    for (h, m) in models.iter().enumerate() {
+        let snap = store.snapshot_at(h as u64).unwrap();
+        for k in keys {
+            assert_eq!(
+                snap.get(k).unwrap().as_ref(),
+                m.state.get(k),
+                "height {h}, key {k:?}"
+            );
+        }
+    }
+}
