@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use supervm_benches::transfer::{setup, transfer_tx};
 use supervm_parallel::{ParallelExecutor, Schedule};
-use supervm_store::{BlockRecord, Durability, Staging};
+use supervm_store::{Durability, Staging};
 use supervm_vm::{Receipt, StateView};
 
 #[test]
@@ -91,17 +91,7 @@ fn blocks_over_the_staging_view_match_sequential_while_batches_commit() {
                 "seed {seed} block {block} tx {i}: parallel {p:?}\nsequential {s:?}"
             );
         }
-        let height = env.height;
-        staging
-            .stage_block(&out.writes, |root| BlockRecord {
-                height,
-                hash: *blake3::hash(&root).as_bytes(),
-                state_root: root,
-                header: vec![],
-                txs: vec![],
-                events: vec![],
-            })
-            .unwrap();
+        supervm_benches::storage::stage_plain(&mut staging, &out.writes, vec![]);
         // A batch every two blocks, committed while the next blocks execute.
         if block % 2 == 1 {
             send.send(staging.seal().unwrap()).unwrap();

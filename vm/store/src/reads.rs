@@ -184,22 +184,29 @@ impl StateView for HistoricSnapshot<'_> {
                 .cf_handle(crate::layout::CF_UNDO)
                 .expect("undo column family exists");
             let at = crate::layout::undo_key(key, self.height);
-            let same_key =
-                |k: &[u8]| k.len() == at.len() && k[..at.len() - 8] == at[..at.len() - 8];
             let mut it = shard.db.raw_iterator_cf(cf);
+            // The record of the first block after `height` in the group the iterator
+            // stands on, if that group is the key's.
+            let found =
+                |it: &rocksdb::DBRawIterator<'_>| -> Result<Option<Option<Vec<u8>>>, StateError> {
+                    it.status()
+                        .map_err(|e| StateError::Backend(format!("undo scan: {e}")))?;
+                    match (it.key(), it.value()) {
+                        (Some(k), Some(v))
+                            if k.len() == at.len() && k[..at.len() - 8] == at[..at.len() - 8] =>
+                        {
+                            Ok(crate::layout::undo_after(v, self.height)?)
+                        }
+                        _ => Ok(None),
+                    }
+                };
             it.seek_for_prev(&at);
-            for step in 0..2 {
-                if step == 1 {
-                    it.seek(crate::layout::undo_key(key, self.height + 1));
-                }
-                if let (Some(k), Some(v)) = (it.key(), it.value())
-                    && same_key(k)
-                    && let Some(old) = crate::layout::undo_after(v, self.height)?
-                {
-                    return Ok(old);
-                }
-                it.status()
-                    .map_err(|e| StateError::Backend(format!("undo scan: {e}")))?;
+            if let Some(old) = found(&it)? {
+                return Ok(old);
+            }
+            it.seek(crate::layout::undo_key(key, self.height + 1));
+            if let Some(old) = found(&it)? {
+                return Ok(old);
             }
         }
         get_cached(self.store, key)

@@ -190,29 +190,22 @@ impl Store {
         let (ev_contract, ev_topic) = (cf(CF_EV_CONTRACT), cf(CF_EV_TOPIC));
         // Sized up front: a batch's history is megabytes, and RocksDB's buffer would
         // otherwise grow by doubling (copying it, faulting in fresh pages each time).
-        let row = |k: usize, v: usize| k + v + 12;
+        // Each row adds about 12 bytes (tag, column family, lengths) to its key and value.
+        let event_rows: Vec<Vec<u8>> = history
+            .iter()
+            .map(|b| layout::encode_block_events(&b.events))
+            .collect();
         let size: usize = history
             .iter()
-            .map(|b| {
-                row(8, 80 + b.header.len())
-                    + row(32, 8)
-                    + row(8, 32 * b.txs.len())
-                    + b.txs
-                        .iter()
-                        .map(|t| row(32, 12 + t.body.len()))
-                        .sum::<usize>()
-                    + b.events
-                        .iter()
-                        .map(|e| {
-                            2 * row(48, 0)
-                                + 53
-                                + e.data.len()
-                                + e.topics.iter().map(|t| 4 + t.len()).sum::<usize>()
-                        })
-                        .sum::<usize>()
+            .zip(&event_rows)
+            .map(|(b, ev)| {
+                (b.header.len() + 150)
+                    + b.txs.iter().map(|t| 88 + t.body.len()).sum::<usize>()
+                    + (ev.len() + 20)
+                    + 2 * 60 * b.events.len()
             })
             .sum();
-        let mut wb = WriteBatch::with_capacity_bytes(size + 2 * row(16, 2100));
+        let mut wb = WriteBatch::with_capacity_bytes(size + 4400);
         // Transactions by hash, in hash order: a memtable insert next to the previous
         // one starts from there. Stable: a hash given twice keeps its last row, as
         // before. The other rows are one per block (its transaction hashes, its events)
@@ -220,7 +213,7 @@ impl Store {
         // key order within each column family except the indexes.
         let txs_count = history.iter().map(|b| b.txs.len()).sum();
         let mut by_hash: Vec<(&[u8; 32], u64, u32, &[u8])> = Vec::with_capacity(txs_count);
-        for b in history {
+        for (b, event_row) in history.iter().zip(event_rows) {
             let h = b.height.to_be_bytes();
             let mut v = Vec::with_capacity(80 + b.header.len());
             v.extend_from_slice(&b.hash);
@@ -241,7 +234,7 @@ impl Store {
             if b.events.is_empty() {
                 continue;
             }
-            wb.put_cf(events, h, layout::encode_block_events(&b.events));
+            wb.put_cf(events, h, event_row);
             let (contracts, topics) = layout::block_event_keys(&b.events);
             for c in contracts {
                 wb.put_cf(ev_contract, layout::ev_contract_key(&c, b.height), []);
