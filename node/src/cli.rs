@@ -282,8 +282,10 @@ pub fn run(cli: Cli) -> Result<()> {
             .keys
             .unwrap_or_else(|| home().join(".supervm").join("keys.json")),
     };
+    // (`tx.simulate` and the queries execute calls on the runtime's blocking threads)
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(supervm_vm::EXECUTION_STACK)
         .build()?;
     match cli.cmd {
         Cmd::Node(a) => rt.block_on(node(a)),

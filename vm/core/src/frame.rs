@@ -24,6 +24,16 @@ const INSTANTIATION_FUEL: u64 = 1 << 30;
 /// Size of a new stack segment when the current one is short.
 const NEW_SEGMENT: usize = 16 << 20;
 
+/// Native stack a thread that executes transactions should have. A call starts on the
+/// thread's own stack when [`RED_ZONE`] (2.5 MiB) of it is free; on a smaller stack
+/// (a spawned thread's default is 2 MiB, tokio's blocking threads' too) every call runs
+/// on a segment mapped for it and unmapped after it (`mmap`, `mprotect` and `munmap`
+/// per call), and each unmapping interrupts every CPU running another thread of the
+/// process: two threads executing at once on this project's 2-vCPU machines ran at 0.3
+/// times one thread's rate (`docs/benchmarks.md`, seventeenth session). With this
+/// much, a call and two nested calls start on the thread's own stack.
+pub const EXECUTION_STACK: usize = 8 << 20;
+
 /// How a frame ended.
 #[derive(Debug)]
 pub(crate) enum FrameOutcome {
@@ -497,5 +507,28 @@ pub(crate) fn call_contract(
             c.data_mut().frame.returned = res.return_data;
             Ok(((code as u64) << 32 | status as u64) as i64)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thread with [`EXECUTION_STACK`] starts a call and two nested calls on its own
+    /// stack; one with a spawned thread's default 2 MiB would map a segment per call.
+    #[test]
+    fn an_execution_thread_calls_on_its_own_stack() {
+        let free = std::thread::Builder::new()
+            .stack_size(EXECUTION_STACK)
+            .spawn(|| stacker::remaining_stack().expect("stack bounds known"))
+            .expect("thread")
+            .join()
+            .expect("thread");
+        assert!(
+            free > 3 * RED_ZONE,
+            "room for a call and two nested: {free}"
+        );
+        // (not measured on a thread of a spawned thread's default 2 MiB, which is below
+        // RED_ZONE: glibc may hand such a thread a larger cached stack)
     }
 }
