@@ -82,10 +82,10 @@ fn executor_scaling(
         (one, spans)
     };
     let ((one, a), (_, b)) = std::thread::scope(|s| {
-        // (a stack as large as the parallel executor's workers': on a smaller one the VM
-        // runs each call on a fresh stack segment, mapped and unmapped per call)
+        // (on a thread of less than this stack the VM runs each call on a fresh stack
+        // segment, mapped and unmapped per call)
         let h = std::thread::Builder::new()
-            .stack_size(64 << 20)
+            .stack_size(supervm_vm::EXECUTION_STACK)
             .spawn_scoped(s, || thread(1))
             .expect("second thread");
         let a = thread(0);

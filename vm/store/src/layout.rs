@@ -90,10 +90,7 @@ pub fn undo_key(key: &[u8], height: u64) -> Vec<u8> {
 /// `n × (height u64 LE ‖ opt)`, `opt` = `0` (the key was absent before that block) or
 /// `1 ‖ vlen u32 ‖ value`.
 pub fn encode_undo_group(records: &[(u64, Option<Vec<u8>>)]) -> Vec<u8> {
-    let size: usize = records
-        .iter()
-        .map(|(_, v)| 9 + v.as_ref().map_or(0, |v| 4 + v.len()))
-        .sum();
+    let size: usize = records.iter().map(|(_, v)| 8 + opt_len(v)).sum();
     let mut b = Vec::with_capacity(size);
     for (h, v) in records {
         b.extend_from_slice(&h.to_le_bytes());
@@ -273,6 +270,11 @@ pub type UndoGroup = (Vec<u8>, Vec<(u64, Option<Vec<u8>>)>);
 /// previous one).
 pub type UndoRows = Vec<UndoGroup>;
 
+/// How many bytes [`put_opt`] writes for `v`.
+fn opt_len(v: &Option<Vec<u8>>) -> usize {
+    1 + v.as_ref().map_or(0, |v| 4 + v.len())
+}
+
 fn put_opt(b: &mut Vec<u8>, v: &Option<Vec<u8>>) {
     match v {
         None => b.push(0),
@@ -321,13 +323,16 @@ impl Prepared {
     /// The length of [`Prepared::encode`]'s output (about the bytes of keys and values
     /// its apply writes to a shard, less the metadata rows and the undo rows' heights).
     pub fn encoded_len(&self) -> usize {
-        let opt = |v: &Option<Vec<u8>>| 1 + v.as_ref().map_or(0, |v| 4 + v.len());
-        let writes: usize = self.writes.iter().map(|(k, v)| 4 + k.len() + opt(v)).sum();
+        let writes: usize = self
+            .writes
+            .iter()
+            .map(|(k, v)| 4 + k.len() + opt_len(v))
+            .sum();
         let undo: usize = self
             .undo
             .iter()
             .map(|(k, records)| {
-                8 + k.len() + records.iter().map(|(_, v)| 8 + opt(v)).sum::<usize>()
+                8 + k.len() + records.iter().map(|(_, v)| 8 + opt_len(v)).sum::<usize>()
             })
             .sum();
         8 + 2048 + 4 + writes + 4 + undo
