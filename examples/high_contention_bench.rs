@@ -87,10 +87,13 @@ fn main() {
                 .expect("sequential");
             let mut state = w.state.clone();
             let t = Instant::now();
-            seq_receipts =
+            let receipts =
                 w.vm.execute_block(&mut state, &w.block, &w.txs)
                     .expect("sequential");
             seq_times.push(t.elapsed().as_secs_f64());
+            // (the previous round's receipts are dropped here, untimed, as the parallel
+            // outputs are)
+            seq_receipts = receipts;
             for (i, config) in configs.iter().enumerate() {
                 // One worker pool alive at a time, as in a node: each turn starts this
                 // configuration's executor and drops it after the timed block (its
