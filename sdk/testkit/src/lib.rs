@@ -15,6 +15,19 @@
 //!
 //! Every call is a real transaction: gas is metered, failures discard writes,
 //! and the receipt is what a node would produce.
+//!
+//! Calls run on the calling thread. Give test threads
+//! [`supervm_vm::EXECUTION_STACK`] (8 MiB) of stack, e.g. in the contract project's
+//! `.cargo/config.toml`:
+//!
+//! ```toml
+//! [env]
+//! RUST_MIN_STACK = "8388608"
+//! ```
+//!
+//! On a test thread's default 2 MiB, every call maps, protects and unmaps a stack
+//! segment of its own (a few tens of microseconds, and each unmapping interrupts the
+//! CPUs running the test's other threads).
 
 use supervm_abi::codec::{Decode, Encode, decode_all};
 use supervm_vm::{
