@@ -82,9 +82,11 @@ fn main() {
         let mut last_stats = vec![(0u64, 0usize, 0usize); configs.len()];
         let mut seq_receipts: Vec<Receipt> = vec![];
         for _ in 0..repeat {
-            // Untimed warm-up block, as for the executors below.
-            w.vm.execute_block(&mut w.state.clone(), &w.block, &w.txs)
-                .expect("sequential");
+            // Two untimed warm-up blocks, as for the executors below.
+            for _ in 0..2 {
+                w.vm.execute_block(&mut w.state.clone(), &w.block, &w.txs)
+                    .expect("sequential");
+            }
             let mut state = w.state.clone();
             let t = Instant::now();
             let receipts =

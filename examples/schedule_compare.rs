@@ -13,7 +13,9 @@
 //! `adaptive` (the default schedule, 2 threads). Default: all seven. Prints the median
 //! and best committed transfers/s of each; every output is checked against the
 //! sequential one. `--burst B` times the last of B blocks run back to back by each
-//! parallel configuration (default 1: a single block, workers perhaps asleep).
+//! parallel configuration (default 1: a single block on a freshly started pool). Each
+//! turn starts its configuration's executor and drops it afterwards: one worker pool
+//! alive at a time.
 
 /// The allocator of every benchmark binary (the baselines in the same run use it too).
 #[global_allocator]
@@ -72,18 +74,18 @@ fn main() {
         };
         ParallelExecutor::new(w.vm.clone(), threads).with_schedule(schedule)
     };
-    let execs: Vec<Option<ParallelExecutor>> = configs
-        .iter()
-        .map(|c| (*c != "seq").then(|| executor(c)))
-        .collect();
     let expected =
         w.vm.execute_block(&mut w.state.clone(), &w.block, &w.txs)
             .expect("sequential");
     let committed = expected.iter().filter(|r| r.outcome.is_success()).count();
     let mut times = vec![vec![]; configs.len()];
     for _ in 0..rounds {
-        for (i, exec) in execs.iter().enumerate() {
-            let (t, receipts) = match exec {
+        for (i, config) in configs.iter().enumerate() {
+            // One worker pool alive at a time, as in a node (and in high_contention_bench):
+            // idle pools of other configurations slowed the timed blocks of 2-thread runs
+            // by up to several times (docs/benchmarks.md, twelfth and thirteenth sessions).
+            let exec = (*config != "seq").then(|| executor(config));
+            let (t, receipts) = match &exec {
                 None => {
                     let mut state = w.state.clone();
                     let t = Instant::now();
@@ -105,6 +107,11 @@ fn main() {
             times[i].push(t.as_secs_f64());
             for (p, s) in receipts.iter().zip(&expected) {
                 assert_eq!(p.hash(), s.hash(), "{} differs from sequential", configs[i]);
+            }
+            if let Some(e) = exec {
+                drop(e);
+                // Untimed: the dropped pool's threads see the shutdown and exit.
+                std::thread::sleep(std::time::Duration::from_millis(20));
             }
         }
     }

@@ -3,8 +3,11 @@
 //! Rust EVM) running a standard ERC-20 `transfer` on the same transfers, from the same run.
 //!
 //! ```text
-//! cargo run --release --example vm_transfer_bench -- [--txs N] [--accounts N] [--json] [--vm-only] [--revm-checks]
+//! cargo run --release --example vm_transfer_bench -- [--txs N] [--accounts N] [--rounds R] [--json] [--vm-only] [--revm-checks]
 //! ```
+//!
+//! Every system runs once per round (default 3 rounds), the order reversed every other
+//! round; each rate is the median of its rounds.
 //!
 //! Counts only committed transfers (outcome `Success`, write set applied; on revm,
 //! `ExecutionResult::Success` committed to its in-memory database).
@@ -25,15 +28,16 @@ fn main() {
     let json = args.iter().any(|a| a == "--json");
     let n = arg(&args, "--txs", 200_000);
     let accounts = arg(&args, "--accounts", 1_000);
+    let rounds = arg(&args, "--rounds", 3).max(1);
     let mut w = transfer::setup(accounts, n, 42);
-
-    // No warm-up needed: setup deployed the token and funded the accounts through the same
-    // VM, so the module is compiled and cached before the clock starts.
-    let t0 = Instant::now();
-    let committed = transfer::run_sequential(&mut w);
-    let seconds = t0.elapsed().as_secs_f64();
+    let initial = w.state.clone();
 
     if args.iter().any(|a| a == "--vm-only") {
+        // No warm-up needed: setup deployed the token and funded the accounts through the
+        // same VM, so the module is compiled and cached before the clock starts.
+        let t0 = Instant::now();
+        let committed = transfer::run_sequential(&mut w);
+        let seconds = t0.elapsed().as_secs_f64();
         println!(
             "{committed} committed in {seconds:.3}s = {:.0} tx/s",
             committed as f64 / seconds
@@ -41,7 +45,8 @@ fn main() {
         return;
     }
     // Bare wasmtime, same contract, same transfers: default and tuned configurations, and
-    // one reused instance (the floor under the VM's recycled instances).
+    // one reused instance. Their call data is built before the clock, as the VM's
+    // transactions are.
     let plan: Vec<_> = w
         .txs
         .iter()
@@ -54,6 +59,79 @@ fn main() {
             _ => unreachable!("transfers only"),
         })
         .collect();
+    let bare_inputs: Vec<_> = plan
+        .iter()
+        .map(|(from, to, amount)| (*from, BareToken::transfer_input(*to, *amount)))
+        .collect();
+    // revm: a standard ERC-20 `transfer` (solc, optimizer on) on the same transfers (the
+    // VM workload's senders, recipients and amounts, as account indices), so the outcomes
+    // must agree. `--revm-checks`: revm with its nonce and balance checks and fee charge on.
+    let revm_checks = args.iter().any(|a| a == "--revm-checks");
+    let index: std::collections::HashMap<_, _> = w
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (*a, i))
+        .collect();
+    let revm_plan: Vec<(usize, usize, u128)> = plan
+        .iter()
+        .map(|(from, to, amount)| (index[from], index[to], *amount))
+        .collect();
+
+    // `rounds` rounds, each system once per round, the order reversed every other round
+    // (this machine drifts by tens of percent over seconds); every rate below is the
+    // median of its rounds. Each run starts from the funded state (copied untimed).
+    let bare_configs = [(false, false), (true, false), (true, true)];
+    let mut vm_secs = vec![];
+    let mut bare_secs = vec![vec![]; bare_configs.len()];
+    let mut revm_secs = vec![];
+    let (mut committed, mut bare_balances, mut evm_last) = (0, vec![], None);
+    for round in 0..rounds {
+        let mut systems: Vec<usize> = (0..2 + bare_configs.len()).collect();
+        if round % 2 == 1 {
+            systems.reverse();
+        }
+        for system in systems {
+            match system {
+                0 => {
+                    w.state = initial.clone();
+                    let t0 = Instant::now();
+                    committed = transfer::run_sequential(&mut w);
+                    vm_secs.push(t0.elapsed().as_secs_f64());
+                }
+                s if s <= bare_configs.len() => {
+                    let (tuned, recycled) = bare_configs[s - 1];
+                    let mut bare =
+                        BareToken::new(supervm_contracts::TOKEN, &w.accounts, 1_000_000_000, tuned)
+                            .expect("bare");
+                    if recycled {
+                        bare = bare.recycling().expect("bare instance");
+                    }
+                    let t1 = Instant::now();
+                    let mut ok = 0usize;
+                    for (from, input) in &bare_inputs {
+                        if bare.transfer(*from, input).is_ok() {
+                            ok += 1;
+                        }
+                    }
+                    bare_secs[s - 1].push(t1.elapsed().as_secs_f64());
+                    let balances: Vec<u128> = w
+                        .accounts
+                        .iter()
+                        .take(50)
+                        .map(|a| bare.balance(a))
+                        .collect();
+                    bare_balances.push((ok, balances));
+                }
+                _ => {
+                    let evm = revm_erc20::run(accounts, &revm_plan, revm_checks);
+                    revm_secs.push(evm.seconds);
+                    evm_last = Some(evm);
+                }
+            }
+        }
+    }
+    let seconds = supervm_benches::median(vm_secs.clone());
     // The token balance of `a` after the VM run, read through a VM query.
     let vm_balance = |a: &supervm_vm::Address| {
         let r =
@@ -73,51 +151,28 @@ fn main() {
             .expect("query");
         u128::decode(&mut &r.return_data[..]).expect("u128")
     };
-    let mut bare_rates = vec![];
-    for (tuned, recycled) in [(false, false), (true, false), (true, true)] {
-        let mut bare = BareToken::new(supervm_contracts::TOKEN, &w.accounts, 1_000_000_000, tuned)
-            .expect("bare");
-        if recycled {
-            bare = bare.recycling().expect("bare instance");
-        }
-        let t1 = Instant::now();
-        let mut ok = 0usize;
-        for (from, to, amount) in &plan {
-            if bare.transfer(*from, *to, *amount).is_ok() {
-                ok += 1;
-            }
-        }
-        let secs = t1.elapsed().as_secs_f64();
-        // Both paths must agree on the outcome of the workload.
-        assert_eq!(ok, committed, "bare and VM committed counts differ");
-        for a in w.accounts.iter().take(50) {
+    // All paths must agree on the outcome of the workload.
+    for (ok, balances) in &bare_balances {
+        assert_eq!(*ok, committed, "bare and VM committed counts differ");
+        for (a, b) in w.accounts.iter().zip(balances) {
             assert_eq!(
                 vm_balance(a),
-                bare.balance(a),
+                *b,
                 "balances differ between VM and bare runs"
             );
         }
-        bare_rates.push((ok as f64 / secs, secs));
     }
+    let bare_rates: Vec<(f64, f64)> = bare_secs
+        .into_iter()
+        .map(|t| {
+            let secs = supervm_benches::median(t);
+            (committed as f64 / secs, secs)
+        })
+        .collect();
     let (bare_tx_per_s, bare_seconds) = bare_rates[0];
     let (tuned_tx_per_s, tuned_seconds) = bare_rates[1];
     let (recycled_tx_per_s, recycled_seconds) = bare_rates[2];
-
-    // revm: a standard ERC-20 `transfer` (solc, optimizer on) on the same transfers (the
-    // VM workload's senders, recipients and amounts, as account indices), so the outcomes
-    // must agree. `--revm-checks`: revm with its nonce and balance checks and fee charge on.
-    let revm_checks = args.iter().any(|a| a == "--revm-checks");
-    let index: std::collections::HashMap<_, _> = w
-        .accounts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (*a, i))
-        .collect();
-    let revm_plan: Vec<(usize, usize, u128)> = plan
-        .iter()
-        .map(|(from, to, amount)| (index[from], index[to], *amount))
-        .collect();
-    let evm = revm_erc20::run(accounts, &revm_plan, revm_checks);
+    let evm = evm_last.expect("at least one round");
     assert_eq!(
         evm.committed, committed,
         "revm and VM committed counts differ"
@@ -129,12 +184,13 @@ fn main() {
             "balances differ between VM and revm runs"
         );
     }
-    let revm_tx_per_s = evm.committed as f64 / evm.seconds;
+    let revm_seconds = supervm_benches::median(revm_secs.clone());
+    let revm_tx_per_s = evm.committed as f64 / revm_seconds;
 
     let tx_per_s = committed as f64 / seconds;
     if !json {
         println!(
-            "workload: {n} token transfers, {accounts} accounts, uniform random, 1 thread, in-memory state"
+            "workload: {n} token transfers, {accounts} accounts, uniform random, 1 thread, in-memory state; medians of {rounds} rounds"
         );
         println!(
             "SuperVM (whole VM path): {committed} committed in {seconds:.3}s = {tx_per_s:.0} tx/s"
@@ -149,14 +205,14 @@ fn main() {
             "bare wasmtime, one instance reused, memory reset to its fresh image after each call: {recycled_seconds:.3}s = {recycled_tx_per_s:.0} tx/s"
         );
         println!(
-            "VM layers (gas, limits, globals reset, journal, read/write sets, receipts) cost {:.2} us per transfer over the reused bare instance",
+            "VM layers (gas, limits, globals reset, journal, read/write sets, receipts) cost {:.2} us per transfer over the reused bare instance (which resets its whole memory, the VM only the chunks a call wrote)",
             (seconds - recycled_seconds) / n as f64 * 1e6
         );
         println!(
             "revm {} (ERC-20 transfer, in-memory CacheDB, one tx committed at a time): {} committed in {:.3}s = {revm_tx_per_s:.0} tx/s; SuperVM / revm = {:.2}x",
             revm_erc20::VERSION,
             evm.committed,
-            evm.seconds,
+            revm_seconds,
             tx_per_s / revm_tx_per_s
         );
     }
@@ -173,15 +229,18 @@ fn main() {
             "tx_per_s": tx_per_s,
             "bare_wasmtime_tx_per_s": bare_tx_per_s,
             "bare_wasmtime_seconds": bare_seconds,
-            "bare_config": "wasmtime defaults, InstancePre, HashMap storage, no gas or read/write sets",
+            "bare_config": "wasmtime defaults, InstancePre, HashMap storage (foldhash, as the VM's in-memory state), call data built before the clock, no gas or read/write sets",
             "bare_tuned_wasmtime_tx_per_s": tuned_tx_per_s,
             "bare_tuned_wasmtime_seconds": tuned_seconds,
-            "bare_tuned_config": "the VM's pooling settings, InstancePre, HashMap storage, no gas or read/write sets",
+            "bare_tuned_config": "the VM's pooling settings, InstancePre, HashMap storage (foldhash), call data built before the clock, no gas or read/write sets",
             "bare_recycled_wasmtime_tx_per_s": recycled_tx_per_s,
             "bare_recycled_wasmtime_seconds": recycled_seconds,
-            "bare_recycled_config": "one instance reused, memory zeroed and its fresh image restored after each call, HashMap storage, no gas or read/write sets",
+            "bare_recycled_config": "one instance reused, its whole memory zeroed and its fresh image restored after each call (the VM resets only the chunks a call wrote), HashMap storage (foldhash), call data built before the clock, no gas or read/write sets",
             "revm_erc20_tx_per_s": revm_tx_per_s,
-            "revm_erc20_seconds": evm.seconds,
+            "revm_erc20_seconds": revm_seconds,
+            "rounds": rounds,
+            "tx_per_s_rounds": vm_secs.iter().map(|t| committed as f64 / t).collect::<Vec<_>>(),
+            "revm_erc20_tx_per_s_rounds": revm_secs.iter().map(|t| evm.committed as f64 / t).collect::<Vec<_>>(),
             "revm_erc20_committed": evm.committed,
             "revm_config": revm_erc20::config(revm_checks),
             "vs_revm": tx_per_s / revm_tx_per_s,
