@@ -26,8 +26,9 @@
 //! (`commit_vs_raw`; every pass's ratio in `commit_vs_raw_per_pass`). The 2PC side
 //! there commits the state keys with one block row each (no transactions, events or
 //! undo records). `commit_with_history_tx_per_s` is the pipelined run's commit busy
-//! time, history included, once; `commit_with_history_vs_raw` divides it by the raw
-//! median.
+//! time, history included, once, measured while the executor's workers compete for the
+//! same cores; `commit_with_history_vs_raw` divides it by the raw median (raw passes run
+//! alone): a lower bound, biased against the store.
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
