@@ -133,6 +133,11 @@ struct NodeArgs {
     /// fsync (default), no-fsync or no-wal.
     #[arg(long)]
     durability: Option<String>,
+    /// Keep state readable at the last N blocks below the latest only (reads at older
+    /// heights are refused and their undo records dropped as RocksDB compacts); default:
+    /// every height (archival).
+    #[arg(long)]
+    history_blocks: Option<u64>,
     /// Genesis file (non-dev chains): {"accounts":[{"address":"0x..","balance":"1"}]}.
     #[arg(long)]
     genesis: Option<PathBuf>,
@@ -458,6 +463,7 @@ async fn node(a: NodeArgs) -> Result<()> {
         config.durability = Durability::parse(d)
             .ok_or_else(|| anyhow!("--durability: fsync, no-fsync or no-wal"))?;
     }
+    config.history_blocks = a.history_blocks;
     let genesis = if a.dev {
         None
     } else {

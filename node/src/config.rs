@@ -60,6 +60,9 @@ pub struct NodeConfig {
     pub shards: u32,
     /// Commit durability.
     pub durability: Durability,
+    /// How many blocks below the latest stay readable at past heights
+    /// (`supervm_store::StoreConfig::history_blocks`; `None`: every height).
+    pub history_blocks: Option<u64>,
     /// Commit batching (in blocks).
     pub batch: BatchPolicy,
     /// RPC connection limits (header-read timeout, open connections).
@@ -112,6 +115,7 @@ impl NodeConfig {
             worker_linger: supervm_parallel::DEFAULT_LINGER,
             shards: 2,
             durability: Durability::Fsync,
+            history_blocks: None,
             batch: BatchPolicy {
                 min: 1,
                 max: 64,

@@ -138,13 +138,16 @@ pub enum Error {
     /// recovers. After a failed commit the store refuses reads too.
     #[error("block pipeline halted: {0}")]
     Halted(String),
-    /// State was asked for at a height above the latest committed block.
-    #[error("no state at height {asked}: the latest committed height is {latest}")]
+    /// State was asked for at a height above the latest committed block, or below the
+    /// oldest one the node keeps (`--history-blocks`).
+    #[error("no state at height {asked}: readable heights are {oldest} to {latest}")]
     StateNotRetained {
         /// Asked height.
         asked: u64,
         /// Latest height.
         latest: u64,
+        /// Oldest readable height (0 on an archival node).
+        oldest: u64,
     },
     /// The store failed.
     #[error("store: {0}")]

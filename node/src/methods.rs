@@ -54,8 +54,8 @@ pub struct BlockParams {
 pub struct AccountParams {
     /// Address.
     pub address: String,
-    /// Read the state right after this block (default: the latest); above the latest
-    /// is -32030 `state_not_retained`.
+    /// Read the state right after this block (default: the latest); above the latest,
+    /// or below the oldest the node keeps, is -32030 `state_not_retained`.
     #[serde(default)]
     pub height: Option<u64>,
 }
@@ -65,8 +65,8 @@ pub struct AccountParams {
 pub struct ContractParams {
     /// Address.
     pub address: String,
-    /// Read the state right after this block (default: the latest); above the latest
-    /// is -32030 `state_not_retained`.
+    /// Read the state right after this block (default: the latest); above the latest,
+    /// or below the oldest the node keeps, is -32030 `state_not_retained`.
     #[serde(default)]
     pub height: Option<u64>,
 }
@@ -78,8 +78,8 @@ pub struct StorageParams {
     pub contract: String,
     /// The contract's key (hex).
     pub key: String,
-    /// Read the state right after this block (default: the latest); above the latest
-    /// is -32030 `state_not_retained`.
+    /// Read the state right after this block (default: the latest); above the latest,
+    /// or below the oldest the node keeps, is -32030 `state_not_retained`.
     #[serde(default)]
     pub height: Option<u64>,
 }
@@ -99,8 +99,8 @@ pub struct SimulateParams {
     /// Gas limit.
     #[serde(default)]
     pub gas_limit: Option<u64>,
-    /// Read the state right after this block (default: the latest); above the latest
-    /// is -32030 `state_not_retained`.
+    /// Read the state right after this block (default: the latest); above the latest,
+    /// or below the oldest the node keeps, is -32030 `state_not_retained`.
     #[serde(default)]
     pub height: Option<u64>,
 }
@@ -197,7 +197,11 @@ pub fn error_data(e: &Error) -> Value {
         Error::SenderPendingLimit { limit } => json!({"limit": limit}),
         Error::IntrinsicGas { needed, limit } => json!({"needed": needed, "limit": limit}),
         Error::TooLarge { size, limit } => json!({"size": size, "limit": limit}),
-        Error::StateNotRetained { asked, latest } => json!({"asked": asked, "latest": latest}),
+        Error::StateNotRetained {
+            asked,
+            latest,
+            oldest,
+        } => json!({"asked": asked, "latest": latest, "oldest": oldest}),
         Error::BadSenderKey(why) => json!({"key": why}),
         Error::Halted(why) => json!({"detail": why}),
         _ => json!({}),

@@ -45,6 +45,7 @@ pub async fn start(
     let store_config = StoreConfig {
         shards: config.shards,
         durability: config.durability,
+        history_blocks: config.history_blocks,
         fail: config.store_fail.as_ref().map(|h| h.0.clone()),
         ..StoreConfig::default()
     };

@@ -49,7 +49,7 @@ fn with_state<T>(
     match height {
         None => f(&snap, head),
         Some(h) if Some(h) == head => f(&snap, head),
-        Some(h) if head.is_some_and(|l| h < l) => {
+        Some(h) if head.is_some_and(|l| h < l) && h >= chain.store.oldest_readable_height() => {
             // (the historic snapshot takes the same lock: release this one first)
             drop(snap);
             let past = chain.store.snapshot_at(h)?;
@@ -58,6 +58,7 @@ fn with_state<T>(
         Some(h) => Err(Error::StateNotRetained {
             asked: h,
             latest: head.unwrap_or(0),
+            oldest: chain.store.oldest_readable_height(),
         }),
     }
 }

@@ -296,3 +296,44 @@ async fn simulations_that_hold_commits_back_are_capped() {
     }
     node.stop().await;
 }
+
+/// A node keeping 2 past blocks (`--history-blocks 2`) answers reads at the latest
+/// height and the 2 below it, and a read at an older height is -32030
+/// `state_not_retained` naming the readable range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_below_a_bounded_history_are_refused() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = crate::support::start_with(dir.path(), |c| c.history_blocks = Some(2)).await;
+    let url = format!("http://{}", node.addr);
+    let keys = dev_keys(dir.path());
+    let alice = address_of(&keys[0]);
+    // One committed transfer per block, five blocks past genesis at least.
+    for nonce in 0..5 {
+        let tx = transfer(&keys[0], nonce, address_of(&keys[1]), 5);
+        let sub = call(
+            &url,
+            "tx.submit",
+            json!({"tx": to_hex(&tx.encode()), "wait": true}),
+        )
+        .await;
+        assert_eq!(sub["result"]["status"], "committed", "{sub}");
+    }
+    crate::support::hold(&node).await;
+    let latest = call(&url, "chain.info", json!([])).await["result"]["latest_height"]
+        .as_u64()
+        .unwrap();
+    assert!(latest >= 5, "{latest}");
+    for h in latest - 2..=latest {
+        let at = call(&url, "account.get", json!([to_hex(&alice.0), h])).await;
+        assert_eq!(at["result"]["height"], h, "{at}");
+    }
+    for h in [0, latest - 3] {
+        let at = call(&url, "account.get", json!([to_hex(&alice.0), h])).await;
+        assert_eq!(at["error"]["code"], -32030, "{at}");
+        assert_eq!(at["error"]["data"]["oldest"], latest - 2, "{at}");
+        assert_eq!(at["error"]["data"]["latest"], latest, "{at}");
+    }
+    node.chain.mempool.set_hold(false);
+    node.stop().await;
+}

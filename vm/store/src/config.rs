@@ -120,11 +120,27 @@ pub struct StoreConfig {
     /// travels in that shard's prepare record and is written with the batch's apply
     /// (and redone with it after a crash). Default on.
     pub state_history: bool,
+    /// With `state_history`, how many blocks below the latest stay readable:
+    /// `Some(n)` serves heights `latest - n ..= latest` and lets RocksDB's compactions
+    /// of the `undo` column family drop the records only older heights could need, so
+    /// the history stops growing with the chain; `None` (the default) serves every
+    /// height (an archival node).
+    pub history_blocks: Option<u64>,
     /// Fault injection for tests; `None` in production.
     pub fail: Option<FailHook>,
 }
 
 impl StoreConfig {
+    /// The lowest height readable at a past height once `head` is committed: with
+    /// [`StoreConfig::history_blocks`] `Some(n)`, `latest - n` (0 while the chain is
+    /// shorter); 0 otherwise (every height).
+    pub fn history_horizon(&self, head: &crate::Head) -> u64 {
+        match self.history_blocks {
+            Some(n) if self.state_history => head.blocks.saturating_sub(1).saturating_sub(n),
+            _ => 0,
+        }
+    }
+
     /// What the fail hook says at `p` (`Continue` without a hook).
     pub(crate) fn fault(&self, p: FailPoint) -> FailAction {
         self.fail.as_ref().map_or(FailAction::Continue, |f| f(p))
@@ -149,6 +165,7 @@ impl Default for StoreConfig {
             cache_bytes: 256 << 20,
             write_buffer_bytes: 64 << 20,
             state_history: true,
+            history_blocks: None,
             fail: None,
         }
     }
@@ -162,6 +179,7 @@ impl std::fmt::Debug for StoreConfig {
             .field("cache_bytes", &self.cache_bytes)
             .field("write_buffer_bytes", &self.write_buffer_bytes)
             .field("state_history", &self.state_history)
+            .field("history_blocks", &self.history_blocks)
             .field("fail", &self.fail.is_some())
             .finish()
     }

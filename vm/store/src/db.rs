@@ -1,6 +1,8 @@
 //! Opening the RocksDB instances: one coordinator and S shards, each with its own WAL.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rocksdb::{
     ColumnFamilyDescriptor, DB, DBCompressionType, DBRecoveryMode, Options, WriteOptions,
@@ -27,8 +29,34 @@ fn base_options(write_buffer: usize) -> Options {
     o
 }
 
+/// Options of a shard's `undo` column family when state history is bounded: its
+/// compactions drop every undo group whose last record is of a block at or below
+/// `horizon` (no read at a height the store still serves can need it: a read at
+/// height `h` uses only records of blocks after `h`). A group that does not parse is
+/// kept.
+fn undo_options(write_buffer: usize, horizon: Arc<AtomicU64>) -> Options {
+    let mut o = base_options(write_buffer);
+    o.set_compaction_filter(
+        "supervm-undo-below-horizon",
+        move |_level: u32, _key: &[u8], group: &[u8]| match crate::layout::undo_last_height(group) {
+            Some(last) if last <= horizon.load(Ordering::Acquire) => {
+                rocksdb::compaction_filter::Decision::Remove
+            }
+            _ => rocksdb::compaction_filter::Decision::Keep,
+        },
+    );
+    o
+}
+
 /// Opens (creating if needed) a RocksDB instance with the given column families.
-pub(crate) fn open(path: &Path, cfs: &[&str], write_buffer: usize) -> Result<DB> {
+/// With `undo_horizon`, the `undo` column family drops what lies below it
+/// ([`undo_options`]).
+pub(crate) fn open(
+    path: &Path,
+    cfs: &[&str],
+    write_buffer: usize,
+    undo_horizon: Option<&Arc<AtomicU64>>,
+) -> Result<DB> {
     // Only `Store`'s clean close flushes: the memtables of a poisoned store, which may
     // hold half a batch, are dropped as in a crash. (The crate has no setter for this
     // database option; RocksDB's option-string parser has. The options it returns
@@ -37,9 +65,13 @@ pub(crate) fn open(path: &Path, cfs: &[&str], write_buffer: usize) -> Result<DB>
     let opts = base_options(write_buffer)
         .get_options_from_string("avoid_flush_during_shutdown=true")
         .ctx(|| "database options".into())?;
-    let descs = cfs
-        .iter()
-        .map(|n| ColumnFamilyDescriptor::new(*n, base_options(write_buffer)));
+    let descs = cfs.iter().map(|n| {
+        let options = match undo_horizon {
+            Some(h) if *n == crate::layout::CF_UNDO => undo_options(write_buffer, h.clone()),
+            _ => base_options(write_buffer),
+        };
+        ColumnFamilyDescriptor::new(*n, options)
+    });
     DB::open_cf_descriptors(&opts, path, descs).ctx(|| format!("open {}", path.display()))
 }
 

@@ -116,6 +116,18 @@ pub fn undo_after(group: &[u8], height: u64) -> Result<Option<Option<Vec<u8>>>> 
     Ok(None)
 }
 
+/// From an [`encode_undo_group`] value: the height of its last record, `None` if it
+/// does not parse.
+pub fn undo_last_height(group: &[u8]) -> Option<u64> {
+    let mut r = Reader(group, "undo group");
+    let mut last = None;
+    while !r.0.is_empty() {
+        last = Some(r.u64().ok()?);
+        read_opt(&mut r).ok()?;
+    }
+    last
+}
+
 /// The 16-byte digest of an event topic used by the topic index.
 pub fn topic_digest(topic: &[u8]) -> [u8; 16] {
     let h = blake3::hash(topic);
@@ -500,6 +512,17 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The last record's height, whatever the values; `None` for what does not parse
+    /// (the compaction filter then keeps the row).
+    #[test]
+    fn an_undo_groups_last_height_is_its_last_records() {
+        let a = encode_undo_group(&[(2, None), (7, Some(vec![])), (9, Some(b"y".to_vec()))]);
+        assert_eq!(undo_last_height(&a), Some(9));
+        assert_eq!(undo_last_height(&encode_undo_group(&[(5, None)])), Some(5));
+        assert_eq!(undo_last_height(&a[..a.len() - 1]), None);
+        assert_eq!(undo_last_height(&[1, 2, 3]), None);
+    }
 
     #[test]
     fn undo_groups_answer_the_first_block_after_a_height() {

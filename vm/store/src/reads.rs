@@ -142,6 +142,13 @@ impl Store {
                     .to_string(),
             ));
         }
+        let horizon = self.config.history_horizon(&guard.head);
+        if height < horizon {
+            return Err(Error::Read(format!(
+                "height {height} is below the oldest readable height {horizon} (StoreConfig::history_blocks keeps {} blocks below the latest)",
+                self.config.history_blocks.unwrap_or(0)
+            )));
+        }
         if latest.is_none_or(|l| height > l) {
             return Err(Error::Read(format!(
                 "height {height} is above the latest committed block ({})",
@@ -154,6 +161,29 @@ impl Store {
             latest: latest.unwrap_or(0),
             _guard: guard,
         })
+    }
+}
+
+impl Store {
+    /// The oldest height [`Store::snapshot_at`] serves now: 0 unless history is bounded
+    /// ([`StoreConfig::history_blocks`](crate::StoreConfig::history_blocks)). It only
+    /// rises.
+    pub fn oldest_readable_height(&self) -> u64 {
+        self.history_horizon
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Compacts every shard's `undo` column family now: with bounded history
+    /// ([`StoreConfig::history_blocks`](crate::StoreConfig::history_blocks)) this drops
+    /// the undo records no servable height needs, which RocksDB's own compactions
+    /// otherwise drop as they come. An archival store keeps every record.
+    pub fn compact_history(&self) {
+        for s in &self.shards {
+            let cf =
+                s.db.cf_handle(crate::layout::CF_UNDO)
+                    .expect("undo column family exists");
+            s.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        }
     }
 }
 

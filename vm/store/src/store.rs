@@ -2,6 +2,7 @@
 //! (state), opened with crash recovery.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use rocksdb::{DB, Direction, IteratorMode, WriteBatch};
@@ -163,6 +164,10 @@ pub struct Store {
     pub(crate) commit_lock: Mutex<Option<(u64, String)>>,
     /// Set when a commit failed part-way: reads are refused too (a shard may hold half a batch).
     pub(crate) poisoned: std::sync::atomic::AtomicBool,
+    /// With [`StoreConfig::history_blocks`]: the lowest height still readable at a past
+    /// height ([`StoreConfig::history_horizon`]); the `undo` column family's compactions
+    /// drop records of blocks at or below it. Raised under the apply lock.
+    pub(crate) history_horizon: std::sync::Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -214,7 +219,12 @@ impl Store {
         }
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
-        let coord = db::open(&dir.join("coord"), &COORD_CFS, config.write_buffer_bytes)?;
+        let coord = db::open(
+            &dir.join("coord"),
+            &COORD_CFS,
+            config.write_buffer_bytes,
+            None,
+        )?;
         match meta_u32(&coord, layout::META_SHARDS, "shard count")? {
             Some(found) => {
                 let format = meta_u32(&coord, layout::META_FORMAT, "format marker")?.unwrap_or(1);
@@ -249,12 +259,19 @@ impl Store {
         {
             return Err(Error::UncleanNoWalShutdown(dir.display().to_string()));
         }
+        // The height at and below which no undo record is needed any more (bounded
+        // history; raised by each commit, read by the undo column family's compactions).
+        // Known only once the head is read: 0 (nothing dropped) until then.
+        let history_horizon = std::sync::Arc::new(AtomicU64::new(0));
+        let bounded =
+            (config.state_history && config.history_blocks.is_some()).then_some(&history_horizon);
         let mut shards = Vec::with_capacity(config.shards as usize);
         for i in 0..config.shards {
             let db = db::open(
                 &dir.join(format!("shard-{i}")),
                 &[CF_STATE, layout::CF_UNDO],
                 config.write_buffer_bytes,
+                bounded,
             )?;
             shards.push(Shard { db, index: i });
         }
@@ -318,8 +335,10 @@ impl Store {
             bytes,
             ByteWeighter,
         );
+        history_horizon.store(config.history_horizon(&head), Ordering::Release);
         let store = Store {
             path: dir.to_path_buf(),
+            history_horizon,
             config,
             coord,
             shards,

@@ -168,6 +168,10 @@ impl Store {
             return Err(Error::Injected(FailPoint::ApplyShard(i)));
         }
         committed.head = batch.head.clone();
+        self.history_horizon.store(
+            self.config.history_horizon(&batch.head),
+            std::sync::atomic::Ordering::Release,
+        );
         *self.published_head.lock() = std::sync::Arc::new(batch.head.clone());
         committed.shard_lthash = batch.prepared.iter().map(|p| p.lthash.clone()).collect();
         refuse_reads.done();

@@ -581,3 +581,119 @@ fn reads_at_past_heights_survive_a_crash_inside_an_apply() {
     assert!(!recovery.redone.is_empty(), "{recovery:?}");
     crate::support::assert_past_reads(&store, &models, &keys);
 }
+
+/// The undo groups of every shard of the (closed) store in `dir`: (key, last height).
+fn undo_groups(dir: &std::path::Path, shards: u32) -> Vec<(Vec<u8>, u64)> {
+    let mut out = Vec::new();
+    for i in 0..shards {
+        let path = dir.join(format!("shard-{i}"));
+        let opts = rocksdb::Options::default();
+        let cfs = rocksdb::DB::list_cf(&opts, &path).unwrap();
+        let db = rocksdb::DB::open_cf_for_read_only(&opts, &path, &cfs, false).unwrap();
+        let cf = db.cf_handle(supervm_store::layout::CF_UNDO).unwrap();
+        for row in db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
+            let (k, v) = row.unwrap();
+            let last = supervm_store::layout::undo_last_height(&v).expect("a valid group");
+            out.push((k.to_vec(), last));
+        }
+    }
+    out
+}
+
+/// With `history_blocks: Some(n)`, the heights `latest - n ..= latest` read as the
+/// state after each block, older heights are refused with an error naming the oldest
+/// readable one, and a compaction drops every undo group whose records are all at or
+/// below that height, and only those (an archival store with the same blocks keeps
+/// them; the bounded one keeps every group that reaches past it).
+#[test]
+fn bounded_history_serves_recent_heights_and_compactions_drop_older_undo_records() {
+    use rand::{Rng, SeedableRng};
+    use supervm_vm::StateView;
+    let seed = crate::support::seed("bounded_history");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let blocks: Vec<WriteSet> = (0..60)
+        .map(|_| crate::support::random_writes(&mut rng, 40))
+        .collect();
+    let ends: Vec<bool> = (0..blocks.len()).map(|_| rng.gen_bool(0.25)).collect();
+    let (archival, bounded) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let n = 10u64;
+    let mut models = Vec::new();
+    let mut keys = std::collections::BTreeSet::new();
+    for (dir, history_blocks) in [(&archival, None), (&bounded, Some(n))] {
+        let store = Arc::new(open(
+            dir.path(),
+            StoreConfig {
+                shards: 2,
+                history_blocks,
+                ..StoreConfig::default()
+            },
+        ));
+        let mut staging = Staging::new(store.clone());
+        let mut model = crate::support::Model::default();
+        models.clear();
+        for (w, end) in blocks.iter().zip(&ends) {
+            keys.extend(w.keys().cloned());
+            crate::support::stage(&mut staging, w);
+            model.apply_block(w);
+            models.push(model.clone());
+            if *end {
+                store.commit(staging.seal().unwrap()).unwrap();
+            }
+        }
+        if let Some(b) = staging.seal() {
+            store.commit(b).unwrap();
+        }
+        drop(staging);
+        store.compact_history();
+        let latest = models.len() as u64 - 1;
+        let horizon = if history_blocks.is_some() {
+            latest - n
+        } else {
+            0
+        };
+        for (h, m) in models.iter().enumerate().skip(horizon as usize) {
+            let snap = store.snapshot_at(h as u64).unwrap();
+            for k in &keys {
+                assert_eq!(
+                    snap.get(k).unwrap().as_ref(),
+                    m.state.get(k),
+                    "seed {seed}, height {h}"
+                );
+            }
+        }
+        if history_blocks.is_some() {
+            for h in [0, horizon - 1] {
+                let e = store.snapshot_at(h).err().expect("below the horizon");
+                assert!(
+                    e.to_string()
+                        .contains(&format!("oldest readable height {horizon}")),
+                    "{e}"
+                );
+            }
+        }
+        drop(Arc::try_unwrap(store).unwrap());
+    }
+    let horizon = blocks.len() as u64 - 1 - n;
+    // The horizon comes back with the head on reopen.
+    let reopened = open(
+        bounded.path(),
+        StoreConfig {
+            shards: 2,
+            history_blocks: Some(n),
+            ..StoreConfig::default()
+        },
+    );
+    assert!(reopened.snapshot_at(horizon).is_ok());
+    assert!(reopened.snapshot_at(horizon - 1).is_err());
+    drop(reopened);
+    let kept = undo_groups(bounded.path(), 2);
+    let all = undo_groups(archival.path(), 2);
+    let expected: Vec<&(Vec<u8>, u64)> = all.iter().filter(|(_, last)| *last > horizon).collect();
+    assert!(
+        all.len() > expected.len() && !expected.is_empty(),
+        "seed {seed}: the workload leaves groups on both sides of the horizon ({} of {})",
+        expected.len(),
+        all.len()
+    );
+    assert_eq!(kept.iter().collect::<Vec<_>>(), expected, "seed {seed}");
+}
