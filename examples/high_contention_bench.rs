@@ -121,6 +121,7 @@ fn main() {
                     out.stats.sequential_txs,
                     out.stats.occ_txs,
                 );
+                assert_eq!(out.receipts.len(), seq_receipts.len(), "receipt count");
                 for (p, s) in out.receipts.iter().zip(&seq_receipts) {
                     assert_eq!(
                         p.hash(),

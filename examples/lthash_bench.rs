@@ -32,6 +32,7 @@ fn main() {
         h.finalize_xof().fill(&mut buf);
         rand_chacha::ChaCha12Rng::from_seed(*h.finalize().as_bytes()).fill_bytes(&mut buf);
         sink ^= buf[7];
+        LtHash::zero().add_entry(&i.to_le_bytes(), &value);
     }
     let t = Instant::now();
     for i in 0..n {

@@ -105,6 +105,12 @@ fn main() {
                 }
             };
             times[i].push(t.as_secs_f64());
+            assert_eq!(
+                receipts.len(),
+                expected.len(),
+                "{} receipt count",
+                configs[i]
+            );
             for (p, s) in receipts.iter().zip(&expected) {
                 assert_eq!(p.hash(), s.hash(), "{} differs from sequential", configs[i]);
             }

@@ -96,8 +96,13 @@ fn main() {
                 0 => {
                     w.state = initial.clone();
                     let t0 = Instant::now();
-                    committed = transfer::run_sequential(&mut w);
+                    let c = transfer::run_sequential(&mut w);
                     vm_secs.push(t0.elapsed().as_secs_f64());
+                    assert!(
+                        round == 0 || c == committed,
+                        "the VM committed {c} in one round, {committed} in another"
+                    );
+                    committed = c;
                 }
                 s if s <= bare_configs.len() => {
                     let (tuned, recycled) = bare_configs[s - 1];
@@ -126,6 +131,13 @@ fn main() {
                 _ => {
                     let evm = revm_erc20::run(accounts, &revm_plan, revm_checks);
                     revm_secs.push(evm.seconds);
+                    if let Some(last) = &evm_last {
+                        let last: &revm_erc20::Run = last;
+                        assert_eq!(
+                            evm.committed, last.committed,
+                            "revm committed counts differ"
+                        );
+                    }
                     evm_last = Some(evm);
                 }
             }

@@ -30,6 +30,7 @@ pub fn chain_info(chain: &Chain) -> ChainInfo {
         chain_id: chain.config.chain_id,
         version: env!("CARGO_PKG_VERSION").to_string(),
         latest_height: chain.latest_height(),
+        oldest_readable_height: chain.store.oldest_readable_height(),
         gas_price: chain.config.gas_price,
         shards: chain.store.shard_count(),
     }
@@ -52,7 +53,18 @@ fn with_state<T>(
         Some(h) if head.is_some_and(|l| h < l) && h >= chain.store.oldest_readable_height() => {
             // (the historic snapshot takes the same lock: release this one first)
             drop(snap);
-            let past = chain.store.snapshot_at(h)?;
+            let past = match chain.store.snapshot_at(h) {
+                Ok(past) => past,
+                // (a commit between the check above and this raised the oldest height)
+                Err(_) if h < chain.store.oldest_readable_height() => {
+                    return Err(Error::StateNotRetained {
+                        asked: h,
+                        latest: head.unwrap_or(0),
+                        oldest: chain.store.oldest_readable_height(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            };
             f(&past, Some(h))
         }
         Some(h) => Err(Error::StateNotRetained {

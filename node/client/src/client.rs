@@ -194,7 +194,8 @@ impl Client {
     }
 
     /// `account.get` at a height: the account in the state right after block `height`
-    /// (without `pending_nonce`); above the latest block, [`Error::Rpc`] -32030.
+    /// (without `pending_nonce`); above the latest block or below the oldest the node
+    /// keeps, [`Error::Rpc`] -32030.
     pub async fn account_at(&self, address: &Address, height: u64) -> Result<AccountView> {
         self.call(
             "account.get",
@@ -205,7 +206,7 @@ impl Client {
 
     /// `storage.get`: the raw value `contract` stored under its own `key` (`None`: no
     /// value), in the latest state, or with `height` the state right after that block
-    /// (above the latest block, [`Error::Rpc`] -32030).
+    /// (above the latest block or below the oldest the node keeps, [`Error::Rpc`] -32030).
     pub async fn storage(
         &self,
         contract: &Address,

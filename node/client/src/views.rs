@@ -13,6 +13,10 @@ pub struct ChainInfo {
     pub version: String,
     /// Height of the latest committed block (`None` before the first).
     pub latest_height: Option<u64>,
+    /// The oldest height reads at a past height are served for (0 on an archival node;
+    /// a node started with `--history-blocks N` keeps N below the latest).
+    #[serde(default)]
+    pub oldest_readable_height: u64,
     /// Gas price the node requires (dev mode: fixed).
     pub gas_price: u64,
     /// State shards.

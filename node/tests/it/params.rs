@@ -328,6 +328,12 @@ async fn reads_below_a_bounded_history_are_refused() {
         let at = call(&url, "account.get", json!([to_hex(&alice.0), h])).await;
         assert_eq!(at["result"]["height"], h, "{at}");
     }
+    let info = call(&url, "chain.info", json!([])).await;
+    assert_eq!(
+        info["result"]["oldest_readable_height"],
+        latest - 2,
+        "{info}"
+    );
     for h in [0, latest - 3] {
         let at = call(&url, "account.get", json!([to_hex(&alice.0), h])).await;
         assert_eq!(at["error"]["code"], -32030, "{at}");

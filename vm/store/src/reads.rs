@@ -142,11 +142,11 @@ impl Store {
                     .to_string(),
             ));
         }
-        let horizon = self.config.history_horizon(&guard.head);
-        if height < horizon {
+        let oldest = self.oldest_readable_at(&guard.head);
+        if height < oldest {
             return Err(Error::Read(format!(
-                "height {height} is below the oldest readable height {horizon} (StoreConfig::history_blocks keeps {} blocks below the latest)",
-                self.config.history_blocks.unwrap_or(0)
+                "height {height} is below the oldest readable height {oldest} (bounded state history: StoreConfig::history_blocks, now {:?}, or an earlier opening's)",
+                self.config.history_blocks
             )));
         }
         if latest.is_none_or(|l| height > l) {
@@ -165,12 +165,21 @@ impl Store {
 }
 
 impl Store {
-    /// The oldest height [`Store::snapshot_at`] serves now: 0 unless history is bounded
-    /// ([`StoreConfig::history_blocks`](crate::StoreConfig::history_blocks)). It only
-    /// rises.
+    /// The oldest past height [`Store::snapshot_at`] serves now: 0 unless history is
+    /// bounded ([`StoreConfig::history_blocks`](crate::StoreConfig::history_blocks), now
+    /// or when an earlier opening pruned it). It only rises. (Without state history only
+    /// the latest height is served, whatever this says.)
     pub fn oldest_readable_height(&self) -> u64 {
-        self.history_horizon
-            .load(std::sync::atomic::Ordering::Acquire)
+        self.oldest_readable_at(&self.head())
+    }
+
+    /// The oldest readable height with `head` committed: the configured horizon, or
+    /// the recorded history floor if an earlier opening pruned further.
+    fn oldest_readable_at(&self, head: &crate::Head) -> u64 {
+        self.config.history_horizon(head).max(
+            self.history_floor
+                .load(std::sync::atomic::Ordering::Acquire),
+        )
     }
 
     /// Compacts every shard's `undo` column family now: with bounded history

@@ -2,7 +2,7 @@
 //! (state), opened with crash recovery.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use parking_lot::{Mutex, RwLock};
 use rocksdb::{DB, Direction, IteratorMode, WriteBatch};
@@ -164,10 +164,11 @@ pub struct Store {
     pub(crate) commit_lock: Mutex<Option<(u64, String)>>,
     /// Set when a commit failed part-way: reads are refused too (a shard may hold half a batch).
     pub(crate) poisoned: std::sync::atomic::AtomicBool,
-    /// With [`StoreConfig::history_blocks`]: the lowest height still readable at a past
-    /// height ([`StoreConfig::history_horizon`]); the `undo` column family's compactions
-    /// drop records of blocks at or below it. Raised under the apply lock.
-    pub(crate) history_horizon: std::sync::Arc<AtomicU64>,
+    /// The history floor ([`layout::META_HISTORY_FLOOR`]) as durably decided: with
+    /// bounded history the `undo` column family's compactions drop the groups whose
+    /// records are all at or below it, and reads below it are refused. Raised under
+    /// the apply lock, once the decision that records it is durable.
+    pub(crate) history_floor: std::sync::Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -259,12 +260,22 @@ impl Store {
         {
             return Err(Error::UncleanNoWalShutdown(dir.display().to_string()));
         }
-        // The height at and below which no undo record is needed any more (bounded
-        // history; raised by each commit, read by the undo column family's compactions).
-        // Known only once the head is read: 0 (nothing dropped) until then.
-        let history_horizon = std::sync::Arc::new(AtomicU64::new(0));
+        // The history floor as last decided (read before the shards open: their
+        // compactions use it from the start).
+        let floor = match coord
+            .get(layout::META_HISTORY_FLOOR)
+            .ctx(|| "read history floor".into())?
+        {
+            None => 0,
+            Some(b) => u64::from_le_bytes(
+                b.as_slice()
+                    .try_into()
+                    .map_err(|_| Error::Corrupt("malformed history floor".into()))?,
+            ),
+        };
+        let history_floor = std::sync::Arc::new(AtomicU64::new(floor));
         let bounded =
-            (config.state_history && config.history_blocks.is_some()).then_some(&history_horizon);
+            (config.state_history && config.history_blocks.is_some()).then_some(&history_floor);
         let mut shards = Vec::with_capacity(config.shards as usize);
         for i in 0..config.shards {
             let db = db::open(
@@ -335,10 +346,9 @@ impl Store {
             bytes,
             ByteWeighter,
         );
-        history_horizon.store(config.history_horizon(&head), Ordering::Release);
         let store = Store {
             path: dir.to_path_buf(),
-            history_horizon,
+            history_floor,
             config,
             coord,
             shards,

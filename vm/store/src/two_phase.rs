@@ -111,6 +111,13 @@ impl Store {
         let (upto, panic_at) = shards_to_run(fault, self.shards.len());
         let id = batch.batch;
         let (history, new_head) = (&batch.blocks, &batch.head);
+        // The history floor this decision records: the horizon of the committed head
+        // (never the new one: a decision recovery takes back restores that head), and
+        // never below the floor already recorded.
+        let floor = self
+            .history_floor
+            .load(std::sync::atomic::Ordering::Acquire)
+            .max(self.config.history_horizon(head));
         let records = lockable(&mut batch.prepared);
         par_each_and(
             &self.shards[..upto],
@@ -128,7 +135,7 @@ impl Store {
                 self.config.injected(FailPoint::BeforeDecision)?;
                 // (built here, while the shards' writes are already under way)
                 self.coord
-                    .write_opt(self.decision(id, history, new_head, head), &durable)
+                    .write_opt(self.decision(id, history, new_head, head, floor), &durable)
                     .ctx(|| format!("coordinator decide batch {id}"))
             },
         )?;
@@ -168,10 +175,9 @@ impl Store {
             return Err(Error::Injected(FailPoint::ApplyShard(i)));
         }
         committed.head = batch.head.clone();
-        self.history_horizon.store(
-            self.config.history_horizon(&batch.head),
-            std::sync::atomic::Ordering::Release,
-        );
+        // (the decision recording it is durable: the compactions may act on it now)
+        self.history_floor
+            .fetch_max(floor, std::sync::atomic::Ordering::AcqRel);
         *self.published_head.lock() = std::sync::Arc::new(batch.head.clone());
         committed.shard_lthash = batch.prepared.iter().map(|p| p.lthash.clone()).collect();
         refuse_reads.done();
@@ -180,13 +186,14 @@ impl Store {
     }
 
     /// The coordinator write that decides the batch (with the shards' prepare records):
-    /// head, previous head and history, atomically.
+    /// head, previous head, history and history floor, atomically.
     fn decision(
         &self,
         id: u64,
         history: &[BlockRecord],
         new_head: &Head,
         prev: &Head,
+        floor: u64,
     ) -> WriteBatch {
         let cf = |n| self.coord.cf_handle(n).expect("column family exists");
         let (blocks, block_hash, txs) = (cf(CF_BLOCKS), cf(CF_BLOCK_HASH), cf(CF_TXS));
@@ -258,6 +265,9 @@ impl Store {
         }
         wb.put(layout::META_PREV_HEAD, prev.encode());
         wb.put(layout::META_HEAD, new_head.encode());
+        if floor > 0 {
+            wb.put(layout::META_HISTORY_FLOOR, floor.to_le_bytes());
+        }
         wb
     }
 }

@@ -602,9 +602,10 @@ fn undo_groups(dir: &std::path::Path, shards: u32) -> Vec<(Vec<u8>, u64)> {
 
 /// With `history_blocks: Some(n)`, the heights `latest - n ..= latest` read as the
 /// state after each block, older heights are refused with an error naming the oldest
-/// readable one, and a compaction drops every undo group whose records are all at or
-/// below that height, and only those (an archival store with the same blocks keeps
-/// them; the bounded one keeps every group that reaches past it).
+/// readable one, and a compaction drops exactly the undo groups whose records are all
+/// at or below the history floor (the horizon of the head each decision followed: an
+/// archival store fed the same blocks keeps them all). Reopened as archival, the store
+/// still refuses the heights it pruned and reads every other one right.
 #[test]
 fn bounded_history_serves_recent_heights_and_compactions_drop_older_undo_records() {
     use rand::{Rng, SeedableRng};
@@ -619,6 +620,37 @@ fn bounded_history_serves_recent_heights_and_compactions_drop_older_undo_records
     let n = 10u64;
     let mut models = Vec::new();
     let mut keys = std::collections::BTreeSet::new();
+    // The blocks committed before the last commit: the floor is the horizon of that head.
+    let mut before_last = 0u64;
+    let check_reads = |store: &supervm_store::Store,
+                       models: &[crate::support::Model],
+                       keys: &std::collections::BTreeSet<Vec<u8>>,
+                       oldest: u64| {
+        for (h, m) in models.iter().enumerate().skip(oldest as usize) {
+            let snap = store.snapshot_at(h as u64).unwrap();
+            for k in keys {
+                assert_eq!(
+                    snap.get(k).unwrap().as_ref(),
+                    m.state.get(k),
+                    "seed {seed}, height {h}"
+                );
+            }
+        }
+        for h in [0, oldest.saturating_sub(1)]
+            .into_iter()
+            .filter(|h| *h < oldest)
+        {
+            let e = store
+                .snapshot_at(h)
+                .err()
+                .expect("below the oldest readable height");
+            assert!(
+                e.to_string()
+                    .contains(&format!("oldest readable height {oldest}")),
+                "{e}"
+            );
+        }
+    };
     for (dir, history_blocks) in [(&archival, None), (&bounded, Some(n))] {
         let store = Arc::new(open(
             dir.path(),
@@ -631,67 +663,51 @@ fn bounded_history_serves_recent_heights_and_compactions_drop_older_undo_records
         let mut staging = Staging::new(store.clone());
         let mut model = crate::support::Model::default();
         models.clear();
-        for (w, end) in blocks.iter().zip(&ends) {
+        for (i, (w, end)) in blocks.iter().zip(&ends).enumerate() {
             keys.extend(w.keys().cloned());
             crate::support::stage(&mut staging, w);
             model.apply_block(w);
             models.push(model.clone());
-            if *end {
+            if *end && i + 1 < blocks.len() {
                 store.commit(staging.seal().unwrap()).unwrap();
+                before_last = i as u64 + 1;
             }
         }
-        if let Some(b) = staging.seal() {
-            store.commit(b).unwrap();
-        }
+        store.commit(staging.seal().unwrap()).unwrap();
         drop(staging);
         store.compact_history();
         let latest = models.len() as u64 - 1;
-        let horizon = if history_blocks.is_some() {
+        let oldest = if history_blocks.is_some() {
             latest - n
         } else {
             0
         };
-        for (h, m) in models.iter().enumerate().skip(horizon as usize) {
-            let snap = store.snapshot_at(h as u64).unwrap();
-            for k in &keys {
-                assert_eq!(
-                    snap.get(k).unwrap().as_ref(),
-                    m.state.get(k),
-                    "seed {seed}, height {h}"
-                );
-            }
-        }
-        if history_blocks.is_some() {
-            for h in [0, horizon - 1] {
-                let e = store.snapshot_at(h).err().expect("below the horizon");
-                assert!(
-                    e.to_string()
-                        .contains(&format!("oldest readable height {horizon}")),
-                    "{e}"
-                );
-            }
-        }
+        assert_eq!(store.oldest_readable_height(), oldest);
+        check_reads(&store, &models, &keys, oldest);
         drop(Arc::try_unwrap(store).unwrap());
     }
-    let horizon = blocks.len() as u64 - 1 - n;
-    // The horizon comes back with the head on reopen.
+    let floor = (before_last - 1).saturating_sub(n);
+    assert!(
+        floor > 0,
+        "seed {seed}: the workload commits long enough for a floor"
+    );
+    // Reopened as an archival store, the pruned heights stay refused.
     let reopened = open(
         bounded.path(),
         StoreConfig {
             shards: 2,
-            history_blocks: Some(n),
             ..StoreConfig::default()
         },
     );
-    assert!(reopened.snapshot_at(horizon).is_ok());
-    assert!(reopened.snapshot_at(horizon - 1).is_err());
+    assert_eq!(reopened.oldest_readable_height(), floor);
+    check_reads(&reopened, &models, &keys, floor);
     drop(reopened);
     let kept = undo_groups(bounded.path(), 2);
     let all = undo_groups(archival.path(), 2);
-    let expected: Vec<&(Vec<u8>, u64)> = all.iter().filter(|(_, last)| *last > horizon).collect();
+    let expected: Vec<&(Vec<u8>, u64)> = all.iter().filter(|(_, last)| *last > floor).collect();
     assert!(
         all.len() > expected.len() && !expected.is_empty(),
-        "seed {seed}: the workload leaves groups on both sides of the horizon ({} of {})",
+        "seed {seed}: the workload leaves groups on both sides of the floor ({} of {})",
         expected.len(),
         all.len()
     );
