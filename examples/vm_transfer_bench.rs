@@ -85,7 +85,8 @@ fn main() {
     let mut vm_secs = vec![];
     let mut bare_secs = vec![vec![]; bare_configs.len()];
     let mut revm_secs = vec![];
-    let (mut committed, mut bare_balances, mut evm_last) = (0, vec![], None);
+    let (mut committed, mut bare_balances) = (0, vec![]);
+    let mut evm_last: Option<revm_erc20::Run> = None;
     for round in 0..rounds {
         let mut systems: Vec<usize> = (0..2 + bare_configs.len()).collect();
         if round % 2 == 1 {
@@ -132,7 +133,6 @@ fn main() {
                     let evm = revm_erc20::run(accounts, &revm_plan, revm_checks);
                     revm_secs.push(evm.seconds);
                     if let Some(last) = &evm_last {
-                        let last: &revm_erc20::Run = last;
                         assert_eq!(
                             evm.committed, last.committed,
                             "revm committed counts differ"

@@ -47,31 +47,25 @@ fn with_state<T>(
 ) -> Result<T> {
     let snap = chain.store.snapshot();
     let head = snap.head().blocks.checked_sub(1);
+    let not_retained = |h| Error::StateNotRetained {
+        asked: h,
+        latest: head.unwrap_or(0),
+        oldest: chain.store.oldest_readable_height(),
+    };
     match height {
         None => f(&snap, head),
         Some(h) if Some(h) == head => f(&snap, head),
         Some(h) if head.is_some_and(|l| h < l) && h >= chain.store.oldest_readable_height() => {
             // (the historic snapshot takes the same lock: release this one first)
             drop(snap);
-            let past = match chain.store.snapshot_at(h) {
-                Ok(past) => past,
+            match chain.store.snapshot_at(h) {
+                Ok(past) => f(&past, Some(h)),
                 // (a commit between the check above and this raised the oldest height)
-                Err(_) if h < chain.store.oldest_readable_height() => {
-                    return Err(Error::StateNotRetained {
-                        asked: h,
-                        latest: head.unwrap_or(0),
-                        oldest: chain.store.oldest_readable_height(),
-                    });
-                }
-                Err(e) => return Err(e.into()),
-            };
-            f(&past, Some(h))
+                Err(_) if h < chain.store.oldest_readable_height() => Err(not_retained(h)),
+                Err(e) => Err(e.into()),
+            }
         }
-        Some(h) => Err(Error::StateNotRetained {
-            asked: h,
-            latest: head.unwrap_or(0),
-            oldest: chain.store.oldest_readable_height(),
-        }),
+        Some(h) => Err(not_retained(h)),
     }
 }
 

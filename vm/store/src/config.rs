@@ -131,12 +131,12 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
-    /// The lowest height readable at a past height once `head` is committed: with
-    /// [`StoreConfig::history_blocks`] `Some(n)`, `latest - n` (0 while the chain is
-    /// shorter); 0 otherwise (every height).
-    pub fn history_horizon(&self, head: &crate::Head) -> u64 {
+    /// The lowest height readable at a past height once `blocks` blocks are committed
+    /// (a [`Head`](crate::Head)'s `blocks`): with [`StoreConfig::history_blocks`]
+    /// `Some(n)`, `latest - n` (0 while the chain is shorter); 0 otherwise (every height).
+    pub fn history_horizon(&self, blocks: u64) -> u64 {
         match self.history_blocks {
-            Some(n) if self.state_history => head.blocks.saturating_sub(1).saturating_sub(n),
+            Some(n) if self.state_history => blocks.saturating_sub(1).saturating_sub(n),
             _ => 0,
         }
     }

@@ -142,7 +142,7 @@ impl Store {
                     .to_string(),
             ));
         }
-        let oldest = self.oldest_readable_at(&guard.head);
+        let oldest = self.oldest_readable_at(guard.head.blocks);
         if height < oldest {
             return Err(Error::Read(format!(
                 "height {height} is below the oldest readable height {oldest} (bounded state history: StoreConfig::history_blocks, now {:?}, or an earlier opening's)",
@@ -162,21 +162,20 @@ impl Store {
             _guard: guard,
         })
     }
-}
 
-impl Store {
     /// The oldest past height [`Store::snapshot_at`] serves now: 0 unless history is
     /// bounded ([`StoreConfig::history_blocks`](crate::StoreConfig::history_blocks), now
     /// or when an earlier opening pruned it). It only rises. (Without state history only
     /// the latest height is served, whatever this says.)
     pub fn oldest_readable_height(&self) -> u64 {
-        self.oldest_readable_at(&self.head())
+        let blocks = self.published_head.lock().blocks;
+        self.oldest_readable_at(blocks)
     }
 
-    /// The oldest readable height with `head` committed: the configured horizon, or
-    /// the recorded history floor if an earlier opening pruned further.
-    fn oldest_readable_at(&self, head: &crate::Head) -> u64 {
-        self.config.history_horizon(head).max(
+    /// The oldest readable height with `blocks` blocks committed: the configured
+    /// horizon, or the recorded history floor if an earlier opening pruned further.
+    fn oldest_readable_at(&self, blocks: u64) -> u64 {
+        self.config.history_horizon(blocks).max(
             self.history_floor
                 .load(std::sync::atomic::Ordering::Acquire),
         )

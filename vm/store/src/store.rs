@@ -262,18 +262,9 @@ impl Store {
         }
         // The history floor as last decided (read before the shards open: their
         // compactions use it from the start).
-        let floor = match coord
-            .get(layout::META_HISTORY_FLOOR)
-            .ctx(|| "read history floor".into())?
-        {
-            None => 0,
-            Some(b) => u64::from_le_bytes(
-                b.as_slice()
-                    .try_into()
-                    .map_err(|_| Error::Corrupt("malformed history floor".into()))?,
-            ),
-        };
-        let history_floor = std::sync::Arc::new(AtomicU64::new(floor));
+        let floor =
+            meta(&coord, layout::META_HISTORY_FLOOR, "history floor")?.map(u64::from_le_bytes);
+        let history_floor = std::sync::Arc::new(AtomicU64::new(floor.unwrap_or(0)));
         let bounded =
             (config.state_history && config.history_blocks.is_some()).then_some(&history_floor);
         let mut shards = Vec::with_capacity(config.shards as usize);
@@ -600,14 +591,19 @@ fn no_lost_decision(shards: &[Shard], status: &[(u64, Vec<u64>)], head: u64) -> 
 
 /// A u32 (LE) coordinator marker, if present; `what` names it in errors.
 fn meta_u32(coord: &DB, key: &[u8], what: &str) -> Result<Option<u32>> {
+    Ok(meta(coord, key, what)?.map(u32::from_le_bytes))
+}
+
+/// A coordinator meta value of exactly `N` bytes (`None`: absent).
+fn meta<const N: usize>(coord: &DB, key: &[u8], what: &str) -> Result<Option<[u8; N]>> {
     let Some(b) = coord.get(key).ctx(|| format!("read {what}"))? else {
         return Ok(None);
     };
-    let b: [u8; 4] = b
+    let b: [u8; N] = b
         .as_slice()
         .try_into()
         .map_err(|_| Error::Corrupt(format!("malformed {what}")))?;
-    Ok(Some(u32::from_le_bytes(b)))
+    Ok(Some(b))
 }
 
 /// Finishes or rolls back every in-doubt batch, then checks that every shard stands

@@ -117,7 +117,7 @@ impl Store {
         let floor = self
             .history_floor
             .load(std::sync::atomic::Ordering::Acquire)
-            .max(self.config.history_horizon(head));
+            .max(self.config.history_horizon(head.blocks));
         let records = lockable(&mut batch.prepared);
         par_each_and(
             &self.shards[..upto],
