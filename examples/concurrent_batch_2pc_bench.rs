@@ -29,6 +29,10 @@
 //! time, history included, once, measured while the executor's workers compete for the
 //! same cores; `commit_with_history_vs_raw` divides it by the raw median (raw passes run
 //! alone): a lower bound, biased against the store.
+//!
+//! `cpu_seconds` is the CPU time the whole process used during the pipelined run (every
+//! thread: workers, committer, RocksDB's background threads), and `cores_busy` that
+//! divided by the run's wall time: how close the run came to keeping both cores busy.
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -167,6 +171,7 @@ fn main() {
             (lat, busy)
         })
     };
+    let cpu_start = supervm_benches::process_cpu_seconds();
     let start = Instant::now();
     let (mut exec_time, mut stage_time) = (Duration::ZERO, Duration::ZERO);
     let (mut committed, mut cross, mut reexec) = (0usize, 0usize, 0u64);
@@ -252,6 +257,7 @@ fn main() {
     drop(send);
     let (lat, commit_busy) = committer.join().expect("committer");
     let secs = start.elapsed().as_secs_f64();
+    let cpu_secs = supervm_benches::process_cpu_seconds() - cpu_start;
     assert_eq!(
         store.head().blocks as usize,
         txs.len().div_ceil(block_txs) + 1
@@ -317,6 +323,7 @@ fn main() {
         "txs": txs.len(), "committed": committed, "cross_shard": cross,
         "cross_shard_percent": 100.0 * cross as f64 / committed.max(1) as f64,
         "seconds": secs, "tx_per_s": tx_per_s,
+        "cpu_seconds": cpu_secs, "cores_busy": cpu_secs / secs,
         "raw_rocksdb_tx_per_s": raw_tx_per_s,
         "commit_with_history_tx_per_s": commit_tx_per_s,
         "commit_state_only_tx_per_s": state_only_tx_per_s,
@@ -347,7 +354,10 @@ fn main() {
             batch_blocks,
             durability.name()
         );
-        println!("execute + stage + durable 2PC commit: {tx_per_s:>10.0} tx/s ({secs:.2} s)");
+        println!(
+            "execute + stage + durable 2PC commit: {tx_per_s:>10.0} tx/s ({secs:.2} s, {cpu_secs:.2} s of CPU: {:.2} cores busy)",
+            cpu_secs / secs
+        );
         println!(
             "  2PC commit incl. history rows:     {commit_tx_per_s:>10.0} tx/s (p50 {:.1} ms, p99 {:.1} ms per batch; vs raw {:.2})",
             percentile_ms(&lat, 0.5),
