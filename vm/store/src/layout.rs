@@ -49,9 +49,10 @@ pub const META_HEAD: &[u8] = b"head";
 pub const META_PREV_HEAD: &[u8] = b"prev-head";
 /// Coordinator meta key: the history floor, u64 LE (absent: 0): the height at and
 /// below which the shards' compactions may have dropped undo records (bounded history,
-/// `StoreConfig::history_blocks`). Written with each decision (never lower than
-/// before), and only then used by the compactions: reads below it stay refused
-/// whatever the configuration the store is opened with later.
+/// `StoreConfig::history_blocks`), or a batch committed without state history wrote
+/// none. Written with each decision (never lower than before); the compactions use
+/// the one of the decision before the last (`two_phase.rs`): reads below it stay
+/// refused whatever the configuration the store is opened with later.
 pub const META_HISTORY_FLOOR: &[u8] = b"history-floor";
 /// Coordinator meta key: the shard count, u32 LE, written when the store is created.
 pub const META_SHARDS: &[u8] = b"shards";

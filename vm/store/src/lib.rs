@@ -60,4 +60,4 @@ pub use lthash::LtHash;
 pub use reads::{HistoricSnapshot, Snapshot};
 pub use staging::{BlockRecord, CommitBatch, Staging, StagingView, TxEntry};
 pub use store::{Recovery, Store};
-pub use two_phase::CommitInfo;
+pub use two_phase::{COMPACTION_FLOOR_STEP, CommitInfo};

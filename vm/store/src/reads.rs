@@ -165,7 +165,8 @@ impl Store {
 
     /// The oldest past height [`Store::snapshot_at`] serves now: 0 unless history is
     /// bounded ([`StoreConfig::history_blocks`](crate::StoreConfig::history_blocks), now
-    /// or when an earlier opening pruned it). It only rises. (Without state history only
+    /// or when an earlier opening pruned it or ran without state history). It only
+    /// rises while the store is open. (Without state history only
     /// the latest height is served, whatever this says.)
     pub fn oldest_readable_height(&self) -> u64 {
         let blocks = self.published_head.lock().blocks;
@@ -173,12 +174,17 @@ impl Store {
     }
 
     /// The oldest readable height with `blocks` blocks committed: the configured
-    /// horizon, or the recorded history floor if an earlier opening pruned further.
+    /// horizon, or the recorded history floor if an earlier opening pruned further (or
+    /// ran without state history), but never above the latest height, which the
+    /// current state serves without undo records.
     fn oldest_readable_at(&self, blocks: u64) -> u64 {
-        self.config.history_horizon(blocks).max(
-            self.history_floor
-                .load(std::sync::atomic::Ordering::Acquire),
-        )
+        self.config
+            .history_horizon(blocks)
+            .max(
+                self.history_floor
+                    .load(std::sync::atomic::Ordering::Acquire),
+            )
+            .min(blocks.saturating_sub(1))
     }
 
     /// Compacts every shard's `undo` column family now: with bounded history

@@ -164,11 +164,17 @@ pub struct Store {
     pub(crate) commit_lock: Mutex<Option<(u64, String)>>,
     /// Set when a commit failed part-way: reads are refused too (a shard may hold half a batch).
     pub(crate) poisoned: std::sync::atomic::AtomicBool,
-    /// The history floor ([`layout::META_HISTORY_FLOOR`]) as durably decided: with
-    /// bounded history the `undo` column family's compactions drop the groups whose
-    /// records are all at or below it, and reads below it are refused. Raised under
-    /// the apply lock, once the decision that records it is durable.
+    /// The history floor ([`layout::META_HISTORY_FLOOR`]) as decided: reads below it
+    /// are refused. Raised under the apply lock, once the decision that records it is
+    /// written.
     pub(crate) history_floor: std::sync::Arc<AtomicU64>,
+    /// What the `undo` column family's compactions may drop (with bounded history,
+    /// the groups whose records are all at or below it): the floor of the decision
+    /// *before* the last, so that losing the last decision (which recovery accepts as
+    /// a clean prefix) never leaves a servable height without its records, and in
+    /// the modes that do not fsync each commit, only a floor whose decision was synced
+    /// (see `two_phase.rs`, `advance_compaction_floor`).
+    pub(crate) compaction_floor: std::sync::Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -265,8 +271,11 @@ impl Store {
         let floor =
             meta(&coord, layout::META_HISTORY_FLOOR, "history floor")?.map(u64::from_le_bytes);
         let history_floor = std::sync::Arc::new(AtomicU64::new(floor.unwrap_or(0)));
+        // (the floor read here is durable: RocksDB flushes what its WAL recovery
+        // replayed before it opens)
+        let compaction_floor = std::sync::Arc::new(AtomicU64::new(floor.unwrap_or(0)));
         let bounded =
-            (config.state_history && config.history_blocks.is_some()).then_some(&history_floor);
+            (config.state_history && config.history_blocks.is_some()).then_some(&compaction_floor);
         let mut shards = Vec::with_capacity(config.shards as usize);
         for i in 0..config.shards {
             let db = db::open(
@@ -340,6 +349,7 @@ impl Store {
         let store = Store {
             path: dir.to_path_buf(),
             history_floor,
+            compaction_floor,
             config,
             coord,
             shards,

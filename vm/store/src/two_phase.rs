@@ -13,7 +13,12 @@ use crate::layout::{
     self, CF_BLOCK_HASH, CF_BLOCK_TXS, CF_BLOCKS, CF_EV_CONTRACT, CF_EV_TOPIC, CF_EVENTS, CF_TXS,
 };
 use crate::staging::{BlockRecord, CommitBatch};
-use crate::{Error, FailAction, FailPoint, Result, Store, db};
+use crate::{Durability, Error, FailAction, FailPoint, Result, Store, db};
+
+/// In the durability modes that do not fsync each commit, the compactions' history
+/// floor moves (after a sync of the coordinator's WAL) only once it lags the decided
+/// floor by this many blocks: one extra sync per this many blocks at most.
+pub const COMPACTION_FLOOR_STEP: u64 = 256;
 
 /// What a successful commit did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,11 +118,19 @@ impl Store {
         let (history, new_head) = (&batch.blocks, &batch.head);
         // The history floor this decision records: the horizon of the committed head
         // (never the new one: a decision recovery takes back restores that head), and
-        // never below the floor already recorded.
+        // never below the floor already recorded. Without state history the batch
+        // writes no undo records, so no height below its last block can ever be
+        // served, even by a later opening with history on (reads clamp the floor to
+        // the latest height, which a take-back may lower).
+        let horizon = if self.config.state_history {
+            self.config.history_horizon(head.blocks)
+        } else {
+            new_head.blocks.saturating_sub(1)
+        };
         let floor = self
             .history_floor
             .load(std::sync::atomic::Ordering::Acquire)
-            .max(self.config.history_horizon(head.blocks));
+            .max(horizon);
         let records = lockable(&mut batch.prepared);
         par_each_and(
             &self.shards[..upto],
@@ -175,14 +188,49 @@ impl Store {
             return Err(Error::Injected(FailPoint::ApplyShard(i)));
         }
         committed.head = batch.head.clone();
-        // (the decision recording it is durable: the compactions may act on it now)
-        self.history_floor
+        // Reads below the new floor are refused from now on; the compactions get the
+        // floor of the decision before this one.
+        let previous = self
+            .history_floor
             .fetch_max(floor, std::sync::atomic::Ordering::AcqRel);
         *self.published_head.lock() = std::sync::Arc::new(batch.head.clone());
         committed.shard_lthash = batch.prepared.iter().map(|p| p.lthash.clone()).collect();
         refuse_reads.done();
         drop(committed);
+        self.advance_compaction_floor(previous)?;
         self.config.injected(FailPoint::AfterApply)
+    }
+
+    /// Lets the `undo` compactions drop what lies at or below `floor`, the floor of
+    /// the decision before the one just applied: if the last decision is lost (media
+    /// damage that recovery accepts as a clean prefix, reopened with a longer history),
+    /// the floor in force is at least that one's, so nothing a servable height needs
+    /// is gone. In the modes that do not fsync each commit, a power loss may lose more
+    /// than one decision: there the coordinator's WAL is synced before the compactions
+    /// move on, at most once per [`COMPACTION_FLOOR_STEP`] blocks of floor.
+    fn advance_compaction_floor(&self, floor: u64) -> Result<()> {
+        use std::sync::atomic::Ordering::AcqRel;
+        let current = self
+            .compaction_floor
+            .load(std::sync::atomic::Ordering::Acquire);
+        if floor <= current {
+            return Ok(());
+        }
+        match self.config.durability {
+            Durability::Fsync => {}
+            Durability::NoFsyncLosesRecentOnPowerLoss => {
+                if floor < current.saturating_add(COMPACTION_FLOOR_STEP) {
+                    return Ok(());
+                }
+                self.coord
+                    .flush_wal(true)
+                    .ctx(|| "coordinator sync before the history floor moves".into())?;
+            }
+            // (a crash without a clean close leaves a store that refuses to open)
+            Durability::NoWalUnrecoverableOnCrash => {}
+        }
+        self.compaction_floor.fetch_max(floor, AcqRel);
+        Ok(())
     }
 
     /// The coordinator write that decides the batch (with the shards' prepare records):

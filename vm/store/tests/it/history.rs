@@ -603,9 +603,11 @@ fn undo_groups(dir: &std::path::Path, shards: u32) -> Vec<(Vec<u8>, u64)> {
 /// With `history_blocks: Some(n)`, the heights `latest - n ..= latest` read as the
 /// state after each block, older heights are refused with an error naming the oldest
 /// readable one, and a compaction drops exactly the undo groups whose records are all
-/// at or below the history floor (the horizon of the head each decision followed: an
-/// archival store fed the same blocks keeps them all). Reopened as archival, the store
-/// still refuses the heights it pruned and reads every other one right.
+/// at or below the compactions' floor: the history floor of the decision before the
+/// last (each decision's floor is the horizon of the head it followed; an archival
+/// store fed the same blocks keeps every group). Reopened as archival, the store still
+/// refuses the heights below the last decision's floor and reads every other one
+/// right.
 #[test]
 fn bounded_history_serves_recent_heights_and_compactions_drop_older_undo_records() {
     use rand::{Rng, SeedableRng};
@@ -619,8 +621,9 @@ fn bounded_history_serves_recent_heights_and_compactions_drop_older_undo_records
     let n = 10u64;
     let mut models = Vec::new();
     let mut keys = std::collections::BTreeSet::new();
-    // The blocks committed before the last commit: the floor is the horizon of that head.
-    let mut before_last = 0u64;
+    // The committed block count each commit followed: a decision's floor is the horizon
+    // of that head.
+    let mut heads: Vec<u64> = Vec::new();
     let check_reads = |store: &supervm_store::Store,
                        models: &[crate::support::Model],
                        keys: &std::collections::BTreeSet<Vec<u8>>,
@@ -659,10 +662,11 @@ fn bounded_history_serves_recent_heights_and_compactions_drop_older_undo_records
             model.apply_block(w);
             models.push(model.clone());
             if *end && i + 1 < blocks.len() {
+                heads.push(store.head().blocks);
                 store.commit(staging.seal().unwrap()).unwrap();
-                before_last = i as u64 + 1;
             }
         }
+        heads.push(store.head().blocks);
         store.commit(staging.seal().unwrap()).unwrap();
         drop(staging);
         store.compact_history();
@@ -676,9 +680,13 @@ fn bounded_history_serves_recent_heights_and_compactions_drop_older_undo_records
         check_reads(&store, &models, &keys, oldest);
         drop(Arc::try_unwrap(store).unwrap());
     }
-    let floor = (before_last - 1).saturating_sub(n);
+    // (both stores made the same commits: the bounded one's are the second half)
+    let heads = &heads[heads.len() / 2..];
+    let horizon = |blocks: u64| blocks.saturating_sub(1).saturating_sub(n);
+    let floor = horizon(heads[heads.len() - 1]);
+    let compacted = horizon(heads[heads.len() - 2]);
     assert!(
-        floor > 0,
+        compacted > 0,
         "seed {seed}: the workload commits long enough for a floor"
     );
     // Reopened as an archival store, the pruned heights stay refused.
@@ -694,7 +702,7 @@ fn bounded_history_serves_recent_heights_and_compactions_drop_older_undo_records
     drop(reopened);
     let kept = undo_groups(bounded.path(), 2);
     let all = undo_groups(archival.path(), 2);
-    let expected: Vec<&(Vec<u8>, u64)> = all.iter().filter(|(_, last)| *last > floor).collect();
+    let expected: Vec<&(Vec<u8>, u64)> = all.iter().filter(|(_, last)| *last > compacted).collect();
     assert!(
         all.len() > expected.len() && !expected.is_empty(),
         "seed {seed}: the workload leaves groups on both sides of the floor ({} of {})",
@@ -702,4 +710,97 @@ fn bounded_history_serves_recent_heights_and_compactions_drop_older_undo_records
         all.len()
     );
     assert_eq!(kept.iter().collect::<Vec<_>>(), expected, "seed {seed}");
+}
+
+/// A store that ran without state history (no undo records) and is reopened with it
+/// serves no height below the last block committed without it: those reads would
+/// need undo records that were never written. Heights from there on read right.
+#[test]
+fn heights_committed_without_state_history_stay_unreadable_with_it() {
+    use rand::SeedableRng;
+    let seed = crate::support::seed("history_off_then_on");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut models = Vec::new();
+    let mut keys = std::collections::BTreeSet::new();
+    let mut model = crate::support::Model::default();
+    for (state_history, commits) in [(false, 2), (true, 2)] {
+        let store = Arc::new(open(
+            dir.path(),
+            StoreConfig {
+                shards: 2,
+                state_history,
+                ..StoreConfig::default()
+            },
+        ));
+        let mut staging = Staging::new(store.clone());
+        for _ in 0..commits {
+            for _ in 0..3 {
+                let w = crate::support::random_writes(&mut rng, 20);
+                keys.extend(w.keys().cloned());
+                crate::support::stage(&mut staging, &w);
+                model.apply_block(&w);
+                models.push(model.clone());
+            }
+            store.commit(staging.seal().unwrap()).unwrap();
+        }
+        drop(staging);
+        drop(Arc::try_unwrap(store).unwrap());
+    }
+    let store = open(
+        dir.path(),
+        StoreConfig {
+            shards: 2,
+            ..StoreConfig::default()
+        },
+    );
+    // Blocks 0 to 5 were committed without history: 5 is the oldest readable height.
+    assert_eq!(store.oldest_readable_height(), 5, "seed {seed}");
+    let e = store.snapshot_at(4).err().expect("no undo records below 5");
+    assert!(e.to_string().contains("oldest readable height 5"), "{e}");
+    crate::support::assert_past_reads(&store, &models, &keys, 5);
+}
+
+/// Without an fsync per commit, a power loss may lose several decisions, so the
+/// compactions move their floor only after syncing the coordinator, once it lags by
+/// `COMPACTION_FLOOR_STEP` blocks: until then they keep the groups a lost decision's
+/// heights could need.
+#[test]
+fn without_fsync_the_compactions_floor_moves_in_synced_steps() {
+    use supervm_store::{COMPACTION_FLOOR_STEP, Durability};
+    let dir = tempfile::tempdir().unwrap();
+    let n = 2u64;
+    let store = Arc::new(open(
+        dir.path(),
+        StoreConfig {
+            shards: 2,
+            durability: Durability::NoFsyncLosesRecentOnPowerLoss,
+            history_blocks: Some(n),
+            ..StoreConfig::default()
+        },
+    ));
+    let mut staging = Staging::new(store.clone());
+    let blocks = COMPACTION_FLOOR_STEP + 40;
+    for h in 0..blocks {
+        let mut w = WriteSet::new();
+        w.insert(vec![(h % 7) as u8], Some(h.to_le_bytes().to_vec()));
+        crate::support::stage(&mut staging, &w);
+        store.commit(staging.seal().unwrap()).unwrap();
+    }
+    drop(staging);
+    store.compact_history();
+    assert_eq!(store.oldest_readable_height(), blocks - 1 - n);
+    drop(Arc::try_unwrap(store).unwrap());
+    // Each block is its own batch: the decision at head `k` records floor `k - 1 - n`,
+    // the one before it `k - 2 - n`; the compactions took that once it reached a step.
+    // (with an fsync per commit they would have dropped every group up to
+    // `blocks - 3 - n`)
+    let synced = COMPACTION_FLOOR_STEP;
+    let mut lasts: Vec<u64> = undo_groups(dir.path(), 2)
+        .into_iter()
+        .map(|(_, last)| last)
+        .collect();
+    lasts.sort_unstable();
+    // (every block changed one key: one group per block)
+    assert_eq!(lasts, (synced + 1..blocks).collect::<Vec<_>>());
 }
