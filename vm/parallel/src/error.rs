@@ -14,6 +14,10 @@ pub enum Error {
     /// The scheduler finished without a receipt for a transaction (a bug).
     #[error("no receipt for transaction {0} after the block finished")]
     Incomplete(usize),
+    /// A key's highest version was still transaction `{0}`'s estimate (a write it was
+    /// expected to redo) after the block finished (a bug: the output would be wrong).
+    #[error("transaction {0}'s write was still an estimate after the block finished")]
+    UnfinishedWrite(usize),
 }
 
 /// Result with this crate's [`Error`].

@@ -455,7 +455,7 @@ impl Shared<'_> {
             executions += r.executions as u64;
             receipts.push(r);
         }
-        let writes = self.mv.into_final_pairs();
+        let writes = self.mv.into_final_pairs()?;
         Ok(StmOutput {
             receipts,
             writes,

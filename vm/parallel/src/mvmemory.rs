@@ -9,6 +9,11 @@ use std::hash::BuildHasher;
 use parking_lot::Mutex;
 use supervm_vm::{ReadSet, WriteSet};
 
+use crate::error::{Error, Result};
+
+/// Writes as (key, value) pairs, keys unique, in no particular order (`None`: deleted).
+pub type WritePairs = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 const SHARDS: usize = 64;
 
 /// A version: (transaction index, incarnation).
@@ -240,10 +245,11 @@ impl MvMemory {
 
     /// The block's final writes, in no particular order: for every key, the value of
     /// its highest writer. Only meaningful once every transaction is executed and
-    /// validated.
+    /// validated; a key whose highest version is still an estimate then is a bug, and
+    /// fails the block ([`Error::UnfinishedWrite`]) instead of leaving the key out.
     /// Shards are drained (and what they no longer need freed) in parallel on the
     /// current rayon pool.
-    pub fn into_final_pairs(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    pub fn into_final_pairs(self) -> Result<WritePairs> {
         use rayon::prelude::*;
         self.shards
             .into_par_iter()
@@ -253,16 +259,17 @@ impl MvMemory {
                     .versions
                     .into_iter()
                     .filter_map(|(k, versions)| match versions.into_last() {
-                        Some((_, Cell::Value(v))) => Some((k, v)),
-                        _ => None,
+                        Some((_, Cell::Value(v))) => Some(Ok((k, v))),
+                        Some((i, Cell::Estimate)) => Some(Err(Error::UnfinishedWrite(i))),
+                        None => None,
                     })
             })
             .collect()
     }
 
     /// [`MvMemory::into_final_pairs`] as a write set.
-    pub fn into_final_writes(self) -> WriteSet {
-        write_set(self.into_final_pairs())
+    pub fn into_final_writes(self) -> Result<WriteSet> {
+        Ok(write_set(self.into_final_pairs()?))
     }
 }
 
@@ -323,5 +330,20 @@ mod tests {
         assert!(!m.record((1, 1), ReadSet::default(), &ws(&[]), Some(&first)));
         assert_eq!(m.read(b"k", 2), MvRead::NotFound);
         assert_eq!(m.keys_after(b"k", None, 10), vec![b"k".to_vec()]);
+    }
+
+    #[test]
+    fn a_final_estimate_fails_the_output_instead_of_dropping_the_key() {
+        let m = MvMemory::new(4, false);
+        let w = ws(&[(b"k", Some(b"1")), (b"j", Some(b"2"))]);
+        assert!(m.record((2, 0), ReadSet::default(), &w, None));
+        m.convert_writes_to_estimates(2, &w);
+        assert!(matches!(
+            m.into_final_pairs(),
+            Err(Error::UnfinishedWrite(2))
+        ));
+        let m = MvMemory::new(4, false);
+        assert!(m.record((2, 0), ReadSet::default(), &w, None));
+        assert_eq!(m.into_final_writes().unwrap(), w);
     }
 }
