@@ -32,7 +32,8 @@
 //!
 //! `cpu_seconds` is the CPU time the whole process used during the pipelined run (every
 //! thread: workers, committer, RocksDB's background threads), and `cores_busy` that
-//! divided by the run's wall time: how close the run came to keeping both cores busy.
+//! divided by the run's wall time: how many cores it kept busy on average (2.0 is both
+//! of a 2-core machine).
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -36,11 +36,11 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 /// kept busy on average.
 pub fn process_cpu_seconds() -> f64 {
     // SAFETY: getrusage fills the zeroed struct it is given and reads nothing else.
-    let u = unsafe {
+    let (rc, u) = unsafe {
         let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut u);
-        u
+        (libc::getrusage(libc::RUSAGE_SELF, &mut u), u)
     };
+    assert_eq!(rc, 0, "getrusage: {}", std::io::Error::last_os_error());
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     secs(u.ru_utime) + secs(u.ru_stime)
 }

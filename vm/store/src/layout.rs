@@ -50,10 +50,17 @@ pub const META_PREV_HEAD: &[u8] = b"prev-head";
 /// Coordinator meta key: the history floor, u64 LE (absent: 0): the height at and
 /// below which the shards' compactions may have dropped undo records (bounded history,
 /// `StoreConfig::history_blocks`), or a batch committed without state history wrote
-/// none. Written with each decision (never lower than before); the compactions use
-/// the one of the decision before the last (`two_phase.rs`): reads below it stay
-/// refused whatever the configuration the store is opened with later.
+/// none. Written with each decision (never lower than before, unless recovery takes
+/// the decision back: [`META_PREV_HISTORY_FLOOR`]); the compactions use the one of
+/// the decision before the last, or an older one (in synced steps without fsync;
+/// `two_phase.rs`): reads below it stay refused whatever the configuration the store
+/// is opened with later.
 pub const META_HISTORY_FLOOR: &[u8] = b"history-floor";
+/// Coordinator meta key: the history floor before the last decision, u64 LE (absent:
+/// the history floor's value). Recovery puts it back as the floor when it takes that
+/// decision back; an opening store's compactions start from it (they trail the
+/// decided floor by one decision, as while the store runs).
+pub const META_PREV_HISTORY_FLOOR: &[u8] = b"prev-history-floor";
 /// Coordinator meta key: the shard count, u32 LE, written when the store is created.
 pub const META_SHARDS: &[u8] = b"shards";
 /// Coordinator meta key: the store's on-disk format, u32 LE, written when the store

@@ -271,9 +271,17 @@ impl Store {
         let floor =
             meta(&coord, layout::META_HISTORY_FLOOR, "history floor")?.map(u64::from_le_bytes);
         let history_floor = std::sync::Arc::new(AtomicU64::new(floor.unwrap_or(0)));
-        // (the floor read here is durable: RocksDB flushes what its WAL recovery
-        // replayed before it opens)
-        let compaction_floor = std::sync::Arc::new(AtomicU64::new(floor.unwrap_or(0)));
+        // The compactions start from the floor before the last decision (recovery may
+        // take that decision back and put its floor back). What is read here is
+        // durable: RocksDB flushes what its WAL recovery replayed before it opens.
+        let prev_floor = meta(
+            &coord,
+            layout::META_PREV_HISTORY_FLOOR,
+            "previous history floor",
+        )?
+        .map(u64::from_le_bytes);
+        let compaction_floor =
+            std::sync::Arc::new(AtomicU64::new(prev_floor.or(floor).unwrap_or(0)));
         let bounded =
             (config.state_history && config.history_blocks.is_some()).then_some(&compaction_floor);
         let mut shards = Vec::with_capacity(config.shards as usize);
@@ -293,6 +301,10 @@ impl Store {
         let fail = |p: FailPoint| config.injected(p);
         let (head, taken_back) = settle_decision(&coord, &shards, head)?;
         if taken_back.is_some() {
+            // (the take-back put the floor before that decision back)
+            let floor = meta(&coord, layout::META_HISTORY_FLOOR, "history floor")?
+                .map_or(0, u64::from_le_bytes);
+            history_floor.store(floor, std::sync::atomic::Ordering::Release);
             fail(FailPoint::RecoveryAfterTakeBack)?;
         }
         let mut recovery = recover(&shards, &head, &fail)?;
@@ -570,6 +582,15 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
     let mut wb = crate::history::take_back_rows(coord, prev.blocks, head.blocks, head.batch)?;
     wb.put(layout::META_HEAD, prev.encode());
     wb.delete(layout::META_PREV_HEAD);
+    // The floor before the taken-back decision (which may have raised it past what the
+    // restored head needs: a batch without state history records its own last block).
+    if let Some(p) = meta::<8>(
+        coord,
+        layout::META_PREV_HISTORY_FLOOR,
+        "previous history floor",
+    )? {
+        wb.put(layout::META_HISTORY_FLOOR, p);
+    }
     coord
         .write_opt(wb, &db::marker_writes())
         .ctx(|| format!("coordinator take back batch {}", head.batch))?;

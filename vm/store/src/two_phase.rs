@@ -127,10 +127,10 @@ impl Store {
         } else {
             new_head.blocks.saturating_sub(1)
         };
-        let floor = self
+        let prev_floor = self
             .history_floor
-            .load(std::sync::atomic::Ordering::Acquire)
-            .max(horizon);
+            .load(std::sync::atomic::Ordering::Acquire);
+        let floor = prev_floor.max(horizon);
         let records = lockable(&mut batch.prepared);
         par_each_and(
             &self.shards[..upto],
@@ -148,7 +148,10 @@ impl Store {
                 self.config.injected(FailPoint::BeforeDecision)?;
                 // (built here, while the shards' writes are already under way)
                 self.coord
-                    .write_opt(self.decision(id, history, new_head, head, floor), &durable)
+                    .write_opt(
+                        self.decision(id, history, new_head, head, (prev_floor, floor)),
+                        &durable,
+                    )
                     .ctx(|| format!("coordinator decide batch {id}"))
             },
         )?;
@@ -206,8 +209,10 @@ impl Store {
     /// damage that recovery accepts as a clean prefix, reopened with a longer history),
     /// the floor in force is at least that one's, so nothing a servable height needs
     /// is gone. In the modes that do not fsync each commit, a power loss may lose more
-    /// than one decision: there the coordinator's WAL is synced before the compactions
-    /// move on, at most once per [`COMPACTION_FLOOR_STEP`] blocks of floor.
+    /// than one decision: there the shards' and the coordinator's WALs are synced
+    /// before the compactions move on, at most once per [`COMPACTION_FLOOR_STEP`]
+    /// blocks of floor. A failed sync fails the commit (its batch is decided and
+    /// applied, and survives the reopen the poisoned store then needs).
     fn advance_compaction_floor(&self, floor: u64) -> Result<()> {
         use std::sync::atomic::Ordering::AcqRel;
         let current = self
@@ -223,6 +228,13 @@ impl Store {
             Durability::NoFsyncLosesRecentOnPowerLoss => {
                 if floor < current.saturating_add(COMPACTION_FLOOR_STEP) {
                     return Ok(());
+                }
+                // (shards first: the coordinator's decisions never get durable ahead
+                // of the prepare records they rely on)
+                for sh in &self.shards {
+                    sh.db.flush_wal(true).ctx(|| {
+                        format!("shard {} sync before the history floor moves", sh.index)
+                    })?;
                 }
                 self.coord
                     .flush_wal(true)
@@ -243,7 +255,7 @@ impl Store {
         history: &[BlockRecord],
         new_head: &Head,
         prev: &Head,
-        floor: u64,
+        (prev_floor, floor): (u64, u64),
     ) -> WriteBatch {
         let cf = |n| self.coord.cf_handle(n).expect("column family exists");
         let (blocks, block_hash, txs) = (cf(CF_BLOCKS), cf(CF_BLOCK_HASH), cf(CF_TXS));
@@ -317,6 +329,7 @@ impl Store {
         wb.put(layout::META_HEAD, new_head.encode());
         if floor > 0 {
             wb.put(layout::META_HISTORY_FLOOR, floor.to_le_bytes());
+            wb.put(layout::META_PREV_HISTORY_FLOOR, prev_floor.to_le_bytes());
         }
         wb
     }

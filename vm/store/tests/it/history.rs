@@ -804,3 +804,82 @@ fn without_fsync_the_compactions_floor_moves_in_synced_steps() {
     // (every block changed one key: one group per block)
     assert_eq!(lasts, (synced + 1..blocks).collect::<Vec<_>>());
 }
+
+/// A batch committed without state history records its own last block as the floor;
+/// if recovery takes that decision back, the floor before it comes back with the head,
+/// and the heights whose undo records exist read again.
+#[test]
+fn a_taken_back_decision_gives_back_the_floor_before_it() {
+    use rand::SeedableRng;
+    use std::sync::atomic::Ordering::SeqCst;
+    let seed = crate::support::seed("floor_take_back");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        shards: 2,
+        ..StoreConfig::default()
+    };
+    // The committed blocks' writes (a taken-back block is not one).
+    let mut blocks: Vec<WriteSet> = Vec::new();
+    fn stage_three(
+        rng: &mut rand_chacha::ChaCha8Rng,
+        staging: &mut Staging,
+        committed: Option<&mut Vec<WriteSet>>,
+    ) {
+        let mut staged = Vec::new();
+        for _ in 0..3 {
+            let w = crate::support::random_writes(rng, 20);
+            crate::support::stage(staging, &w);
+            staged.push(w);
+        }
+        if let Some(c) = committed {
+            c.extend(staged);
+        }
+    }
+    let models_of = |blocks: &[WriteSet]| {
+        let mut model = crate::support::Model::default();
+        let mut keys = std::collections::BTreeSet::new();
+        let mut models = Vec::new();
+        for w in blocks {
+            keys.extend(w.keys().cloned());
+            model.apply_block(w);
+            models.push(model.clone());
+        }
+        (models, keys)
+    };
+    {
+        let store = Arc::new(open(dir.path(), config.clone()));
+        let mut staging = Staging::new(store.clone());
+        stage_three(&mut rng, &mut staging, Some(&mut blocks));
+        store.commit(staging.seal().unwrap()).unwrap();
+    }
+    {
+        // Without state history, a crash in the prepare round: decided on the
+        // coordinator, never prepared on shard 1.
+        let (crashing, armed) =
+            crate::support::crash_when_armed(2, supervm_store::FailPoint::PrepareShard(1));
+        let store = Arc::new(open(
+            dir.path(),
+            StoreConfig {
+                state_history: false,
+                ..crashing
+            },
+        ));
+        let mut staging = Staging::new(store.clone());
+        stage_three(&mut rng, &mut staging, None);
+        armed.store(true, SeqCst);
+        assert!(store.commit(staging.seal().unwrap()).is_err());
+    }
+    let (store, recovery) = supervm_store::Store::open(dir.path(), config.clone()).unwrap();
+    assert_eq!(recovery.taken_back, Some(2), "{recovery:?}");
+    assert_eq!(store.oldest_readable_height(), 0, "seed {seed}");
+    let (models, keys) = models_of(&blocks);
+    crate::support::assert_past_reads(&store, &models, &keys, 0);
+    let store = Arc::new(store);
+    let mut staging = Staging::new(store.clone());
+    stage_three(&mut rng, &mut staging, Some(&mut blocks));
+    store.commit(staging.seal().unwrap()).unwrap();
+    assert_eq!(store.oldest_readable_height(), 0, "seed {seed}");
+    let (models, keys) = models_of(&blocks);
+    crate::support::assert_past_reads(&store, &models, &keys, 0);
+}
