@@ -48,6 +48,8 @@ pub struct CommitBatch {
     pub(crate) blocks: Vec<BlockRecord>,
     /// The head once committed.
     pub(crate) head: Head,
+    /// The head it was staged on: the store must stand there to commit it.
+    pub(crate) parent: Head,
 }
 
 impl CommitBatch {
@@ -95,6 +97,9 @@ pub struct Staging {
     next_batch: u64,
     next_height: u64,
     last_hash: [u8; 32],
+    /// The head the next sealed batch follows (the committed head at the start, then
+    /// each sealed batch's).
+    sealed_head: Head,
 }
 
 impl std::fmt::Debug for Staging {
@@ -124,6 +129,7 @@ impl Staging {
             next_batch: head.batch + 1,
             next_height: head.blocks,
             last_hash: head.block_hash,
+            sealed_head: head,
         }
     }
 
@@ -322,16 +328,19 @@ impl Staging {
         layer.batch = batch;
         self.sealed.push_back(Arc::new(layer));
         self.next_batch += 1;
+        let head = Head {
+            batch,
+            blocks: self.next_height,
+            block_hash: self.last_hash,
+            lthash: self.lthash(),
+        };
+        let parent = std::mem::replace(&mut self.sealed_head, head.clone());
         Some(CommitBatch {
             batch,
             prepared,
             blocks: std::mem::take(&mut self.open_blocks),
-            head: Head {
-                batch,
-                blocks: self.next_height,
-                block_hash: self.last_hash,
-                lthash: self.lthash(),
-            },
+            head,
+            parent,
         })
     }
 }

@@ -52,6 +52,8 @@ impl Store {
             });
         }
         let head = self.committed.read().head.clone();
+        // (the parent check covers the others but for the shard count; they stay for
+        // their message)
         if batch.batch != head.batch + 1
             || batch.blocks.first().map(|b| b.height) != Some(head.blocks)
             || batch.prepared.len() != self.shards.len()
@@ -62,6 +64,16 @@ impl Store {
                 batch.blocks.first().map(|b| b.height),
                 head.batch,
                 head.blocks
+            )));
+        }
+        if batch.parent != head {
+            return Err(Error::BadBatch(format!(
+                "batch {} was staged on a state the store does not stand at (its parent: block hash {}, root {}; the committed head: block hash {}, root {}): a batch refused before it, or another staging, committed in between; start a new Staging",
+                batch.batch,
+                crate::store::hex(&batch.parent.block_hash),
+                crate::store::hex(&batch.parent.lthash.root()),
+                crate::store::hex(&head.block_hash),
+                crate::store::hex(&head.lthash.root())
             )));
         }
         let id = batch.batch;

@@ -80,6 +80,27 @@ fn a_batch_from_a_stale_staging_is_rejected() {
     let err = store.commit(b.seal().unwrap()).unwrap_err();
     assert!(matches!(err, supervm_store::Error::BadBatch(_)), "{err}");
     assert_eq!(store.get(b"k").unwrap(), Some(b"1".to_vec()));
+    // The refused staging's next batch has the id and first height the store expects,
+    // but was staged on top of the refused one: refused too, and the store (state,
+    // root, head) stays as `a` left it.
+    let head = store.head();
+    stage(&mut b, &w(&[(b"j", Some(b"3"))]));
+    let next = b.seal().unwrap();
+    assert_eq!(next.id(), head.batch + 1);
+    assert_eq!(next.blocks()[0].height, head.blocks);
+    let err = store.commit(next).unwrap_err();
+    assert!(
+        matches!(&err, supervm_store::Error::BadBatch(m) if m.contains("does not stand at")),
+        "{err}"
+    );
+    assert_eq!(store.head(), head);
+    assert_eq!(store.get(b"k").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(store.get(b"j").unwrap(), None);
+    // A staging started anew commits on top of it.
+    let mut c = Staging::new(store.clone());
+    stage(&mut c, &w(&[(b"j", Some(b"3"))]));
+    store.commit(c.seal().unwrap()).unwrap();
+    store.verify_state_root().unwrap();
 }
 
 #[test]
