@@ -71,6 +71,10 @@ pub const META_FORMAT: &[u8] = b"format";
 pub const FORMAT: u32 = 3;
 /// Meta key present while a store is open without a WAL (cleared on clean close).
 pub const META_NOWAL_OPEN: &[u8] = b"nowal-open";
+/// Meta key written (synced) before recovery's first write and deleted once the whole
+/// state has been rescanned and hashes to the head's root: while present, every open
+/// rescans, so a refused or interrupted check is never skipped by a later open.
+pub const META_VERIFY_PENDING: &[u8] = b"verify-pending";
 
 /// The shard that owns `key`: FNV-1a 64 of the key, modulo the shard count. Fixed by
 /// this layout (not a library hasher) so that a store reads the same on every build.

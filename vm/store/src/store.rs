@@ -299,7 +299,24 @@ impl Store {
             None => Head::genesis(),
         };
         let fail = |p: FailPoint| config.injected(p);
-        let (head, taken_back) = settle_decision(&coord, &shards, head)?;
+        // Before recovery's first write, a synced marker that the state must be
+        // rescanned; an earlier open's marker means a rescan is still owed.
+        let rescan = std::cell::Cell::new(
+            coord
+                .get(layout::META_VERIFY_PENDING)
+                .ctx(|| "read verify marker".into())?
+                .is_some(),
+        );
+        let before_write = || -> Result<()> {
+            if !rescan.get() {
+                coord
+                    .put_opt(layout::META_VERIFY_PENDING, [1], &db::marker_writes())
+                    .ctx(|| "write verify marker".into())?;
+                rescan.set(true);
+            }
+            Ok(())
+        };
+        let (head, taken_back) = settle_decision(&coord, &shards, head, &before_write)?;
         if taken_back.is_some() {
             // (the take-back put the floor before that decision back)
             let floor = meta(&coord, layout::META_HISTORY_FLOOR, "history floor")?
@@ -307,7 +324,8 @@ impl Store {
             history_floor.store(floor, std::sync::atomic::Ordering::Release);
             fail(FailPoint::RecoveryAfterTakeBack)?;
         }
-        let mut recovery = recover(&shards, &head, &fail)?;
+        let mut recovery = recover(&shards, &head, &fail, &before_write)?;
+        let rescan = rescan.get();
         if let Some(b) = taken_back
             && !recovery.rolled_back.contains(&b)
         {
@@ -371,11 +389,16 @@ impl Store {
             commit_lock: Mutex::new(None),
             poisoned: std::sync::atomic::AtomicBool::new(false),
         };
-        // A batch redone or rolled back wrote state on this open: the whole state is
-        // rescanned and must hash to the committed root (a clean open trusts the
-        // shards' stored lattice hashes, checked above).
-        if recovery.changed_state() {
+        // A batch redone or rolled back wrote state on this open (or an earlier open
+        // recovered and never finished this check): the whole state is rescanned and
+        // must hash to the committed root (a clean open trusts the shards' stored
+        // lattice hashes, checked above).
+        if rescan || recovery.changed_state() {
             store.verify_state_root()?;
+            store
+                .coord
+                .delete_opt(layout::META_VERIFY_PENDING, &db::marker_writes())
+                .ctx(|| "clear verify marker".into())?;
         }
         Ok((store, recovery))
     }
@@ -518,7 +541,12 @@ impl Drop for Store {
 /// batch while another applied it, a durable record was lost: `Error::Corrupt`,
 /// nothing changed. So is a shard past the head that settling leaves, or holding a
 /// prepare record more than one batch past it ([`no_lost_decision`]).
-fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Option<u64>)> {
+fn settle_decision(
+    coord: &DB,
+    shards: &[Shard],
+    head: Head,
+    before_write: &dyn Fn() -> Result<()>,
+) -> Result<(Head, Option<u64>)> {
     // (applied batch, batches with a prepare record) of every shard
     let status = shards
         .iter()
@@ -579,6 +607,7 @@ fn settle_decision(coord: &DB, shards: &[Shard], head: Head) -> Result<(Head, Op
         }
     }
     no_lost_decision(shards, &status, prev.batch)?;
+    before_write()?;
     let mut wb = crate::history::take_back_rows(coord, prev.blocks, head.blocks, head.batch)?;
     wb.put(layout::META_HEAD, prev.encode());
     wb.delete(layout::META_PREV_HEAD);
@@ -649,6 +678,7 @@ fn recover(
     shards: &[Shard],
     head: &Head,
     fail: &dyn Fn(FailPoint) -> Result<()>,
+    before_write: &dyn Fn() -> Result<()>,
 ) -> Result<Recovery> {
     let mut rec = Recovery::default();
     for s in shards {
@@ -663,6 +693,7 @@ fn recover(
                 // As the commit applies: without the WAL, the prepare record staying
                 // until the flush below persists the redo (a crash before it redoes
                 // the batch again).
+                before_write()?;
                 s.db.write_opt(s.apply_batch(&p), &db::apply_writes())
                     .ctx(|| format!("shard {} redo batch {}", s.index, p.batch))?;
                 applied = p.batch;
@@ -679,6 +710,7 @@ fn recover(
                     s.index, p.batch, applied
                 )));
             } else if p.batch > head.batch {
+                before_write()?;
                 s.db.delete_opt(layout::prepared_key(p.batch), &db::marker_writes())
                     .ctx(|| format!("shard {} roll back batch {}", s.index, p.batch))?;
                 rec.rolled_back.push(p.batch);

@@ -558,3 +558,72 @@ fn a_shard_past_the_decision_log_is_refused_before_any_rollback() {
         "shard 0's prepare record was rolled back before the refusal"
     );
 }
+
+/// A state that recovery finds not to hash to the head's root is refused, and stays
+/// refused: the open that redid the batches and then failed the rescan leaves the
+/// rescan owed (a marker), so the next open, with nothing left to redo, rescans again
+/// instead of trusting the shards.
+#[test]
+fn a_failed_rescan_after_recovery_is_not_skipped_by_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = commit_clean(dir.path(), 3, 2);
+    // A third batch decided and prepared everywhere, its apply lost to a crash.
+    {
+        let (config, armed) = crate::support::crash_when_armed(SHARDS, FailPoint::ApplyShard(0));
+        let store = Arc::new(open(dir.path(), config));
+        let mut staging = Staging::new(store.clone());
+        for w in batch_blocks(3, 3) {
+            stage(&mut staging, &w);
+        }
+        armed.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(store.commit(staging.seal().unwrap()).is_err());
+    }
+    // Meanwhile a state value of shard 1 changes behind the store's back.
+    let (key, _) = model
+        .state
+        .iter()
+        .find(|(k, _)| layout::shard_of(k, SHARDS) == 1)
+        .expect("a key on shard 1");
+    {
+        let db = raw_shard(dir.path(), 1);
+        let cf = db.cf_handle("state").unwrap();
+        db.put_cf(cf, key, b"tampered").unwrap();
+    }
+    for attempt in 0..2 {
+        match Store::open(dir.path(), sharded()) {
+            Err(Error::Corrupt(m)) => {
+                assert!(
+                    m.contains("scanned state hashes to"),
+                    "attempt {attempt}: {m}"
+                )
+            }
+            other => panic!("attempt {attempt}: {:?}", other.map(|(_, r)| r)),
+        }
+    }
+}
+
+/// A rescan that passes clears the marker: later opens trust the shards again.
+#[test]
+fn a_passed_rescan_clears_its_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = commit_clean(dir.path(), 4, 2);
+    {
+        let (config, armed) =
+            crate::support::crash_when_armed(SHARDS, FailPoint::ApplyShard(1));
+        let store = Arc::new(open(dir.path(), config));
+        let mut staging = Staging::new(store.clone());
+        for w in batch_blocks(4, 3) {
+            stage(&mut staging, &w);
+            model.apply_block(&w);
+        }
+        model.batches = 3;
+        armed.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(store.commit(staging.seal().unwrap()).is_err());
+    }
+    let (store, recovery) = Store::open(dir.path(), sharded()).unwrap();
+    assert_eq!(recovery.redone, vec![3]);
+    check_consistent(&store, &model);
+    drop(store);
+    let coord = crate::support::raw_coord(dir.path());
+    assert_eq!(coord.get(layout::META_VERIFY_PENDING).unwrap(), None);
+}
