@@ -535,11 +535,11 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         &chain,
         MethodSpec::new("events.query", "Events filtered by contract, topics and block range, in chain order, with cursor paging.")
             .param(ParamSpec::optional("contract", "Contract address.", hexs()))
-            .param(ParamSpec::optional("topics", "Per position, the topic required there (hex) or null.", json!({"type": "array", "items": {"type": ["string", "null"]}})))
-            .param(ParamSpec::optional("from_height", "Lowest height.", int()))
-            .param(ParamSpec::optional("to_height", "Highest height.", int()))
+            .param(ParamSpec::optional("topics", "Per position, the topic required there (hex) or null; at most 4 positions.", json!({"type": "array", "maxItems": 4, "items": {"type": ["string", "null"]}})))
+            .param(ParamSpec::optional("from_height", "Lowest height (at most to_height).", int()))
+            .param(ParamSpec::optional("to_height", "Highest height (default: the latest). Above the latest, the last page's cursor stands after the latest block.", int()))
             .param(ParamSpec::optional("cursor", "next_cursor of the previous page.", s("height:tx:event")))
-            .param(ParamSpec::optional("limit", "Page size (default 100, max 1000).", int()))
+            .param(ParamSpec::optional("limit", "Page size, 1 to 1000 (default 100).", json!({"type": "integer", "minimum": 1, "maximum": 1000})))
             .result("page", obj()),
         |c, p: EventsParams| {
             queries::events_query(c, p.contract.as_deref(), &p.topics, p.from_height, p.to_height, p.cursor.as_deref(), p.limit)

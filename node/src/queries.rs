@@ -522,10 +522,41 @@ pub fn events_query(
     let contract = contract
         .map(|c| hex32(c, "contract").map(Address))
         .transpose()?;
+    // (an event has at most MAX_TOPICS topics: a longer list matches nothing, and each
+    // position costs a comparison per event scanned)
+    if topics.len() > supervm_abi::limits::MAX_TOPICS {
+        return Err(Error::InvalidParam {
+            param: "topics",
+            reason: format!(
+                "{} positions; an event has at most {}",
+                topics.len(),
+                supervm_abi::limits::MAX_TOPICS
+            ),
+        });
+    }
     let topics = topics
         .iter()
         .map(|t| t.as_deref().map(|t| hex_param(t, "topics")).transpose())
         .collect::<Result<Vec<_>>>()?;
+    let after = cursor.map(parse_cursor).transpose()?;
+    let limit = match limit {
+        None => EVENTS_PAGE_DEFAULT,
+        Some(l) if (1..=EVENTS_PAGE_MAX).contains(&l) => l,
+        Some(l) => {
+            return Err(Error::InvalidParam {
+                param: "limit",
+                reason: format!("{l} is not between 1 and {EVENTS_PAGE_MAX}"),
+            });
+        }
+    };
+    if let (Some(from), Some(to)) = (from_height, to_height)
+        && from > to
+    {
+        return Err(Error::InvalidParam {
+            param: "from_height",
+            reason: format!("{from} is above to_height {to}"),
+        });
+    }
     let Some(latest) = chain.latest_height() else {
         return Ok(EventsPage {
             events: vec![],
@@ -537,14 +568,23 @@ pub fn events_query(
         topics,
         from_height: from_height.unwrap_or(0),
         to_height: Some(to_height.map_or(latest, |t| t.min(latest))),
-        after: cursor.map(parse_cursor).transpose()?,
-        limit: limit.unwrap_or(100).clamp(1, 1000),
+        after,
+        limit,
     })?;
+    // A range reaching past the latest block is not done when the latest is: the
+    // cursor then stands after the latest block's events, for the blocks to come.
+    let next =
+        next.or((to_height.is_some_and(|t| t > latest)).then_some((latest, u32::MAX, u32::MAX)));
     Ok(EventsPage {
         events: evs.iter().map(event_view).collect(),
         next_cursor: next.map(|(h, t, e)| format!("{h}:{t}:{e}")),
     })
 }
+
+/// `events.query`'s page size when the call names none.
+pub const EVENTS_PAGE_DEFAULT: usize = 100;
+/// The largest page `events.query` serves.
+pub const EVENTS_PAGE_MAX: usize = 1000;
 
 /// A transaction that passed the stateless checks: decoded, its hash, its bytes.
 pub type Checked = (SignedTx, [u8; 32], Vec<u8>);

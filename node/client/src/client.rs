@@ -274,11 +274,13 @@ pub struct EventFilter {
     pub topics: Vec<Option<Vec<u8>>>,
     /// Lowest block height (default 0).
     pub from_height: Option<u64>,
-    /// Highest block height (default, and at most, the latest).
+    /// Highest block height (default: the latest when the call is served). Above the
+    /// latest, the last page's cursor stands after the latest block, to continue from
+    /// as blocks come.
     pub to_height: Option<u64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Page size (the node's default 100, at most 1,000).
+    /// Page size (the node's default 100; 1 to 1,000, else the node refuses the call).
     pub limit: Option<usize>,
 }
 

@@ -45,6 +45,15 @@ async fn parameters_and_visibility() {
     invalid_param(&events, "cursor");
     let events = call(&url, "events.query", json!({"topics": ["nothex"]})).await;
     invalid_param(&events, "topics");
+    // (an event has at most 4 topics)
+    let five = json!({"topics": [null, null, null, null, null]});
+    invalid_param(&call(&url, "events.query", five).await, "topics");
+    for limit in [0, 1001] {
+        let events = call(&url, "events.query", json!({"limit": limit})).await;
+        invalid_param(&events, "limit");
+    }
+    let backwards = json!({"from_height": 9, "to_height": 3});
+    invalid_param(&call(&url, "events.query", backwards).await, "from_height");
     let too_many = vec!["00"; 10_001];
     let batch = call(&url, "tx.submit_batch", json!({"txs": too_many})).await;
     invalid_param(&batch, "txs");
@@ -95,6 +104,19 @@ async fn parameters_and_visibility() {
     assert_eq!(next["result"], Value::Null, "{next}");
     let at = call(&url, "block.get", json!({"height": latest})).await;
     assert_eq!(at["result"]["height"], latest, "{at}");
+    // A range up to the latest block is done there; one reaching past it is not: its
+    // cursor stands after the latest block's events, and resumes from there.
+    let to_latest = json!({"to_height": latest, "limit": 1000});
+    let page = call(&url, "events.query", to_latest).await;
+    assert!(page["result"].get("next_cursor").is_none(), "{page}");
+    let past = json!({"to_height": latest + 100, "limit": 1000});
+    let page = call(&url, "events.query", past).await;
+    let end = format!("{latest}:4294967295:4294967295");
+    assert_eq!(page["result"]["next_cursor"], end.as_str(), "{page}");
+    let resumed = json!({"to_height": latest + 100, "cursor": end});
+    let page = call(&url, "events.query", resumed).await;
+    assert_eq!(page["result"]["events"], json!([]), "{page}");
+    assert_eq!(page["result"]["next_cursor"], end.as_str(), "{page}");
     node.stop().await;
 }
 

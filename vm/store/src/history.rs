@@ -174,8 +174,15 @@ impl Store {
             .iterator_cf(self.cf(cf), IteratorMode::From(&seek, Direction::Forward))
         {
             let (k, v) = item.ctx(|| "event index".into())?;
-            if !k.starts_with(&prefix) || k.len() != prefix.len() + 8 {
+            if !k.starts_with(&prefix) {
                 break;
+            }
+            if k.len() != prefix.len() + 8 {
+                return Err(crate::Error::Corrupt(format!(
+                    "a {cf} row's key is {} bytes, not {}",
+                    k.len(),
+                    prefix.len() + 8
+                )));
             }
             let height = u64::from_be_bytes(k[prefix.len()..].try_into().expect("8 bytes"));
             if height > to {

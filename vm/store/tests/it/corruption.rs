@@ -608,8 +608,7 @@ fn a_passed_rescan_clears_its_marker() {
     let dir = tempfile::tempdir().unwrap();
     let mut model = commit_clean(dir.path(), 4, 2);
     {
-        let (config, armed) =
-            crate::support::crash_when_armed(SHARDS, FailPoint::ApplyShard(1));
+        let (config, armed) = crate::support::crash_when_armed(SHARDS, FailPoint::ApplyShard(1));
         let store = Arc::new(open(dir.path(), config));
         let mut staging = Staging::new(store.clone());
         for w in batch_blocks(4, 3) {
