@@ -247,13 +247,19 @@ pub fn random_block(w: &World, seed: u64, n: usize) -> Vec<Transaction> {
                         .encode();
                     call(from, w.escrow, "create_offer", args, GAS)
                 }
-                74..=81 => call(
+                74..=78 => call(
                     from,
                     w.escrow,
                     "accept",
                     (rng.gen_range(0..24u64),).encode(),
                     GAS,
                 ),
+                // Several accepts, each through `try_call`: a failed payment is rolled
+                // back and the call goes on, committing the accepts that worked.
+                79..=81 => {
+                    let ids: Vec<u64> = (0..3).map(|_| rng.gen_range(0..24u64)).collect();
+                    call(from, w.escrow, "try_accept_many", (ids,).encode(), GAS)
+                }
                 roll @ 82..=89 => {
                     let function = match roll {
                         82..=86 => "add",

@@ -37,17 +37,24 @@ fn points() -> Vec<FailPoint> {
 type Armed = Arc<Mutex<Option<(FailPoint, FailAction)>>>;
 
 /// `base` with a fail hook that injects the armed action at the armed point.
-fn armed_config(base: StoreConfig) -> (Armed, StoreConfig) {
+/// How many times the hook injected a fault at each point.
+type Fired = Arc<Mutex<std::collections::HashMap<FailPoint, usize>>>;
+
+fn armed_config(base: StoreConfig) -> (Armed, Fired, StoreConfig) {
     let armed: Armed = Arc::new(Mutex::new(None));
-    let hook = armed.clone();
+    let fired: Fired = Arc::default();
+    let (hook, count) = (armed.clone(), fired.clone());
     let config = StoreConfig {
         fail: Some(Arc::new(move |p| match *hook.lock().unwrap() {
-            Some((at, action)) if at == p => action,
+            Some((at, action)) if at == p => {
+                *count.lock().unwrap().entry(p).or_insert(0) += 1;
+                action
+            }
             _ => FailAction::Continue,
         })),
         ..base
     };
-    (armed, config)
+    (armed, fired, config)
 }
 
 fn decided(p: FailPoint) -> bool {
@@ -160,14 +167,13 @@ fn crash_at_every_two_phase_step_matches_model() {
     let seed = seed("crash_model");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let (armed, config) = armed_config(StoreConfig {
+    let (armed, fired, config) = armed_config(StoreConfig {
         shards: SHARDS,
         durability: Durability::Fsync,
         cache_bytes: 8 << 10, // small, so reads fall through to RocksDB
         ..StoreConfig::default()
     });
     let mut model = Model::default();
-    let mut hits = std::collections::HashMap::new();
     let mut longest_redo = 0;
     let rounds = 10;
     for round in 0..rounds {
@@ -202,7 +208,6 @@ fn crash_at_every_two_phase_step_matches_model() {
                 matches!(err, Error::Injected(p) if p == point),
                 "round {round} {point:?}: {err}"
             );
-            *hits.entry(point).or_insert(0) += 1;
             // The store refuses further work until reopened.
             let refused = store.commit(next).expect_err("writes refused");
             assert!(matches!(refused, Error::Poisoned { .. }), "{refused}");
@@ -225,8 +230,11 @@ fn crash_at_every_two_phase_step_matches_model() {
             ));
         }
     }
+    // (counted by the fail hook each time it injected the fault)
+    let fired = fired.lock().unwrap();
     for p in points() {
-        assert!(hits[&p] >= 10, "{p:?} hit {} times", hits[&p]);
+        let n = fired.get(&p).copied().unwrap_or(0);
+        assert!(n >= 10, "{p:?} injected {n} times");
     }
     // Some reopen redid several batches, as after a real crash.
     assert!(
@@ -235,7 +243,7 @@ fn crash_at_every_two_phase_step_matches_model() {
     );
     println!(
         "crash_model: {} faults, {} batches, {} blocks",
-        points().iter().map(|p| hits[p]).sum::<i32>(),
+        fired.values().sum::<usize>(),
         model.batches,
         model.blocks
     );
@@ -514,7 +522,7 @@ fn a_crash_during_recovery_is_finished_by_the_next_open() {
     let seed = seed("recovery_crash");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let (armed, config) = armed_config(StoreConfig {
+    let (armed, _, config) = armed_config(StoreConfig {
         shards: SHARDS,
         ..StoreConfig::default()
     });
@@ -591,7 +599,7 @@ fn a_crash_during_recovery_is_finished_by_the_next_open() {
 #[test]
 fn shards_flushed_at_different_points_are_redone_each_from_its_own() {
     let dir = tempfile::tempdir().unwrap();
-    let (armed, config) = armed_config(StoreConfig {
+    let (armed, _, config) = armed_config(StoreConfig {
         shards: 2,
         write_buffer_bytes: 64 << 10,
         ..StoreConfig::default()
