@@ -243,7 +243,10 @@ fn crash_at_every_two_phase_step_matches_model() {
     );
     println!(
         "crash_model: {} faults, {} batches, {} blocks",
-        fired.values().sum::<usize>(),
+        points()
+            .iter()
+            .map(|p| fired.get(p).copied().unwrap_or(0))
+            .sum::<usize>(),
         model.batches,
         model.blocks
     );
