@@ -84,7 +84,7 @@ enum Cmd {
         /// Highest height.
         #[arg(long)]
         to: Option<u64>,
-        /// Page size.
+        /// Page size, 1 to 1000.
         #[arg(long, default_value_t = 100)]
         limit: usize,
         /// Cursor from a previous page.

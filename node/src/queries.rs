@@ -572,9 +572,12 @@ pub fn events_query(
         limit,
     })?;
     // A range reaching past the latest block is not done when the latest is: the
-    // cursor then stands after the latest block's events, for the blocks to come.
-    let next =
-        next.or((to_height.is_some_and(|t| t > latest)).then_some((latest, u32::MAX, u32::MAX)));
+    // cursor then stands after the latest block's events, for the blocks to come (or
+    // where the caller's cursor stood, if that is further: it never moves back).
+    let end = (latest, u32::MAX, u32::MAX);
+    let next = next.or(to_height
+        .is_some_and(|t| t > latest)
+        .then(|| after.map_or(end, |a| a.max(end))));
     Ok(EventsPage {
         events: evs.iter().map(event_view).collect(),
         next_cursor: next.map(|(h, t, e)| format!("{h}:{t}:{e}")),

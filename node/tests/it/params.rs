@@ -117,6 +117,15 @@ async fn parameters_and_visibility() {
     let page = call(&url, "events.query", resumed).await;
     assert_eq!(page["result"]["events"], json!([]), "{page}");
     assert_eq!(page["result"]["next_cursor"], end.as_str(), "{page}");
+    // A cursor already past the latest block stays where it is.
+    let ahead = format!("{}:0:0", latest + 5);
+    let page = call(
+        &url,
+        "events.query",
+        json!({"to_height": latest + 100, "cursor": ahead}),
+    )
+    .await;
+    assert_eq!(page["result"]["next_cursor"], ahead.as_str(), "{page}");
     node.stop().await;
 }
 

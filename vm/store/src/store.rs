@@ -214,8 +214,9 @@ impl Store {
     /// batch is finished (decided: the decision and every prepare record durable) or
     /// rolled back (not decided; a decision written for it is taken back), then the shards
     /// and the coordinator are checked to agree on the committed batch and state root.
-    /// When recovery finished or rolled back a batch, the whole state is also scanned
-    /// and checked against the root ([`Store::verify_state_root`]).
+    /// When recovery finished or rolled back a batch, or an earlier open's recovery
+    /// never saw that check pass (the `verify-pending` marker), the whole state is also
+    /// scanned and checked against the root ([`Store::verify_state_root`]).
     pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<(Store, Recovery)> {
         let dir = dir.as_ref();
         if config.shards == 0 || config.shards > 256 {
@@ -362,11 +363,6 @@ impl Store {
                 )));
             }
         }
-        if config.durability == Durability::NoWalUnrecoverableOnCrash {
-            coord
-                .put_opt(layout::META_NOWAL_OPEN, [1], &db::marker_writes())
-                .ctx(|| "write no-wal marker".into())?;
-        }
         let bytes = config
             .cache_bytes
             .max(16 * crate::config::CACHE_ENTRY_OVERHEAD);
@@ -399,6 +395,14 @@ impl Store {
                 .coord
                 .delete_opt(layout::META_VERIFY_PENDING, &db::marker_writes())
                 .ctx(|| "clear verify marker".into())?;
+        }
+        // Only now, before the first write without the WAL: an open that the rescan
+        // above never finished wrote nothing that needs it.
+        if store.config.durability == Durability::NoWalUnrecoverableOnCrash {
+            store
+                .coord
+                .put_opt(layout::META_NOWAL_OPEN, [1], &db::marker_writes())
+                .ctx(|| "write no-wal marker".into())?;
         }
         Ok((store, recovery))
     }

@@ -223,8 +223,9 @@ impl Store {
     /// is gone. In the modes that do not fsync each commit, a power loss may lose more
     /// than one decision: there the shards' and the coordinator's WALs are synced
     /// before the compactions move on, at most once per [`COMPACTION_FLOOR_STEP`]
-    /// blocks of floor. A failed sync fails the commit (its batch is decided and
-    /// applied, and survives the reopen the poisoned store then needs).
+    /// blocks of floor. A failed sync fails the commit: its batch is decided, applied
+    /// and already readable, and a reopen after a process crash keeps it (a power loss
+    /// may lose it, as any batch of that mode).
     fn advance_compaction_floor(&self, floor: u64) -> Result<()> {
         use std::sync::atomic::Ordering::AcqRel;
         let current = self
