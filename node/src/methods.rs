@@ -539,7 +539,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             .param(ParamSpec::optional("from_height", "Lowest height (at most to_height).", int()))
             .param(ParamSpec::optional("to_height", "Highest height (default: the latest). Above the latest, the last page's cursor stands after the latest block.", int()))
             .param(ParamSpec::optional("cursor", "next_cursor of the previous page.", s("height:tx:event")))
-            .param(ParamSpec::optional("limit", "Page size, 1 to 1000 (default 100).", json!({"type": "integer", "minimum": 1, "maximum": 1000})))
+            .param(ParamSpec::optional("limit", "Page size, 1 to 1000 (default 100).", json!({"type": "integer", "minimum": 1, "maximum": queries::EVENTS_PAGE_MAX})))
             .result("page", obj()),
         |c, p: EventsParams| {
             queries::events_query(c, p.contract.as_deref(), &p.topics, p.from_height, p.to_height, p.cursor.as_deref(), p.limit)

@@ -141,6 +141,12 @@ impl StoreConfig {
         }
     }
 
+    /// Whether the `undo` column family's compactions prune (state history on and
+    /// bounded by [`StoreConfig::history_blocks`]).
+    pub(crate) fn prunes_history(&self) -> bool {
+        self.state_history && self.history_blocks.is_some()
+    }
+
     /// What the fail hook says at `p` (`Continue` without a hook).
     pub(crate) fn fault(&self, p: FailPoint) -> FailAction {
         self.fail.as_ref().map_or(FailAction::Continue, |f| f(p))

@@ -267,24 +267,15 @@ impl Store {
         {
             return Err(Error::UncleanNoWalShutdown(dir.display().to_string()));
         }
-        // The history floor as last decided (read before the shards open: their
-        // compactions use it from the start).
-        let floor =
-            meta(&coord, layout::META_HISTORY_FLOOR, "history floor")?.map(u64::from_le_bytes);
-        let history_floor = std::sync::Arc::new(AtomicU64::new(floor.unwrap_or(0)));
         // The compactions start from the floor before the last decision (recovery may
-        // take that decision back and put its floor back). What is read here is
-        // durable: RocksDB flushes what its WAL recovery replayed before it opens.
-        let prev_floor = meta(
-            &coord,
-            layout::META_PREV_HISTORY_FLOOR,
-            "previous history floor",
-        )?
-        .map(u64::from_le_bytes);
+        // take that decision back and put its floor back), read before the shards open
+        // so their compactions use it from the start. What is read here is durable:
+        // RocksDB flushes what its WAL recovery replayed before it opens.
+        let prev_floor = meta_u64(&coord, layout::META_PREV_HISTORY_FLOOR, "previous floor")?;
+        let decided_floor = meta_u64(&coord, layout::META_HISTORY_FLOOR, "history floor")?;
         let compaction_floor =
-            std::sync::Arc::new(AtomicU64::new(prev_floor.or(floor).unwrap_or(0)));
-        let bounded =
-            (config.state_history && config.history_blocks.is_some()).then_some(&compaction_floor);
+            std::sync::Arc::new(AtomicU64::new(prev_floor.or(decided_floor).unwrap_or(0)));
+        let bounded = config.prunes_history().then_some(&compaction_floor);
         let mut shards = Vec::with_capacity(config.shards as usize);
         for i in 0..config.shards {
             let db = db::open(
@@ -318,11 +309,11 @@ impl Store {
             Ok(())
         };
         let (head, taken_back) = settle_decision(&coord, &shards, head, &before_write)?;
+        // (read after settling: a take-back puts the floor before that decision back)
+        let history_floor = std::sync::Arc::new(AtomicU64::new(
+            meta_u64(&coord, layout::META_HISTORY_FLOOR, "history floor")?.unwrap_or(0),
+        ));
         if taken_back.is_some() {
-            // (the take-back put the floor before that decision back)
-            let floor = meta(&coord, layout::META_HISTORY_FLOOR, "history floor")?
-                .map_or(0, u64::from_le_bytes);
-            history_floor.store(floor, std::sync::atomic::Ordering::Release);
             fail(FailPoint::RecoveryAfterTakeBack)?;
         }
         let mut recovery = recover(&shards, &head, &fail, &before_write)?;
@@ -656,6 +647,11 @@ fn no_lost_decision(shards: &[Shard], status: &[(u64, Vec<u64>)], head: u64) -> 
 /// A u32 (LE) coordinator marker, if present; `what` names it in errors.
 fn meta_u32(coord: &DB, key: &[u8], what: &str) -> Result<Option<u32>> {
     Ok(meta(coord, key, what)?.map(u32::from_le_bytes))
+}
+
+/// A u64 (LE) coordinator meta value, if present; `what` names it in errors.
+fn meta_u64(coord: &DB, key: &[u8], what: &str) -> Result<Option<u64>> {
+    Ok(meta(coord, key, what)?.map(u64::from_le_bytes))
 }
 
 /// A coordinator meta value of exactly `N` bytes (`None`: absent).

@@ -16,8 +16,9 @@ use crate::staging::{BlockRecord, CommitBatch};
 use crate::{Durability, Error, FailAction, FailPoint, Result, Store, db};
 
 /// In the durability modes that do not fsync each commit, the compactions' history
-/// floor moves (after a sync of the coordinator's WAL) only once it lags the decided
-/// floor by this many blocks: one extra sync per this many blocks at most.
+/// floor moves (after a sync of the shards' and the coordinator's WALs) only once it
+/// lags the decided floor by this many blocks: one round of syncs per this many blocks
+/// at most.
 pub const COMPACTION_FLOOR_STEP: u64 = 256;
 
 /// What a successful commit did.
@@ -204,15 +205,14 @@ impl Store {
         }
         committed.head = batch.head.clone();
         // Reads below the new floor are refused from now on; the compactions get the
-        // floor of the decision before this one.
-        let previous = self
-            .history_floor
+        // floor of the decision before this one (commits are serial: `prev_floor`).
+        self.history_floor
             .fetch_max(floor, std::sync::atomic::Ordering::AcqRel);
         *self.published_head.lock() = std::sync::Arc::new(batch.head.clone());
         committed.shard_lthash = batch.prepared.iter().map(|p| p.lthash.clone()).collect();
         refuse_reads.done();
         drop(committed);
-        self.advance_compaction_floor(previous)?;
+        self.advance_compaction_floor(prev_floor)?;
         self.config.injected(FailPoint::AfterApply)
     }
 
@@ -232,8 +232,7 @@ impl Store {
             .compaction_floor
             .load(std::sync::atomic::Ordering::Acquire);
         // (without bounded history no compaction filter reads it: nothing to sync for)
-        let filtered = self.config.state_history && self.config.history_blocks.is_some();
-        if floor <= current || !filtered {
+        if floor <= current || !self.config.prunes_history() {
             return Ok(());
         }
         match self.config.durability {
