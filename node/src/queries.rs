@@ -382,11 +382,18 @@ pub fn simulate(
     gas_limit: Option<u64>,
     height: Option<u64>,
 ) -> Result<SimulateResult> {
+    // A requested limit is never lowered (a contract can see its gas): one over the
+    // most a transaction may ask for is refused, as `tx.submit` refuses it.
+    let max = crate::config::MAX_GAS_LIMIT;
+    if gas_limit.is_some_and(|g| g > max) {
+        return Err(Error::InvalidParam {
+            param: "gas_limit",
+            reason: format!("at most {max}"),
+        });
+    }
     let tx = Transaction {
         sender: Address(hex32(sender, "sender")?),
-        gas_limit: gas_limit
-            .unwrap_or(100_000_000)
-            .min(crate::config::MAX_GAS_LIMIT),
+        gas_limit: gas_limit.unwrap_or(100_000_000),
         payload: Payload::Call {
             contract: Address(hex32(contract, "contract")?),
             function: function.to_string(),

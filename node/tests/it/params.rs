@@ -237,7 +237,8 @@ async fn waiting_simulations_do_not_starve_other_queries() {
 
 /// A simulation that holds commits back (here: at a past height) may ask for at most
 /// `max_locked_simulation_gas`, which is also its limit when it names none; asking for
-/// more is -32602 naming `gas_limit`, before anything runs. At the latest height (which
+/// more is -32602 naming `gas_limit`, before anything runs (as is more than a
+/// transaction's maximum at any height). At the latest height (which
 /// holds nothing back) the same call runs with what it asks for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulations_that_hold_commits_back_are_capped() {
@@ -297,6 +298,11 @@ async fn simulations_that_hold_commits_back_are_capped() {
         simulate("transfer", pay.clone(), asks, Some(past)),
     )
     .await;
+    invalid_param(&r, "gas_limit");
+    // At the latest height, more than a transaction's maximum is refused too (never
+    // lowered: a contract can see its gas).
+    let over = Some(supervm_node::config::MAX_GAS_LIMIT + 1);
+    let r = call(&url, "tx.simulate", simulate("balance", vec![], over, None)).await;
     invalid_param(&r, "gas_limit");
     // At the latest height it runs with what it asks for, and answers with the token's
     // Transfer event and its access list: both balances, read and written.
