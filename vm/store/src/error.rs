@@ -44,7 +44,8 @@ pub enum Error {
         expected: u32,
     },
     /// The store was written in another on-disk format (`docs/design.md`, "Durable
-    /// storage"); stores are not converted.
+    /// storage"); stores are not converted (but for format 3, see
+    /// [`FORMAT_UPGRADED`](crate::layout::FORMAT_UPGRADED)).
     #[error(
         "store at {path} is in format {found}; this build reads format {expected} (open it with the build that wrote it, or start from an empty directory)"
     )]

@@ -67,8 +67,13 @@ pub const META_SHARDS: &[u8] = b"shards";
 /// is created; absent in stores made before formats were recorded (format 1).
 pub const META_FORMAT: &[u8] = b"format";
 /// The format this build reads and writes: 2 since history rows are per block, 3 since
-/// undo records are grouped per key and batch.
-pub const FORMAT: u32 = 3;
+/// undo records are grouped per key and batch, 4 since a bounded history records its
+/// floor ([`META_HISTORY_FLOOR`]), which a build reading format 3 would ignore and then
+/// answer reads below it from pruned undo records.
+pub const FORMAT: u32 = 4;
+/// The older format this build opens and marks as [`FORMAT`] (its rows are format 4's;
+/// it has no history floor, so its whole history is kept).
+pub const FORMAT_UPGRADED: u32 = 3;
 /// Meta key present while a store is open without a WAL (cleared on clean close).
 pub const META_NOWAL_OPEN: &[u8] = b"nowal-open";
 /// Meta key written (synced) before recovery's first write and deleted once the whole

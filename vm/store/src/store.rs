@@ -236,7 +236,7 @@ impl Store {
         match meta_u32(&coord, layout::META_SHARDS, "shard count")? {
             Some(found) => {
                 let format = meta_u32(&coord, layout::META_FORMAT, "format marker")?.unwrap_or(1);
-                if format != layout::FORMAT {
+                if format != layout::FORMAT && format != layout::FORMAT_UPGRADED {
                     return Err(Error::FormatMismatch {
                         path: dir.display().to_string(),
                         found: format,
@@ -249,6 +249,15 @@ impl Store {
                         found,
                         expected: config.shards,
                     });
+                }
+                if format == layout::FORMAT_UPGRADED {
+                    // Marked before anything can prune it: from then on a build that
+                    // would ignore the history floor refuses the store.
+                    let mut wb = rocksdb::WriteBatch::default();
+                    wb.put(layout::META_FORMAT, layout::FORMAT.to_le_bytes());
+                    coord
+                        .write_opt(wb, &db::marker_writes())
+                        .ctx(|| "upgrade the format marker".into())?;
                 }
             }
             None => {

@@ -356,6 +356,51 @@ fn reopen_with_other_shard_count_is_refused() {
     );
 }
 
+/// A format-3 store (the same rows, no history floor) opens, keeps its blocks and
+/// state, and is marked format 4 at once, so that a build reading format 3 (which would
+/// ignore a floor) refuses it from then on. With the wrong shard count it is refused
+/// as any store is, and left unmarked.
+#[test]
+fn a_format_3_store_is_marked_format_4_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let (head, root) = {
+        let store = std::sync::Arc::new(open(dir.path(), StoreConfig::default()));
+        let mut staging = supervm_store::Staging::new(store.clone());
+        let writes: supervm_vm::WriteSet = [(b"k".to_vec(), Some(b"v".to_vec()))].into();
+        let root = stage(&mut staging, &writes);
+        store.commit(staging.seal().unwrap()).unwrap();
+        (store.head(), root)
+    };
+    let marker = || {
+        let raw = crate::support::raw_coord(dir.path());
+        let v = raw
+            .get(supervm_store::layout::META_FORMAT)
+            .unwrap()
+            .unwrap();
+        u32::from_le_bytes(v.try_into().unwrap())
+    };
+    assert_eq!(marker(), supervm_store::layout::FORMAT);
+    crate::support::raw_coord(dir.path())
+        .put(supervm_store::layout::META_FORMAT, 3u32.to_le_bytes())
+        .unwrap();
+    let err = supervm_store::Store::open(
+        dir.path(),
+        StoreConfig {
+            shards: 4,
+            ..StoreConfig::default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::ShardCountMismatch { .. }), "{err}");
+    assert_eq!(marker(), 3, "a refused store is left as it was");
+    let store = open(dir.path(), StoreConfig::default());
+    assert_eq!(store.head(), head);
+    assert_eq!(store.get(b"k").unwrap(), Some(b"v".to_vec()));
+    assert_eq!(store.state_root(), root);
+    drop(store);
+    assert_eq!(marker(), 4);
+}
+
 /// A store in another on-disk format (here one made before formats were recorded:
 /// no marker) is refused with both formats named, and left as it was.
 #[test]
