@@ -37,7 +37,8 @@ macro_rules! for_each_host_fn {
             fn storage_remove(key_ptr: i32, key_len: i32) -> ();
             cost(base = 600, per_byte = 2);
 
-            /// Returns 1 when the key is present, 0 when it is absent. Per byte: key bytes.
+            /// Returns 1 when the key is present, 0 when it is absent. Per byte: key bytes
+            /// and, when present, value bytes (the value is read whole, as by `storage_get`).
             fn storage_has(key_ptr: i32, key_len: i32) -> i32;
             cost(base = 300, per_byte = 2);
 
@@ -48,7 +49,8 @@ macro_rules! for_each_host_fn {
             /// nothing when it would not. Traps when the stored value is not 16 bytes. The
             /// contract never sees the value, so transactions that only add to and subtract
             /// from the same key (balances, supplies, counters) run in parallel as long as
-            /// each outcome stays the same. Per byte: key bytes.
+            /// each outcome stays the same. Per byte: key bytes, and before a trap the stored
+            /// value's bytes (it was read whole).
             fn storage_add(key_ptr: i32, key_len: i32, amount_ptr: i32, negative: i32) -> i32;
             cost(base = 1400, per_byte = 12);
 
@@ -152,8 +154,9 @@ macro_rules! for_each_host_fn {
 
             /// Replaces the running contract's code by the already uploaded code with the given
             /// 32-byte hash. Only a contract can upgrade itself; it takes effect for later calls.
+            /// Per byte: the code's bytes (read whole to check that it is stored).
             fn upgrade(code_hash_ptr: i32) -> ();
-            cost(base = 20000, per_byte = 0);
+            cost(base = 20000, per_byte = 2);
 
             /// Records a debug message in the receipt's log: at most 1 KiB kept per message
             /// and 256 messages per transaction (later ones are charged, not kept).

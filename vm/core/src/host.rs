@@ -108,7 +108,7 @@ impl TxCtx {
         key: Vec<u8>,
         amount: u128,
         negative: bool,
-    ) -> Result<Option<bool>, StateError> {
+    ) -> Result<Result<bool, usize>, StateError> {
         // SAFETY: as in `view`; the journal is a different field.
         let view = unsafe { &*self.view };
         self.journal.add(view, key, amount, negative)
@@ -297,7 +297,8 @@ fn storage_get(
     let (mem, st) = memory(c);
     // The whole output buffer is checked before the state is read, so a bad buffer
     // traps whether or not the key is present.
-    range(mem.len(), out_ptr, out_cap.max(0))?;
+    check_nonnegative("output buffer", out_cap)?;
+    range(mem.len(), out_ptr, out_cap)?;
     let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
     // (the context field itself, not `st.tx()`, so that `st.dirty` stays borrowable)
     let tx = st
@@ -307,7 +308,7 @@ fn storage_get(
     let Some(value) = tx.get_ref(key).map_err(fatal)? else {
         return Ok(-1);
     };
-    let n = value.len().min(out_cap.max(0) as usize);
+    let n = value.len().min(out_cap as usize);
     write(mem, &mut st.dirty, out_ptr, &value[..n])?;
     let len = value.len() as u64;
     charge(c, cost::storage_get.per_byte * len)?;
@@ -348,7 +349,13 @@ fn storage_has(c: &mut Caller<'_, HostState>, key_ptr: i32, key_len: i32) -> HRe
     charge(c, cost::storage_has.per_byte * key_len as u64)?;
     let (mem, st) = memory(c);
     let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
-    Ok(st.tx().get_ref(key).map_err(fatal)?.is_some() as i32)
+    // A present value is read whole (the read set keeps it, for validation by value):
+    // its bytes cost what `storage_get`'s do.
+    let Some(len) = st.tx().get_ref(key).map_err(fatal)?.map(<[u8]>::len) else {
+        return Ok(0);
+    };
+    charge(c, cost::storage_has.per_byte * len as u64)?;
+    Ok(1)
 }
 
 fn storage_add(
@@ -364,8 +371,12 @@ fn storage_add(
     let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
     let amount = u128::from_le_bytes(read(mem, amount_ptr, 16)?.try_into().expect("16 bytes"));
     match st.tx().add(key, amount, negative != 0).map_err(fatal)? {
-        Some(done) => Ok(done as i32),
-        None => Err(trap("storage_add: the stored value is not a 16-byte u128")),
+        Ok(done) => Ok(done as i32),
+        Err(len) => {
+            // (read whole, and kept in the read set: its bytes are charged as the key's)
+            charge(c, cost::storage_add.per_byte * len as u64)?;
+            Err(trap("storage_add: the stored value is not a 16-byte u128"))
+        }
     }
 }
 
@@ -388,7 +399,8 @@ fn storage_next(
         cost::storage_next.per_byte * (prefix_len as u64 + after_bytes),
     )?;
     let (mem, st) = memory(c);
-    range(mem.len(), out_ptr, out_cap.max(0))?;
+    check_nonnegative("output buffer", out_cap)?;
+    range(mem.len(), out_ptr, out_cap)?;
     let contract = st.frame.contract;
     let prefix = storage_key(&contract, read(mem, prefix_ptr, prefix_len)?);
     let after = if after_len == -1 {
@@ -405,7 +417,7 @@ fn storage_next(
         return Ok(-1);
     };
     let user_key = &found[33..];
-    let n = user_key.len().min(out_cap.max(0) as usize);
+    let n = user_key.len().min(out_cap as usize);
     write(mem, &mut st.dirty, out_ptr, &user_key[..n])?;
     let len = user_key.len() as u64;
     charge(c, cost::storage_next.per_byte * len)?;
@@ -652,14 +664,19 @@ fn upgrade(c: &mut Caller<'_, HostState>, code_hash_ptr: i32) -> HResult<()> {
     let (mem, st) = memory(c);
     let hash: [u8; 32] = read(mem, code_hash_ptr, 32)?.try_into().expect("32 bytes");
     let contract = st.frame.contract;
-    let tx = st.tx();
-    if tx
-        .get(&crate::state::code_key(&hash))
+    // The code is read whole to check that it is stored (and kept in the read set):
+    // its bytes are charged.
+    let Some(len) = st
+        .tx()
+        .get_ref(crate::state::code_key(&hash))
         .map_err(fatal)?
-        .is_none()
-    {
+        .map(<[u8]>::len)
+    else {
         return Err(trap("upgrade: no code with that hash has been uploaded"));
-    }
+    };
+    charge(c, cost::upgrade.per_byte * len as u64)?;
+    let (_, st) = memory(c);
+    let tx = st.tx();
     let key = crate::state::contract_key(&contract);
     let rec = tx
         .get(&key)

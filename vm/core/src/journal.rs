@@ -136,8 +136,9 @@ impl Journal {
     }
 
     /// `storage_add`: adds `amount` to (or, `negative`, subtracts it from) the `u128`
-    /// under `key` (absent is 0). `Some(true)`: done; `Some(false)`: the result would
-    /// leave `0..=u128::MAX`, nothing changed; `None`: the value is not 16 bytes.
+    /// under `key` (absent is 0). `Ok(true)`: done; `Ok(false)`: the result would
+    /// leave `0..=u128::MAX`, nothing changed; `Err(len)`: the value is not 16 bytes
+    /// but `len` (read whole, and kept as a point read).
     ///
     /// A key this transaction has not read or written plainly is not read: the value
     /// below is looked up but recorded as a [`DeltaRead`] whose range narrows with each
@@ -148,7 +149,7 @@ impl Journal {
         key: Vec<u8>,
         amount: u128,
         negative: bool,
-    ) -> Result<Option<bool>, StateError> {
+    ) -> Result<Result<bool, usize>, StateError> {
         let delta = match self.find_delta(&key) {
             Some(i) if self.find_read(&key).is_none() => Some(i),
             Some(_) => None,
@@ -156,8 +157,9 @@ impl Journal {
             None => {
                 let seen = view.get(&key)?;
                 if decode_u128(seen.as_deref()).is_none() {
+                    let len = seen.as_ref().map_or(0, Vec::len);
                     self.push_read(key, seen);
-                    return Ok(None);
+                    return Ok(Err(len));
                 }
                 let d = DeltaRead {
                     key: key.clone(),
@@ -183,7 +185,7 @@ impl Journal {
             },
         };
         let Some(cur) = decode_u128(current) else {
-            return Ok(None);
+            return Ok(Err(current.map_or(0, <[u8]>::len)));
         };
         let result = if negative {
             cur.checked_sub(amount)
@@ -207,7 +209,7 @@ impl Journal {
                 (false, false) => d.lo = d.lo.max(v.saturating_sub(amount - (MAX - cur) - 1)),
             }
         }
-        Ok(Some(match result {
+        Ok(Ok(match result {
             Some(new) => {
                 self.put_unpinned(key, Some(new.to_le_bytes().to_vec()));
                 true
@@ -404,7 +406,7 @@ mod tests {
             (outcomes, writes, reads)
         };
         let (outcomes, writes, reads) = run(Some(100));
-        assert_eq!(outcomes, [Some(true), Some(true), Some(false), Some(false)]);
+        assert_eq!(outcomes, [Ok(true), Ok(true), Ok(false), Ok(false)]);
         assert!(reads.keys.is_empty());
         assert_eq!(writes.get(&b"k"[..]), Some(&u(75)));
         let d = &reads.deltas[0];
@@ -424,7 +426,7 @@ mod tests {
             assert_ne!(run(Some(v)).0, outcomes, "value {v}");
         }
         // Absent counts as 0: the first subtraction fails.
-        assert_eq!(run(None).0[0], Some(false));
+        assert_eq!(run(None).0[0], Ok(false));
         assert!(!d.holds(None));
     }
 
@@ -442,9 +444,9 @@ mod tests {
             .collect(),
         );
         let mut j = Journal::default();
-        assert_eq!(j.add(&base, b"k".to_vec(), 10, false).unwrap(), Some(true));
+        assert_eq!(j.add(&base, b"k".to_vec(), 10, false).unwrap(), Ok(true));
         assert_eq!(j.get(&base, b"k").unwrap(), u(60));
-        assert_eq!(j.add(&base, b"bad".to_vec(), 1, false).unwrap(), None);
+        assert_eq!(j.add(&base, b"bad".to_vec(), 1, false).unwrap(), Err(3));
         let (_, reads, _) = j.finish();
         assert_eq!(reads.keys.len(), 2);
         assert_eq!(
@@ -456,9 +458,9 @@ mod tests {
 
         let mut j = Journal::default();
         let cp = j.checkpoint();
-        assert_eq!(j.add(&base, b"k".to_vec(), 20, true).unwrap(), Some(true));
+        assert_eq!(j.add(&base, b"k".to_vec(), 20, true).unwrap(), Ok(true));
         j.rollback(cp);
-        assert_eq!(j.add(&base, b"k".to_vec(), 45, true).unwrap(), Some(true));
+        assert_eq!(j.add(&base, b"k".to_vec(), 45, true).unwrap(), Ok(true));
         let (writes, reads, _) = j.finish();
         assert_eq!(writes.get(&b"k"[..]), Some(&u(5)));
         assert!(reads.keys.is_empty());
@@ -467,7 +469,7 @@ mod tests {
         // A key written plainly first is plain arithmetic on that value.
         let mut j = Journal::default();
         j.put(b"n".to_vec(), u(7));
-        assert_eq!(j.add(&base, b"n".to_vec(), 8, true).unwrap(), Some(false));
+        assert_eq!(j.add(&base, b"n".to_vec(), 8, true).unwrap(), Ok(false));
         let (writes, reads, _) = j.finish();
         assert_eq!(writes.get(&b"n"[..]), Some(&u(7)));
         assert!(reads.keys.is_empty() && reads.deltas.is_empty());
@@ -480,12 +482,12 @@ mod tests {
         let mut j = Journal::default();
         let key = |i: u32| i.to_be_bytes().to_vec();
         for i in 0..40 {
-            assert_eq!(j.add(&base, key(i), 1, false).unwrap(), Some(true));
+            assert_eq!(j.add(&base, key(i), 1, false).unwrap(), Ok(true));
         }
         for i in 0..40 {
             assert_eq!(
                 j.add(&base, key(i), u128::from(i), false).unwrap(),
-                Some(true)
+                Ok(true)
             );
         }
         assert_eq!(j.get(&base, &key(30)).unwrap(), u(31));

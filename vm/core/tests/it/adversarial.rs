@@ -862,9 +862,10 @@ fn out_of_bounds_pointers_into_every_host_function_trap() {
     still_healthy(&mut c);
 }
 
-/// Every length parameter of every host function, negative in turn while the other
-/// arguments are in bounds, traps (a length read as `u32` would otherwise be billions
-/// of bytes: a charge ending in out of gas, or a read past memory), and so does a
+/// Every length parameter (and output buffer capacity) of every host function,
+/// negative in turn while the other arguments are in bounds, traps (a length read as
+/// `u32` would otherwise be billions of bytes: a charge ending in out of gas, or a read
+/// past memory; a negative capacity is a bad buffer, not an empty one), and so does a
 /// negative `gas` for `call` and `try_call`.
 #[test]
 fn negative_lengths_and_gas_into_every_host_function_trap() {
@@ -872,7 +873,10 @@ fn negative_lengths_and_gas_into_every_host_function_trap() {
     let mut covered = 0;
     for f in HOST_FNS {
         for (j, (target, ty)) in f.params.iter().enumerate() {
-            let is_len = *target == "len" || target.ends_with("_len") || *target == "gas";
+            let is_len = *target == "len"
+                || target.ends_with("_len")
+                || target.ends_with("_cap")
+                || *target == "gas";
             if !is_len {
                 continue;
             }

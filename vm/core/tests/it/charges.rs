@@ -240,3 +240,79 @@ fn per_byte_costs_are_the_tables() {
         );
     }
 }
+
+/// Host functions that read a stored value whole without handing it to the contract
+/// charge its bytes: `storage_has` of a present key (as `storage_get` does), a
+/// `storage_add` that finds a value that is not a `u128` (before its trap), and
+/// `upgrade` for the code it checks is stored. Without these charges a contract could
+/// fill its read set with large values at a flat fee per key.
+#[test]
+fn values_read_whole_are_charged_per_byte() {
+    use supervm_vm::Payload;
+    use supervm_vm::abi::HOST_FNS;
+    let per_byte = |name: &str| {
+        HOST_FNS
+            .iter()
+            .find(|f| f.name == name)
+            .expect("host fn")
+            .cost
+            .per_byte
+    };
+    let mut c = Chain::new();
+    // `put` stores {L} bytes under key "k"; `has` and `add` use it (the amount: the
+    // 16 zero bytes at offset 200).
+    let body = |len: u32| {
+        format!(
+            r#"(memory (export "memory") 1) (data (i32.const 0) "k")
+               (func (export "put") (call $storage_set (i32.const 0) (i32.const 1) (i32.const 100) (i32.const {len})))
+               (func (export "has") (drop (call $storage_has (i32.const 0) (i32.const 1))))
+               (func (export "add") (drop (call $storage_add (i32.const 0) (i32.const 1) (i32.const 200) (i32.const 0))))"#
+        )
+    };
+    let uses = ["storage_set", "storage_has", "storage_add"];
+    let gas_of = |c: &mut Chain, len: u32, f: &str| {
+        let a = c.deploy_ok(contract(&uses, &body(len)));
+        assert!(c.call(a, "put", vec![], GAS).outcome.is_success());
+        let r = c.call(a, f, vec![], GAS);
+        (r.outcome, r.gas_used)
+    };
+    let (o8, short) = gas_of(&mut c, 8, "has");
+    let (o72, long) = gas_of(&mut c, 72, "has");
+    assert_eq!((&o8, &o72), (&Outcome::Success, &Outcome::Success));
+    assert_eq!(long - short, 64 * per_byte("storage_has"), "storage_has");
+    let (o8, short) = gas_of(&mut c, 8, "add");
+    let (o72, long) = gas_of(&mut c, 72, "add");
+    for o in [&o8, &o72] {
+        assert!(
+            matches!(o, Outcome::Trap { reason } if reason.contains("not a 16-byte u128")),
+            "{o:?}"
+        );
+    }
+    assert_eq!(long - short, 64 * per_byte("storage_add"), "storage_add");
+    // `upgrade` to uploaded code of two sizes (the same module, one with a custom
+    // section 64 bytes longer).
+    let code = |pad: usize| {
+        crate::util::with_custom(
+            contract(&[], r#"(memory (export "memory") 1) (func (export "f"))"#),
+            "pad",
+            &vec![0u8; pad],
+        )
+    };
+    let (small, large) = (code(8), code(72));
+    assert_eq!(large.len() - small.len(), 64);
+    let mut gas = vec![];
+    for wasm in [small, large] {
+        let up = c.run(Payload::Upload { code: wasm }, GAS * 10);
+        assert!(up.outcome.is_success(), "{:?}", up.outcome);
+        // A fresh upgrader each time (the first upgrade replaces its code).
+        let a = c.deploy_ok(contract(
+            &["input_read", "upgrade"],
+            r#"(memory (export "memory") 1)
+               (func (export "up") (call $input_read (i32.const 64)) (call $upgrade (i32.const 64)))"#,
+        ));
+        let r = c.call(a, "up", up.code_hash.unwrap().to_vec(), GAS);
+        assert!(r.outcome.is_success(), "{:?}", r.outcome);
+        gas.push(r.gas_used);
+    }
+    assert_eq!(gas[1] - gas[0], 64 * per_byte("upgrade"), "upgrade");
+}
