@@ -162,6 +162,11 @@ fn run_frame_here(
     };
     let pages_at_start = pages(&w);
     let memory_gas = gas::MEMORY_PAGE * pages_at_start.saturating_sub(1);
+    // The most pages this frame's gas pays for (see `FrameLimits`).
+    let affordable =
+        pages_at_start.saturating_add(gas.saturating_sub(memory_gas) / gas::MEMORY_PAGE);
+    w.store.data_mut().limits.affordable =
+        usize::try_from(affordable.saturating_mul(65536)).unwrap_or(usize::MAX);
     w.store
         .set_fuel(gas.saturating_sub(memory_gas) + FUEL_RESERVE)
         .expect("fuel metering is enabled");
@@ -182,6 +187,7 @@ fn run_frame_here(
             None => outcome = FrameOutcome::Trap(format!("entry point {export} not found")),
         }
     }
+    w.store.data_mut().limits.affordable = usize::MAX;
     let fuel_left = w.store.get_fuel().unwrap_or(0);
     if fuel_left < FUEL_RESERVE && matches!(outcome, FrameOutcome::Success) {
         // Unreachable while every function exit checks fuel; kept so an overrun can
@@ -248,7 +254,10 @@ fn fresh(
             tx: Some(tx),
             frame,
             memory: None,
-            limits,
+            limits: crate::host::FrameLimits {
+                store: limits,
+                affordable: usize::MAX,
+            },
             dirty: crate::host::Dirty {
                 shift: module.dirty_shift,
                 mask: 0,

@@ -16,5 +16,7 @@ pub const CALL_FRAME: u64 = 1_000;
 /// Per 64 KiB page of linear memory beyond the first, for each call frame: a larger
 /// memory has larger chunks to reset after the call (see `warm.rs`), and a grown one
 /// is dropped and its pooling slot reset whole. Charged for the memory the module
-/// starts with when the frame starts, and for pages grown during the call when it ends.
+/// starts with when the frame starts, and for pages grown during the call when it ends;
+/// a growth past what the frame's gas pays for is out of gas at once
+/// (`host::FrameLimits`).
 pub const MEMORY_PAGE: u64 = 4_000;

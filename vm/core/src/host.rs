@@ -158,10 +158,69 @@ pub(crate) struct HostState {
     pub(crate) tx: Option<TxCtx>,
     pub(crate) frame: Frame,
     pub(crate) memory: Option<Memory>,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: FrameLimits,
     /// Memory chunks host functions wrote (wasm stores mark theirs in the module's own
     /// dirty global).
     pub(crate) dirty: Dirty,
+}
+
+/// A Store's resource limits: [`StoreLimits`] (one instance, memory and table; memory
+/// at most `max_memory_pages`), and the memory size the running frame's gas can pay
+/// for. Growing past it cannot end in anything but out of gas (the grown pages are
+/// charged when the frame ends, and they alone would exceed its gas), so it is out of
+/// gas at once, instead of after the frame has grown, touched and had reset memory it
+/// never pays for.
+pub(crate) struct FrameLimits {
+    pub(crate) store: StoreLimits,
+    /// In bytes; `usize::MAX` between frames (instantiation and resets grow freely).
+    pub(crate) affordable: usize,
+}
+
+impl wasmtime::ResourceLimiter for FrameLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // (past the cap, `memory.grow` fails and returns -1, whatever the gas)
+        if !self.store.memory_growing(current, desired, maximum)? {
+            return Ok(false);
+        }
+        if desired > self.affordable {
+            return Err(abort(HostAbort::OutOfGas));
+        }
+        Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.store.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.store.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.store.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.store.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.store.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.store.memories()
+    }
 }
 
 /// A mask of memory chunks of `1 << shift` bytes written since the last reset (bit `i`:

@@ -241,6 +241,46 @@ fn per_byte_costs_are_the_tables() {
     }
 }
 
+/// Growing memory past what the frame's gas can pay for is out of gas at the
+/// `memory.grow` itself (the pages would be charged when the frame ends, and they alone
+/// exceed its gas), not after the frame went on with memory it never pays for: the
+/// debug line logged after the growth (logs are kept on failure) is not there. With
+/// enough gas the same growth succeeds and the line is logged; past the memory cap
+/// `memory.grow` returns -1 whatever the gas.
+#[test]
+fn growth_the_gas_cannot_pay_for_is_out_of_gas_at_once() {
+    let mut c = Chain::new();
+    let grow = |pages: u32| {
+        format!(
+            r#"(memory (export "memory") 1) (data (i32.const 0) "grew")
+               (func (export "f")
+                 (if (i32.eq (memory.grow (i32.const {pages})) (i32.const -1)) (then unreachable))
+                 (call $debug_log (i32.const 0) (i32.const 4)))"#
+        )
+    };
+    let a = c.deploy_ok(contract(&["debug_log"], &grow(100)));
+    let rich = c.call(a, "f", vec![], GAS);
+    assert_eq!(rich.outcome, Outcome::Success);
+    assert_eq!(rich.logs, ["grew"]);
+    // 10 pages' worth of gas beyond what the call costs without growing.
+    let poor = 200_000 + 10 * MEMORY_PAGE;
+    let r = c.call(a, "f", vec![], poor);
+    assert_eq!((&r.outcome, r.gas_used), (&Outcome::OutOfGas, poor));
+    assert!(
+        r.logs.is_empty(),
+        "the frame went on after the growth: {:?}",
+        r.logs
+    );
+    // Past the cap (128 pages by default): -1, so `unreachable`.
+    let b = c.deploy_ok(contract(&["debug_log"], &grow(200)));
+    let r = c.call(b, "f", vec![], GAS);
+    assert!(
+        matches!(&r.outcome, Outcome::Trap { reason } if reason.contains("unreachable")),
+        "{:?}",
+        r.outcome
+    );
+}
+
 /// Host functions that read a stored value whole without handing it to the contract
 /// charge its bytes: `storage_has` of a present key (as `storage_get` does), a
 /// `storage_add` that finds a value that is not a `u128` (before its trap), and
