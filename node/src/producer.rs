@@ -53,12 +53,20 @@ impl Pipeline {
             let (chain, busy, batcher) = (chain.clone(), busy.clone(), batcher.clone());
             std::thread::Builder::new()
                 .name("committer".into())
-                .spawn(move || commit_loop(&chain, recv, &busy, &batcher))
+                .spawn(move || {
+                    halt_on_panic(&chain, "committer", || {
+                        commit_loop(&chain, recv, &busy, &batcher)
+                    })
+                })
                 .expect("spawn committer")
         };
         let producer = std::thread::Builder::new()
             .name("producer".into())
-            .spawn(move || produce_loop(&chain, send, &busy, &batcher))
+            .spawn(move || {
+                halt_on_panic(&chain, "producer", || {
+                    produce_loop(&chain, send, &busy, &batcher)
+                })
+            })
             .expect("spawn producer");
         Pipeline {
             producer: Some(producer),
@@ -75,6 +83,25 @@ impl Pipeline {
         if let Some(c) = self.committer.take() {
             let _ = c.join();
         }
+    }
+}
+
+/// Runs a pipeline thread's loop. A panic in it (a bug, or the store's own panic in a
+/// commit, after which the store is poisoned) halts the pipeline as a failed commit
+/// does: `/health` answers 503 with the reason and submissions are refused, instead of
+/// the node answering as healthy while nothing commits any more. The transactions in
+/// flight stay in the mempool and are saved at the stop, as after a failed commit.
+fn halt_on_panic(chain: &Chain, thread: &str, body: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        let msg = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "(no message)".into());
+        tracing::error!("the {thread} panicked, block pipeline halted: {msg}");
+        chain.halt(format!("the {thread} panicked: {msg}"));
+        chain.stopping.store(true, Ordering::Relaxed);
+        chain.mempool.wake();
     }
 }
 

@@ -17,8 +17,9 @@ use supervm_vm::Address;
 
 use crate::support::{dev_keys, start, start_with, transfer};
 
-/// Runs the scenario with an I/O error injected at `at` once armed.
-async fn halt_and_recover(at: FailPoint) {
+/// Runs the scenario with `action` (an I/O error, or a panic in the commit) injected at
+/// `at` once armed.
+async fn halt_and_recover(at: FailPoint, action: FailAction) {
     let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let armed = Arc::new(AtomicBool::new(false));
@@ -26,7 +27,7 @@ async fn halt_and_recover(at: FailPoint) {
         let armed = armed.clone();
         StoreFailHook(Arc::new(move |p| {
             if p == at && armed.swap(false, Ordering::SeqCst) {
-                FailAction::IoError
+                action
             } else {
                 FailAction::Continue
             }
@@ -124,10 +125,18 @@ async fn halt_and_recover(at: FailPoint) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_apply_halts_and_the_decided_batch_survives_the_restart() {
-    halt_and_recover(FailPoint::ApplyShard(0)).await;
+    halt_and_recover(FailPoint::ApplyShard(0), FailAction::IoError).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_prepare_halts_and_the_undecided_batch_commits_after_the_restart() {
-    halt_and_recover(FailPoint::PrepareShard(1)).await;
+    halt_and_recover(FailPoint::PrepareShard(1), FailAction::IoError).await;
+}
+
+/// A panic in the committer (here the store's own, in the middle of a commit) halts the
+/// pipeline as a failed commit does, instead of leaving a node that answers as healthy
+/// while nothing commits; the restart recovers the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_a_commit_halts_and_the_restart_recovers() {
+    halt_and_recover(FailPoint::ApplyShard(1), FailAction::Panic).await;
 }
