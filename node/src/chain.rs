@@ -1,7 +1,7 @@
 //! The node's shared state: the store, the VM, the mempool and the commit notifier.
 //! RPC handlers call into it; the producer threads (`producer.rs`) drive it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -158,8 +158,6 @@ pub struct Chain {
     pub stats: Stats,
     /// Number of committed blocks, published after every commit.
     pub committed: tokio::sync::watch::Sender<u64>,
-    /// Recently dropped transactions and why (bounded).
-    dropped: Mutex<Dropped>,
     /// Held by a simulation that runs on a locked snapshot (commits wait for it): one
     /// at a time, so simulations can delay a commit by at most one call.
     pub locked_simulation: Mutex<()>,
@@ -187,11 +185,6 @@ impl std::fmt::Debug for Chain {
     }
 }
 
-const DROPPED_KEPT: usize = 100_000;
-
-/// Recently dropped transactions: reason by hash, and hashes oldest first.
-type Dropped = (HashMap<[u8; 32], String>, VecDeque<[u8; 32]>);
-
 impl Chain {
     /// A chain over an opened store.
     pub fn new(config: NodeConfig, store: Arc<Store>) -> Result<Self> {
@@ -211,7 +204,6 @@ impl Chain {
             metrics,
             stats,
             committed: tokio::sync::watch::channel(blocks).0,
-            dropped: Mutex::new((HashMap::new(), VecDeque::new())),
             locked_simulation: Mutex::new(()),
             simulations: Arc::new(tokio::sync::Semaphore::new(MAX_SIMULATIONS)),
             stopping: AtomicBool::new(false),
@@ -393,12 +385,9 @@ impl Chain {
             }
         };
         match &r {
-            Ok(()) => {
-                self.stats.admitted.inc();
-                // A resubmission of a transaction dropped earlier is pending again: its
-                // waiters must not see the old drop.
-                self.dropped.lock().0.remove(&hash);
-            }
+            // (a resubmission of a transaction dropped earlier lost its drop record in
+            // the same step: its waiters do not see the old drop)
+            Ok(()) => self.stats.admitted.inc(),
             Err(_) => self.stats.rejected.inc(),
         }
         r
@@ -416,26 +405,23 @@ impl Chain {
         })
     }
 
-    /// Records dropped transactions (bounded memory).
-    pub fn record_dropped(&self, hash: [u8; 32], reason: String) {
-        self.stats.dropped_txs.inc();
-        let mut d = self.dropped.lock();
-        if d.0.insert(hash, reason).is_none() {
-            d.1.push_back(hash);
+    /// Drops transactions taken for a block, with their reasons: the mempool forgets
+    /// them and their senders' queued followers, and records why (bounded); waiters of
+    /// `tx.submit` re-check their transaction.
+    pub fn resolve_dropped(&self, dropped: &[(Arc<PendingTx>, String)]) {
+        if dropped.is_empty() {
+            return;
         }
-        while d.1.len() > DROPPED_KEPT {
-            if let Some(old) = d.1.pop_front() {
-                d.0.remove(&old);
-            }
-        }
-        drop(d);
-        // Waiters of `tx.submit` re-check their transaction.
+        let orphans = self.mempool.resolve(&[], dropped);
+        self.stats
+            .dropped_txs
+            .add((dropped.len() + orphans.len()) as u64);
         self.committed.send_modify(|_| {});
     }
 
     /// Why a transaction was dropped, if it was recently.
     pub fn dropped_reason(&self, hash: &[u8; 32]) -> Option<String> {
-        self.dropped.lock().0.get(hash).cloned()
+        self.mempool.dropped_reason(hash)
     }
 
     /// The sender's account as committed.

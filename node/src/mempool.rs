@@ -56,6 +56,35 @@ struct Inner {
     taken: u64,
     /// Set by [`Mempool::close`]: nothing more is admitted.
     closed: bool,
+    /// Why recently dropped transactions were dropped, by hash, with the record's
+    /// number. Kept under the lock admission and resolution take, so a record never
+    /// outlives a resubmission admitted after it, nor is cleared by one admitted before
+    /// the drop.
+    dropped: HashMap<[u8; 32], (u64, String)>,
+    /// The drop records oldest first (an entry whose number the map no longer holds is
+    /// stale: that transaction was admitted or dropped again since).
+    dropped_order: VecDeque<([u8; 32], u64)>,
+    /// Drop records made so far.
+    drops: u64,
+}
+
+/// Most drop records a [`Mempool`] keeps (the oldest are forgotten first).
+pub const DROPPED_KEPT: usize = 100_000;
+
+impl Inner {
+    fn record_drop(&mut self, hash: [u8; 32], reason: String) {
+        self.drops += 1;
+        let n = self.drops;
+        self.dropped.insert(hash, (n, reason));
+        self.dropped_order.push_back((hash, n));
+        while self.dropped_order.len() > DROPPED_KEPT {
+            if let Some((old, m)) = self.dropped_order.pop_front()
+                && self.dropped.get(&old).is_some_and(|(k, _)| *k == m)
+            {
+                self.dropped.remove(&old);
+            }
+        }
+    }
 }
 
 /// Why [`Mempool::admit_at`] did not admit a transaction.
@@ -163,6 +192,15 @@ impl Mempool {
         self.inner.lock().senders.get(sender).map(|s| s.next_nonce)
     }
 
+    /// Why `hash` was dropped, if it was recently (and not admitted again since).
+    pub fn dropped_reason(&self, hash: &[u8; 32]) -> Option<String> {
+        self.inner
+            .lock()
+            .dropped
+            .get(hash)
+            .map(|(_, why)| why.clone())
+    }
+
     /// The resolve generation; read it before reading the sender's account.
     pub fn generation(&self) -> u64 {
         self.inner.lock().generation
@@ -170,9 +208,9 @@ impl Mempool {
 
     /// Admits `p` (signature already checked), given the sender's committed account as
     /// read after [`Mempool::generation`] returned `generation`. If transactions were
-    /// resolved since and the sender has nothing pending, the account may be stale (a
-    /// commit may have used the nonce it shows) and the transaction comes back as
-    /// [`NotAdmitted::Stale`] to be retried with a fresh read. The check and the
+    /// resolved since, the account may be stale (a commit may have used the nonce it
+    /// shows, or spent balance the mempool no longer reserves) and the transaction comes
+    /// back as [`NotAdmitted::Stale`] to be retried with a fresh read. The check and the
     /// admission happen under one lock, so no resolve can slip in between.
     pub fn admit_at(
         &self,
@@ -181,7 +219,9 @@ impl Mempool {
         generation: u64,
     ) -> Result<(), NotAdmitted> {
         let inner = self.inner.lock();
-        if inner.generation != generation && !inner.senders.contains_key(&p.tx.body.sender) {
+        // (also for a sender with transactions here: its balance may be read from before
+        // a commit that lowered both it and the reservation admission adds to it)
+        if inner.generation != generation {
             return Err(NotAdmitted::Stale(Box::new(p)));
         }
         self.admit_locked(inner, p, account)
@@ -205,6 +245,7 @@ impl Mempool {
             senders,
             bytes,
             queue,
+            dropped,
             ..
         } = &mut *inner;
         if *closed {
@@ -257,6 +298,8 @@ impl Mempool {
         s.queued += 1;
         s.reserved += p.max_cost;
         known.insert(p.hash, n);
+        // A resubmission of a transaction dropped earlier is pending again.
+        dropped.remove(&p.hash);
         *bytes += p.raw.len();
         queue.push_back(Arc::new(p));
         drop(inner);
@@ -309,17 +352,21 @@ impl Mempool {
         out
     }
 
-    /// Forgets in-flight transactions once their block committed or they were dropped.
-    /// A sender with a dropped transaction is reset: its queued followers are dropped
-    /// too (their nonces can no longer be used) and returned.
+    /// Forgets in-flight transactions once their block committed or they were dropped
+    /// (each with the reason, recorded: [`Mempool::dropped_reason`]). A sender with a
+    /// dropped transaction is reset: its queued followers are dropped too (their nonces
+    /// can no longer be used; recorded as well) and returned.
     pub fn resolve(
         &self,
         done: &[Arc<PendingTx>],
-        dropped: &[Arc<PendingTx>],
+        dropped: &[(Arc<PendingTx>, String)],
     ) -> Vec<Arc<PendingTx>> {
         let mut inner = self.inner.lock();
         inner.generation += 1;
-        for p in done.iter().chain(dropped) {
+        for (p, why) in dropped {
+            inner.record_drop(p.hash, why.clone());
+        }
+        for p in done.iter().chain(dropped.iter().map(|(p, _)| p)) {
             if inner.known.remove(&p.hash).is_some() {
                 inner.bytes -= p.raw.len();
             }
@@ -337,7 +384,7 @@ impl Mempool {
             return Vec::new();
         }
         // One pass over the queue takes every queued follower of a dropped sender.
-        let reset: HashMap<Address, u64> = dropped.iter().fold(HashMap::new(), |mut m, p| {
+        let reset: HashMap<Address, u64> = dropped.iter().fold(HashMap::new(), |mut m, (p, _)| {
             let n = m.entry(p.tx.body.sender).or_insert(u64::MAX);
             *n = (*n).min(p.tx.body.nonce);
             m
@@ -351,6 +398,10 @@ impl Mempool {
             if inner.known.remove(&o.hash).is_some() {
                 inner.bytes -= o.raw.len();
             }
+            inner.record_drop(
+                o.hash,
+                "an earlier transaction of the sender was dropped".into(),
+            );
             // In-flight transactions keep their reservation until they are resolved.
             if let Some(s) = inner.senders.get_mut(&o.tx.body.sender) {
                 s.reserved = s.reserved.saturating_sub(o.max_cost);
@@ -406,8 +457,91 @@ impl Mempool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use ed25519_dalek::SigningKey;
     use supervm_client::{TxBody, TxPayload};
+
+    /// `dropped` with a reason each.
+    fn why(dropped: &[Arc<PendingTx>]) -> Vec<(Arc<PendingTx>, String)> {
+        dropped
+            .iter()
+            .map(|p| (p.clone(), "test".to_string()))
+            .collect()
+    }
+
+    /// Drop records change in the same step as the mempool: a dropped transaction and
+    /// its queued follower are recorded when they are resolved; a resubmission admitted
+    /// afterwards clears its record (it is pending again), and a later drop of it is
+    /// recorded again, not cleared by the earlier admission; a record is kept through
+    /// the eviction of an older, stale entry of the same transaction.
+    #[test]
+    fn drop_records_follow_resolution_and_admission() {
+        let k = SigningKey::from_bytes(&[1; 32]);
+        let acc = AccountNow {
+            nonce: 0,
+            balance: 1_000_000,
+        };
+        let m = Mempool::new(limits(10));
+        m.admit(tx(&k, 0), acc).unwrap();
+        let first = m.take(txs(1), Duration::ZERO);
+        m.admit(tx(&k, 1), acc).unwrap();
+        let follower = tx(&k, 1).hash;
+        let orphans = m.resolve(&[], &[(first[0].clone(), "expired".into())]);
+        assert_eq!(orphans.len(), 1);
+        assert_eq!(m.dropped_reason(&first[0].hash).as_deref(), Some("expired"));
+        let orphaned = m
+            .dropped_reason(&follower)
+            .expect("the follower is recorded");
+        assert!(orphaned.contains("earlier transaction"), "{orphaned}");
+        // The wallet sends both again: pending, no drop record.
+        m.admit(tx(&k, 0), acc).unwrap();
+        m.admit(tx(&k, 1), acc).unwrap();
+        assert_eq!(m.dropped_reason(&first[0].hash), None);
+        assert_eq!(m.dropped_reason(&follower), None);
+        // Dropped again after that admission: recorded.
+        let again = m.take(txs(2), Duration::ZERO);
+        m.resolve(&[], &why(&again));
+        assert_eq!(m.dropped_reason(&follower).as_deref(), Some("test"));
+        // Evicting the follower's first (stale) entry keeps its current record.
+        let mut inner = m.inner.lock();
+        let stale_entries = inner.dropped_order.len();
+        assert_eq!(stale_entries, 4, "two records each");
+        for i in 0..DROPPED_KEPT - 2 {
+            let mut h = [0xEE; 32];
+            h[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            inner.record_drop(h, "filler".into());
+        }
+        assert_eq!(inner.dropped_order.len(), DROPPED_KEPT);
+        drop(inner);
+        assert_eq!(m.dropped_reason(&follower).as_deref(), Some("test"));
+        assert_eq!(m.dropped_reason(&first[0].hash).as_deref(), Some("test"));
+    }
+
+    /// A sender with transactions here is not admitted against an account read before
+    /// a resolve: the commit may have spent balance the mempool no longer reserves.
+    #[test]
+    fn a_resolve_makes_every_account_read_before_it_stale() {
+        let k = SigningKey::from_bytes(&[1; 32]);
+        let acc = AccountNow {
+            nonce: 0,
+            balance: 1_000_000,
+        };
+        let m = Mempool::new(limits(10));
+        m.admit(tx(&k, 0), acc).unwrap();
+        let taken = m.take(txs(1), Duration::ZERO);
+        m.admit(tx(&k, 1), acc).unwrap();
+        let g = m.generation();
+        m.resolve(&taken, &[]);
+        assert!(matches!(
+            m.admit_at(tx(&k, 2), acc, g),
+            Err(NotAdmitted::Stale(_))
+        ));
+        let fresh = AccountNow {
+            nonce: 1,
+            balance: 1_000_000 - 10_001,
+        };
+        m.admit_at(tx(&k, 2), fresh, m.generation()).unwrap();
+    }
 
     fn tx(key: &SigningKey, nonce: u64) -> PendingTx {
         let tx = TxBody {
@@ -508,7 +642,7 @@ mod tests {
         // The producer takes nonce 3; nonce 4 stays queued; 3 is dropped at execution.
         let taken = m.take(txs(1), Duration::ZERO);
         assert_eq!(taken[0].tx.body.nonce, 3);
-        let orphans = m.resolve(&[], &taken);
+        let orphans = m.resolve(&[], &why(&taken));
         assert_eq!(orphans.len(), 1, "its queued follower goes too");
         assert!(m.is_empty());
         // The sender starts over from the committed account.
@@ -540,7 +674,7 @@ mod tests {
         }
         let first = m.take(txs(1), Duration::ZERO); // nonce 0 in flight (will commit)
         let second = m.take(txs(1), Duration::ZERO); // nonce 1 dropped
-        m.resolve(&[], &second);
+        m.resolve(&[], &why(&second));
         // Nonce 0 still in flight: the next usable nonce is the dropped one, 1.
         assert_eq!(m.next_nonce(&supervm_client::keys::address_of(&k)), Some(1));
         m.admit(tx(&k, 1), acc).unwrap();
@@ -588,7 +722,7 @@ mod tests {
         }
         let first = m.take(txs(1), Duration::ZERO); // nonce 0 in flight, will commit
         let second = m.take(txs(1), Duration::ZERO); // nonce 1 dropped; nonce 2 is orphaned
-        let orphans = m.resolve(&[], &second);
+        let orphans = m.resolve(&[], &why(&second));
         assert_eq!(orphans.len(), 1);
         // Nonce 0 still reserves its 10,001.
         assert_eq!(m.reserved(&sender), 10_001);
@@ -678,7 +812,7 @@ mod tests {
         ));
         // A drop with queued followers frees their bytes too.
         let taken = m.take(txs(1), Duration::ZERO); // a's nonce 1
-        let orphans = m.resolve(&[], &taken);
+        let orphans = m.resolve(&[], &why(&taken));
         assert_eq!(orphans.len(), 1, "a's nonce 2 goes with it");
         m.admit(tx(&b, 1), rich).unwrap();
         assert_eq!(m.len(), 2);

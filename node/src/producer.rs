@@ -265,7 +265,7 @@ fn build_block(
     };
     let mut accounts: HashMap<Address, Account> = HashMap::new();
     let mut included: Vec<Arc<PendingTx>> = Vec::with_capacity(txs.len());
-    let mut dropped: Vec<Arc<PendingTx>> = Vec::new();
+    let mut dropped: Vec<(Arc<PendingTx>, String)> = Vec::new();
     // Receipts of native transfers are known now; contract calls get theirs below.
     let mut natives: HashMap<usize, StoredReceipt> = HashMap::new();
     let mut vm_txs: Vec<Transaction> = Vec::new();
@@ -303,8 +303,7 @@ fn build_block(
                 None
             };
             if let Some(r) = reason {
-                chain.record_dropped(p.hash, r);
-                dropped.push(p);
+                dropped.push((p, r));
                 continue;
             }
             let price = u128::from(b.gas_price);
@@ -344,14 +343,7 @@ fn build_block(
             included.push(p);
         }
     }
-    if !dropped.is_empty() {
-        for o in chain.mempool.resolve(&[], &dropped) {
-            chain.record_dropped(
-                o.hash,
-                "an earlier transaction of the sender was dropped".into(),
-            );
-        }
-    }
+    chain.resolve_dropped(&dropped);
     if included.is_empty() {
         return Ok(included);
     }
