@@ -84,6 +84,10 @@ pub async fn submit(
     wait: bool,
     timeout: Duration,
 ) -> Result<SubmitResult> {
+    // The wait ends `timeout` after the request reached this point, admission
+    // included: however long the checks waited for a blocking thread, the answer
+    // (pending, with the hash) comes before the request's own deadline.
+    let deadline = tokio::time::Instant::now() + timeout;
     let raw = from_hex(raw_hex).map_err(Error::Malformed)?;
     let mut rx = chain.committed.subscribe();
     // Signature checks and store reads run on the blocking pool, not on the threads
@@ -102,7 +106,6 @@ pub async fn submit(
             receipt: None,
         });
     }
-    let deadline = tokio::time::Instant::now() + timeout;
     loop {
         // A halted pipeline commits nothing more (and wakes its waiters to say so).
         chain.check_halted()?;
