@@ -58,7 +58,8 @@ enum Cmd {
         /// Amount.
         amount: u128,
     },
-    /// Transaction status and receipt.
+    /// Transaction status and receipt. Exits non-zero unless it committed with outcome
+    /// success (pending, dropped, unknown, or a failed outcome).
     Tx {
         /// Transaction hash.
         hash: String,
@@ -138,7 +139,8 @@ struct NodeArgs {
     /// every height (archival).
     #[arg(long)]
     history_blocks: Option<u64>,
-    /// Genesis file (non-dev chains): {"accounts":[{"address":"0x..","balance":"1"}]}.
+    /// Genesis file (non-dev chains): {"accounts":[{"address":"0x..","balance":"1"}]},
+    /// each account once.
     #[arg(long)]
     genesis: Option<PathBuf>,
     /// Chain id (non-dev chains).
@@ -308,7 +310,12 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
                 s
             });
-            Ok(())
+            // (printed either way; the exit status says whether it committed and succeeded)
+            committed_ok(&supervm_client::views::SubmitResult {
+                hash: t.hash.clone(),
+                status: t.status.clone(),
+                receipt: t.receipt.clone(),
+            })
         }),
         Cmd::Block { id } => rt.block_on(async {
             let c = Client::new(&ctx.rpc);
@@ -551,7 +558,36 @@ async fn sign_and_send(
         payload,
     }
     .sign(&sk);
-    Ok(c.submit(&tx, true).await?)
+    c.submit(&tx, true)
+        .await
+        .map_err(|e| submit_error(e, &to_hex(&tx.hash())))
+}
+
+/// A failed `tx.submit`. Unless the node refused the transaction outright, it may have
+/// been admitted before the failure (the pipeline halted while the submission waited,
+/// an internal error in the wait, a lost connection or a timeout) and may still commit:
+/// the error names its hash, so the user checks before sending it again (a new send
+/// takes the next nonce, and both would commit).
+fn submit_error(e: supervm_client::Error, hash: &str) -> anyhow::Error {
+    use supervm_client::Error as E;
+    let refused = match &e {
+        // (-32029: halted, perhaps while waiting; -32603: internal error, perhaps in the wait)
+        E::Rpc { code, .. } => *code != -32029 && *code != -32603,
+        E::Malformed(_)
+        | E::NonCanonicalSignature
+        | E::BadSenderKey(_)
+        | E::BadSignature
+        | E::Keys(_) => true,
+        E::Transport(_) => false,
+    };
+    if refused {
+        anyhow!(e)
+    } else {
+        anyhow!(
+            "{e}\ntransaction {hash} may have been accepted and may still commit: check with \
+             `supervm tx {hash}` before sending it again"
+        )
+    }
 }
 
 /// A .wasm file's code, checked as the node will check it, and the interface the SDK
@@ -772,7 +808,15 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                     .map_err(|e| anyhow!("constructor: {e}"))?
                 }
                 (None, Some(s)) => from_hex(s).map_err(|e| anyhow!("--init: {e}"))?,
-                (_, None) => vec![],
+                // No --init: a constructor that takes arguments is told so here, before
+                // a deploy that could only fail on chain (and cost gas).
+                (Some(i), None) => match i.functions.iter().find(|f| f.constructor) {
+                    Some(ctor) => abi_json::encode_args(ctor, &json!({})).map_err(|e| {
+                        anyhow!("constructor (give its arguments with --init): {e}")
+                    })?,
+                    None => vec![],
+                },
+                (None, None) => vec![],
             };
             let salt = match salt {
                 Some(s) => from_hex32(&s).map_err(|e| anyhow!("--salt: {e}"))?,
@@ -965,4 +1009,41 @@ fn build(ctx: &Ctx, path: &Path) -> Result<()> {
             .join("\n")
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A submission the node refused says only why; one that may have been admitted
+    /// (halted or failed while waiting, or the connection lost) names the hash to check
+    /// before sending again.
+    #[test]
+    fn a_submit_that_may_have_been_admitted_names_the_hash() {
+        let rpc = |code| supervm_client::Error::Rpc {
+            code,
+            message: "m".into(),
+            data: None,
+        };
+        let hint = |e| submit_error(e, "0xabc").to_string();
+        for maybe in [
+            rpc(-32029),
+            rpc(-32603),
+            supervm_client::Error::Transport("reset".into()),
+        ] {
+            let m = hint(maybe);
+            assert!(
+                m.contains("may still commit") && m.contains("supervm tx 0xabc"),
+                "{m}"
+            );
+        }
+        for refused in [
+            rpc(-32016),
+            rpc(-32602),
+            supervm_client::Error::BadSignature,
+        ] {
+            let m = hint(refused);
+            assert!(!m.contains("may still commit"), "{m}");
+        }
+    }
 }

@@ -115,6 +115,7 @@ pub fn read_genesis_file(path: &std::path::Path) -> Result<Vec<(Address, u128)>>
     let b = std::fs::read(path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
     let g: GenesisFile =
         serde_json::from_slice(&b).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    let mut seen = std::collections::HashSet::new();
     g.accounts
         .iter()
         .map(|a| {
@@ -123,6 +124,14 @@ pub fn read_genesis_file(path: &std::path::Path) -> Result<Vec<(Address, u128)>>
                 .balance
                 .parse::<u128>()
                 .map_err(|e| Error::Other(format!("balance {}: {e}", a.balance)))?;
+            // (one balance would silently replace the other)
+            if !seen.insert(addr) {
+                return Err(Error::Other(format!(
+                    "{}: account {} is listed twice",
+                    path.display(),
+                    a.address
+                )));
+            }
             Ok((Address(addr), bal))
         })
         .collect()
@@ -132,6 +141,35 @@ pub fn read_genesis_file(path: &std::path::Path) -> Result<Vec<(Address, u128)>>
 mod tests {
     use super::*;
     use supervm_store::StoreConfig;
+
+    /// A genesis file listing an account twice is refused (one balance would silently
+    /// replace the other), naming it; the same address spelled differently counts.
+    #[test]
+    fn a_genesis_file_lists_each_account_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("genesis.json");
+        let a = format!("0x{}", "ab".repeat(32));
+        let same = "AB".repeat(32);
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"accounts":[{{"address":"{a}","balance":"5"}},{{"address":"0x{}","balance":"6"}},{{"address":"{same}","balance":"7"}}]}}"#,
+                "cd".repeat(32)
+            ),
+        )
+        .unwrap();
+        let e = read_genesis_file(&path).unwrap_err().to_string();
+        assert!(e.contains("listed twice") && e.contains(&same), "{e}");
+        std::fs::write(
+            &path,
+            format!(r#"{{"accounts":[{{"address":"{a}","balance":"5"}}]}}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            read_genesis_file(&path).unwrap(),
+            [(Address([0xab; 32]), 5u128)]
+        );
+    }
 
     #[test]
     fn a_data_directory_keeps_its_chain_id() {

@@ -56,36 +56,142 @@ pub fn address_of(key: &SigningKey) -> Address {
     Address(key.verifying_key().to_bytes())
 }
 
-/// Reads a key file (a missing file is an empty list).
+/// Reads a key file (a missing file is an empty list). Every entry's address must be
+/// its secret's (an edited file whose address belongs to another key would otherwise
+/// be found by one address and sign as another).
 pub fn load(path: &Path) -> Result<Vec<KeyEntry>> {
-    match std::fs::read(path) {
-        Ok(b) => {
-            serde_json::from_slice(&b).map_err(|e| Error::Keys(format!("{}: {e}", path.display())))
+    let keys: Vec<KeyEntry> = match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| Error::Keys(format!("{}: {e}", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(Error::Keys(format!("{}: {e}", path.display()))),
+    };
+    for k in &keys {
+        let named = crate::views::from_hex32(&k.address).map_err(|e| {
+            Error::Keys(format!("{}: key {}: address: {e}", path.display(), k.name))
+        })?;
+        let actual = k
+            .address()
+            .map_err(|e| Error::Keys(format!("{}: key {}: secret: {e}", path.display(), k.name)))?;
+        if named != actual.0 {
+            return Err(Error::Keys(format!(
+                "{}: key {}: its address {} is not its secret's ({})",
+                path.display(),
+                k.name,
+                k.address,
+                to_hex(&actual.0)
+            )));
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
-        Err(e) => Err(Error::Keys(format!("{}: {e}", path.display()))),
     }
+    Ok(keys)
 }
 
-/// Writes a key file (mode 0600 on unix), replacing it atomically.
+/// Writes a key file (mode 0600 on unix, from its creation), replacing it atomically
+/// and durably: written to a new temporary file beside it (never an existing one or
+/// what a link points to), synced, renamed over the old file, the directory synced.
 pub fn save(path: &Path, keys: &[KeyEntry]) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Keys(format!("{}: {e}", dir.display())))?;
-    }
-    let tmp = path.with_extension("tmp");
+    use std::io::Write;
+    let err = |p: &Path, e: std::io::Error| Error::Keys(format!("{}: {e}", p.display()));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| err(&dir, e))?;
     let body = serde_json::to_vec_pretty(keys).map_err(|e| Error::Keys(e.to_string()))?;
-    std::fs::write(&tmp, body).map_err(|e| Error::Keys(format!("{}: {e}", tmp.display())))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "keys".into());
+    #[allow(clippy::disallowed_methods)] // a unique temporary name, not a timestamp
+    let nanos = std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = dir.join(format!(".{file_name}.{}.{nanos}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600));
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::Keys(format!("{}: {e}", path.display())))
+    let written = (|| {
+        let mut f = options.open(&tmp)?;
+        f.write_all(&body)?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(&tmp, e));
+    }
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(path, e));
+    }
+    // (the rename itself survives a crash once the directory is synced)
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
-/// Finds a key by name or address.
+/// Finds a key by name or by address (any case, with or without `0x`).
 pub fn find<'a>(keys: &'a [KeyEntry], name_or_address: &str) -> Result<&'a KeyEntry> {
+    let as_address = crate::views::from_hex32(name_or_address).ok();
     keys.iter()
-        .find(|k| k.name == name_or_address || k.address == name_or_address)
+        .find(|k| {
+            k.name == name_or_address
+                || as_address.is_some_and(|a| crate::views::from_hex32(&k.address) == Ok(a))
+        })
         .ok_or_else(|| Error::Keys(format!("no key named {name_or_address}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key file round-trips with mode 0600 and no temporary file left beside it; an
+    /// entry whose address is not its secret's is refused at load; a key is found by
+    /// name or by its address in any case, with or without `0x`.
+    #[test]
+    fn key_files_are_private_consistent_and_found_by_any_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let alice = KeyEntry::from_signing_key("alice", &SigningKey::from_bytes(&[1; 32]));
+        let bob = KeyEntry::from_signing_key("bob", &SigningKey::from_bytes(&[2; 32]));
+        save(&path, &[alice.clone(), bob.clone()]).unwrap();
+        assert_eq!(load(&path).unwrap(), [alice.clone(), bob.clone()]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["keys.json"]);
+        let keys = load(&path).unwrap();
+        let bare = alice.address.strip_prefix("0x").unwrap().to_string();
+        for spelling in [
+            "alice".to_string(),
+            alice.address.clone(),
+            bare.clone(),
+            bare.to_uppercase(),
+            format!("0x{}", bare.to_uppercase()),
+        ] {
+            assert_eq!(find(&keys, &spelling).unwrap().name, "alice", "{spelling}");
+        }
+        assert!(find(&keys, "carol").is_err());
+        // bob's address with alice's secret: found by bob's address, it would sign as
+        // alice.
+        let mixed = KeyEntry {
+            name: "mixed".into(),
+            address: bob.address.clone(),
+            secret: alice.secret.clone(),
+        };
+        std::fs::write(&path, serde_json::to_vec(&[mixed]).unwrap()).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("is not its secret's"), "{err}");
+    }
 }

@@ -144,6 +144,27 @@ async fn cli_deploys_invokes_and_queries() {
     ]))
     .await;
     assert_eq!(b2["result"], "77", "{b2}");
+    // The token's constructor takes arguments: without --init the deploy is refused
+    // before anything is sent (dev0's nonce does not move), naming what is missing.
+    let nonce_before = run(v(&["account", "dev0"])).await["nonce"].clone();
+    assert!(nonce_before.as_u64().is_some(), "{nonce_before}");
+    let out = supervm(
+        &node.url,
+        &dir.path().join("dev-keys.json"),
+        &[
+            "contract",
+            "deploy",
+            wasm.to_str().unwrap(),
+            "--from",
+            "dev0",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--init"), "{stderr}");
+    assert_eq!(run(v(&["account", "dev0"])).await["nonce"], nonce_before);
     // Neither a file nor a hash: refused before anything is sent, saying what to give.
     let out = supervm(
         &node.url,
@@ -187,6 +208,12 @@ async fn cli_deploys_invokes_and_queries() {
     let hash = t["hash"].as_str().unwrap().to_string();
     let tx = run(v(&["tx", &hash])).await;
     assert_eq!(tx["status"], "committed");
+    // `tx` prints what it found, and exits non-zero unless that is a committed success:
+    // the revert above, and a hash the node never saw.
+    let rev_tx = run(v(&["tx", rev["hash"].as_str().unwrap(), "!fail"])).await;
+    assert_eq!(rev_tx["receipt"]["outcome"], "revert", "{rev_tx}");
+    let unknown = run(v(&["tx", &format!("0x{}", "ab".repeat(32)), "!fail"])).await;
+    assert_eq!(unknown["status"], "unknown", "{unknown}");
     let block = run(v(&["block"])).await;
     assert!(block["height"].as_u64().unwrap() >= 4);
     // The same block by height and by hash.
