@@ -68,14 +68,22 @@ pub trait Decode: Sized {
     /// copy instead of one push per element.
     #[doc(hidden)]
     fn decode_many(input: &mut &[u8], n: usize) -> Result<Vec<Self>, CodecError> {
-        // Every element takes at least zero bytes; cap the pre-allocation by the input
-        // size so a hostile length cannot allocate more than the input justifies.
-        let mut v = Vec::with_capacity(n.min(input.len()));
+        let mut v = Vec::with_capacity(reserve::<Self>(n, input.len()));
         for _ in 0..n {
             v.push(Self::decode(input)?);
         }
         Ok(v)
     }
+}
+
+/// How many of `n` decoded elements of `T` to reserve room for, given `input_len` bytes
+/// of input: a hostile length must not allocate more than the input justifies. An
+/// element is encoded in at least one byte but may take many more in memory (a
+/// 128-byte tuple from a few bytes of junk), so the room is capped at the input's size
+/// in bytes, not in elements: a count of 2^32 - 1 before 65 KB of junk reserves 65 KB,
+/// not 8 MB (the contract's whole memory, and a trap instead of a clean decode error).
+fn reserve<T>(n: usize, input_len: usize) -> usize {
+    n.min(input_len / core::mem::size_of::<T>().max(1))
 }
 
 /// Decodes a value that must span the whole input.
@@ -289,6 +297,22 @@ pub const MAX_TUPLE: usize = 12;
 mod tests {
     use super::*;
     use alloc::vec;
+
+    /// A hostile element count reserves at most the input's size in bytes, whatever
+    /// the element's size in memory; an honest one reserves every element.
+    #[test]
+    fn decoding_reserves_no_more_than_the_input_justifies() {
+        type Big = ([u8; 32], [u8; 32], u128, [u8; 32], u128);
+        let r = reserve::<Big>(u32::MAX as usize, 65_000);
+        assert!(r * core::mem::size_of::<Big>() <= 65_000, "{r}");
+        assert_eq!(reserve::<u8>(10, 10), 10);
+        assert_eq!(reserve::<()>(5, 0), 0);
+        assert_eq!(reserve::<u64>(100, 800), 100);
+        // Decoding such input fails cleanly.
+        let mut input = vec![0xff, 0xff, 0xff, 0xff];
+        input.extend(core::iter::repeat_n(7u8, 1000));
+        assert!(decode_all::<Vec<(u128, u128)>>(&input).is_err());
+    }
 
     #[test]
     fn tuples_of_up_to_twelve_fields_round_trip() {
