@@ -349,6 +349,10 @@ fn deploy(
                 run.outcome = r.outcome;
                 run.gas_used = r.gas_used;
                 run.return_data = r.return_data;
+                if run.outcome != Outcome::Success {
+                    // (the constructor failed: nothing was created at that address)
+                    run.contract = None;
+                }
             }
             Err(e) => return (Err(e), ctx),
         }

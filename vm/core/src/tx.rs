@@ -123,7 +123,8 @@ pub struct Receipt {
     pub events: Vec<Event>,
     /// Debug log lines (kept even on failure, never part of consensus hashes).
     pub logs: Vec<String>,
-    /// For a deploy: the new contract's address. For an upload: `None`.
+    /// For a successful deploy: the new contract's address (`None` when its constructor
+    /// failed: nothing was created). For an upload: `None`.
     pub contract: Option<Address>,
     /// For an upload or deploy: the code hash.
     pub code_hash: Option<[u8; 32]>,

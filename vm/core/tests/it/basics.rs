@@ -318,6 +318,37 @@ fn constructor_runs_once_at_deploy() {
     );
 }
 
+/// A deploy whose constructor fails names no contract in its receipt (nothing was
+/// created at the address), but keeps the code hash; the address stays free.
+#[test]
+fn a_failed_constructor_names_no_contract() {
+    let mut c = Chain::new();
+    let failing = contract(
+        &[],
+        r#"(memory (export "memory") 1) (func (export "__init") unreachable) (func (export "f"))"#,
+    );
+    let deploy = |c: &mut Chain, code: Vec<u8>| {
+        c.run(
+            Payload::Deploy {
+                code: CodeSource::Wasm(code),
+                salt: [9; 32],
+                init_args: vec![],
+            },
+            GAS * 10,
+        )
+    };
+    let r = deploy(&mut c, failing.clone());
+    assert!(matches!(r.outcome, Outcome::Trap { .. }), "{:?}", r.outcome);
+    assert_eq!(r.contract, None);
+    assert_eq!(r.code_hash, Some(supervm_vm::code_hash(&failing)));
+    let ok = contract(&[], r#"(memory (export "memory") 1) (func (export "f"))"#);
+    let r = deploy(&mut c, ok);
+    assert_eq!(
+        r.contract,
+        Some(supervm_vm::contract_address(&c.sender, &[9; 32]))
+    );
+}
+
 #[test]
 fn code_is_stored_once_and_deployable_by_hash_and_upgradable_by_itself() {
     let mut c = Chain::new();
