@@ -163,13 +163,47 @@ fn json_str(s: &str) -> String {
     out
 }
 
-/// A type as its tokens with all whitespace removed.
+/// A type as the interface names it: its tokens with all whitespace removed and every
+/// path cut to its last segment (`crate::errors::TokenError` is `TokenError`,
+/// `Vec<supervm_sdk::Address>` is `Vec<Address>`): tools look errors up by the name of
+/// their `#[contract_error]` line and encode arguments by the codec's type names.
 fn type_str(ty: &Type) -> String {
+    let mut ty = ty.clone();
+    strip_paths(&mut ty);
     ty.to_token_stream()
         .to_string()
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect()
+}
+
+/// Cuts every path in `ty` (and in its generic arguments, tuples, arrays, slices and
+/// references) to its last segment.
+fn strip_paths(ty: &mut Type) {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => {
+            if let Some(last) = p.path.segments.pop() {
+                let mut last = last.into_value();
+                if let PathArguments::AngleBracketed(args) = &mut last.arguments {
+                    for a in args.args.iter_mut() {
+                        if let syn::GenericArgument::Type(t) = a {
+                            strip_paths(t);
+                        }
+                    }
+                }
+                p.path.leading_colon = None;
+                p.path.segments.clear();
+                p.path.segments.push(last);
+            }
+        }
+        Type::Tuple(t) => t.elems.iter_mut().for_each(strip_paths),
+        Type::Array(a) => strip_paths(&mut a.elem),
+        Type::Slice(s) => strip_paths(&mut s.elem),
+        Type::Reference(r) => strip_paths(&mut r.elem),
+        Type::Paren(p) => strip_paths(&mut p.elem),
+        Type::Group(g) => strip_paths(&mut g.elem),
+        _ => {}
+    }
 }
 
 /// `[{"name":..,"type":..},..]`.
@@ -198,8 +232,9 @@ fn section_static(section: &str, bytes: &[u8]) -> TokenStream2 {
     }
 }
 
+/// Whether `a` is `#[name]`, also spelled with a path (`#[supervm_sdk::init]`).
 fn is_attr(a: &Attribute, name: &str) -> bool {
-    a.path().is_ident(name)
+    a.path().segments.last().is_some_and(|s| s.ident == name)
 }
 
 /// The parameter name of a simple `name: Type` pattern.
@@ -653,4 +688,40 @@ fn expand_error(mut item: ItemEnum) -> syn::Result<TokenStream2> {
 
         #iface
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The interface names types without their paths, at any depth.
+    #[test]
+    fn interface_types_are_named_without_paths() {
+        for (written, named) in [
+            ("crate::errors::TokenError", "TokenError"),
+            ("::supervm_sdk::Address", "Address"),
+            ("Vec<supervm_sdk::Address>", "Vec<Address>"),
+            (
+                "(alloc::string::String, [supervm_sdk::Address; 2], Option<u128>)",
+                "(String,[Address;2],Option<u128>)",
+            ),
+            ("u64", "u64"),
+        ] {
+            let ty: Type = syn::parse_str(written).unwrap();
+            assert_eq!(type_str(&ty), named, "{written}");
+        }
+    }
+
+    /// `#[init]` and `#[topic]` are recognised with or without a path.
+    #[test]
+    fn attributes_are_recognised_by_their_last_segment() {
+        let f: syn::ItemFn = syn::parse_quote! {
+            #[supervm_sdk::init]
+            #[init]
+            #[inline]
+            fn f() {}
+        };
+        let found: Vec<bool> = f.attrs.iter().map(|a| is_attr(a, "init")).collect();
+        assert_eq!(found, [true, true, false]);
+    }
 }
