@@ -15,7 +15,9 @@
 //! fails (a `try_call`: the failed token call's writes are rolled back), that id is skipped
 //! and reported `false`; otherwise the give tokens are released, the offer is removed, an
 //! `OfferAccepted` event is emitted and it is reported `true`. Accepts that succeeded stay
-//! even when later ones fail.
+//! even when later ones fail. Each pull may spend at most [`PULL_GAS`]: a wanted token that
+//! burns more fails like a refused pull instead of using up the whole batch's gas. (A give
+//! token whose `transfer` fails still fails the whole call: its offer's maker chose it.)
 //!
 //! Storage: the next offer id in `b"next"`, offers in `Map<u64, Offer>` under `b"O"`.
 #![no_std]
@@ -139,9 +141,12 @@ impl Escrow {
     }
 }
 
-/// `token.transfer_from(from, to, amount)` through `try_call`.
+/// The most gas one pull may spend (a token's `transfer_from` takes about 15,000).
+pub const PULL_GAS: u64 = 200_000;
+
+/// `token.transfer_from(from, to, amount)` through `try_call`, with at most [`PULL_GAS`].
 fn pull(token: &Address, from: Address, to: Address, amount: u128) -> Result<(), EscrowError> {
-    env::try_call(token, "transfer_from", &(from, to, amount))
+    env::try_call_with_gas(token, "transfer_from", &(from, to, amount), PULL_GAS)
         .map(|_| ())
         .map_err(|_| EscrowError::TransferFailed)
 }

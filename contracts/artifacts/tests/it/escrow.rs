@@ -402,6 +402,46 @@ fn try_accept_many_rolls_back_only_the_failed_offers() {
     assert_eq!(f.bal(f.a, f.escrow), 200);
 }
 
+/// A wanted token whose `transfer_from` loops forever (a contract any maker may name)
+/// costs a batch at most the escrow's pull allowance: its offer is skipped and the
+/// others are accepted, instead of the loop using up the batch's gas.
+#[test]
+fn a_gas_burning_token_only_fails_its_own_offer() {
+    let mut f = setup();
+    let mut burner = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+             (func (export "transfer_from") (loop $l (br $l))))"#,
+    )
+    .unwrap();
+    // The ABI version custom section: id 0, size, name, version (u32 LE).
+    let name = supervm_abi::ABI_VERSION_SECTION.as_bytes();
+    burner.extend([0, (1 + name.len() + 4) as u8, name.len() as u8]);
+    burner.extend(name);
+    burner.extend(supervm_abi::ABI_VERSION.to_le_bytes());
+    f.env.set_sender(f.carol);
+    let burner = f.env.deploy(&burner, ());
+    let good = f.offer_a_for_b(100, 10);
+    f.approve(f.alice, f.a, 100);
+    f.env.set_sender(f.alice);
+    let r = f
+        .env
+        .call(&f.escrow, "create_offer", (f.a, 100u128, burner, 1u128));
+    assert!(r.is_success(), "{:?}", r.outcome());
+    let trap = r.value::<u64>();
+    let good2 = f.offer_a_for_b(100, 10);
+    f.approve(f.bob, f.b, 100);
+    f.env.set_sender(f.bob);
+    f.env.set_gas_limit(2_000_000);
+    let r = f
+        .env
+        .call(&f.escrow, "try_accept_many", (vec![good, trap, good2],));
+    assert!(r.is_success(), "{:?}", r.outcome());
+    assert_eq!(r.value::<Vec<bool>>(), vec![true, false, true]);
+    assert!(r.receipt.gas_used < 2_000_000, "{}", r.receipt.gas_used);
+    assert_eq!(f.offer(trap), Some((f.alice, f.a, 100, burner, 1)));
+    assert_eq!(f.bal(f.a, f.bob), 200);
+}
+
 #[test]
 fn try_accept_many_with_nothing_to_accept_writes_nothing() {
     let mut f = setup();
