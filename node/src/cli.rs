@@ -123,7 +123,7 @@ struct NodeArgs {
     /// State shards (fixed when the data directory is created).
     #[arg(long)]
     shards: Option<u32>,
-    /// Execution threads.
+    /// Execution threads (1 to 32).
     #[arg(long)]
     threads: Option<usize>,
     /// Milliseconds the execution threads stay awake after a block, at most as long as
@@ -461,7 +461,11 @@ async fn node(a: NodeArgs) -> Result<()> {
         config.shards = s;
     }
     if let Some(t) = a.threads {
-        config.threads = t.max(1);
+        let max = supervm_parallel::MAX_THREADS;
+        if !(1..=max).contains(&t) {
+            bail!("--threads: 1 to {max}, got {t}");
+        }
+        config.threads = t;
     }
     if let Some(ms) = a.worker_linger_ms {
         config.worker_linger = std::time::Duration::from_millis(ms);
@@ -472,6 +476,10 @@ async fn node(a: NodeArgs) -> Result<()> {
     }
     config.history_blocks = a.history_blocks;
     let genesis = if a.dev {
+        // (a dev chain has its own id and funds its dev keys: these would be ignored)
+        if a.genesis.is_some() || a.chain_id.is_some() {
+            bail!("--genesis and --chain-id are for non-dev chains; a --dev chain has its own");
+        }
         None
     } else {
         let g = a.genesis.as_ref().ok_or_else(|| {

@@ -119,13 +119,9 @@ pub async fn start(
     genesis::ensure_genesis(&store, config.chain_id, &funded)?;
     let listen = config.listen;
     let chain = Arc::new(Chain::new(config, store)?);
-    let (restored, refused) = crate::pending_file::restore(&chain);
-    if restored + refused > 0 {
-        eprintln!(
-            "mempool: {restored} transactions saved at the last stop admitted again ({refused} refused)"
-        );
-    }
-    let pipeline = Pipeline::start(chain.clone());
+    // Everything that can still fail comes before the saved transactions are restored
+    // (which deletes their file) and the pipeline starts: a start that fails here (the
+    // port taken) leaves the file for the next one and no pipeline behind.
     let app = crate::methods::router(chain.clone())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -133,6 +129,13 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Other(e.to_string()))?;
+    let (restored, refused) = crate::pending_file::restore(&chain);
+    if restored + refused > 0 {
+        eprintln!(
+            "mempool: {restored} transactions saved at the last stop admitted again ({refused} refused)"
+        );
+    }
+    let pipeline = Pipeline::start(chain.clone());
     let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
     let conn_limits = chain.config.rpc_connections;
     let server = tokio::spawn(crate::rpc::serve(listener, app, conn_limits, stopped));

@@ -339,3 +339,50 @@ async fn cli_builds_a_contract() {
         "{out}"
     );
 }
+
+/// `supervm node` refuses flags it would otherwise ignore or change: a chain id or a
+/// genesis file with `--dev` (a dev chain has its own), and a thread count outside
+/// 1..=32. It fails before starting anything (a start would keep running: the test
+/// then kills it and fails).
+#[test]
+#[allow(clippy::disallowed_methods)] // a deadline for a child that should have exited
+fn node_flags_it_cannot_honour_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let genesis = dir.path().join("genesis.json");
+    std::fs::write(&genesis, r#"{"accounts":[]}"#).unwrap();
+    let port = crate::support::free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let base = ["node", "--data-dir", data, "--listen", &listen];
+    for (extra, says) in [
+        (&["--dev", "--chain-id", "5"][..], "non-dev"),
+        (
+            &["--dev", "--genesis", genesis.to_str().unwrap()][..],
+            "non-dev",
+        ),
+        (&["--dev", "--threads", "64"][..], "--threads"),
+        (&["--dev", "--threads", "0"][..], "--threads"),
+    ] {
+        let mut child = supervm("http://127.0.0.1:1", &dir.path().join("k.json"), &base)
+            .args(extra)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(20) {
+                child.kill().unwrap();
+                panic!("{extra:?}: the node started instead of refusing");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success(), "{extra:?}");
+        assert!(stderr.contains(says), "{extra:?}: {stderr}");
+    }
+}

@@ -356,6 +356,19 @@ async fn queued_transactions_survive_a_clean_restart() {
     }
     node.stop().await;
     assert!(dir.path().join("mempool-pending.bin").exists());
+    // A start that fails (its port is taken) keeps the saved transactions for the next.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = crate::support::dev_config(dir.path());
+    config.listen = taken.local_addr().unwrap();
+    let Err(err) = supervm_node::node::start(config, None).await else {
+        panic!("the port is taken: the start must fail");
+    };
+    assert!(err.to_string().contains("listen on"), "{err}");
+    assert!(
+        dir.path().join("mempool-pending.bin").exists(),
+        "a failed start leaves the saved transactions"
+    );
+    drop(taken);
     let node = start(dir.path()).await;
     assert!(
         !dir.path().join("mempool-pending.bin").exists(),
