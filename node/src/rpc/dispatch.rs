@@ -74,6 +74,7 @@ enum Pending {
 pub(crate) struct Dispatcher {
     pub(crate) registry: Arc<Registry>,
     pub(crate) max_batch: usize,
+    pub(crate) max_response_bytes: usize,
     pub(crate) timeout: Duration,
     pub(crate) metrics: CallMetrics,
 }
@@ -93,11 +94,27 @@ impl Dispatcher {
             Ok(Message::Batch(entries)) => {
                 // Start every call before awaiting any, so they run concurrently.
                 let pending: Vec<Pending> = entries.into_iter().map(|e| self.start(e)).collect();
-                let mut responses = Vec::with_capacity(pending.len());
+                // Each answer is encoded as it comes; once the batch's answer would
+                // pass `max_response_bytes`, the rest answer -32005 instead.
+                let mut body = b"[".to_vec();
+                let mut any = false;
                 for p in pending {
-                    responses.extend(self.finish(p, deadline).await);
+                    let Some(r) = self.finish(p, deadline).await else {
+                        continue;
+                    };
+                    let mut bytes = encode(&r);
+                    if body.len() + bytes.len() + 2 > self.max_response_bytes {
+                        let error = RpcError::response_too_large(self.max_response_bytes);
+                        bytes = encode(&Response::error(r.id, error));
+                    }
+                    if any {
+                        body.push(b',');
+                    }
+                    body.extend_from_slice(&bytes);
+                    any = true;
                 }
-                (!responses.is_empty()).then(|| encode(&responses))
+                body.push(b']');
+                any.then_some(body)
             }
         }
     }

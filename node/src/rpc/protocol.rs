@@ -175,6 +175,19 @@ impl RpcError {
         )
     }
 
+    /// -32005 for a batch entry whose answer would take the batch's response past
+    /// `RpcLimits::max_response_bytes`.
+    pub fn response_too_large(max_response_bytes: usize) -> Self {
+        Self::new(
+            codes::SERVER_BUSY,
+            "response too large",
+            Some(json!({
+                "reason": "max_response_bytes",
+                "max_response_bytes": max_response_bytes,
+            })),
+        )
+    }
+
     /// -32005 when the bodies in flight fill `RpcLimits::max_inflight_body_bytes`.
     pub fn body_budget_full(max_inflight_body_bytes: usize) -> Self {
         Self::new(

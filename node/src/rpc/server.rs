@@ -41,6 +41,11 @@ pub struct RpcLimits {
     /// The time allowed from the arrival of a request to its response, body reading
     /// included; calls still running then get -32001. Default 30 s.
     pub request_timeout: Duration,
+    /// The largest response to a batch, in bytes: entries whose answers would take it
+    /// past this get -32005 (`data.reason` `max_response_bytes`) instead, to be sent
+    /// again in a smaller batch. A small request must not buy a huge reply (a batch of
+    /// `rpc.discover` or of large blocks). Default 16 MiB.
+    pub max_response_bytes: usize,
 }
 
 impl Default for RpcLimits {
@@ -51,6 +56,7 @@ impl Default for RpcLimits {
             max_concurrent: 512,
             max_inflight_body_bytes: 64 << 20,
             request_timeout: Duration::from_secs(30),
+            max_response_bytes: 16 << 20,
         }
     }
 }
@@ -121,6 +127,7 @@ pub fn router(
         dispatcher: Dispatcher {
             registry: Arc::new(registry),
             max_batch: limits.max_batch,
+            max_response_bytes: limits.max_response_bytes,
             timeout: limits.request_timeout,
             metrics: call_metrics,
         },

@@ -390,6 +390,40 @@ async fn oversized_batch_is_one_invalid_request() {
     assert_eq!(s.call(batch(5)).await.as_array().map(Vec::len), Some(5));
 }
 
+/// A batch's response is bounded: once the answers would pass `max_response_bytes`,
+/// the remaining entries answer -32005 (reason `max_response_bytes`) with their ids, in
+/// order, and the whole body stays near the bound.
+#[tokio::test]
+async fn a_batch_response_is_bounded() {
+    let s = serve(RpcLimits {
+        max_response_bytes: 200,
+        ..RpcLimits::default()
+    })
+    .await;
+    let batch = Value::Array(
+        (0..6)
+            .map(|i| req("test.add", json!([i, 1]), json!(i)))
+            .collect(),
+    );
+    let r = s.call(batch).await;
+    let entries = r.as_array().expect("a batch answer");
+    assert_eq!(entries.len(), 6, "{r}");
+    let answered = entries
+        .iter()
+        .take_while(|e| e.get("result").is_some())
+        .count();
+    assert!((1..6).contains(&answered), "{r}");
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e["id"], i, "{r}");
+        if i < answered {
+            assert_eq!(e["result"], i + 1, "{r}");
+        } else {
+            assert_error(e, -32005, json!(i));
+            assert_eq!(e["error"]["data"]["reason"], "max_response_bytes", "{r}");
+        }
+    }
+}
+
 /// Bodies in flight share a byte budget: a body that does not fit beside those being
 /// handled gets 429 / -32005 (parsed JSON can take 16 times its text), and fits again
 /// once they are done.
