@@ -41,6 +41,7 @@ pub async fn start(
 ) -> Result<RunningNode> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Error::Other(format!("{}: {e}", config.data_dir.display())))?;
+    let open_files = raise_open_files_limit();
     let store_dir = config.data_dir.join("store");
     let store_config = StoreConfig {
         shards: config.shards,
@@ -137,7 +138,19 @@ pub async fn start(
     }
     let pipeline = Pipeline::start(chain.clone());
     let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
-    let conn_limits = chain.config.rpc_connections;
+    let mut conn_limits = chain.config.rpc_connections;
+    if let Some(limit) = open_files {
+        let cap = connection_cap(conn_limits.max_connections, limit);
+        if cap < conn_limits.max_connections {
+            tracing::warn!(
+                open_files = limit,
+                configured = conn_limits.max_connections,
+                serving = cap,
+                "rpc: the open-files limit leaves room for fewer connections (raise `ulimit -n`)"
+            );
+            conn_limits.max_connections = cap;
+        }
+    }
     let server = tokio::spawn(crate::rpc::serve(listener, app, conn_limits, stopped));
     eprintln!(
         "supervm node: chain {} at height {}, JSON-RPC on http://{addr} (rpc.discover lists the methods)",
@@ -187,5 +200,61 @@ impl RunningNode {
                 "node stopped but the chain is still referenced; the store closes later"
             );
         }
+    }
+}
+
+/// Raises the process's soft limit on open files to its hard limit (RocksDB keeps its
+/// table files open, and every RPC connection is a descriptor: at a soft limit of 1,024
+/// a thousand connections made the store's next flush fail and halted the chain), and
+/// returns the limit now in force.
+fn raise_open_files_limit() -> Option<u64> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return None;
+        }
+        if r.rlim_cur < r.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: r.rlim_max,
+                rlim_max: r.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                r.rlim_cur = r.rlim_max;
+            }
+        }
+    }
+    Some(r.rlim_cur as u64)
+}
+
+/// The RPC connections served at once under an open-files limit of `open_files`: at
+/// most half of it, so the store always has the other half.
+fn connection_cap(configured: usize, open_files: u64) -> usize {
+    configured.min(usize::try_from(open_files / 2).unwrap_or(usize::MAX).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The soft open-files limit is raised to the hard one, and connections get at most
+    /// half of what it allows.
+    #[test]
+    fn open_files_are_raised_and_shared_with_the_store() {
+        let limit = raise_open_files_limit().expect("getrlimit");
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
+        assert_eq!(r.rlim_cur, r.rlim_max);
+        assert_eq!(limit, r.rlim_cur as u64);
+        assert_eq!(connection_cap(1024, 1024), 512);
+        assert_eq!(connection_cap(1024, 1 << 20), 1024);
+        assert_eq!(connection_cap(1024, 1), 1);
     }
 }
