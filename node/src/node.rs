@@ -227,7 +227,7 @@ fn raise_open_files_limit() -> Option<u64> {
             }
         }
     }
-    Some(r.rlim_cur as u64)
+    Some(r.rlim_cur)
 }
 
 /// The RPC connections served at once under an open-files limit of `open_files`: at
@@ -252,7 +252,7 @@ mod tests {
         // SAFETY: as above.
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
         assert_eq!(r.rlim_cur, r.rlim_max);
-        assert_eq!(limit, r.rlim_cur as u64);
+        assert_eq!(limit, r.rlim_cur);
         assert_eq!(connection_cap(1024, 1024), 512);
         assert_eq!(connection_cap(1024, 1 << 20), 1024);
         assert_eq!(connection_cap(1024, 1), 1);
