@@ -166,6 +166,11 @@ pub struct Chain {
     /// Taken before a simulation goes to the blocking pool, so waiting simulations wait
     /// as tasks and never tie up the threads other queries run on.
     simulations: Arc<tokio::sync::Semaphore>,
+    /// Queries on the blocking pool at once (at most [`MAX_BLOCKING_QUERIES`]): taken,
+    /// as a task, before a query goes to the pool and held until it ends there. A
+    /// request that times out or is dropped while waiting queues nothing, and the pool's
+    /// queue cannot grow with requests that were given up on.
+    pub blocking_queries: Arc<tokio::sync::Semaphore>,
     /// Set once shutdown starts.
     pub stopping: AtomicBool,
     /// Set if the pipeline failed (the store refuses writes until restart).
@@ -206,6 +211,7 @@ impl Chain {
             committed: tokio::sync::watch::channel(blocks).0,
             locked_simulation: Mutex::new(()),
             simulations: Arc::new(tokio::sync::Semaphore::new(MAX_SIMULATIONS)),
+            blocking_queries: Arc::new(tokio::sync::Semaphore::new(MAX_BLOCKING_QUERIES)),
             stopping: AtomicBool::new(false),
             halted: Mutex::new(None),
             keys: quick_cache::sync::Cache::new(100_000),
@@ -429,6 +435,10 @@ impl Chain {
         Ok(Account::load(&*self.store, a)?)
     }
 }
+
+/// Most queries running on the blocking pool at once ([`Chain::blocking_queries`]);
+/// admission (`tx.submit`) and simulations have their own bounds.
+pub const MAX_BLOCKING_QUERIES: usize = 64;
 
 /// Most simulations (`tx.simulate`) running at once. A call holds up to 8 instances
 /// (one per frame) of the VM's pool of 512, which block execution shares: without a

@@ -349,10 +349,20 @@ where
             if !blocking {
                 return f(&c, p).map_err(rpc_err);
             }
-            tokio::task::spawn_blocking(move || f(&c, p))
+            // (awaited as a task: a request given up on while it waits queues nothing)
+            let slot = c
+                .blocking_queries
+                .clone()
+                .acquire_owned()
                 .await
-                .map_err(|e| RpcError::internal(e.to_string()))?
-                .map_err(rpc_err)
+                .map_err(|e| RpcError::internal(e.to_string()))?;
+            tokio::task::spawn_blocking(move || {
+                let _slot = slot;
+                f(&c, p)
+            })
+            .await
+            .map_err(|e| RpcError::internal(e.to_string()))?
+            .map_err(rpc_err)
         }
     })
     .map_err(|x| Error::Other(x.to_string()))

@@ -380,3 +380,33 @@ async fn reads_below_a_bounded_history_are_refused() {
     node.chain.mempool.set_hold(false);
     node.stop().await;
 }
+
+/// Queries that run on the blocking pool take a slot first, as tasks: while every slot
+/// is taken a query waits without queueing work on the pool, and it answers once one is
+/// free. (A request given up on while it waits therefore leaves nothing behind.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_queries_wait_for_a_slot() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = crate::support::start(dir.path()).await;
+    let url = format!("http://{}", node.addr);
+    let slots = node.chain.blocking_queries.clone();
+    let all = slots
+        .clone()
+        .acquire_many_owned(supervm_node::chain::MAX_BLOCKING_QUERIES as u32)
+        .await
+        .unwrap();
+    let query = tokio::spawn({
+        let url = url.clone();
+        async move { call(&url, "block.get", json!({"height": 0})).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!query.is_finished(), "a query ran with every slot taken");
+    drop(all);
+    let r = tokio::time::timeout(std::time::Duration::from_secs(10), query)
+        .await
+        .expect("answered once a slot was free")
+        .unwrap();
+    assert_eq!(r["result"]["height"], 0, "{r}");
+    node.stop().await;
+}
