@@ -26,6 +26,11 @@ pub struct ConnLimits {
     pub header_read_timeout: Duration,
     /// Open connections served at once; more are closed as they arrive. Default 1024.
     pub max_connections: usize,
+    /// Open connections from one IP address (loopback excepted: local tools and load
+    /// generators); more from it are closed as they arrive. One client cannot take every
+    /// connection, nor (each connection holding at most one request) every request
+    /// slot with bodies or responses it trickles. Default 64.
+    pub max_connections_per_ip: usize,
     /// On shutdown, how long requests in flight may take to finish. Default 10 s.
     pub shutdown_grace: Duration,
 }
@@ -35,6 +40,7 @@ impl Default for ConnLimits {
         ConnLimits {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_connections_per_ip: 64,
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -50,14 +56,15 @@ pub async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_ip = PerIp::new(limits.max_connections_per_ip);
     let mut stop = std::pin::pin!(stop);
     loop {
         let accepted = tokio::select! {
             _ = &mut stop => break,
             a = listener.accept() => a,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 tracing::warn!(error = %e, "rpc: accept failed");
@@ -72,6 +79,14 @@ pub async fn serve(
             );
             continue;
         };
+        let Some(ip_slot) = per_ip.take(peer.ip()) else {
+            tracing::warn!(
+                ip = %peer.ip(),
+                max = limits.max_connections_per_ip,
+                "rpc: per-address connection limit reached, closing a new connection"
+            );
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let mut builder = http1::Builder::new();
         builder
@@ -83,6 +98,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let _ = conn.await;
             drop(slot);
+            drop(ip_slot);
         });
     }
     drop(listener);
@@ -91,5 +107,86 @@ pub async fn serve(
         _ = tokio::time::sleep(limits.shutdown_grace) => {
             tracing::warn!("rpc: requests still in flight at shutdown were cut off");
         }
+    }
+}
+
+/// Open connections by client address (loopback not counted).
+#[derive(Clone)]
+struct PerIp {
+    max: usize,
+    open: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+/// One connection's place among its address's; released on drop.
+struct IpSlot {
+    ip: Option<std::net::IpAddr>,
+    open: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+impl PerIp {
+    fn new(max: usize) -> Self {
+        PerIp {
+            max,
+            open: Default::default(),
+        }
+    }
+
+    /// A place for a connection from `ip`, or `None` if it has `max` open already.
+    fn take(&self, ip: std::net::IpAddr) -> Option<IpSlot> {
+        if ip.is_loopback() {
+            return Some(IpSlot {
+                ip: None,
+                open: self.open.clone(),
+            });
+        }
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            ip: Some(ip),
+            open: self.open.clone(),
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let Some(ip) = self.ip else { return };
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An address gets at most `max` places, freed as its connections end (and its
+    /// entry forgotten at none); loopback is not counted; addresses do not share.
+    #[test]
+    fn connections_are_counted_per_address() {
+        let per_ip = PerIp::new(2);
+        let a: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8::1".parse().unwrap();
+        let first = per_ip.take(a).unwrap();
+        let second = per_ip.take(a).unwrap();
+        assert!(per_ip.take(a).is_none());
+        let other = per_ip.take(b).unwrap();
+        drop(first);
+        let third = per_ip.take(a).unwrap();
+        assert!(per_ip.take(a).is_none());
+        let local: Vec<_> = (0..10)
+            .map(|_| per_ip.take("127.0.0.1".parse().unwrap()).unwrap())
+            .collect();
+        drop((second, third, other, local));
+        assert!(per_ip.open.lock().unwrap().is_empty());
     }
 }
