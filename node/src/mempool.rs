@@ -461,6 +461,19 @@ mod tests {
     use ed25519_dalek::SigningKey;
     use supervm_client::{TxBody, TxPayload};
 
+    /// A key, its account (nonce 0, well funded) and a mempool of 10.
+    fn funded() -> (SigningKey, AccountNow, Mempool) {
+        let acc = AccountNow {
+            nonce: 0,
+            balance: 1_000_000,
+        };
+        (
+            SigningKey::from_bytes(&[1; 32]),
+            acc,
+            Mempool::new(limits(10)),
+        )
+    }
+
     /// `dropped` with a reason each.
     fn why(dropped: &[Arc<PendingTx>]) -> Vec<(Arc<PendingTx>, String)> {
         dropped
@@ -476,12 +489,7 @@ mod tests {
     /// the eviction of an older, stale entry of the same transaction.
     #[test]
     fn drop_records_follow_resolution_and_admission() {
-        let k = SigningKey::from_bytes(&[1; 32]);
-        let acc = AccountNow {
-            nonce: 0,
-            balance: 1_000_000,
-        };
-        let m = Mempool::new(limits(10));
+        let (k, acc, m) = funded();
         m.admit(tx(&k, 0), acc).unwrap();
         let first = m.take(txs(1), Duration::ZERO);
         m.admit(tx(&k, 1), acc).unwrap();
@@ -521,12 +529,7 @@ mod tests {
     /// a resolve: the commit may have spent balance the mempool no longer reserves.
     #[test]
     fn a_resolve_makes_every_account_read_before_it_stale() {
-        let k = SigningKey::from_bytes(&[1; 32]);
-        let acc = AccountNow {
-            nonce: 0,
-            balance: 1_000_000,
-        };
-        let m = Mempool::new(limits(10));
+        let (k, acc, m) = funded();
         m.admit(tx(&k, 0), acc).unwrap();
         let taken = m.take(txs(1), Duration::ZERO);
         m.admit(tx(&k, 1), acc).unwrap();

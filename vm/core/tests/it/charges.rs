@@ -9,6 +9,16 @@ use crate::util::{Chain, contract};
 
 const GAS: u64 = 50_000_000;
 
+/// The ABI table's per-byte charge of host function `name`.
+fn per_byte(name: &str) -> u64 {
+    supervm_vm::abi::HOST_FNS
+        .iter()
+        .find(|f| f.name == name)
+        .expect("host fn")
+        .cost
+        .per_byte
+}
+
 #[test]
 fn memory_pages_beyond_the_first_are_charged_per_call() {
     let mut c = Chain::new();
@@ -130,15 +140,6 @@ fn a_capped_try_call_loses_only_its_cap() {
 /// contract tests' golden gas trace covers them.)
 #[test]
 fn per_byte_costs_are_the_tables() {
-    use supervm_vm::abi::HOST_FNS;
-    let per_byte = |name: &str| {
-        HOST_FNS
-            .iter()
-            .find(|f| f.name == name)
-            .expect("host fn")
-            .cost
-            .per_byte
-    };
     let mut c = Chain::new();
     let callee = c.deploy_ok(contract(
         &[],
@@ -289,15 +290,6 @@ fn growth_the_gas_cannot_pay_for_is_out_of_gas_at_once() {
 #[test]
 fn values_read_whole_are_charged_per_byte() {
     use supervm_vm::Payload;
-    use supervm_vm::abi::HOST_FNS;
-    let per_byte = |name: &str| {
-        HOST_FNS
-            .iter()
-            .find(|f| f.name == name)
-            .expect("host fn")
-            .cost
-            .per_byte
-    };
     let mut c = Chain::new();
     // `put` stores {L} bytes under key "k"; `has` and `add` use it (the amount: the
     // 16 zero bytes at offset 200).
