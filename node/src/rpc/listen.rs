@@ -3,8 +3,10 @@
 //! `axum::serve` sets no header-read timeout, so a client that opens connections and
 //! trickles header bytes (slowloris) would hold them forever. This loop serves each
 //! connection with hyper directly: a connection whose request headers do not arrive
-//! within [`ConnLimits::header_read_timeout`] is closed, and connections beyond
-//! [`ConnLimits::max_connections`] are closed at once. Body size, batch size,
+//! within [`ConnLimits::header_read_timeout`] is closed, one whose responses the client
+//! stops taking for [`ConnLimits::write_stall_timeout`] is closed, and connections
+//! beyond [`ConnLimits::max_connections`] (or [`ConnLimits::max_connections_per_ip`]
+//! from one address) are closed at once. Body size, batch size,
 //! concurrency and the request deadline stay with the router (`server.rs`).
 
 use std::sync::Arc;
@@ -33,6 +35,10 @@ pub struct ConnLimits {
     pub max_connections_per_ip: usize,
     /// On shutdown, how long requests in flight may take to finish. Default 10 s.
     pub shutdown_grace: Duration,
+    /// How long a response may wait for the client to take any of it: a connection
+    /// whose writes make no progress for this long (a client that does not read) is
+    /// closed, freeing its slot and its buffered response. Default 30 s.
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for ConnLimits {
@@ -42,6 +48,7 @@ impl Default for ConnLimits {
             max_connections: 1024,
             max_connections_per_ip: 64,
             shutdown_grace: Duration::from_secs(10),
+            write_stall_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -92,6 +99,7 @@ pub async fn serve(
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout);
+        let stream = StallTimeout::new(stream, limits.write_stall_timeout);
         let conn =
             builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let conn = graceful.watch(conn);
@@ -107,6 +115,100 @@ pub async fn serve(
         _ = tokio::time::sleep(limits.shutdown_grace) => {
             tracing::warn!("rpc: requests still in flight at shutdown were cut off");
         }
+    }
+}
+
+/// A stream whose writes fail with `TimedOut` once they have made no progress for
+/// `limit` (reads pass through): hyper has no write timeout, and a client that never
+/// reads would otherwise hold its connection and response forever.
+struct StallTimeout<S> {
+    inner: S,
+    limit: Duration,
+    /// Running while a write or flush is pending.
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> StallTimeout<S> {
+    fn new(inner: S, limit: Duration) -> Self {
+        StallTimeout {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// After the inner stream answered `r` to a write or flush: progress resets the
+    /// clock, no progress starts it (or finds it expired).
+    fn watch<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        r: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        use std::future::Future;
+        if r.is_ready() {
+            self.stalled = None;
+            return r;
+        }
+        let limit = self.limit;
+        let sleep = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        if sleep.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client took none of the response",
+            )));
+        }
+        std::task::Poll::Pending
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for StallTimeout<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for StallTimeout<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, r)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, r)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

@@ -39,6 +39,11 @@ struct AddParams {
 }
 
 #[derive(Deserialize)]
+struct BigParams {
+    bytes: usize,
+}
+
+#[derive(Deserialize)]
 struct SleepParams {
     ms: u64,
 }
@@ -106,6 +111,12 @@ async fn serve_with(limits: RpcLimits, conn: ConnLimits) -> Server {
                     Ok::<_, RpcError>("released")
                 }
             },
+        )
+        .unwrap();
+    registry
+        .register(
+            MethodSpec::new("test.big", "A string of `bytes` bytes.").param(int("bytes")),
+            |p: BigParams| async move { Ok::<_, RpcError>("x".repeat(p.bytes)) },
         )
         .unwrap();
     let b = bumps.clone();
@@ -826,6 +837,38 @@ async fn a_client_trickling_headers_is_cut_off_and_others_are_served() {
     assert!(t.is_some(), "a connection trickling its headers stays open");
     let t = closed_within(&mut silent, Duration::from_secs(5)).await;
     assert!(t.is_some(), "a connection that sends nothing stays open");
+}
+
+/// A client that sends a request and never reads its (large) response loses its
+/// connection once the server's writes have made no progress for
+/// `write_stall_timeout`: its slot comes back (here the only one) and its response is
+/// dropped.
+#[tokio::test]
+async fn a_client_that_does_not_read_its_response_is_cut_off() {
+    let conn = ConnLimits {
+        max_connections: 1,
+        write_stall_timeout: Duration::from_millis(500),
+        ..ConnLimits::default()
+    };
+    let server = serve_with(RpcLimits::default(), conn).await;
+    let mut stuck = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let body =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "test.big", "params": {"bytes": 32 << 20}})
+            .to_string();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stuck.write_all(head.as_bytes()).await.unwrap();
+    stuck.write_all(body.as_bytes()).await.unwrap();
+    // The 32 MiB answer fills the socket buffers; the client reads nothing. Well after
+    // the stall timeout, the one slot is free again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = server
+        .call(json!({"jsonrpc": "2.0", "id": 2, "method": "test.add", "params": {"a": 1, "b": 1}}))
+        .await;
+    assert_eq!(r["result"], json!(2));
+    drop(stuck);
 }
 
 #[tokio::test]
