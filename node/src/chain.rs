@@ -171,6 +171,10 @@ pub struct Chain {
     /// request that times out or is dropped while waiting queues nothing, and the pool's
     /// queue cannot grow with requests that were given up on.
     pub blocking_queries: Arc<tokio::sync::Semaphore>,
+    /// The same for `tx.submit`'s checks and admission (at most
+    /// [`MAX_BLOCKING_QUERIES`] at once, apart from the queries: a flood of queries does
+    /// not delay submissions, nor submissions queries).
+    pub admissions: Arc<tokio::sync::Semaphore>,
     /// Set once shutdown starts.
     pub stopping: AtomicBool,
     /// Set if the pipeline failed (the store refuses writes until restart).
@@ -212,6 +216,7 @@ impl Chain {
             locked_simulation: Mutex::new(()),
             simulations: Arc::new(tokio::sync::Semaphore::new(MAX_SIMULATIONS)),
             blocking_queries: Arc::new(tokio::sync::Semaphore::new(MAX_BLOCKING_QUERIES)),
+            admissions: Arc::new(tokio::sync::Semaphore::new(MAX_BLOCKING_QUERIES)),
             stopping: AtomicBool::new(false),
             halted: Mutex::new(None),
             keys: quick_cache::sync::Cache::new(100_000),
@@ -436,8 +441,8 @@ impl Chain {
     }
 }
 
-/// Most queries running on the blocking pool at once ([`Chain::blocking_queries`]);
-/// admission (`tx.submit`) and simulations have their own bounds.
+/// Most queries running on the blocking pool at once ([`Chain::blocking_queries`]), and
+/// most `tx.submit` admissions ([`Chain::admissions`]); simulations have their own bound.
 pub const MAX_BLOCKING_QUERIES: usize = 64;
 
 /// Most simulations (`tx.simulate`) running at once. A call holds up to 8 instances

@@ -579,8 +579,9 @@ async fn sign_and_send(
 fn submit_error(e: supervm_client::Error, hash: &str) -> anyhow::Error {
     use supervm_client::Error as E;
     let refused = match &e {
-        // (-32029: halted, perhaps while waiting; -32603: internal error, perhaps in the wait)
-        E::Rpc { code, .. } => *code != -32029 && *code != -32603,
+        // (-32029: halted, perhaps while waiting; -32603: internal error, perhaps in the
+        // wait; -32001: timed out, perhaps after the admission; -32006: the call ran)
+        E::Rpc { code, .. } => ![-32029, -32603, -32001, -32006].contains(code),
         E::Malformed(_)
         | E::NonCanonicalSignature
         | E::BadSenderKey(_)
@@ -1037,6 +1038,7 @@ mod tests {
         for maybe in [
             rpc(-32029),
             rpc(-32603),
+            rpc(-32001),
             supervm_client::Error::Transport("reset".into()),
         ] {
             let m = hint(maybe);

@@ -94,8 +94,8 @@ impl Dispatcher {
             Ok(Message::Batch(entries)) => {
                 // Start every call before awaiting any, so they run concurrently.
                 let pending: Vec<Pending> = entries.into_iter().map(|e| self.start(e)).collect();
-                // Each answer is encoded as it comes; once the batch's answer would
-                // pass `max_response_bytes`, the rest answer -32005 instead.
+                // Each answer is encoded as it comes; an answer that would take the
+                // batch's past `max_response_bytes` is replaced by -32006 (the call ran).
                 let mut body = b"[".to_vec();
                 let mut any = false;
                 for p in pending {

@@ -26,6 +26,9 @@ pub mod codes {
     pub const REQUEST_TIMEOUT: i64 = -32001;
     /// Too many requests are in flight; retry later.
     pub const SERVER_BUSY: i64 = -32005;
+    /// A batch entry's answer did not fit the batch's response: the call ran, its answer
+    /// was dropped.
+    pub const RESPONSE_TOO_LARGE: i64 = -32006;
     /// The lowest code of the application range.
     pub const APPLICATION_MIN: i64 = -32099;
     /// The highest code of the application range.
@@ -148,7 +151,7 @@ impl RpcError {
     }
 
     /// An application error, with `code` in `-32000..=-32099` (checked in debug builds;
-    /// see [`codes`] for the two codes the server itself uses in that range).
+    /// see [`codes`] for the three codes the server itself uses in that range).
     pub fn application(code: i64, message: impl Into<String>, data: Option<Value>) -> Self {
         debug_assert!(
             (codes::APPLICATION_MIN..=codes::APPLICATION_MAX).contains(&code),
@@ -175,15 +178,17 @@ impl RpcError {
         )
     }
 
-    /// -32005 for a batch entry whose answer would take the batch's response past
-    /// `RpcLimits::max_response_bytes`.
+    /// -32006 for a batch entry whose answer would take the batch's response past
+    /// `RpcLimits::max_response_bytes`: the call ran (unlike -32005, nothing is to be
+    /// sent again blindly: a transaction it submitted may be admitted).
     pub fn response_too_large(max_response_bytes: usize) -> Self {
         Self::new(
-            codes::SERVER_BUSY,
+            codes::RESPONSE_TOO_LARGE,
             "response too large",
             Some(json!({
                 "reason": "max_response_bytes",
                 "max_response_bytes": max_response_bytes,
+                "ran": true,
             })),
         )
     }

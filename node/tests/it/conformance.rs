@@ -402,8 +402,8 @@ async fn oversized_batch_is_one_invalid_request() {
 }
 
 /// A batch's response is bounded: once the answers would pass `max_response_bytes`,
-/// the remaining entries answer -32005 (reason `max_response_bytes`) with their ids, in
-/// order, and the whole body stays near the bound.
+/// the remaining entries answer -32006 (reason `max_response_bytes`, the call ran) with
+/// their ids, in order, and the whole body stays near the bound.
 #[tokio::test]
 async fn a_batch_response_is_bounded() {
     let s = serve(RpcLimits {
@@ -429,8 +429,9 @@ async fn a_batch_response_is_bounded() {
         if i < answered {
             assert_eq!(e["result"], i + 1, "{r}");
         } else {
-            assert_error(e, -32005, json!(i));
+            assert_error(e, -32006, json!(i));
             assert_eq!(e["error"]["data"]["reason"], "max_response_bytes", "{r}");
+            assert_eq!(e["error"]["data"]["ran"], true, "{r}");
         }
     }
 }

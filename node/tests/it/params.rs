@@ -408,5 +408,34 @@ async fn blocking_queries_wait_for_a_slot() {
         .expect("answered once a slot was free")
         .unwrap();
     assert_eq!(r["result"]["height"], 0, "{r}");
+    // `tx.submit` has slots of its own: it waits only while they are all taken.
+    let keys = dev_keys(dir.path());
+    let tx = transfer(&keys[0], 0, address_of(&keys[1]), 1);
+    let all = node
+        .chain
+        .admissions
+        .clone()
+        .acquire_many_owned(supervm_node::chain::MAX_BLOCKING_QUERIES as u32)
+        .await
+        .unwrap();
+    let submit = tokio::spawn({
+        let url = url.clone();
+        let raw = to_hex(&tx.encode());
+        async move { call(&url, "tx.submit", json!({"tx": raw})).await }
+    });
+    // (a query meanwhile is not held up by the submissions' slots)
+    let q = call(&url, "block.get", json!({"height": 0})).await;
+    assert_eq!(q["result"]["height"], 0, "{q}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !submit.is_finished(),
+        "a submission ran with every slot taken"
+    );
+    drop(all);
+    let r = tokio::time::timeout(std::time::Duration::from_secs(10), submit)
+        .await
+        .expect("answered once a slot was free")
+        .unwrap();
+    assert_eq!(r["result"]["hash"], to_hex(&tx.hash()), "{r}");
     node.stop().await;
 }
