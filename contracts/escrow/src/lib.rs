@@ -15,8 +15,9 @@
 //! fails (a `try_call`: the failed token call's writes are rolled back), that id is skipped
 //! and reported `false`; otherwise the give tokens are released, the offer is removed, an
 //! `OfferAccepted` event is emitted and it is reported `true`. Accepts that succeeded stay
-//! even when later ones fail. Each pull may spend at most [`PULL_GAS`]: a wanted token that
-//! burns more fails like a refused pull instead of using up the whole batch's gas. (A give
+//! even when later ones fail. Each of its pulls may spend at most [`PULL_GAS`]: a wanted
+//! token that burns more fails like a refused pull instead of using up the whole batch's
+//! gas (`accept` and `create_offer` give their pull all the gas left). (A give
 //! token whose `transfer` fails still fails the whole call: its offer's maker chose it.)
 //!
 //! Storage: the next offer id in `b"next"`, offers in `Map<u64, Offer>` under `b"O"`.
@@ -91,7 +92,7 @@ impl Escrow {
         want_amount: u128,
     ) -> Result<u64, EscrowError> {
         let maker = env::caller();
-        pull(&give_token, maker, env::self_address(), give_amount)?;
+        pull(&give_token, maker, env::self_address(), give_amount, 0)?;
         let id = NEXT_ID.get_or(0);
         NEXT_ID.set(&(id + 1));
         OFFERS.set(
@@ -107,7 +108,7 @@ impl Escrow {
     /// caller and closes the offer.
     pub fn accept(id: u64) -> Result<(), EscrowError> {
         let offer = OFFERS.get(&id).ok_or(EscrowError::NoSuchOffer)?;
-        settle(id, offer, env::caller())
+        settle(id, offer, env::caller(), 0)
     }
 
     /// Cancels offer `id` (maker only) and returns its give tokens to the maker.
@@ -134,28 +135,36 @@ impl Escrow {
         let taker = env::caller();
         ids.into_iter()
             .map(|id| match OFFERS.get(&id) {
-                Some(offer) => settle(id, offer, taker).is_ok(),
+                Some(offer) => settle(id, offer, taker, PULL_GAS).is_ok(),
                 None => false,
             })
             .collect()
     }
 }
 
-/// The most gas one pull may spend (a token's `transfer_from` takes about 15,000).
+/// The most gas one pull of `try_accept_many` may spend (a token's `transfer_from` takes
+/// about 15,000); `create_offer` and `accept` give their pull all the gas left.
 pub const PULL_GAS: u64 = 200_000;
 
-/// `token.transfer_from(from, to, amount)` through `try_call`, with at most [`PULL_GAS`].
-fn pull(token: &Address, from: Address, to: Address, amount: u128) -> Result<(), EscrowError> {
-    env::try_call_with_gas(token, "transfer_from", &(from, to, amount), PULL_GAS)
+/// `token.transfer_from(from, to, amount)` through `try_call`, with at most `gas` (0:
+/// all that is left).
+fn pull(
+    token: &Address,
+    from: Address,
+    to: Address,
+    amount: u128,
+    gas: u64,
+) -> Result<(), EscrowError> {
+    env::try_call_with_gas(token, "transfer_from", &(from, to, amount), gas)
         .map(|_| ())
         .map_err(|_| EscrowError::TransferFailed)
 }
 
 /// Pays the maker from the taker, releases the give tokens to the taker, closes the offer.
 /// Changes nothing when the taker's payment fails.
-fn settle(id: u64, offer: Offer, taker: Address) -> Result<(), EscrowError> {
+fn settle(id: u64, offer: Offer, taker: Address, pull_gas: u64) -> Result<(), EscrowError> {
     let (maker, give_token, give_amount, want_token, want_amount) = offer;
-    pull(&want_token, taker, maker, want_amount)?;
+    pull(&want_token, taker, maker, want_amount, pull_gas)?;
     env::call(&give_token, "transfer", &(taker, give_amount));
     OFFERS.remove(&id);
     OfferAccepted { id, taker }.emit();

@@ -233,8 +233,23 @@ impl PerIp {
         }
     }
 
-    /// A place for a connection from `ip`, or `None` if it has `max` open already.
+    /// A place for a connection from `ip`, or `None` if it has `max` open already. An
+    /// IPv4 client seen through a dual-stack listener (`::ffff:a.b.c.d`) counts as its
+    /// IPv4 address, and IPv6 clients by their /64 (one client commonly holds a whole
+    /// /64).
     fn take(&self, ip: std::net::IpAddr) -> Option<IpSlot> {
+        let ip = ip.to_canonical();
+        if !ip.is_loopback()
+            && let std::net::IpAddr::V6(v6) = ip
+        {
+            let mut o = v6.octets();
+            o[8..].fill(0);
+            return self.take_counted(std::net::IpAddr::V6(o.into()));
+        }
+        self.take_counted(ip)
+    }
+
+    fn take_counted(&self, ip: std::net::IpAddr) -> Option<IpSlot> {
         if ip.is_loopback() {
             return Some(IpSlot {
                 ip: None,
@@ -285,10 +300,20 @@ mod tests {
         drop(first);
         let third = per_ip.take(a).unwrap();
         assert!(per_ip.take(a).is_none());
-        let local: Vec<_> = (0..10)
-            .map(|_| per_ip.take("127.0.0.1".parse().unwrap()).unwrap())
+        let local: Vec<_> = ["127.0.0.1", "::1", "::ffff:127.0.0.1"]
+            .iter()
+            .cycle()
+            .take(12)
+            .map(|a| per_ip.take(a.parse().unwrap()).unwrap())
             .collect();
-        drop((second, third, other, local));
+        // The same /64 is one client; an IPv4 address seen as IPv6 is itself.
+        let c: std::net::IpAddr = "2001:db8:0:1::1".parse().unwrap();
+        let c2: std::net::IpAddr = "2001:db8:0:1:ffff::2".parse().unwrap();
+        let in_64 = (per_ip.take(c).unwrap(), per_ip.take(c2).unwrap());
+        assert!(per_ip.take(c).is_none());
+        let mapped: std::net::IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert!(per_ip.take(mapped).is_none(), "a's two places are taken");
+        drop((second, third, other, local, in_64));
         assert!(per_ip.open.lock().unwrap().is_empty());
     }
 }

@@ -72,7 +72,7 @@ pub const META_FORMAT: &[u8] = b"format";
 /// answer reads below it from pruned undo records.
 pub const FORMAT: u32 = 4;
 /// The older format this build opens and marks as [`FORMAT`] (its rows are format 4's;
-/// it has no history floor, so its whole history is kept).
+/// a history floor, if the build that wrote it recorded one, is honoured).
 pub const FORMAT_UPGRADED: u32 = 3;
 /// Meta key present while a store is open without a WAL (cleared on clean close).
 pub const META_NOWAL_OPEN: &[u8] = b"nowal-open";
