@@ -119,6 +119,74 @@ fn deep_recursion_hits_the_deterministic_stack_budget() {
     still_healthy(&mut c);
 }
 
+/// Guards against: a function whose wasm locals and operand stack are tiny but whose
+/// compiled frame is large (many values computed before a recursive call and used after
+/// it, which Cranelift keeps live across the call in spill slots) reaching wasmtime's
+/// native stack limit before the deterministic budget: how deep that is depends on
+/// the compiler, its version and the CPU, so receipts would differ between nodes. The
+/// budget must trip first, with a wide margin (a review predicted such frames from
+/// Cranelift's value numbering; measured, the compiled frames stay small).
+#[test]
+fn large_compiled_frames_hit_the_budget_not_the_native_stack() {
+    let mut c = Chain::new();
+    let n = 3000;
+    let products: String = (0..n)
+        .map(|k| {
+            format!(
+                "(i32.store (i32.const 0) (i32.mul (local.get 0) (i32.const {})))",
+                2 * k + 3
+            )
+        })
+        .collect();
+    let wasm = contract(
+        &[],
+        &format!(
+            r#"(memory (export "memory") 1)
+            (func $f (param i32)
+              {products}
+              (call $f (i32.add (local.get 0) (i32.const 1)))
+              {products})
+            (func (export "recurse") (call $f (i32.const 1)))"#
+        ),
+    );
+    let a = c.deploy_ok(wasm.clone());
+    let mut budget_gas = 0;
+    for _ in 0..2 {
+        let r = c.call(a, "recurse", vec![], GAS);
+        assert_eq!(
+            r.outcome,
+            Outcome::Trap {
+                reason: "call stack budget exhausted".into()
+            }
+        );
+        budget_gas = r.gas_used;
+    }
+    // With the budget out of reach the native limit is hit, and (every frame running
+    // the same instructions) only far deeper: here about 36 times (Cranelift keeps the
+    // products out of the frame). A compiler that kept them would shrink the margin.
+    c.vm = supervm_vm::Vm::new(supervm_vm::VmConfig {
+        limits: Limits {
+            stack_budget: 1 << 30,
+            ..Limits::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let b = c.deploy_ok(wasm);
+    let r = c.call(b, "recurse", vec![], GAS * 40);
+    assert!(
+        matches!(&r.outcome, Outcome::Trap { reason } if reason == "call stack exhausted"),
+        "{:?}",
+        r.outcome
+    );
+    assert!(
+        r.gas_used > 4 * budget_gas,
+        "the native limit came at {} gas, the budget at {budget_gas}",
+        r.gas_used
+    );
+    still_healthy(&mut c);
+}
+
 /// wasmtime's native stack limit stays as a backstop behind the deterministic budget.
 /// With the budget set out of reach, recursion hits the backstop instead: a trap like
 /// any other (its depth varies between builds, which is why the budget exists), the
