@@ -226,6 +226,13 @@ impl VmInner {
                 // is loaded without validating again.
                 format!("{:?}", config.limits).hash(&mut h);
                 crate::validate::VALIDATION_VERSION.hash(&mut h);
+                // The sources of validation and instrumentation themselves, and this
+                // crate's version: a change to either that forgot to bump its version
+                // constant must not leave upgraded nodes running the old instrumented
+                // code (and its gas) from a warm cache while cold ones compile the new.
+                include_str!("validate.rs").hash(&mut h);
+                include_str!("instrument.rs").hash(&mut h);
+                env!("CARGO_PKG_VERSION").hash(&mut h);
                 supervm_abi::ABI_VERSION.hash(&mut h);
                 for f in supervm_abi::HOST_FNS {
                     (f.name, f.params, f.result).hash(&mut h);
@@ -235,6 +242,7 @@ impl VmInner {
                 std::fs::create_dir_all(&d)
                     .map_err(|e| Error::Engine(format!("module cache dir {}: {e}", d.display())))?;
                 remove_other_caches(dir, &name);
+                remove_stale_temporaries(&d);
                 Some(d)
             }
             None => None,
@@ -402,6 +410,8 @@ impl VmInner {
     }
 
     fn module_to_disk(&self, hash: &[u8; 32], m: &Module) {
+        // (a crash between the temporary's creation and its rename leaves it behind:
+        // `remove_stale_temporaries` deletes such files when a VM next opens the cache)
         let Some(path) = self.disk_path(hash) else {
             return;
         };
@@ -438,5 +448,30 @@ impl VmInner {
     /// Empties the in-memory module cache (the disk cache stays).
     pub(crate) fn clear_memory_cache(&self) {
         self.cache.clear();
+    }
+}
+
+/// Deletes temporary files a crash left in the module cache `dir` (written by
+/// `module_to_disk`, never renamed), once they are older than a minute: nothing else
+/// deletes or counts them. Younger ones may belong to a compile running in another
+/// process sharing the directory.
+fn remove_stale_temporaries(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "tmp") {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(60));
+        if old {
+            let _ = std::fs::remove_file(&path);
+        }
     }
 }

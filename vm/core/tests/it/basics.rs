@@ -496,8 +496,34 @@ fn disk_module_cache_survives_a_restart_and_changes_nothing() {
     std::fs::create_dir_all(&mixed).unwrap();
     std::fs::write(mixed.join("x.cwasm"), b"old").unwrap();
     std::fs::write(mixed.join("readme.txt"), b"mine").unwrap();
+    // Temporaries a crash left beside the current cache's modules: an old one, and one
+    // a compile in another process might still be writing.
+    let current = std::path::Path::new(
+        files
+            .iter()
+            .find(|f| f.ends_with(".cwasm"))
+            .expect("a module file"),
+    )
+    .parent()
+    .unwrap()
+    .to_path_buf();
+    let crashed = current.join("ab.123-0.tmp");
+    let writing = current.join("cd.456-0.tmp");
+    for f in [&crashed, &writing] {
+        std::fs::write(f, b"partial").unwrap();
+    }
+    #[allow(clippy::disallowed_methods)] // a file time an hour back
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&crashed)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
     // "Restart": a new VM over the same state and cache dir.
     c.vm = Vm::new(cfg).unwrap();
+    assert!(!crashed.exists(), "a stale temporary is deleted at start");
+    assert!(writing.exists(), "a fresh temporary is left to its writer");
     let second = c.call(addr, "inc", vec![], GAS);
     assert_eq!(first.gas_used, second.gas_used);
     assert_eq!(second.return_data, 3u64.to_le_bytes());
