@@ -171,7 +171,7 @@ pub struct Chain {
     /// request that times out or is dropped while waiting queues nothing, and the pool's
     /// queue cannot grow with requests that were given up on.
     pub blocking_queries: Arc<tokio::sync::Semaphore>,
-    /// The same for `tx.submit`'s checks and admission (at most
+    /// The same for `tx.submit` and `tx.submit_batch` (checks and admission; at most
     /// [`MAX_BLOCKING_QUERIES`] at once, apart from the queries: a flood of queries does
     /// not delay submissions, nor submissions queries).
     pub admissions: Arc<tokio::sync::Semaphore>,

@@ -1039,6 +1039,7 @@ mod tests {
             rpc(-32029),
             rpc(-32603),
             rpc(-32001),
+            rpc(-32006),
             supervm_client::Error::Transport("reset".into()),
         ] {
             let m = hint(maybe);

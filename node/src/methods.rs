@@ -312,7 +312,7 @@ where
     P: serde::de::DeserializeOwned + Send + 'static,
     R: serde::Serialize + Send + 'static,
 {
-    register_fn(r, chain, spec, f, false)
+    register_fn(r, chain, spec, f, Runs::Here)
 }
 
 /// [`add`] for handlers that do heavy work or read the store (signature checks,
@@ -328,7 +328,18 @@ where
     P: serde::de::DeserializeOwned + Send + 'static,
     R: serde::Serialize + Send + 'static,
 {
-    register_fn(r, chain, spec, f, true)
+    register_fn(r, chain, spec, f, Runs::Query)
+}
+
+/// Where a plain-function handler runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Runs {
+    /// On the thread serving the request (cheap handlers).
+    Here,
+    /// On the blocking pool, in one of [`Chain::blocking_queries`]' slots.
+    Query,
+    /// On the blocking pool, in one of [`Chain::admissions`]' slots (submissions).
+    Admission,
 }
 
 fn register_fn<P, R>(
@@ -336,7 +347,7 @@ fn register_fn<P, R>(
     chain: &Arc<Chain>,
     spec: MethodSpec,
     f: fn(&Chain, P) -> Result<R>,
-    blocking: bool,
+    runs: Runs,
 ) -> Result<()>
 where
     P: serde::de::DeserializeOwned + Send + 'static,
@@ -346,12 +357,13 @@ where
     r.register(spec, move |p: P| {
         let c = c.clone();
         async move {
-            if !blocking {
-                return f(&c, p).map_err(rpc_err);
-            }
+            let slots = match runs {
+                Runs::Here => return f(&c, p).map_err(rpc_err),
+                Runs::Query => &c.blocking_queries,
+                Runs::Admission => &c.admissions,
+            };
             // (awaited as a task: a request given up on while it waits queues nothing)
-            let slot = c
-                .blocking_queries
+            let slot = slots
                 .clone()
                 .acquire_owned()
                 .await
@@ -411,13 +423,14 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         },
     )
     .map_err(|x| Error::Other(x.to_string()))?;
-    add_blocking(
+    register_fn(
         &mut r,
         &chain,
         MethodSpec::new("tx.submit_batch", "Submits up to 10000 signed transactions: signatures batch-verified on all cores, then admitted in order; one {hash} or {error} per transaction.")
             .param(ParamSpec::required("txs", "Hex of each signed transaction.", json!({"type": "array", "items": hexs()})))
             .result("results", obj()),
         submit_batch,
+        Runs::Admission,
     )?;
     add_blocking(
         &mut r,

@@ -94,7 +94,7 @@ impl Dispatcher {
             Ok(Message::Batch(entries)) => {
                 // Start every call before awaiting any, so they run concurrently.
                 let pending: Vec<Pending> = entries.into_iter().map(|e| self.start(e)).collect();
-                // Each answer is encoded as it comes; an answer that would take the
+                // Each answer is encoded as it comes; a result that would take the
                 // batch's past `max_response_bytes` is replaced by -32006 (the call ran).
                 let mut body = b"[".to_vec();
                 let mut any = false;
@@ -103,7 +103,8 @@ impl Dispatcher {
                         continue;
                     };
                     let mut bytes = encode(&r);
-                    if body.len() + bytes.len() + 2 > self.max_response_bytes {
+                    // (only results: an error answer is small, and says what happened)
+                    if r.outcome.is_ok() && body.len() + bytes.len() + 2 > self.max_response_bytes {
                         let error = RpcError::response_too_large(self.max_response_bytes);
                         bytes = encode(&Response::error(r.id, error));
                     }

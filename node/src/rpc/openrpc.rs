@@ -95,6 +95,7 @@ fn common_errors() -> Value {
         "InternalError": {"code": codes::INTERNAL_ERROR, "message": "Internal error"},
         "RequestTimedOut": {"code": codes::REQUEST_TIMEOUT, "message": "request timed out"},
         "ServerBusy": {"code": codes::SERVER_BUSY, "message": "server busy"},
+        "ResponseTooLarge": {"code": codes::RESPONSE_TOO_LARGE, "message": "response too large"},
     })
 }
 

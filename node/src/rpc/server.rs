@@ -41,9 +41,9 @@ pub struct RpcLimits {
     /// The time allowed from the arrival of a request to its response, body reading
     /// included; calls still running then get -32001. Default 30 s.
     pub request_timeout: Duration,
-    /// The largest response to a batch, in bytes: entries whose answers would take it
-    /// past this get -32005 (`data.reason` `max_response_bytes`) instead, to be sent
-    /// again in a smaller batch. A small request must not buy a huge reply (a batch of
+    /// The largest response to a batch, in bytes: a successful answer that would take it
+    /// past this is replaced by -32006 (`data.reason` `max_response_bytes`, `data.ran`:
+    /// the call ran, only its answer is dropped); error answers are never replaced. A small request must not buy a huge reply (a batch of
     /// `rpc.discover` or of large blocks). Default 16 MiB.
     pub max_response_bytes: usize,
 }

@@ -232,6 +232,8 @@ impl VmInner {
                 // code (and its gas) from a warm cache while cold ones compile the new.
                 include_str!("validate.rs").hash(&mut h);
                 include_str!("instrument.rs").hash(&mut h);
+                // (compiled into the stack-budget charges, beside the limits above)
+                crate::config::FRAME_OVERHEAD.hash(&mut h);
                 env!("CARGO_PKG_VERSION").hash(&mut h);
                 supervm_abi::ABI_VERSION.hash(&mut h);
                 for f in supervm_abi::HOST_FNS {
