@@ -164,14 +164,7 @@ fn large_compiled_frames_hit_the_budget_not_the_native_stack() {
     // With the budget out of reach the native limit is hit, and (every frame running
     // the same instructions) only far deeper: here about 36 times (Cranelift keeps the
     // products out of the frame). A compiler that kept them would shrink the margin.
-    c.vm = supervm_vm::Vm::new(supervm_vm::VmConfig {
-        limits: Limits {
-            stack_budget: 1 << 30,
-            ..Limits::default()
-        },
-        ..Default::default()
-    })
-    .unwrap();
+    c.vm = budget_out_of_reach();
     let b = c.deploy_ok(wasm);
     let r = c.call(b, "recurse", vec![], GAS * 40);
     assert!(
@@ -187,6 +180,18 @@ fn large_compiled_frames_hit_the_budget_not_the_native_stack() {
     still_healthy(&mut c);
 }
 
+/// A VM whose stack budget is out of reach: only wasmtime's native limit stops recursion.
+fn budget_out_of_reach() -> supervm_vm::Vm {
+    supervm_vm::Vm::new(supervm_vm::VmConfig {
+        limits: Limits {
+            stack_budget: 1 << 30,
+            ..Limits::default()
+        },
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 /// wasmtime's native stack limit stays as a backstop behind the deterministic budget.
 /// With the budget set out of reach, recursion hits the backstop instead: a trap like
 /// any other (its depth varies between builds, which is why the budget exists), the
@@ -194,14 +199,7 @@ fn large_compiled_frames_hit_the_budget_not_the_native_stack() {
 #[test]
 fn the_native_stack_limit_is_a_backstop_that_traps_cleanly() {
     let mut c = Chain::new();
-    c.vm = supervm_vm::Vm::new(supervm_vm::VmConfig {
-        limits: Limits {
-            stack_budget: 1 << 30,
-            ..Limits::default()
-        },
-        ..Default::default()
-    })
-    .unwrap();
+    c.vm = budget_out_of_reach();
     let a = c.deploy_ok(contract(
         &[],
         r#"(memory (export "memory") 1)
