@@ -441,6 +441,27 @@ impl Chain {
     }
 }
 
+/// Runs `f` on tokio's blocking pool in one of `slots`' places ([`Chain::blocking_queries`],
+/// [`Chain::admissions`]). The place is awaited as a task, so a caller given up on while
+/// it waits queues nothing, and held until `f` ends. `Err` says why `f` did not finish
+/// (the semaphore closed, or `f` panicked).
+pub async fn in_slot<T: Send + 'static>(
+    slots: &Arc<tokio::sync::Semaphore>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::result::Result<T, String> {
+    let slot = slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        f()
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
 /// Most queries running on the blocking pool at once ([`Chain::blocking_queries`]), and
 /// most `tx.submit` admissions ([`Chain::admissions`]); simulations have their own bound.
 pub const MAX_BLOCKING_QUERIES: usize = 64;

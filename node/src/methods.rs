@@ -362,19 +362,11 @@ where
                 Runs::Query => &c.blocking_queries,
                 Runs::Admission => &c.admissions,
             };
-            // (awaited as a task: a request given up on while it waits queues nothing)
-            let slot = slots
-                .clone()
-                .acquire_owned()
+            let slots = slots.clone();
+            crate::chain::in_slot(&slots, move || f(&c, p))
                 .await
-                .map_err(|e| RpcError::internal(e.to_string()))?;
-            tokio::task::spawn_blocking(move || {
-                let _slot = slot;
-                f(&c, p)
-            })
-            .await
-            .map_err(|e| RpcError::internal(e.to_string()))?
-            .map_err(rpc_err)
+                .map_err(RpcError::internal)?
+                .map_err(rpc_err)
         }
     })
     .map_err(|x| Error::Other(x.to_string()))
@@ -558,7 +550,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         &chain,
         MethodSpec::new("events.query", "Events filtered by contract, topics and block range, in chain order, with cursor paging.")
             .param(ParamSpec::optional("contract", "Contract address.", hexs()))
-            .param(ParamSpec::optional("topics", "Per position, the topic required there (hex) or null; at most 4 positions.", json!({"type": "array", "maxItems": 4, "items": {"type": ["string", "null"]}})))
+            .param(ParamSpec::optional("topics", "Per position, the topic required there (hex) or null; at most 4 positions.", json!({"type": "array", "maxItems": supervm_abi::limits::MAX_TOPICS, "items": {"type": ["string", "null"]}})))
             .param(ParamSpec::optional("from_height", "Lowest height (at most to_height).", int()))
             .param(ParamSpec::optional("to_height", "Highest height (default: the latest). Above the latest, the last page's cursor stands after the latest block.", int()))
             .param(ParamSpec::optional("cursor", "next_cursor of the previous page.", s("height:tx:event")))

@@ -231,7 +231,7 @@ fn raise_open_files_limit() -> Option<u64> {
 }
 
 /// The RPC connections served at once under an open-files limit of `open_files`: at
-/// most half of it, so the store always has the other half.
+/// most half of it, leaving the other half to the store.
 fn connection_cap(configured: usize, open_files: u64) -> usize {
     configured.min(usize::try_from(open_files / 2).unwrap_or(usize::MAX).max(1))
 }

@@ -93,20 +93,12 @@ pub async fn submit(
     // Signature checks and store reads run on the blocking pool, not on the threads
     // that serve requests.
     let c = chain.clone();
-    // (a slot awaited as a task: a submission given up on while it waits queues nothing)
-    let slot = chain
-        .admissions
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| Error::Other(e.to_string()))?;
-    let hash = tokio::task::spawn_blocking(move || {
-        let _slot = slot;
+    let hash = crate::chain::in_slot(&chain.admissions, move || {
         let (tx, hash) = c.check_stateless(&raw)?;
         c.admit(tx, hash, raw).map(|()| hash)
     })
     .await
-    .map_err(|e| Error::Other(e.to_string()))??;
+    .map_err(Error::Other)??;
     if !wait {
         return Ok(SubmitResult {
             hash: to_hex(&hash),

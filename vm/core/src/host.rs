@@ -338,6 +338,13 @@ fn check_nonnegative(what: &str, len: i32) -> HResult<()> {
     Ok(())
 }
 
+/// Checks an output buffer of `cap` bytes at `ptr` (a negative capacity is a bad buffer,
+/// not an empty one).
+fn out_buffer(mem_len: usize, ptr: i32, cap: i32) -> HResult<()> {
+    check_nonnegative("output buffer", cap)?;
+    range(mem_len, ptr, cap).map(drop)
+}
+
 fn fatal(e: StateError) -> wasmtime::Error {
     abort(HostAbort::Fatal(e))
 }
@@ -356,8 +363,7 @@ fn storage_get(
     let (mem, st) = memory(c);
     // The whole output buffer is checked before the state is read, so a bad buffer
     // traps whether or not the key is present.
-    check_nonnegative("output buffer", out_cap)?;
-    range(mem.len(), out_ptr, out_cap)?;
+    out_buffer(mem.len(), out_ptr, out_cap)?;
     let key = storage_key(&st.frame.contract, read(mem, key_ptr, key_len)?);
     // (the context field itself, not `st.tx()`, so that `st.dirty` stays borrowable)
     let tx = st
@@ -458,8 +464,7 @@ fn storage_next(
         cost::storage_next.per_byte * (prefix_len as u64 + after_bytes),
     )?;
     let (mem, st) = memory(c);
-    check_nonnegative("output buffer", out_cap)?;
-    range(mem.len(), out_ptr, out_cap)?;
+    out_buffer(mem.len(), out_ptr, out_cap)?;
     let contract = st.frame.contract;
     let prefix = storage_key(&contract, read(mem, prefix_ptr, prefix_len)?);
     let after = if after_len == -1 {

@@ -267,7 +267,8 @@ impl MvMemory {
             .collect()
     }
 
-    /// [`MvMemory::into_final_pairs`] as a write set.
+    /// [`MvMemory::into_final_pairs`] as a write set (for tests).
+    #[cfg(test)]
     pub fn into_final_writes(self) -> Result<WriteSet> {
         Ok(write_set(self.into_final_pairs()?))
     }

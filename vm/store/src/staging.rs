@@ -94,18 +94,17 @@ pub struct Staging {
     open_blocks: Vec<BlockRecord>,
     open_undo: OpenUndo,
     shard_lthash: Vec<LtHash>,
-    next_batch: u64,
     next_height: u64,
     last_hash: [u8; 32],
     /// The head the next sealed batch follows (the committed head at the start, then
-    /// each sealed batch's).
+    /// each sealed batch's); that batch's number is one past this head's.
     sealed_head: Head,
 }
 
 impl std::fmt::Debug for Staging {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Staging")
-            .field("next_batch", &self.next_batch)
+            .field("next_batch", &(self.sealed_head.batch + 1))
             .field("next_height", &self.next_height)
             .field("sealed", &self.sealed.len())
             .field("open_blocks", &self.open_blocks.len())
@@ -126,7 +125,6 @@ impl Staging {
             open_blocks: Vec::new(),
             open_undo: OpenUndo::default(),
             shard_lthash,
-            next_batch: head.batch + 1,
             next_height: head.blocks,
             last_hash: head.block_hash,
             sealed_head: head,
@@ -312,7 +310,7 @@ impl Staging {
             .unzip();
         // (Every undo record is of a written key: stage_block records only those.)
         assert!(open_undo.is_empty(), "undo records of unwritten keys");
-        let batch = self.next_batch;
+        let batch = self.sealed_head.batch + 1;
         let prepared = per_shard
             .into_iter()
             .zip(undo)
@@ -327,7 +325,6 @@ impl Staging {
         let mut layer = std::mem::take(&mut self.open);
         layer.batch = batch;
         self.sealed.push_back(Arc::new(layer));
-        self.next_batch += 1;
         let head = Head {
             batch,
             blocks: self.next_height,

@@ -331,18 +331,20 @@ fn panic_at_every_two_phase_step_poisons_the_store_and_reopens_consistent() {
     );
 }
 
+/// The error of opening the store in `dir` with 4 shards (it was made with 2).
+fn open_with_4_shards(dir: &std::path::Path) -> Error {
+    let config = StoreConfig {
+        shards: 4,
+        ..StoreConfig::default()
+    };
+    supervm_store::Store::open(dir, config).unwrap_err()
+}
+
 #[test]
 fn reopen_with_other_shard_count_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path(), StoreConfig::default()));
-    let err = supervm_store::Store::open(
-        dir.path(),
-        StoreConfig {
-            shards: 4,
-            ..StoreConfig::default()
-        },
-    )
-    .unwrap_err();
+    let err = open_with_4_shards(dir.path());
     assert!(
         matches!(
             err,
@@ -383,14 +385,7 @@ fn a_format_3_store_is_marked_format_4_when_opened() {
     crate::support::raw_coord(dir.path())
         .put(supervm_store::layout::META_FORMAT, 3u32.to_le_bytes())
         .unwrap();
-    let err = supervm_store::Store::open(
-        dir.path(),
-        StoreConfig {
-            shards: 4,
-            ..StoreConfig::default()
-        },
-    )
-    .unwrap_err();
+    let err = open_with_4_shards(dir.path());
     assert!(matches!(err, Error::ShardCountMismatch { .. }), "{err}");
     assert_eq!(marker(), 3, "a refused store is left as it was");
     let store = open(dir.path(), StoreConfig::default());
