@@ -64,6 +64,10 @@ pub const IDLE_INSTANCES: usize = crate::warm::PER_VM;
 /// the functions themselves compile on rayon's global pool).
 const COMPILE_STACK: usize = 16 << 20;
 
+/// The layout of the module cache: 2 is each `<code hash>.cwasm` with the blake3 digest
+/// of its bytes in `<code hash>.sum` (1 had no digests).
+const DISK_FORMAT: u32 = 2;
+
 /// Compiled modules kept in memory (each with its recycled instances); others are
 /// loaded from the disk cache (or compiled) when called.
 pub const MODULES_IN_MEMORY: usize = 1024;
@@ -82,6 +86,9 @@ pub struct VmInner {
     warm_total: Arc<crate::warm::IdleCounts>,
     /// Modules written to the disk cache so far (see [`VmInner::cached`]).
     compiles: AtomicU64,
+    /// Code hashes whose disk-cache file this VM has checked against its digest
+    /// (or written itself): 32 bytes per module ever loaded from or written to disk.
+    checked_files: parking_lot::Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 fn engine_config(cfg: &VmConfig) -> Config {
@@ -97,6 +104,13 @@ fn engine_config(cfg: &VmConfig) -> Config {
         .wasm_extended_const(false)
         .wasm_wide_arithmetic(false)
         .wasm_custom_page_sizes(false)
+        // Validation refuses these first (validate.rs); off in the engine as well, so
+        // they do not compile even if a check there slips. (Threads, GC types and
+        // exceptions are left out of this wasmtime build by its crate features;
+        // reference types cannot be switched off without the `gc` feature.)
+        .wasm_multi_memory(false)
+        .wasm_memory64(false)
+        .wasm_stack_switching(false)
         .max_wasm_stack(MAX_WASM_STACK);
     let mut pool = PoolingAllocationConfig::default();
     let pages = cfg.limits.max_memory_pages as usize;
@@ -133,7 +147,7 @@ fn remove_other_caches(root: &std::path::Path, keep: &str) {
                 f.file_type().is_ok_and(|t| t.is_file())
                     && f.path()
                         .extension()
-                        .is_some_and(|x| x == "cwasm" || x == "tmp")
+                        .is_some_and(|x| x == "cwasm" || x == "sum" || x == "tmp")
             })
         })
     };
@@ -222,6 +236,7 @@ impl VmInner {
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 engine.precompile_compatibility_hash().hash(&mut h);
                 INSTRUMENTATION_VERSION.hash(&mut h);
+                DISK_FORMAT.hash(&mut h);
                 // Everything validation depends on: a module compiled here passed it, and
                 // is loaded without validating again.
                 format!("{:?}", config.limits).hash(&mut h);
@@ -257,6 +272,7 @@ impl VmInner {
             disk_dir,
             warm_total: Arc::default(),
             compiles: AtomicU64::new(0),
+            checked_files: Default::default(),
         })
     }
 
@@ -362,15 +378,43 @@ impl VmInner {
             .map(|d| d.join(format!("{}.cwasm", hex::encode(hash))))
     }
 
+    /// The digest file beside the module file at `path`.
+    fn sum_path(path: &std::path::Path) -> PathBuf {
+        path.with_extension("sum")
+    }
+
     fn module_from_disk(&self, hash: &[u8; 32]) -> Option<Module> {
         let path = self.disk_path(hash)?;
         if !path.exists() {
             return None;
         }
+        // wasmtime checks the header of a module file but not the machine code after it:
+        // a file damaged on disk would run as it is. So the first load of a file by this
+        // VM checks it against the blake3 digest written beside it; a file that
+        // does not match (or has no digest) is deleted and compiled again. Later loads
+        // (after the memory cache dropped the module) map it unchecked, as fast as before.
+        let checked = self.checked_files.lock().contains(hash);
+        if !checked {
+            let sum = std::fs::read(Self::sum_path(&path)).ok();
+            let intact = std::fs::read(&path)
+                .ok()
+                .zip(sum)
+                .is_some_and(|(file, sum)| sum == blake3::hash(&file).as_bytes());
+            if !intact {
+                let _ = std::fs::remove_file(&path);
+                let _ = std::fs::remove_file(Self::sum_path(&path));
+                return None;
+            }
+        }
         // SAFETY: the file was written by `module_to_disk` from `Module::serialize` of an
-        // engine with the same compatibility hash (it is part of the directory name), and
-        // wasmtime checks the header again; the cache directory belongs to this node.
+        // engine with the same compatibility hash (it is part of the directory name), it
+        // matched its digest when this VM first read it, and wasmtime checks the
+        // header again; the cache directory belongs to this node (the digest guards
+        // against damage, not against someone who can write there).
         let m = unsafe { Module::deserialize_file(&self.engine, &path) }.ok()?;
+        if !checked {
+            self.checked_files.lock().insert(*hash);
+        }
         touch(&path);
         Some(m)
     }
@@ -407,6 +451,7 @@ impl VmInner {
             }
             if std::fs::remove_file(&path).is_ok() {
                 total -= len;
+                let _ = std::fs::remove_file(Self::sum_path(&path));
             }
         }
     }
@@ -424,14 +469,27 @@ impl VmInner {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp = path.with_extension(format!("{}-{n}.tmp", std::process::id()));
-        let written = m.serialize().ok().and_then(|bytes| {
+        let write = |tmp: &std::path::Path, bytes: &[u8]| {
             use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).ok()?;
-            f.write_all(&bytes).ok()?;
+            let mut f = std::fs::File::create(tmp).ok()?;
+            f.write_all(bytes).ok()?;
             f.sync_all().ok()
+        };
+        let sum_tmp = tmp.with_extension(format!("sum-{}-{n}.tmp", std::process::id()));
+        // The digest first, the module last: a module under its final name always has a
+        // digest written before it (a race of two writers can pair one's digest with
+        // the other's module; the check then finds the mismatch and compiles again).
+        let written = m.serialize().ok().and_then(|bytes| {
+            write(&sum_tmp, blake3::hash(&bytes).as_bytes())?;
+            std::fs::rename(&sum_tmp, Self::sum_path(&path)).ok()?;
+            write(&tmp, &bytes)
         });
         if written.is_none() || std::fs::rename(&tmp, &path).is_err() {
             let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(&sum_tmp);
+        } else {
+            // (this VM's own compile, just written: no need to check it)
+            self.checked_files.lock().insert(*hash);
         }
         self.compiles.fetch_add(1, Ordering::Relaxed);
         self.trim_disk_cache();

@@ -233,12 +233,18 @@ impl Vm {
     }
 }
 
-/// Stores code under its hash; validation errors make the upload invalid.
+/// Stores code under its hash, compiled first: validation errors and an engine's
+/// refusal to compile make the upload invalid. So every code in state has compiled
+/// once, and a later failure to compile it (a call after a restart, an `upgrade` to
+/// it) is the machine's failure, not the code's: an `Err`, never a receipt.
 fn store_code(vm: &VmInner, ctx: &mut TxCtx, code: &[u8]) -> Result<Result<[u8; 32], String>> {
-    if let Err(e) = vm.prepare(code) {
-        return Ok(Err(format!("code rejected: {e}")));
-    }
     let hash = code_hash(code);
+    match vm.load(&hash, code) {
+        Ok(_) => {}
+        Err(Error::Code(e)) => return Ok(Err(format!("code rejected: {e}"))),
+        Err(Error::Engine(e)) => return Ok(Err(format!("compile failed: {e}"))),
+        Err(e) => return Err(e),
+    }
     let key = code_key(&hash);
     if ctx.get(&key)?.is_none() {
         ctx.journal.put(key, Some(code.to_vec()));
@@ -321,7 +327,8 @@ fn deploy(
         Ok(crate::frame::Loaded::Rejected(reason)) => {
             return (Ok(Run::invalid(format!("code rejected: {reason}"), 0)), ctx);
         }
-        Err(Error::Engine(e)) => return (Ok(Run::invalid(format!("compile failed: {e}"), 0)), ctx),
+        // (a compile failure here is of stored code, which compiled when it was stored:
+        // the machine's failure, an `Err` as for a call)
         Err(e) => return (Err(e), ctx),
     };
     let mut run = Run {

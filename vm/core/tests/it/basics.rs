@@ -520,6 +520,19 @@ fn disk_module_cache_survives_a_restart_and_changes_nothing() {
         .unwrap()
         .set_modified(hour_ago)
         .unwrap();
+    // A second contract whose module file is damaged on disk (one byte of its machine
+    // code flipped): loaded after the restart, it is found out by its digest and
+    // compiled again, not run as it is.
+    let tag_addr = c.deploy_ok(tagged("damaged on disk"));
+    let tag_gas = c.call(tag_addr, "tag", vec![], GAS).gas_used;
+    let damaged = current.join(format!(
+        "{}.cwasm",
+        hex_of(&supervm_vm::code_hash(&tagged("damaged on disk")))
+    ));
+    let mut bytes = std::fs::read(&damaged).expect("the second module's file");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(&damaged, &bytes).unwrap();
     // "Restart": a new VM over the same state and cache dir.
     c.vm = Vm::new(cfg).unwrap();
     assert!(!crashed.exists(), "a stale temporary is deleted at start");
@@ -531,6 +544,19 @@ fn disk_module_cache_survives_a_restart_and_changes_nothing() {
         c.vm.compiled_modules(),
         0,
         "the module came from disk, not from the compiler"
+    );
+    let r = c.call(tag_addr, "tag", vec![], GAS);
+    assert_eq!(r.return_data, b"damaged on disk");
+    assert_eq!(r.gas_used, tag_gas);
+    assert_eq!(
+        c.vm.compiled_modules(),
+        1,
+        "the damaged module was compiled again"
+    );
+    assert_ne!(
+        std::fs::read(&damaged).unwrap(),
+        bytes,
+        "and its file rewritten"
     );
     // Loaded from disk without validating again, the module has the same entry points
     // (a missing one is refused alike) and recycles its instances alike.
@@ -556,6 +582,44 @@ fn disk_module_cache_survives_a_restart_and_changes_nothing() {
         walk(&dir).iter().any(|f| f.ends_with(".cwasm")),
         "the current engine's cache is kept"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Guards against: code stored without ever compiling. `upgrade` only checks that code
+/// is stored, so code the engine refuses would fail its first call as the machine's
+/// failure (an `Err`, the block fails) instead of failing its upload as a receipt.
+/// Upload compiles (into the cache), so stored code has compiled once.
+#[test]
+fn upload_compiles_the_code_it_stores() {
+    let dir = std::env::temp_dir().join(format!("supervm-upload-compiles-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut c = Chain::new();
+    c.vm = Vm::new(VmConfig {
+        module_cache_dir: Some(dir.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let code = tagged("uploaded");
+    let up = c.run(Payload::Upload { code: code.clone() }, GAS * 10);
+    assert!(up.outcome.is_success(), "{:?}", up.outcome);
+    assert_eq!(c.vm.compiled_modules(), 1, "the upload compiled its code");
+    let file = format!("{}.cwasm", hex_of(&supervm_vm::code_hash(&code)));
+    assert!(walk(&dir).iter().any(|f| f.ends_with(&file)));
+    // Deploying it by hash takes the compiled module: nothing compiles again.
+    let r = c.run(
+        Payload::Deploy {
+            code: CodeSource::Hash(supervm_vm::code_hash(&code)),
+            salt: [4; 32],
+            init_args: vec![],
+        },
+        GAS * 10,
+    );
+    assert!(r.outcome.is_success(), "{:?}", r.outcome);
+    assert_eq!(c.vm.compiled_modules(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -671,6 +735,11 @@ fn disk_module_cache_stays_under_its_byte_limit() {
         deployed.push((c.deploy_ok(tagged(&tag)), tag));
         let (n, bytes) = size_of_cache(&dir.join("trimmed"));
         assert!(bytes <= limit, "{n} modules, {bytes} bytes over {limit}");
+        let sums = walk(&dir.join("trimmed"))
+            .iter()
+            .filter(|f| f.ends_with(".sum"))
+            .count();
+        assert_eq!(sums, n, "each module's digest is deleted with it");
         assert!(n >= 1, "the newest module stays");
         // The first contract is called all along, from the memory cache: its file is
         // the most recently used one at every trim and stays.
