@@ -17,7 +17,7 @@ pub const NATIVE_TRANSFER_GAS: u64 = 2_000;
 /// Lowest accepted gas limit.
 pub const MIN_GAS_LIMIT: u64 = NATIVE_TRANSFER_GAS;
 /// Highest accepted gas limit.
-pub const MAX_GAS_LIMIT: u64 = 1_000_000_000;
+pub const MAX_GAS_LIMIT: u64 = supervm_abi::MAX_TX_GAS_LIMIT;
 /// Default most gas per block, counted as the sum of the transactions' gas limits:
 /// five transactions at the highest gas limit. 50,000,000 gas is tens of
 /// milliseconds of computation here, so a block executes in a few seconds at worst.

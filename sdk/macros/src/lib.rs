@@ -12,6 +12,7 @@
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
     Attribute, Expr, Fields, FnArg, ImplItem, ItemEnum, ItemImpl, ItemStruct, Lit, Pat,
@@ -342,7 +343,7 @@ fn expand_contract(mut item: ItemImpl) -> syn::Result<TokenStream2> {
             continue;
         }
         let sig = &f.sig;
-        let fname = sig.ident.to_string();
+        let fname = sig.ident.unraw().to_string();
         if let Some(r) = sig.receiver() {
             push_err(syn::Error::new(
                 r.span(),
@@ -397,7 +398,7 @@ fn expand_contract(mut item: ItemImpl) -> syn::Result<TokenStream2> {
             let FnArg::Typed(pt) = a else { continue };
             match param_ident(&pt.pat) {
                 Ok(id) => {
-                    args_json.push((id.to_string(), type_str(&pt.ty)));
+                    args_json.push((id.unraw().to_string(), type_str(&pt.ty)));
                     idents.push(format_ident!("__arg_{}", id));
                     tys.push((*pt.ty).clone());
                 }
@@ -526,7 +527,7 @@ fn expand_event(mut item: ItemStruct) -> syn::Result<TokenStream2> {
             "an #[event] cannot be generic",
         ));
     }
-    let name = item.ident.to_string();
+    let name = item.ident.unraw().to_string();
     if name.len() > MAX_TOPIC_LEN {
         return Err(syn::Error::new(
             item.ident.span(),
@@ -554,7 +555,7 @@ fn expand_event(mut item: ItemStruct) -> syn::Result<TokenStream2> {
                 let topic_span = tattrs.first().map(|a| a.span());
                 f.attrs.retain(|a| !is_attr(a, "topic"));
                 let id = f.ident.clone().expect("named field");
-                let entry = (id.to_string(), type_str(&f.ty));
+                let entry = (id.unraw().to_string(), type_str(&f.ty));
                 if is_topic {
                     if topics.len() == MAX_TOPIC_FIELDS {
                         return Err(syn::Error::new(
@@ -661,7 +662,7 @@ fn expand_error(mut item: ItemEnum) -> syn::Result<TokenStream2> {
         }
         variants_json.push(format!(
             "{{\"name\":{},\"code\":{code}}}",
-            json_str(&v.ident.to_string())
+            json_str(&v.ident.unraw().to_string())
         ));
     }
     let has_repr = item.attrs.iter().any(|a| is_attr(a, "repr"));
@@ -671,7 +672,7 @@ fn expand_error(mut item: ItemEnum) -> syn::Result<TokenStream2> {
     let ident = &item.ident;
     let line = format!(
         "{{\"kind\":\"error\",\"name\":{},\"variants\":[{}]}}\n",
-        json_str(&ident.to_string()),
+        json_str(&ident.unraw().to_string()),
         variants_json.join(",")
     );
     let iface = section_static(INTERFACE_SECTION, line.as_bytes());
@@ -723,5 +724,27 @@ mod tests {
         };
         let found: Vec<bool> = f.attrs.iter().map(|a| is_attr(a, "init")).collect();
         assert_eq!(found, [true, true, false]);
+    }
+
+    /// Raw identifiers (`r#type`) are named without their `r#` in exports and the
+    /// interface (the expansion panicked on them).
+    #[test]
+    fn raw_identifiers_are_named_without_r_hash() {
+        let item: ItemImpl = syn::parse_quote! {
+            impl C {
+                pub fn r#type(r#in: u32) -> u32 { r#in }
+            }
+        };
+        let out = expand_contract(item).unwrap().to_string();
+        assert!(out.contains(r#"export_name = "type""#), "{out}");
+        assert!(out.contains(r#"\"name\":\"type\""#), "{out}");
+        assert!(out.contains(r#"\"in\""#), "{out}");
+        assert!(!out.contains("r#type\\\""), "{out}");
+        let item: ItemStruct = syn::parse_quote! {
+            pub struct r#Match { #[topic] pub r#ref: u32 }
+        };
+        let out = expand_event(item).unwrap().to_string();
+        assert!(out.contains(r#"\"name\":\"Match\""#), "{out}");
+        assert!(out.contains(r#"\"ref\""#), "{out}");
     }
 }

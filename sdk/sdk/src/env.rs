@@ -228,7 +228,7 @@ pub fn call_typed<R: Decode>(addr: &Address, func: &str, args: &impl Encode) -> 
 }
 
 /// How a [`try_call`] failed.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallFailure {
     /// [`supervm_abi::STATUS_REVERT`], [`supervm_abi::STATUS_OUT_OF_GAS`] or
     /// [`supervm_abi::STATUS_TRAP`].

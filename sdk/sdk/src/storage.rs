@@ -5,8 +5,13 @@
 //! does not decode as the expected type reverts the call with [`BAD_STORAGE`].
 //!
 //! Keys are at most [`MAX_KEY_LEN`](supervm_abi::limits::MAX_KEY_LEN) bytes, values at most
-//! [`MAX_VALUE_LEN`](supervm_abi::limits::MAX_VALUE_LEN). Give every `Item` and `Map` its own
-//! key or prefix, and make no prefix a prefix of another one (`b"bal"` and `b"ba"` overlap).
+//! [`MAX_VALUE_LEN`](supervm_abi::limits::MAX_VALUE_LEN): a longer one traps the call
+//! (a `Map` key is its prefix followed by the encoded key, so bound keys of variable
+//! length, such as a `String` from the caller, before using them). Give every `Item` and
+//! `Map` its own key or prefix, and make no prefix a prefix of another one (`b"bal"` and
+//! `b"ba"` overlap: entries of one can be read as entries of the other, and
+//! [`Map::keys`] of the shorter prefix meets the longer one's entries and reverts with
+//! [`BAD_STORAGE`]). Prefixes are not length-prefixed, so nothing checks this for you.
 
 use alloc::vec::Vec;
 use core::marker::PhantomData;

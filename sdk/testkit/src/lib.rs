@@ -57,7 +57,8 @@ impl Default for TestEnv {
 }
 
 impl TestEnv {
-    /// A fresh environment: empty state, block height 1, timestamp 1 000 000 ms, chain id 1.
+    /// A fresh environment: empty state, block height 1, timestamp 1 000 000 ms, chain id 1
+    /// (a `--dev` node's is 1337: see [`TestEnv::set_chain_id`]).
     pub fn new() -> Self {
         Self::with_vm(Vm::new(VmConfig::default()).expect("VM starts"))
     }
@@ -88,14 +89,47 @@ impl TestEnv {
         self.sender = sender;
     }
 
-    /// Sets block height and timestamp (milliseconds).
+    /// Sets block height and timestamp (milliseconds) of the next transactions. Any
+    /// values, backwards too (a node's blocks only go forwards: each is one higher, and
+    /// its timestamp never lower; [`TestEnv::advance`] moves the way a node does).
     pub fn set_block(&mut self, height: u64, timestamp_ms: u64) {
         self.block.height = height;
         self.block.timestamp_ms = timestamp_ms;
     }
 
-    /// Sets the gas limit of the next transactions.
+    /// Moves `blocks` blocks and `ms` milliseconds forwards, as a node's chain moves.
+    pub fn advance(&mut self, blocks: u64, ms: u64) {
+        self.block.height = self
+            .block
+            .height
+            .checked_add(blocks)
+            .expect("height overflows");
+        self.block.timestamp_ms = self
+            .block
+            .timestamp_ms
+            .checked_add(ms)
+            .expect("time overflows");
+    }
+
+    /// The block the next transactions run in.
+    pub fn block(&self) -> BlockEnv {
+        self.block
+    }
+
+    /// Sets the chain id contracts see (`env::chain_id`).
+    pub fn set_chain_id(&mut self, chain_id: u64) {
+        self.block.chain_id = chain_id;
+    }
+
+    /// Sets the gas limit of the next transactions. Panics above
+    /// [`supervm_abi::MAX_TX_GAS_LIMIT`], the most a node accepts: a test passing only
+    /// with more would pass here and fail on every chain.
     pub fn set_gas_limit(&mut self, gas: u64) {
+        assert!(
+            gas <= supervm_abi::MAX_TX_GAS_LIMIT,
+            "gas limit {gas} is over {}, the most a node accepts in a transaction",
+            supervm_abi::MAX_TX_GAS_LIMIT
+        );
         self.gas_limit = gas;
     }
 
@@ -119,7 +153,7 @@ impl TestEnv {
         let receipt = self
             .vm
             .execute(&self.state, &self.block, &tx)
-            .expect("state is in memory");
+            .unwrap_or_else(|e| panic!("the VM failed (not the contract): {e}"));
         self.state.apply(&receipt.write_set);
         CallResult { receipt }
     }
@@ -133,16 +167,39 @@ impl TestEnv {
             .expect("deploy receipt names the contract")
     }
 
-    /// Deploys `wasm`, returning the receipt whatever happened.
+    /// Deploys `wasm`, returning the receipt whatever happened. The salt counts this
+    /// environment's deploys (failed ones too); [`TestEnv::try_deploy_with`] takes one.
     pub fn try_deploy<A: Encode>(&mut self, wasm: &[u8], init_args: A) -> CallResult {
         self.deploys += 1;
         let mut salt = [0u8; 32];
         salt[..8].copy_from_slice(&self.deploys.to_le_bytes());
+        self.try_deploy_with(CodeSource::Wasm(wasm.to_vec()), salt, init_args)
+    }
+
+    /// Deploys code (given, or uploaded before and named by its hash) with `salt`: the
+    /// address is [`supervm_vm::contract_address`] of the sender and the salt, as on a
+    /// node. Returns the receipt whatever happened.
+    pub fn try_deploy_with<A: Encode>(
+        &mut self,
+        code: CodeSource,
+        salt: [u8; 32],
+        init_args: A,
+    ) -> CallResult {
         self.execute(Payload::Deploy {
-            code: CodeSource::Wasm(wasm.to_vec()),
+            code,
             salt,
             init_args: init_args.encode(),
         })
+    }
+
+    /// Uploads `wasm` without deploying it (for `env::upgrade`, or deploys by hash);
+    /// returns its code hash, panicking with the outcome if the upload fails.
+    pub fn upload(&mut self, wasm: &[u8]) -> [u8; 32] {
+        let r = self.execute(Payload::Upload {
+            code: wasm.to_vec(),
+        });
+        assert!(r.is_success(), "upload failed: {:?}", r.outcome());
+        r.receipt.code_hash.expect("upload receipt names the code")
     }
 
     /// Calls `function` of `contract` with `args` (a tuple of its parameters).
@@ -198,12 +255,20 @@ impl CallResult {
         &self.receipt.events
     }
 
-    /// Events whose first topic is `name`.
+    /// Events whose first topic is `name`, from any contract the call reached.
     pub fn events_named(&self, name: &str) -> Vec<&Event> {
         self.receipt
             .events
             .iter()
             .filter(|e| e.topics.first().map(|t| t.as_slice()) == Some(name.as_bytes()))
+            .collect()
+    }
+
+    /// Events named `name` emitted by `contract` (two tokens' `Transfer`s kept apart).
+    pub fn events_from(&self, contract: &Address, name: &str) -> Vec<&Event> {
+        self.events_named(name)
+            .into_iter()
+            .filter(|e| e.contract == *contract)
             .collect()
     }
 }

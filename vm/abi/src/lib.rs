@@ -35,6 +35,10 @@ pub const INTERFACE_VERSION: u32 = 1;
 /// Name of the optional constructor export, run once at deploy and never callable after.
 pub const CONSTRUCTOR_EXPORT: &str = "__init";
 
+/// The highest gas limit a node accepts in a transaction (the test harness refuses
+/// more too, so a test never passes with a limit no node would take).
+pub const MAX_TX_GAS_LIMIT: u64 = 1_000_000_000;
+
 /// `try_call` status: the callee succeeded.
 pub const STATUS_OK: u32 = 0;
 /// `try_call` status: the callee reverted (its code is in the high 32 bits).

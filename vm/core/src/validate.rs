@@ -356,13 +356,24 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
             }
             Payload::CustomSection(c) => {
                 if c.name() == ABI_VERSION_SECTION {
+                    // Each `#[contract]` block of a crate emits the 4 bytes, and the linker
+                    // concatenates sections of one name: a contract written in several
+                    // blocks carries several copies, which must agree.
                     let d = c.data();
-                    if d.len() != 4 {
+                    if d.is_empty() || d.len() % 4 != 0 {
                         return Err(CodeError::Invalid(format!(
-                            "{ABI_VERSION_SECTION} must hold 4 bytes"
+                            "{ABI_VERSION_SECTION} must hold 4 bytes (or copies of them)"
                         )));
                     }
-                    abi_version = Some(u32::from_le_bytes([d[0], d[1], d[2], d[3]]));
+                    for v in d.chunks_exact(4) {
+                        let v = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
+                        if abi_version.is_some_and(|seen| seen != v) {
+                            return Err(CodeError::Invalid(format!(
+                                "{ABI_VERSION_SECTION} holds different versions"
+                            )));
+                        }
+                        abi_version = Some(v);
+                    }
                 } else if c.name() == INTERFACE_SECTION {
                     let text = std::str::from_utf8(c.data())
                         .map_err(|_| CodeError::Interface("not UTF-8".into()))?;

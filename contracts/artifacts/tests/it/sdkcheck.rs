@@ -163,6 +163,55 @@ fn context_reports_the_sender_block_chain_and_gas() {
     assert!(gas_left > 0 && gas_left < 1_000_000, "{gas_left}");
 }
 
+/// `TestEnv::advance` moves height and time forwards as a node does, `set_chain_id`
+/// changes what `chain_id` reports, uploaded code deploys by hash with a chosen salt at
+/// the address a node derives, `events_from` keeps two instances' events apart, and a
+/// gas limit over what a node accepts is refused.
+#[test]
+fn testkit_moves_like_a_node_and_deploys_by_hash() {
+    let mut f = setup();
+    f.env.set_block(10, 5_000);
+    f.env.advance(3, 2_500);
+    f.env.set_chain_id(1337);
+    let (.., height, timestamp, chain, _): Context = f.ok("context", ()).value();
+    assert_eq!((height, timestamp, chain), (13, 7_500, 1337));
+    assert_eq!(f.env.block().height, 13);
+
+    let hash = f.env.upload(SDKCHECK);
+    assert_eq!(hash, supervm_vm::code_hash(SDKCHECK));
+    let r = f
+        .env
+        .try_deploy_with(supervm_vm::CodeSource::Hash(hash), [7; 32], ());
+    assert!(r.is_success(), "{:?}", r.outcome());
+    let c = r.receipt.contract.expect("deployed");
+    assert_eq!(c, supervm_vm::contract_address(&f.alice, &[7; 32]));
+
+    // `a` tries `c` (which emits nothing), then `c` tries `a`: each event is its emitter's.
+    let a = f.a;
+    let r = f.env.call(
+        &a,
+        "try_call_gas",
+        (c, "context".to_string(), None::<u64>, 0u64),
+    );
+    assert!(r.is_success(), "{:?}", r.outcome());
+    assert_eq!(r.events_from(&a, "CallTried").len(), 1);
+    assert!(r.events_from(&c, "CallTried").is_empty());
+    let r = f.env.call(
+        &c,
+        "try_call_gas",
+        (a, "context".to_string(), None::<u64>, 0u64),
+    );
+    assert_eq!(r.events_from(&c, "CallTried").len(), 1);
+    assert!(r.events_from(&a, "CallTried").is_empty());
+    assert_eq!(r.events_named("CallTried").len(), 1);
+
+    let over = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        f.env.set_gas_limit(supervm_abi::MAX_TX_GAS_LIMIT + 1)
+    }));
+    assert!(over.is_err(), "a gas limit no node accepts is refused");
+    f.env.set_gas_limit(supervm_abi::MAX_TX_GAS_LIMIT);
+}
+
 /// Through `call_typed`, the callee's caller is the calling contract and its origin the
 /// signer; `call_with_gas` gives the callee at most its cap, and a cap too small fails
 /// the whole transaction out of gas.

@@ -481,6 +481,45 @@ fn policy_violations_are_rejected_with_their_reason() {
         ),
         "ABI version 9 is not supported",
     );
+    // Copies of the version (a contract in several `#[contract]` blocks: the linker
+    // concatenates their sections) must agree, in one section or several.
+    let twice = [supervm_vm::abi::ABI_VERSION.to_le_bytes(); 2].concat();
+    let copies = crate::util::with_custom(
+        wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "f")))"#).unwrap(),
+        "supervm_abi_version",
+        &twice,
+    );
+    let r = c.deploy(copies);
+    assert!(r.outcome.is_success(), "{:?}", r.outcome);
+    let mut differing = twice.clone();
+    differing[4] ^= 1;
+    rejected(
+        &mut c,
+        crate::util::with_custom(
+            wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap(),
+            "supervm_abi_version",
+            &differing,
+        ),
+        "holds different versions",
+    );
+    rejected(
+        &mut c,
+        crate::util::with_custom(
+            contract(&[], r#"(memory (export "memory") 1)"#),
+            "supervm_abi_version",
+            &9u32.to_le_bytes(),
+        ),
+        "holds different versions",
+    );
+    rejected(
+        &mut c,
+        crate::util::with_custom(
+            wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap(),
+            "supervm_abi_version",
+            &[1, 0, 0, 0, 1],
+        ),
+        "must hold 4 bytes",
+    );
     rejected(
         &mut c,
         crate::util::with_custom(
