@@ -75,8 +75,9 @@ enum Cmd {
         #[arg(long)]
         contract: Option<String>,
         /// Required topic, per position in order (repeat the flag: the first is the event
-        /// name, then each topic field), as text or 0x-hex; `_` or `any` takes any value
-        /// in its position.
+        /// name, then each topic field): the name as text; a field as TYPE:VALUE, encoded
+        /// as the contract encodes it (`u64:5`, `String:USDC`, `Address:alice`), or as
+        /// 0x-hex of the encoded bytes; `_` or `any` takes any value in its position.
         #[arg(long)]
         topic: Vec<String>,
         /// Lowest height.
@@ -357,8 +358,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 contract: contract.map(|c| ctx.address(&c)).transpose()?,
                 topics: topic
                     .iter()
-                    .map(String::as_str)
-                    .map(topic_filter)
+                    .map(|t| topic_filter(&ctx, t))
                     .collect::<Result<Vec<_>>>()?,
                 from_height: from,
                 to_height: to,
@@ -417,15 +417,34 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// One `--topic` of `supervm events`: `_` or `any` takes any value, `0x…` is hex, other
-/// text stands for its bytes (e.g. an event name).
-fn topic_filter(t: &str) -> Result<Option<Vec<u8>>> {
+/// One `--topic` of `supervm events`: `_` or `any` takes any value, `0x…` is hex,
+/// `TYPE:VALUE` is VALUE encoded as the contract's topic field of that type is (`u64:5`,
+/// `String:USDC`, `Address:alice` or `Address:0x…`, `bool:true`), other text stands for
+/// its bytes (an event name: the first topic is the name as it is).
+fn topic_filter(ctx: &Ctx, t: &str) -> Result<Option<Vec<u8>>> {
     match t {
         "_" | "any" => Ok(None),
         _ if t.starts_with("0x") => from_hex(t)
             .map(Some)
             .map_err(|e| anyhow!("--topic {t}: {e}")),
-        _ => Ok(Some(t.as_bytes().to_vec())),
+        _ => match t.split_once(':') {
+            Some((ty, value)) => {
+                let v = match ty {
+                    // (integers as text: all of a u128 parses, where JSON numbers lose it)
+                    "String" | "u8" | "u16" | "u32" | "u64" | "u128" | "i8" | "i16" | "i32"
+                    | "i64" | "i128" => Value::String(value.into()),
+                    "Address" => Value::String(to_hex(&ctx.address(value)?.0)),
+                    _ => {
+                        serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()))
+                    }
+                };
+                let mut out = Vec::new();
+                abi_json::encode_value(ty, &v, &mut out)
+                    .map_err(|e| anyhow!("--topic {t}: {e}"))?;
+                Ok(Some(out))
+            }
+            None => Ok(Some(t.as_bytes().to_vec())),
+        },
     }
 }
 
@@ -1056,5 +1075,37 @@ mod tests {
             let m = hint(refused);
             assert!(!m.contains("may still commit"), "{m}");
         }
+    }
+
+    /// `--topic TYPE:VALUE` encodes VALUE as the SDK encodes a topic field of that type
+    /// (a `String` field is length-prefixed, so its text alone never matched).
+    #[test]
+    fn typed_topic_filters_encode_like_the_sdk() {
+        use supervm_abi::Encode;
+        let ctx = Ctx {
+            rpc: String::new(),
+            json: false,
+            keys: std::env::temp_dir().join("supervm-no-such-keys.json"),
+        };
+        let f = |t: &str| topic_filter(&ctx, t).unwrap();
+        assert_eq!(f("String:USDC"), Some("USDC".to_string().encode()));
+        assert_eq!(f("String:5"), Some("5".to_string().encode()));
+        assert_eq!(f("u64:5"), Some(5u64.encode()));
+        assert_eq!(
+            f("u128:340282366920938463463374607431768211455"),
+            Some(u128::MAX.encode())
+        );
+        assert_eq!(f("bool:true"), Some(true.encode()));
+        let a = format!("0x{}", "ab".repeat(32));
+        assert_eq!(f(&format!("Address:{a}")), Some(vec![0xab; 32]));
+        assert_eq!(
+            f("Transfer"),
+            Some(b"Transfer".to_vec()),
+            "an event name as it is"
+        );
+        assert_eq!(f("0x0102"), Some(vec![1, 2]));
+        assert_eq!(f("_"), None);
+        assert!(topic_filter(&ctx, "u8:300").is_err());
+        assert!(topic_filter(&ctx, "Nope:1").is_err());
     }
 }

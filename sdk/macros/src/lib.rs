@@ -107,7 +107,9 @@ pub fn init(_attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// `emit()` emits topics `[b"Transfer", encode(from), encode(to)]` and data = the encoding
-/// of the tuple of the other fields, in order. At most 3 `#[topic]` fields.
+/// of the tuple of the other fields, in order. At most 3 `#[topic]` fields, each encoded
+/// in at most `MAX_TOPIC_LEN` (64) bytes: an emit with a longer one (a `String` topic of
+/// over 60 bytes, say) traps, so give variable-length topics a bound or hash them.
 #[proc_macro_attribute]
 pub fn event(attr: TokenStream, item: TokenStream) -> TokenStream {
     if !attr.is_empty() {
