@@ -47,6 +47,7 @@ pub async fn start(
         shards: config.shards,
         durability: config.durability,
         history_blocks: config.history_blocks,
+        max_open_files: open_files.map(store_open_files),
         fail: config.store_fail.as_ref().map(|h| h.0.clone()),
         ..StoreConfig::default()
     };
@@ -230,6 +231,13 @@ fn raise_open_files_limit() -> Option<u64> {
     Some(r.rlim_cur)
 }
 
+/// The table files the store keeps open under an open-files limit of `open_files`: the
+/// half connections do not get, less 256 for everything else (write-ahead logs, the
+/// module cache, the pending-transactions file, logs).
+fn store_open_files(open_files: u64) -> u64 {
+    (open_files / 2).saturating_sub(256)
+}
+
 /// The RPC connections served at once under an open-files limit of `open_files`: at
 /// most half of it, leaving the other half to the store.
 fn connection_cap(configured: usize, open_files: u64) -> usize {
@@ -256,5 +264,11 @@ mod tests {
         assert_eq!(connection_cap(1024, 1024), 512);
         assert_eq!(connection_cap(1024, 1 << 20), 1024);
         assert_eq!(connection_cap(1024, 1), 1);
+        assert_eq!(store_open_files(1024), 256);
+        assert_eq!(
+            store_open_files(100),
+            0,
+            "the store's own minimum applies then"
+        );
     }
 }

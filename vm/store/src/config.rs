@@ -126,9 +126,20 @@ pub struct StoreConfig {
     /// the history stops growing with the chain; `None` (the default) serves every
     /// height (an archival node).
     pub history_blocks: Option<u64>,
+    /// Table files the store keeps open at most, over all its RocksDB instances (each
+    /// of the shards and the coordinator gets an equal part, at least
+    /// [`MIN_OPEN_FILES_PER_INSTANCE`]); `None` (the default) keeps every table file
+    /// open, as RocksDB does by default. A node sets it from its open-files limit, so a
+    /// growing store cannot take the descriptors its connections need, nor they the
+    /// store's (a flush or compaction that cannot open a file fails the store).
+    pub max_open_files: Option<u64>,
     /// Fault injection for tests; `None` in production.
     pub fail: Option<FailHook>,
 }
+
+/// The fewest table files each RocksDB instance of a store keeps open when
+/// [`StoreConfig::max_open_files`] is set (RocksDB needs some: its own minimum is 20).
+pub const MIN_OPEN_FILES_PER_INSTANCE: u64 = 64;
 
 impl StoreConfig {
     /// The lowest height readable at a past height once `blocks` blocks are committed
@@ -145,6 +156,13 @@ impl StoreConfig {
     /// bounded by [`StoreConfig::history_blocks`]).
     pub(crate) fn prunes_history(&self) -> bool {
         self.state_history && self.history_blocks.is_some()
+    }
+
+    /// Table files each RocksDB instance may keep open (see
+    /// [`StoreConfig::max_open_files`]).
+    pub(crate) fn open_files_per_instance(&self) -> Option<u64> {
+        self.max_open_files
+            .map(|n| (n / (u64::from(self.shards) + 1)).max(MIN_OPEN_FILES_PER_INSTANCE))
     }
 
     /// What the fail hook says at `p` (`Continue` without a hook).
@@ -172,6 +190,7 @@ impl Default for StoreConfig {
             write_buffer_bytes: 64 << 20,
             state_history: true,
             history_blocks: None,
+            max_open_files: None,
             fail: None,
         }
     }

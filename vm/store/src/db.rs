@@ -50,21 +50,26 @@ fn undo_options(write_buffer: usize, horizon: Arc<AtomicU64>) -> Options {
 
 /// Opens (creating if needed) a RocksDB instance with the given column families.
 /// With `undo_horizon`, the `undo` column family drops what lies below it
-/// ([`undo_options`]).
+/// ([`undo_options`]). It keeps at most `max_open_files` table files open (`None`: every
+/// one, RocksDB's default).
 pub(crate) fn open(
     path: &Path,
     cfs: &[&str],
     write_buffer: usize,
     undo_horizon: Option<&Arc<AtomicU64>>,
+    max_open_files: Option<u64>,
 ) -> Result<DB> {
     // Only `Store`'s clean close flushes: the memtables of a poisoned store, which may
     // hold half a batch, are dropped as in a crash. (The crate has no setter for this
     // database option; RocksDB's option-string parser has. The options it returns
     // copy `base_options` but not the crate's keep-alive handles: should
     // `base_options` ever set an env, a cache or a comparator, set them here instead.)
-    let opts = base_options(write_buffer)
+    let mut opts = base_options(write_buffer)
         .get_options_from_string("avoid_flush_during_shutdown=true")
         .ctx(|| "database options".into())?;
+    if let Some(n) = max_open_files {
+        opts.set_max_open_files(i32::try_from(n).unwrap_or(i32::MAX));
+    }
     let descs = cfs.iter().map(|n| {
         let options = match undo_horizon {
             Some(h) if *n == crate::layout::CF_UNDO => undo_options(write_buffer, h.clone()),

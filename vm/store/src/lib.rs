@@ -52,7 +52,9 @@ mod store;
 mod two_phase;
 
 pub use batcher::{AdaptiveBatcher, BatchPolicy};
-pub use config::{Durability, FailAction, FailHook, FailPoint, StoreConfig};
+pub use config::{
+    Durability, FailAction, FailHook, FailPoint, MIN_OPEN_FILES_PER_INSTANCE, StoreConfig,
+};
 pub use error::{Error, Result};
 pub use history::{EventFilter, EventPos, MAX_EVENTS_SCANNED, StoredBlock, StoredTx};
 pub use layout::{Head, StoredEvent};

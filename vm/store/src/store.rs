@@ -232,6 +232,7 @@ impl Store {
             &COORD_CFS,
             config.write_buffer_bytes,
             None,
+            config.open_files_per_instance(),
         )?;
         match meta_u32(&coord, layout::META_SHARDS, "shard count")? {
             Some(found) => {
@@ -292,6 +293,7 @@ impl Store {
                 &[CF_STATE, layout::CF_UNDO],
                 config.write_buffer_bytes,
                 bounded,
+                config.open_files_per_instance(),
             )?;
             shards.push(Shard { db, index: i });
         }

@@ -142,3 +142,57 @@ fn prefix_iteration_through_layers_matches_the_model() {
         }
     }
 }
+
+/// Guards against: a store whose RocksDB instances keep every table file open (RocksDB's
+/// default) however many there are, until a flush or compaction cannot open a file and
+/// the store fails. With `max_open_files` each instance gets an equal part, at least
+/// `MIN_OPEN_FILES_PER_INSTANCE`, as RocksDB's own options file records.
+#[test]
+fn open_table_files_are_bounded_per_instance() {
+    let recorded = |db: &std::path::Path| -> String {
+        let options = std::fs::read_dir(db)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("OPTIONS-")
+            })
+            .max()
+            .expect("an options file");
+        let text = std::fs::read_to_string(options).unwrap();
+        text.lines()
+            .find(|l| l.trim_start().starts_with("max_open_files="))
+            .expect("max_open_files")
+            .trim()
+            .to_string()
+    };
+    for (bound, per_instance) in [
+        (Some(900u64), "max_open_files=300"),
+        (Some(10), "max_open_files=64"),
+        (None, "max_open_files=-1"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = supervm_store::Store::open(
+            dir.path(),
+            StoreConfig {
+                shards: 2,
+                max_open_files: bound,
+                ..StoreConfig::default()
+            },
+        )
+        .unwrap()
+        .0;
+        for db in ["coord", "shard-0", "shard-1"] {
+            assert_eq!(
+                recorded(&dir.path().join(db)),
+                per_instance,
+                "{bound:?} {db}"
+            );
+        }
+        drop(store);
+    }
+    assert_eq!(supervm_store::MIN_OPEN_FILES_PER_INSTANCE, 64);
+}
