@@ -30,6 +30,14 @@ pub struct Cli {
     /// Key file (default ~/.supervm/keys.json; dev keys of ~/.supervm/dev are also searched).
     #[arg(long, global = true, env = "SUPERVM_KEYS")]
     keys: Option<PathBuf>,
+    /// Sign only for this chain id: a node reporting another is refused (without it, the
+    /// CLI signs for the chain id the node reports).
+    #[arg(long, global = true, env = "SUPERVM_EXPECT_CHAIN_ID")]
+    expect_chain_id: Option<u64>,
+    /// Sign only at this gas price or lower: a node asking more is refused (without it,
+    /// the CLI pays the gas price the node reports).
+    #[arg(long, global = true, env = "SUPERVM_MAX_GAS_PRICE")]
+    max_gas_price: Option<u64>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -243,6 +251,8 @@ struct Ctx {
     rpc: String,
     json: bool,
     keys: PathBuf,
+    expect_chain_id: Option<u64>,
+    max_gas_price: Option<u64>,
 }
 
 impl Ctx {
@@ -272,6 +282,29 @@ impl Ctx {
         Ok(self.key(s)?.address()?)
     }
 
+    /// Refuses to sign for a chain id or at a gas price the user ruled out
+    /// (`--expect-chain-id`, `--max-gas-price`): a wrong or hostile node must not pick
+    /// the chain a signature is valid on, nor the fee.
+    fn check_node_terms(&self, chain_id: u64, gas_price: u64) -> Result<()> {
+        if let Some(expected) = self.expect_chain_id {
+            if chain_id != expected {
+                bail!(
+                    "the node at {} is on chain {chain_id}, not {expected} (--expect-chain-id): nothing signed",
+                    self.rpc
+                );
+            }
+        }
+        if let Some(max) = self.max_gas_price {
+            if gas_price > max {
+                bail!(
+                    "the node at {} asks gas price {gas_price}, over --max-gas-price {max}: nothing signed",
+                    self.rpc
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn print(&self, v: &Value, text: impl FnOnce() -> String) {
         if self.json {
             println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
@@ -289,6 +322,8 @@ pub fn run(cli: Cli) -> Result<()> {
         keys: cli
             .keys
             .unwrap_or_else(|| home().join(".supervm").join("keys.json")),
+        expect_chain_id: cli.expect_chain_id,
+        max_gas_price: cli.max_gas_price,
     };
     // (`tx.simulate` and the queries execute calls on the runtime's blocking threads)
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -573,6 +608,7 @@ async fn sign_and_send(
     let sk = key.signing_key()?;
     let sender = keys::address_of(&sk);
     let info = c.chain_info().await?;
+    ctx.check_node_terms(info.chain_id, info.gas_price)?;
     let acc = c.account(&sender).await?;
     let tx = TxBody {
         chain_id: info.chain_id,
@@ -1077,16 +1113,38 @@ mod tests {
         }
     }
 
+    fn test_ctx() -> Ctx {
+        Ctx {
+            rpc: "http://node".into(),
+            json: false,
+            keys: std::env::temp_dir().join("supervm-no-such-keys.json"),
+            expect_chain_id: None,
+            max_gas_price: None,
+        }
+    }
+
+    /// Without the flags the CLI takes the node's chain id and gas price; with them, a
+    /// node on another chain or asking more is refused before anything is signed.
+    #[test]
+    fn the_node_cannot_pick_the_chain_or_the_fee_against_the_flags() {
+        let mut ctx = test_ctx();
+        assert!(ctx.check_node_terms(1337, 1_000_000).is_ok());
+        ctx.expect_chain_id = Some(7);
+        ctx.max_gas_price = Some(10);
+        assert!(ctx.check_node_terms(7, 10).is_ok());
+        assert!(ctx.check_node_terms(7, 9).is_ok());
+        let e = ctx.check_node_terms(1337, 1).unwrap_err().to_string();
+        assert!(e.contains("chain 1337, not 7") && e.contains("nothing signed"), "{e}");
+        let e = ctx.check_node_terms(7, 11).unwrap_err().to_string();
+        assert!(e.contains("gas price 11, over --max-gas-price 10"), "{e}");
+    }
+
     /// `--topic TYPE:VALUE` encodes VALUE as the SDK encodes a topic field of that type
     /// (a `String` field is length-prefixed, so its text alone never matched).
     #[test]
     fn typed_topic_filters_encode_like_the_sdk() {
         use supervm_abi::Encode;
-        let ctx = Ctx {
-            rpc: String::new(),
-            json: false,
-            keys: std::env::temp_dir().join("supervm-no-such-keys.json"),
-        };
+        let ctx = test_ctx();
         let f = |t: &str| topic_filter(&ctx, t).unwrap();
         assert_eq!(f("String:USDC"), Some("USDC".to_string().encode()));
         assert_eq!(f("String:5"), Some("5".to_string().encode()));
