@@ -561,13 +561,17 @@ async fn node(a: NodeArgs) -> Result<()> {
 fn keys_cmd(ctx: &Ctx, cmd: KeysCmd) -> Result<()> {
     match cmd {
         KeysCmd::New { name } => {
-            let mut k = keys::load(&ctx.keys)?;
-            if k.iter().any(|e| e.name == name) {
-                bail!("a key named {name} exists in {}", ctx.keys.display());
-            }
-            let e = KeyEntry::generate(&name);
-            k.push(e.clone());
-            keys::save(&ctx.keys, &k)?;
+            let e = keys::update(&ctx.keys, |k| {
+                if k.iter().any(|e| e.name == name) {
+                    return Err(supervm_client::Error::Keys(format!(
+                        "a key named {name} exists in {}",
+                        ctx.keys.display()
+                    )));
+                }
+                let e = KeyEntry::generate(&name);
+                k.push(e.clone());
+                Ok(e)
+            })?;
             ctx.print(
                 &json!({"name": e.name, "address": e.address, "file": ctx.keys}),
                 || {
@@ -1134,7 +1138,10 @@ mod tests {
         assert!(ctx.check_node_terms(7, 10).is_ok());
         assert!(ctx.check_node_terms(7, 9).is_ok());
         let e = ctx.check_node_terms(1337, 1).unwrap_err().to_string();
-        assert!(e.contains("chain 1337, not 7") && e.contains("nothing signed"), "{e}");
+        assert!(
+            e.contains("chain 1337, not 7") && e.contains("nothing signed"),
+            "{e}"
+        );
         let e = ctx.check_node_terms(7, 11).unwrap_err().to_string();
         assert!(e.contains("gas price 11, over --max-gas-price 10"), "{e}");
     }

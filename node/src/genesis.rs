@@ -39,14 +39,15 @@ pub fn dev_keys_path(config: &NodeConfig) -> std::path::PathBuf {
 /// Loads the dev keys, creating them on first start.
 pub fn dev_keys(config: &NodeConfig) -> Result<Vec<KeyEntry>> {
     let path = dev_keys_path(config);
-    let mut k = keys::load(&path).map_err(|e| Error::Other(e.to_string()))?;
-    if k.is_empty() {
-        k = (0..config.dev_accounts)
-            .map(|i| KeyEntry::generate(&format!("dev{i}")))
-            .collect();
-        keys::save(&path, &k).map_err(|e| Error::Other(e.to_string()))?;
-    }
-    Ok(k)
+    keys::update(&path, |k| {
+        if k.is_empty() {
+            *k = (0..config.dev_accounts)
+                .map(|i| KeyEntry::generate(&format!("dev{i}")))
+                .collect();
+        }
+        Ok(k.clone())
+    })
+    .map_err(|e| Error::Other(e.to_string()))
 }
 
 /// Commits block 0 funding `accounts`, unless the store already has blocks; then

@@ -134,6 +134,36 @@ pub fn save(path: &Path, keys: &[KeyEntry]) -> Result<()> {
     Ok(())
 }
 
+/// Changes a key file under an exclusive lock (`.<file>.lock` beside it, held while
+/// `f` runs): loads it, lets `f` change the keys, saves them if `f` succeeded. Two
+/// processes adding keys at once both keep theirs (each read-modify-write of its own
+/// would otherwise save over the other's, losing a key that may already hold funds).
+pub fn update<R>(path: &Path, f: impl FnOnce(&mut Vec<KeyEntry>) -> Result<R>) -> Result<R> {
+    let err = |p: &Path, e: std::io::Error| Error::Keys(format!("{}: {e}", p.display()));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| err(&dir, e))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "keys".into());
+    let lock_path = dir.join(format!(".{file_name}.lock"));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| err(&lock_path, e))?;
+    lock.lock().map_err(|e| err(&lock_path, e))?;
+    let mut keys = load(path)?;
+    let r = f(&mut keys)?;
+    save(path, &keys)?;
+    // (the lock is released when `lock` closes)
+    Ok(r)
+}
+
 /// Finds a key by name or by address (any case, with or without `0x`).
 pub fn find<'a>(keys: &'a [KeyEntry], name_or_address: &str) -> Result<&'a KeyEntry> {
     let as_address = crate::views::from_hex32(name_or_address).ok();
@@ -148,6 +178,38 @@ pub fn find<'a>(keys: &'a [KeyEntry], name_or_address: &str) -> Result<&'a KeyEn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Guards against: two `keys new` at once each loading the file, adding a key and
+    /// saving, so the later save drops the other's key. Under `update`'s lock every
+    /// key added by concurrent writers is kept.
+    #[test]
+    fn concurrent_updates_keep_every_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let path = &path;
+                s.spawn(move || {
+                    for i in 0..4 {
+                        update(path, |k| {
+                            k.push(KeyEntry::generate(&format!("k{t}-{i}")));
+                            Ok(())
+                        })
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        let keys = load(&path).unwrap();
+        assert_eq!(keys.len(), 32, "every concurrently added key is kept");
+        // A failing change saves nothing.
+        let r: Result<()> = update(&path, |k| {
+            k.clear();
+            Err(Error::Keys("no".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(load(&path).unwrap().len(), 32);
+    }
 
     /// A key file round-trips with mode 0600 and no temporary file left beside it; an
     /// entry whose address is not its secret's is refused at load; a key is found by
