@@ -286,21 +286,21 @@ impl Ctx {
     /// (`--expect-chain-id`, `--max-gas-price`): a wrong or hostile node must not pick
     /// the chain a signature is valid on, nor the fee.
     fn check_node_terms(&self, chain_id: u64, gas_price: u64) -> Result<()> {
-        if let Some(expected) = self.expect_chain_id {
-            if chain_id != expected {
-                bail!(
-                    "the node at {} is on chain {chain_id}, not {expected} (--expect-chain-id): nothing signed",
-                    self.rpc
-                );
-            }
+        if let Some(expected) = self.expect_chain_id
+            && chain_id != expected
+        {
+            bail!(
+                "the node at {} is on chain {chain_id}, not {expected} (--expect-chain-id): nothing signed",
+                self.rpc
+            );
         }
-        if let Some(max) = self.max_gas_price {
-            if gas_price > max {
-                bail!(
-                    "the node at {} asks gas price {gas_price}, over --max-gas-price {max}: nothing signed",
-                    self.rpc
-                );
-            }
+        if let Some(max) = self.max_gas_price
+            && gas_price > max
+        {
+            bail!(
+                "the node at {} asks gas price {gas_price}, over --max-gas-price {max}: nothing signed",
+                self.rpc
+            );
         }
         Ok(())
     }
