@@ -198,7 +198,8 @@ enum ContractCmd {
         /// Deployer key.
         #[arg(long)]
         from: String,
-        /// Constructor arguments as JSON (by name).
+        /// Constructor arguments: JSON by name when the code embeds an interface, else
+        /// hex of the encoded arguments (always hex with --code-hash).
         #[arg(long)]
         init: Option<String>,
         /// Address salt (hex, 32 bytes; default: the code's hash).
