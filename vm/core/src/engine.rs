@@ -322,25 +322,43 @@ impl VmInner {
     /// The compiled module for `code` (whose hash is `hash`): from memory, then disk,
     /// then by compiling. `code` must have passed validation once (at upload).
     pub(crate) fn load(&self, hash: &[u8; 32], code: &[u8]) -> Result<Arc<LoadedModule>> {
-        if let Some(m) = self.cached(hash) {
+        if let Some(m) = self.load_compiled(hash)? {
             return Ok(m);
+        }
+        let (info, instrumented) = self.prepare(code)?;
+        let m = self.compile(&instrumented)?;
+        self.module_to_disk(hash, &m);
+        self.link(hash, m, ModuleShape::of_info(&info))
+    }
+
+    /// The compiled module for the code with hash `hash`, if it is in memory or on disk
+    /// (`None`: it must be compiled, from code the caller reads). A call needs the code
+    /// itself only then: a module on disk loads without reading its code from state (up
+    /// to `max_code_size` bytes per load).
+    pub(crate) fn load_compiled(&self, hash: &[u8; 32]) -> Result<Option<Arc<LoadedModule>>> {
+        if let Some(m) = self.cached(hash) {
+            return Ok(Some(m));
         }
         // A module on disk was validated and instrumented under the same limits (they are
         // part of the directory name) when it was compiled: what loading needs from that
         // is in its exports. Validating and instrumenting again cost 40-100 ns a byte,
         // nearly all of a load (`code_load_bench`).
-        let (module, shape) = match self.module_from_disk(hash) {
+        match self.module_from_disk(hash) {
             Some(m) => {
                 let shape = ModuleShape::of_module(&m);
-                (m, shape)
+                self.link(hash, m, shape).map(Some)
             }
-            None => {
-                let (info, instrumented) = self.prepare(code)?;
-                let m = self.compile(&instrumented)?;
-                self.module_to_disk(hash, &m);
-                (m, ModuleShape::of_info(&info))
-            }
-        };
+            None => Ok(None),
+        }
+    }
+
+    /// Links a compiled module and keeps it in the memory cache.
+    fn link(
+        &self,
+        hash: &[u8; 32],
+        module: Module,
+        shape: ModuleShape,
+    ) -> Result<Arc<LoadedModule>> {
         let pre = self
             .linker
             .instantiate_pre(&module)

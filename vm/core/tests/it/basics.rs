@@ -623,6 +623,68 @@ fn upload_compiles_the_code_it_stores() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Guards against: a call whose module is on disk but not in memory reading its whole
+/// code from state first (up to `max_code_size` bytes, unpaid), only to load the module
+/// from disk. The code is read only when the module must be compiled.
+#[test]
+fn a_module_on_disk_loads_without_reading_its_code() {
+    struct Counting<'a> {
+        inner: &'a supervm_vm::InMemoryState,
+        code_reads: std::sync::atomic::AtomicUsize,
+    }
+    impl StateView for Counting<'_> {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, supervm_vm::StateError> {
+            if key.first() == Some(&supervm_vm::state::PREFIX_CODE) {
+                self.code_reads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            self.inner.get(key)
+        }
+        fn next_key(
+            &self,
+            prefix: &[u8],
+            after: Option<&[u8]>,
+        ) -> Result<Option<Vec<u8>>, supervm_vm::StateError> {
+            self.inner.next_key(prefix, after)
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("supervm-no-code-read-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = VmConfig {
+        module_cache_dir: Some(dir.clone()),
+        ..Default::default()
+    };
+    let mut c = Chain::new();
+    c.vm = Vm::new(cfg.clone()).unwrap();
+    let addr = c.deploy_ok(tagged("on disk"));
+    let call = supervm_vm::Transaction {
+        sender: c.sender,
+        gas_limit: GAS,
+        payload: Payload::Call {
+            contract: addr,
+            function: "tag".into(),
+            args: vec![],
+        },
+    };
+    let run = |vm: &Vm| {
+        let view = Counting {
+            inner: &c.state,
+            code_reads: Default::default(),
+        };
+        let r = vm.execute(&view, &c.block, &call).unwrap();
+        assert_eq!(r.return_data, b"on disk");
+        (view.code_reads.into_inner(), r)
+    };
+    // A new VM over the same disk cache: the module comes from disk, the code unread.
+    let (reads, from_disk) = run(&Vm::new(cfg).unwrap());
+    assert_eq!(reads, 0, "the code was read although its module is on disk");
+    // Without a disk cache it is compiled from the code read from state, same receipt.
+    let (reads, compiled) = run(&Vm::new(VmConfig::default()).unwrap());
+    assert_eq!(reads, 1);
+    assert_eq!(from_disk, compiled);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn walk(dir: &std::path::Path) -> Vec<String> {
     let mut out = vec![];
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
