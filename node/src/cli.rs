@@ -476,7 +476,7 @@ fn topic_filter(ctx: &Ctx, t: &str) -> Result<Option<Vec<u8>>> {
                 };
                 let mut out = Vec::new();
                 abi_json::encode_value(ty, &v, &mut out)
-                    .map_err(|e| anyhow!("--topic {t}: {e}"))?;
+                    .map_err(|e| anyhow!("--topic {t}: {e} (give other bytes as 0x-hex)"))?;
                 Ok(Some(out))
             }
             None => Ok(Some(t.as_bytes().to_vec())),

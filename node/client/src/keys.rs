@@ -135,7 +135,9 @@ pub fn save(path: &Path, keys: &[KeyEntry]) -> Result<()> {
 }
 
 /// Changes a key file under an exclusive lock (`.<file>.lock` beside it, held while
-/// `f` runs): loads it, lets `f` change the keys, saves them if `f` succeeded. Two
+/// `f` runs): loads it, lets `f` change the keys, saves them if `f` succeeded and
+/// changed them (a read-only or bind-mounted file that needs no change is not
+/// rewritten). Two
 /// processes adding keys at once both keep theirs (each read-modify-write of its own
 /// would otherwise save over the other's, losing a key that may already hold funds).
 pub fn update<R>(path: &Path, f: impl FnOnce(&mut Vec<KeyEntry>) -> Result<R>) -> Result<R> {
@@ -158,8 +160,11 @@ pub fn update<R>(path: &Path, f: impl FnOnce(&mut Vec<KeyEntry>) -> Result<R>) -
         .map_err(|e| err(&lock_path, e))?;
     lock.lock().map_err(|e| err(&lock_path, e))?;
     let mut keys = load(path)?;
+    let before = keys.clone();
     let r = f(&mut keys)?;
-    save(path, &keys)?;
+    if keys != before {
+        save(path, &keys)?;
+    }
     // (the lock is released when `lock` closes)
     Ok(r)
 }
@@ -209,6 +214,22 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!(load(&path).unwrap().len(), 32);
+        // A change that changes nothing does not rewrite the file (a save renames a new
+        // file over it: another inode).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let inode = || std::fs::metadata(&path).unwrap().ino();
+            let before = inode();
+            assert_eq!(update(&path, |k| Ok(k.len())).unwrap(), 32);
+            assert_eq!(inode(), before, "an unchanged key file was rewritten");
+            update(&path, |k| {
+                k.pop();
+                Ok(())
+            })
+            .unwrap();
+            assert_ne!(inode(), before);
+        }
     }
 
     /// A key file round-trips with mode 0600 and no temporary file left beside it; an

@@ -95,6 +95,142 @@ pub fn init(_attr: TokenStream, item: TokenStream) -> TokenStream {
     out.into()
 }
 
+/// Derives `Encode` for a struct or enum, in the SDK's codec: a struct is its fields in
+/// order (as a tuple of them: no names, no length); an enum is a one-byte tag (the
+/// variant's position, 0 first, whatever discriminants say; at most 256 variants)
+/// followed by the variant's fields in order. Type parameters must be `Encode`.
+///
+/// ```ignore
+/// #[derive(Encode, Decode)]
+/// pub struct Order { pub owner: Address, pub amount: u128, pub note: Option<String> }
+/// ```
+#[proc_macro_derive(Encode)]
+pub fn derive_encode(item: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(item as syn::DeriveInput);
+    expand_codec(input, true)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives `Decode` for a struct or enum, the inverse of `#[derive(Encode)]`: an
+/// unknown enum tag is `CodecError::InvalidTag` (an entry point's arguments that do not
+/// decode revert with `BAD_INPUT`, a stored value with `BAD_STORAGE`).
+#[proc_macro_derive(Decode)]
+pub fn derive_decode(item: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(item as syn::DeriveInput);
+    expand_codec(input, false)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// The field patterns and constructor of one struct or variant's fields: `(binding
+/// names, the pattern or constructor body with them)`.
+fn field_bindings(fields: &Fields) -> (Vec<syn::Ident>, TokenStream2) {
+    match fields {
+        Fields::Named(f) => {
+            let names: Vec<syn::Ident> = f.named.iter().map(|f| f.ident.clone().unwrap()).collect();
+            (names.clone(), quote! { { #(#names),* } })
+        }
+        Fields::Unnamed(f) => {
+            let names: Vec<syn::Ident> = (0..f.unnamed.len())
+                .map(|i| format_ident!("__f{}", i))
+                .collect();
+            (names.clone(), quote! { ( #(#names),* ) })
+        }
+        Fields::Unit => (Vec::new(), quote! {}),
+    }
+}
+
+fn expand_codec(mut input: syn::DeriveInput, encode: bool) -> syn::Result<TokenStream2> {
+    let bound: syn::TypeParamBound = if encode {
+        syn::parse_quote!(::supervm_sdk::Encode)
+    } else {
+        syn::parse_quote!(::supervm_sdk::Decode)
+    };
+    for p in input.generics.type_params_mut() {
+        p.bounds.push(bound.clone());
+    }
+    let name = &input.ident;
+    let (impl_g, ty_g, where_c) = input.generics.split_for_impl();
+    let body = match &input.data {
+        syn::Data::Struct(s) => {
+            let (names, shape) = field_bindings(&s.fields);
+            if encode {
+                quote! {
+                    let Self #shape = self;
+                    #( ::supervm_sdk::Encode::encode_to(#names, out); )*
+                }
+            } else {
+                quote! {
+                    #( let #names = ::supervm_sdk::Decode::decode(input)?; )*
+                    ::core::result::Result::Ok(Self #shape)
+                }
+            }
+        }
+        syn::Data::Enum(e) => {
+            if e.variants.len() > 256 {
+                return Err(syn::Error::new(
+                    e.variants.span(),
+                    "an enum encodes its variant in one byte: at most 256 variants",
+                ));
+            }
+            let arms = e.variants.iter().enumerate().map(|(i, v)| {
+                let tag = i as u8;
+                let vname = &v.ident;
+                let (names, shape) = field_bindings(&v.fields);
+                if encode {
+                    quote! {
+                        Self::#vname #shape => {
+                            out.push(#tag);
+                            #( ::supervm_sdk::Encode::encode_to(#names, out); )*
+                        }
+                    }
+                } else {
+                    quote! {
+                        #tag => {
+                            #( let #names = ::supervm_sdk::Decode::decode(input)?; )*
+                            ::core::result::Result::Ok(Self::#vname #shape)
+                        }
+                    }
+                }
+            });
+            if encode {
+                quote! { match self { #(#arms)* } }
+            } else {
+                quote! {
+                    match <u8 as ::supervm_sdk::Decode>::decode(input)? {
+                        #(#arms)*
+                        _ => ::core::result::Result::Err(::supervm_sdk::codec::CodecError::InvalidTag),
+                    }
+                }
+            }
+        }
+        syn::Data::Union(u) => {
+            return Err(syn::Error::new(
+                u.union_token.span(),
+                "unions cannot derive Encode or Decode",
+            ));
+        }
+    };
+    Ok(if encode {
+        quote! {
+            impl #impl_g ::supervm_sdk::Encode for #name #ty_g #where_c {
+                fn encode_to(&self, out: &mut ::supervm_sdk::__private::Vec<u8>) {
+                    #body
+                }
+            }
+        }
+    } else {
+        quote! {
+            impl #impl_g ::supervm_sdk::Decode for #name #ty_g #where_c {
+                fn decode(input: &mut &[u8]) -> ::core::result::Result<Self, ::supervm_sdk::codec::CodecError> {
+                    #body
+                }
+            }
+        }
+    })
+}
+
 /// Implements `Event` for a struct with named fields.
 ///
 /// ```ignore
@@ -187,6 +323,8 @@ fn strip_paths(ty: &mut Type) {
         Type::Path(p) if p.qself.is_none() => {
             if let Some(last) = p.path.segments.pop() {
                 let mut last = last.into_value();
+                // (named as written without `r#`, as the type's own interface line is)
+                last.ident = syn::Ident::new(&last.ident.unraw().to_string(), last.ident.span());
                 if let PathArguments::AngleBracketed(args) = &mut last.arguments {
                     for a in args.args.iter_mut() {
                         if let syn::GenericArgument::Type(t) = a {
@@ -295,7 +433,7 @@ fn expand_contract(mut item: ItemImpl) -> syn::Result<TokenStream2> {
     let self_ty = item.self_ty.clone();
     let name = match &*self_ty {
         Type::Path(tp) if tp.qself.is_none() => {
-            tp.path.segments.last().map(|s| s.ident.to_string())
+            tp.path.segments.last().map(|s| s.ident.unraw().to_string())
         }
         _ => None,
     }
@@ -742,6 +880,15 @@ mod tests {
         assert!(out.contains(r#"\"name\":\"type\""#), "{out}");
         assert!(out.contains(r#"\"in\""#), "{out}");
         assert!(!out.contains("r#type\\\""), "{out}");
+        let item: ItemImpl = syn::parse_quote! {
+            impl r#C {
+                pub fn f() -> Result<r#Ok, r#E> { todo!() }
+            }
+        };
+        let out = expand_contract(item).unwrap().to_string();
+        assert!(out.contains(r#"\"name\":\"C\""#), "{out}");
+        assert!(out.contains(r#"\"error\":\"E\""#), "{out}");
+        assert!(out.contains(r#"\"returns\":\"Ok\""#), "{out}");
         let item: ItemStruct = syn::parse_quote! {
             pub struct r#Match { #[topic] pub r#ref: u32 }
         };

@@ -44,7 +44,7 @@ pub mod sys;
 mod rt;
 
 pub use supervm_abi::{Address, Decode, Encode, codec};
-pub use supervm_sdk_macros::{contract, contract_error, event, init};
+pub use supervm_sdk_macros::{Decode, Encode, contract, contract_error, event, init};
 
 /// Revert code of an entry point whose call arguments did not decode.
 pub const BAD_INPUT: u32 = 0xFFFF_FFFF;

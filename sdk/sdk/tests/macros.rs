@@ -112,3 +112,88 @@ fn storage_panics_on_the_host() {
     let _ = Ping;
     MyContract::init(1);
 }
+
+/// `#[derive(Encode, Decode)]`: a struct encodes as the tuple of its fields, an enum as
+/// a one-byte variant tag and its fields; decoding inverts it, refuses an unknown tag
+/// and leaves nothing over; generic types take their parameters' codecs.
+mod derived {
+    use super::*;
+    use supervm_sdk::codec::{CodecError, decode_all};
+
+    #[derive(Encode, Decode, Debug, Clone, PartialEq)]
+    pub struct Order {
+        pub owner: Address,
+        pub amount: u128,
+        pub note: Option<String>,
+    }
+
+    #[derive(Encode, Decode, Debug, PartialEq)]
+    pub struct Pair(pub u32, pub Vec<u8>);
+
+    #[derive(Encode, Decode, Debug, PartialEq)]
+    pub struct Marker;
+
+    #[derive(Encode, Decode, Debug, PartialEq)]
+    pub enum Action {
+        Stop,
+        Move(u64, bool),
+        Place { order: Order, at: u16 },
+    }
+
+    #[derive(Encode, Decode, Debug, PartialEq)]
+    pub struct Wrapped<T> {
+        pub inner: T,
+        pub count: u8,
+    }
+
+    #[test]
+    fn structs_encode_as_the_tuple_of_their_fields() {
+        let o = Order {
+            owner: Address([7; 32]),
+            amount: 1 << 100,
+            note: Some("hi".into()),
+        };
+        assert_eq!(o.encode(), (o.owner, o.amount, o.note.clone()).encode());
+        assert_eq!(decode_all::<Order>(&o.encode()), Ok(o.clone()));
+        let p = Pair(9, vec![1, 2]);
+        assert_eq!(p.encode(), (9u32, vec![1u8, 2]).encode());
+        assert_eq!(decode_all::<Pair>(&p.encode()), Ok(p));
+        assert!(Marker.encode().is_empty());
+        assert_eq!(decode_all::<Marker>(&[]), Ok(Marker));
+        let w = Wrapped {
+            inner: o.clone(),
+            count: 3,
+        };
+        assert_eq!(decode_all::<Wrapped<Order>>(&w.encode()), Ok(w));
+        // Truncated or with bytes left over: refused.
+        let bytes = o.encode();
+        assert_eq!(
+            decode_all::<Order>(&bytes[..bytes.len() - 1]),
+            Err(CodecError::UnexpectedEnd)
+        );
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(decode_all::<Order>(&longer), Err(CodecError::TrailingBytes));
+    }
+
+    #[test]
+    fn enums_encode_a_tag_then_the_variants_fields() {
+        assert_eq!(Action::Stop.encode(), vec![0]);
+        assert_eq!(Action::Move(5, true).encode(), (1u8, 5u64, true).encode());
+        let order = Order {
+            owner: Address([1; 32]),
+            amount: 2,
+            note: None,
+        };
+        let place = Action::Place {
+            order: order.clone(),
+            at: 4,
+        };
+        assert_eq!(place.encode(), (2u8, order, 4u16).encode());
+        for a in [Action::Stop, Action::Move(u64::MAX, false), place] {
+            assert_eq!(decode_all::<Action>(&a.encode()), Ok(a));
+        }
+        assert_eq!(decode_all::<Action>(&[3]), Err(CodecError::InvalidTag));
+        assert_eq!(decode_all::<Action>(&[]), Err(CodecError::UnexpectedEnd));
+    }
+}

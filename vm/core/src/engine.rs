@@ -413,12 +413,15 @@ impl VmInner {
         // (after the memory cache dropped the module) map it unchecked, as fast as before.
         let checked = self.checked_files.lock().contains(hash);
         if !checked {
-            let sum = std::fs::read(Self::sum_path(&path)).ok();
-            let intact = std::fs::read(&path)
-                .ok()
-                .zip(sum)
-                .is_some_and(|(file, sum)| sum == blake3::hash(&file).as_bytes());
-            if !intact {
+            // (a read that fails for another reason than a missing digest, out of
+            // descriptors say, deletes nothing: the module is compiled and written again)
+            let sum = match std::fs::read(Self::sum_path(&path)) {
+                Ok(sum) => Some(sum),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(_) => return None,
+            };
+            let file = std::fs::read(&path).ok()?;
+            if sum.is_none_or(|sum| sum != blake3::hash(&file).as_bytes()) {
                 let _ = std::fs::remove_file(&path);
                 let _ = std::fs::remove_file(Self::sum_path(&path));
                 return None;
@@ -470,6 +473,14 @@ impl VmInner {
             if std::fs::remove_file(&path).is_ok() {
                 total -= len;
                 let _ = std::fs::remove_file(Self::sum_path(&path));
+                // (a file written again later is checked again at its first load)
+                if let Some(h) = path
+                    .file_stem()
+                    .and_then(|s| hex::decode(s.as_encoded_bytes()).ok())
+                    .and_then(|h| <[u8; 32]>::try_from(h).ok())
+                {
+                    self.checked_files.lock().remove(&h);
+                }
             }
         }
     }

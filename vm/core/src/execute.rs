@@ -327,8 +327,10 @@ fn deploy(
         Ok(crate::frame::Loaded::Rejected(reason)) => {
             return (Ok(Run::invalid(format!("code rejected: {reason}"), 0)), ctx);
         }
-        // (a compile failure here is of stored code, which compiled when it was stored:
-        // the machine's failure, an `Err` as for a call)
+        // Stored code compiled when it was stored, but code stored by a build before
+        // uploads compiled (or under another engine) may not: a receipt, as before,
+        // rather than a failed block any user could cause by deploying it by hash.
+        Err(Error::Engine(e)) => return (Ok(Run::invalid(format!("compile failed: {e}"), 0)), ctx),
         Err(e) => return (Err(e), ctx),
     };
     let mut run = Run {
