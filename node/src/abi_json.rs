@@ -4,21 +4,61 @@
 //!
 //! JSON forms: integers as numbers or decimal strings (128-bit ones print as strings),
 //! `bool`, `Address` / `[u8; N]` / `Vec<u8>` as hex strings, `String`, `Option<T>` as
-//! `null` or `T`, `Vec<T>` and tuples as arrays, `()` as `null`.
+//! `null` or `T`, `Vec<T>` and tuples as arrays, `()` as `null`; a struct the interface
+//! describes (`#[derive(Encode, Decode)]`) as an object by field name (an array for a
+//! tuple struct), an enum as its variant's name when it has no fields, else
+//! `{"Variant": fields}` (an object by name, or an array for a tuple variant).
 
 use serde_json::{Value, json};
 use supervm_abi::codec::{Decode, Encode, take};
-use supervm_vm::interface::{Field, Function};
+use supervm_vm::interface::{Field, Function, TypeDef};
+
+/// The struct and enum types an interface describes (`Interface::types`), by which
+/// values of those types are encoded and decoded.
+#[derive(Clone, Copy)]
+pub struct Types<'a>(pub &'a [TypeDef]);
+
+impl Types<'_> {
+    /// No described types (builtin types only).
+    pub const NONE: Types<'static> = Types(&[]);
+
+    fn get(&self, name: &str) -> Option<&TypeDef> {
+        self.0.iter().find(|t| t.name == name)
+    }
+}
+
+/// Deepest nesting of described types decoded (a recursive type in hostile return data
+/// could otherwise recurse until the stack ends).
+const MAX_DEPTH: usize = 64;
+
+/// Whether fields are a tuple's (named by position).
+fn is_tuple(fields: &[Field]) -> bool {
+    !fields.is_empty()
+        && fields
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f.name == i.to_string())
+}
 
 /// Encodes `args` (a JSON object by field name, or an array in order) as the tuple of
 /// `f`'s parameters.
-pub fn encode_args(f: &Function, args: &Value) -> Result<Vec<u8>, String> {
-    encode_fields(&f.args, args)
+pub fn encode_args(types: Types<'_>, f: &Function, args: &Value) -> Result<Vec<u8>, String> {
+    encode_fields(types, &f.args, args)
 }
 
 /// Encodes a JSON object or array as the tuple of `fields`.
-pub fn encode_fields(fields: &[Field], args: &Value) -> Result<Vec<u8>, String> {
+pub fn encode_fields(types: Types<'_>, fields: &[Field], args: &Value) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
+    encode_fields_to(types, fields, args, &mut out)?;
+    Ok(out)
+}
+
+fn encode_fields_to(
+    types: Types<'_>,
+    fields: &[Field],
+    args: &Value,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     for (i, field) in fields.iter().enumerate() {
         let v = match args {
             Value::Object(m) => m
@@ -30,15 +70,20 @@ pub fn encode_fields(fields: &[Field], args: &Value) -> Result<Vec<u8>, String> 
             Value::Null if fields.is_empty() => break,
             _ => return Err("arguments must be a JSON object (by name) or array".into()),
         };
-        encode_value(&field.ty, v, &mut out)
+        encode_value(types, &field.ty, v, out)
             .map_err(|e| format!("argument `{}`: {e}", field.name))?;
+    }
+    if let Value::Array(a) = args
+        && a.len() > fields.len()
+    {
+        return Err(format!("{} values for {} fields", a.len(), fields.len()));
     }
     if let Value::Object(m) = args
         && let Some(extra) = m.keys().find(|k| !fields.iter().any(|f| &f.name == *k))
     {
         return Err(format!("unknown argument `{extra}`"));
     }
-    Ok(out)
+    Ok(())
 }
 
 fn split_top(s: &str) -> Vec<&str> {
@@ -80,7 +125,12 @@ fn bytes_of(v: &Value) -> Result<Vec<u8>, String> {
 }
 
 /// Encodes one JSON value of type `ty`.
-pub fn encode_value(ty: &str, v: &Value, out: &mut Vec<u8>) -> Result<(), String> {
+pub fn encode_value(
+    types: Types<'_>,
+    ty: &str,
+    v: &Value,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     macro_rules! int {
         ($t:ty) => {{
             let x: $t = match v {
@@ -133,7 +183,7 @@ pub fn encode_value(ty: &str, v: &Value, out: &mut Vec<u8>) -> Result<(), String
                 out.push(0);
             } else {
                 out.push(1);
-                encode_value(&t[7..t.len() - 1], v, out)?;
+                encode_value(types, &t[7..t.len() - 1], v, out)?;
             }
         }
         t if t.starts_with("Vec<") && t.ends_with('>') => {
@@ -142,7 +192,7 @@ pub fn encode_value(ty: &str, v: &Value, out: &mut Vec<u8>) -> Result<(), String
                 .ok_or_else(|| format!("expected an array, got {v}"))?;
             (a.len() as u32).encode_to(out);
             for x in a {
-                encode_value(&t[4..t.len() - 1], x, out)?;
+                encode_value(types, &t[4..t.len() - 1], x, out)?;
             }
         }
         t if t.starts_with('(') && t.ends_with(')') => {
@@ -154,16 +204,56 @@ pub fn encode_value(ty: &str, v: &Value, out: &mut Vec<u8>) -> Result<(), String
                 return Err(format!("{t} has {} fields, got {}", parts.len(), a.len()));
             }
             for (p, x) in parts.iter().zip(a) {
-                encode_value(p, x, out)?;
+                encode_value(types, p, x, out)?;
             }
         }
-        t => return Err(format!("unsupported type {t}")),
+        t => match types.get(t) {
+            Some(d) => encode_described(types, d, v, out)?,
+            None => return Err(format!("unsupported type {t}")),
+        },
     }
     Ok(())
 }
 
+/// Encodes a value of a described struct or enum type.
+fn encode_described(
+    types: Types<'_>,
+    d: &TypeDef,
+    v: &Value,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let Some(variants) = &d.variants else {
+        return encode_fields_to(types, &d.fields, v, out).map_err(|e| format!("{}: {e}", d.name));
+    };
+    let (name, fields) = match v {
+        Value::String(s) => (s.as_str(), &Value::Null),
+        Value::Object(m) if m.len() == 1 => {
+            let (k, f) = m.iter().next().expect("one entry");
+            (k.as_str(), f)
+        }
+        _ => {
+            return Err(format!(
+                "{}: expected a variant name, or {{\"Variant\": fields}}, got {v}",
+                d.name
+            ));
+        }
+    };
+    let (tag, variant) = variants
+        .iter()
+        .enumerate()
+        .find(|(_, x)| x.name == name)
+        .ok_or_else(|| format!("{} has no variant {name}", d.name))?;
+    out.push(u8::try_from(tag).map_err(|_| format!("{}: over 256 variants", d.name))?);
+    encode_fields_to(types, &variant.fields, fields, out)
+        .map_err(|e| format!("{}::{name}: {e}", d.name))
+}
+
 /// Decodes a value of type `ty` from the front of `input`.
-pub fn decode_value(ty: &str, input: &mut &[u8]) -> Result<Value, String> {
+pub fn decode_value(types: Types<'_>, ty: &str, input: &mut &[u8]) -> Result<Value, String> {
+    decode_at(types, ty, input, 0)
+}
+
+fn decode_at(types: Types<'_>, ty: &str, input: &mut &[u8], depth: usize) -> Result<Value, String> {
     let e = |x: supervm_abi::CodecError| format!("{ty}: {x:?}");
     macro_rules! int {
         ($t:ty, $big:expr) => {{
@@ -198,14 +288,14 @@ pub fn decode_value(ty: &str, input: &mut &[u8]) -> Result<Value, String> {
         }
         t if t.starts_with("Option<") && t.ends_with('>') => match u8::decode(input).map_err(e)? {
             0 => Value::Null,
-            1 => decode_value(&t[7..t.len() - 1], input)?,
+            1 => decode_at(types, &t[7..t.len() - 1], input, depth)?,
             _ => return Err(format!("{t}: bad tag")),
         },
         t if t.starts_with("Vec<") && t.ends_with('>') => {
             let n = u32::decode(input).map_err(e)? as usize;
             let mut a = Vec::with_capacity(n.min(input.len()));
             for _ in 0..n {
-                a.push(decode_value(&t[4..t.len() - 1], input)?);
+                a.push(decode_at(types, &t[4..t.len() - 1], input, depth)?);
             }
             Value::Array(a)
         }
@@ -213,18 +303,67 @@ pub fn decode_value(ty: &str, input: &mut &[u8]) -> Result<Value, String> {
             let parts = split_top(&t[1..t.len() - 1]);
             let mut a = Vec::with_capacity(parts.len());
             for p in parts {
-                a.push(decode_value(p, input)?);
+                a.push(decode_at(types, p, input, depth)?);
             }
             Value::Array(a)
         }
-        t => return Err(format!("unsupported type {t}")),
+        t => match types.get(t) {
+            Some(_) if depth >= MAX_DEPTH => {
+                return Err(format!(
+                    "{t}: nested deeper than {MAX_DEPTH} described types"
+                ));
+            }
+            Some(d) => decode_described(types, d, input, depth + 1)?,
+            None => return Err(format!("unsupported type {t}")),
+        },
     })
 }
 
+/// Decodes the tuple of `fields`: an object by name, an array for a tuple's.
+fn decode_fields_at(
+    types: Types<'_>,
+    fields: &[Field],
+    input: &mut &[u8],
+    depth: usize,
+) -> Result<Value, String> {
+    if is_tuple(fields) {
+        let mut a = Vec::with_capacity(fields.len());
+        for f in fields {
+            a.push(decode_at(types, &f.ty, input, depth)?);
+        }
+        return Ok(Value::Array(a));
+    }
+    let mut m = serde_json::Map::new();
+    for f in fields {
+        m.insert(f.name.clone(), decode_at(types, &f.ty, input, depth)?);
+    }
+    Ok(Value::Object(m))
+}
+
+/// Decodes a value of a described struct or enum type.
+fn decode_described(
+    types: Types<'_>,
+    d: &TypeDef,
+    input: &mut &[u8],
+    depth: usize,
+) -> Result<Value, String> {
+    let Some(variants) = &d.variants else {
+        return decode_fields_at(types, &d.fields, input, depth);
+    };
+    let tag = u8::decode(input).map_err(|e| format!("{}: {e:?}", d.name))?;
+    let v = variants
+        .get(usize::from(tag))
+        .ok_or_else(|| format!("{}: no variant with tag {tag}", d.name))?;
+    if v.fields.is_empty() {
+        return Ok(json!(v.name));
+    }
+    Ok(json!({ &v.name: decode_fields_at(types, &v.fields, input, depth)? }))
+}
+
 /// Decodes a whole buffer as `ty`.
-pub fn decode_all(ty: &str, bytes: &[u8]) -> Result<Value, String> {
+pub fn decode_all(types: Types<'_>, ty: &str, bytes: &[u8]) -> Result<Value, String> {
     let mut input = bytes;
-    let v = decode_value(ty, &mut input)?;
+    let v = decode_value(types, ty, &mut input)?;
     if !input.is_empty() {
         return Err(format!("{} bytes left after decoding {ty}", input.len()));
     }
@@ -232,11 +371,11 @@ pub fn decode_all(ty: &str, bytes: &[u8]) -> Result<Value, String> {
 }
 
 /// Decodes the tuple of `fields` into a JSON object by field name.
-pub fn decode_fields(fields: &[Field], bytes: &[u8]) -> Result<Value, String> {
+pub fn decode_fields(types: Types<'_>, fields: &[Field], bytes: &[u8]) -> Result<Value, String> {
     let mut input = bytes;
     let mut m = serde_json::Map::new();
     for f in fields {
-        m.insert(f.name.clone(), decode_value(&f.ty, &mut input)?);
+        m.insert(f.name.clone(), decode_value(types, &f.ty, &mut input)?);
     }
     if !input.is_empty() {
         return Err(format!("{} bytes left after the fields", input.len()));
@@ -264,8 +403,8 @@ mod tests {
             ("()", json!(null)),
         ] {
             let mut out = Vec::new();
-            encode_value(ty, &v, &mut out).unwrap();
-            assert_eq!(decode_all(ty, &out).unwrap(), v, "{ty}");
+            encode_value(Types::NONE, ty, &v, &mut out).unwrap();
+            assert_eq!(decode_all(Types::NONE, ty, &out).unwrap(), v, "{ty}");
         }
         let f = vec![
             Field {
@@ -278,20 +417,144 @@ mod tests {
             },
         ];
         let by_name = encode_fields(
+            Types::NONE,
             &f,
             &json!({"amount": 5, "to": format!("0x{}", "01".repeat(32))}),
         )
         .unwrap();
-        let by_pos = encode_fields(&f, &json!([format!("0x{}", "01".repeat(32)), "5"])).unwrap();
+        let by_pos = encode_fields(
+            Types::NONE,
+            &f,
+            &json!([format!("0x{}", "01".repeat(32)), "5"]),
+        )
+        .unwrap();
         assert_eq!(by_name, by_pos);
-        assert!(encode_fields(&f, &json!({"to": "0x00"})).is_err());
+        assert!(encode_fields(Types::NONE, &f, &json!({"to": "0x00"})).is_err());
         assert!(
             encode_fields(
+                Types::NONE,
                 &f,
                 &json!({"amount": 1, "to": format!("0x{}", "01".repeat(32)), "x": 1})
             )
             .is_err()
         );
-        assert!(encode_value("u8", &json!(300), &mut vec![]).is_err());
+        assert!(encode_value(Types::NONE, "u8", &json!(300), &mut vec![]).is_err());
+    }
+
+    /// Types the interface describes (`#[derive(Encode, Decode)]`) encode as the SDK's
+    /// derive does (a struct its fields in order; an enum a tag byte, then fields) and
+    /// decode back to the same JSON; a recursive type's depth is bounded.
+    #[test]
+    fn described_types_encode_like_the_derive() {
+        use supervm_vm::interface::Interface;
+        let i = Interface::parse(concat!(
+            r#"{"kind":"interface","version":1,"name":"C"}"#,
+            "\n",
+            r#"{"kind":"type","name":"Order","fields":[{"name":"owner","type":"Address"},{"name":"amount","type":"u128"},{"name":"note","type":"Option<String>"}]}"#,
+            "\n",
+            r#"{"kind":"type","name":"Pair","fields":[{"name":"0","type":"u32"},{"name":"1","type":"Vec<u8>"}]}"#,
+            "\n",
+            r#"{"kind":"type","name":"Action","variants":[{"name":"Stop","fields":[]},{"name":"Move","fields":[{"name":"0","type":"u64"},{"name":"1","type":"bool"}]},{"name":"Place","fields":[{"name":"order","type":"Order"},{"name":"at","type":"u16"}]}]}"#,
+            "\n",
+            r#"{"kind":"type","name":"Node","fields":[{"name":"kids","type":"Vec<Node>"}]}"#,
+        ))
+        .unwrap();
+        let t = Types(&i.types);
+        let owner = format!("0x{}", "07".repeat(32));
+        let order = json!({"owner": owner, "amount": "5", "note": "hi"});
+        let enc = |ty: &str, v: &Value| {
+            let mut out = Vec::new();
+            encode_value(t, ty, v, &mut out).map(|()| out)
+        };
+        let bytes = enc("Order", &order).unwrap();
+        assert_eq!(
+            bytes,
+            ([7u8; 32], 5u128, Some("hi".to_string())).encode(),
+            "a struct is the tuple of its fields"
+        );
+        assert_eq!(decode_all(t, "Order", &bytes).unwrap(), order);
+        assert_eq!(
+            enc("Pair", &json!([3, "0x0102"])).unwrap(),
+            (3u32, vec![1u8, 2]).encode()
+        );
+        assert_eq!(
+            decode_all(t, "Pair", &(3u32, vec![1u8, 2]).encode()).unwrap(),
+            json!([3, "0x0102"])
+        );
+        assert_eq!(enc("Action", &json!("Stop")).unwrap(), vec![0]);
+        assert_eq!(
+            enc("Action", &json!({"Move": [9, true]})).unwrap(),
+            (1u8, 9u64, true).encode()
+        );
+        let place = json!({"Place": {"order": order, "at": 4}});
+        let bytes = enc("Action", &place).unwrap();
+        assert_eq!(bytes[0], 2);
+        assert_eq!(decode_all(t, "Action", &bytes).unwrap(), place);
+        assert_eq!(decode_all(t, "Action", &[0]).unwrap(), json!("Stop"));
+        assert!(
+            decode_all(t, "Action", &[3])
+                .unwrap_err()
+                .contains("no variant with tag 3")
+        );
+        assert!(
+            enc("Action", &json!("Jump"))
+                .unwrap_err()
+                .contains("no variant Jump")
+        );
+        assert!(
+            enc("Pair", &json!([1, "0x", 3])).is_err(),
+            "too many values"
+        );
+        assert!(
+            enc("Order", &json!({"owner": owner})).is_err(),
+            "a missing field"
+        );
+        assert!(
+            decode_all(Types::NONE, "Order", &[])
+                .unwrap_err()
+                .contains("unsupported type")
+        );
+        // A node nested one level per `Vec` of one: 64 levels decode, more are refused.
+        let nested = |levels: usize| {
+            let mut b = Vec::new();
+            for _ in 0..levels {
+                b.extend_from_slice(&1u32.to_le_bytes());
+            }
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b
+        };
+        assert!(decode_all(t, "Node", &nested(63)).is_ok());
+        assert!(
+            decode_all(t, "Node", &nested(100_000))
+                .unwrap_err()
+                .contains("deeper than 64")
+        );
+    }
+
+    /// The CLI's JSON for a real contract's derived types (sdkcheck's `act`, whose
+    /// interface the wasm's derives wrote) encodes what the contract decodes.
+    #[test]
+    fn a_contracts_derived_types_encode_from_json() {
+        let text = supervm_vm::validate::validate(supervm_contracts::SDKCHECK, &Default::default())
+            .unwrap()
+            .interface
+            .unwrap();
+        let i = supervm_vm::interface::Interface::parse(&text).unwrap();
+        let t = Types(&i.types);
+        let owner = format!("0x{}", "07".repeat(32));
+        let act = i.function("act").unwrap();
+        let bytes = encode_args(
+            t,
+            act,
+            &json!({"action": {"Place": {"order": {"owner": owner, "amount": 77, "note": null}, "at": 3}}}),
+        )
+        .unwrap();
+        let place = (2u8, ([7u8; 32], 77u128, None::<String>), 3u16);
+        assert_eq!(bytes, (place.clone(),).encode());
+        let back = decode_all(t, &act.returns, &(place, 77u128).encode()).unwrap();
+        assert_eq!(
+            back,
+            json!([{"Place": {"order": {"owner": owner, "amount": "77", "note": null}, "at": 3}}, "77"])
+        );
     }
 }

@@ -475,7 +475,7 @@ fn topic_filter(ctx: &Ctx, t: &str) -> Result<Option<Vec<u8>>> {
                     }
                 };
                 let mut out = Vec::new();
-                abi_json::encode_value(ty, &v, &mut out)
+                abi_json::encode_value(abi_json::Types::NONE, ty, &v, &mut out)
                     .map_err(|e| anyhow!("--topic {t}: {e} (give other bytes as 0x-hex)"))?;
                 Ok(Some(out))
             }
@@ -800,7 +800,8 @@ fn encode_call(i: &Interface, function: &str, args: Option<&str>) -> Result<(Vec
         None => json!({}),
         Some(s) => serde_json::from_str(s).context("--args must be JSON")?,
     };
-    let bytes = abi_json::encode_args(f, &args).map_err(|e| anyhow!("{function}: {e}"))?;
+    let bytes = abi_json::encode_args(abi_json::Types(&i.types), f, &args)
+        .map_err(|e| anyhow!("{function}: {e}"))?;
     Ok((bytes, f.returns.clone()))
 }
 
@@ -816,8 +817,9 @@ fn decoded_events(
                 .first()
                 .and_then(|t| String::from_utf8(from_hex(t).ok()?).ok());
             let def = i.and_then(|i| i.events.iter().find(|d| Some(&d.name) == name.as_ref()));
+            let types = abi_json::Types(i.map_or(&[], |i| &i.types));
             let data = def
-                .and_then(|d| abi_json::decode_fields(&d.data, &from_hex(&e.data).ok()?).ok())
+                .and_then(|d| abi_json::decode_fields(types, &d.data, &from_hex(&e.data).ok()?).ok())
                 .unwrap_or_else(|| json!(e.data));
             let topics: Vec<Value> = match def {
                 Some(d) => d
@@ -826,7 +828,7 @@ fn decoded_events(
                     .zip(e.topics.iter().skip(1))
                     .map(|(f, t)| {
                         let b = from_hex(t).unwrap_or_default();
-                        json!({ &f.name: abi_json::decode_all(&f.ty, &b).unwrap_or(json!(t)) })
+                        json!({ &f.name: abi_json::decode_all(types, &f.ty, &b).unwrap_or(json!(t)) })
                     })
                     .collect(),
                 None => e.topics.iter().map(|t| json!(t)).collect(),
@@ -871,6 +873,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                         anyhow!("--init given but the contract has no constructor")
                     })?;
                     abi_json::encode_args(
+                        abi_json::Types(&i.types),
                         ctor,
                         &serde_json::from_str(s).context("--init must be JSON")?,
                     )
@@ -880,9 +883,11 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 // No --init: a constructor that takes arguments is told so here, before
                 // a deploy that could only fail on chain (and cost gas).
                 (Some(i), None) => match i.functions.iter().find(|f| f.constructor) {
-                    Some(ctor) => abi_json::encode_args(ctor, &json!({})).map_err(|e| {
-                        anyhow!("constructor (give its arguments with --init): {e}")
-                    })?,
+                    Some(ctor) => {
+                        abi_json::encode_args(abi_json::Types(&i.types), ctor, &json!({})).map_err(
+                            |e| anyhow!("constructor (give its arguments with --init): {e}"),
+                        )?
+                    }
                     None => vec![],
                 },
                 (None, None) => vec![],
@@ -936,7 +941,12 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             let rec = r.receipt.clone();
             let result = rec.as_ref().and_then(|x| {
                 if x.outcome == "success" {
-                    abi_json::decode_all(&returns, &from_hex(&x.return_data).ok()?).ok()
+                    abi_json::decode_all(
+                        abi_json::Types(&i.types),
+                        &returns,
+                        &from_hex(&x.return_data).ok()?,
+                    )
+                    .ok()
                 } else {
                     None
                 }
@@ -983,7 +993,14 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             let (bytes, returns) = encode_call(&i, &function, args.as_deref())?;
             let r = c.simulate(&sender, &a, &function, &bytes).await?;
             let result = (r.outcome == "success")
-                .then(|| abi_json::decode_all(&returns, &from_hex(&r.return_data).ok()?).ok())
+                .then(|| {
+                    abi_json::decode_all(
+                        abi_json::Types(&i.types),
+                        &returns,
+                        &from_hex(&r.return_data).ok()?,
+                    )
+                    .ok()
+                })
                 .flatten();
             let error = r
                 .revert_code

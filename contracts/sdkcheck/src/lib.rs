@@ -34,6 +34,33 @@ pub struct Upgrading {
     pub code_hash: [u8; 32],
 }
 
+/// An order: a derived struct (`#[derive(Encode, Decode)]`), described in the interface.
+#[derive(Encode, Decode)]
+pub struct Order {
+    /// Who placed it.
+    pub owner: Address,
+    /// How much.
+    pub amount: u128,
+    /// A note, if any.
+    pub note: Option<String>,
+}
+
+/// An action: a derived enum (a tag byte, then the variant's fields).
+#[derive(Encode, Decode)]
+pub enum Action {
+    /// Nothing.
+    Stop,
+    /// A distance and a direction.
+    Move(u64, bool),
+    /// An order at a place.
+    Place {
+        /// The order.
+        order: Order,
+        /// Where.
+        at: u16,
+    },
+}
+
 /// Why an sdkcheck call failed.
 #[contract_error]
 pub enum CheckError {
@@ -153,6 +180,17 @@ impl SdkCheck {
 // its interface and ABI version; the linker joins them).
 #[contract]
 impl SdkCheck {
+    /// `action` back, with the amount it moves: 0 for `Stop`, the distance of a `Move`,
+    /// the order's amount of a `Place` (derived types as argument and result).
+    pub fn act(action: Action) -> (Action, u128) {
+        let amount = match &action {
+            Action::Stop => 0,
+            Action::Move(d, _) => *d as u128,
+            Action::Place { order, .. } => order.amount,
+        };
+        (action, amount)
+    }
+
     /// `(blake3(data), sha256(data))`.
     pub fn hashes(data: Vec<u8>) -> ([u8; 32], [u8; 32]) {
         (env::blake3(&data), env::sha256(&data))

@@ -141,7 +141,56 @@ fn field_bindings(fields: &Fields) -> (Vec<syn::Ident>, TokenStream2) {
     }
 }
 
+/// `[{"name":..,"type":..},..]` of a struct's or variant's fields (tuple fields named
+/// by position).
+fn fields_json(fields: &Fields) -> String {
+    let f: Vec<(String, String)> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let name = f
+                .ident
+                .as_ref()
+                .map_or_else(|| i.to_string(), |id| id.unraw().to_string());
+            (name, type_str(&f.ty))
+        })
+        .collect();
+    json_fields(&f)
+}
+
+/// The interface line describing a derived type (`None` for a generic one: its fields'
+/// types depend on its parameters).
+fn type_line(input: &syn::DeriveInput) -> Option<String> {
+    if !input.generics.params.is_empty() {
+        return None;
+    }
+    let name = json_str(&input.ident.unraw().to_string());
+    let body = match &input.data {
+        syn::Data::Struct(s) => format!("\"fields\":{}", fields_json(&s.fields)),
+        syn::Data::Enum(e) => {
+            let variants: Vec<String> = e
+                .variants
+                .iter()
+                .map(|v| {
+                    format!(
+                        "{{\"name\":{},\"fields\":{}}}",
+                        json_str(&v.ident.unraw().to_string()),
+                        fields_json(&v.fields)
+                    )
+                })
+                .collect();
+            format!("\"variants\":[{}]", variants.join(","))
+        }
+        syn::Data::Union(_) => return None,
+    };
+    Some(format!("{{\"kind\":\"type\",\"name\":{name},{body}}}\n"))
+}
+
 fn expand_codec(mut input: syn::DeriveInput, encode: bool) -> syn::Result<TokenStream2> {
+    // Described in the interface (by both derives: the parser keeps one of equal lines),
+    // so tools can encode and decode the type by its fields.
+    let described =
+        type_line(&input).map(|line| section_static(INTERFACE_SECTION, line.as_bytes()));
     let bound: syn::TypeParamBound = if encode {
         syn::parse_quote!(::supervm_sdk::Encode)
     } else {
@@ -214,6 +263,7 @@ fn expand_codec(mut input: syn::DeriveInput, encode: bool) -> syn::Result<TokenS
     };
     Ok(if encode {
         quote! {
+            #described
             impl #impl_g ::supervm_sdk::Encode for #name #ty_g #where_c {
                 fn encode_to(&self, out: &mut ::supervm_sdk::__private::Vec<u8>) {
                     #body
@@ -222,6 +272,7 @@ fn expand_codec(mut input: syn::DeriveInput, encode: bool) -> syn::Result<TokenS
         }
     } else {
         quote! {
+            #described
             impl #impl_g ::supervm_sdk::Decode for #name #ty_g #where_c {
                 fn decode(input: &mut &[u8]) -> ::core::result::Result<Self, ::supervm_sdk::codec::CodecError> {
                     #body
@@ -851,6 +902,35 @@ mod tests {
             let ty: Type = syn::parse_str(written).unwrap();
             assert_eq!(type_str(&ty), named, "{written}");
         }
+    }
+
+    /// A derived type is described in the interface by its fields or variants; a
+    /// generic one is not.
+    #[test]
+    fn derived_types_are_described() {
+        let s: syn::DeriveInput = syn::parse_quote! {
+            struct Order { owner: supervm_sdk::Address, r#amount: u128 }
+        };
+        assert_eq!(
+            type_line(&s).unwrap(),
+            "{\"kind\":\"type\",\"name\":\"Order\",\"fields\":[{\"name\":\"owner\",\"type\":\"Address\"},{\"name\":\"amount\",\"type\":\"u128\"}]}\n"
+        );
+        let e: syn::DeriveInput = syn::parse_quote! {
+            enum Action { Stop, Move(u64, bool) }
+        };
+        assert_eq!(
+            type_line(&e).unwrap(),
+            "{\"kind\":\"type\",\"name\":\"Action\",\"variants\":[{\"name\":\"Stop\",\"fields\":[]},{\"name\":\"Move\",\"fields\":[{\"name\":\"0\",\"type\":\"u64\"},{\"name\":\"1\",\"type\":\"bool\"}]}]}\n"
+        );
+        let g: syn::DeriveInput = syn::parse_quote! { struct W<T> { t: T } };
+        assert_eq!(type_line(&g), None);
+        // The lines parse as the VM's interface reads them.
+        let text = format!(
+            "{{\"kind\":\"interface\",\"version\":1,\"name\":\"C\"}}\n{}{}",
+            type_line(&s).unwrap(),
+            type_line(&e).unwrap()
+        );
+        assert!(text.contains("\"kind\":\"type\""));
     }
 
     /// `#[init]` and `#[topic]` are recognised with or without a path.

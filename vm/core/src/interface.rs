@@ -1,8 +1,8 @@
 //! A contract's interface, read from its `supervm_interface` custom section.
 //!
 //! The section holds JSON lines; each line is one object with a `kind`:
-//! `interface` (format version and contract name), `function`, `event` or
-//! `error`. Fragments may come in any order (the linker concatenates them).
+//! `interface` (format version and contract name), `function`, `event`, `error` or
+//! `type` (a struct or enum deriving the SDK's codec). Fragments may come in any order (the linker concatenates them).
 //! `docs/abi.md` documents every field.
 
 use serde::{Deserialize, Serialize};
@@ -65,6 +65,31 @@ pub struct ErrorDef {
     pub variants: Vec<ErrorVariant>,
 }
 
+/// A variant of an enum type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantDef {
+    /// Variant name.
+    pub name: String,
+    /// Its fields, encoded in order after the variant's tag (named `0`, `1`, ... when
+    /// the variant is a tuple).
+    pub fields: Vec<Field>,
+}
+
+/// A struct or enum type that derives the SDK's `Encode`/`Decode`: a struct encodes as
+/// its fields in order, an enum as a one-byte tag (the variant's position) and then the
+/// variant's fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeDef {
+    /// Type name (as argument and field types name it).
+    pub name: String,
+    /// A struct's fields (named `0`, `1`, ... for a tuple struct); empty for an enum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Field>,
+    /// An enum's variants in tag order; `None` for a struct.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<VariantDef>>,
+}
+
 #[derive(Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 enum Line {
@@ -72,6 +97,7 @@ enum Line {
     Function(Function),
     Event(EventDef),
     Error(ErrorDef),
+    Type(TypeDef),
 }
 
 /// Everything a contract says about itself.
@@ -87,6 +113,9 @@ pub struct Interface {
     pub events: Vec<EventDef>,
     /// Error enums, sorted by name.
     pub errors: Vec<ErrorDef>,
+    /// Struct and enum types of arguments, results and fields, sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<TypeDef>,
 }
 
 impl Interface {
@@ -115,6 +144,15 @@ impl Interface {
                 Line::Function(f) => i.functions.push(f),
                 Line::Event(e) => i.events.push(e),
                 Line::Error(e) => i.errors.push(e),
+                // (both derives describe the type, and a type used by several crates'
+                // code may be described more than once: the same line is kept once)
+                Line::Type(t) => match i.types.iter().find(|d| d.name == t.name) {
+                    Some(d) if *d == t => {}
+                    Some(_) => {
+                        return Err(format!("type {} is described twice, differently", t.name));
+                    }
+                    None => i.types.push(t),
+                },
             }
         }
         if !seen_header {
@@ -123,7 +161,13 @@ impl Interface {
         i.functions.sort_by(|a, b| a.name.cmp(&b.name));
         i.events.sort_by(|a, b| a.name.cmp(&b.name));
         i.errors.sort_by(|a, b| a.name.cmp(&b.name));
+        i.types.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(i)
+    }
+
+    /// The struct or enum type called `name`.
+    pub fn type_def(&self, name: &str) -> Option<&TypeDef> {
+        self.types.iter().find(|t| t.name == name)
     }
 
     /// The entry point called `name`.
@@ -160,6 +204,22 @@ mod tests {
         assert_eq!(i.name, "C");
         assert_eq!(i.function("f").unwrap().args[0].ty, "u64");
         assert_eq!(i.error_name("f", 1), Some("Low"));
+    }
+
+    #[test]
+    fn types_are_kept_once_and_must_agree() {
+        let header = r#"{"kind":"interface","version":1,"name":"C"}"#;
+        let order = r#"{"kind":"type","name":"Order","fields":[{"name":"amount","type":"u128"}]}"#;
+        let action = r#"{"kind":"type","name":"Action","variants":[{"name":"Stop","fields":[]},{"name":"Move","fields":[{"name":"0","type":"u64"}]}]}"#;
+        let i = Interface::parse(&[header, order, action, order].join("\n")).unwrap();
+        assert_eq!(i.types.len(), 2);
+        assert_eq!(i.type_def("Order").unwrap().fields[0].ty, "u128");
+        assert_eq!(
+            i.type_def("Action").unwrap().variants.as_ref().unwrap()[1].name,
+            "Move"
+        );
+        let other = r#"{"kind":"type","name":"Order","fields":[]}"#;
+        assert!(Interface::parse(&[header, order, other].join("\n")).is_err());
     }
 
     #[test]

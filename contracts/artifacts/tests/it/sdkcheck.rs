@@ -91,6 +91,7 @@ fn interface_lists_the_entry_points_events_and_errors() {
     assert_eq!(
         names,
         [
+            "act",
             "clear_note",
             "context",
             "context_via",
@@ -501,4 +502,61 @@ fn upgrade_to_the_counter_code() {
     // The other instance keeps the sdkcheck code.
     let (_, _, me, _, _, _, _): Context = f.env.call(&b, "context", ()).value();
     assert_eq!(me, b);
+}
+
+/// A contract's derived struct and enum (`#[derive(Encode, Decode)]`) are described in
+/// its interface, field by field and variant by variant, and travel as arguments and
+/// results in the derive's encoding (a struct as the tuple of its fields; an enum as a
+/// tag byte and the variant's fields).
+#[test]
+fn derived_types_are_described_and_round_trip() {
+    let mut f = setup();
+    let order = f
+        .iface
+        .types
+        .iter()
+        .find(|t| t.name == "Order")
+        .expect("Order described");
+    let fields: Vec<(&str, &str)> = order
+        .fields
+        .iter()
+        .map(|x| (x.name.as_str(), x.ty.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("owner", "Address"),
+            ("amount", "u128"),
+            ("note", "Option<String>")
+        ]
+    );
+    let action = f
+        .iface
+        .types
+        .iter()
+        .find(|t| t.name == "Action")
+        .expect("Action described");
+    let variants: Vec<(&str, usize)> = action
+        .variants
+        .as_ref()
+        .expect("an enum")
+        .iter()
+        .map(|v| (v.name.as_str(), v.fields.len()))
+        .collect();
+    assert_eq!(variants, [("Stop", 0), ("Move", 2), ("Place", 2)]);
+    assert_eq!(f.iface.function("act").unwrap().args[0].ty, "Action");
+
+    // Place { order: Order { owner, amount 77, note "n" }, at 3 }, as the derive encodes it.
+    let owner = f.alice;
+    let place = (2u8, (owner, 77u128, Some("n".to_string())), 3u16);
+    let r = f.ok("act", (place.clone(),));
+    assert_eq!(r.receipt.return_data, (place, 77u128).encode());
+    let r = f.ok("act", ((1u8, 9u64, true),));
+    assert_eq!(r.receipt.return_data, ((1u8, 9u64, true), 9u128).encode());
+    let r = f.ok("act", (0u8,));
+    assert_eq!(r.receipt.return_data, (0u8, 0u128).encode());
+    // An unknown tag does not decode: BAD_INPUT.
+    let a = f.a;
+    let r = f.env.call(&a, "act", (7u8,));
+    assert_eq!(r.revert_code(), Some(crate::util::BAD_INPUT));
 }
