@@ -1,8 +1,8 @@
 //! Runs the SDK helpers that the other example contracts leave unused, so that tests
 //! exercise them on the real VM: typed storage existence checks, removal and prefix
 //! iteration (`Map::keys`), the environment getters, the crypto wrappers, debug `log`,
-//! self-`upgrade`, and the cross-contract helpers `call_typed`, `call_with_gas` and
-//! `try_call_with_gas`.
+//! self-`upgrade`, the cross-contract helpers `call_typed`, `call_with_gas`,
+//! `try_call_with_gas`, `call_raw` and `try_call_raw`, and derived types.
 //!
 //! Storage: a note in `Item<u64>` under `b"note"`, entries in `Map<u32, u64>` under `b"E"`.
 //! Anyone may call anything, `upgrade_to` included: this is a test contract.
@@ -189,6 +189,21 @@ impl SdkCheck {
             Action::Place { order, .. } => order.amount,
         };
         (action, amount)
+    }
+
+    /// Calls `func` of `target` with `input` as its call input as it is (`call_raw`), and
+    /// returns its return data.
+    pub fn forward(target: Address, func: String, input: Vec<u8>) -> Vec<u8> {
+        env::call_raw(&target, &func, &input, 0)
+    }
+
+    /// Like `forward` through `try_call_raw`: `(status, revert code, return or revert
+    /// data)`.
+    pub fn try_forward(target: Address, func: String, input: Vec<u8>) -> (u32, u32, Vec<u8>) {
+        match env::try_call_raw(&target, &func, &input, 0) {
+            Ok(data) => (0, 0, data),
+            Err(f) => (f.status, f.code, f.data),
+        }
     }
 
     /// `(blake3(data), sha256(data))`.

@@ -203,15 +203,21 @@ pub fn call(addr: &Address, func: &str, args: &impl Encode) -> Vec<u8> {
 /// [`call`] with at most `gas` for the callee (0: all the gas left). A callee that runs
 /// out of its share fails this call like any other failure.
 pub fn call_with_gas(addr: &Address, func: &str, args: &impl Encode, gas: u64) -> Vec<u8> {
-    let a = args.encode();
+    call_raw(addr, func, &args.encode(), gas)
+}
+
+/// [`call_with_gas`] with `input` as the callee's call input as it is, not encoded again:
+/// a proxy forwards [`input()`] this way (through [`call`], a `Vec<u8>` argument would
+/// gain a length prefix and the callee would revert with `BAD_INPUT`).
+pub fn call_raw(addr: &Address, func: &str, input: &[u8], gas: u64) -> Vec<u8> {
     // SAFETY: valid buffers.
     unsafe {
         sys::call(
             ptr(addr.0.as_ptr()),
             ptr(func.as_ptr()),
             len(func.len()),
-            ptr(a.as_ptr()),
-            len(a.len()),
+            ptr(input.as_ptr()),
+            len(input.len()),
             gas.min(i64::MAX as u64) as i64,
         );
     }
@@ -255,15 +261,25 @@ pub fn try_call_with_gas(
     args: &impl Encode,
     gas: u64,
 ) -> Result<Vec<u8>, CallFailure> {
-    let a = args.encode();
+    try_call_raw(addr, func, &args.encode(), gas)
+}
+
+/// [`try_call_with_gas`] with `input` as the callee's call input as it is (see
+/// [`call_raw`]).
+pub fn try_call_raw(
+    addr: &Address,
+    func: &str,
+    input: &[u8],
+    gas: u64,
+) -> Result<Vec<u8>, CallFailure> {
     // SAFETY: valid buffers.
     let r = unsafe {
         sys::try_call(
             ptr(addr.0.as_ptr()),
             ptr(func.as_ptr()),
             len(func.len()),
-            ptr(a.as_ptr()),
-            len(a.len()),
+            ptr(input.as_ptr()),
+            len(input.len()),
             gas.min(i64::MAX as u64) as i64,
         )
     } as u64;

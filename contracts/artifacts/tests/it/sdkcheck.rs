@@ -97,6 +97,7 @@ fn interface_lists_the_entry_points_events_and_errors() {
             "context_via",
             "context_via_gas",
             "entry",
+            "forward",
             "has_key",
             "hashes",
             "keys",
@@ -107,6 +108,7 @@ fn interface_lists_the_entry_points_events_and_errors() {
             "remove_keys",
             "set_note",
             "try_call_gas",
+            "try_forward",
             "upgrade_to",
             "verify",
         ]
@@ -559,4 +561,35 @@ fn derived_types_are_described_and_round_trip() {
     let a = f.a;
     let r = f.env.call(&a, "act", (7u8,));
     assert_eq!(r.revert_code(), Some(crate::util::BAD_INPUT));
+}
+
+/// `call_raw` / `try_call_raw` pass the input as it is: a proxy forwards an encoded
+/// argument tuple, and the callee decodes it (through `call` it would be a `Vec<u8>`
+/// argument, length-prefixed, and the callee would revert with `BAD_INPUT`).
+#[test]
+fn raw_calls_forward_the_input_as_it_is() {
+    let mut f = setup();
+    let (b, counter) = (f.b, f.counter);
+    assert!(f.env.call(&b, "put", (vec![(5u32, 50u64)],)).is_success());
+    // b.entry(5) through a: the input is (5u32,) encoded, forwarded untouched.
+    let r = f.ok("forward", (b, "entry".to_string(), (5u32,).encode()));
+    assert_eq!(r.value::<Vec<u8>>(), 50u64.encode());
+    // A failure comes back through try_call_raw: entry(6) reverts with Missing (1).
+    let r = f.ok("try_forward", (b, "entry".to_string(), (6u32,).encode()));
+    assert_eq!(r.value::<(u32, u32, Vec<u8>)>(), (STATUS_REVERT, 1, vec![]));
+    // A counter's `get` takes no input: forwarded empty, it answers.
+    let r = f.ok(
+        "try_forward",
+        (counter, "get".to_string(), Vec::<u8>::new()),
+    );
+    assert_eq!(r.value::<(u32, u32, Vec<u8>)>().0, 0);
+    // Through `call`, the same bytes would be one Vec<u8> argument: BAD_INPUT.
+    let r = f.ok(
+        "try_forward",
+        (b, "entry".to_string(), ((5u32,).encode(),).encode()),
+    );
+    assert_eq!(
+        r.value::<(u32, u32, Vec<u8>)>(),
+        (STATUS_REVERT, crate::util::BAD_INPUT, vec![])
+    );
 }
