@@ -161,7 +161,7 @@ impl TestEnv {
     /// Deploys `wasm` with constructor arguments, panicking with the outcome if it fails.
     pub fn deploy<A: Encode>(&mut self, wasm: &[u8], init_args: A) -> Address {
         let r = self.try_deploy(wasm, init_args);
-        assert!(r.is_success(), "deploy failed: {:?}", r.outcome());
+        assert!(r.is_success(), "deploy failed: {}", r.describe());
         r.receipt
             .contract
             .expect("deploy receipt names the contract")
@@ -198,7 +198,7 @@ impl TestEnv {
         let r = self.execute(Payload::Upload {
             code: wasm.to_vec(),
         });
-        assert!(r.is_success(), "upload failed: {:?}", r.outcome());
+        assert!(r.is_success(), "upload failed: {}", r.describe());
         r.receipt.code_hash.expect("upload receipt names the code")
     }
 
@@ -232,9 +232,34 @@ impl CallResult {
 
     /// The decoded return value; panics if the call failed or the data does not decode.
     pub fn value<R: Decode>(&self) -> R {
-        assert!(self.is_success(), "call failed: {:?}", self.outcome());
-        decode_all(&self.receipt.return_data)
-            .unwrap_or_else(|e| panic!("return data does not decode: {e:?}"))
+        assert!(self.is_success(), "call failed: {}", self.describe());
+        decode_all(&self.receipt.return_data).unwrap_or_else(|e| {
+            panic!(
+                "return data ({} bytes) does not decode as {}: {e:?}",
+                self.receipt.return_data.len(),
+                std::any::type_name::<R>()
+            )
+        })
+    }
+
+    /// The outcome in words, naming the SDK's reserved revert codes (`BAD_INPUT`: the
+    /// arguments did not decode as the entry point's parameters, often an integer
+    /// literal of another width; `BAD_RESULT`, `BAD_STORAGE`).
+    pub fn describe(&self) -> String {
+        match self.outcome() {
+            Outcome::Revert { code, data } => {
+                let name = match *code {
+                    0xFFFF_FFFF => {
+                        " BAD_INPUT: the arguments did not decode as the entry point's parameters (check each argument's type, e.g. 10u128 rather than 10)"
+                    }
+                    0xFFFF_FFFE => " BAD_RESULT: a callee's return data did not decode",
+                    0xFFFF_FFFD => " BAD_STORAGE: a stored value did not decode as its type",
+                    _ => "",
+                };
+                format!("revert with code {code}{name} (data {} bytes)", data.len())
+            }
+            other => format!("{other:?}"),
+        }
     }
 
     /// The revert code, if the call reverted.

@@ -557,10 +557,16 @@ fn derived_types_are_described_and_round_trip() {
     assert_eq!(r.receipt.return_data, ((1u8, 9u64, true), 9u128).encode());
     let r = f.ok("act", (0u8,));
     assert_eq!(r.receipt.return_data, (0u8, 0u128).encode());
-    // An unknown tag does not decode: BAD_INPUT.
+    // An unknown tag does not decode: BAD_INPUT, named as such by the test harness.
     let a = f.a;
     let r = f.env.call(&a, "act", (7u8,));
     assert_eq!(r.revert_code(), Some(crate::util::BAD_INPUT));
+    assert!(
+        r.describe()
+            .contains("BAD_INPUT: the arguments did not decode"),
+        "{}",
+        r.describe()
+    );
 }
 
 /// `call_raw` / `try_call_raw` pass the input as it is: a proxy forwards an encoded
