@@ -27,9 +27,18 @@ impl Types<'_> {
     }
 }
 
-/// Deepest nesting of described types decoded (a recursive type in hostile return data
-/// could otherwise recurse until the stack ends).
-const MAX_DEPTH: usize = 64;
+/// Deepest nesting of values encoded or decoded (a contract's interface could name a
+/// recursive type, or a type nested a hundred thousand deep: recursion would end the
+/// stack).
+const MAX_DEPTH: usize = 128;
+
+/// Most values decoded from one buffer (hostile return data could otherwise make a
+/// `Vec` of a type that decodes from no bytes count to four billion).
+const MAX_VALUES: usize = 1_000_000;
+
+fn too_deep(ty: &str) -> String {
+    format!("{ty}: nested deeper than {MAX_DEPTH}")
+}
 
 /// Whether fields are a tuple's (named by position).
 fn is_tuple(fields: &[Field]) -> bool {
@@ -49,7 +58,7 @@ pub fn encode_args(types: Types<'_>, f: &Function, args: &Value) -> Result<Vec<u
 /// Encodes a JSON object or array as the tuple of `fields`.
 pub fn encode_fields(types: Types<'_>, fields: &[Field], args: &Value) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    encode_fields_to(types, fields, args, &mut out)?;
+    encode_fields_to(types, fields, args, &mut out, 0)?;
     Ok(out)
 }
 
@@ -58,7 +67,16 @@ fn encode_fields_to(
     fields: &[Field],
     args: &Value,
     out: &mut Vec<u8>,
+    depth: usize,
 ) -> Result<(), String> {
+    if fields.is_empty() {
+        return match args {
+            Value::Null => Ok(()),
+            Value::Object(m) if m.is_empty() => Ok(()),
+            Value::Array(a) if a.is_empty() => Ok(()),
+            _ => Err(format!("expected no values (null, {{}} or []), got {args}")),
+        };
+    }
     for (i, field) in fields.iter().enumerate() {
         let v = match args {
             Value::Object(m) => m
@@ -70,7 +88,7 @@ fn encode_fields_to(
             Value::Null if fields.is_empty() => break,
             _ => return Err("arguments must be a JSON object (by name) or array".into()),
         };
-        encode_value(types, &field.ty, v, out)
+        enc(types, &field.ty, v, out, depth + 1)
             .map_err(|e| format!("argument `{}`: {e}", field.name))?;
     }
     if let Value::Array(a) = args
@@ -131,6 +149,19 @@ pub fn encode_value(
     v: &Value,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
+    enc(types, ty, v, out, 0)
+}
+
+fn enc(
+    types: Types<'_>,
+    ty: &str,
+    v: &Value,
+    out: &mut Vec<u8>,
+    depth: usize,
+) -> Result<(), String> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep(ty));
+    }
     macro_rules! int {
         ($t:ty) => {{
             let x: $t = match v {
@@ -183,7 +214,7 @@ pub fn encode_value(
                 out.push(0);
             } else {
                 out.push(1);
-                encode_value(types, &t[7..t.len() - 1], v, out)?;
+                enc(types, &t[7..t.len() - 1], v, out, depth + 1)?;
             }
         }
         t if t.starts_with("Vec<") && t.ends_with('>') => {
@@ -192,7 +223,7 @@ pub fn encode_value(
                 .ok_or_else(|| format!("expected an array, got {v}"))?;
             (a.len() as u32).encode_to(out);
             for x in a {
-                encode_value(types, &t[4..t.len() - 1], x, out)?;
+                enc(types, &t[4..t.len() - 1], x, out, depth + 1)?;
             }
         }
         t if t.starts_with('(') && t.ends_with(')') => {
@@ -204,11 +235,11 @@ pub fn encode_value(
                 return Err(format!("{t} has {} fields, got {}", parts.len(), a.len()));
             }
             for (p, x) in parts.iter().zip(a) {
-                encode_value(types, p, x, out)?;
+                enc(types, p, x, out, depth + 1)?;
             }
         }
         t => match types.get(t) {
-            Some(d) => encode_described(types, d, v, out)?,
+            Some(d) => encode_described(types, d, v, out, depth)?,
             None => return Err(format!("unsupported type {t}")),
         },
     }
@@ -221,9 +252,11 @@ fn encode_described(
     d: &TypeDef,
     v: &Value,
     out: &mut Vec<u8>,
+    depth: usize,
 ) -> Result<(), String> {
     let Some(variants) = &d.variants else {
-        return encode_fields_to(types, &d.fields, v, out).map_err(|e| format!("{}: {e}", d.name));
+        return encode_fields_to(types, &d.fields, v, out, depth)
+            .map_err(|e| format!("{}: {e}", d.name));
     };
     let (name, fields) = match v {
         Value::String(s) => (s.as_str(), &Value::Null),
@@ -244,16 +277,28 @@ fn encode_described(
         .find(|(_, x)| x.name == name)
         .ok_or_else(|| format!("{} has no variant {name}", d.name))?;
     out.push(u8::try_from(tag).map_err(|_| format!("{}: over 256 variants", d.name))?);
-    encode_fields_to(types, &variant.fields, fields, out)
+    encode_fields_to(types, &variant.fields, fields, out, depth)
         .map_err(|e| format!("{}::{name}: {e}", d.name))
 }
 
 /// Decodes a value of type `ty` from the front of `input`.
 pub fn decode_value(types: Types<'_>, ty: &str, input: &mut &[u8]) -> Result<Value, String> {
-    decode_at(types, ty, input, 0)
+    decode_at(types, ty, input, 0, &mut MAX_VALUES.clone())
 }
 
-fn decode_at(types: Types<'_>, ty: &str, input: &mut &[u8], depth: usize) -> Result<Value, String> {
+fn decode_at(
+    types: Types<'_>,
+    ty: &str,
+    input: &mut &[u8],
+    depth: usize,
+    left: &mut usize,
+) -> Result<Value, String> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep(ty));
+    }
+    *left = left
+        .checked_sub(1)
+        .ok_or_else(|| format!("{ty}: more than {MAX_VALUES} values"))?;
     let e = |x: supervm_abi::CodecError| format!("{ty}: {x:?}");
     macro_rules! int {
         ($t:ty, $big:expr) => {{
@@ -288,14 +333,20 @@ fn decode_at(types: Types<'_>, ty: &str, input: &mut &[u8], depth: usize) -> Res
         }
         t if t.starts_with("Option<") && t.ends_with('>') => match u8::decode(input).map_err(e)? {
             0 => Value::Null,
-            1 => decode_at(types, &t[7..t.len() - 1], input, depth)?,
+            1 => decode_at(types, &t[7..t.len() - 1], input, depth + 1, left)?,
             _ => return Err(format!("{t}: bad tag")),
         },
         t if t.starts_with("Vec<") && t.ends_with('>') => {
             let n = u32::decode(input).map_err(e)? as usize;
             let mut a = Vec::with_capacity(n.min(input.len()));
             for _ in 0..n {
-                a.push(decode_at(types, &t[4..t.len() - 1], input, depth)?);
+                a.push(decode_at(
+                    types,
+                    &t[4..t.len() - 1],
+                    input,
+                    depth + 1,
+                    left,
+                )?);
             }
             Value::Array(a)
         }
@@ -303,17 +354,12 @@ fn decode_at(types: Types<'_>, ty: &str, input: &mut &[u8], depth: usize) -> Res
             let parts = split_top(&t[1..t.len() - 1]);
             let mut a = Vec::with_capacity(parts.len());
             for p in parts {
-                a.push(decode_at(types, p, input, depth)?);
+                a.push(decode_at(types, p, input, depth + 1, left)?);
             }
             Value::Array(a)
         }
         t => match types.get(t) {
-            Some(_) if depth >= MAX_DEPTH => {
-                return Err(format!(
-                    "{t}: nested deeper than {MAX_DEPTH} described types"
-                ));
-            }
-            Some(d) => decode_described(types, d, input, depth + 1)?,
+            Some(d) => decode_described(types, d, input, depth + 1, left)?,
             None => return Err(format!("unsupported type {t}")),
         },
     })
@@ -325,17 +371,18 @@ fn decode_fields_at(
     fields: &[Field],
     input: &mut &[u8],
     depth: usize,
+    left: &mut usize,
 ) -> Result<Value, String> {
     if is_tuple(fields) {
         let mut a = Vec::with_capacity(fields.len());
         for f in fields {
-            a.push(decode_at(types, &f.ty, input, depth)?);
+            a.push(decode_at(types, &f.ty, input, depth, left)?);
         }
         return Ok(Value::Array(a));
     }
     let mut m = serde_json::Map::new();
     for f in fields {
-        m.insert(f.name.clone(), decode_at(types, &f.ty, input, depth)?);
+        m.insert(f.name.clone(), decode_at(types, &f.ty, input, depth, left)?);
     }
     Ok(Value::Object(m))
 }
@@ -346,9 +393,10 @@ fn decode_described(
     d: &TypeDef,
     input: &mut &[u8],
     depth: usize,
+    left: &mut usize,
 ) -> Result<Value, String> {
     let Some(variants) = &d.variants else {
-        return decode_fields_at(types, &d.fields, input, depth);
+        return decode_fields_at(types, &d.fields, input, depth, left);
     };
     let tag = u8::decode(input).map_err(|e| format!("{}: {e:?}", d.name))?;
     let v = variants
@@ -357,7 +405,7 @@ fn decode_described(
     if v.fields.is_empty() {
         return Ok(json!(v.name));
     }
-    Ok(json!({ &v.name: decode_fields_at(types, &v.fields, input, depth)? }))
+    Ok(json!({ &v.name: decode_fields_at(types, &v.fields, input, depth, left)? }))
 }
 
 /// Decodes a whole buffer as `ty`.
@@ -374,8 +422,12 @@ pub fn decode_all(types: Types<'_>, ty: &str, bytes: &[u8]) -> Result<Value, Str
 pub fn decode_fields(types: Types<'_>, fields: &[Field], bytes: &[u8]) -> Result<Value, String> {
     let mut input = bytes;
     let mut m = serde_json::Map::new();
+    let mut left = MAX_VALUES;
     for f in fields {
-        m.insert(f.name.clone(), decode_value(types, &f.ty, &mut input)?);
+        m.insert(
+            f.name.clone(),
+            decode_at(types, &f.ty, &mut input, 0, &mut left)?,
+        );
     }
     if !input.is_empty() {
         return Err(format!("{} bytes left after the fields", input.len()));
@@ -514,7 +566,8 @@ mod tests {
                 .unwrap_err()
                 .contains("unsupported type")
         );
-        // A node nested one level per `Vec` of one: 64 levels decode, more are refused.
+        // A node nested two levels (the node, its `Vec`) per `Vec` of one: 60 decode,
+        // deeper ones are refused.
         let nested = |levels: usize| {
             let mut b = Vec::new();
             for _ in 0..levels {
@@ -523,12 +576,47 @@ mod tests {
             b.extend_from_slice(&0u32.to_le_bytes());
             b
         };
-        assert!(decode_all(t, "Node", &nested(63)).is_ok());
+        assert!(decode_all(t, "Node", &nested(60)).is_ok());
         assert!(
             decode_all(t, "Node", &nested(100_000))
                 .unwrap_err()
-                .contains("deeper than 64")
+                .contains("nested deeper than 128")
         );
+    }
+
+    /// Hostile interfaces and data are refused, not followed: a type string nested past
+    /// the depth limit, a `Vec` of billions of values that decode from no bytes, and
+    /// values given for a type without fields.
+    #[test]
+    fn hostile_shapes_are_refused() {
+        let deep = format!("{}u8{}", "Option<".repeat(100_000), ">".repeat(100_000));
+        let e = encode_value(Types::NONE, &deep, &json!(5), &mut vec![]).unwrap_err();
+        assert!(e.contains("nested deeper than 128"), "{e}");
+        let mut bytes = vec![1u8; 100_000];
+        bytes.push(5);
+        assert!(
+            decode_all(Types::NONE, &deep, &bytes)
+                .unwrap_err()
+                .contains("nested deeper")
+        );
+        let e = decode_all(Types::NONE, "Vec<()>", &u32::MAX.to_le_bytes()).unwrap_err();
+        assert!(e.contains("more than 1000000 values"), "{e}");
+        assert!(decode_all(Types::NONE, "Vec<()>", &3u32.to_le_bytes()).is_ok());
+        let i = supervm_vm::interface::Interface::parse(concat!(
+            r#"{"kind":"interface","version":1,"name":"C"}"#,
+            "\n",
+            r#"{"kind":"type","name":"Unit","fields":[]}"#,
+            "\n",
+            r#"{"kind":"type","name":"E","variants":[{"name":"Stop","fields":[]}]}"#,
+        ))
+        .unwrap();
+        let t = Types(&i.types);
+        for ok in [json!(null), json!({}), json!([])] {
+            assert!(encode_value(t, "Unit", &ok, &mut vec![]).is_ok(), "{ok}");
+        }
+        assert!(encode_value(t, "Unit", &json!(42), &mut vec![]).is_err());
+        assert!(encode_value(t, "E", &json!({"Stop": 42}), &mut vec![]).is_err());
+        assert_eq!(decode_all(t, "E", &[0]).unwrap(), json!("Stop"));
     }
 
     /// The CLI's JSON for a real contract's derived types (sdkcheck's `act`, whose

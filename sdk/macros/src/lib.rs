@@ -123,22 +123,23 @@ pub fn derive_decode(item: TokenStream) -> TokenStream {
         .into()
 }
 
-/// The field patterns and constructor of one struct or variant's fields: `(binding
-/// names, the pattern or constructor body with them)`.
+/// The bindings of one struct's or variant's fields: `(generated names, the pattern or
+/// constructor binding each field to its name)`. The names are generated (`__f0`, ...)
+/// whatever the fields are called, so no field shadows the generated code's own
+/// variables.
 fn field_bindings(fields: &Fields) -> (Vec<syn::Ident>, TokenStream2) {
-    match fields {
+    let names: Vec<syn::Ident> = (0..fields.len())
+        .map(|i| format_ident!("__f{}", i))
+        .collect();
+    let shape = match fields {
         Fields::Named(f) => {
-            let names: Vec<syn::Ident> = f.named.iter().map(|f| f.ident.clone().unwrap()).collect();
-            (names.clone(), quote! { { #(#names),* } })
+            let idents = f.named.iter().map(|f| f.ident.clone().unwrap());
+            quote! { { #(#idents: #names),* } }
         }
-        Fields::Unnamed(f) => {
-            let names: Vec<syn::Ident> = (0..f.unnamed.len())
-                .map(|i| format_ident!("__f{}", i))
-                .collect();
-            (names.clone(), quote! { ( #(#names),* ) })
-        }
-        Fields::Unit => (Vec::new(), quote! {}),
-    }
+        Fields::Unnamed(_) => quote! { ( #(#names),* ) },
+        Fields::Unit => quote! {},
+    };
+    (names, shape)
 }
 
 /// `[{"name":..,"type":..},..]` of a struct's or variant's fields (tuple fields named
@@ -161,7 +162,15 @@ fn fields_json(fields: &Fields) -> String {
 /// The interface line describing a derived type (`None` for a generic one: its fields'
 /// types depend on its parameters).
 fn type_line(input: &syn::DeriveInput) -> Option<String> {
-    if !input.generics.params.is_empty() {
+    // (tools give these names their builtin encoding: a user type so named is not
+    // described, rather than described and then encoded as the builtin)
+    const BUILTIN: [&str; 18] = [
+        "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128", "bool", "String",
+        "str", "Address", "Vec", "Option", "Result", "Self",
+    ];
+    if !input.generics.params.is_empty()
+        || BUILTIN.contains(&input.ident.unraw().to_string().as_str())
+    {
         return None;
     }
     let name = json_str(&input.ident.unraw().to_string());
@@ -207,11 +216,11 @@ fn expand_codec(mut input: syn::DeriveInput, encode: bool) -> syn::Result<TokenS
             if encode {
                 quote! {
                     let Self #shape = self;
-                    #( ::supervm_sdk::Encode::encode_to(#names, out); )*
+                    #( ::supervm_sdk::Encode::encode_to(#names, __out); )*
                 }
             } else {
                 quote! {
-                    #( let #names = ::supervm_sdk::Decode::decode(input)?; )*
+                    #( let #names = ::supervm_sdk::Decode::decode(__input)?; )*
                     ::core::result::Result::Ok(Self #shape)
                 }
             }
@@ -230,24 +239,30 @@ fn expand_codec(mut input: syn::DeriveInput, encode: bool) -> syn::Result<TokenS
                 if encode {
                     quote! {
                         Self::#vname #shape => {
-                            out.push(#tag);
-                            #( ::supervm_sdk::Encode::encode_to(#names, out); )*
+                            __out.push(#tag);
+                            #( ::supervm_sdk::Encode::encode_to(#names, __out); )*
                         }
                     }
                 } else {
                     quote! {
                         #tag => {
-                            #( let #names = ::supervm_sdk::Decode::decode(input)?; )*
+                            #( let #names = ::supervm_sdk::Decode::decode(__input)?; )*
                             ::core::result::Result::Ok(Self::#vname #shape)
                         }
                     }
                 }
             });
             if encode {
-                quote! { match self { #(#arms)* } }
+                if e.variants.is_empty() {
+                    // (an enum without variants: `*self` matches nothing)
+                    quote! { match *self {} }
+                } else {
+                    quote! { match self { #(#arms)* } }
+                }
             } else {
                 quote! {
-                    match <u8 as ::supervm_sdk::Decode>::decode(input)? {
+                    #[allow(unreachable_patterns)] // (256 variants use every tag)
+                    match <u8 as ::supervm_sdk::Decode>::decode(__input)? {
                         #(#arms)*
                         _ => ::core::result::Result::Err(::supervm_sdk::codec::CodecError::InvalidTag),
                     }
@@ -265,7 +280,7 @@ fn expand_codec(mut input: syn::DeriveInput, encode: bool) -> syn::Result<TokenS
         quote! {
             #described
             impl #impl_g ::supervm_sdk::Encode for #name #ty_g #where_c {
-                fn encode_to(&self, out: &mut ::supervm_sdk::__private::Vec<u8>) {
+                fn encode_to(&self, __out: &mut ::supervm_sdk::__private::Vec<u8>) {
                     #body
                 }
             }
@@ -274,7 +289,7 @@ fn expand_codec(mut input: syn::DeriveInput, encode: bool) -> syn::Result<TokenS
         quote! {
             #described
             impl #impl_g ::supervm_sdk::Decode for #name #ty_g #where_c {
-                fn decode(input: &mut &[u8]) -> ::core::result::Result<Self, ::supervm_sdk::codec::CodecError> {
+                fn decode(__input: &mut &[u8]) -> ::core::result::Result<Self, ::supervm_sdk::codec::CodecError> {
                     #body
                 }
             }

@@ -140,6 +140,22 @@ mod derived {
         Place { order: Order, at: u16 },
     }
 
+    /// Fields named like the generated code's own variables.
+    #[derive(Encode, Decode, Debug, PartialEq)]
+    pub struct Shadows {
+        pub out: u8,
+        pub input: u16,
+        pub __f0: u32,
+    }
+
+    #[derive(Encode, Decode, Debug, PartialEq)]
+    pub enum ShadowsToo {
+        V { out: u8, input: Vec<u8> },
+    }
+
+    #[derive(Encode, Decode)]
+    pub enum Never {}
+
     #[derive(Encode, Decode, Debug, PartialEq)]
     pub struct Wrapped<T> {
         pub inner: T,
@@ -160,6 +176,20 @@ mod derived {
         assert_eq!(decode_all::<Pair>(&p.encode()), Ok(p));
         assert!(Marker.encode().is_empty());
         assert_eq!(decode_all::<Marker>(&[]), Ok(Marker));
+        let s = Shadows {
+            out: 1,
+            input: 2,
+            __f0: 3,
+        };
+        assert_eq!(s.encode(), (1u8, 2u16, 3u32).encode());
+        assert_eq!(decode_all::<Shadows>(&s.encode()), Ok(s));
+        let v = ShadowsToo::V {
+            out: 4,
+            input: vec![5],
+        };
+        assert_eq!(v.encode(), (0u8, 4u8, vec![5u8]).encode());
+        assert_eq!(decode_all::<ShadowsToo>(&v.encode()), Ok(v));
+        assert!(decode_all::<Never>(&[0]).is_err());
         let w = Wrapped {
             inner: o.clone(),
             count: 3,

@@ -93,11 +93,19 @@ pub struct TypeDef {
 #[derive(Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 enum Line {
-    Interface { version: u32, name: String },
+    Interface {
+        version: u32,
+        name: String,
+    },
     Function(Function),
     Event(EventDef),
     Error(ErrorDef),
     Type(TypeDef),
+    /// A kind this build does not know: skipped, not refused. The interface is tools'
+    /// metadata; deploy validation only requires it to be well-formed, so a newer SDK's
+    /// lines never make code invalid on an older node.
+    #[serde(other)]
+    Unknown,
 }
 
 /// Everything a contract says about itself.
@@ -116,6 +124,10 @@ pub struct Interface {
     /// Struct and enum types of arguments, results and fields, sorted by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<TypeDef>,
+    /// Names described differently by two types (two modules' or crates' `Config`, say):
+    /// left out of `types`, so tools refuse values of them instead of guessing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ambiguous_types: Vec<String>,
 }
 
 impl Interface {
@@ -145,16 +157,22 @@ impl Interface {
                 Line::Event(e) => i.events.push(e),
                 Line::Error(e) => i.errors.push(e),
                 // (both derives describe the type, and a type used by several crates'
-                // code may be described more than once: the same line is kept once)
+                // code may be described more than once: the same line is kept once; two
+                // types of one name are an ambiguity for tools, never invalid code)
                 Line::Type(t) => match i.types.iter().find(|d| d.name == t.name) {
                     Some(d) if *d == t => {}
                     Some(_) => {
-                        return Err(format!("type {} is described twice, differently", t.name));
+                        if !i.ambiguous_types.contains(&t.name) {
+                            i.ambiguous_types.push(t.name.clone());
+                        }
                     }
                     None => i.types.push(t),
                 },
+                Line::Unknown => {}
             }
         }
+        i.types.retain(|t| !i.ambiguous_types.contains(&t.name));
+        i.ambiguous_types.sort();
         if !seen_header {
             return Err("no {\"kind\":\"interface\"} line".into());
         }
@@ -218,8 +236,15 @@ mod tests {
             i.type_def("Action").unwrap().variants.as_ref().unwrap()[1].name,
             "Move"
         );
+        // Two types of one name: the interface stays valid, the name is left out.
         let other = r#"{"kind":"type","name":"Order","fields":[]}"#;
-        assert!(Interface::parse(&[header, order, other].join("\n")).is_err());
+        let i = Interface::parse(&[header, order, other, action, order].join("\n")).unwrap();
+        assert_eq!(i.type_def("Order"), None);
+        assert_eq!(i.ambiguous_types, ["Order"]);
+        assert!(i.type_def("Action").is_some());
+        // A kind this build does not know is skipped.
+        let future = r#"{"kind":"constant","name":"X","value":1}"#;
+        assert!(Interface::parse(&[header, future].join("\n")).is_ok());
     }
 
     #[test]
