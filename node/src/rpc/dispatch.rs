@@ -1,6 +1,6 @@
 //! Executes a parsed body: every call runs as its own tokio task (so batch entries run
-//! concurrently, a panic is caught as a `JoinError`, and a blocked handler cannot stall
-//! the timeout), all sharing the request's deadline.
+//! concurrently, [`BATCH_WINDOW`] at a time, a panic is caught as a `JoinError`, and a
+//! blocked handler cannot stall the timeout), all sharing the request's deadline.
 
 use std::sync::Arc;
 
@@ -11,6 +11,12 @@ use tokio::time::{Duration, Instant, timeout_at};
 use super::protocol::{Entry, Id, Message, Response, RpcError, parse_message};
 use super::registry::Registry;
 use crate::metrics::{CounterVec, HistogramVec, LATENCY_BUCKETS, Metrics, MetricsError};
+
+/// Most entries of one batch running at once. Answers are collected in order, so at most
+/// this many finished answers wait in memory beside the response being built: a batch of
+/// large answers cannot hold them all at once (100 entries of 16 MiB each, say). Once the
+/// response is full, entries not yet started are answered -32006 without running.
+pub(crate) const BATCH_WINDOW: usize = 16;
 
 /// The `method` label of calls that never reached a method.
 const NO_METHOD: &str = "(invalid)";
@@ -92,21 +98,30 @@ impl Dispatcher {
                 self.finish(pending, deadline).await.map(|r| encode(&r))
             }
             Ok(Message::Batch(entries)) => {
-                // Start every call before awaiting any, so they run concurrently.
-                let pending: Vec<Pending> = entries.into_iter().map(|e| self.start(e)).collect();
-                // Each answer is encoded as it comes; a result that would take the
-                // batch's past `max_response_bytes` is replaced by -32006 (the call ran).
+                // Calls run BATCH_WINDOW at a time, answers taken in order. Each answer is
+                // encoded as it comes; a result that would take the batch's past
+                // `max_response_bytes` is replaced by -32006 (the call ran), and entries
+                // not started by then are answered -32006 without running.
+                let mut entries = entries.into_iter();
+                let mut window = std::collections::VecDeque::with_capacity(BATCH_WINDOW);
+                let mut full = false;
                 let mut body = b"[".to_vec();
                 let mut any = false;
-                for p in pending {
+                loop {
+                    while window.len() < BATCH_WINDOW {
+                        let Some(e) = entries.next() else { break };
+                        window.push_back(if full { self.skip(e) } else { self.start(e) });
+                    }
+                    let Some(p) = window.pop_front() else { break };
                     let Some(r) = self.finish(p, deadline).await else {
                         continue;
                     };
                     let mut bytes = encode(&r);
                     // (only results: an error answer is small, and says what happened)
                     if r.outcome.is_ok() && body.len() + bytes.len() + 2 > self.max_response_bytes {
-                        let error = RpcError::response_too_large(self.max_response_bytes);
+                        let error = RpcError::response_too_large(self.max_response_bytes, true);
                         bytes = encode(&Response::error(r.id, error));
+                        full = true;
                     }
                     if any {
                         body.push(b',');
@@ -116,6 +131,26 @@ impl Dispatcher {
                 }
                 body.push(b']');
                 any.then_some(body)
+            }
+        }
+    }
+
+    /// Answers an entry of a batch whose response is full without running it: a call
+    /// gets -32006 with `ran: false` (a notification nothing); an invalid entry its error.
+    fn skip(&self, entry: Entry) -> Pending {
+        match entry {
+            Err(response) => {
+                self.metrics.record(NO_METHOD, Err(error_code(&response)));
+                Pending::Done(Some(response))
+            }
+            Ok(request) => {
+                let error = RpcError::response_too_large(self.max_response_bytes, false);
+                let label = match self.registry.get(&request.method) {
+                    Some(_) => request.method.as_str(),
+                    None => UNKNOWN_METHOD,
+                };
+                self.metrics.record(label, Err(error.code));
+                Pending::Done(request.id.map(|id| Response::error(id, error)))
             }
         }
     }

@@ -179,16 +179,17 @@ impl RpcError {
     }
 
     /// -32006 for a batch entry whose answer would take the batch's response past
-    /// `RpcLimits::max_response_bytes`: the call ran (unlike -32005, nothing is to be
-    /// sent again blindly: a transaction it submitted may be admitted).
-    pub fn response_too_large(max_response_bytes: usize) -> Self {
+    /// `RpcLimits::max_response_bytes` (`ran`: the call ran, and unlike -32005 nothing
+    /// is to be sent again blindly: a transaction it submitted may be admitted), or that
+    /// was not started because the response was already full (`ran: false`).
+    pub fn response_too_large(max_response_bytes: usize, ran: bool) -> Self {
         Self::new(
             codes::RESPONSE_TOO_LARGE,
             "response too large",
             Some(json!({
                 "reason": "max_response_bytes",
                 "max_response_bytes": max_response_bytes,
-                "ran": true,
+                "ran": ran,
             })),
         )
     }

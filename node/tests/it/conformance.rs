@@ -437,6 +437,53 @@ async fn a_batch_response_is_bounded() {
     }
 }
 
+/// Guards against: every entry of a batch running at once and holding its answer until
+/// the response is built (a hundred large answers in memory per request). Entries run
+/// a window at a time; once the response is full, the entries not started yet are
+/// answered -32006 with `ran: false` and do not run (test.bump counts the calls that did).
+#[tokio::test]
+async fn a_full_batch_response_stops_starting_calls() {
+    let s = serve(RpcLimits {
+        max_response_bytes: 2_000,
+        ..RpcLimits::default()
+    })
+    .await;
+    // 1,000-byte answers first: the second fills the response.
+    let mut batch: Vec<Value> = (0..4)
+        .map(|i| req("test.big", json!({"bytes": 1000}), json!(i)))
+        .collect();
+    let n = 60;
+    batch.extend((4..n).map(|i| req("test.bump", json!([]), json!(i))));
+    let r = s.call(Value::Array(batch)).await;
+    let entries = r.as_array().expect("a batch answer");
+    assert_eq!(entries.len(), n, "every entry is answered, in order");
+    let ran: Vec<bool> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            assert_eq!(e["id"], i, "{e}");
+            e.get("result").is_some() || e["error"]["data"]["ran"] == true
+        })
+        .collect();
+    let started = ran.iter().filter(|r| **r).count();
+    // The window's worth after the entry that filled the response ran; no more.
+    assert!(started <= 1 + 1 + BATCH_WINDOW, "{started} ran");
+    assert!(!ran[n - 1], "the last entry did not run");
+    let bumped = s.bumps.load(Ordering::SeqCst) as usize;
+    let bumps_answered_ran = ran[4..].iter().filter(|r| **r).count();
+    assert_eq!(
+        bumped, bumps_answered_ran,
+        "ran: false means the call did not run"
+    );
+    for e in &entries[started..] {
+        assert_error(e, -32006, e["id"].clone());
+        assert_eq!(e["error"]["data"]["ran"], false, "{e}");
+    }
+}
+
+/// The node's `BATCH_WINDOW` (entries of one batch running at once).
+const BATCH_WINDOW: usize = 16;
+
 /// Bodies in flight share a byte budget: a body that does not fit beside those being
 /// handled gets 429 / -32005 (parsed JSON can take 16 times its text), and fits again
 /// once they are done.
