@@ -11,19 +11,44 @@
 
 use serde_json::{Value, json};
 use supervm_abi::codec::{Decode, Encode, take};
-use supervm_vm::interface::{Field, Function, TypeDef};
+use supervm_vm::interface::{Field, Function, Interface, TypeDef};
 
 /// The struct and enum types an interface describes (`Interface::types`), by which
-/// values of those types are encoded and decoded.
+/// values of those types are encoded and decoded, and the names it left ambiguous.
 #[derive(Clone, Copy)]
-pub struct Types<'a>(pub &'a [TypeDef]);
+pub struct Types<'a> {
+    defs: &'a [TypeDef],
+    ambiguous: &'a [String],
+}
 
-impl Types<'_> {
+impl<'a> Types<'a> {
     /// No described types (builtin types only).
-    pub const NONE: Types<'static> = Types(&[]);
+    pub const NONE: Types<'static> = Types {
+        defs: &[],
+        ambiguous: &[],
+    };
 
-    fn get(&self, name: &str) -> Option<&TypeDef> {
-        self.0.iter().find(|t| t.name == name)
+    /// The types `i` describes.
+    pub fn of(i: &'a Interface) -> Self {
+        Types {
+            defs: &i.types,
+            ambiguous: &i.ambiguous_types,
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&'a TypeDef> {
+        self.defs.iter().find(|t| t.name == name)
+    }
+
+    /// The error for a type that is neither builtin nor described.
+    fn unsupported(&self, name: &str) -> String {
+        if self.ambiguous.iter().any(|a| a == name) {
+            format!(
+                "ambiguous type {name}: the contract describes two different types of that name"
+            )
+        } else {
+            format!("unsupported type {name}")
+        }
     }
 }
 
@@ -85,7 +110,6 @@ fn encode_fields_to(
             Value::Array(a) => a
                 .get(i)
                 .ok_or_else(|| format!("missing argument {} `{}` ({})", i, field.name, field.ty))?,
-            Value::Null if fields.is_empty() => break,
             _ => return Err("arguments must be a JSON object (by name) or array".into()),
         };
         enc(types, &field.ty, v, out, depth + 1)
@@ -240,7 +264,7 @@ fn enc(
         }
         t => match types.get(t) {
             Some(d) => encode_described(types, d, v, out, depth)?,
-            None => return Err(format!("unsupported type {t}")),
+            None => return Err(types.unsupported(t)),
         },
     }
     Ok(())
@@ -283,7 +307,8 @@ fn encode_described(
 
 /// Decodes a value of type `ty` from the front of `input`.
 pub fn decode_value(types: Types<'_>, ty: &str, input: &mut &[u8]) -> Result<Value, String> {
-    decode_at(types, ty, input, 0, &mut MAX_VALUES.clone())
+    let mut left = MAX_VALUES;
+    decode_at(types, ty, input, 0, &mut left)
 }
 
 fn decode_at(
@@ -360,7 +385,7 @@ fn decode_at(
         }
         t => match types.get(t) {
             Some(d) => decode_described(types, d, input, depth + 1, left)?,
-            None => return Err(format!("unsupported type {t}")),
+            None => return Err(types.unsupported(t)),
         },
     })
 }
@@ -421,18 +446,12 @@ pub fn decode_all(types: Types<'_>, ty: &str, bytes: &[u8]) -> Result<Value, Str
 /// Decodes the tuple of `fields` into a JSON object by field name.
 pub fn decode_fields(types: Types<'_>, fields: &[Field], bytes: &[u8]) -> Result<Value, String> {
     let mut input = bytes;
-    let mut m = serde_json::Map::new();
     let mut left = MAX_VALUES;
-    for f in fields {
-        m.insert(
-            f.name.clone(),
-            decode_at(types, &f.ty, &mut input, 0, &mut left)?,
-        );
-    }
+    let v = decode_fields_at(types, fields, &mut input, 0, &mut left)?;
     if !input.is_empty() {
         return Err(format!("{} bytes left after the fields", input.len()));
     }
-    Ok(Value::Object(m))
+    Ok(v)
 }
 
 #[cfg(test)]
@@ -511,7 +530,7 @@ mod tests {
             r#"{"kind":"type","name":"Node","fields":[{"name":"kids","type":"Vec<Node>"}]}"#,
         ))
         .unwrap();
-        let t = Types(&i.types);
+        let t = Types::of(&i);
         let owner = format!("0x{}", "07".repeat(32));
         let order = json!({"owner": owner, "amount": "5", "note": "hi"});
         let enc = |ty: &str, v: &Value| {
@@ -566,8 +585,8 @@ mod tests {
                 .unwrap_err()
                 .contains("unsupported type")
         );
-        // A node nested two levels (the node, its `Vec`) per `Vec` of one: 60 decode,
-        // deeper ones are refused.
+        // A node nested two levels (the node, its `Vec`) per `Vec` of one: 63 decode,
+        // 64 are refused.
         let nested = |levels: usize| {
             let mut b = Vec::new();
             for _ in 0..levels {
@@ -576,7 +595,8 @@ mod tests {
             b.extend_from_slice(&0u32.to_le_bytes());
             b
         };
-        assert!(decode_all(t, "Node", &nested(60)).is_ok());
+        assert!(decode_all(t, "Node", &nested(63)).is_ok());
+        assert!(decode_all(t, "Node", &nested(64)).is_err());
         assert!(
             decode_all(t, "Node", &nested(100_000))
                 .unwrap_err()
@@ -610,13 +630,24 @@ mod tests {
             r#"{"kind":"type","name":"E","variants":[{"name":"Stop","fields":[]}]}"#,
         ))
         .unwrap();
-        let t = Types(&i.types);
+        let t = Types::of(&i);
         for ok in [json!(null), json!({}), json!([])] {
             assert!(encode_value(t, "Unit", &ok, &mut vec![]).is_ok(), "{ok}");
         }
         assert!(encode_value(t, "Unit", &json!(42), &mut vec![]).is_err());
         assert!(encode_value(t, "E", &json!({"Stop": 42}), &mut vec![]).is_err());
         assert_eq!(decode_all(t, "E", &[0]).unwrap(), json!("Stop"));
+        // A name two types share is refused as ambiguous, not guessed.
+        let i = supervm_vm::interface::Interface::parse(concat!(
+            r#"{"kind":"interface","version":1,"name":"C"}"#,
+            "\n",
+            r#"{"kind":"type","name":"Config","fields":[{"name":"a","type":"u8"}]}"#,
+            "\n",
+            r#"{"kind":"type","name":"Config","fields":[{"name":"b","type":"u16"}]}"#,
+        ))
+        .unwrap();
+        let e = encode_value(Types::of(&i), "Config", &json!({"a": 1}), &mut vec![]).unwrap_err();
+        assert!(e.contains("ambiguous type Config"), "{e}");
     }
 
     /// The CLI's JSON for a real contract's derived types (sdkcheck's `act`, whose
@@ -628,7 +659,7 @@ mod tests {
             .interface
             .unwrap();
         let i = supervm_vm::interface::Interface::parse(&text).unwrap();
-        let t = Types(&i.types);
+        let t = Types::of(&i);
         let owner = format!("0x{}", "07".repeat(32));
         let act = i.function("act").unwrap();
         let bytes = encode_args(

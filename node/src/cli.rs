@@ -800,7 +800,7 @@ fn encode_call(i: &Interface, function: &str, args: Option<&str>) -> Result<(Vec
         None => json!({}),
         Some(s) => serde_json::from_str(s).context("--args must be JSON")?,
     };
-    let bytes = abi_json::encode_args(abi_json::Types(&i.types), f, &args)
+    let bytes = abi_json::encode_args(abi_json::Types::of(i), f, &args)
         .map_err(|e| anyhow!("{function}: {e}"))?;
     Ok((bytes, f.returns.clone()))
 }
@@ -817,7 +817,7 @@ fn decoded_events(
                 .first()
                 .and_then(|t| String::from_utf8(from_hex(t).ok()?).ok());
             let def = i.and_then(|i| i.events.iter().find(|d| Some(&d.name) == name.as_ref()));
-            let types = abi_json::Types(i.map_or(&[], |i| &i.types));
+            let types = i.map_or(abi_json::Types::NONE, abi_json::Types::of);
             let data = def
                 .and_then(|d| abi_json::decode_fields(types, &d.data, &from_hex(&e.data).ok()?).ok())
                 .unwrap_or_else(|| json!(e.data));
@@ -873,7 +873,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                         anyhow!("--init given but the contract has no constructor")
                     })?;
                     abi_json::encode_args(
-                        abi_json::Types(&i.types),
+                        abi_json::Types::of(i),
                         ctor,
                         &serde_json::from_str(s).context("--init must be JSON")?,
                     )
@@ -883,11 +883,10 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 // No --init: a constructor that takes arguments is told so here, before
                 // a deploy that could only fail on chain (and cost gas).
                 (Some(i), None) => match i.functions.iter().find(|f| f.constructor) {
-                    Some(ctor) => {
-                        abi_json::encode_args(abi_json::Types(&i.types), ctor, &json!({})).map_err(
-                            |e| anyhow!("constructor (give its arguments with --init): {e}"),
-                        )?
-                    }
+                    Some(ctor) => abi_json::encode_args(abi_json::Types::of(i), ctor, &json!({}))
+                        .map_err(|e| {
+                        anyhow!("constructor (give its arguments with --init): {e}")
+                    })?,
                     None => vec![],
                 },
                 (None, None) => vec![],
@@ -942,7 +941,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             let result = rec.as_ref().and_then(|x| {
                 if x.outcome == "success" {
                     abi_json::decode_all(
-                        abi_json::Types(&i.types),
+                        abi_json::Types::of(&i),
                         &returns,
                         &from_hex(&x.return_data).ok()?,
                     )
@@ -995,7 +994,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             let result = (r.outcome == "success")
                 .then(|| {
                     abi_json::decode_all(
-                        abi_json::Types(&i.types),
+                        abi_json::Types::of(&i),
                         &returns,
                         &from_hex(&r.return_data).ok()?,
                     )

@@ -91,17 +91,8 @@ pub fn load(path: &Path) -> Result<Vec<KeyEntry>> {
 /// what a link points to), synced, renamed over the old file, the directory synced.
 pub fn save(path: &Path, keys: &[KeyEntry]) -> Result<()> {
     use std::io::Write;
-    let err = |p: &Path, e: std::io::Error| Error::Keys(format!("{}: {e}", p.display()));
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| err(&dir, e))?;
+    let (dir, file_name) = dir_and_name(path)?;
     let body = serde_json::to_vec_pretty(keys).map_err(|e| Error::Keys(e.to_string()))?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "keys".into());
     #[allow(clippy::disallowed_methods)] // a unique temporary name, not a timestamp
     let nanos = std::time::SystemTime::UNIX_EPOCH
         .elapsed()
@@ -134,14 +125,13 @@ pub fn save(path: &Path, keys: &[KeyEntry]) -> Result<()> {
     Ok(())
 }
 
-/// Changes a key file under an exclusive lock (`.<file>.lock` beside it, held while
-/// `f` runs): loads it, lets `f` change the keys, saves them if `f` succeeded and
-/// changed them (a read-only or bind-mounted file that needs no change is not
-/// rewritten). Two
-/// processes adding keys at once both keep theirs (each read-modify-write of its own
-/// would otherwise save over the other's, losing a key that may already hold funds).
-pub fn update<R>(path: &Path, f: impl FnOnce(&mut Vec<KeyEntry>) -> Result<R>) -> Result<R> {
-    let err = |p: &Path, e: std::io::Error| Error::Keys(format!("{}: {e}", p.display()));
+/// An I/O error about `p` as a key-file error.
+fn err(p: &Path, e: std::io::Error) -> Error {
+    Error::Keys(format!("{}: {e}", p.display()))
+}
+
+/// The directory of a key file (created if missing) and the file's name.
+fn dir_and_name(path: &Path) -> Result<(std::path::PathBuf, String)> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -151,6 +141,17 @@ pub fn update<R>(path: &Path, f: impl FnOnce(&mut Vec<KeyEntry>) -> Result<R>) -
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "keys".into());
+    Ok((dir, file_name))
+}
+
+/// Changes a key file under an exclusive lock (`.<file>.lock` beside it, held while
+/// `f` runs): loads it, lets `f` change the keys, saves them if `f` succeeded and
+/// changed them (a file that needs no change is not rewritten, so a bind-mounted or
+/// read-only one works; its directory must take the lock file). Two
+/// processes adding keys at once both keep theirs (each read-modify-write of its own
+/// would otherwise save over the other's, losing a key that may already hold funds).
+pub fn update<R>(path: &Path, f: impl FnOnce(&mut Vec<KeyEntry>) -> Result<R>) -> Result<R> {
+    let (dir, file_name) = dir_and_name(path)?;
     let lock_path = dir.join(format!(".{file_name}.lock"));
     let lock = std::fs::OpenOptions::new()
         .create(true)

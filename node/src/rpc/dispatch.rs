@@ -16,7 +16,7 @@ use crate::metrics::{CounterVec, HistogramVec, LATENCY_BUCKETS, Metrics, Metrics
 /// this many finished answers wait in memory beside the response being built: a batch of
 /// large answers cannot hold them all at once (100 entries of 16 MiB each, say). Once the
 /// response is full, entries not yet started are answered -32006 without running.
-pub(crate) const BATCH_WINDOW: usize = 16;
+pub const BATCH_WINDOW: usize = 16;
 
 /// The `method` label of calls that never reached a method.
 const NO_METHOD: &str = "(invalid)";
@@ -110,7 +110,19 @@ impl Dispatcher {
                 loop {
                     while window.len() < BATCH_WINDOW {
                         let Some(e) = entries.next() else { break };
-                        window.push_back(if full { self.skip(e) } else { self.start(e) });
+                        // (past the deadline an entry is answered as timed out unstarted:
+                        // started, it could be admitted and then answered -32001)
+                        let skip = if full {
+                            Some(RpcError::response_too_large(self.max_response_bytes, false))
+                        } else if Instant::now() >= deadline {
+                            Some(RpcError::request_timeout(self.timeout.as_millis()))
+                        } else {
+                            None
+                        };
+                        window.push_back(match skip {
+                            Some(error) => self.answer_unstarted(e, error),
+                            None => self.start(e),
+                        });
                     }
                     let Some(p) = window.pop_front() else { break };
                     let Some(r) = self.finish(p, deadline).await else {
@@ -135,38 +147,45 @@ impl Dispatcher {
         }
     }
 
-    /// Answers an entry of a batch whose response is full without running it: a call
-    /// gets -32006 with `ran: false` (a notification nothing); an invalid entry its error.
-    fn skip(&self, entry: Entry) -> Pending {
-        match entry {
-            Err(response) => {
-                self.metrics.record(NO_METHOD, Err(error_code(&response)));
-                Pending::Done(Some(response))
-            }
-            Ok(request) => {
-                let error = RpcError::response_too_large(self.max_response_bytes, false);
-                let label = match self.registry.get(&request.method) {
-                    Some(_) => request.method.as_str(),
-                    None => UNKNOWN_METHOD,
-                };
-                self.metrics.record(label, Err(error.code));
-                Pending::Done(request.id.map(|id| Response::error(id, error)))
-            }
-        }
+    /// Answers a batch entry with `error` without running it (the response is full, or
+    /// the deadline passed); an invalid entry or unknown method gets its own error, a
+    /// notification nothing.
+    fn answer_unstarted(&self, entry: Entry, error: RpcError) -> Pending {
+        let request = match self.lookup(entry) {
+            Ok((request, _)) => request,
+            Err(done) => return done,
+        };
+        self.metrics.record(&request.method, Err(error.code));
+        Pending::Done(request.id.map(|id| Response::error(id, error)))
     }
 
-    fn start(&self, entry: Entry) -> Pending {
+    /// The entry's request and its method, or the answer to an invalid entry or unknown
+    /// method (recorded in the metrics).
+    fn lookup(
+        &self,
+        entry: Entry,
+    ) -> Result<(super::protocol::Request, &super::registry::Method), Pending> {
         let request = match entry {
             Ok(request) => request,
             Err(response) => {
                 self.metrics.record(NO_METHOD, Err(error_code(&response)));
-                return Pending::Done(Some(response));
+                return Err(Pending::Done(Some(response)));
             }
         };
         let Some(method) = self.registry.get(&request.method) else {
             let error = RpcError::method_not_found(&request.method);
             self.metrics.record(UNKNOWN_METHOD, Err(error.code));
-            return Pending::Done(request.id.map(|id| Response::error(id, error)));
+            return Err(Pending::Done(
+                request.id.map(|id| Response::error(id, error)),
+            ));
+        };
+        Ok((request, method))
+    }
+
+    fn start(&self, entry: Entry) -> Pending {
+        let (request, method) = match self.lookup(entry) {
+            Ok(found) => found,
+            Err(done) => return done,
         };
         let handler = method.handler.clone();
         let params = request.params;

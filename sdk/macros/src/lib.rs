@@ -939,13 +939,8 @@ mod tests {
         );
         let g: syn::DeriveInput = syn::parse_quote! { struct W<T> { t: T } };
         assert_eq!(type_line(&g), None);
-        // The lines parse as the VM's interface reads them.
-        let text = format!(
-            "{{\"kind\":\"interface\",\"version\":1,\"name\":\"C\"}}\n{}{}",
-            type_line(&s).unwrap(),
-            type_line(&e).unwrap()
-        );
-        assert!(text.contains("\"kind\":\"type\""));
+        // (that the VM's interface parser reads these lines is tested with a built
+        // contract: sdkcheck's derived types in contracts/artifacts)
     }
 
     /// `#[init]` and `#[topic]` are recognised with or without a path.

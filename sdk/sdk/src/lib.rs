@@ -46,12 +46,10 @@ mod rt;
 pub use supervm_abi::{Address, Decode, Encode, codec};
 pub use supervm_sdk_macros::{Decode, Encode, contract, contract_error, event, init};
 
-/// Revert code of an entry point whose call arguments did not decode.
-pub const BAD_INPUT: u32 = 0xFFFF_FFFF;
-/// Revert code of [`env::call_typed`] when the callee's return data did not decode.
-pub const BAD_RESULT: u32 = 0xFFFF_FFFE;
-/// Revert code when a value read from storage did not decode as the expected type.
-pub const BAD_STORAGE: u32 = 0xFFFF_FFFD;
+/// Revert codes the SDK reserves: an entry point's arguments that do not decode
+/// (`BAD_INPUT`), [`env::call_typed`]'s callee return data that does not decode
+/// (`BAD_RESULT`), a stored value that does not decode as its type (`BAD_STORAGE`).
+pub use supervm_abi::{BAD_INPUT, BAD_RESULT, BAD_STORAGE};
 
 /// An error an entry point can return as `Err(e)`: the call is reverted with
 /// [`code`](ContractError::code) and [`data`](ContractError::data).

@@ -249,11 +249,13 @@ impl CallResult {
         match self.outcome() {
             Outcome::Revert { code, data } => {
                 let name = match *code {
-                    0xFFFF_FFFF => {
+                    supervm_abi::BAD_INPUT => {
                         " BAD_INPUT: the arguments did not decode as the entry point's parameters (check each argument's type, e.g. 10u128 rather than 10)"
                     }
-                    0xFFFF_FFFE => " BAD_RESULT: a callee's return data did not decode",
-                    0xFFFF_FFFD => " BAD_STORAGE: a stored value did not decode as its type",
+                    supervm_abi::BAD_RESULT => " BAD_RESULT: a callee's return data did not decode",
+                    supervm_abi::BAD_STORAGE => {
+                        " BAD_STORAGE: a stored value did not decode as its type"
+                    }
                     _ => "",
                 };
                 format!("revert with code {code}{name} (data {} bytes)", data.len())

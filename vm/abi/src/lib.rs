@@ -35,6 +35,14 @@ pub const INTERFACE_VERSION: u32 = 1;
 /// Name of the optional constructor export, run once at deploy and never callable after.
 pub const CONSTRUCTOR_EXPORT: &str = "__init";
 
+/// Revert code of an SDK entry point whose call arguments did not decode (reserved:
+/// `#[contract_error]` codes stay below [`BAD_STORAGE`]).
+pub const BAD_INPUT: u32 = 0xFFFF_FFFF;
+/// Revert code of the SDK's typed calls when the callee's return data did not decode.
+pub const BAD_RESULT: u32 = 0xFFFF_FFFE;
+/// Revert code when a value the SDK read from storage did not decode as its type.
+pub const BAD_STORAGE: u32 = 0xFFFF_FFFD;
+
 /// The highest gas limit a node accepts in a transaction (the test harness refuses
 /// more too, so a test never passes with a limit no node would take).
 pub const MAX_TX_GAS_LIMIT: u64 = 1_000_000_000;

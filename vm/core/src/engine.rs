@@ -320,7 +320,8 @@ impl VmInner {
     }
 
     /// The compiled module for `code` (whose hash is `hash`): from memory, then disk,
-    /// then by compiling. `code` must have passed validation once (at upload).
+    /// then by validating, instrumenting and compiling it (a `CodeError` if it does not
+    /// validate).
     pub(crate) fn load(&self, hash: &[u8; 32], code: &[u8]) -> Result<Arc<LoadedModule>> {
         if let Some(m) = self.load_compiled(hash)? {
             return Ok(m);
@@ -504,7 +505,7 @@ impl VmInner {
             f.write_all(bytes).ok()?;
             f.sync_all().ok()
         };
-        let sum_tmp = tmp.with_extension(format!("sum-{}-{n}.tmp", std::process::id()));
+        let sum_tmp = path.with_extension(format!("sum-{}-{n}.tmp", std::process::id()));
         // The digest first, the module last: a module under its final name always has a
         // digest written before it (a race of two writers can pair one's digest with
         // the other's module; the check then finds the mismatch and compiles again).
@@ -516,6 +517,8 @@ impl VmInner {
         if written.is_none() || std::fs::rename(&tmp, &path).is_err() {
             let _ = std::fs::remove_file(&tmp);
             let _ = std::fs::remove_file(&sum_tmp);
+            // (a digest renamed into place without its module: nothing else deletes it)
+            let _ = std::fs::remove_file(Self::sum_path(&path));
         } else {
             // (this VM's own compile, just written: no need to check it)
             self.checked_files.lock().insert(*hash);

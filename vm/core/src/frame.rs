@@ -356,8 +356,7 @@ pub(crate) fn load_contract(vm: &VmInner, tx: &mut TxCtx, addr: &Address) -> Res
     let rec = ContractRecord::decode(rec)
         .ok_or_else(|| Error::Engine("corrupt contract record".into()))?;
     // From memory or the disk cache without reading the code: a stored record names
-    // stored code (deploy and `upgrade` check it, in recorded reads), which compiled
-    // when it was stored.
+    // stored code (deploy and `upgrade` check it, in recorded reads).
     if let Some(m) = vm.load_compiled(&rec.code_hash)? {
         return Ok(Loaded::Module(m));
     }

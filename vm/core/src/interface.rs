@@ -225,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn types_are_kept_once_and_must_agree() {
+    fn types_are_kept_once_and_conflicts_are_ambiguous() {
         let header = r#"{"kind":"interface","version":1,"name":"C"}"#;
         let order = r#"{"kind":"type","name":"Order","fields":[{"name":"amount","type":"u128"}]}"#;
         let action = r#"{"kind":"type","name":"Action","variants":[{"name":"Stop","fields":[]},{"name":"Move","fields":[{"name":"0","type":"u64"}]}]}"#;
