@@ -469,14 +469,7 @@ fn floats_are_deterministic_nan_is_canonical() {
 
 #[test]
 fn disk_module_cache_survives_a_restart_and_changes_nothing() {
-    let dir = std::env::temp_dir().join(format!("supervm-cache-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let cfg = VmConfig {
-        module_cache_dir: Some(dir.clone()),
-        ..Default::default()
-    };
-    let mut c = Chain::new();
-    c.vm = Vm::new(cfg.clone()).unwrap();
+    let (mut c, dir, cfg) = chain_with_disk_cache("cache-test");
     let addr = c.deploy_ok(counter());
     c.call(addr, "inc", vec![], GAS);
     let first = c.call(addr, "inc", vec![], GAS);
@@ -585,6 +578,20 @@ fn disk_module_cache_survives_a_restart_and_changes_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A chain whose VM keeps its module cache in a fresh directory (`supervm-<name>-<pid>`
+/// under the temporary directory, emptied first); the directory and the VM's config.
+fn chain_with_disk_cache(name: &str) -> (Chain, std::path::PathBuf, VmConfig) {
+    let dir = std::env::temp_dir().join(format!("supervm-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = VmConfig {
+        module_cache_dir: Some(dir.clone()),
+        ..Default::default()
+    };
+    let mut c = Chain::new();
+    c.vm = Vm::new(cfg.clone()).unwrap();
+    (c, dir, cfg)
+}
+
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -595,14 +602,7 @@ fn hex_of(bytes: &[u8]) -> String {
 /// Upload compiles (into the cache), so stored code has compiled once.
 #[test]
 fn upload_compiles_the_code_it_stores() {
-    let dir = std::env::temp_dir().join(format!("supervm-upload-compiles-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut c = Chain::new();
-    c.vm = Vm::new(VmConfig {
-        module_cache_dir: Some(dir.clone()),
-        ..Default::default()
-    })
-    .unwrap();
+    let (mut c, dir, _) = chain_with_disk_cache("upload-compiles");
     let code = tagged("uploaded");
     let up = c.run(Payload::Upload { code: code.clone() }, GAS * 10);
     assert!(up.outcome.is_success(), "{:?}", up.outcome);
@@ -648,14 +648,7 @@ fn a_module_on_disk_loads_without_reading_its_code() {
             self.inner.next_key(prefix, after)
         }
     }
-    let dir = std::env::temp_dir().join(format!("supervm-no-code-read-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let cfg = VmConfig {
-        module_cache_dir: Some(dir.clone()),
-        ..Default::default()
-    };
-    let mut c = Chain::new();
-    c.vm = Vm::new(cfg.clone()).unwrap();
+    let (mut c, dir, cfg) = chain_with_disk_cache("no-code-read");
     let addr = c.deploy_ok(tagged("on disk"));
     let call = supervm_vm::Transaction {
         sender: c.sender,
