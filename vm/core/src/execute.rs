@@ -105,7 +105,7 @@ pub fn intrinsic_gas(tx: &Transaction) -> u64 {
 pub fn intrinsic_gas_of(size: PayloadSize) -> u64 {
     gas::TX_BASE
         + match size {
-            PayloadSize::Upload { code } => gas::PER_CODE_BYTE * code as u64,
+            PayloadSize::Upload { code } => gas::UPLOAD_BASE + gas::PER_CODE_BYTE * code as u64,
             PayloadSize::Deploy { code, init_args } => {
                 gas::DEPLOY_BASE
                     + gas::PER_CODE_BYTE * code as u64

@@ -10,6 +10,10 @@ pub const PER_ARG_BYTE: u64 = 4;
 pub const PER_CODE_BYTE: u64 = 50;
 /// Creating a contract record.
 pub const DEPLOY_BASE: u64 = 20_000;
+/// An upload, whatever the code's size: it compiles the code (on a thread of its own),
+/// writes the module to the disk cache (synced) and takes a memory-cache slot, as a
+/// deploy with code does, so an upload is no cheaper a way to make a node compile.
+pub const UPLOAD_BASE: u64 = 20_000;
 /// Each cross-contract call (`call`, `try_call`), charged to the caller before the
 /// callee's frame starts. A transaction's own first frame is covered by [`TX_BASE`].
 pub const CALL_FRAME: u64 = 1_000;

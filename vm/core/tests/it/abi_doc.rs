@@ -98,6 +98,7 @@ fn abi_header_states_the_codes_constants() {
         ),
         format!("{} per code byte uploaded", n(gas::PER_CODE_BYTE)),
         format!("{} per contract created", n(gas::DEPLOY_BASE)),
+        format!("{} per upload", n(gas::UPLOAD_BASE)),
         format!("{} per cross-contract call frame", n(gas::CALL_FRAME)),
         format!("{} per 64 KiB page", n(gas::MEMORY_PAGE)),
         format!("({} units;", n(u64::from(Limits::default().stack_budget))),

@@ -359,6 +359,12 @@ fn code_is_stored_once_and_deployable_by_hash_and_upgradable_by_itself() {
     );
     let up = c.run(Payload::Upload { code: v2.clone() }, GAS * 10);
     assert!(up.outcome.is_success());
+    // An upload pays its base (it compiles) and its bytes, and nothing else.
+    use supervm_vm::gas;
+    assert_eq!(
+        up.gas_used,
+        gas::TX_BASE + gas::UPLOAD_BASE + gas::PER_CODE_BYTE * v2.len() as u64
+    );
     let v2_hash = up.code_hash.unwrap();
     assert_eq!(v2_hash, supervm_vm::code_hash(&v2));
     assert!(
