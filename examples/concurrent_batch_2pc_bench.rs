@@ -33,6 +33,10 @@
 //! same cores; `commit_with_history_vs_raw` divides it by the raw median (raw passes run
 //! alone): a lower bound, biased against the store.
 //!
+//! `seq_pipeline_tx_per_s` is the same pipeline (fresh store, same transfers, same
+//! durability) run once more with the sequential schedule right after the measured
+//! run: the same-run baseline of the end-to-end figure.
+//!
 //! `cpu_seconds` is the CPU time the whole process used during the pipelined run (every
 //! thread: workers, committer, RocksDB's background threads), and `cores_busy` that
 //! divided by the run's wall time: how many cores it kept busy on average (2.0 is both
@@ -59,6 +63,20 @@ use supervm_vm::{Payload, StateView, Transaction, WriteSet};
 const TX_KIND: &str = "VM token-transfer calls: no signature verified, no nonce or fee \
     charged, each transaction's stored body a 32-byte receipt hash (node_load measures \
     signed transactions end to end)";
+
+/// What one pipelined run measured.
+struct Pipelined {
+    secs: f64,
+    cpu_secs: f64,
+    exec_time: Duration,
+    stage_time: Duration,
+    lat: Vec<Duration>,
+    commit_busy: Duration,
+    committed: usize,
+    cross: usize,
+    reexec: u64,
+    block_groups: Vec<WriteSet>,
+}
 
 #[allow(clippy::disallowed_methods)] // a benchmark times things
 fn main() {
@@ -147,13 +165,6 @@ fn main() {
     }
     let seq_secs = t.elapsed().as_secs_f64();
 
-    // The store, with the funded state as block 0.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open_store(dir.path(), shards, durability);
-    let mut staging = Staging::new(store.clone());
-    supervm_benches::storage::commit_genesis(&store, &mut staging, &w.state);
-
-    // The measured run: execute, stage, commit (on a commit thread).
     let schedule = match args
         .iter()
         .position(|a| a == "--schedule")
@@ -164,127 +175,163 @@ fn main() {
         Some(Some(s)) if s == "sequential" => supervm_parallel::Schedule::Sequential,
         Some(other) => panic!("--schedule adaptive|sequential, got {other:?}"),
     };
-    let exec = ParallelExecutor::new(w.vm.clone(), threads).with_schedule(schedule);
-    let (send, recv) = mpsc::sync_channel::<supervm_store::CommitBatch>(1);
-    let committer = {
-        let store = store.clone();
-        std::thread::spawn(move || {
-            let mut lat = Vec::new();
-            let mut busy = Duration::ZERO;
-            for b in recv {
-                let t = Instant::now();
-                store.commit(b).expect("commit");
-                let l = t.elapsed();
-                busy += l;
-                lat.push(l);
+    // The measured run: execute, stage, commit (on a commit thread), into a fresh store
+    // with the funded state as block 0. Run with the chosen schedule, then once more
+    // with the sequential one as the same-run baseline of the end-to-end figure.
+    let pipeline = |schedule: supervm_parallel::Schedule| -> Pipelined {
+        // The store, with the funded state as block 0.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open_store(dir.path(), shards, durability);
+        let mut staging = Staging::new(store.clone());
+        supervm_benches::storage::commit_genesis(&store, &mut staging, &w.state);
+
+        let exec = ParallelExecutor::new(w.vm.clone(), threads).with_schedule(schedule);
+        let (send, recv) = mpsc::sync_channel::<supervm_store::CommitBatch>(1);
+        let committer = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut lat = Vec::new();
+                let mut busy = Duration::ZERO;
+                for b in recv {
+                    let t = Instant::now();
+                    store.commit(b).expect("commit");
+                    let l = t.elapsed();
+                    busy += l;
+                    lat.push(l);
+                }
+                (lat, busy)
+            })
+        };
+        let cpu_start = supervm_benches::process_cpu_seconds();
+        let start = Instant::now();
+        let (mut exec_time, mut stage_time) = (Duration::ZERO, Duration::ZERO);
+        let (mut committed, mut cross, mut reexec) = (0usize, 0usize, 0u64);
+        let mut block_groups: Vec<WriteSet> = Vec::new();
+        for (bi, chunk) in txs.chunks(block_txs).enumerate() {
+            let mut env = w.block;
+            env.height = staging.next_height();
+            let te = Instant::now();
+            let out = exec
+                .execute_block(&staging.view(), &env, chunk)
+                .expect("execute block");
+            exec_time += te.elapsed();
+            reexec += out.stats.reexecutions;
+            // Receipts to history rows, on the executor's workers (each receipt consumed:
+            // its events move into the rows, the rest is dropped there).
+            let height = env.height;
+            let rows: Vec<(TxEntry, Vec<StoredEvent>, bool, bool)> = exec.install(|| {
+                use rayon::prelude::*;
+                out.receipts
+                    .into_par_iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        let ok = r.outcome.is_success();
+                        let mut s = r.write_set.keys().map(|k| shard_of(k, shards));
+                        let first = s.next();
+                        let is_cross = ok && s.any(|x| Some(x) != first);
+                        let entry = TxEntry {
+                            hash: *blake3::hash(
+                                &[&height.to_le_bytes()[..], &(i as u32).to_le_bytes()].concat(),
+                            )
+                            .as_bytes(),
+                            body: r.hash().to_vec(),
+                        };
+                        let events = r
+                            .events
+                            .into_iter()
+                            .enumerate()
+                            .map(|(ei, e)| StoredEvent {
+                                height,
+                                tx_index: i as u32,
+                                event_index: ei as u32,
+                                contract: e.contract,
+                                topics: e.topics,
+                                data: e.data,
+                            })
+                            .collect();
+                        (entry, events, ok, is_cross)
+                    })
+                    .collect()
+            });
+            let mut entries = Vec::with_capacity(rows.len());
+            let mut events = Vec::new();
+            for (entry, evs, ok, is_cross) in rows {
+                committed += usize::from(ok);
+                cross += usize::from(is_cross);
+                entries.push(entry);
+                events.extend(evs);
             }
-            (lat, busy)
-        })
-    };
-    let cpu_start = supervm_benches::process_cpu_seconds();
-    let start = Instant::now();
-    let (mut exec_time, mut stage_time) = (Duration::ZERO, Duration::ZERO);
-    let (mut committed, mut cross, mut reexec) = (0usize, 0usize, 0u64);
-    let mut block_groups: Vec<WriteSet> = Vec::new();
-    for (bi, chunk) in txs.chunks(block_txs).enumerate() {
-        let mut env = w.block;
-        env.height = staging.next_height();
-        let te = Instant::now();
-        let out = exec
-            .execute_block(&staging.view(), &env, chunk)
-            .expect("execute block");
-        exec_time += te.elapsed();
-        reexec += out.stats.reexecutions;
-        // Receipts to history rows, on the executor's workers (each receipt consumed:
-        // its events move into the rows, the rest is dropped there).
-        let height = env.height;
-        let rows: Vec<(TxEntry, Vec<StoredEvent>, bool, bool)> = exec.install(|| {
-            use rayon::prelude::*;
-            out.receipts
-                .into_par_iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let ok = r.outcome.is_success();
-                    let mut s = r.write_set.keys().map(|k| shard_of(k, shards));
-                    let first = s.next();
-                    let is_cross = ok && s.any(|x| Some(x) != first);
-                    let entry = TxEntry {
-                        hash: *blake3::hash(
-                            &[&height.to_le_bytes()[..], &(i as u32).to_le_bytes()].concat(),
-                        )
-                        .as_bytes(),
-                        body: r.hash().to_vec(),
-                    };
-                    let events = r
-                        .events
-                        .into_iter()
-                        .enumerate()
-                        .map(|(ei, e)| StoredEvent {
-                            height,
-                            tx_index: i as u32,
-                            event_index: ei as u32,
-                            contract: e.contract,
-                            topics: e.topics,
-                            data: e.data,
-                        })
-                        .collect();
-                    (entry, events, ok, is_cross)
-                })
-                .collect()
-        });
-        let mut entries = Vec::with_capacity(rows.len());
-        let mut events = Vec::new();
-        for (entry, evs, ok, is_cross) in rows {
-            committed += usize::from(ok);
-            cross += usize::from(is_cross);
-            entries.push(entry);
-            events.extend(evs);
+            let ts = Instant::now();
+            // (on the executor's workers, as the node does: see ParallelExecutor::install)
+            exec.install(|| {
+                staging
+                    .stage_block(&out.writes, |root| BlockRecord {
+                        height,
+                        hash: *blake3::hash(&root).as_bytes(),
+                        state_root: root,
+                        header: vec![],
+                        txs: entries,
+                        events,
+                    })
+                    .expect("stage")
+            });
+            stage_time += ts.elapsed();
+            block_groups.push(out.writes);
+            if (bi + 1) % batch_blocks == 0 {
+                send.send(staging.seal().expect("sealed"))
+                    .expect("committer alive");
+            }
         }
-        let ts = Instant::now();
-        // (on the executor's workers, as the node does: see ParallelExecutor::install)
-        exec.install(|| {
-            staging
-                .stage_block(&out.writes, |root| BlockRecord {
-                    height,
-                    hash: *blake3::hash(&root).as_bytes(),
-                    state_root: root,
-                    header: vec![],
-                    txs: entries,
-                    events,
-                })
-                .expect("stage")
-        });
-        stage_time += ts.elapsed();
-        block_groups.push(out.writes);
-        if (bi + 1) % batch_blocks == 0 {
-            send.send(staging.seal().expect("sealed"))
-                .expect("committer alive");
+        if let Some(b) = staging.seal() {
+            send.send(b).expect("committer alive");
         }
-    }
-    if let Some(b) = staging.seal() {
-        send.send(b).expect("committer alive");
-    }
-    drop(send);
-    let (lat, commit_busy) = committer.join().expect("committer");
-    let secs = start.elapsed().as_secs_f64();
-    let cpu_secs = supervm_benches::process_cpu_seconds() - cpu_start;
-    assert_eq!(
-        store.head().blocks as usize,
-        txs.len().div_ceil(block_txs) + 1
-    );
-    // The parallel result must equal the sequential one.
-    assert_eq!(
-        committed, seq_ok,
-        "committed transfers differ from sequential"
-    );
-    for (k, v) in seq_state.iter() {
+        drop(send);
+        let (lat, commit_busy) = committer.join().expect("committer");
+        let secs = start.elapsed().as_secs_f64();
+        let cpu_secs = supervm_benches::process_cpu_seconds() - cpu_start;
         assert_eq!(
-            store.get(k).expect("read").as_ref(),
-            Some(v),
-            "state differs from sequential"
+            store.head().blocks as usize,
+            txs.len().div_ceil(block_txs) + 1
         );
-    }
-    drop(staging);
+        // The parallel result must equal the sequential one.
+        assert_eq!(
+            committed, seq_ok,
+            "committed transfers differ from sequential"
+        );
+        for (k, v) in seq_state.iter() {
+            assert_eq!(
+                store.get(k).expect("read").as_ref(),
+                Some(v),
+                "state differs from sequential"
+            );
+        }
+        drop(staging);
+        Pipelined {
+            secs,
+            cpu_secs,
+            exec_time,
+            stage_time,
+            lat,
+            commit_busy,
+            committed,
+            cross,
+            reexec,
+            block_groups,
+        }
+    };
+    let Pipelined {
+        secs,
+        cpu_secs,
+        exec_time,
+        stage_time,
+        lat,
+        commit_busy,
+        committed,
+        cross,
+        reexec,
+        block_groups,
+    } = pipeline(schedule);
+    let seq_pipeline = pipeline(supervm_parallel::Schedule::Sequential);
 
     // Baseline 2: raw single-instance RocksDB against the 2PC commit path alone, on the
     // same keys grouped the same way, timed around the writes and `Store::commit`
@@ -331,6 +378,7 @@ fn main() {
     let state_only = Duration::from_secs_f64(supervm_benches::median(two_pc_runs));
     let state_only_tx_per_s = committed as f64 / state_only.as_secs_f64();
     let tx_per_s = committed as f64 / secs;
+    let seq_pipeline_tx_per_s = seq_pipeline.committed as f64 / seq_pipeline.secs;
     let raw_tx_per_s = committed as f64 / raw.as_secs_f64();
     let commit_tx_per_s = committed as f64 / commit_busy.as_secs_f64();
     let report = serde_json::json!({
@@ -345,6 +393,8 @@ fn main() {
         "commit_with_history_vs_raw": commit_tx_per_s / raw_tx_per_s,
         "commit_vs_raw_per_pass": pass_ratios, "repeat": repeat,
         "seq_exec_in_memory_tx_per_s": seq_ok as f64 / seq_secs,
+        "seq_pipeline_tx_per_s": seq_pipeline_tx_per_s,
+        "seq_pipeline_cpu_seconds": seq_pipeline.cpu_secs,
         // (acknowledged batches survive power loss only with fsync; without it they
         // survive a process crash, and without the WAL not even that)
         "durable": durability == Durability::Fsync,
@@ -403,6 +453,10 @@ fn main() {
         println!(
             "  sequential execution in memory:    {:>10.0} tx/s",
             seq_ok as f64 / seq_secs
+        );
+        println!(
+            "  the same pipeline, sequential schedule: {seq_pipeline_tx_per_s:>10.0} tx/s ({:.2} s of CPU; run after the measured one)",
+            seq_pipeline.cpu_secs
         );
     }
     println!("{report}");
