@@ -16,33 +16,27 @@ use supervm_vm::interface::{Field, Function, Interface, TypeDef};
 /// The struct and enum types an interface describes (`Interface::types`), by which
 /// values of those types are encoded and decoded, and the names it left ambiguous.
 #[derive(Clone, Copy)]
-pub struct Types<'a> {
-    defs: &'a [TypeDef],
-    ambiguous: &'a [String],
-}
+pub struct Types<'a>(Option<&'a Interface>);
 
 impl<'a> Types<'a> {
     /// No described types (builtin types only).
-    pub const NONE: Types<'static> = Types {
-        defs: &[],
-        ambiguous: &[],
-    };
+    pub const NONE: Types<'static> = Types(None);
 
     /// The types `i` describes.
     pub fn of(i: &'a Interface) -> Self {
-        Types {
-            defs: &i.types,
-            ambiguous: &i.ambiguous_types,
-        }
+        Types(Some(i))
     }
 
     fn get(&self, name: &str) -> Option<&'a TypeDef> {
-        self.defs.iter().find(|t| t.name == name)
+        self.0?.type_def(name)
     }
 
     /// The error for a type that is neither builtin nor described.
     fn unsupported(&self, name: &str) -> String {
-        if self.ambiguous.iter().any(|a| a == name) {
+        if self
+            .0
+            .is_some_and(|i| i.ambiguous_types.iter().any(|a| a == name))
+        {
             format!(
                 "ambiguous type {name}: the contract describes two different types of that name"
             )

@@ -106,7 +106,6 @@ impl Dispatcher {
                 let mut window = std::collections::VecDeque::with_capacity(BATCH_WINDOW);
                 let mut full = false;
                 let mut body = b"[".to_vec();
-                let mut any = false;
                 loop {
                     while window.len() < BATCH_WINDOW {
                         let Some(e) = entries.next() else { break };
@@ -135,14 +134,14 @@ impl Dispatcher {
                         bytes = encode(&Response::error(r.id, error));
                         full = true;
                     }
-                    if any {
+                    // (an answer is there once the body holds more than its `[`)
+                    if body.len() > 1 {
                         body.push(b',');
                     }
                     body.extend_from_slice(&bytes);
-                    any = true;
                 }
                 body.push(b']');
-                any.then_some(body)
+                (body.len() > 2).then_some(body)
             }
         }
     }

@@ -972,7 +972,7 @@ mod tests {
         assert!(!out.contains("r#type\\\""), "{out}");
         let item: ItemImpl = syn::parse_quote! {
             impl r#C {
-                pub fn f() -> Result<r#Ok, r#E> { todo!() }
+                pub fn f() -> Result<r#Ok, r#E> { Err(r#E::Failed) }
             }
         };
         let out = expand_contract(item).unwrap().to_string();

@@ -372,7 +372,7 @@ pub(crate) fn load_contract(vm: &VmInner, tx: &mut TxCtx, addr: &Address) -> Res
             None => return Ok(Loaded::MissingCode),
         },
     };
-    match vm.load(&rec.code_hash, &code) {
+    match vm.compile_and_link(&rec.code_hash, &code) {
         Ok(m) => Ok(Loaded::Module(m)),
         Err(Error::Code(e)) => Ok(Loaded::Rejected(e.to_string())),
         Err(e) => Err(e),

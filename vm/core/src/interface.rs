@@ -135,6 +135,8 @@ impl Interface {
     pub fn parse(text: &str) -> Result<Interface, String> {
         let mut i = Interface::default();
         let mut seen_header = false;
+        // Types by name; `None` once two lines describe a name differently.
+        let mut types = std::collections::BTreeMap::<String, Option<TypeDef>>::new();
         for (n, line) in text
             .lines()
             .enumerate()
@@ -159,27 +161,32 @@ impl Interface {
                 // (both derives describe the type, and a type used by several crates'
                 // code may be described more than once: the same line is kept once; two
                 // types of one name are an ambiguity for tools, never invalid code)
-                Line::Type(t) => match i.types.iter().find(|d| d.name == t.name) {
-                    Some(d) if *d == t => {}
-                    Some(_) => {
-                        if !i.ambiguous_types.contains(&t.name) {
-                            i.ambiguous_types.push(t.name.clone());
+                Line::Type(t) => match types.get_mut(&t.name) {
+                    Some(seen) => {
+                        if seen.as_ref() != Some(&t) {
+                            *seen = None;
                         }
                     }
-                    None => i.types.push(t),
+                    None => {
+                        types.insert(t.name.clone(), Some(t));
+                    }
                 },
                 Line::Unknown => {}
             }
         }
-        i.types.retain(|t| !i.ambiguous_types.contains(&t.name));
-        i.ambiguous_types.sort();
+        // (sorted by name, as the map is)
+        for (name, t) in types {
+            match t {
+                Some(t) => i.types.push(t),
+                None => i.ambiguous_types.push(name),
+            }
+        }
         if !seen_header {
             return Err("no {\"kind\":\"interface\"} line".into());
         }
         i.functions.sort_by(|a, b| a.name.cmp(&b.name));
         i.events.sort_by(|a, b| a.name.cmp(&b.name));
         i.errors.sort_by(|a, b| a.name.cmp(&b.name));
-        i.types.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(i)
     }
 
