@@ -44,6 +44,9 @@ pub(crate) struct LoadedModule {
     /// The dirty-chunk mask global and the log2 of its chunk size (`instrument.rs`).
     pub(crate) dirty: ModuleExport,
     pub(crate) dirty_shift: u32,
+    /// Initial pages of the memory: every instance a frame starts with has exactly
+    /// these (a recycled one that grew is dropped instead).
+    pub(crate) memory_pages: u64,
     /// Idle instances, reset to their freshly instantiated state.
     pub(crate) warm: WarmPool,
     /// The VM's compile count when this module's disk-cache file was last marked used.
@@ -394,6 +397,7 @@ impl VmInner {
             globals,
             dirty: export(crate::instrument::DIRTY_EXPORT)?,
             dirty_shift: crate::instrument::dirty_shift(shape.memory_pages),
+            memory_pages: shape.memory_pages,
             warm: WarmPool::new(self.warm_total.clone()),
             pre,
             touched: AtomicU64::new(self.compiles.load(Ordering::Relaxed)),

@@ -133,6 +133,19 @@ fn run_frame_here(
     export: &str,
     gas: u64,
 ) -> (FrameResult, TxCtx) {
+    // The memory the frame starts with is charged first (pages past the first, at
+    // `MEMORY_PAGE` each); a frame whose gas does not cover it ends out of gas before an
+    // instance is taken or made, so a caller cannot buy an instantiation (or spend a
+    // recycled instance) for less than its memory's price.
+    let memory_gas = gas::MEMORY_PAGE * module.memory_pages.saturating_sub(1);
+    if memory_gas > gas {
+        let r = FrameResult {
+            outcome: FrameOutcome::OutOfGas,
+            gas_used: gas,
+            return_data: Vec::new(),
+        };
+        return (r, tx);
+    }
     let mut outcome = FrameOutcome::Success;
     let mut w = match module.warm.take() {
         Some(mut w) => {
@@ -145,9 +158,11 @@ fn run_frame_here(
             Ok(w) => w,
             Err((e, mut store)) => {
                 let tx = store.data_mut().tx.take().expect("transaction context");
+                // (the memory was paid for: a validated module's instantiation traps
+                // only where validation could not see it, and then not for free)
                 let r = FrameResult {
                     outcome: classify(e, false),
-                    gas_used: 0,
+                    gas_used: memory_gas,
                     return_data: Vec::new(),
                 };
                 return (r, tx);
@@ -161,7 +176,10 @@ fn run_frame_here(
             .map_or(0, |m| (m.data_size(&w.store) / 65536) as u64)
     };
     let pages_at_start = pages(&w);
-    let memory_gas = gas::MEMORY_PAGE * pages_at_start.saturating_sub(1);
+    debug_assert_eq!(
+        pages_at_start, module.memory_pages,
+        "instances start at the initial memory"
+    );
     // The most pages this frame's gas pays for (see `FrameLimits`).
     let affordable =
         pages_at_start.saturating_add(gas.saturating_sub(memory_gas) / gas::MEMORY_PAGE);
@@ -170,22 +188,18 @@ fn run_frame_here(
     w.store
         .set_fuel(gas.saturating_sub(memory_gas) + FUEL_RESERVE)
         .expect("fuel metering is enabled");
-    if memory_gas > gas {
-        outcome = FrameOutcome::OutOfGas;
-    } else {
-        match w.call_entry(module, export) {
-            Some(Ok(())) => {}
-            Some(Err(e)) => {
-                let depth = w
-                    .globals
-                    .last()
-                    .and_then(|g| g.get(&mut w.store).i32())
-                    .unwrap_or(0);
-                let exhausted = depth as u32 > vm.config.limits.stack_budget;
-                outcome = classify(e, exhausted);
-            }
-            None => outcome = FrameOutcome::Trap(format!("entry point {export} not found")),
+    match w.call_entry(module, export) {
+        Some(Ok(())) => {}
+        Some(Err(e)) => {
+            let depth = w
+                .globals
+                .last()
+                .and_then(|g| g.get(&mut w.store).i32())
+                .unwrap_or(0);
+            let exhausted = depth as u32 > vm.config.limits.stack_budget;
+            outcome = classify(e, exhausted);
         }
+        None => outcome = FrameOutcome::Trap(format!("entry point {export} not found")),
     }
     w.store.data_mut().limits.affordable = usize::MAX;
     let fuel_left = w.store.get_fuel().unwrap_or(0);

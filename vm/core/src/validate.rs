@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 
 use supervm_abi::{ABI_VERSION, ABI_VERSION_SECTION, HOST_FNS, IMPORT_MODULE, INTERFACE_SECTION};
 use wasmparser::{
-    ExternalKind, FuncValidatorAllocations, Parser, Payload, TypeRef, ValType, Validator,
-    WasmFeatures,
+    ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FuncValidatorAllocations,
+    Operator, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures,
 };
 
 use crate::config::{FRAME_OVERHEAD, Limits};
@@ -138,7 +138,34 @@ fn precheck_types(
 /// disk cache are loaded without validating again, so it is part of the cache
 /// directory's name (with the ABI version, the host functions' signatures and the
 /// limits): a node never runs cached code that a node with a cold cache would reject.
-pub const VALIDATION_VERSION: u32 = 1;
+pub const VALIDATION_VERSION: u32 = 2;
+
+/// Checks that an active segment of `len` items at `offset` (a constant: contracts
+/// import no globals) lies within the `size` items its memory or table starts with.
+/// Instantiation would otherwise trap on every call, after copying the segments before
+/// it: work no gas pays for, since the frame never starts.
+fn in_bounds(kind: &str, offset: &ConstExpr<'_>, len: u64, size: u64) -> Result<(), CodeError> {
+    let mut ops = offset.get_operators_reader();
+    let start = match ops.read() {
+        Ok(Operator::I32Const { value }) => u64::from(value as u32),
+        _ => {
+            return Err(CodeError::Invalid(format!(
+                "an active {kind} segment's offset is not an i32.const"
+            )));
+        }
+    };
+    if start + len > size {
+        return Err(CodeError::Invalid(format!(
+            "an active {kind} segment ({len} at offset {start}) lies outside the initial {} ({size})",
+            if kind == "data" {
+                "memory bytes"
+            } else {
+                "table elements"
+            }
+        )));
+    }
+    Ok(())
+}
 
 /// Validates `code` against `limits` and the VM's policy.
 pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
@@ -153,6 +180,7 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
     let mut types: Vec<(Vec<ValType>, Vec<ValType>)> = Vec::new();
     let mut func_types: Vec<u32> = Vec::new(); // type index of every function, imports first
     let mut memories = 0u32;
+    let mut table_elements = 0u64;
     let mut memory_exported = false;
     let mut abi_version: Option<u32> = None;
     let mut total_ops: u64 = 0;
@@ -262,6 +290,7 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                 )?;
                 for t in r.clone() {
                     let t = t.map_err(invalid)?;
+                    table_elements = t.ty.initial;
                     let max = t.ty.maximum.unwrap_or(u64::MAX);
                     check(
                         "table elements",
@@ -334,6 +363,16 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                     r.count() as u64,
                     limits.max_element_segments as u64,
                 )?;
+                for e in r.clone() {
+                    let e = e.map_err(invalid)?;
+                    if let ElementKind::Active { offset_expr, .. } = e.kind {
+                        let n = match &e.items {
+                            ElementItems::Functions(f) => f.count(),
+                            ElementItems::Expressions(_, x) => x.count(),
+                        };
+                        in_bounds("element", &offset_expr, n as u64, table_elements)?;
+                    }
+                }
             }
             Payload::DataSection(r) => {
                 check(
@@ -342,6 +381,13 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                     r.count() as u64,
                     limits.max_data_segments as u64,
                 )?;
+                for d in r.clone() {
+                    let d = d.map_err(invalid)?;
+                    if let DataKind::Active { offset_expr, .. } = d.kind {
+                        let bytes = info.memory_pages.saturating_mul(65536);
+                        in_bounds("data", &offset_expr, d.data.len() as u64, bytes)?;
+                    }
+                }
             }
             Payload::CodeSectionEntry(body) => {
                 let size = body.range().len();

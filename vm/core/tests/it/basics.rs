@@ -980,3 +980,81 @@ fn foreign_rejection_text_is_shown_but_not_committed() {
     };
     assert_eq!(trap("one wording"), trap("another"));
 }
+
+/// Active segments must lie within the memory and table a module starts with: one
+/// outside would trap every instantiation after copying the segments before it, work
+/// no call pays for. Such code is refused at upload, as is an offset that is not a
+/// constant; segments ending exactly at the edge are fine.
+#[test]
+fn segments_outside_the_initial_memory_or_table_are_refused() {
+    let mut c = Chain::new();
+    for (body, needle) in [
+        (
+            r#"(memory (export "memory") 1)
+            (data (i32.const 65536) "x")
+            (func (export "f"))"#,
+            "data segment (1 at offset 65536) lies outside the initial memory bytes (65536)",
+        ),
+        (
+            r#"(memory (export "memory") 1)
+            (data (i32.const -1) "x")
+            (func (export "f"))"#,
+            "at offset 4294967295",
+        ),
+        (
+            r#"(memory (export "memory") 1)
+            (table 1 1 funcref)
+            (func $g)
+            (elem (i32.const 1) $g)
+            (func (export "f"))"#,
+            "element segment (1 at offset 1) lies outside the initial table elements (1)",
+        ),
+    ] {
+        let r = c.run(
+            Payload::Upload {
+                code: contract(&[], body),
+            },
+            10_000_000,
+        );
+        match &r.outcome {
+            Outcome::Invalid { reason } => assert!(reason.contains(needle), "{reason}"),
+            other => panic!("expected an invalid upload, got {other:?}"),
+        }
+    }
+    let a = c.deploy_ok(contract(
+        &[],
+        r#"(memory (export "memory") 1)
+        (data (i32.const 65535) "x")
+        (table 2 2 funcref)
+        (func $g)
+        (elem (i32.const 1) $g)
+        (func (export "f") (drop (i32.load8_u (i32.const 65535))))"#,
+    ));
+    let r = c.call(a, "f", vec![], 10_000_000);
+    assert_eq!(r.outcome, Outcome::Success);
+}
+
+/// A frame whose gas does not cover its memory ends out of gas without an instance
+/// taken or made: a recycled instance of the callee stays in the pool (it was taken
+/// and dropped, so a caller could destroy or create instances of a large contract
+/// for a fraction of their memory's price).
+#[test]
+fn a_frame_that_cannot_pay_its_memory_takes_no_instance() {
+    let mut c = Chain::new();
+    let big = c.deploy_ok(contract(
+        &[],
+        r#"(memory (export "memory") 64)
+        (func (export "f"))"#,
+    ));
+    // 63 pages past the first: 252,000 gas of memory.
+    let r = c.call(big, "f", vec![], 10_000_000);
+    assert_eq!(r.outcome, Outcome::Success);
+    let idle = c.vm.idle_instances();
+    assert!(idle >= 1, "the call's instance was recycled");
+    let r = c.call(big, "f", vec![], 100_000);
+    assert_eq!(r.outcome, Outcome::OutOfGas);
+    assert_eq!(r.gas_used, 100_000);
+    assert_eq!(c.vm.idle_instances(), idle, "no instance was taken");
+    let r = c.call(big, "f", vec![], 10_000_000);
+    assert_eq!(r.outcome, Outcome::Success);
+}
