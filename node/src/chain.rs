@@ -370,7 +370,13 @@ impl Chain {
                 },
             )?);
         }
-        let max_cost = max_cost(&tx);
+        let Some(max_cost) = max_cost(&tx) else {
+            return Err(Error::InvalidParam {
+                param: "tx",
+                reason: "gas_limit × gas_price + amount exceeds u128::MAX, more than any balance"
+                    .into(),
+            });
+        };
         let mut p = PendingTx {
             tx,
             hash,
@@ -512,12 +518,14 @@ fn payload_size(p: &TxPayload) -> Option<PayloadSize> {
 }
 
 /// The most a transaction can cost its sender: gas limit × price, plus the amount of a
-/// native transfer.
-pub fn max_cost(tx: &SignedTx) -> u128 {
+/// native transfer; `None` when that exceeds `u128::MAX` (more than any balance, as the
+/// whole supply fits in a `u128`: see [`crate::genesis::ensure_genesis`]).
+pub fn max_cost(tx: &SignedTx) -> Option<u128> {
+    // (u64 × u64 always fits in a u128)
     let fee = u128::from(tx.body.gas_limit) * u128::from(tx.body.gas_price);
     match &tx.body.payload {
-        TxPayload::Transfer { amount, .. } => fee.saturating_add(*amount),
-        _ => fee,
+        TxPayload::Transfer { amount, .. } => fee.checked_add(*amount),
+        _ => Some(fee),
     }
 }
 

@@ -72,6 +72,17 @@ pub fn ensure_genesis(
         }
         return Ok(());
     }
+    // Fees are burned and nothing else creates native value, so no balance can overflow
+    // while the whole supply fits in a u128 (the fee arithmetic relies on it).
+    if accounts
+        .iter()
+        .try_fold(0u128, |total, (_, b)| total.checked_add(*b))
+        .is_none()
+    {
+        return Err(Error::Other(
+            "the genesis balances add up to more than u128::MAX: the native supply must fit in a u128".into(),
+        ));
+    }
     let mut writes = WriteSet::new();
     for (a, balance) in accounts {
         writes.insert(
@@ -184,5 +195,20 @@ mod tests {
         assert_eq!(store.head().blocks, 1);
         let e = ensure_genesis(&store, 8, &funded).unwrap_err().to_string();
         assert!(e.contains("holds chain 7, not chain 8"), "{e}");
+    }
+
+    /// A genesis whose balances add up past u128::MAX is refused before anything is
+    /// written (a credit could overflow); one of exactly u128::MAX in all is a chain.
+    #[test]
+    fn the_genesis_supply_must_fit_in_a_u128() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap().0);
+        let over = [(Address([1; 32]), u128::MAX), (Address([2; 32]), 1)];
+        let e = ensure_genesis(&store, 7, &over).unwrap_err().to_string();
+        assert!(e.contains("more than u128::MAX"), "{e}");
+        assert_eq!(store.head().blocks, 0);
+        let exact = [(Address([1; 32]), u128::MAX - 1), (Address([2; 32]), 1)];
+        ensure_genesis(&store, 7, &exact).unwrap();
+        assert_eq!(store.head().blocks, 1);
     }
 }

@@ -286,10 +286,12 @@ impl Mempool {
         if n > expected || n == u64::MAX {
             return Err(Error::NonceGap { expected, got: n });
         }
-        let needed = reserved.saturating_add(p.max_cost);
-        if account.balance < needed {
+        // (checked: a sum past u128::MAX is more than any balance, and the reservation
+        // below must not overflow after the sender's counters moved)
+        let needed = reserved.checked_add(p.max_cost);
+        if needed.is_none_or(|needed| account.balance < needed) {
             return Err(Error::InsufficientBalance {
-                needed,
+                needed: needed.unwrap_or(u128::MAX),
                 available: account.balance,
             });
         }
@@ -582,6 +584,35 @@ mod tests {
             bytes: usize::MAX,
             gas: u64::MAX,
         }
+    }
+
+    /// A reservation that would pass u128::MAX is refused as unaffordable, and leaves the
+    /// sender as it was: its next nonce can still be admitted at a cost that fits (the
+    /// sum used to saturate, pass the balance check of an account holding u128::MAX,
+    /// then overflow the reservation after the sender's counters had moved).
+    #[test]
+    fn reservations_past_u128_max_are_refused_without_a_trace() {
+        let k = SigningKey::from_bytes(&[3; 32]);
+        let acc = AccountNow {
+            nonce: 0,
+            balance: u128::MAX,
+        };
+        let m = Mempool::new(limits(10));
+        let mut first = tx(&k, 0);
+        first.max_cost = u128::MAX - 5;
+        m.admit(first, acc).unwrap();
+        let mut second = tx(&k, 1);
+        second.max_cost = 10;
+        match m.admit(second, acc) {
+            Err(Error::InsufficientBalance { needed, available }) => {
+                assert_eq!((needed, available), (u128::MAX, u128::MAX));
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut fits = tx(&k, 1);
+        fits.max_cost = 5;
+        m.admit(fits, acc).unwrap();
+        assert_eq!(m.reserved(&supervm_client::keys::address_of(&k)), u128::MAX);
     }
 
     /// While the producer's hold is set, `take` hands out nothing, however long it waited

@@ -107,16 +107,26 @@ pub async fn submit(
         });
     }
     loop {
+        // (`receipt` answers only once the block's state is applied too. It comes first:
+        // a transaction whose batch committed before the pipeline halted is committed,
+        // not among the failed batch's.)
+        match receipt(chain, &hash) {
+            Ok(Some(r)) => {
+                return Ok(SubmitResult {
+                    hash: to_hex(&hash),
+                    status: "committed".into(),
+                    receipt: Some(r),
+                });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                // (a halted node's store may refuse the read: say it halted)
+                chain.check_halted()?;
+                return Err(e);
+            }
+        }
         // A halted pipeline commits nothing more (and wakes its waiters to say so).
         chain.check_halted()?;
-        // (`receipt` answers only once the block's state is applied too.)
-        if let Some(r) = receipt(chain, &hash)? {
-            return Ok(SubmitResult {
-                hash: to_hex(&hash),
-                status: "committed".into(),
-                receipt: Some(r),
-            });
-        }
         if let Some(reason) = chain.dropped_reason(&hash) {
             return Ok(SubmitResult {
                 hash: to_hex(&hash),
@@ -200,21 +210,30 @@ pub fn receipt(chain: &Chain, hash: &[u8; 32]) -> Result<Option<ReceiptView>> {
     }))
 }
 
+/// `tx.get` of a committed transaction, if `hash` is one.
+fn committed_tx(chain: &Chain, hash: &[u8; 32]) -> Result<Option<TxView>> {
+    let Some(t) = chain.store.tx(hash)? else {
+        return Ok(None);
+    };
+    if !visible(chain, t.height) {
+        return Ok(None);
+    }
+    let (tx, _) = decode_tx_body(&t.body)
+        .ok_or_else(|| Error::Other("malformed stored transaction".into()))?;
+    Ok(Some(TxView {
+        hash: to_hex(hash),
+        status: "committed".into(),
+        raw: Some(to_hex(&tx.encode())),
+        sender: Some(to_hex(&tx.body.sender.0)),
+        nonce: Some(tx.body.nonce),
+        receipt: receipt(chain, hash)?,
+    }))
+}
+
 /// `tx.get`.
 pub fn tx_get(chain: &Chain, hash: &[u8; 32]) -> Result<TxView> {
-    if let Some(t) = chain.store.tx(hash)?
-        && visible(chain, t.height)
-    {
-        let (tx, _) = decode_tx_body(&t.body)
-            .ok_or_else(|| Error::Other("malformed stored transaction".into()))?;
-        return Ok(TxView {
-            hash: to_hex(hash),
-            status: "committed".into(),
-            raw: Some(to_hex(&tx.encode())),
-            sender: Some(to_hex(&tx.body.sender.0)),
-            nonce: Some(tx.body.nonce),
-            receipt: receipt(chain, hash)?,
-        });
+    if let Some(v) = committed_tx(chain, hash)? {
+        return Ok(v);
     }
     // A drop is recorded just before the producer takes the transaction out of the
     // mempool, and forgotten when the same transaction is admitted again: the drop
@@ -223,6 +242,11 @@ pub fn tx_get(chain: &Chain, hash: &[u8; 32]) -> Result<TxView> {
         format!("dropped: {r}")
     } else if chain.mempool.contains(hash) {
         "pending".to_string()
+    } else if let Some(v) = committed_tx(chain, hash)? {
+        // Committed since the first look: a commit publishes its block before it takes
+        // the block's transactions out of the mempool, so one that left the mempool
+        // by committing is in the store by now.
+        return Ok(v);
     } else {
         "unknown".to_string()
     };

@@ -58,6 +58,18 @@ async fn parameters_and_visibility() {
     let batch = call(&url, "tx.submit_batch", json!({"txs": too_many})).await;
     invalid_param(&batch, "txs");
 
+    // A transfer whose fee plus amount passes u128::MAX can never be paid: -32602, and
+    // nothing admitted (the saturated sum used to pass for an account holding u128::MAX).
+    let huge = transfer(&keys[0], 0, address_of(&keys[1]), u128::MAX);
+    let sub = call(&url, "tx.submit", json!([to_hex(&huge.encode())])).await;
+    invalid_param(&sub, "tx");
+    assert!(
+        sub["error"]["data"]["reason"]
+            .as_str()
+            .is_some_and(|m| m.contains("exceeds u128::MAX")),
+        "{sub}"
+    );
+
     // null skips an optional parameter, by position and by name.
     let acc = call(&url, "account.get", json!([to_hex(&alice.0), null])).await;
     assert_eq!(acc["result"]["nonce"], 0, "{acc}");
