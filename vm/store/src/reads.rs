@@ -135,6 +135,10 @@ impl Store {
     /// current state. Prefix iteration is available at the latest height only.
     pub fn snapshot_at(&self, height: u64) -> Result<HistoricSnapshot<'_>> {
         let guard = self.committed.read();
+        // (a commit fails under the write side of this lock, so a snapshot taken now
+        // stays readable for its life)
+        self.check_readable()
+            .map_err(|e| Error::Read(e.to_string()))?;
         let latest = guard.head.blocks.checked_sub(1);
         if !self.config.state_history && latest != Some(height) {
             return Err(Error::Read(

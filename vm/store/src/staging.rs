@@ -246,6 +246,21 @@ impl Staging {
                 e.height, rec.height
             )));
         }
+        // (the events row stores a topic count in one byte)
+        if let Some(e) = rec
+            .events
+            .iter()
+            .find(|e| e.topics.len() > usize::from(u8::MAX))
+        {
+            return Err(Error::BadBatch(format!(
+                "event ({}, {}) of block {} has {} topics, more than {}",
+                e.tx_index,
+                e.event_index,
+                rec.height,
+                e.topics.len(),
+                u8::MAX
+            )));
+        }
         if let Some(w) = rec
             .events
             .windows(2)

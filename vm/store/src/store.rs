@@ -97,10 +97,20 @@ impl Shard {
         ));
         for item in it {
             let (k, v) = item.ctx(|| format!("shard {} scan prepared", self.index))?;
-            if !k.starts_with(layout::META_PREPARED) {
+            let Some(key_batch) = k.strip_prefix(layout::META_PREPARED) else {
                 break;
+            };
+            let p = Prepared::decode(&v)?;
+            // (recovery settles by the keys and redoes by the records: they must agree)
+            if key_batch != p.batch.to_be_bytes() {
+                return Err(Error::Corrupt(format!(
+                    "shard {}: the prepare record under key {} is of batch {}",
+                    self.index,
+                    hex(key_batch),
+                    p.batch
+                )));
             }
-            out.push(Prepared::decode(&v)?);
+            out.push(p);
         }
         Ok(out)
     }
@@ -494,7 +504,7 @@ impl Store {
 
     /// Closes the store cleanly: flushes the shards (applies are written without the
     /// WAL, so the next open need not redo them) and, in the no-WAL mode, the
-    /// coordinator.
+    /// coordinator; without fsync, syncs every WAL first.
     pub fn close(self) -> Result<()> {
         self.shutdown()
     }
@@ -505,6 +515,18 @@ impl Store {
             // `avoid_flush_during_shutdown`), so what the memtables hold is lost as in
             // a crash, and the next open recovers.
             return Ok(());
+        }
+        if self.config.durability == Durability::NoFsyncLosesRecentOnPowerLoss {
+            // The shards' flushes below reach the disk; the decisions they apply must
+            // too, or a power loss after a clean close leaves shards past the decision
+            // log (a store that refuses to open). Shards first, as for the history floor.
+            for s in &self.shards {
+                s.db.flush_wal(true)
+                    .ctx(|| format!("shard {} sync at close", s.index))?;
+            }
+            self.coord
+                .flush_wal(true)
+                .ctx(|| "coordinator sync at close".into())?;
         }
         for s in &self.shards {
             s.flush()?;
@@ -593,7 +615,7 @@ fn settle_decision(
             )));
         }
     };
-    if prev.batch + 1 != head.batch || prev.blocks >= head.blocks {
+    if prev.batch.checked_add(1) != Some(head.batch) || prev.blocks >= head.blocks {
         return Err(Error::Corrupt(format!(
             "the previous head (batch {}, {} blocks) does not precede the head (batch {}, {} blocks)",
             prev.batch, prev.blocks, head.batch, head.blocks
@@ -645,7 +667,7 @@ fn no_lost_decision(shards: &[Shard], status: &[(u64, Vec<u64>)], head: u64) -> 
                 s.index
             )));
         }
-        if let Some(b) = prepared.iter().find(|&&b| b > head + 1) {
+        if let Some(b) = prepared.iter().find(|&&b| b > head.saturating_add(1)) {
             return Err(Error::Corrupt(format!(
                 "shard {} has the prepare record of batch {b} but the coordinator's decision log is at batch {head} (a durable decision was lost)",
                 s.index

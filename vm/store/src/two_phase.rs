@@ -55,7 +55,7 @@ impl Store {
         let head = self.committed.read().head.clone();
         // (the parent check covers the others but for the shard count; they stay for
         // their message)
-        if batch.batch != head.batch + 1
+        if head.batch.checked_add(1) != Some(batch.batch)
             || batch.blocks.first().map(|b| b.height) != Some(head.blocks)
             || batch.prepared.len() != self.shards.len()
         {

@@ -406,6 +406,40 @@ fn prepare_record_of_an_applied_batch_is_reported_not_dropped() {
     check_consistent(&store, &model);
 }
 
+/// Guards against: recovery settling by the prepare keys' batch numbers while it
+/// redoes by the records' own. A record of batch 5 stored under the key of batch 4
+/// (the batch after the head, in doubt) is refused as corruption at open, naming both;
+/// without it the store opens as it was.
+#[test]
+fn a_prepare_record_under_another_batchs_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sharded();
+    let model = commit_clean(dir.path(), 12, 3);
+    let db = raw_shard(dir.path(), 0);
+    let record = Prepared {
+        batch: 5,
+        lthash: LtHash::zero(),
+        writes: Default::default(),
+        undo: vec![],
+    };
+    db.put(layout::prepared_key(4), record.encode()).unwrap();
+    drop(db);
+    let err = Store::open(dir.path(), config.clone()).unwrap_err();
+    let Error::Corrupt(msg) = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        msg.contains("shard 0: the prepare record under key 0000000000000004 is of batch 5"),
+        "{msg}"
+    );
+    let db = raw_shard(dir.path(), 0);
+    db.delete(layout::prepared_key(4)).unwrap();
+    drop(db);
+    let (store, rec) = Store::open(dir.path(), config).unwrap();
+    assert_eq!(rec, Default::default());
+    check_consistent(&store, &model);
+}
+
 /// Guards against: recovery taking back a decision over shards that a crash inside a
 /// commit cannot explain. The shards' files are restored from a copy two batches behind
 /// the coordinator: no shard prepared the head's batch (as after a crash inside its

@@ -215,6 +215,11 @@ fn crash_at_every_two_phase_step_matches_model() {
                 store.get(b"\0\0\0\0").is_err(),
                 "reads refused after a failed commit"
             );
+            let latest = store.head().blocks.saturating_sub(1);
+            assert!(
+                store.snapshot_at(latest).is_err(),
+                "snapshots refused after a failed commit"
+            );
             drop(staging);
             let fault = Fault {
                 point,

@@ -195,3 +195,51 @@ fn open_table_files_are_bounded_per_instance() {
         drop(store);
     }
 }
+
+/// The events row keeps a topic count in one byte: a block with an event of more
+/// topics is refused before the staging changes (it was truncated, stored wrong, and
+/// a later take-back of its batch failed to decode it, so the store no longer opened).
+#[test]
+fn an_event_with_more_topics_than_a_byte_counts_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::support::open_sharded(dir.path(), 2);
+    let mut staging = Staging::new(store.clone());
+    let record = |topics: usize| {
+        move |root| supervm_store::BlockRecord {
+            height: 0,
+            hash: [0; 32],
+            state_root: root,
+            header: vec![],
+            txs: vec![],
+            events: vec![supervm_store::StoredEvent {
+                height: 0,
+                tx_index: 0,
+                event_index: 0,
+                contract: supervm_vm::Address([1; 32]),
+                topics: vec![vec![7]; topics],
+                data: vec![],
+            }],
+        }
+    };
+    let err = staging
+        .stage_block(&w(&[(b"k", Some(b"v"))]), record(256))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has 256 topics, more than 255"), "{err}");
+    assert_eq!(staging.next_height(), 0, "nothing staged");
+    staging
+        .stage_block(&w(&[(b"k", Some(b"v"))]), record(255))
+        .unwrap();
+    store.commit(staging.seal().unwrap()).unwrap();
+    let (events, _) = store
+        .events(&supervm_store::EventFilter {
+            contract: None,
+            topics: vec![],
+            from_height: 0,
+            to_height: None,
+            after: None,
+            limit: 10,
+        })
+        .unwrap();
+    assert_eq!(events[0].topics.len(), 255);
+}
