@@ -92,6 +92,10 @@ pub struct VmInner {
     /// Code hashes whose disk-cache file this VM has checked against its digest
     /// (or written itself): 32 bytes per module ever loaded from or written to disk.
     checked_files: parking_lot::Mutex<std::collections::HashSet<[u8; 32]>>,
+    /// Why stored code failed validation under this VM's limits, by code hash (code
+    /// stored before the rules tightened): a call of it fails without reading and
+    /// validating the code again. The [`MODULES_IN_MEMORY`] most recent.
+    rejected: quick_cache::sync::Cache<[u8; 32], Arc<str>>,
 }
 
 fn engine_config(cfg: &VmConfig) -> Config {
@@ -272,6 +276,7 @@ impl VmInner {
             linker,
             config,
             cache: quick_cache::sync::Cache::new(MODULES_IN_MEMORY),
+            rejected: quick_cache::sync::Cache::new(MODULES_IN_MEMORY),
             disk_dir,
             warm_total: Arc::default(),
             compiles: AtomicU64::new(0),
@@ -340,7 +345,10 @@ impl VmInner {
         hash: &[u8; 32],
         code: &[u8],
     ) -> Result<Arc<LoadedModule>> {
-        let (info, instrumented) = self.prepare(code)?;
+        let (info, instrumented) = self.prepare(code).inspect_err(|e| {
+            // (a function of the code and the limits alone, as the cache's key)
+            self.rejected.insert(*hash, e.to_string().into());
+        })?;
         let m = self.compile(&instrumented)?;
         self.module_to_disk(hash, &m);
         self.link(hash, m, ModuleShape::of_info(&info))
@@ -350,6 +358,11 @@ impl VmInner {
     /// (`None`: it must be compiled, from code the caller reads). A call needs the code
     /// itself only then: a module on disk loads without reading its code from state (up
     /// to `max_code_size` bytes per load).
+    /// Why the code with hash `hash` failed validation, if this VM found it did.
+    pub(crate) fn rejection(&self, hash: &[u8; 32]) -> Option<Arc<str>> {
+        self.rejected.get(hash)
+    }
+
     pub(crate) fn load_compiled(&self, hash: &[u8; 32]) -> Result<Option<Arc<LoadedModule>>> {
         if let Some(m) = self.cached(hash) {
             return Ok(Some(m));

@@ -374,6 +374,11 @@ pub(crate) fn load_contract(vm: &VmInner, tx: &mut TxCtx, addr: &Address) -> Res
     if let Some(m) = vm.load_compiled(&rec.code_hash)? {
         return Ok(Loaded::Module(m));
     }
+    // Code this VM already found invalid fails the same way without being read and
+    // validated again (up to `max_code_size` bytes at 40-100 ns each, per call).
+    if let Some(reason) = vm.rejection(&rec.code_hash) {
+        return Ok(Loaded::Rejected(reason.to_string()));
+    }
     // Code is immutable by hash: a read that finds it is not recorded (a stored code can
     // only be the one code with that hash). A read that does not find it decides
     // nothing by itself: the decision is taken on a recorded read, which validation

@@ -1035,6 +1035,16 @@ fn stored_code_that_no_longer_validates_fails_the_call_not_the_block() {
         }
         other => panic!("expected a failed call, got {other:?}"),
     }
+    // The VM remembers the rejection: the next call fails without reading the code
+    // (shown by taking the code out of the state, which no consistent state does; a
+    // call that read it would find none).
+    let mut gone = WriteSet::new();
+    gone.insert(code_key(&hash), None);
+    c.state.apply(&gone);
+    let again = c.call(addr, "go", vec![], GAS);
+    assert_eq!(again.outcome, r.outcome);
+    assert_eq!(again.gas_used, r.gas_used);
+    c.state.apply(&w);
     let r = c.run(
         Payload::Deploy {
             code: CodeSource::Hash(hash),
