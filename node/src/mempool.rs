@@ -192,6 +192,13 @@ impl Mempool {
         self.inner.lock().senders.get(sender).map(|s| s.next_nonce)
     }
 
+    /// Records that `hash`, acknowledged as pending before, will not be included (a
+    /// transaction saved at shutdown and refused at restart): [`Mempool::dropped_reason`]
+    /// answers `reason` until it is admitted again.
+    pub fn note_dropped(&self, hash: [u8; 32], reason: String) {
+        self.inner.lock().record_drop(hash, reason);
+    }
+
     /// Why `hash` was dropped, if it was recently (and not admitted again since).
     pub fn dropped_reason(&self, hash: &[u8; 32]) -> Option<String> {
         self.inner

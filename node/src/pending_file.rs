@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::chain::Chain;
+use crate::error::Error;
 
 const FILE: &str = "mempool-pending.bin";
 
@@ -52,7 +53,9 @@ fn parse(mut bytes: &[u8]) -> Vec<Vec<u8>> {
 }
 
 /// Admits the saved transactions again and removes the file. Returns (admitted,
-/// refused); a refused one (its nonce was used meanwhile, it expired, ...) is logged.
+/// refused); a refused one (its nonce was used meanwhile, it expired, ...) is logged
+/// and, unless it is already in a block, recorded as dropped with the reason: it was
+/// acknowledged as pending, so `tx.get` says what became of it instead of `unknown`.
 pub fn restore(chain: &Chain) -> (usize, usize) {
     let p = path(&chain.config.data_dir);
     let Ok(bytes) = std::fs::read(&p) else {
@@ -60,6 +63,9 @@ pub fn restore(chain: &Chain) -> (usize, usize) {
     };
     let (mut admitted, mut refused) = (0, 0);
     for raw in parse(&bytes) {
+        let hash = supervm_client::SignedTx::decode(&raw)
+            .ok()
+            .map(|t| t.hash());
         let r = chain
             .check_stateless(&raw)
             .and_then(|(tx, hash)| chain.admit(tx, hash, raw));
@@ -68,6 +74,13 @@ pub fn restore(chain: &Chain) -> (usize, usize) {
             Err(e) => {
                 refused += 1;
                 tracing::warn!(error = %e, "a transaction saved at shutdown was not admitted again");
+                if let Some(hash) = hash
+                    && !matches!(e, Error::AlreadyCommitted { .. } | Error::AlreadyKnown)
+                {
+                    chain
+                        .mempool
+                        .note_dropped(hash, format!("not admitted again at restart: {e}"));
+                }
             }
         }
     }

@@ -394,6 +394,39 @@ async fn queued_transactions_survive_a_clean_restart() {
     node.stop().await;
 }
 
+/// A transaction saved at shutdown that the restart refuses (here: its nonce was used
+/// by another transaction) is recorded as dropped with the reason: it had been
+/// acknowledged as pending, and `tx.get` answered `unknown` for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_transaction_refused_at_restart_is_reported_dropped() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let client = Client::new(&format!("http://{}", node.addr));
+    let keys = dev_keys(dir.path());
+    let dest = Address([9; 32]);
+    let used = transfer(&keys[1], 0, dest, 4);
+    let r = client.submit(&used, true).await.unwrap();
+    assert_eq!(r.status, "committed");
+    node.stop().await;
+    // As if saved pending at the stop: another transaction of nonce 0, and the
+    // committed one again.
+    let stale = transfer(&keys[1], 0, dest, 3);
+    supervm_node::pending_file::save(dir.path(), &[stale.encode(), used.encode()]).unwrap();
+    let node = start(dir.path()).await;
+    let client = Client::new(&format!("http://{}", node.addr));
+    let t = client.tx(&stale.hash()).await.unwrap();
+    assert!(
+        t.status
+            .starts_with("dropped: not admitted again at restart")
+            && t.status.contains("nonce"),
+        "{}",
+        t.status
+    );
+    assert_eq!(client.tx(&used.hash()).await.unwrap().status, "committed");
+    node.stop().await;
+}
+
 /// The mempool's bounds (in all, per sender) refuse with their own codes and free up
 /// as blocks commit; a block's gas bound (the sum of gas limits) splits the queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
