@@ -506,6 +506,7 @@ pub fn simulate(
             // (keys only added to are read too: their value decides the outcome's range)
             reads: (r.read_set.keys.iter().map(|k| &k.key))
                 .chain(r.read_set.deltas.iter().map(|d| &d.key))
+                .chain(r.read_set.codes.iter().map(|c| &c.key))
                 .map(|k| to_hex(k))
                 .collect(),
             writes: r.write_set.keys().map(|k| to_hex(k)).collect(),

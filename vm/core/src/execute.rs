@@ -246,8 +246,8 @@ fn store_code(vm: &VmInner, ctx: &mut TxCtx, code: &[u8]) -> Result<Result<[u8; 
         Err(e) => return Err(e),
     }
     let key = code_key(&hash);
-    // (`get_ref`: the same recorded read as `get`, without copying up to 512 KiB)
-    if ctx.get_ref(key.clone())?.is_none() {
+    // (a presence read: the read set does not keep up to 512 KiB of code)
+    if ctx.code_len(key.clone())?.is_none() {
         ctx.journal.put(key, Some(code.to_vec()));
     }
     Ok(Ok(hash))
@@ -284,7 +284,8 @@ fn deploy(
                 Err(reason) => return Ok(Err(reason)),
             },
             CodeSource::Hash(h) => {
-                if ctx.get_ref(code_key(h))?.is_none() {
+                // (a presence read: the read set does not keep up to 512 KiB of code)
+                if ctx.code_len(code_key(h))?.is_none() {
                     return Ok(Err(format!(
                         "no code with hash {} was uploaded",
                         hex::encode(h)
@@ -316,8 +317,9 @@ fn deploy(
     let module = match crate::frame::load_contract(vm, &mut ctx, &addr) {
         Ok(crate::frame::Loaded::Module(m)) => m,
         // The record was just written by this transaction, and the code's presence read
-        // (recorded, so the journal answers the same again) or written by it too: not
-        // reachable, kept as a failed deploy rather than a failed block.
+        // or written by it too: not reachable in a consistent state, kept as a failed
+        // deploy rather than a failed block. (A speculative execution that gets here
+        // read the code as absent after reading it present: validation re-executes it.)
         Ok(crate::frame::Loaded::MissingCode) => {
             return (Ok(Run::invalid("the code vanished during deploy", 0)), ctx);
         }

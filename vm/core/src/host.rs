@@ -102,6 +102,14 @@ impl TxCtx {
         self.journal.get_ref(view, key)
     }
 
+    /// Whether code is stored under `key` (a code key), and its length: a presence read,
+    /// recorded without the code.
+    pub(crate) fn code_len(&mut self, key: Vec<u8>) -> Result<Option<usize>, StateError> {
+        // SAFETY: as in `view`; the journal is a different field.
+        let view = unsafe { &*self.view };
+        self.journal.code_len(view, key)
+    }
+
     /// `storage_add` through the journal (see [`Journal::add`](crate::journal::Journal)).
     pub(crate) fn add(
         &mut self,
@@ -728,13 +736,12 @@ fn upgrade(c: &mut Caller<'_, HostState>, code_hash_ptr: i32) -> HResult<()> {
     let (mem, st) = memory(c);
     let hash: [u8; 32] = read(mem, code_hash_ptr, 32)?.try_into().expect("32 bytes");
     let contract = st.frame.contract;
-    // The code is read whole to check that it is stored (and kept in the read set):
-    // its bytes are charged.
+    // The code is read whole to check that it is stored (its presence is kept in the
+    // read set): its bytes are charged.
     let Some(len) = st
         .tx()
-        .get_ref(crate::state::code_key(&hash))
+        .code_len(crate::state::code_key(&hash))
         .map_err(fatal)?
-        .map(<[u8]>::len)
     else {
         return Err(trap("upgrade: no code with that hash has been uploaded"));
     };

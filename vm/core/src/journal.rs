@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::error::StateError;
 use crate::state::{
-    DeltaRead, KeyRead, RangeRead, ReadSet, StateView, WriteSet, decode_u128, next_key_range,
+    CodeRead, DeltaRead, KeyRead, RangeRead, ReadSet, StateView, WriteSet, decode_u128,
+    next_key_range,
 };
 use crate::tx::Event;
 
@@ -112,6 +113,29 @@ impl Journal {
         let read = KeyRead { key, value };
         let i = push_indexed(&mut self.reads.keys, &mut self.read_index, read, read_key);
         Ok(self.reads.keys[i].value.as_deref())
+    }
+
+    /// The length of the code stored under the code key `key`, if any: own writes
+    /// first, then an earlier read of it, then the state below, recorded as a
+    /// [`CodeRead`] (its presence, not its bytes: the read set of a block's
+    /// transactions is held until the block is done).
+    pub(crate) fn code_len(
+        &mut self,
+        view: &dyn StateView,
+        key: Vec<u8>,
+    ) -> Result<Option<usize>, StateError> {
+        if let Some(v) = self.writes.get(&key) {
+            return Ok(v.as_ref().map(Vec::len));
+        }
+        if let Some(i) = self.find_read(&key) {
+            return Ok(self.reads.keys[i].value.as_ref().map(Vec::len));
+        }
+        if let Some(c) = self.reads.codes.iter().find(|c| c.key == key) {
+            return Ok(c.len);
+        }
+        let len = view.get(&key)?.map(|v| v.len());
+        self.reads.codes.push(CodeRead { key, len });
+        Ok(len)
     }
 
     fn push_read(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {

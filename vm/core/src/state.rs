@@ -147,6 +147,21 @@ pub struct ReadSet {
     /// Keys the transaction only added to or subtracted from (`storage_add`), never
     /// read: what it depends on is that the value lay in a range, not the value.
     pub deltas: Vec<DeltaRead>,
+    /// Code keys whose presence the transaction checked (upload, deploy by hash,
+    /// `upgrade`): kept without the code, up to `max_code_size` bytes each.
+    pub codes: Vec<CodeRead>,
+}
+
+/// A check of whether code is stored under a code key. Code is stored under its own
+/// hash and never changed or deleted, so its presence decides its value (and length):
+/// a scheduler validates the presence. A transaction that read the code itself
+/// records a [`KeyRead`] instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeRead {
+    /// The code key.
+    pub key: Vec<u8>,
+    /// The code's length, or `None` if it was absent.
+    pub len: Option<usize>,
 }
 
 /// A key a transaction changed only through `storage_add` (checked `u128` additions

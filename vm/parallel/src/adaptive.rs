@@ -116,8 +116,9 @@ pub fn critical_path(receipts: &[Receipt]) -> usize {
         } else {
             longest
         };
-        for read in &r.read_set.keys {
-            if let Some(&d) = writer_depth.get(read.key.as_slice()) {
+        let codes = r.read_set.codes.iter().map(|c| &c.key);
+        for key in r.read_set.keys.iter().map(|k| &k.key).chain(codes) {
+            if let Some(&d) = writer_depth.get(key.as_slice()) {
                 before = before.max(d);
             }
         }

@@ -189,6 +189,15 @@ fn first_conflict(
             return Ok(Some(d.key.clone()));
         }
     }
+    for c in &r.read_set.codes {
+        // (code is immutable by hash: its presence decides its value)
+        if overlay
+            .written(&c.key)
+            .is_some_and(|v| v.is_some() != c.len.is_some())
+        {
+            return Ok(Some(c.key.clone()));
+        }
+    }
     for step in &r.read_set.ranges {
         if overlay.next_key(&step.prefix, step.after.as_deref())? != step.found {
             return Ok(Some(step.prefix.clone()));
@@ -302,6 +311,11 @@ pub fn recent_conflicts(receipts: &[Receipt]) -> f64 {
                 last_writer
                     .get(k.key.as_slice())
                     .is_some_and(|&j| recent(j))
+            })
+            || r.read_set.codes.iter().any(|c| {
+                last_writer
+                    .get(c.key.as_slice())
+                    .is_some_and(|&j| recent(j))
             });
         conflicts += hit as usize;
         for k in r.write_set.keys() {
@@ -385,6 +399,36 @@ mod tests {
             check(receipt(&[], vec![step(b"a", Some(b"a3"), None)], &[])),
             None
         );
+    }
+
+    /// A code read is validated by presence: code written in the run (an upload) is a
+    /// conflict for a transaction that saw it absent, not for one that saw it present
+    /// (code is immutable by hash, and the read keeps no bytes to compare).
+    #[test]
+    fn code_reads_validate_by_presence() {
+        let base = InMemoryState::new();
+        let mut overlay = Overlay::new(&base);
+        overlay.apply(
+            &[(b"code".to_vec(), Some(vec![1, 2, 3]))]
+                .into_iter()
+                .collect(),
+        );
+        let read = |len: Option<usize>| {
+            let mut r = receipt(&[], vec![], &[]);
+            r.read_set.codes.push(supervm_vm::CodeRead {
+                key: b"code".to_vec(),
+                len,
+            });
+            r
+        };
+        assert_eq!(first_conflict(&overlay, &read(Some(3))).unwrap(), None);
+        assert_eq!(
+            first_conflict(&overlay, &read(None)).unwrap(),
+            Some(b"code".to_vec())
+        );
+        let mut other = read(None);
+        other.read_set.codes[0].key = b"elsewhere".to_vec();
+        assert_eq!(first_conflict(&overlay, &other).unwrap(), None);
     }
 
     /// A delta read passes validation while the committed value stays in its range, and

@@ -29,6 +29,7 @@ pub(crate) fn receipt(
                 .collect(),
             ranges,
             deltas: vec![],
+            codes: vec![],
         },
         write_set: writes
             .iter()

@@ -16,6 +16,12 @@ pub struct MvView<'a> {
     blocked: Mutex<Option<Vec<u8>>>,
 }
 
+/// What a recorded read saw: a value, or only whether a code key was present.
+enum Seen<'a> {
+    Value(&'a Option<Vec<u8>>),
+    Present(bool),
+}
+
 impl<'a> MvView<'a> {
     /// The view of transaction `idx`.
     pub fn new(mv: &'a MvMemory, base: &'a dyn StateView, idx: usize) -> Self {
@@ -53,9 +59,14 @@ impl<'a> MvView<'a> {
         // Block-STM checks a delta read's value exactly, like a point read: the write it
         // made from that value is in the multi-version memory, where transactions above
         // may have read it.
-        let points = reads.keys.iter().map(|r| (&r.key, &r.value));
-        let deltas = reads.deltas.iter().map(|d| (&d.key, &d.seen));
-        for (key, seen) in points.chain(deltas) {
+        // (a code read compares presence only: code is immutable by hash)
+        let points = reads.keys.iter().map(|r| (&r.key, Seen::Value(&r.value)));
+        let deltas = reads.deltas.iter().map(|d| (&d.key, Seen::Value(&d.seen)));
+        let codes = reads
+            .codes
+            .iter()
+            .map(|c| (&c.key, Seen::Present(c.len.is_some())));
+        for (key, seen) in points.chain(deltas).chain(codes) {
             if !self.mv.maybe_written(key) {
                 continue; // read from committed state, which no transaction of the block wrote
             }
@@ -71,7 +82,11 @@ impl<'a> MvView<'a> {
                     Err(e) => return Err(e),
                 },
             };
-            if now != *seen {
+            let same = match seen {
+                Seen::Value(v) => now == *v,
+                Seen::Present(p) => now.is_some() == p,
+            };
+            if !same {
                 return Ok(Some(key.clone()));
             }
         }

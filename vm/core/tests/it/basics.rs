@@ -867,6 +867,47 @@ fn a_record_naming_missing_code_fails_the_call_not_the_block() {
     );
 }
 
+/// A deploy by hash records that the code is stored, not the code: the read sets of a
+/// block's transactions are held until the block is done, and a deploy of 512 KiB of
+/// uploaded code for about 22,000 gas kept all of it there.
+#[test]
+fn a_deploy_by_hash_records_the_codes_presence_not_its_bytes() {
+    use supervm_vm::{CodeRead, CodeSource};
+    let mut c = Chain::new();
+    let code = counter();
+    let up = c.run(Payload::Upload { code: code.clone() }, GAS);
+    assert_eq!(up.outcome, Outcome::Success);
+    let hash = supervm_vm::code_hash(&code);
+    let key = supervm_vm::state::code_key(&hash);
+    let r = c.run(
+        Payload::Deploy {
+            code: CodeSource::Hash(hash),
+            salt: [3; 32],
+            init_args: vec![],
+        },
+        GAS,
+    );
+    assert_eq!(r.outcome, Outcome::Success);
+    assert_eq!(
+        r.read_set.codes,
+        [CodeRead {
+            key: key.clone(),
+            len: Some(code.len())
+        }]
+    );
+    assert!(r.read_set.keys.iter().all(|k| k.key != key));
+    let missing = c.run(
+        Payload::Deploy {
+            code: CodeSource::Hash([9; 32]),
+            salt: [4; 32],
+            init_args: vec![],
+        },
+        GAS,
+    );
+    assert!(matches!(missing.outcome, Outcome::Invalid { .. }));
+    assert_eq!(missing.read_set.codes[0].len, None);
+}
+
 /// Every trap an MVP module can raise has the VM's own fixed reason, whatever wasmtime
 /// calls it: receipts are committed in a block's receipts root, so a wasmtime upgrade
 /// must not be able to reword one.
