@@ -147,7 +147,19 @@ fn int_of(v: &Value) -> Result<i128, String> {
             .as_i64()
             .map(i128::from)
             .or_else(|| n.as_u64().map(i128::from))
-            .ok_or_else(|| format!("{n} is not an integer")),
+            .ok_or_else(|| {
+                if n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() >= 2f64.powi(63))
+                {
+                    // (serde_json reads an integer past u64::MAX as a float)
+                    format!(
+                        "{n} is too large for a JSON number here: give integers above \
+                         2^64 as decimal strings, e.g. \"100000000000000000000\""
+                    )
+                } else {
+                    format!("{n} is not an integer")
+                }
+            }),
         Value::String(s) => s.parse::<i128>().map_err(|e| format!("{s:?}: {e}")),
         _ => Err(format!("expected an integer, got {v}")),
     }

@@ -465,7 +465,19 @@ pub async fn in_slot<T: Send + 'static>(
         f()
     })
     .await
-    .map_err(|e| e.to_string())
+    .map_err(joined_error)
+}
+
+/// What a caller is told of a blocking task that did not finish: a panic is logged
+/// here, with its message, and reported without it (rpc.md: the response carries no
+/// panic message).
+pub fn joined_error(e: tokio::task::JoinError) -> String {
+    if e.is_panic() {
+        tracing::error!(error = %e, "a request handler panicked");
+        "the handler panicked (logged)".into()
+    } else {
+        e.to_string()
+    }
 }
 
 /// Most queries running on the blocking pool at once ([`Chain::blocking_queries`]), and
@@ -547,6 +559,17 @@ fn signature_error(e: supervm_client::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A panicking blocking task is reported without its message (which is logged).
+    #[tokio::test]
+    async fn a_panicking_task_is_reported_without_its_message() {
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let e = in_slot(&slots, || -> u8 { panic!("secret detail") })
+            .await
+            .unwrap_err();
+        assert_eq!(e, "the handler panicked (logged)");
+        assert_eq!(in_slot(&slots, || 7u8).await, Ok(7));
+    }
 
     /// Block execution at its most workers and the most simulations, each transaction
     /// at the deepest call chain, plus every idle recycled instance, fit in the VM's

@@ -763,7 +763,10 @@ event {} topics [{}] data {}",
 async fn transfer(ctx: &Ctx, from: &str, to: &str, amount: u128) -> Result<()> {
     let c = Client::new(&ctx.rpc);
     let to = ctx.address(to)?;
-    let r = sign_and_send(ctx, &c, from, 10_000, TxPayload::Transfer { to, amount }).await?;
+    // (a native transfer uses exactly this much: a larger limit only reserved more of
+    // the balance, so an account could not be emptied)
+    let gas = supervm_node::config::NATIVE_TRANSFER_GAS;
+    let r = sign_and_send(ctx, &c, from, gas, TxPayload::Transfer { to, amount }).await?;
     let v = serde_json::to_value(&r)?;
     ctx.print(&v, || format!("{} {}", r.hash, r.status));
     committed_ok(&r)
@@ -1024,6 +1027,10 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 );
                 s
             });
+            // (as `invoke` does: a script can use a simulation as a dry-run guard)
+            if r.outcome != "success" {
+                bail!("the simulated call ended with outcome {}", r.outcome);
+            }
             Ok(())
         }
     }

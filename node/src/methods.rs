@@ -467,7 +467,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
                     queries::simulate(&c, &slot, &p.sender, &p.contract, &p.function, &p.args, p.gas_limit, p.height)
                 })
                 .await
-                .map_err(|e| RpcError::internal(e.to_string()))?
+                .map_err(|e| RpcError::internal(crate::chain::joined_error(e)))?
                 .map_err(rpc_err)
             }
         },

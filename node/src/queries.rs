@@ -334,6 +334,14 @@ pub fn storage_get(
 ) -> Result<Option<String>> {
     let c = Address(hex32(contract, "contract")?);
     let k = hex_param(key, "key")?;
+    // (no contract can store a longer key: refused before it reaches the store's cache)
+    let max = supervm_vm::abi::limits::MAX_KEY_LEN as usize;
+    if k.len() > max {
+        return Err(Error::InvalidParam {
+            param: "key",
+            reason: format!("{} bytes; storage keys are at most {max}", k.len()),
+        });
+    }
     with_state(chain, height, |view, _| {
         Ok(view.get(&storage_key(&c, &k))?.map(|v| to_hex(&v)))
     })
@@ -447,6 +455,11 @@ pub fn simulate(
         for _ in 0..4 {
             let before = chain.store.head().batch;
             let h = chain.latest_height();
+            // (a height the caller named must still be the latest: else the locked
+            // snapshot at that height below)
+            if height.is_some_and(|x| Some(x) != h) {
+                break;
+            }
             let r = run(&*chain.store, h, &tx)?;
             if chain.store.head().batch == before {
                 result = Some(r);

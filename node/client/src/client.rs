@@ -24,6 +24,20 @@ pub struct Client {
 /// 25 s), so this only ends calls to a node that stopped answering.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
 
+/// A transport error with every cause in its chain: reqwest's own message leaves the
+/// cause out ("error sending request for url (...)" for a refused connection, a
+/// timeout and a bad host alike).
+fn transport(e: reqwest::Error) -> Error {
+    let mut msg = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cause = c.source();
+    }
+    Error::Transport(msg)
+}
+
 impl Client {
     /// A client for the node at `url` (e.g. `http://127.0.0.1:8645`); connecting gives
     /// up after 10 s and a call after [`REQUEST_TIMEOUT`].
@@ -50,8 +64,21 @@ impl Client {
         &self.url
     }
 
+    /// Refuses a URL this client cannot reach: it speaks plain HTTP only (built without
+    /// TLS), and reqwest's own error would not say so.
+    fn check_url(&self) -> Result<()> {
+        if self.url.starts_with("http://") {
+            return Ok(());
+        }
+        Err(Error::Transport(format!(
+            "cannot reach {}: only http:// URLs are supported (this client has no TLS;              put a TLS-terminating proxy in front of a remote node)",
+            self.url
+        )))
+    }
+
     /// Calls `method` with by-name `params` and decodes the result.
     pub async fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T> {
+        self.check_url()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let resp = self
@@ -60,12 +87,9 @@ impl Client {
             .json(&body)
             .send()
             .await
-            .map_err(|e| Error::Transport(e.to_string()))?;
+            .map_err(transport)?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| Error::Transport(e.to_string()))?;
+        let text = resp.text().await.map_err(transport)?;
         let v: Value = serde_json::from_str(&text).map_err(|_| {
             Error::Transport(format!(
                 "HTTP {status}: {}",
@@ -77,6 +101,7 @@ impl Client {
 
     /// Sends several calls in one JSON-RPC batch; results in request order.
     pub async fn batch(&self, calls: &[(&str, Value)]) -> Result<Vec<Result<Value>>> {
+        self.check_url()?;
         let first = self
             .next_id
             .fetch_add(calls.len() as u64, Ordering::Relaxed);
@@ -91,11 +116,8 @@ impl Client {
             .json(&body)
             .send()
             .await
-            .map_err(|e| Error::Transport(e.to_string()))?;
-        let v: Value = resp
-            .json()
-            .await
-            .map_err(|e| Error::Transport(e.to_string()))?;
+            .map_err(transport)?;
+        let v: Value = resp.json().await.map_err(transport)?;
         let Value::Array(items) = v else {
             return Err(parse_response::<Value>(v)
                 .err()
@@ -351,6 +373,25 @@ fn parse_response<T: DeserializeOwned>(v: Value) -> Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A transport error says why: a refused connection names the refusal (reqwest's
+    /// message alone was the same for every cause), and an https URL is refused up
+    /// front with the reason (this client has no TLS).
+    #[tokio::test]
+    async fn transport_errors_name_their_cause() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let c = Client::new(&format!("http://{addr}"));
+        let e = c.chain_info().await.unwrap_err().to_string();
+        assert!(e.to_lowercase().contains("refused"), "{e}");
+        let e = Client::new("https://node.example")
+            .chain_info()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("only http:// URLs are supported"), "{e}");
+    }
 
     #[test]
     fn event_filter_params() {

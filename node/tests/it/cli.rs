@@ -195,6 +195,28 @@ async fn cli_deploys_invokes_and_queries() {
     .await;
     assert_eq!(rev["outcome"], "revert");
     assert_eq!(rev["error"], "InsufficientBalance");
+    // A simulation that reverts prints its outcome and exits non-zero too (a dry-run
+    // guard in a script must see it).
+    let sim_rev = run(v(&[
+        "contract", "simulate", &token, "transfer", "--args", &bad, "--from", "dev1", "!fail",
+    ]))
+    .await;
+    assert_eq!(sim_rev["outcome"], "revert", "{sim_rev}");
+    assert_eq!(sim_rev["error"], "InsufficientBalance");
+    // An integer past u64::MAX as a JSON number says to give it as a string.
+    let huge = format!(r#"{{"to":"{dev0}","amount":100000000000000000000}}"#);
+    let out = supervm(
+        &node.url,
+        &dir.path().join("dev-keys.json"),
+        &[
+            "contract", "simulate", &token, "transfer", "--args", &huge, "--from", "dev1",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("as decimal strings"), "{stderr}");
     let owner = format!(r#"{{"owner":"{dev1}"}}"#);
     let sim = run(v(&[
         "contract", "simulate", &token, "balance", "--args", &owner,

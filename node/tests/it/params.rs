@@ -40,6 +40,10 @@ async fn parameters_and_visibility() {
     invalid_param(&call(&url, "account.get", json!(["xyz"])).await, "address");
     let storage = call(&url, "storage.get", json!([to_hex(&alice.0), "0g"])).await;
     invalid_param(&storage, "key");
+    // (no contract stores a key over 256 bytes)
+    let long = "ab".repeat(257);
+    let storage = call(&url, "storage.get", json!([to_hex(&alice.0), long])).await;
+    invalid_param(&storage, "key");
     invalid_param(&call(&url, "block.get", json!({})).await, "height");
     let events = call(&url, "events.query", json!({"cursor": "1:2"})).await;
     invalid_param(&events, "cursor");
