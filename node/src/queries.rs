@@ -77,6 +77,10 @@ fn visible(chain: &Chain, height: u64) -> bool {
     chain.latest_height().is_some_and(|l| height <= l)
 }
 
+/// How long before its request's deadline a waiting `tx.submit` stops waiting, so that
+/// its answer (with the hash) is sent in time.
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+
 /// `tx.submit`: checks, admits, and optionally waits until committed.
 pub async fn submit(
     chain: &std::sync::Arc<Chain>,
@@ -85,9 +89,13 @@ pub async fn submit(
     timeout: Duration,
 ) -> Result<SubmitResult> {
     // The wait ends `timeout` after the request reached this point, admission
-    // included: however long the checks waited for a blocking thread, the answer
-    // (pending, with the hash) comes before the request's own deadline.
-    let deadline = tokio::time::Instant::now() + timeout;
+    // included, and a margin before the request's own deadline: however long the body
+    // took to arrive, the entries before it in a batch, or the checks waiting for a
+    // blocking thread, the answer (pending, with the hash) comes before -32001 would.
+    let mut deadline = tokio::time::Instant::now() + timeout;
+    if let Some(request) = crate::rpc::request_deadline() {
+        deadline = deadline.min(request.checked_sub(ANSWER_MARGIN).unwrap_or(request));
+    }
     let raw = from_hex(raw_hex).map_err(Error::Malformed)?;
     let mut rx = chain.committed.subscribe();
     // Signature checks and store reads run on the blocking pool, not on the threads

@@ -18,6 +18,18 @@ use crate::metrics::{CounterVec, HistogramVec, LATENCY_BUCKETS, Metrics, Metrics
 /// response is full, entries not yet started are answered -32006 without running.
 pub const BATCH_WINDOW: usize = 16;
 
+tokio::task_local! {
+    /// The deadline of the request a handler serves, visible to the handler's task.
+    static REQUEST_DEADLINE: Instant;
+}
+
+/// When the request the calling handler serves times out (`None` outside a handler):
+/// a handler that waits (a `tx.submit` with `wait`) answers before it, however late it
+/// started (a slow body, the end of a batch).
+pub fn request_deadline() -> Option<Instant> {
+    REQUEST_DEADLINE.try_with(|d| *d).ok()
+}
+
 /// The `method` label of calls that never reached a method.
 const NO_METHOD: &str = "(invalid)";
 /// The `method` label of calls to unregistered methods (user input never becomes a label).
@@ -94,7 +106,7 @@ impl Dispatcher {
                 Some(encode(&response))
             }
             Ok(Message::Single(entry)) => {
-                let pending = self.start(entry);
+                let pending = self.start(entry, deadline);
                 self.finish(pending, deadline).await.map(|r| encode(&r))
             }
             Ok(Message::Batch(entries)) => {
@@ -120,7 +132,7 @@ impl Dispatcher {
                         };
                         window.push_back(match skip {
                             Some(error) => self.answer_unstarted(e, error),
-                            None => self.start(e),
+                            None => self.start(e, deadline),
                         });
                     }
                     let Some(p) = window.pop_front() else { break };
@@ -181,14 +193,15 @@ impl Dispatcher {
         Ok((request, method))
     }
 
-    fn start(&self, entry: Entry) -> Pending {
+    fn start(&self, entry: Entry, deadline: Instant) -> Pending {
         let (request, method) = match self.lookup(entry) {
             Ok(found) => found,
             Err(done) => return done,
         };
         let handler = method.handler.clone();
         let params = request.params;
-        let task = AbortOnDrop(tokio::spawn(async move { handler(params).await }));
+        let call = async move { handler(params).await };
+        let task = AbortOnDrop(tokio::spawn(REQUEST_DEADLINE.scope(deadline, call)));
         Pending::Running {
             id: request.id,
             method: request.method,

@@ -97,6 +97,22 @@ async fn serve_with(limits: RpcLimits, conn: ConnLimits) -> Server {
         .unwrap();
     registry
         .register(
+            MethodSpec::new(
+                "test.deadline",
+                "Milliseconds left before the request's deadline.",
+            ),
+            |(): ()| async move {
+                let d = supervm_node::rpc::request_deadline()
+                    .ok_or_else(|| RpcError::application(-32010, "no deadline", None))?;
+                Ok::<_, RpcError>(
+                    d.saturating_duration_since(tokio::time::Instant::now())
+                        .as_millis() as u64,
+                )
+            },
+        )
+        .unwrap();
+    registry
+        .register(
             MethodSpec::new("test.panic", "Panics."),
             |(): ()| async move { boom() },
         )
@@ -482,6 +498,29 @@ async fn a_full_batch_response_stops_starting_calls() {
         assert_error(e, -32006, e["id"].clone());
         assert_eq!(e["error"]["data"]["ran"], false, "{e}");
     }
+}
+
+/// A handler sees its request's deadline (a waiting `tx.submit` answers before it):
+/// a single call, and every entry of a batch, the same one, however late it started.
+#[tokio::test]
+async fn handlers_see_their_requests_deadline() {
+    let s = serve(RpcLimits {
+        request_timeout: Duration::from_millis(2000),
+        ..RpcLimits::default()
+    })
+    .await;
+    let left = s.call(req("test.deadline", json!([]), json!(1))).await;
+    let ms = left["result"].as_u64().unwrap_or_else(|| panic!("{left}"));
+    assert!((1000..=2000).contains(&ms), "{left}");
+    // The entry after a window of 300 ms sleeps starts late, with less time left.
+    let mut batch: Vec<Value> = (0..BATCH_WINDOW)
+        .map(|i| req("test.sleep", json!({"ms": 300}), json!(i)))
+        .collect();
+    batch.push(req("test.deadline", json!([]), json!("last")));
+    let r = s.call(Value::Array(batch)).await;
+    let last = &r.as_array().expect("a batch answer")[BATCH_WINDOW];
+    let ms = last["result"].as_u64().unwrap_or_else(|| panic!("{last}"));
+    assert!(ms <= 1750, "{last}");
 }
 
 /// Past the request's deadline a batch starts nothing more: every entry is answered
