@@ -463,8 +463,9 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             let c = c.clone();
             async move {
                 let slot = c.simulation_slot().await;
+                let deadline = crate::rpc::request_deadline().map(tokio::time::Instant::into_std);
                 tokio::task::spawn_blocking(move || {
-                    queries::simulate(&c, &slot, &p.sender, &p.contract, &p.function, &p.args, p.gas_limit, p.height)
+                    queries::simulate(&c, &slot, &p.sender, &p.contract, &p.function, &p.args, p.gas_limit, p.height, deadline)
                 })
                 .await
                 .map_err(|e| RpcError::internal(crate::chain::joined_error(e)))?

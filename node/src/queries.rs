@@ -412,6 +412,42 @@ pub fn contract_get(
 /// cache holds 1,024 entries, so this bounds it to a few tens of MiB).
 const MAX_CACHED_INTERFACE: usize = 16 * 1024;
 
+/// A state view that fails every read once the request it serves has timed out: a
+/// simulation answered -32001 stops at its next state read and frees its slot, instead
+/// of running on for its whole gas (up to a billion: millions of uncached reads).
+struct UntilDeadline<'a> {
+    view: &'a dyn StateView,
+    deadline: Option<std::time::Instant>,
+}
+
+impl UntilDeadline<'_> {
+    #[allow(clippy::disallowed_methods)] // a wall-clock bound on a query, not consensus
+    fn check(&self) -> std::result::Result<(), supervm_vm::StateError> {
+        match self.deadline {
+            Some(d) if std::time::Instant::now() >= d => Err(supervm_vm::StateError::Backend(
+                "the simulation ran past its request's deadline".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl StateView for UntilDeadline<'_> {
+    fn get(&self, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, supervm_vm::StateError> {
+        self.check()?;
+        self.view.get(key)
+    }
+
+    fn next_key(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+    ) -> std::result::Result<Option<Vec<u8>>, supervm_vm::StateError> {
+        self.check()?;
+        self.view.next_key(prefix, after)
+    }
+}
+
 /// `tx.simulate`: runs a call on the latest committed state without committing it, in
 /// one of the [`Chain::simulation_slot`]s.
 #[allow(clippy::too_many_arguments)] // the method's parameters, and the slot
@@ -424,6 +460,7 @@ pub fn simulate(
     args: &str,
     gas_limit: Option<u64>,
     height: Option<u64>,
+    deadline: Option<std::time::Instant>,
 ) -> Result<SimulateResult> {
     // A requested limit is never lowered (a contract can see its gas): one over the
     // most a transaction may ask for is refused, as `tx.submit` refuses it.
@@ -451,7 +488,8 @@ pub fn simulate(
             timestamp_ms: block_timestamp(chain, h)?,
             chain_id: chain.config.chain_id,
         };
-        Ok((chain.vm.execute(view, &env, tx)?, h))
+        let view = UntilDeadline { view, deadline };
+        Ok((chain.vm.execute(&view, &env, tx)?, h))
     };
     // A long call must not hold the snapshot lock (commits would wait behind it): run on
     // the store read by read, and keep the result only if no batch committed meanwhile

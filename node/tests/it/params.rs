@@ -145,6 +145,35 @@ async fn parameters_and_visibility() {
     node.stop().await;
 }
 
+/// A simulation whose request has timed out stops at its next state read and frees
+/// its slot (it ran on for its whole gas: minutes of uncached reads, holding one of
+/// the few slots); one within its deadline runs as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::disallowed_methods)] // deadlines are wall-clock instants
+async fn a_simulation_past_its_deadline_stops() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let chain = node.chain.clone();
+    let zero = format!("0x{}", "00".repeat(32));
+    let contract = format!("0x{}", "ab".repeat(32));
+    let slot = chain.simulation_slot().await;
+    let now = std::time::Instant::now();
+    let run = |deadline| {
+        supervm_node::queries::simulate(
+            &chain, &slot, &zero, &contract, "f", "0x", None, None, deadline,
+        )
+    };
+    let e = run(Some(now)).expect_err("past its deadline").to_string();
+    assert!(e.contains("past its request's deadline"), "{e}");
+    let later = now + std::time::Duration::from_secs(60);
+    let r = run(Some(later)).expect("within its deadline");
+    assert_eq!(r.outcome, "invalid", "no contract there");
+    drop(slot);
+    drop(chain);
+    node.stop().await;
+}
+
 /// At most `MAX_SIMULATIONS` simulations hold VM instances at once; the next waits for
 /// one to end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
