@@ -115,33 +115,38 @@ pub async fn submit(
         });
     }
     loop {
-        // (`receipt` answers only once the block's state is applied too. It comes first:
-        // a transaction whose batch committed before the pipeline halted is committed,
-        // not among the failed batch's.)
-        match receipt(chain, &hash) {
-            Ok(Some(r)) => {
+        // While the transaction is in the mempool it is neither committed nor dropped:
+        // a commit or a drop takes it out before it wakes the waiters. So the store is
+        // read (on this runtime thread) only once it left, not at every commit.
+        if !chain.mempool.contains(&hash) {
+            // (`receipt` answers only once the block's state is applied too. It comes
+            // first: a transaction whose batch committed before the pipeline halted is
+            // committed, not among the failed batch's.)
+            match receipt(chain, &hash) {
+                Ok(Some(r)) => {
+                    return Ok(SubmitResult {
+                        hash: to_hex(&hash),
+                        status: "committed".into(),
+                        receipt: Some(r),
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    // (a halted node's store may refuse the read: say it halted)
+                    chain.check_halted()?;
+                    return Err(e);
+                }
+            }
+            if let Some(reason) = chain.dropped_reason(&hash) {
                 return Ok(SubmitResult {
                     hash: to_hex(&hash),
-                    status: "committed".into(),
-                    receipt: Some(r),
+                    status: format!("dropped: {reason}"),
+                    receipt: None,
                 });
-            }
-            Ok(None) => {}
-            Err(e) => {
-                // (a halted node's store may refuse the read: say it halted)
-                chain.check_halted()?;
-                return Err(e);
             }
         }
         // A halted pipeline commits nothing more (and wakes its waiters to say so).
         chain.check_halted()?;
-        if let Some(reason) = chain.dropped_reason(&hash) {
-            return Ok(SubmitResult {
-                hash: to_hex(&hash),
-                status: format!("dropped: {reason}"),
-                receipt: None,
-            });
-        }
         match tokio::time::timeout_at(deadline, rx.changed()).await {
             Ok(Ok(())) => {}
             _ => {
