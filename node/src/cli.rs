@@ -277,8 +277,11 @@ impl Ctx {
     }
 
     fn address(&self, s: &str) -> Result<Address> {
-        if let Ok(a) = from_hex32(s) {
-            return Ok(Address(a));
+        match from_hex32(s) {
+            Ok(a) => return Ok(Address(a)),
+            // (a mistyped address is not a key name: say what is wrong with it)
+            Err(e) if s.starts_with("0x") => bail!("address {s}: {e}"),
+            Err(_) => {}
         }
         Ok(self.key(s)?.address()?)
     }

@@ -114,9 +114,23 @@ pub fn router(
         tracing::warn!(error = %e, "rpc.discover is not listed in the OpenRPC document");
     }
     let doc = Arc::new(openrpc::document(&doc_registry));
-    let discover: Handler = Arc::new(move |_| {
+    let discover: Handler = Arc::new(move |params| {
         let doc = doc.clone();
-        Box::pin(async move { Ok(Value::clone(&doc)) })
+        Box::pin(async move {
+            // (it takes no parameters: a name given is unknown, as for every method)
+            match params {
+                super::protocol::Params::None => {}
+                super::protocol::Params::Array(a) if a.is_empty() => {}
+                super::protocol::Params::Object(o) if o.is_empty() => {}
+                _ => {
+                    return Err(RpcError::invalid_params(
+                        None,
+                        "rpc.discover takes no parameters",
+                    ));
+                }
+            }
+            Ok(Value::clone(&doc))
+        })
     });
     if let Err(e) = registry.insert(openrpc::discover_spec(), discover) {
         tracing::warn!(error = %e, "rpc.discover is not served");

@@ -165,6 +165,20 @@ async fn cli_deploys_invokes_and_queries() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--init"), "{stderr}");
     assert_eq!(run(v(&["account", "dev0"])).await["nonce"], nonce_before);
+    // A mistyped address is reported as one, not as a key name that does not exist.
+    let out = supervm(
+        &node.url,
+        &dir.path().join("dev-keys.json"),
+        &["transfer", "--from", "dev0", "0xabcd", "1"],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("address 0xabcd: expected 32 bytes"),
+        "{stderr}"
+    );
     // Neither a file nor a hash: refused before anything is sent, saying what to give.
     let out = supervm(
         &node.url,

@@ -758,6 +758,19 @@ async fn discover_lists_every_method() {
         .await;
     let doc = &r["result"];
     assert_eq!(doc["openrpc"], "1.2.6");
+    // It takes no parameters: empty ones are fine, a name or a value is -32602.
+    for (params, ok) in [
+        (json!([]), true),
+        (json!({}), true),
+        (json!({"x": 1}), false),
+        (json!([1]), false),
+    ] {
+        let r = s.call(req("rpc.discover", params.clone(), json!(2))).await;
+        assert_eq!(r.get("result").is_some(), ok, "{params}: {r}");
+        if !ok {
+            assert_eq!(r["error"]["code"], -32602, "{r}");
+        }
+    }
     assert_eq!(
         (&doc["info"]["title"], &doc["info"]["version"]),
         (&json!("conformance"), &json!("0.0.1"))
