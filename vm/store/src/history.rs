@@ -133,8 +133,9 @@ impl Store {
         split_hashes(row.as_deref().unwrap_or_default())
     }
 
-    /// Events matching `f`, in chain order, at most `f.limit` (capped at 10,000). The
-    /// second value is the cursor to pass as `after` for the next page (`None`: done).
+    /// Events matching `f`, in chain order, at most `f.limit` (capped at 10,000) and
+    /// [`MAX_PAGE_BYTES`] of data and topics (at least one event). The second value is
+    /// the cursor to pass as `after` for the next page (`None`: done).
     /// One page looks at no more than [`MAX_EVENTS_SCANNED`] events, counting every
     /// event of the blocks the chosen index lists (other contracts' events in a block
     /// listed by the contract index, events whose later topics do not match): any filter
@@ -168,6 +169,7 @@ impl Store {
         seek.extend_from_slice(&start.0.to_be_bytes());
         let mut out = Vec::new();
         let mut scanned = 0usize;
+        let mut bytes = 0usize;
         let events_cf = self.cf(CF_EVENTS);
         for item in self
             .coord
@@ -218,8 +220,9 @@ impl Store {
                     Some(t) => e.topics.get(i) == Some(t),
                 });
                 if topics_match && f.contract.is_none_or(|c| c == e.contract) {
+                    bytes += e.data.len() + e.topics.iter().map(Vec::len).sum::<usize>();
                     out.push(e);
-                    if out.len() == limit {
+                    if out.len() == limit || bytes >= MAX_PAGE_BYTES {
                         return Ok((out, Some(at)));
                     }
                 }
@@ -234,6 +237,11 @@ impl Store {
 
 /// Most events one page of [`Store::events`](crate::Store::events) looks at.
 pub const MAX_EVENTS_SCANNED: usize = 10_000;
+
+/// A page of [`Store::events`](crate::Store::events) ends once its events' data and
+/// topics reach this many bytes (a page of 1,000 events of 8 KiB each was 16 MiB of
+/// hex in one answer).
+pub const MAX_PAGE_BYTES: usize = 1 << 20;
 
 /// The event position right after `(h, t, e)`.
 fn next_pos(h: u64, t: u32, e: u32) -> Option<EventPos> {

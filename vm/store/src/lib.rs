@@ -56,7 +56,9 @@ pub use config::{
     Durability, FailAction, FailHook, FailPoint, MIN_OPEN_FILES_PER_INSTANCE, StoreConfig,
 };
 pub use error::{Error, Result};
-pub use history::{EventFilter, EventPos, MAX_EVENTS_SCANNED, StoredBlock, StoredTx};
+pub use history::{
+    EventFilter, EventPos, MAX_EVENTS_SCANNED, MAX_PAGE_BYTES, StoredBlock, StoredTx,
+};
 pub use layout::{Head, StoredEvent};
 pub use lthash::LtHash;
 pub use reads::{HistoricSnapshot, Snapshot};

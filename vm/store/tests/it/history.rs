@@ -253,6 +253,58 @@ fn a_page_scans_a_bounded_number_of_events() {
     assert_eq!(cursor, None);
 }
 
+/// A page ends once its events carry `MAX_PAGE_BYTES` of data and topics, with a
+/// cursor (1,000 events of 8 KiB made one answer of 16 MiB of hex); paging on returns
+/// every event once, in order.
+#[test]
+fn a_page_is_bounded_in_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path(), StoreConfig::default()));
+    let mut staging = Staging::new(store.clone());
+    let n = 300u32;
+    let events: Vec<StoredEvent> = (0..n)
+        .map(|ev| StoredEvent {
+            height: 0,
+            tx_index: 0,
+            event_index: ev,
+            contract: Address([7; 32]),
+            topics: vec![b"Big".to_vec()],
+            data: vec![ev as u8; 8 * 1024 - 3],
+        })
+        .collect();
+    staging
+        .stage_block(&WriteSet::new(), |root| BlockRecord {
+            height: 0,
+            hash: block_hash(0, &root),
+            state_root: root,
+            header: vec![],
+            txs: vec![TxEntry {
+                hash: [1; 32],
+                body: vec![],
+            }],
+            events,
+        })
+        .unwrap();
+    store.commit(staging.seal().unwrap()).unwrap();
+    let mut f = EventFilter {
+        contract: Some(Address([7; 32])),
+        limit: 1000,
+        ..EventFilter::default()
+    };
+    let per_page = supervm_store::MAX_PAGE_BYTES / (8 * 1024);
+    let mut seen = Vec::new();
+    loop {
+        let (page, cursor) = store.events(&f).unwrap();
+        assert!(page.len() <= per_page, "{} events in a page", page.len());
+        seen.extend(page.iter().map(|e| e.event_index));
+        match cursor {
+            Some(c) => f.after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..n).collect::<Vec<_>>());
+}
+
 /// History is written with the decision, before the shards apply the state: until the
 /// apply finished, the batch's blocks, transactions and events are not served, so a
 /// reader never sees block N beside the state after N - 1. (A crash right after the
