@@ -171,16 +171,33 @@ fn event_view(e: &StoredEvent) -> EventView {
     }
 }
 
-/// The receipt of a committed transaction.
-pub fn receipt(chain: &Chain, hash: &[u8; 32]) -> Result<Option<ReceiptView>> {
+/// A committed transaction whose block is visible, with its stored receipt.
+fn visible_tx(
+    chain: &Chain,
+    hash: &[u8; 32],
+) -> Result<
+    Option<(
+        supervm_store::StoredTx,
+        SignedTx,
+        crate::block::StoredReceipt,
+    )>,
+> {
     let Some(t) = chain.store.tx(hash)? else {
         return Ok(None);
     };
     if !visible(chain, t.height) {
         return Ok(None);
     }
-    let (_, r) = decode_tx_body(&t.body)
+    let (tx, r) = decode_tx_body(&t.body)
         .ok_or_else(|| Error::Other("malformed stored transaction".into()))?;
+    Ok(Some((t, tx, r)))
+}
+
+/// The receipt of a committed transaction.
+pub fn receipt(chain: &Chain, hash: &[u8; 32]) -> Result<Option<ReceiptView>> {
+    let Some((t, _, r)) = visible_tx(chain, hash)? else {
+        return Ok(None);
+    };
     let mut events = vec![];
     if r.status == Status::Success {
         // The transaction's events, page by page from its first one, until the next
@@ -225,14 +242,9 @@ pub fn receipt(chain: &Chain, hash: &[u8; 32]) -> Result<Option<ReceiptView>> {
 
 /// `tx.get` of a committed transaction, if `hash` is one.
 fn committed_tx(chain: &Chain, hash: &[u8; 32]) -> Result<Option<TxView>> {
-    let Some(t) = chain.store.tx(hash)? else {
+    let Some((_, tx, _)) = visible_tx(chain, hash)? else {
         return Ok(None);
     };
-    if !visible(chain, t.height) {
-        return Ok(None);
-    }
-    let (tx, _) = decode_tx_body(&t.body)
-        .ok_or_else(|| Error::Other("malformed stored transaction".into()))?;
     Ok(Some(TxView {
         hash: to_hex(hash),
         status: "committed".into(),

@@ -21,6 +21,28 @@ fn event(height: u64, tx: u32, ev: u32, contract: u8, topic: &str) -> StoredEven
 
 /// Every page of `f` from its cursor on (`f.after` left at the last cursor), each
 /// within the limit.
+/// Commits block 0 holding one transaction with `events`.
+fn commit_one_tx_block(
+    store: &Arc<supervm_store::Store>,
+    staging: &mut Staging,
+    events: Vec<StoredEvent>,
+) {
+    staging
+        .stage_block(&WriteSet::new(), |root| BlockRecord {
+            height: 0,
+            hash: block_hash(0, &root),
+            state_root: root,
+            header: vec![],
+            txs: vec![TxEntry {
+                hash: [1; 32],
+                body: vec![],
+            }],
+            events,
+        })
+        .unwrap();
+    store.commit(staging.seal().unwrap()).unwrap();
+}
+
 fn all_pages(store: &supervm_store::Store, f: &mut EventFilter) -> Vec<StoredEvent> {
     let mut got = Vec::new();
     loop {
@@ -222,20 +244,7 @@ fn a_page_scans_a_bounded_number_of_events() {
             data: vec![],
         })
         .collect();
-    staging
-        .stage_block(&WriteSet::new(), |root| BlockRecord {
-            height: 0,
-            hash: block_hash(0, &root),
-            state_root: root,
-            header: vec![],
-            txs: vec![TxEntry {
-                hash: [1; 32],
-                body: vec![],
-            }],
-            events,
-        })
-        .unwrap();
-    store.commit(staging.seal().unwrap()).unwrap();
+    commit_one_tx_block(&store, &mut staging, events);
     let mut f = EventFilter {
         contract: Some(Address([7; 32])),
         topics: vec![None, Some(vec![1])],
@@ -272,20 +281,7 @@ fn a_page_is_bounded_in_bytes() {
             data: vec![ev as u8; 8 * 1024 - 3],
         })
         .collect();
-    staging
-        .stage_block(&WriteSet::new(), |root| BlockRecord {
-            height: 0,
-            hash: block_hash(0, &root),
-            state_root: root,
-            header: vec![],
-            txs: vec![TxEntry {
-                hash: [1; 32],
-                body: vec![],
-            }],
-            events,
-        })
-        .unwrap();
-    store.commit(staging.seal().unwrap()).unwrap();
+    commit_one_tx_block(&store, &mut staging, events);
     let mut f = EventFilter {
         contract: Some(Address([7; 32])),
         limit: 1000,
