@@ -153,8 +153,8 @@ fn int_of(v: &Value) -> Result<i128, String> {
                 {
                     // (serde_json reads an integer past u64::MAX as a float)
                     format!(
-                        "{n} is too large for a JSON number here: give integers above \
-                         2^64 as decimal strings, e.g. \"100000000000000000000\""
+                        "{n} is past the 64-bit range of a JSON number here: give such \
+                         integers as decimal strings, e.g. \"100000000000000000000\""
                     )
                 } else {
                     format!("{n} is not an integer")

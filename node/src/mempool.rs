@@ -87,6 +87,15 @@ impl Inner {
     }
 }
 
+/// What the mempool knows of a transaction ([`Mempool::status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Dropped recently, with the reason (and not admitted again since).
+    Dropped(String),
+    /// Queued or taken for a block not yet committed.
+    Pending,
+}
+
 /// Why [`Mempool::admit_at`] did not admit a transaction.
 #[derive(Debug)]
 pub enum NotAdmitted {
@@ -190,6 +199,15 @@ impl Mempool {
     /// The nonce `sender` would need next, if it has transactions here.
     pub fn next_nonce(&self, sender: &Address) -> Option<u64> {
         self.inner.lock().senders.get(sender).map(|s| s.next_nonce)
+    }
+
+    /// Whether `hash` was dropped (and why) or is pending, read under one lock.
+    pub fn status(&self, hash: &[u8; 32]) -> Option<Status> {
+        let inner = self.inner.lock();
+        if let Some((_, reason)) = inner.dropped.get(hash) {
+            return Some(Status::Dropped(reason.clone()));
+        }
+        inner.known.contains_key(hash).then_some(Status::Pending)
     }
 
     /// Records that `hash`, acknowledged as pending before, will not be included (a
@@ -515,10 +533,13 @@ mod tests {
         m.admit(tx(&k, 1), acc).unwrap();
         assert_eq!(m.dropped_reason(&first[0].hash), None);
         assert_eq!(m.dropped_reason(&follower), None);
+        assert_eq!(m.status(&follower), Some(Status::Pending));
         // Dropped again after that admission: recorded.
         let again = m.take(txs(2), Duration::ZERO);
         m.resolve(&[], &why(&again));
         assert_eq!(m.dropped_reason(&follower).as_deref(), Some("test"));
+        assert_eq!(m.status(&follower), Some(Status::Dropped("test".into())));
+        assert_eq!(m.status(&[0xee; 32]), None);
         // Evicting the follower's first (stale) entry keeps its current record.
         let mut inner = m.inner.lock();
         let stale_entries = inner.dropped_order.len();

@@ -260,13 +260,13 @@ pub fn tx_get(chain: &Chain, hash: &[u8; 32]) -> Result<TxView> {
     if let Some(v) = committed_tx(chain, hash)? {
         return Ok(v);
     }
-    // A drop is recorded just before the producer takes the transaction out of the
-    // mempool, and forgotten when the same transaction is admitted again: the drop
-    // decides first.
-    let status = if let Some(r) = chain.dropped_reason(hash) {
-        format!("dropped: {r}")
-    } else if chain.mempool.contains(hash) {
-        "pending".to_string()
+    // (under one lock: a drop records its reason and takes the transaction out of the
+    // mempool in one step, and a resubmission forgets the reason as it admits)
+    let status = if let Some(s) = chain.mempool.status(hash) {
+        match s {
+            crate::mempool::Status::Dropped(r) => format!("dropped: {r}"),
+            crate::mempool::Status::Pending => "pending".to_string(),
+        }
     } else if let Some(v) = committed_tx(chain, hash)? {
         // Committed since the first look: a commit publishes its block before it takes
         // the block's transactions out of the mempool, so one that left the mempool

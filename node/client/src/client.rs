@@ -67,11 +67,16 @@ impl Client {
     /// Refuses a URL this client cannot reach: it speaks plain HTTP only (built without
     /// TLS), and reqwest's own error would not say so.
     fn check_url(&self) -> Result<()> {
-        if self.url.starts_with("http://") {
+        if self
+            .url
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+        {
             return Ok(());
         }
         Err(Error::Transport(format!(
-            "cannot reach {}: only http:// URLs are supported (this client has no TLS;              put a TLS-terminating proxy in front of a remote node)",
+            "cannot reach {}: only http:// URLs are supported (this client has no TLS; put a \
+             TLS-terminating proxy in front of a remote node)",
             self.url
         )))
     }

@@ -117,7 +117,7 @@ pub fn router(
     let discover: Handler = Arc::new(move |params| {
         let doc = doc.clone();
         Box::pin(async move {
-            // (it takes no parameters: a name given is unknown, as for every method)
+            // (it takes no parameters: any given is refused)
             match params {
                 super::protocol::Params::None => {}
                 super::protocol::Params::Array(a) if a.is_empty() => {}

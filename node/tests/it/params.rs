@@ -145,9 +145,11 @@ async fn parameters_and_visibility() {
     node.stop().await;
 }
 
-/// A simulation whose request has timed out stops at its next state read and frees
-/// its slot (it ran on for its whole gas: minutes of uncached reads, holding one of
-/// the few slots); one within its deadline runs as before.
+/// A simulation whose deadline has passed fails at its first state read (so one whose
+/// request timed out stops instead of running on for its whole gas, minutes of
+/// uncached reads holding one of the few slots); one within its deadline runs as
+/// before. (`queries::simulate` is called directly with the deadline the RPC handler
+/// passes it.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::disallowed_methods)] // deadlines are wall-clock instants
 async fn a_simulation_past_its_deadline_stops() {
