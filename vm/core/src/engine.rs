@@ -345,24 +345,28 @@ impl VmInner {
         hash: &[u8; 32],
         code: &[u8],
     ) -> Result<Arc<LoadedModule>> {
-        let (info, instrumented) = self.prepare(code).inspect_err(|e| {
-            // (a function of the code and the limits alone, as the cache's key)
-            self.rejected.insert(*hash, e.to_string().into());
-        })?;
+        let (info, instrumented) = self.prepare(code)?;
         let m = self.compile(&instrumented)?;
         self.module_to_disk(hash, &m);
         self.link(hash, m, ModuleShape::of_info(&info))
+    }
+
+    /// Why the stored code with hash `hash` failed validation, if this VM found it did.
+    pub(crate) fn rejection(&self, hash: &[u8; 32]) -> Option<Arc<str>> {
+        self.rejected.get(hash)
+    }
+
+    /// Remembers that the stored code with hash `hash` fails validation with `reason` (a
+    /// function of the code and the limits alone). Only for code in state: an upload's
+    /// invalid code is never stored, and must not push stored code's entries out.
+    pub(crate) fn reject(&self, hash: &[u8; 32], reason: &str) {
+        self.rejected.insert(*hash, reason.into());
     }
 
     /// The compiled module for the code with hash `hash`, if it is in memory or on disk
     /// (`None`: it must be compiled, from code the caller reads). A call needs the code
     /// itself only then: a module on disk loads without reading its code from state (up
     /// to `max_code_size` bytes per load).
-    /// Why the code with hash `hash` failed validation, if this VM found it did.
-    pub(crate) fn rejection(&self, hash: &[u8; 32]) -> Option<Arc<str>> {
-        self.rejected.get(hash)
-    }
-
     pub(crate) fn load_compiled(&self, hash: &[u8; 32]) -> Result<Option<Arc<LoadedModule>>> {
         if let Some(m) = self.cached(hash) {
             return Ok(Some(m));

@@ -159,10 +159,16 @@ fn run_frame_here(
             Err((e, mut store)) => {
                 let tx = store.data_mut().tx.take().expect("transaction context");
                 // (the memory was paid for: a validated module's instantiation traps
-                // only where validation could not see it, and then not for free)
+                // only where validation could not see it, and then not for free; out of
+                // gas uses all of it, as everywhere)
+                let outcome = classify(e, false);
+                let gas_used = match outcome {
+                    FrameOutcome::OutOfGas => gas,
+                    _ => memory_gas,
+                };
                 let r = FrameResult {
-                    outcome: classify(e, false),
-                    gas_used: memory_gas,
+                    outcome,
+                    gas_used,
                     return_data: Vec::new(),
                 };
                 return (r, tx);
@@ -371,13 +377,13 @@ pub(crate) fn load_contract(vm: &VmInner, tx: &mut TxCtx, addr: &Address) -> Res
         .ok_or_else(|| Error::Engine("corrupt contract record".into()))?;
     // From memory or the disk cache without reading the code: a stored record names
     // stored code (deploy and `upgrade` check it, in recorded reads).
-    if let Some(m) = vm.load_compiled(&rec.code_hash)? {
-        return Ok(Loaded::Module(m));
-    }
     // Code this VM already found invalid fails the same way without being read and
     // validated again (up to `max_code_size` bytes at 40-100 ns each, per call).
     if let Some(reason) = vm.rejection(&rec.code_hash) {
         return Ok(Loaded::Rejected(reason.to_string()));
+    }
+    if let Some(m) = vm.load_compiled(&rec.code_hash)? {
+        return Ok(Loaded::Module(m));
     }
     // Code is immutable by hash: a read that finds it is not recorded (a stored code can
     // only be the one code with that hash). A read that does not find it decides
@@ -393,7 +399,11 @@ pub(crate) fn load_contract(vm: &VmInner, tx: &mut TxCtx, addr: &Address) -> Res
     };
     match vm.compile_and_link(&rec.code_hash, &code) {
         Ok(m) => Ok(Loaded::Module(m)),
-        Err(Error::Code(e)) => Ok(Loaded::Rejected(e.to_string())),
+        Err(Error::Code(e)) => {
+            let reason = e.to_string();
+            vm.reject(&rec.code_hash, &reason);
+            Ok(Loaded::Rejected(reason))
+        }
         Err(e) => Err(e),
     }
 }

@@ -32,6 +32,8 @@ pub(crate) struct Journal {
     read_index: BTreeMap<Vec<u8>, usize>,
     /// The same for `reads.deltas`.
     delta_index: BTreeMap<Vec<u8>, usize>,
+    /// The same for `reads.codes` (a contract can leave one per failed `upgrade`).
+    code_index: BTreeMap<Vec<u8>, usize>,
     /// Checkpoints taken and not yet committed or rolled back; while there are none, no
     /// undo log is kept (a failed transaction discards the whole journal anyway).
     open_checkpoints: usize,
@@ -79,6 +81,10 @@ fn read_key(r: &KeyRead) -> &[u8] {
 
 fn delta_key(d: &DeltaRead) -> &[u8] {
     &d.key
+}
+
+fn code_key(c: &CodeRead) -> &[u8] {
+    &c.key
 }
 
 /// Read-set size from which repeated-read lookups use an index instead of a scan.
@@ -130,11 +136,12 @@ impl Journal {
         if let Some(i) = self.find_read(&key) {
             return Ok(self.reads.keys[i].value.as_ref().map(Vec::len));
         }
-        if let Some(c) = self.reads.codes.iter().find(|c| c.key == key) {
-            return Ok(c.len);
+        if let Some(i) = find_indexed(&self.reads.codes, &self.code_index, &key, code_key) {
+            return Ok(self.reads.codes[i].len);
         }
         let len = view.get(&key)?.map(|v| v.len());
-        self.reads.codes.push(CodeRead { key, len });
+        let read = CodeRead { key, len };
+        push_indexed(&mut self.reads.codes, &mut self.code_index, read, code_key);
         Ok(len)
     }
 
@@ -381,6 +388,25 @@ impl Journal {
 mod tests {
     use super::*;
     use crate::state::InMemoryState;
+
+    /// A code key checked again answers what the first check recorded, past the
+    /// size where the lookup goes through an index too, and is recorded once.
+    #[test]
+    fn code_checks_answer_the_recorded_presence() {
+        let absent = InMemoryState::new();
+        let mut present = InMemoryState::new();
+        let keys: Vec<Vec<u8>> = (0..40u8).map(|i| vec![b'c', i]).collect();
+        present.apply(&keys.iter().map(|k| (k.clone(), Some(vec![1; 7]))).collect());
+        let mut j = Journal::default();
+        for k in &keys[..30] {
+            assert_eq!(j.code_len(&absent, k.clone()).unwrap(), None);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            let want = if i < 30 { None } else { Some(7) };
+            assert_eq!(j.code_len(&present, k.clone()).unwrap(), want, "key {i}");
+        }
+        assert_eq!(j.reads.codes.len(), 40);
+    }
 
     #[test]
     fn rollback_restores_writes_and_keeps_reads() {

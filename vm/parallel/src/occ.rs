@@ -170,7 +170,8 @@ impl Run<'_> {
 
 /// The first read of `r` that `overlay` (the run's base under the writes committed so
 /// far) answers differently from what `r` saw: a key read, a delta read whose value
-/// left its range, or the prefix of an iteration step.
+/// left its range, a code key whose presence changed, or the prefix of an iteration
+/// step.
 fn first_conflict(
     overlay: &Overlay<'_>,
     r: &Receipt,

@@ -133,9 +133,10 @@ impl Store {
         split_hashes(row.as_deref().unwrap_or_default())
     }
 
-    /// Events matching `f`, in chain order, at most `f.limit` (capped at 10,000) and
-    /// [`MAX_PAGE_BYTES`] of data and topics (at least one event). The second value is
-    /// the cursor to pass as `after` for the next page (`None`: done).
+    /// Events matching `f`, in chain order, at most `f.limit` (capped at 10,000); a page
+    /// ends with the event that brings its data and topics to [`MAX_PAGE_BYTES`] (so it
+    /// may pass that by one event). The second value is the cursor to pass as `after`
+    /// for the next page (`None`: done).
     /// One page looks at no more than [`MAX_EVENTS_SCANNED`] events, counting every
     /// event of the blocks the chosen index lists (other contracts' events in a block
     /// listed by the contract index, events whose later topics do not match): any filter

@@ -1024,8 +1024,9 @@ fn foreign_rejection_text_is_shown_but_not_committed() {
 
 /// Active segments must lie within the memory and table a module starts with: one
 /// outside would trap every instantiation after copying the segments before it, work
-/// no call pays for. Such code is refused at upload, as is an offset that is not a
-/// constant; segments ending exactly at the edge are fine.
+/// no call pays for. Such code is refused at upload; segments ending exactly at the
+/// edge are fine. (An offset that is not an `i32.const` is refused too, but cannot be
+/// written: contracts import no globals.)
 #[test]
 fn segments_outside_the_initial_memory_or_table_are_refused() {
     let mut c = Chain::new();
