@@ -1039,6 +1039,18 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
     }
 }
 
+/// Contracts are built with integer overflow checks on (a `+` that overflows traps,
+/// whatever the crate's release profile says), unless the user set
+/// `CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS` themselves: a release build wraps silently
+/// by default, and a balance or counter that wraps is a bug no test of the happy path
+/// sees.
+fn overflow_checks_on(cmd: &mut std::process::Command) {
+    const VAR: &str = "CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS";
+    if std::env::var_os(VAR).is_none() {
+        cmd.env(VAR, "true");
+    }
+}
+
 /// Builds a contract crate to wasm32v1-none: with rustup's target if installed, else
 /// with Debian's rustc-web and -Zbuild-std (see scripts/setup.sh).
 fn build(ctx: &Ctx, path: &Path) -> Result<()> {
@@ -1063,6 +1075,7 @@ fn build(ctx: &Ctx, path: &Path) -> Result<()> {
         .arg("--target-dir")
         .arg(&target_dir)
         .env("RUSTFLAGS", "-C link-arg=-zstack-size=16384");
+    overflow_checks_on(&mut cmd);
     if !rustup_has {
         if !Path::new("/usr/bin/rustc").exists() {
             bail!(
@@ -1109,6 +1122,26 @@ fn build(ctx: &Ctx, path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `contract build` asks cargo for overflow checks (unless the user chose).
+    #[test]
+    fn contract_builds_check_overflow() {
+        let mut cmd = std::process::Command::new("cargo");
+        overflow_checks_on(&mut cmd);
+        let set: Vec<_> = cmd.get_envs().collect();
+        let want = std::env::var_os("CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS");
+        if want.is_none() {
+            assert_eq!(
+                set,
+                [(
+                    std::ffi::OsStr::new("CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS"),
+                    Some(std::ffi::OsStr::new("true"))
+                )]
+            );
+        } else {
+            assert!(set.is_empty(), "the user's choice stands");
+        }
+    }
 
     /// A submission the node refused says only why; one that may have been admitted
     /// (halted or failed while waiting, or the connection lost) names the hash to check

@@ -304,6 +304,45 @@ fn try_call_with_gas_reports_out_of_gas_and_the_caller_carries_on() {
     let r = f.try_counter("no_such_function", None, 0);
     let (status, code, _): (u32, u32, Vec<u8>) = r.value();
     assert_eq!((status, code), (STATUS_TRAP, 0));
+
+    // The least cap `increment` succeeds with; one gas less runs out at its very end,
+    // after its write and its event (its return data is charged last): both are rolled
+    // back with it, the caller's own event kept.
+    let (mut lo, mut hi) = (1_000u64, 200_000u64);
+    assert_eq!(
+        f.try_counter("increment", None, hi)
+            .value::<(u32, u32, Vec<u8>)>()
+            .0,
+        0
+    );
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        let before = f.counter_value();
+        let ok = f
+            .try_counter("increment", None, mid)
+            .value::<(u32, u32, Vec<u8>)>()
+            .0
+            == 0;
+        assert_eq!(f.counter_value(), before + u64::from(ok));
+        if ok { hi = mid } else { lo = mid }
+    }
+    let before = f.counter_value();
+    let r = f.try_counter("increment", None, hi - 1);
+    assert_eq!(r.value::<(u32, u32, Vec<u8>)>().0, STATUS_OUT_OF_GAS);
+    assert_eq!(
+        r.events().len(),
+        1,
+        "the callee's Incremented is rolled back"
+    );
+    assert_call_tried(&r.events()[0], a, counter, STATUS_OUT_OF_GAS, 0);
+    assert_eq!(
+        f.counter_value(),
+        before,
+        "the callee's write is rolled back"
+    );
+    let counted = f.try_counter("increment", None, hi);
+    assert_eq!(counted.events().len(), 2, "at the least cap, both events");
+    assert_eq!(f.counter_value(), before + 1);
 }
 
 /// `Map::set` / `remove` / `has` / `get` and `Map::keys` in byte order of the encoded

@@ -502,7 +502,7 @@ fn mint_is_admin_only_and_checks_overflow() {
         "Overflow",
     );
     assert_eq!(balance(&mut f.env, &f.token, f.carol), u128::MAX - 1005);
-    // The admin check sees the immediate caller: another account still cannot mint.
+    // Another account cannot mint.
     f.env.set_sender(f.carol);
     expect_revert(
         &mut f.env,
@@ -512,6 +512,21 @@ fn mint_is_admin_only_and_checks_overflow() {
         (f.carol, 0u128),
         "Unauthorized",
     );
+    // The admin check sees the immediate caller, not the origin: the admin's own
+    // transaction minting through another contract (sdkcheck's `forward`: caller
+    // sdkcheck, origin alice) is refused, with the token's code.
+    f.env.set_sender(f.alice);
+    let proxy = f.env.deploy(supervm_contracts::SDKCHECK, ());
+    let input = (f.carol, 1u128).encode();
+    let r = call_fails(
+        &mut f.env,
+        &proxy,
+        "forward",
+        (f.token, "mint".to_string(), input),
+    );
+    let code = error_code(&f.iface, "mint", "Unauthorized");
+    assert_eq!(r.outcome(), &Outcome::Revert { code, data: vec![] });
+    assert_eq!(balance(&mut f.env, &f.token, f.carol), u128::MAX - 1005);
 }
 
 #[test]
