@@ -110,15 +110,32 @@ impl Token {
     }
 
     /// Lets `spender` move up to `amount` of the caller's tokens (replaces the allowance).
+    /// Changing a nonzero allowance this way races the spender, who may spend the old
+    /// one first and then the new one: prefer `increase_allowance` and
+    /// `decrease_allowance`.
     pub fn approve(spender: Address, amount: u128) -> Result<(), TokenError> {
+        set_allowance(env::caller(), spender, amount);
+        Ok(())
+    }
+
+    /// Adds `added` to `spender`'s allowance over the caller's tokens.
+    pub fn increase_allowance(spender: Address, added: u128) -> Result<(), TokenError> {
         let owner = env::caller();
-        ALLOWANCES.set(&(owner, spender), &amount);
-        Approval {
-            owner,
-            spender,
-            amount,
-        }
-        .emit();
+        let now = ALLOWANCES.get_or(&(owner, spender), 0);
+        let amount = now.checked_add(added).ok_or(TokenError::Overflow)?;
+        set_allowance(owner, spender, amount);
+        Ok(())
+    }
+
+    /// Takes `subtracted` off `spender`'s allowance over the caller's tokens; fails with
+    /// `InsufficientAllowance` if that is more than is left (the spender spent it).
+    pub fn decrease_allowance(spender: Address, subtracted: u128) -> Result<(), TokenError> {
+        let owner = env::caller();
+        let now = ALLOWANCES.get_or(&(owner, spender), 0);
+        let amount = now
+            .checked_sub(subtracted)
+            .ok_or(TokenError::InsufficientAllowance)?;
+        set_allowance(owner, spender, amount);
         Ok(())
     }
 
@@ -127,8 +144,13 @@ impl Token {
         ALLOWANCES.get_or(&(owner, spender), 0)
     }
 
-    /// Moves `amount` of `from`'s tokens to `to`, spending the caller's allowance.
+    /// Moves `amount` of `from`'s tokens to `to`, spending the caller's allowance. Moving
+    /// nothing does nothing (no write, no event): anyone could otherwise log transfers
+    /// "from" any account, the address-poisoning trick.
     pub fn transfer_from(from: Address, to: Address, amount: u128) -> Result<(), TokenError> {
+        if amount == 0 {
+            return Ok(());
+        }
         let key = (from, env::caller());
         let allowed = ALLOWANCES.get_or(&key, 0);
         let left = allowed
@@ -157,6 +179,17 @@ impl Token {
     pub fn decimals() -> u8 {
         DECIMALS.get_or(0)
     }
+}
+
+/// Sets an allowance and says so.
+fn set_allowance(owner: Address, spender: Address, amount: u128) {
+    ALLOWANCES.set(&(owner, spender), &amount);
+    Approval {
+        owner,
+        spender,
+        amount,
+    }
+    .emit();
 }
 
 /// Two balance updates and one event. The balances are changed with `storage_add`

@@ -177,6 +177,8 @@ fn interface_lists_functions_events_and_errors() {
             "approve",
             "balance",
             "decimals",
+            "decrease_allowance",
+            "increase_allowance",
             "init",
             "mint",
             "name",
@@ -560,6 +562,70 @@ fn approve_sets_and_replaces_the_allowance() {
     let r = f.env.call(&f.token, "approve", (f.bob, 0u128));
     assert_eq!(data::<u128>(&r.events()[0]), 0);
     assert_eq!(allowance(&mut f.env, &f.token, f.alice, f.bob), 0);
+}
+
+/// `increase_allowance` and `decrease_allowance` change the allowance by an amount (no
+/// race with a spender spending the old one), each with an `Approval` of the new
+/// allowance; past its range the change fails and changes nothing.
+#[test]
+fn allowances_change_by_an_amount() {
+    let mut f = setup();
+    f.env.set_sender(f.alice);
+    let r = f.env.call(&f.token, "increase_allowance", (f.bob, 300u128));
+    assert!(r.is_success(), "{:?}", r.outcome());
+    assert_eq!(data::<u128>(&r.events()[0]), 300);
+    let r = f.env.call(&f.token, "increase_allowance", (f.bob, 200u128));
+    assert_eq!(event_name(&r.events()[0]), "Approval");
+    assert_eq!(data::<u128>(&r.events()[0]), 500);
+    // The spender spends 100 meanwhile: a decrease of the rest works, one more fails.
+    f.env.set_sender(f.bob);
+    assert!(
+        f.env
+            .call(&f.token, "transfer_from", (f.alice, f.carol, 100u128))
+            .is_success()
+    );
+    f.env.set_sender(f.alice);
+    expect_revert(
+        &mut f.env,
+        &f.iface,
+        &f.token,
+        "decrease_allowance",
+        (f.bob, 401u128),
+        "InsufficientAllowance",
+    );
+    assert_eq!(allowance(&mut f.env, &f.token, f.alice, f.bob), 400);
+    let r = f.env.call(&f.token, "decrease_allowance", (f.bob, 400u128));
+    assert_eq!(data::<u128>(&r.events()[0]), 0);
+    assert_eq!(allowance(&mut f.env, &f.token, f.alice, f.bob), 0);
+    assert!(
+        f.env
+            .call(&f.token, "increase_allowance", (f.bob, u128::MAX))
+            .is_success()
+    );
+    expect_revert(
+        &mut f.env,
+        &f.iface,
+        &f.token,
+        "increase_allowance",
+        (f.bob, 1u128),
+        "Overflow",
+    );
+    assert_eq!(allowance(&mut f.env, &f.token, f.alice, f.bob), u128::MAX);
+}
+
+/// A `transfer_from` of nothing does nothing: anyone could otherwise log a `Transfer`
+/// "from" any account to an address of their choosing (address poisoning), and store
+/// allowance and balance entries for it.
+#[test]
+fn transfer_from_of_nothing_changes_nothing() {
+    let mut f = setup();
+    f.env.set_sender(f.carol);
+    let r = f
+        .env
+        .call(&f.token, "transfer_from", (f.alice, f.carol, 0u128));
+    assert!(r.is_success(), "{:?}", r.outcome());
+    assert!(r.events().is_empty(), "no Transfer from alice");
+    assert!(r.receipt.write_set.is_empty(), "{:?}", r.receipt.write_set);
 }
 
 #[test]
