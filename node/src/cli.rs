@@ -1039,8 +1039,9 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
     }
 }
 
-/// Contracts are built with integer overflow checks on (a `+` that overflows traps,
-/// whatever the crate's release profile says), unless the user set
+/// Contracts are built with integer overflow checks on (a `+` that overflows traps; the
+/// variable overrides a crate's or workspace's `[profile.release]`, though not a
+/// per-package profile override), unless the user set
 /// `CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS` themselves: a release build wraps silently
 /// by default, and a balance or counter that wraps is a bug no test of the happy path
 /// sees.

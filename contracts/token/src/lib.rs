@@ -55,7 +55,7 @@ pub enum TokenError {
     InsufficientAllowance = 2,
     /// Only the admin may do this.
     Unauthorized = 3,
-    /// A balance or the supply would overflow.
+    /// A balance, the supply or an allowance would overflow.
     Overflow = 4,
 }
 
@@ -112,7 +112,7 @@ impl Token {
     /// Lets `spender` move up to `amount` of the caller's tokens (replaces the allowance).
     /// Changing a nonzero allowance this way races the spender, who may spend the old
     /// one first and then the new one: prefer `increase_allowance` and
-    /// `decrease_allowance`.
+    /// `decrease_allowance`. To revoke whatever is left, `approve(spender, 0)`.
     pub fn approve(spender: Address, amount: u128) -> Result<(), TokenError> {
         set_allowance(env::caller(), spender, amount);
         Ok(())
@@ -128,7 +128,8 @@ impl Token {
     }
 
     /// Takes `subtracted` off `spender`'s allowance over the caller's tokens; fails with
-    /// `InsufficientAllowance` if that is more than is left (the spender spent it).
+    /// `InsufficientAllowance` if that is more than is left (the spender spent it; to
+    /// revoke whatever is left, `approve(spender, 0)`).
     pub fn decrease_allowance(spender: Address, subtracted: u128) -> Result<(), TokenError> {
         let owner = env::caller();
         let now = ALLOWANCES.get_or(&(owner, spender), 0);
