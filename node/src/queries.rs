@@ -583,6 +583,7 @@ pub fn simulate(
             reads: (r.read_set.keys.iter().map(|k| &k.key))
                 .chain(r.read_set.deltas.iter().map(|d| &d.key))
                 .chain(r.read_set.codes.iter().map(|c| &c.key))
+                .chain(r.read_set.digests.iter().map(|d| &d.key))
                 .map(|k| to_hex(k))
                 .collect(),
             writes: r.write_set.keys().map(|k| to_hex(k)).collect(),

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::error::StateError;
 use crate::state::{
-    CodeRead, DeltaRead, KeyRead, RangeRead, ReadSet, StateView, WriteSet, decode_u128,
-    next_key_range,
+    CodeRead, DIGEST_READS_OVER, DeltaRead, DigestRead, KeyRead, RangeRead, ReadSet, StateView,
+    WriteSet, decode_u128, next_key_range,
 };
 use crate::tx::Event;
 
@@ -379,6 +379,26 @@ impl Journal {
                 .into_iter()
                 .filter(|d| self.find_read(&d.key).is_none())
                 .collect();
+        }
+        // Large values read are kept as their digests from here on (the journal needed
+        // them whole to answer repeated reads the same; a scheduler only compares them).
+        if self.reads.keys.iter().any(|r| {
+            r.value
+                .as_ref()
+                .is_some_and(|v| v.len() > DIGEST_READS_OVER)
+        }) {
+            let keys = std::mem::take(&mut self.reads.keys);
+            for r in keys {
+                match r.value {
+                    Some(v) if v.len() > DIGEST_READS_OVER => {
+                        self.reads.digests.push(DigestRead {
+                            key: r.key,
+                            digest: *blake3::hash(&v).as_bytes(),
+                        });
+                    }
+                    value => self.reads.keys.push(KeyRead { key: r.key, value }),
+                }
+            }
         }
         (self.writes, self.reads, self.events)
     }

@@ -41,7 +41,9 @@ pub use execute::{PayloadSize, Vm, intrinsic_gas, intrinsic_gas_of};
 pub use frame::EXECUTION_STACK;
 pub use interface::Interface;
 pub use layer::WriteLayer;
-pub use state::{CodeRead, DeltaRead, InMemoryState, ReadSet, StateView, WriteSet, decode_u128};
+pub use state::{
+    CodeRead, DeltaRead, DigestRead, InMemoryState, ReadSet, StateView, WriteSet, decode_u128,
+};
 pub use supervm_abi::{self as abi, Address};
 pub use tx::{
     BlockEnv, CodeSource, Event, FOREIGN_TEXT_MARKERS, Outcome, Payload, Receipt, Transaction,

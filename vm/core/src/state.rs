@@ -150,6 +150,34 @@ pub struct ReadSet {
     /// Code keys whose presence the transaction checked (upload, deploy by hash,
     /// `upgrade`): kept without the code, up to `max_code_size` bytes each.
     pub codes: Vec<CodeRead>,
+    /// Point reads of values longer than [`DIGEST_READS_OVER`] bytes, kept as a digest
+    /// of the value seen (the read sets of a block's transactions are held until the
+    /// block is done: a transaction reading thousands of 64 KiB values kept them all).
+    pub digests: Vec<DigestRead>,
+}
+
+/// Values read longer than this many bytes are kept in a finished read set as a
+/// [`DigestRead`], not whole.
+pub const DIGEST_READS_OVER: usize = 64;
+
+/// A point read of a present value longer than [`DIGEST_READS_OVER`] bytes: the
+/// blake3 digest of the value seen. A scheduler validates it by the digest of the
+/// value there now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestRead {
+    /// The key.
+    pub key: Vec<u8>,
+    /// blake3 of the value the transaction saw.
+    pub digest: [u8; 32],
+}
+
+impl DigestRead {
+    /// Whether `now` (a value read now, `None`: absent) is the value this read saw.
+    pub fn holds(&self, now: Option<&[u8]>) -> bool {
+        now.is_some_and(|v| {
+            v.len() > DIGEST_READS_OVER && *blake3::hash(v).as_bytes() == self.digest
+        })
+    }
 }
 
 /// A check of whether code is stored under a code key. Code is stored under its own

@@ -117,7 +117,15 @@ pub fn critical_path(receipts: &[Receipt]) -> usize {
             longest
         };
         let codes = r.read_set.codes.iter().map(|c| &c.key);
-        for key in r.read_set.keys.iter().map(|k| &k.key).chain(codes) {
+        let digests = r.read_set.digests.iter().map(|d| &d.key);
+        for key in r
+            .read_set
+            .keys
+            .iter()
+            .map(|k| &k.key)
+            .chain(codes)
+            .chain(digests)
+        {
             if let Some(&d) = writer_depth.get(key.as_slice()) {
                 before = before.max(d);
             }

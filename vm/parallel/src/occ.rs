@@ -169,9 +169,9 @@ impl Run<'_> {
 }
 
 /// The first read of `r` that `overlay` (the run's base under the writes committed so
-/// far) answers differently from what `r` saw: a key read, a delta read whose value
-/// left its range, a code key whose presence changed, or the prefix of an iteration
-/// step.
+/// far) answers differently from what `r` saw: a key read (or the digest of a large
+/// one), a delta read whose value left its range, a code key whose presence changed,
+/// or the prefix of an iteration step.
 fn first_conflict(
     overlay: &Overlay<'_>,
     r: &Receipt,
@@ -183,6 +183,14 @@ fn first_conflict(
         }
     }
     for d in &r.read_set.deltas {
+        if overlay
+            .written(&d.key)
+            .is_some_and(|v| !d.holds(v.as_deref()))
+        {
+            return Ok(Some(d.key.clone()));
+        }
+    }
+    for d in &r.read_set.digests {
         if overlay
             .written(&d.key)
             .is_some_and(|v| !d.holds(v.as_deref()))
@@ -313,11 +321,9 @@ pub fn recent_conflicts(receipts: &[Receipt]) -> f64 {
                     .get(k.key.as_slice())
                     .is_some_and(|&j| recent(j))
             })
-            || r.read_set.codes.iter().any(|c| {
-                last_writer
-                    .get(c.key.as_slice())
-                    .is_some_and(|&j| recent(j))
-            });
+            || (r.read_set.codes.iter().map(|c| &c.key))
+                .chain(r.read_set.digests.iter().map(|d| &d.key))
+                .any(|k| last_writer.get(k.as_slice()).is_some_and(|&j| recent(j)));
         conflicts += hit as usize;
         for k in r.write_set.keys() {
             last_writer.insert(k, i);

@@ -30,6 +30,7 @@ pub(crate) fn receipt(
             ranges,
             deltas: vec![],
             codes: vec![],
+            digests: vec![],
         },
         write_set: writes
             .iter()

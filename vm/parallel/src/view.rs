@@ -16,10 +16,12 @@ pub struct MvView<'a> {
     blocked: Mutex<Option<Vec<u8>>>,
 }
 
-/// What a recorded read saw: a value, or only whether a code key was present.
+/// What a recorded read saw: a value, whether a code key was present, or a large
+/// value's digest.
 enum Seen<'a> {
     Value(&'a Option<Vec<u8>>),
     Present(bool),
+    Digest(&'a supervm_vm::DigestRead),
 }
 
 impl<'a> MvView<'a> {
@@ -66,7 +68,8 @@ impl<'a> MvView<'a> {
             .codes
             .iter()
             .map(|c| (&c.key, Seen::Present(c.len.is_some())));
-        for (key, seen) in points.chain(deltas).chain(codes) {
+        let digests = reads.digests.iter().map(|d| (&d.key, Seen::Digest(d)));
+        for (key, seen) in points.chain(deltas).chain(codes).chain(digests) {
             if !self.mv.maybe_written(key) {
                 continue; // read from committed state, which no transaction of the block wrote
             }
@@ -85,6 +88,7 @@ impl<'a> MvView<'a> {
             let same = match seen {
                 Seen::Value(v) => now == *v,
                 Seen::Present(p) => now.is_some() == p,
+                Seen::Digest(d) => d.holds(now.as_deref()),
             };
             if !same {
                 return Ok(Some(key.clone()));

@@ -18,7 +18,7 @@ use wasm_encoder::Section;
 
 use crate::workload::{GAS, account, call};
 
-fn wat_contract(imports: &[(&str, &str)], body: &str) -> Vec<u8> {
+pub(crate) fn wat_contract(imports: &[(&str, &str)], body: &str) -> Vec<u8> {
     let imports: String = imports
         .iter()
         .map(|(n, sig)| format!("(import \"supervm_v1\" \"{n}\" (func ${n} {sig}))"))
@@ -78,7 +78,7 @@ fn deploy(sender: Address, code: CodeSource, salt: [u8; 32]) -> Transaction {
     }
 }
 
-const BLOCK: BlockEnv = BlockEnv {
+pub(crate) const BLOCK: BlockEnv = BlockEnv {
     height: 3,
     timestamp_ms: 1_700_000_000_000,
     chain_id: 7,
@@ -86,7 +86,7 @@ const BLOCK: BlockEnv = BlockEnv {
 
 /// Runs `txs` sequentially on `state` and in parallel (with `exec`) over the same
 /// state, checks the outputs agree, and leaves `state` after the block.
-fn same_as_sequential(
+pub(crate) fn same_as_sequential(
     vm: &Vm,
     exec: &ParallelExecutor,
     state: &mut InMemoryState,

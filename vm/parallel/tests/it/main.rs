@@ -9,4 +9,5 @@
 
 mod code_changes;
 mod differential;
+mod large_values;
 mod workload;
