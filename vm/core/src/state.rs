@@ -136,11 +136,12 @@ pub struct RangeRead {
     pub found: Option<Vec<u8>>,
 }
 
-/// Everything a transaction read from the state below it, in first-read order.
-/// Reads served from the transaction's own writes are not included.
+/// Everything a transaction read from the state below it, each list in first-read
+/// order. Reads served from the transaction's own writes are not included.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReadSet {
-    /// Point reads.
+    /// Point reads (once the transaction is done, of absent values and values of at
+    /// most [`DIGEST_READS_OVER`] bytes; longer ones are in `digests`).
     pub keys: Vec<KeyRead>,
     /// Prefix-iteration steps (for phantom-read validation).
     pub ranges: Vec<RangeRead>,
@@ -157,7 +158,8 @@ pub struct ReadSet {
 }
 
 /// Values read longer than this many bytes are kept in a finished read set as a
-/// [`DigestRead`], not whole.
+/// [`DigestRead`], not whole. (A contract record is exactly 64 bytes and stays whole:
+/// tests and tools look for it among the point reads.)
 pub const DIGEST_READS_OVER: usize = 64;
 
 /// A point read of a present value longer than [`DIGEST_READS_OVER`] bytes: the
