@@ -436,11 +436,6 @@ impl Chain {
         self.committed.send_modify(|_| {});
     }
 
-    /// Why a transaction was dropped, if it was recently.
-    pub fn dropped_reason(&self, hash: &[u8; 32]) -> Option<String> {
-        self.mempool.dropped_reason(hash)
-    }
-
     /// The sender's account as committed.
     pub fn account(&self, a: &Address) -> Result<Account> {
         Ok(Account::load(&*self.store, a)?)

@@ -463,8 +463,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             let c = c.clone();
             async move {
                 let slot = c.simulation_slot().await;
-                let request = crate::rpc::request_deadline();
-                let deadline = request.map(tokio::time::Instant::into_std);
+                let deadline = crate::rpc::request_deadline().map(tokio::time::Instant::into_std);
                 let r = tokio::task::spawn_blocking(move || {
                     queries::simulate(&c, &slot, &p.sender, &p.contract, &p.function, &p.args, p.gas_limit, p.height, deadline)
                 })
@@ -472,8 +471,8 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
                 .map_err(|e| RpcError::internal(crate::chain::joined_error(e)))?;
                 // (a simulation stopped by its deadline is the request timing out, whichever
                 // of the two the dispatcher sees first)
-                if r.is_err() && request.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                    return Err(RpcError::request_timeout(RpcLimits::default().request_timeout.as_millis()));
+                if r.is_err() && let Some(e) = crate::rpc::timed_out_error() {
+                    return Err(e);
                 }
                 r.map_err(rpc_err)
             }

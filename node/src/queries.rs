@@ -118,7 +118,8 @@ pub async fn submit(
         // While the transaction is in the mempool it is neither committed nor dropped:
         // a commit or a drop takes it out before it wakes the waiters. So the store is
         // read (on this runtime thread) only once it left, not at every commit.
-        if !chain.mempool.contains(&hash) {
+        let status = chain.mempool.status(&hash);
+        if status != Some(crate::mempool::Status::Pending) {
             // (`receipt` answers only once the block's state is applied too. It comes
             // first: a transaction whose batch committed before the pipeline halted is
             // committed, not among the failed batch's.)
@@ -137,7 +138,7 @@ pub async fn submit(
                     return Err(e);
                 }
             }
-            if let Some(reason) = chain.dropped_reason(&hash) {
+            if let Some(crate::mempool::Status::Dropped(reason)) = status {
                 return Ok(SubmitResult {
                     hash: to_hex(&hash),
                     status: format!("dropped: {reason}"),
@@ -198,6 +199,16 @@ pub fn receipt(chain: &Chain, hash: &[u8; 32]) -> Result<Option<ReceiptView>> {
     let Some((t, _, r)) = visible_tx(chain, hash)? else {
         return Ok(None);
     };
+    receipt_view(chain, hash, &t, r).map(Some)
+}
+
+/// The receipt view of committed transaction `t` (found by [`visible_tx`]).
+fn receipt_view(
+    chain: &Chain,
+    hash: &[u8; 32],
+    t: &supervm_store::StoredTx,
+    r: crate::block::StoredReceipt,
+) -> Result<ReceiptView> {
     let mut events = vec![];
     if r.status == Status::Success {
         // The transaction's events, page by page from its first one, until the next
@@ -224,7 +235,7 @@ pub fn receipt(chain: &Chain, hash: &[u8; 32]) -> Result<Option<ReceiptView>> {
         }
     }
     let (outcome, revert_code, reason) = r.status.view();
-    Ok(Some(ReceiptView {
+    Ok(ReceiptView {
         tx_hash: to_hex(hash),
         block_height: t.height,
         index: t.index,
@@ -237,12 +248,12 @@ pub fn receipt(chain: &Chain, hash: &[u8; 32]) -> Result<Option<ReceiptView>> {
         events,
         contract: r.contract.map(|a| to_hex(&a.0)),
         code_hash: r.code_hash.map(|h| to_hex(&h)),
-    }))
+    })
 }
 
 /// `tx.get` of a committed transaction, if `hash` is one.
 fn committed_tx(chain: &Chain, hash: &[u8; 32]) -> Result<Option<TxView>> {
-    let Some((_, tx, _)) = visible_tx(chain, hash)? else {
+    let Some((t, tx, r)) = visible_tx(chain, hash)? else {
         return Ok(None);
     };
     Ok(Some(TxView {
@@ -251,7 +262,7 @@ fn committed_tx(chain: &Chain, hash: &[u8; 32]) -> Result<Option<TxView>> {
         raw: Some(to_hex(&tx.encode())),
         sender: Some(to_hex(&tx.body.sender.0)),
         nonce: Some(tx.body.nonce),
-        receipt: receipt(chain, hash)?,
+        receipt: Some(receipt_view(chain, hash, &t, r)?),
     }))
 }
 
@@ -514,20 +525,18 @@ pub fn simulate(
     // commits succeeds); after four tries, or for a past height, run on the locked
     // snapshot, one such simulation at a time.
     let mut result = None;
-    if height.is_none_or(|x| Some(x) == chain.latest_height()) {
-        for _ in 0..4 {
-            let before = chain.store.head().batch;
-            let h = chain.latest_height();
-            // (a height the caller named must still be the latest: else the locked
-            // snapshot at that height below)
-            if height.is_some_and(|x| Some(x) != h) {
-                break;
-            }
-            let r = run(&*chain.store, h, &tx)?;
-            if chain.store.head().batch == before {
-                result = Some(r);
-                break;
-            }
+    for _ in 0..4 {
+        let before = chain.store.head().batch;
+        let h = chain.latest_height();
+        // (a height the caller named must be the latest: else the locked snapshot at
+        // that height below)
+        if height.is_some_and(|x| Some(x) != h) {
+            break;
+        }
+        let r = run(&*chain.store, h, &tx)?;
+        if chain.store.head().batch == before {
+            result = Some(r);
+            break;
         }
     }
     let (r, h) = match result {

@@ -89,7 +89,7 @@ pub fn load(path: &Path) -> Result<Vec<KeyEntry>> {
 /// Writes a key file (mode 0600 on unix, from its creation), replacing it atomically
 /// and durably: written to a new temporary file beside it (never an existing one or
 /// what a link points to), synced, renamed over the old file, the directory synced.
-pub fn save(path: &Path, keys: &[KeyEntry]) -> Result<()> {
+fn save(path: &Path, keys: &[KeyEntry]) -> Result<()> {
     use std::io::Write;
     let (dir, file_name) = dir_and_name(path)?;
     let body = serde_json::to_vec_pretty(keys).map_err(|e| Error::Keys(e.to_string()))?;

@@ -19,15 +19,27 @@ use crate::metrics::{CounterVec, HistogramVec, LATENCY_BUCKETS, Metrics, Metrics
 pub const BATCH_WINDOW: usize = 16;
 
 tokio::task_local! {
-    /// The deadline of the request a handler serves, visible to the handler's task.
-    static REQUEST_DEADLINE: Instant;
+    /// The deadline of the request a handler serves and the server's request timeout,
+    /// visible to the handler's task.
+    static REQUEST_DEADLINE: (Instant, Duration);
 }
 
 /// When the request the calling handler serves times out (`None` outside a handler):
 /// a handler that waits (a `tx.submit` with `wait`) answers before it, however late it
 /// started (a slow body, the end of a batch).
 pub fn request_deadline() -> Option<Instant> {
-    REQUEST_DEADLINE.try_with(|d| *d).ok()
+    REQUEST_DEADLINE.try_with(|d| d.0).ok()
+}
+
+/// The -32001 the dispatcher answers a call with at its deadline, once that has passed
+/// (for a handler whose work was stopped by it to say the same).
+pub fn timed_out_error() -> Option<RpcError> {
+    REQUEST_DEADLINE
+        .try_with(|&(d, timeout)| {
+            (Instant::now() >= d).then(|| RpcError::request_timeout(timeout.as_millis()))
+        })
+        .ok()
+        .flatten()
 }
 
 /// The `method` label of calls that never reached a method.
@@ -201,7 +213,8 @@ impl Dispatcher {
         let handler = method.handler.clone();
         let params = request.params;
         let call = async move { handler(params).await };
-        let task = AbortOnDrop(tokio::spawn(REQUEST_DEADLINE.scope(deadline, call)));
+        let scope = REQUEST_DEADLINE.scope((deadline, self.timeout), call);
+        let task = AbortOnDrop(tokio::spawn(scope));
         Pending::Running {
             id: request.id,
             method: request.method,

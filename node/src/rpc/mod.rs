@@ -36,7 +36,7 @@ pub mod protocol;
 pub mod registry;
 pub mod server;
 
-pub use dispatch::{BATCH_WINDOW, request_deadline};
+pub use dispatch::{BATCH_WINDOW, request_deadline, timed_out_error};
 pub use listen::{ConnLimits, serve};
 pub use protocol::{Id, Params, Request, Response, RpcError, codes};
 pub use registry::{

@@ -324,7 +324,10 @@ fn check_params(spec: &MethodSpec) -> Result<(), RegistryError> {
 }
 
 /// Turns raw params into the by-name object the spec describes, then into `P`.
-fn decode_params<P: DeserializeOwned>(specs: &[ParamSpec], params: Params) -> Result<P, RpcError> {
+pub(super) fn decode_params<P: DeserializeOwned>(
+    specs: &[ParamSpec],
+    params: Params,
+) -> Result<P, RpcError> {
     let mut object = match params {
         Params::None => Map::new(),
         Params::Object(object) => {

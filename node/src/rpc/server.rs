@@ -117,18 +117,8 @@ pub fn router(
     let discover: Handler = Arc::new(move |params| {
         let doc = doc.clone();
         Box::pin(async move {
-            // (it takes no parameters: any given is refused)
-            match params {
-                super::protocol::Params::None => {}
-                super::protocol::Params::Array(a) if a.is_empty() => {}
-                super::protocol::Params::Object(o) if o.is_empty() => {}
-                _ => {
-                    return Err(RpcError::invalid_params(
-                        None,
-                        "rpc.discover takes no parameters",
-                    ));
-                }
-            }
+            // (it takes no parameters: any given is refused, as for every method)
+            super::registry::decode_params::<()>(&[], params)?;
             Ok(Value::clone(&doc))
         })
     });

@@ -181,9 +181,10 @@ fn run_frame_here(
             .memory
             .map_or(0, |m| (m.data_size(&w.store) / 65536) as u64)
     };
-    let pages_at_start = pages(&w);
+    let pages_at_start = module.memory_pages;
     debug_assert_eq!(
-        pages_at_start, module.memory_pages,
+        pages(&w),
+        pages_at_start,
         "instances start at the initial memory"
     );
     // The most pages this frame's gas pays for (see `FrameLimits`).
@@ -377,6 +378,10 @@ pub(crate) fn load_contract(vm: &VmInner, tx: &mut TxCtx, addr: &Address) -> Res
         .ok_or_else(|| Error::Engine("corrupt contract record".into()))?;
     // From memory or the disk cache without reading the code: a stored record names
     // stored code (deploy and `upgrade` check it, in recorded reads).
+    // (the memory cache first: the path of nearly every call)
+    if let Some(m) = vm.cached(&rec.code_hash) {
+        return Ok(Loaded::Module(m));
+    }
     // Code this VM already found invalid fails the same way without being read and
     // validated again (up to `max_code_size` bytes at 40-100 ns each, per call).
     if let Some(reason) = vm.rejection(&rec.code_hash) {

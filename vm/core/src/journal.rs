@@ -382,24 +382,17 @@ impl Journal {
         }
         // Large values read are kept as their digests from here on (the journal needed
         // them whole to answer repeated reads the same; a scheduler only compares them).
-        if self.reads.keys.iter().any(|r| {
-            r.value
-                .as_ref()
-                .is_some_and(|v| v.len() > DIGEST_READS_OVER)
-        }) {
-            let keys = std::mem::take(&mut self.reads.keys);
-            for r in keys {
-                match r.value {
-                    Some(v) if v.len() > DIGEST_READS_OVER => {
-                        self.reads.digests.push(DigestRead {
-                            key: r.key,
-                            digest: *blake3::hash(&v).as_bytes(),
-                        });
-                    }
-                    value => self.reads.keys.push(KeyRead { key: r.key, value }),
-                }
+        let ReadSet { keys, digests, .. } = &mut self.reads;
+        keys.retain_mut(|r| match &r.value {
+            Some(v) if v.len() > DIGEST_READS_OVER => {
+                digests.push(DigestRead {
+                    key: std::mem::take(&mut r.key),
+                    digest: *blake3::hash(v).as_bytes(),
+                });
+                false
             }
-        }
+            _ => true,
+        });
         (self.writes, self.reads, self.events)
     }
 }

@@ -157,6 +157,25 @@ pub struct ReadSet {
     pub digests: Vec<DigestRead>,
 }
 
+impl ReadSet {
+    /// The keys of every point read: plain, code presence and digest reads (not delta
+    /// reads or iteration steps), for what looks at which keys a transaction read.
+    pub fn point_keys(&self) -> impl Iterator<Item = &[u8]> {
+        let keys = self.keys.iter().map(|k| k.key.as_slice());
+        let codes = self.codes.iter().map(|c| c.key.as_slice());
+        keys.chain(codes)
+            .chain(self.digests.iter().map(|d| d.key.as_slice()))
+    }
+}
+
+impl CodeRead {
+    /// Whether `now` (the code key's value read now, `None`: absent) agrees with this
+    /// read: code is stored under its hash, so its presence decides its value.
+    pub fn holds(&self, now: Option<&[u8]>) -> bool {
+        now.is_some() == self.len.is_some()
+    }
+}
+
 /// Values read longer than this many bytes are kept in a finished read set as a
 /// [`DigestRead`], not whole. (A contract record is exactly 64 bytes and stays whole:
 /// tests and tools look for it among the point reads.)

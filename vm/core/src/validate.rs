@@ -381,10 +381,10 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                     r.count() as u64,
                     limits.max_data_segments as u64,
                 )?;
+                let bytes = info.memory_pages.saturating_mul(65536);
                 for d in r.clone() {
                     let d = d.map_err(invalid)?;
                     if let DataKind::Active { offset_expr, .. } = d.kind {
-                        let bytes = info.memory_pages.saturating_mul(65536);
                         in_bounds("data", &offset_expr, d.data.len() as u64, bytes)?;
                     }
                 }

@@ -116,17 +116,8 @@ pub fn critical_path(receipts: &[Receipt]) -> usize {
         } else {
             longest
         };
-        let codes = r.read_set.codes.iter().map(|c| &c.key);
-        let digests = r.read_set.digests.iter().map(|d| &d.key);
-        for key in r
-            .read_set
-            .keys
-            .iter()
-            .map(|k| &k.key)
-            .chain(codes)
-            .chain(digests)
-        {
-            if let Some(&d) = writer_depth.get(key.as_slice()) {
+        for key in r.read_set.point_keys() {
+            if let Some(&d) = writer_depth.get(key) {
                 before = before.max(d);
             }
         }

@@ -199,10 +199,9 @@ fn first_conflict(
         }
     }
     for c in &r.read_set.codes {
-        // (code is immutable by hash: its presence decides its value)
         if overlay
             .written(&c.key)
-            .is_some_and(|v| v.is_some() != c.len.is_some())
+            .is_some_and(|v| !c.holds(v.as_deref()))
         {
             return Ok(Some(c.key.clone()));
         }
@@ -316,14 +315,9 @@ pub fn recent_conflicts(receipts: &[Receipt]) -> f64 {
     for (i, r) in receipts.iter().enumerate() {
         let recent = |j: usize| i - j <= AHEAD;
         let hit = (!r.read_set.ranges.is_empty() && last_write.is_some_and(recent))
-            || r.read_set.keys.iter().any(|k| {
-                last_writer
-                    .get(k.key.as_slice())
-                    .is_some_and(|&j| recent(j))
-            })
-            || (r.read_set.codes.iter().map(|c| &c.key))
-                .chain(r.read_set.digests.iter().map(|d| &d.key))
-                .any(|k| last_writer.get(k.as_slice()).is_some_and(|&j| recent(j)));
+            || r.read_set
+                .point_keys()
+                .any(|k| last_writer.get(k).is_some_and(|&j| recent(j)));
         conflicts += hit as usize;
         for k in r.write_set.keys() {
             last_writer.insert(k, i);

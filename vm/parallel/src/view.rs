@@ -16,11 +16,11 @@ pub struct MvView<'a> {
     blocked: Mutex<Option<Vec<u8>>>,
 }
 
-/// What a recorded read saw: a value, whether a code key was present, or a large
+/// What a recorded read saw: a value, a code key's presence, or a large
 /// value's digest.
 enum Seen<'a> {
     Value(&'a Option<Vec<u8>>),
-    Present(bool),
+    Code(&'a supervm_vm::CodeRead),
     Digest(&'a supervm_vm::DigestRead),
 }
 
@@ -64,10 +64,7 @@ impl<'a> MvView<'a> {
         // (a code read compares presence only: code is immutable by hash)
         let points = reads.keys.iter().map(|r| (&r.key, Seen::Value(&r.value)));
         let deltas = reads.deltas.iter().map(|d| (&d.key, Seen::Value(&d.seen)));
-        let codes = reads
-            .codes
-            .iter()
-            .map(|c| (&c.key, Seen::Present(c.len.is_some())));
+        let codes = reads.codes.iter().map(|c| (&c.key, Seen::Code(c)));
         let digests = reads.digests.iter().map(|d| (&d.key, Seen::Digest(d)));
         for (key, seen) in points.chain(deltas).chain(codes).chain(digests) {
             if !self.mv.maybe_written(key) {
@@ -87,7 +84,7 @@ impl<'a> MvView<'a> {
             };
             let same = match seen {
                 Seen::Value(v) => now == *v,
-                Seen::Present(p) => now.is_some() == p,
+                Seen::Code(c) => c.holds(now.as_deref()),
                 Seen::Digest(d) => d.holds(now.as_deref()),
             };
             if !same {

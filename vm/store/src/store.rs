@@ -509,6 +509,19 @@ impl Store {
         self.shutdown()
     }
 
+    /// Syncs every WAL, the shards' first: the coordinator's decisions never get
+    /// durable ahead of the prepare records they rely on. `when` names the occasion in
+    /// an error.
+    pub(crate) fn sync_wals(&self, when: &str) -> Result<()> {
+        for s in &self.shards {
+            s.db.flush_wal(true)
+                .ctx(|| format!("shard {} sync {when}", s.index))?;
+        }
+        self.coord
+            .flush_wal(true)
+            .ctx(|| format!("coordinator sync {when}"))
+    }
+
     fn shutdown(&self) -> Result<()> {
         if self.commit_lock.lock().is_some() {
             // Poisoned: nothing is flushed (the databases do not flush on close either,
@@ -520,13 +533,7 @@ impl Store {
             // The shards' flushes below reach the disk; the decisions they apply must
             // too, or a power loss after a clean close leaves shards past the decision
             // log (a store that refuses to open). Shards first, as for the history floor.
-            for s in &self.shards {
-                s.db.flush_wal(true)
-                    .ctx(|| format!("shard {} sync at close", s.index))?;
-            }
-            self.coord
-                .flush_wal(true)
-                .ctx(|| "coordinator sync at close".into())?;
+            self.sync_wals("at close")?;
         }
         for s in &self.shards {
             s.flush()?;

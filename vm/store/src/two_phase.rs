@@ -241,16 +241,7 @@ impl Store {
                 if floor < current.saturating_add(COMPACTION_FLOOR_STEP) {
                     return Ok(());
                 }
-                // (shards first: the coordinator's decisions never get durable ahead
-                // of the prepare records they rely on)
-                for sh in &self.shards {
-                    sh.db.flush_wal(true).ctx(|| {
-                        format!("shard {} sync before the history floor moves", sh.index)
-                    })?;
-                }
-                self.coord
-                    .flush_wal(true)
-                    .ctx(|| "coordinator sync before the history floor moves".into())?;
+                self.sync_wals("before the history floor moves")?;
             }
             // (a crash without a clean close leaves a store that refuses to open)
             Durability::NoWalUnrecoverableOnCrash => {}
