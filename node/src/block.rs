@@ -84,8 +84,14 @@ impl Header {
 pub enum Status {
     /// Success.
     Success,
-    /// Revert with code (data is in `return_data`).
-    Revert(u32),
+    /// Revert with code (data is in `return_data`), and the contract that reverted
+    /// (`None` in bodies stored before receipts named it).
+    Revert {
+        /// The reverting contract's error code.
+        code: u32,
+        /// The contract that called `revert` (see [`supervm_vm::Outcome::Revert`]).
+        contract: Option<Address>,
+    },
     /// Out of gas.
     OutOfGas,
     /// Trap with reason.
@@ -101,23 +107,57 @@ impl Status {
         use supervm_vm::Outcome;
         match &r.outcome {
             Outcome::Success => (Status::Success, r.return_data.clone()),
-            Outcome::Revert { code, data } => (Status::Revert(*code), data.clone()),
+            Outcome::Revert {
+                code,
+                data,
+                contract,
+            } => (
+                Status::Revert {
+                    code: *code,
+                    contract: Some(*contract),
+                },
+                data.clone(),
+            ),
             Outcome::OutOfGas => (Status::OutOfGas, vec![]),
             Outcome::Trap { reason } => (Status::Trap(reason.clone()), vec![]),
             Outcome::Invalid { reason } => (Status::Invalid(reason.clone()), vec![]),
         }
     }
 
-    /// The RPC form: outcome name, revert code, trap or invalid reason.
-    pub fn view(&self) -> (&'static str, Option<u32>, Option<String>) {
-        match self {
-            Status::Success => ("success", None, None),
-            Status::Revert(c) => ("revert", Some(*c), None),
-            Status::OutOfGas => ("out_of_gas", None, None),
-            Status::Trap(s) => ("trap", None, Some(s.clone())),
-            Status::Invalid(s) => ("invalid", None, Some(s.clone())),
+    /// The RPC form: outcome name, revert code, reverting contract (hex), trap or
+    /// invalid reason.
+    pub fn view(&self) -> StatusView {
+        let (outcome, revert_code, revert_contract, reason) = match self {
+            Status::Success => ("success", None, None, None),
+            Status::Revert { code, contract } => (
+                "revert",
+                Some(*code),
+                contract.map(|a| supervm_client::views::to_hex(&a.0)),
+                None,
+            ),
+            Status::OutOfGas => ("out_of_gas", None, None, None),
+            Status::Trap(s) => ("trap", None, None, Some(s.clone())),
+            Status::Invalid(s) => ("invalid", None, None, Some(s.clone())),
+        };
+        StatusView {
+            outcome,
+            revert_code,
+            revert_contract,
+            reason,
         }
     }
+}
+
+/// [`Status::view`]: the fields receipts and simulations answer with.
+pub struct StatusView {
+    /// `success`, `revert`, `out_of_gas`, `trap` or `invalid`.
+    pub outcome: &'static str,
+    /// The revert code.
+    pub revert_code: Option<u32>,
+    /// The reverting contract, hex (reverts stored before receipts named it: none).
+    pub revert_contract: Option<String>,
+    /// The trap or invalid reason.
+    pub reason: Option<String>,
 }
 
 /// A transaction's receipt as the history stores it.
@@ -139,14 +179,22 @@ pub struct StoredReceipt {
 
 /// The history body of a transaction: `len u32 ‖ signed tx ‖ receipt`, receipt =
 /// `tag u8 ‖ code u32 ‖ reason (u32 len ‖ utf-8) ‖ gas u64 ‖ fee u128 ‖ data (u32 len ‖ bytes)
-/// ‖ flag u8 [‖ contract (32)] ‖ flag u8 [‖ code hash (32)]`.
+/// ‖ flag u8 [‖ contract (32)] ‖ flag u8 [‖ code hash (32)]`. A revert's reason is the
+/// reverting contract's address in hex (empty in bodies stored before receipts named
+/// it).
 pub fn encode_tx_body(tx: &[u8], r: &StoredReceipt) -> Vec<u8> {
     let mut v = Vec::with_capacity(tx.len() + 96 + r.return_data.len());
     v.extend_from_slice(&(tx.len() as u32).to_le_bytes());
     v.extend_from_slice(tx);
+    let reverter = match &r.status {
+        Status::Revert {
+            contract: Some(a), ..
+        } => hex::encode(a.0),
+        _ => String::new(),
+    };
     let (tag, code, reason) = match &r.status {
         Status::Success => (0u8, 0u32, ""),
-        Status::Revert(c) => (1, *c, ""),
+        Status::Revert { code, .. } => (1, *code, reverter.as_str()),
         Status::OutOfGas => (2, 0, ""),
         Status::Trap(s) => (3, 0, s.as_str()),
         Status::Invalid(s) => (4, 0, s.as_str()),
@@ -202,7 +250,13 @@ pub fn decode_tx_body(b: &[u8]) -> Option<(SignedTx, StoredReceipt)> {
     let code_hash = opt()?;
     let status = match tag {
         0 => Status::Success,
-        1 => Status::Revert(code),
+        1 => Status::Revert {
+            code,
+            contract: match reason.as_str() {
+                "" => None,
+                hex => Some(Address(supervm_client::views::from_hex32(hex).ok()?)),
+            },
+        },
         2 => Status::OutOfGas,
         3 => Status::Trap(reason),
         _ => Status::Invalid(reason),
@@ -218,4 +272,68 @@ pub fn decode_tx_body(b: &[u8]) -> Option<(SignedTx, StoredReceipt)> {
             code_hash,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use supervm_client::{TxBody, TxPayload};
+
+    use super::*;
+
+    fn body(status: Status) -> (Vec<u8>, StoredReceipt) {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let tx = TxBody {
+            chain_id: 1,
+            sender: supervm_client::keys::address_of(&key),
+            nonce: 0,
+            gas_limit: 10_000,
+            gas_price: 1,
+            expiry_height: 10,
+            payload: TxPayload::Transfer {
+                to: Address([9; 32]),
+                amount: 1,
+            },
+        }
+        .sign(&key);
+        let r = StoredReceipt {
+            status,
+            gas_used: 5,
+            fee: 5,
+            return_data: b"why".to_vec(),
+            contract: None,
+            code_hash: None,
+        };
+        (encode_tx_body(&tx.encode(), &r), r)
+    }
+
+    /// A revert's stored body keeps the reverting contract; a body stored before
+    /// receipts named it (empty reason) reads as a revert by an unnamed contract, and a
+    /// reason that is not 32 bytes of hex is a corrupt body.
+    #[test]
+    fn revert_bodies_name_the_reverting_contract() {
+        let named = Status::Revert {
+            code: 7,
+            contract: Some(Address([0xab; 32])),
+        };
+        let (b, r) = body(named);
+        assert_eq!(decode_tx_body(&b).unwrap().1, r);
+        let view = r.status.view();
+        assert_eq!(view.revert_code, Some(7));
+        assert_eq!(view.revert_contract, Some(format!("0x{}", "ab".repeat(32))));
+        let (old, r) = body(Status::Revert {
+            code: 7,
+            contract: None,
+        });
+        let decoded = decode_tx_body(&old).unwrap().1;
+        assert_eq!(decoded, r);
+        assert_eq!(decoded.status.view().revert_contract, None);
+        // (the reason field of the body: its length, then 64 hex digits)
+        let at = b
+            .windows(64)
+            .position(|w| w == "ab".repeat(32).as_bytes())
+            .unwrap();
+        let mut bad = b.clone();
+        bad[at] = b'z';
+        assert!(decode_tx_body(&bad).is_none());
+    }
 }

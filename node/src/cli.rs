@@ -728,7 +728,11 @@ outcome {}",
         x.block_height, x.index, x.outcome
     );
     if let Some(code) = x.revert_code {
-        s += &format!(" (code {code})");
+        s += &format!(" (code {code}");
+        if let Some(c) = &x.revert_contract {
+            s += &format!(" in contract {c}");
+        }
+        s += ")";
     }
     if let Some(reason) = &x.reason {
         s += &format!(": {reason}");
@@ -773,6 +777,35 @@ async fn transfer(ctx: &Ctx, from: &str, to: &str, amount: u128) -> Result<()> {
     let v = serde_json::to_value(&r)?;
     ctx.print(&v, || format!("{} {}", r.hash, r.status));
     committed_ok(&r)
+}
+
+/// A revert's error name, and the reverting contract (hex) when it is not the called
+/// one. The called function's error type names the code when the called contract
+/// reverted (or the node did not say which did); another contract's code is named by
+/// that contract's interface (see [`Interface::error_name_any`]). `?` when nothing
+/// names it.
+async fn revert_error(
+    c: &Client,
+    called: (&Interface, &Address, &str),
+    code: u32,
+    reverter: Option<&str>,
+) -> (String, Option<String>) {
+    let (i, address, function) = called;
+    let other = reverter
+        .and_then(|r| from_hex32(r).ok())
+        .map(Address)
+        .filter(|a| a != address);
+    let Some(other) = other else {
+        return (
+            i.error_name(function, code).unwrap_or("?").to_string(),
+            None,
+        );
+    };
+    let name = match interface_of(c, &other).await {
+        Ok(oi) => oi.error_name_any(code).unwrap_or("?").to_string(),
+        Err(_) => "?".to_string(),
+    };
+    (name, Some(to_hex(&other.0)))
 }
 
 async fn interface_of(c: &Client, address: &Address) -> Result<Interface> {
@@ -956,15 +989,20 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                     None
                 }
             });
-            let error = rec.as_ref().and_then(|x| {
-                x.revert_code
-                    .map(|code| i.error_name(&function, code).unwrap_or("?").to_string())
-            });
+            let (error, reverted_in) = match rec.as_ref().and_then(|x| x.revert_code) {
+                Some(code) => {
+                    let called = (&i, &a, function.as_str());
+                    let reverter = rec.as_ref().and_then(|x| x.revert_contract.as_deref());
+                    let (name, other) = revert_error(&c, called, code, reverter).await;
+                    (Some(name), other)
+                }
+                None => (None, None),
+            };
             let events = rec
                 .as_ref()
                 .map(|x| decoded_events(Some(&i), &x.events))
                 .unwrap_or_default();
-            let v = json!({"hash": r.hash, "status": r.status, "outcome": rec.as_ref().map(|x| &x.outcome), "gas_used": rec.as_ref().map(|x| x.gas_used), "result": result, "error": error, "events": events});
+            let v = json!({"hash": r.hash, "status": r.status, "outcome": rec.as_ref().map(|x| &x.outcome), "gas_used": rec.as_ref().map(|x| x.gas_used), "result": result, "error": error, "reverted_in": reverted_in, "events": events});
             ctx.print(&v, || {
                 let mut s = format!("{} {}", r.hash, r.status);
                 if let Some(x) = &rec {
@@ -974,6 +1012,9 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                     }
                     if let Some(e) = &error {
                         s += &format!("\nerror {e}");
+                        if let Some(c) = &reverted_in {
+                            s += &format!(" (reverted in contract {c})");
+                        }
                     }
                     for e in &events {
                         s += &format!("\nevent {e}");
@@ -1007,11 +1048,17 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                     .ok()
                 })
                 .flatten();
-            let error = r
-                .revert_code
-                .map(|code| i.error_name(&function, code).unwrap_or("?").to_string());
+            let (error, reverted_in) = match r.revert_code {
+                Some(code) => {
+                    let called = (&i, &a, function.as_str());
+                    let (name, other) =
+                        revert_error(&c, called, code, r.revert_contract.as_deref()).await;
+                    (Some(name), other)
+                }
+                None => (None, None),
+            };
             let events = decoded_events(Some(&i), &r.events);
-            let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "result": result, "error": error, "events": events, "access_list": r.access_list});
+            let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "result": result, "error": error, "reverted_in": reverted_in, "events": events, "access_list": r.access_list});
             ctx.print(&v, || {
                 let mut s = format!("outcome {} gas {}", r.outcome, r.gas_used);
                 if let Some(res) = &result {
@@ -1019,6 +1066,9 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 }
                 if let Some(e) = &error {
                     s += &format!("\nerror {e}");
+                    if let Some(c) = &reverted_in {
+                        s += &format!(" (reverted in contract {c})");
+                    }
                 }
                 for e in &events {
                     s += &format!("\nevent {e}");

@@ -234,14 +234,15 @@ fn receipt_view(
             }
         }
     }
-    let (outcome, revert_code, reason) = r.status.view();
+    let s = r.status.view();
     Ok(ReceiptView {
         tx_hash: to_hex(hash),
         block_height: t.height,
         index: t.index,
-        outcome: outcome.into(),
-        revert_code,
-        reason,
+        outcome: s.outcome.into(),
+        revert_code: s.revert_code,
+        revert_contract: s.revert_contract,
+        reason: s.reason,
         gas_used: r.gas_used,
         fee: r.fee.to_string(),
         return_data: to_hex(&r.return_data),
@@ -566,12 +567,13 @@ pub fn simulate(
         }
     };
     let (status, data) = Status::of_receipt(&r);
-    let (outcome, revert_code, reason) = status.view();
+    let s = status.view();
     let height_now = h.map_or(0, |h| h + 1);
     Ok(SimulateResult {
-        outcome: outcome.into(),
-        revert_code,
-        reason,
+        outcome: s.outcome.into(),
+        revert_code: s.revert_code,
+        revert_contract: s.revert_contract,
+        reason: s.reason,
         gas_used: r.gas_used,
         return_data: to_hex(&data),
         events: r

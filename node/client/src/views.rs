@@ -71,6 +71,11 @@ pub struct ReceiptView {
     /// Revert code (`revert` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revert_code: Option<u32>,
+    /// The contract that reverted (`revert` only; hex): the called contract or one it
+    /// called, whose interface names the code. Absent from receipts stored before
+    /// receipts named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert_contract: Option<String>,
     /// Trap or invalid reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -162,6 +167,9 @@ pub struct SimulateResult {
     /// Revert code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revert_code: Option<u32>,
+    /// The contract that reverted (hex): the called contract or one it called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert_contract: Option<String>,
     /// Trap or invalid reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -217,6 +217,37 @@ async fn cli_deploys_invokes_and_queries() {
     .await;
     assert_eq!(sim_rev["outcome"], "revert", "{sim_rev}");
     assert_eq!(sim_rev["error"], "InsufficientBalance");
+    assert_eq!(
+        sim_rev["reverted_in"],
+        Value::Null,
+        "the called contract reverted"
+    );
+    // A revert inside another contract's call is named by the contract that reverted
+    // (the proxy's `forward` has no error type of its own).
+    let proxy_wasm = dir.path().join("sdkcheck.wasm");
+    std::fs::write(&proxy_wasm, supervm_contracts::SDKCHECK).unwrap();
+    let p = run(v(&[
+        "contract",
+        "deploy",
+        proxy_wasm.to_str().unwrap(),
+        "--from",
+        "dev1",
+    ]))
+    .await;
+    assert_eq!(p["submit"]["receipt"]["outcome"], "success", "{p}");
+    let proxy = p["address"].as_str().unwrap().to_string();
+    let dev0_addr = supervm_vm::Address(supervm_client::views::from_hex32(&dev0).unwrap());
+    let input = to_hex(&supervm_abi::Encode::encode(&(dev0_addr, 41u128)));
+    let fwd = format!(r#"{{"target":"{token}","func":"transfer","input":"{input}"}}"#);
+    for cmd in ["simulate", "invoke"] {
+        let nested = run(v(&[
+            "contract", cmd, &proxy, "forward", "--args", &fwd, "--from", "dev1", "!fail",
+        ]))
+        .await;
+        assert_eq!(nested["outcome"], "revert", "{nested}");
+        assert_eq!(nested["error"], "InsufficientBalance", "{nested}");
+        assert_eq!(nested["reverted_in"], token.as_str(), "{nested}");
+    }
     // An integer past u64::MAX as a JSON number says to give it as a string.
     let huge = format!(r#"{{"to":"{dev0}","amount":100000000000000000000}}"#);
     let out = supervm(
@@ -248,6 +279,11 @@ async fn cli_deploys_invokes_and_queries() {
     // the revert above, and a hash the node never saw.
     let rev_tx = run(v(&["tx", rev["hash"].as_str().unwrap(), "!fail"])).await;
     assert_eq!(rev_tx["receipt"]["outcome"], "revert", "{rev_tx}");
+    assert_eq!(
+        rev_tx["receipt"]["revert_contract"],
+        token.as_str(),
+        "{rev_tx}"
+    );
     let unknown = run(v(&["tx", &format!("0x{}", "ab".repeat(32)), "!fail"])).await;
     assert_eq!(unknown["status"], "unknown", "{unknown}");
     let block = run(v(&["block"])).await;

@@ -63,6 +63,7 @@ async fn deploy_transfer_query_restart() {
     );
     let rf = c.submit(&fail, true).await.unwrap().receipt.unwrap();
     assert_eq!(rf.outcome, "revert");
+    assert_eq!(rf.revert_contract, Some(to_hex(&token.0)), "{rf:?}");
     // Native transfer bob -> a fresh account.
     let carol = Address([0xca; 32]);
     let n = transfer(bob, 1, carol, 777);

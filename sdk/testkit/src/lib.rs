@@ -247,7 +247,11 @@ impl CallResult {
     /// literal of another width; `BAD_RESULT`, `BAD_STORAGE`).
     pub fn describe(&self) -> String {
         match self.outcome() {
-            Outcome::Revert { code, data } => {
+            Outcome::Revert {
+                code,
+                data,
+                contract,
+            } => {
                 let name = match *code {
                     supervm_abi::BAD_INPUT => {
                         " BAD_INPUT: the arguments did not decode as the entry point's parameters (check each argument's type, e.g. 10u128 rather than 10)"
@@ -258,7 +262,15 @@ impl CallResult {
                     }
                     _ => "",
                 };
-                format!("revert with code {code}{name} (data {} bytes)", data.len())
+                format!(
+                    "revert with code {code}{name} by contract 0x{} (data {} bytes)",
+                    contract
+                        .0
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>(),
+                    data.len()
+                )
             }
             other => format!("{other:?}"),
         }

@@ -406,7 +406,15 @@ fn call(
 fn finish(res: FrameResult) -> Result<Run> {
     let outcome = match res.outcome {
         FrameOutcome::Success => Outcome::Success,
-        FrameOutcome::Revert { code, data } => Outcome::Revert { code, data },
+        FrameOutcome::Revert {
+            code,
+            data,
+            contract,
+        } => Outcome::Revert {
+            code,
+            data,
+            contract,
+        },
         FrameOutcome::OutOfGas => Outcome::OutOfGas,
         FrameOutcome::Trap(reason) => Outcome::Trap { reason },
         FrameOutcome::CannotCall(reason) => Outcome::Invalid { reason },

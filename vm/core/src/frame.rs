@@ -41,6 +41,8 @@ pub(crate) enum FrameOutcome {
     Revert {
         code: u32,
         data: Vec<u8>,
+        /// The contract that called `revert`.
+        contract: crate::Address,
     },
     OutOfGas,
     Trap(String),
@@ -91,7 +93,15 @@ pub(crate) fn trap_reason(t: &Trap) -> &'static str {
 fn classify(err: wasmtime::Error, stack_exhausted: bool) -> FrameOutcome {
     if let Some(a) = err.downcast_ref::<HostAbort>() {
         return match a.clone() {
-            HostAbort::Revert { code, data } => FrameOutcome::Revert { code, data },
+            HostAbort::Revert {
+                code,
+                data,
+                contract,
+            } => FrameOutcome::Revert {
+                code,
+                data,
+                contract,
+            },
             HostAbort::OutOfGas => FrameOutcome::OutOfGas,
             HostAbort::Trap(r) => FrameOutcome::Trap(r),
             HostAbort::Fatal(e) => FrameOutcome::Fatal(Error::State(e)),
@@ -543,7 +553,15 @@ pub(crate) fn call_contract(
         FrameOutcome::Fatal(Error::Engine(e)) => Err(abort(HostAbort::Engine(e))),
         FrameOutcome::Fatal(e) => Err(abort(HostAbort::Engine(e.to_string()))),
         other if kind == CallKind::Call => Err(abort(match other {
-            FrameOutcome::Revert { code, data } => HostAbort::Revert { code, data },
+            FrameOutcome::Revert {
+                code,
+                data,
+                contract,
+            } => HostAbort::Revert {
+                code,
+                data,
+                contract,
+            },
             FrameOutcome::OutOfGas => HostAbort::OutOfGas,
             FrameOutcome::Trap(r) | FrameOutcome::CannotCall(r) => HostAbort::Trap(r),
             _ => unreachable!("handled above"),

@@ -19,7 +19,11 @@ use crate::tx::{BlockEnv, Event};
 #[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum HostAbort {
     #[error("revert {code}")]
-    Revert { code: u32, data: Vec<u8> },
+    Revert {
+        code: u32,
+        data: Vec<u8>,
+        contract: crate::Address,
+    },
     #[error("out of gas")]
     OutOfGas,
     #[error("{0}")]
@@ -520,11 +524,12 @@ fn return_data(c: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> HResult<()>
 fn revert(c: &mut Caller<'_, HostState>, code: i32, data_ptr: i32, data_len: i32) -> HResult<()> {
     check_len("revert data", data_len, limits::MAX_RETURN_DATA)?;
     charge(c, cost::revert.per_byte * data_len as u64)?;
-    let (mem, _) = memory(c);
+    let (mem, st) = memory(c);
     let data = read(mem, data_ptr, data_len)?.to_vec();
     Err(abort(HostAbort::Revert {
         code: code as u32,
         data,
+        contract: st.frame.contract,
     }))
 }
 

@@ -209,6 +209,20 @@ impl Interface {
             .find(|v| v.code == code)
             .map(|v| v.name.as_str())
     }
+
+    /// The name of error `code` when the function that reverted is not known (a
+    /// contract reverting inside another's call): the variant every error type of the
+    /// interface that has the code agrees on, `None` if none has it or two disagree.
+    pub fn error_name_any(&self, code: u32) -> Option<&str> {
+        let mut names = self
+            .errors
+            .iter()
+            .flat_map(|e| &e.variants)
+            .filter(|v| v.code == code)
+            .map(|v| v.name.as_str());
+        let first = names.next()?;
+        names.all(|n| n == first).then_some(first)
+    }
 }
 
 #[cfg(test)]
@@ -229,6 +243,22 @@ mod tests {
         assert_eq!(i.name, "C");
         assert_eq!(i.function("f").unwrap().args[0].ty, "u64");
         assert_eq!(i.error_name("f", 1), Some("Low"));
+    }
+
+    /// Without the function that reverted, a code is named when every error type that
+    /// has it agrees on the name.
+    #[test]
+    fn a_code_is_named_without_its_function_when_unambiguous() {
+        let text = [
+            r#"{"kind":"interface","version":1,"name":"C"}"#,
+            r#"{"kind":"error","name":"A","variants":[{"name":"Low","code":1},{"name":"Gone","code":2}]}"#,
+            r#"{"kind":"error","name":"B","variants":[{"name":"Low","code":1},{"name":"Late","code":2}]}"#,
+        ]
+        .join("\n");
+        let i = Interface::parse(&text).unwrap();
+        assert_eq!(i.error_name_any(1), Some("Low"));
+        assert_eq!(i.error_name_any(2), None, "A and B disagree");
+        assert_eq!(i.error_name_any(3), None);
     }
 
     #[test]

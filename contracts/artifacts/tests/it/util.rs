@@ -79,7 +79,11 @@ pub fn expect_revert<A: Encode>(
     let code = error_code(iface, function, variant);
     assert_eq!(
         r.outcome(),
-        &Outcome::Revert { code, data: vec![] },
+        &Outcome::Revert {
+            code,
+            data: vec![],
+            contract: *contract
+        },
         "{function} should revert with {variant}"
     );
     assert_eq!(iface.error_name(function, code), Some(variant));
@@ -98,7 +102,8 @@ pub fn expect_bad_input(env: &mut TestEnv, contract: &Address, function: &str, r
         r.outcome(),
         &Outcome::Revert {
             code: BAD_INPUT,
-            data: vec![]
+            data: vec![],
+            contract: *contract
         },
         "{function}"
     );
