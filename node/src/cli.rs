@@ -781,9 +781,10 @@ async fn transfer(ctx: &Ctx, from: &str, to: &str, amount: u128) -> Result<()> {
 
 /// A revert's error name, and the reverting contract (hex) when it is not the called
 /// one. The called function's error type names the code when the called contract
-/// reverted (or the node did not say which did); another contract's code is named by
-/// that contract's interface (see [`Interface::error_name_any`]). `?` when nothing
-/// names it.
+/// reverted (or the node did not say which did), else by any error type of its
+/// interface; another contract's code is named by that contract's interface (see
+/// [`Interface::error_name_any`]); the SDK's reserved codes by their names. `?` when
+/// nothing names it.
 async fn revert_error(
     c: &Client,
     called: (&Interface, &Address, &str),
@@ -795,17 +796,30 @@ async fn revert_error(
         .and_then(|r| from_hex32(r).ok())
         .map(Address)
         .filter(|a| a != address);
+    if let Some(reserved) = reserved_code_name(code) {
+        return (reserved.to_string(), other.map(|a| to_hex(&a.0)));
+    }
     let Some(other) = other else {
-        return (
-            i.error_name(function, code).unwrap_or("?").to_string(),
-            None,
-        );
+        let name = i
+            .error_name(function, code)
+            .or_else(|| i.error_name_any(code));
+        return (name.unwrap_or("?").to_string(), None);
     };
     let name = match interface_of(c, &other).await {
         Ok(oi) => oi.error_name_any(code).unwrap_or("?").to_string(),
         Err(_) => "?".to_string(),
     };
     (name, Some(to_hex(&other.0)))
+}
+
+/// The SDK's reserved revert codes by name (see `supervm_abi::BAD_INPUT`).
+fn reserved_code_name(code: u32) -> Option<&'static str> {
+    match code {
+        supervm_abi::BAD_INPUT => Some("BAD_INPUT (the arguments did not decode)"),
+        supervm_abi::BAD_RESULT => Some("BAD_RESULT (a called contract's result did not decode)"),
+        supervm_abi::BAD_STORAGE => Some("BAD_STORAGE (a stored value did not decode)"),
+        _ => None,
+    }
 }
 
 async fn interface_of(c: &Client, address: &Address) -> Result<Interface> {

@@ -239,7 +239,9 @@ pub struct CallFailure {
     /// [`supervm_abi::STATUS_REVERT`], [`supervm_abi::STATUS_OUT_OF_GAS`] or
     /// [`supervm_abi::STATUS_TRAP`].
     pub status: u32,
-    /// The callee's revert code (0 unless it reverted).
+    /// The revert code (0 unless it reverted): the callee's, or that of a contract
+    /// beneath it in a chain of `call`s, whose failure failed the callee (which one is
+    /// not reported).
     pub code: u32,
     /// The callee's revert data.
     pub data: Vec<u8>,

@@ -88,9 +88,11 @@ pub enum Outcome {
         code: u32,
         /// Error data.
         data: Vec<u8>,
-        /// The contract that called `revert`: the called contract, or one it called
-        /// with `call` (whose failure fails its caller the same way). Its interface, not
-        /// necessarily the called contract's, names the code.
+        /// The contract that called `revert`: the called contract, or any contract
+        /// beneath it in a chain of `call`s (a failed `call` fails its caller the same
+        /// way); for a deploy whose constructor reverted, the address being deployed
+        /// (nothing is created there). Its interface, not necessarily the called
+        /// contract's, names the code.
         contract: Address,
     },
     /// It ran out of gas.
