@@ -284,6 +284,16 @@ impl CallResult {
         }
     }
 
+    /// The contract that reverted, if the call reverted: the called one, or one beneath
+    /// it in a chain of `call`s (a token's `InsufficientBalance` through a proxy names
+    /// the token).
+    pub fn revert_contract(&self) -> Option<Address> {
+        match self.outcome() {
+            Outcome::Revert { contract, .. } => Some(*contract),
+            _ => None,
+        }
+    }
+
     /// Gas used.
     pub fn gas_used(&self) -> u64 {
         self.receipt.gas_used

@@ -541,6 +541,8 @@ fn mint_is_admin_only_and_checks_overflow() {
             contract: f.token
         }
     );
+    assert_eq!(r.revert_contract(), Some(f.token));
+    assert_eq!(r.revert_code(), Some(code));
 }
 
 #[test]
