@@ -186,18 +186,17 @@ pub fn encode_tx_body(tx: &[u8], r: &StoredReceipt) -> Vec<u8> {
     let mut v = Vec::with_capacity(tx.len() + 96 + r.return_data.len());
     v.extend_from_slice(&(tx.len() as u32).to_le_bytes());
     v.extend_from_slice(tx);
-    let reverter = match &r.status {
-        Status::Revert {
-            contract: Some(a), ..
-        } => hex::encode(a.0),
-        _ => String::new(),
-    };
-    let (tag, code, reason) = match &r.status {
-        Status::Success => (0u8, 0u32, ""),
-        Status::Revert { code, .. } => (1, *code, reverter.as_str()),
-        Status::OutOfGas => (2, 0, ""),
-        Status::Trap(s) => (3, 0, s.as_str()),
-        Status::Invalid(s) => (4, 0, s.as_str()),
+    use std::borrow::Cow;
+    let (tag, code, reason): (u8, u32, Cow<'_, str>) = match &r.status {
+        Status::Success => (0, 0, "".into()),
+        Status::Revert { code, contract } => (
+            1,
+            *code,
+            contract.map_or("".into(), |a| hex::encode(a.0).into()),
+        ),
+        Status::OutOfGas => (2, 0, "".into()),
+        Status::Trap(s) => (3, 0, s.as_str().into()),
+        Status::Invalid(s) => (4, 0, s.as_str().into()),
     };
     v.push(tag);
     v.extend_from_slice(&code.to_le_bytes());

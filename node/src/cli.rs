@@ -779,8 +779,8 @@ async fn transfer(ctx: &Ctx, from: &str, to: &str, amount: u128) -> Result<()> {
     committed_ok(&r)
 }
 
-/// A revert's error name, and the reverting contract (hex) when it is not the called
-/// one. The called function's error type names the code when the called contract
+/// A revert's error name (`None` unless the call reverted with `code`), and the
+/// reverting contract (hex) when it is not the called one. The called function's error type names the code when the called contract
 /// reverted (or the node did not say which did), else by any error type of its
 /// interface; another contract's code is named by that contract's interface (see
 /// [`Interface::error_name_any`]); the SDK's reserved codes by their names. `?` when
@@ -788,28 +788,41 @@ async fn transfer(ctx: &Ctx, from: &str, to: &str, amount: u128) -> Result<()> {
 async fn revert_error(
     c: &Client,
     called: (&Interface, &Address, &str),
-    code: u32,
+    code: Option<u32>,
     reverter: Option<&str>,
-) -> (String, Option<String>) {
+) -> (Option<String>, Option<String>) {
+    let Some(code) = code else {
+        return (None, None);
+    };
     let (i, address, function) = called;
     let other = reverter
         .and_then(|r| from_hex32(r).ok())
         .map(Address)
         .filter(|a| a != address);
     if let Some(reserved) = reserved_code_name(code) {
-        return (reserved.to_string(), other.map(|a| to_hex(&a.0)));
+        return (Some(reserved.to_string()), other.map(|a| to_hex(&a.0)));
     }
     let Some(other) = other else {
         let name = i
             .error_name(function, code)
             .or_else(|| i.error_name_any(code));
-        return (name.unwrap_or("?").to_string(), None);
+        return (Some(name.unwrap_or("?").to_string()), None);
     };
     let name = match interface_of(c, &other).await {
         Ok(oi) => oi.error_name_any(code).unwrap_or("?").to_string(),
         Err(_) => "?".to_string(),
     };
-    (name, Some(to_hex(&other.0)))
+    (Some(name), Some(to_hex(&other.0)))
+}
+
+/// The `error` line of a failed call for people: the error's name, and the contract
+/// that reverted when it is not the called one (empty when the call did not revert).
+fn error_line(error: &Option<String>, reverted_in: &Option<String>) -> String {
+    match (error, reverted_in) {
+        (None, _) => String::new(),
+        (Some(e), None) => format!("\nerror {e}"),
+        (Some(e), Some(c)) => format!("\nerror {e} (reverted in contract {c})"),
+    }
 }
 
 /// The SDK's reserved revert codes by name (see `supervm_abi::BAD_INPUT`).
@@ -1003,15 +1016,10 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                     None
                 }
             });
-            let (error, reverted_in) = match rec.as_ref().and_then(|x| x.revert_code) {
-                Some(code) => {
-                    let called = (&i, &a, function.as_str());
-                    let reverter = rec.as_ref().and_then(|x| x.revert_contract.as_deref());
-                    let (name, other) = revert_error(&c, called, code, reverter).await;
-                    (Some(name), other)
-                }
-                None => (None, None),
-            };
+            let code = rec.as_ref().and_then(|x| x.revert_code);
+            let reverter = rec.as_ref().and_then(|x| x.revert_contract.as_deref());
+            let called = (&i, &a, function.as_str());
+            let (error, reverted_in) = revert_error(&c, called, code, reverter).await;
             let events = rec
                 .as_ref()
                 .map(|x| decoded_events(Some(&i), &x.events))
@@ -1024,12 +1032,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                     if let Some(res) = &result {
                         s += &format!("\nresult {res}");
                     }
-                    if let Some(e) = &error {
-                        s += &format!("\nerror {e}");
-                        if let Some(c) = &reverted_in {
-                            s += &format!(" (reverted in contract {c})");
-                        }
-                    }
+                    s += &error_line(&error, &reverted_in);
                     for e in &events {
                         s += &format!("\nevent {e}");
                     }
@@ -1062,15 +1065,9 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                     .ok()
                 })
                 .flatten();
-            let (error, reverted_in) = match r.revert_code {
-                Some(code) => {
-                    let called = (&i, &a, function.as_str());
-                    let (name, other) =
-                        revert_error(&c, called, code, r.revert_contract.as_deref()).await;
-                    (Some(name), other)
-                }
-                None => (None, None),
-            };
+            let called = (&i, &a, function.as_str());
+            let reverter = r.revert_contract.as_deref();
+            let (error, reverted_in) = revert_error(&c, called, r.revert_code, reverter).await;
             let events = decoded_events(Some(&i), &r.events);
             let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "result": result, "error": error, "reverted_in": reverted_in, "events": events, "access_list": r.access_list});
             ctx.print(&v, || {
@@ -1078,12 +1075,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 if let Some(res) = &result {
                     s += &format!("\nresult {res}");
                 }
-                if let Some(e) = &error {
-                    s += &format!("\nerror {e}");
-                    if let Some(c) = &reverted_in {
-                        s += &format!(" (reverted in contract {c})");
-                    }
-                }
+                s += &error_line(&error, &reverted_in);
                 for e in &events {
                     s += &format!("\nevent {e}");
                 }

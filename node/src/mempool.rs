@@ -211,19 +211,19 @@ impl Mempool {
     }
 
     /// Records that `hash`, acknowledged as pending before, will not be included (a
-    /// transaction saved at shutdown and refused at restart): [`Mempool::dropped_reason`]
-    /// answers `reason` until it is admitted again.
+    /// transaction saved at shutdown and refused at restart): [`Mempool::status`]
+    /// answers `Dropped(reason)` until it is admitted again.
     pub fn note_dropped(&self, hash: [u8; 32], reason: String) {
         self.inner.lock().record_drop(hash, reason);
     }
 
-    /// Why `hash` was dropped, if it was recently (and not admitted again since).
+    /// Why `hash` was dropped, if it was recently (and not admitted again since):
+    /// [`Mempool::status`]'s `Dropped`.
     pub fn dropped_reason(&self, hash: &[u8; 32]) -> Option<String> {
-        self.inner
-            .lock()
-            .dropped
-            .get(hash)
-            .map(|(_, why)| why.clone())
+        match self.status(hash) {
+            Some(Status::Dropped(reason)) => Some(reason),
+            _ => None,
+        }
     }
 
     /// The resolve generation; read it before reading the sender's account.

@@ -63,12 +63,16 @@ pub fn restore(chain: &Chain) -> (usize, usize) {
     };
     let (mut admitted, mut refused) = (0, 0);
     for raw in parse(&bytes) {
-        let hash = supervm_client::SignedTx::decode(&raw)
-            .ok()
-            .map(|t| t.hash());
-        let r = chain
-            .check_stateless(&raw)
-            .and_then(|(tx, hash)| chain.admit(tx, hash, raw));
+        // (decoded a second time only to name a transaction the checks refused)
+        let (hash, r) = match chain.check_stateless(&raw) {
+            Ok((tx, hash)) => (Some(hash), chain.admit(tx, hash, raw)),
+            Err(e) => {
+                let hash = supervm_client::SignedTx::decode(&raw)
+                    .ok()
+                    .map(|t| t.hash());
+                (hash, Err(e))
+            }
+        };
         match r {
             Ok(()) => admitted += 1,
             Err(e) => {

@@ -81,18 +81,22 @@ impl Client {
         )))
     }
 
-    /// Calls `method` with by-name `params` and decodes the result.
-    pub async fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T> {
+    /// Posts a JSON-RPC request body (a call or a batch) to the node.
+    async fn post(&self, body: &Value) -> Result<reqwest::Response> {
         self.check_url()?;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        let resp = self
-            .http
+        self.http
             .post(&self.url)
-            .json(&body)
+            .json(body)
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(transport)
+    }
+
+    /// Calls `method` with by-name `params` and decodes the result.
+    pub async fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let resp = self.post(&body).await?;
         let status = resp.status();
         let text = resp.text().await.map_err(transport)?;
         let v: Value = serde_json::from_str(&text).map_err(|_| {
@@ -106,22 +110,15 @@ impl Client {
 
     /// Sends several calls in one JSON-RPC batch; results in request order.
     pub async fn batch(&self, calls: &[(&str, Value)]) -> Result<Vec<Result<Value>>> {
-        self.check_url()?;
         let first = self
             .next_id
             .fetch_add(calls.len() as u64, Ordering::Relaxed);
-        let body: Vec<Value> = calls
+        let body: Value = calls
             .iter()
             .enumerate()
             .map(|(i, (m, p))| json!({"jsonrpc": "2.0", "id": first + i as u64, "method": m, "params": p}))
             .collect();
-        let resp = self
-            .http
-            .post(&self.url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(transport)?;
+        let resp = self.post(&body).await?;
         let v: Value = resp.json().await.map_err(transport)?;
         let Value::Array(items) = v else {
             return Err(parse_response::<Value>(v)

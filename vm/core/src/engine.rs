@@ -368,9 +368,15 @@ impl VmInner {
     /// itself only then: a module on disk loads without reading its code from state (up
     /// to `max_code_size` bytes per load).
     pub(crate) fn load_compiled(&self, hash: &[u8; 32]) -> Result<Option<Arc<LoadedModule>>> {
-        if let Some(m) = self.cached(hash) {
-            return Ok(Some(m));
+        match self.cached(hash) {
+            Some(m) => Ok(Some(m)),
+            None => self.load_from_disk(hash),
         }
+    }
+
+    /// [`VmInner::load_compiled`] after a miss of the memory cache: the module from the
+    /// disk cache, linked and kept in memory (`None`: not on disk).
+    pub(crate) fn load_from_disk(&self, hash: &[u8; 32]) -> Result<Option<Arc<LoadedModule>>> {
         // A module on disk was validated and instrumented under the same limits (they are
         // part of the directory name) when it was compiled: what loading needs from that
         // is in its exports. Validating and instrumenting again cost 40-100 ns a byte,

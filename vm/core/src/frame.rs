@@ -59,12 +59,17 @@ pub(crate) struct FrameResult {
 }
 
 impl FrameResult {
-    fn cannot(reason: String) -> Self {
+    /// A frame that ended with `outcome` after `gas_used`, returning nothing.
+    fn ended(outcome: FrameOutcome, gas_used: u64) -> Self {
         FrameResult {
-            outcome: FrameOutcome::CannotCall(reason),
-            gas_used: 0,
+            outcome,
+            gas_used,
             return_data: Vec::new(),
         }
+    }
+
+    fn cannot(reason: String) -> Self {
+        Self::ended(FrameOutcome::CannotCall(reason), 0)
     }
 }
 
@@ -149,13 +154,10 @@ fn run_frame_here(
     // recycled instance) for less than its memory's price.
     let memory_gas = gas::MEMORY_PAGE * module.memory_pages.saturating_sub(1);
     if memory_gas > gas {
-        let r = FrameResult {
-            outcome: FrameOutcome::OutOfGas,
-            gas_used: gas,
-            return_data: Vec::new(),
-        };
-        return (r, tx);
+        return (FrameResult::ended(FrameOutcome::OutOfGas, gas), tx);
     }
+    // (what the frame's run may spend once its memory is paid)
+    let budget = gas - memory_gas;
     let mut outcome = FrameOutcome::Success;
     let mut w = match module.warm.take() {
         Some(mut w) => {
@@ -176,12 +178,7 @@ fn run_frame_here(
                     FrameOutcome::OutOfGas => gas,
                     _ => memory_gas,
                 };
-                let r = FrameResult {
-                    outcome,
-                    gas_used,
-                    return_data: Vec::new(),
-                };
-                return (r, tx);
+                return (FrameResult::ended(outcome, gas_used), tx);
             }
         },
     };
@@ -198,12 +195,11 @@ fn run_frame_here(
         "instances start at the initial memory"
     );
     // The most pages this frame's gas pays for (see `FrameLimits`).
-    let affordable =
-        pages_at_start.saturating_add(gas.saturating_sub(memory_gas) / gas::MEMORY_PAGE);
+    let affordable = pages_at_start.saturating_add(budget / gas::MEMORY_PAGE);
     w.store.data_mut().limits.affordable =
         usize::try_from(affordable.saturating_mul(65536)).unwrap_or(usize::MAX);
     w.store
-        .set_fuel(gas.saturating_sub(memory_gas) + FUEL_RESERVE)
+        .set_fuel(budget + FUEL_RESERVE)
         .expect("fuel metering is enabled");
     match w.call_entry(module, export) {
         Some(Ok(())) => {}
@@ -397,7 +393,7 @@ pub(crate) fn load_contract(vm: &VmInner, tx: &mut TxCtx, addr: &Address) -> Res
     if let Some(reason) = vm.rejection(&rec.code_hash) {
         return Ok(Loaded::Rejected(reason.to_string()));
     }
-    if let Some(m) = vm.load_compiled(&rec.code_hash)? {
+    if let Some(m) = vm.load_from_disk(&rec.code_hash)? {
         return Ok(Loaded::Module(m));
     }
     // Code is immutable by hash: a read that finds it is not recorded (a stored code can
@@ -459,14 +455,7 @@ pub(crate) fn invoke(
             let reason = other.cannot_call(&addr).unwrap_or_default();
             return (FrameResult::cannot(reason), tx);
         }
-        Err(e) => {
-            let r = FrameResult {
-                outcome: FrameOutcome::Fatal(e),
-                gas_used: 0,
-                return_data: Vec::new(),
-            };
-            return (r, tx);
-        }
+        Err(e) => return (FrameResult::ended(FrameOutcome::Fatal(e), 0), tx),
     };
     if !module.entry_points.contains_key(entry) {
         return (

@@ -387,7 +387,7 @@ impl Journal {
             Some(v) if v.len() > DIGEST_READS_OVER => {
                 digests.push(DigestRead {
                     key: std::mem::take(&mut r.key),
-                    digest: *blake3::hash(v).as_bytes(),
+                    digest: DigestRead::digest_of(v),
                 });
                 false
             }

@@ -193,11 +193,14 @@ pub struct DigestRead {
 }
 
 impl DigestRead {
+    /// The digest a read of `value` keeps.
+    pub fn digest_of(value: &[u8]) -> [u8; 32] {
+        *blake3::hash(value).as_bytes()
+    }
+
     /// Whether `now` (a value read now, `None`: absent) is the value this read saw.
     pub fn holds(&self, now: Option<&[u8]>) -> bool {
-        now.is_some_and(|v| {
-            v.len() > DIGEST_READS_OVER && *blake3::hash(v).as_bytes() == self.digest
-        })
+        now.is_some_and(|v| v.len() > DIGEST_READS_OVER && Self::digest_of(v) == self.digest)
     }
 }
 

@@ -143,8 +143,15 @@ pub const VALIDATION_VERSION: u32 = 2;
 /// Checks that an active segment of `len` items at `offset` (a constant: contracts
 /// import no globals) lies within the `size` items its memory or table starts with.
 /// Instantiation would otherwise trap on every call, after copying the segments before
-/// it: work no gas pays for, since the frame never starts.
-fn in_bounds(kind: &str, offset: &ConstExpr<'_>, len: u64, size: u64) -> Result<(), CodeError> {
+/// it: work no gas pays for, since the frame never starts. `unit` names what `size`
+/// counts.
+fn in_bounds(
+    kind: &str,
+    unit: &str,
+    offset: &ConstExpr<'_>,
+    len: u64,
+    size: u64,
+) -> Result<(), CodeError> {
     let mut ops = offset.get_operators_reader();
     let start = match ops.read() {
         Ok(Operator::I32Const { value }) => u64::from(value as u32),
@@ -156,12 +163,7 @@ fn in_bounds(kind: &str, offset: &ConstExpr<'_>, len: u64, size: u64) -> Result<
     };
     if start + len > size {
         return Err(CodeError::Invalid(format!(
-            "an active {kind} segment ({len} at offset {start}) lies outside the initial {} ({size})",
-            if kind == "data" {
-                "memory bytes"
-            } else {
-                "table elements"
-            }
+            "an active {kind} segment ({len} at offset {start}) lies outside the initial {unit} ({size})"
         )));
     }
     Ok(())
@@ -370,7 +372,13 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                             ElementItems::Functions(f) => f.count(),
                             ElementItems::Expressions(_, x) => x.count(),
                         };
-                        in_bounds("element", &offset_expr, n as u64, table_elements)?;
+                        in_bounds(
+                            "element",
+                            "table elements",
+                            &offset_expr,
+                            n as u64,
+                            table_elements,
+                        )?;
                     }
                 }
             }
@@ -385,7 +393,13 @@ pub fn validate(code: &[u8], limits: &Limits) -> Result<CodeInfo, CodeError> {
                 for d in r.clone() {
                     let d = d.map_err(invalid)?;
                     if let DataKind::Active { offset_expr, .. } = d.kind {
-                        in_bounds("data", &offset_expr, d.data.len() as u64, bytes)?;
+                        in_bounds(
+                            "data",
+                            "memory bytes",
+                            &offset_expr,
+                            d.data.len() as u64,
+                            bytes,
+                        )?;
                     }
                 }
             }

@@ -6,6 +6,8 @@ use supervm_vm::{Address, WriteSet};
 
 use crate::{Error, LtHash, Result};
 
+/// The most topics an event may have: its row stores the count in one byte.
+pub const MAX_EVENT_TOPICS: usize = u8::MAX as usize;
 /// Column family of a shard holding state entries: state key → value.
 pub const CF_STATE: &str = "state";
 /// Column families of the coordinator's history.
@@ -172,6 +174,10 @@ pub fn encode_block_events(events: &[StoredEvent]) -> Vec<u8> {
         b.extend_from_slice(&e.tx_index.to_le_bytes());
         b.extend_from_slice(&e.event_index.to_le_bytes());
         b.extend_from_slice(&e.contract.0);
+        debug_assert!(
+            e.topics.len() <= MAX_EVENT_TOPICS,
+            "staging refuses more topics"
+        );
         b.push(e.topics.len() as u8);
         for t in &e.topics {
             put_bytes(&mut b, t);

@@ -250,7 +250,7 @@ impl Staging {
         if let Some(e) = rec
             .events
             .iter()
-            .find(|e| e.topics.len() > usize::from(u8::MAX))
+            .find(|e| e.topics.len() > crate::layout::MAX_EVENT_TOPICS)
         {
             return Err(Error::BadBatch(format!(
                 "event ({}, {}) of block {} has {} topics, more than {}",
@@ -258,7 +258,7 @@ impl Staging {
                 e.event_index,
                 rec.height,
                 e.topics.len(),
-                u8::MAX
+                crate::layout::MAX_EVENT_TOPICS
             )));
         }
         if let Some(w) = rec
