@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rocksdb::{DB, DBCompressionType, Options, WriteBatch, WriteOptions};
 use supervm_store::{BlockRecord, Durability, Staging, Store, StoreConfig, TxEntry};
-use supervm_vm::WriteSet;
+use supervm_vm::{WriteEntries, WriteSet};
 
 /// A raw single-instance RocksDB with the same per-instance options as a store shard.
 pub fn raw_db(dir: &Path) -> DB {
@@ -125,7 +125,7 @@ pub fn commit_genesis(store: &Store, staging: &mut Staging, state: &supervm_vm::
 }
 
 /// Stages one block with `writes` and no transactions.
-pub fn stage_plain(staging: &mut Staging, writes: &WriteSet, txs: Vec<TxEntry>) {
+pub fn stage_plain(staging: &mut Staging, writes: &impl WriteEntries, txs: Vec<TxEntry>) {
     let height = staging.next_height();
     staging
         .stage_block(writes, |root| BlockRecord {

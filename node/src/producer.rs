@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use supervm_client::{DeployCode, TxPayload};
 use supervm_parallel::ParallelExecutor;
 use supervm_store::{AdaptiveBatcher, BlockRecord, CommitBatch, Staging, StoredEvent, TxEntry};
-use supervm_vm::{Address, BlockEnv, CodeSource, Payload, Transaction, WriteSet};
+use supervm_vm::{Address, BlockEnv, CodeSource, Payload, Transaction, WriteLayer};
 
 use crate::accounts::{Account, account_key};
 use crate::block::{Header, Status, StoredReceipt, encode_tx_body};
@@ -366,7 +366,7 @@ fn build_block(
         (0..included.len()).map(|i| natives.remove(&i)).collect();
     let mut receipt_hashes: Vec<[u8; 32]> = vec![[0; 32]; included.len()];
     let mut events = Vec::new();
-    let mut writes = WriteSet::new();
+    let mut writes = WriteLayer::default();
     if let Some(out) = out {
         // (receipt hashes on the executor's workers, in parallel)
         let hashes: Vec<[u8; 32]> = exec.install(|| {
@@ -405,7 +405,7 @@ fn build_block(
     }
     events.sort_by_key(|e| (e.tx_index, e.event_index));
     for (a, acc) in &accounts {
-        writes.insert(account_key(a), Some(acc.encode()));
+        writes.put_owned(account_key(a), Some(acc.encode()));
     }
     let stored: Vec<StoredReceipt> = stored
         .into_iter()

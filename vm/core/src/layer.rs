@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use parking_lot::Mutex;
 
-use crate::state::next_key_range;
+use crate::state::{WriteSet, next_key_range};
 
 /// A key held in the table itself when it is short (state keys of contract storage
 /// are about 66 bytes): a lookup compares it where the probe already looks, instead
@@ -25,6 +25,14 @@ pub struct WriteLayer {
 }
 
 impl WriteLayer {
+    /// An empty layer with room for `keys` keys without growing.
+    pub fn with_capacity(keys: usize) -> Self {
+        WriteLayer {
+            writes: HashMap::with_capacity_and_hasher(keys, Default::default()),
+            ordered: Mutex::new(None),
+        }
+    }
+
     /// What the layer holds for `key`: `None` if it never wrote it, `Some(None)` if it
     /// deleted it.
     pub fn get(&self, key: &[u8]) -> Option<&Option<Vec<u8>>> {
@@ -77,11 +85,151 @@ impl WriteLayer {
     pub fn into_entries(self) -> impl Iterator<Item = (Vec<u8>, Option<Vec<u8>>)> {
         self.writes.into_iter().map(|(k, v)| (k.into_vec(), v))
     }
+
+    /// Number of keys written (deletions included).
+    pub fn len(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// Whether nothing is written.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Takes `newer`'s writes on top of these (a key both wrote gets `newer`'s value),
+    /// moving them: no key or value is copied.
+    pub fn merge(&mut self, newer: WriteLayer) {
+        self.writes.reserve(newer.writes.len());
+        for (k, v) in newer.writes {
+            match self.writes.get_mut(k.as_slice()) {
+                Some(old) => *old = v,
+                None => self.insert_new(k, v),
+            }
+        }
+    }
+
+    /// The writes as a [`WriteSet`], in key order (a copy).
+    pub fn to_write_set(&self) -> WriteSet {
+        let mut pairs: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
+            .entries()
+            .map(|(k, v)| (k.to_vec(), v.clone()))
+            .collect();
+        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        WriteSet::from_iter(pairs)
+    }
+}
+
+impl FromIterator<(Vec<u8>, Option<Vec<u8>>)> for WriteLayer {
+    /// Later pairs of a key replace earlier ones.
+    fn from_iter<I: IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>>(pairs: I) -> Self {
+        let pairs = pairs.into_iter();
+        let mut layer = WriteLayer::with_capacity(pairs.size_hint().0);
+        for (k, v) in pairs {
+            layer.put_owned(k, v);
+        }
+        layer
+    }
+}
+
+impl Clone for WriteLayer {
+    fn clone(&self) -> Self {
+        WriteLayer {
+            writes: self.writes.clone(),
+            ordered: Mutex::new(None),
+        }
+    }
+}
+
+impl std::fmt::Debug for WriteLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.to_write_set().iter()).finish()
+    }
+}
+
+/// The same writes, whatever the order they were made or are held in.
+impl PartialEq for WriteLayer {
+    fn eq(&self, other: &Self) -> bool {
+        self.writes == other.writes
+    }
+}
+
+impl Eq for WriteLayer {}
+
+/// Writes for something that does not depend on their order (a state applying them, a
+/// store staging a block's state root): a [`WriteSet`] or a [`WriteLayer`].
+pub trait WriteEntries {
+    /// Number of keys.
+    fn write_count(&self) -> usize;
+    /// Every key with its write (`None`: deleted), each key once, in no particular order.
+    fn write_entries(&self) -> impl Iterator<Item = (&[u8], &Option<Vec<u8>>)>;
+}
+
+impl WriteEntries for WriteSet {
+    fn write_count(&self) -> usize {
+        self.len()
+    }
+    fn write_entries(&self) -> impl Iterator<Item = (&[u8], &Option<Vec<u8>>)> {
+        self.iter().map(|(k, v)| (k.as_slice(), v))
+    }
+}
+
+impl WriteEntries for WriteLayer {
+    fn write_count(&self) -> usize {
+        self.len()
+    }
+    fn write_entries(&self) -> impl Iterator<Item = (&[u8], &Option<Vec<u8>>)> {
+        self.entries()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Built from pairs, merged, compared and copied out, a layer holds each key's last
+    /// write whatever the order it was given them in; a deletion is a write.
+    #[test]
+    fn layers_merge_compare_and_sort_by_key() {
+        let pairs = |p: &[(&[u8], Option<&[u8]>)]| -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+            p.iter()
+                .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+                .collect()
+        };
+        let older: WriteLayer =
+            pairs(&[(b"b", Some(b"1")), (b"a", Some(b"1")), (b"b", Some(b"2"))])
+                .into_iter()
+                .collect();
+        assert_eq!(older.len(), 2);
+        assert_eq!(older.get(b"b"), Some(&Some(b"2".to_vec())));
+        let newer: WriteLayer = pairs(&[(b"c", Some(b"3")), (b"a", None)])
+            .into_iter()
+            .collect();
+        let mut merged = older.clone();
+        merged.merge(newer);
+        let expected: WriteSet = pairs(&[(b"a", None), (b"b", Some(b"2")), (b"c", Some(b"3"))])
+            .into_iter()
+            .collect();
+        assert_eq!(merged.to_write_set(), expected);
+        assert_eq!(
+            merged.to_write_set().into_keys().collect::<Vec<_>>(),
+            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
+        );
+        // Equal to the same writes made in another order; not to the older layer.
+        let same: WriteLayer = expected.clone().into_iter().rev().collect();
+        assert_eq!(merged, same);
+        assert_ne!(merged, older);
+        assert_eq!(merged.write_count(), expected.write_count());
+        let mut from_layer: Vec<_> = merged.write_entries().collect();
+        from_layer.sort();
+        let from_set: Vec<_> = expected.write_entries().collect();
+        assert_eq!(from_layer, from_set);
+        assert!(WriteLayer::default().is_empty());
+        // An iteration asked for before a merge sees the merged keys.
+        let mut iterated: WriteLayer = pairs(&[(b"k1", Some(b"x"))]).into_iter().collect();
+        assert_eq!(iterated.next_present(b"k", None), Some(b"k1".to_vec()));
+        iterated.merge(pairs(&[(b"k0", Some(b"y"))]).into_iter().collect());
+        assert_eq!(iterated.next_present(b"k", None), Some(b"k0".to_vec()));
+    }
 
     /// Keys longer than the inline capacity live on the heap and behave the same.
     #[test]

@@ -40,7 +40,7 @@ pub use error::{CodeError, Error, Result, StateError};
 pub use execute::{PayloadSize, Vm, intrinsic_gas, intrinsic_gas_of};
 pub use frame::EXECUTION_STACK;
 pub use interface::Interface;
-pub use layer::WriteLayer;
+pub use layer::{WriteEntries, WriteLayer};
 pub use state::{
     CodeRead, DeltaRead, DigestRead, InMemoryState, ReadSet, StateView, WriteSet, decode_u128,
 };

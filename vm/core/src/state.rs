@@ -316,8 +316,14 @@ impl InMemoryState {
 
     /// Applies a write set.
     pub fn apply(&mut self, writes: &WriteSet) {
-        for (k, v) in writes {
-            self.set(k.clone(), v.clone());
+        self.apply_writes(writes);
+    }
+
+    /// Applies writes held in any form (a block's [`WriteLayer`](crate::WriteLayer)):
+    /// each key once, so their order does not matter.
+    pub fn apply_writes(&mut self, writes: &impl crate::layer::WriteEntries) {
+        for (k, v) in writes.write_entries() {
+            self.set(k.to_vec(), v.clone());
         }
     }
 

@@ -194,7 +194,7 @@ impl ParallelExecutor {
             }
             return Ok(BlockOutput {
                 receipts: out.receipts,
-                writes: crate::mvmemory::write_set(out.writes),
+                writes: out.writes,
                 stats: BlockStats {
                     hottest_keys: crate::executor::hottest(out.conflicts),
                     ..out.stats
@@ -217,7 +217,7 @@ impl ParallelExecutor {
                 let out = self.parallel_run(next, &overlay, block, rest)?;
                 merge(&mut stats, &out.stats);
                 conflicts = out.conflicts;
-                overlay.apply_owned(out.writes);
+                overlay.merge(out.writes);
                 receipts.extend(out.receipts);
                 break;
             }
@@ -246,7 +246,7 @@ impl ParallelExecutor {
         stats.hottest_keys = crate::executor::hottest(conflicts);
         Ok(BlockOutput {
             receipts,
-            writes: overlay.into_writes(),
+            writes: overlay.into_layer(),
             stats,
         })
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use parking_lot::Mutex;
-use supervm_vm::{BlockEnv, Receipt, StateError, StateView, Transaction, Vm, WriteSet};
+use supervm_vm::{BlockEnv, Receipt, StateError, StateView, Transaction, Vm, WriteLayer};
 
 use crate::adaptive::{Mode, Schedule};
 use crate::error::{Error, Result};
@@ -54,8 +54,8 @@ pub struct BlockStats {
 /// What one Block-STM run produced, before its conflicts are ranked.
 pub(crate) struct StmOutput {
     pub(crate) receipts: Vec<Receipt>,
-    /// The final writes, each key once, unsorted.
-    pub(crate) writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The final writes, each key once.
+    pub(crate) writes: WriteLayer,
     pub(crate) stats: BlockStats,
     /// Aborts and waits per key.
     pub(crate) conflicts: HashMap<Vec<u8>, u64>,
@@ -74,8 +74,9 @@ pub(crate) fn hottest(conflicts: HashMap<Vec<u8>, u64>) -> Vec<(Vec<u8>, u64)> {
 pub struct BlockOutput {
     /// One receipt per transaction, in block order.
     pub receipts: Vec<Receipt>,
-    /// The block's writes: every successful write set applied in order.
-    pub writes: WriteSet,
+    /// The block's writes: every successful write set applied in order (each key's
+    /// last write, held unordered: [`WriteLayer::to_write_set`] sorts a copy).
+    pub writes: WriteLayer,
     /// How the execution went.
     pub stats: BlockStats,
 }
@@ -455,7 +456,7 @@ impl Shared<'_> {
             executions += r.executions as u64;
             receipts.push(r);
         }
-        let writes = self.mv.into_final_pairs()?;
+        let writes = self.mv.into_final_pairs()?.into_iter().collect();
         Ok(StmOutput {
             receipts,
             writes,

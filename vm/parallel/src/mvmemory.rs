@@ -270,17 +270,8 @@ impl MvMemory {
     /// [`MvMemory::into_final_pairs`] as a write set (for tests).
     #[cfg(test)]
     pub fn into_final_writes(self) -> Result<WriteSet> {
-        Ok(write_set(self.into_final_pairs()?))
+        Ok(WriteSet::from_iter(self.into_final_pairs()?))
     }
-}
-
-/// A write set of pairs with unique keys: sorted once and bulk-built instead of
-/// inserted one by one (each insert compares long shared key prefixes down the tree).
-/// The sort runs in parallel on the current rayon pool.
-pub fn write_set(mut pairs: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> WriteSet {
-    use rayon::slice::ParallelSliceMut;
-    pairs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    WriteSet::from_iter(pairs)
 }
 
 #[cfg(test)]

@@ -283,7 +283,7 @@ impl ParallelExecutor {
         let executions = n as u64 + f.reexecutions;
         Ok(StmOutput {
             receipts,
-            writes: run.view.overlay.into_inner().into_entries(),
+            writes: run.view.overlay.into_inner().into_layer(),
             conflicts: f.conflicts,
             stats: BlockStats {
                 txs: n,

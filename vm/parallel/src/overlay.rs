@@ -27,11 +27,9 @@ impl<'a> Overlay<'a> {
         }
     }
 
-    /// Applies a chunk's final writes (each key once, any order), taking ownership.
-    pub fn apply_owned(&mut self, writes: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>) {
-        for (k, v) in writes {
-            self.writes.put_owned(k, v);
-        }
+    /// Applies a run's final writes, taking ownership.
+    pub fn merge(&mut self, writes: WriteLayer) {
+        self.writes.merge(writes);
     }
 
     /// What the block's writes so far hold for `key` (`None`: not written, `Some(None)`:
@@ -40,14 +38,9 @@ impl<'a> Overlay<'a> {
         self.writes.get(key)
     }
 
-    /// Everything written, each key's last value, in no particular order.
-    pub fn into_entries(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        self.writes.into_entries().collect()
-    }
-
-    /// Everything written, as one write set (each key's last value).
-    pub fn into_writes(self) -> WriteSet {
-        crate::mvmemory::write_set(self.writes.into_entries().collect())
+    /// Everything written, each key's last value.
+    pub fn into_layer(self) -> WriteLayer {
+        self.writes
     }
 }
 
@@ -111,7 +104,7 @@ mod tests {
             if i % 2 == 0 {
                 overlay.apply(c);
             } else {
-                overlay.apply_owned(c.clone());
+                overlay.merge(c.clone().into_iter().collect());
             }
             applied.apply(c);
             for k in [&b"a0"[..], b"a1", b"a2", b"a3", b"a4", b"a5", b"b1", b"zz"] {
@@ -128,7 +121,7 @@ mod tests {
             }
         }
         let mut rebuilt = base.clone();
-        rebuilt.apply(&overlay.into_writes());
+        rebuilt.apply_writes(&overlay.into_layer());
         assert_eq!(rebuilt, applied);
     }
 }

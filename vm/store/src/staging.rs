@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use supervm_vm::{StateError, StateView, WriteLayer, WriteSet};
+use supervm_vm::{StateError, StateView, WriteEntries, WriteLayer, WriteSet};
 
 use crate::layout::{Head, Prepared, StoredEvent, shard_of};
 use crate::{Error, LtHash, Result, Store};
@@ -182,18 +182,19 @@ impl Staging {
     /// adds both to the open batch. Returns the root.
     pub fn stage_block<'w>(
         &mut self,
-        writes: &'w WriteSet,
+        writes: &'w impl WriteEntries,
         make: impl FnOnce([u8; 32]) -> BlockRecord,
     ) -> Result<[u8; 32]> {
         let shards = self.store.config.shards;
         let history = self.store.config.state_history;
         // Per shard the lattice delta, and the old value of every written key that
         // changed (the block's undo records, for reads at past heights).
-        type Part<'w> = (Vec<LtHash>, Vec<(&'w Vec<u8>, Option<Vec<u8>>)>);
+        // (in no particular order: the lattice is a sum, and undo records are by key)
+        type Part<'w> = (Vec<LtHash>, Vec<(&'w [u8], Option<Vec<u8>>)>);
+        let items: Vec<(&'w [u8], &'w Option<Vec<u8>>)> = writes.write_entries().collect();
         let (deltas, undo) = {
             let view = self.view();
-            let items: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = writes.iter().collect();
-            let delta_of = |chunk: &[(&'w Vec<u8>, &'w Option<Vec<u8>>)]| -> Result<Part<'w>> {
+            let delta_of = |chunk: &[(&'w [u8], &'w Option<Vec<u8>>)]| -> Result<Part<'w>> {
                 let mut d = vec![LtHash::zero(); shards as usize];
                 let mut u = Vec::with_capacity(chunk.len());
                 for (k, new) in chunk {
@@ -273,15 +274,15 @@ impl Staging {
         }
         // Valid: only now change the staging.
         self.shard_lthash = lattices;
-        for (k, v) in writes {
+        for (k, v) in items {
             self.open.writes.put(k, v);
         }
         let height = self.next_height;
         for (k, old) in undo {
-            match self.open_undo.get_mut(k.as_slice()) {
+            match self.open_undo.get_mut(k) {
                 Some(records) => records.push((height, old)),
                 None => {
-                    self.open_undo.insert(k.clone(), vec![(height, old)]);
+                    self.open_undo.insert(k.to_vec(), vec![(height, old)]);
                 }
             }
         }

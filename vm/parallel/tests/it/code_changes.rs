@@ -97,7 +97,7 @@ pub(crate) fn same_as_sequential(
         .execute_block(&*state, &BLOCK, txs)
         .unwrap_or_else(|e| panic!("{label}: the parallel block failed: {e}"));
     let mut par_state = state.clone();
-    par_state.apply(&out.writes);
+    par_state.apply_writes(&out.writes);
     let receipts = vm.execute_block(state, &BLOCK, txs).expect("sequential");
     assert_eq!(out.receipts.len(), receipts.len(), "{label}");
     for (i, (p, s)) in out.receipts.iter().zip(&receipts).enumerate() {

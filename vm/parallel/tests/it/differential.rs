@@ -90,7 +90,7 @@ fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
             assert_eq!(p.hash(), s.hash());
         }
         let mut par_state = w.base.clone();
-        par_state.apply(&out.writes);
+        par_state.apply_writes(&out.writes);
         assert_eq!(
             par_state.state_hash(),
             seq_state.state_hash(),
@@ -248,7 +248,7 @@ fn assert_sequential(
         assert_eq!(&p, s, "{label}: receipt {i}");
     }
     let mut par_state = w.base.clone();
-    par_state.apply(&out.writes);
+    par_state.apply_writes(&out.writes);
     assert_eq!(&par_state, state, "{label}");
 }
 

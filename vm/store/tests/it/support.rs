@@ -85,7 +85,7 @@ pub fn block_hash(height: u64, root: &[u8; 32]) -> [u8; 32] {
 }
 
 /// Stages one block with `writes`, one transaction and one event.
-pub fn stage(staging: &mut Staging, writes: &WriteSet) -> [u8; 32] {
+pub fn stage(staging: &mut Staging, writes: &impl supervm_vm::WriteEntries) -> [u8; 32] {
     let height = staging.next_height();
     staging
         .stage_block(writes, |root| BlockRecord {
