@@ -69,6 +69,7 @@ struct Pipelined {
     secs: f64,
     cpu_secs: f64,
     exec_time: Duration,
+    rows_time: Duration,
     stage_time: Duration,
     lat: Vec<Duration>,
     commit_busy: Duration,
@@ -204,7 +205,8 @@ fn main() {
         };
         let cpu_start = supervm_benches::process_cpu_seconds();
         let start = Instant::now();
-        let (mut exec_time, mut stage_time) = (Duration::ZERO, Duration::ZERO);
+        let (mut exec_time, mut rows_time, mut stage_time) =
+            (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         let (mut committed, mut cross, mut reexec) = (0usize, 0usize, 0u64);
         let mut block_groups: Vec<WriteLayer> = Vec::new();
         for (bi, chunk) in txs.chunks(block_txs).enumerate() {
@@ -215,6 +217,7 @@ fn main() {
                 .execute_block(&staging.view(), &env, chunk)
                 .expect("execute block");
             exec_time += te.elapsed();
+            let tr = Instant::now();
             reexec += out.stats.reexecutions;
             // Receipts to history rows, on the executor's workers (each receipt consumed:
             // its events move into the rows, the rest is dropped there).
@@ -261,6 +264,7 @@ fn main() {
                 entries.push(entry);
                 events.extend(evs);
             }
+            rows_time += tr.elapsed();
             let ts = Instant::now();
             // (on the executor's workers, as the node does: see ParallelExecutor::install)
             exec.install(|| {
@@ -310,6 +314,7 @@ fn main() {
             secs,
             cpu_secs,
             exec_time,
+            rows_time,
             stage_time,
             lat,
             commit_busy,
@@ -324,6 +329,7 @@ fn main() {
         secs,
         cpu_secs,
         exec_time,
+        rows_time,
         stage_time,
         lat,
         commit_busy,
@@ -411,7 +417,8 @@ fn main() {
         "reexecutions_per_tx": reexec as f64 / txs.len() as f64,
         "commit_p50_ms": percentile_ms(&lat, 0.5), "commit_p99_ms": percentile_ms(&lat, 0.99),
         "batches": lat.len(),
-        "execute_seconds": exec_time.as_secs_f64(), "stage_root_seconds": stage_time.as_secs_f64(),
+        "execute_seconds": exec_time.as_secs_f64(), "rows_seconds": rows_time.as_secs_f64(),
+        "stage_root_seconds": stage_time.as_secs_f64(),
         "commit_busy_seconds": commit_busy.as_secs_f64(),
     });
     if !json {
