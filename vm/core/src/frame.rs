@@ -95,7 +95,14 @@ pub(crate) fn trap_reason(t: &Trap) -> &'static str {
     }
 }
 
-fn classify(err: wasmtime::Error, stack_exhausted: bool) -> FrameOutcome {
+/// A trap's reason as the receipt gives it: the contract whose frame trapped, then what
+/// happened (a trap raised by a callee keeps the callee's name on its way up).
+fn trapped_in(contract: crate::Address, reason: &str) -> String {
+    format!("in contract 0x{}: {reason}", hex::encode(contract.0))
+}
+
+/// What ended a frame of `contract` with `err`.
+fn classify(err: wasmtime::Error, stack_exhausted: bool, contract: crate::Address) -> FrameOutcome {
     if let Some(a) = err.downcast_ref::<HostAbort>() {
         return match a.clone() {
             HostAbort::Revert {
@@ -108,7 +115,8 @@ fn classify(err: wasmtime::Error, stack_exhausted: bool) -> FrameOutcome {
                 contract,
             },
             HostAbort::OutOfGas => FrameOutcome::OutOfGas,
-            HostAbort::Trap(r) => FrameOutcome::Trap(r),
+            HostAbort::Trap(r) => FrameOutcome::Trap(trapped_in(contract, &r)),
+            HostAbort::Nested(r) => FrameOutcome::Trap(r),
             HostAbort::Fatal(e) => FrameOutcome::Fatal(Error::State(e)),
             HostAbort::Engine(e) => FrameOutcome::Fatal(Error::Engine(e)),
             HostAbort::Resource(e) => FrameOutcome::Fatal(Error::Resource(e)),
@@ -118,9 +126,9 @@ fn classify(err: wasmtime::Error, stack_exhausted: bool) -> FrameOutcome {
         return match t {
             Trap::OutOfFuel => FrameOutcome::OutOfGas,
             Trap::UnreachableCodeReached if stack_exhausted => {
-                FrameOutcome::Trap("call stack budget exhausted".into())
+                FrameOutcome::Trap(trapped_in(contract, "call stack budget exhausted"))
             }
-            other => FrameOutcome::Trap(trap_reason(other).into()),
+            other => FrameOutcome::Trap(trapped_in(contract, trap_reason(other))),
         };
     }
     FrameOutcome::Fatal(Error::Engine(format!("{err:#}")))
@@ -158,6 +166,7 @@ fn run_frame_here(
     }
     // (what the frame's run may spend once its memory is paid)
     let budget = gas - memory_gas;
+    let contract = frame.contract;
     let mut outcome = FrameOutcome::Success;
     let mut w = match module.warm.take() {
         Some(mut w) => {
@@ -173,7 +182,7 @@ fn run_frame_here(
                 // (the memory was paid for: a validated module's instantiation traps
                 // only where validation could not see it, and then not for free; out of
                 // gas uses all of it, as everywhere)
-                let outcome = classify(e, false);
+                let outcome = classify(e, false, contract);
                 let gas_used = match outcome {
                     FrameOutcome::OutOfGas => gas,
                     _ => memory_gas,
@@ -210,9 +219,12 @@ fn run_frame_here(
                 .and_then(|g| g.get(&mut w.store).i32())
                 .unwrap_or(0);
             let exhausted = depth as u32 > vm.config.limits.stack_budget;
-            outcome = classify(e, exhausted);
+            outcome = classify(e, exhausted, contract);
         }
-        None => outcome = FrameOutcome::Trap(format!("entry point {export} not found")),
+        None => {
+            let reason = format!("entry point {export} not found");
+            outcome = FrameOutcome::Trap(trapped_in(contract, &reason));
+        }
     }
     w.store.data_mut().limits.affordable = usize::MAX;
     let fuel_left = w.store.get_fuel().unwrap_or(0);
@@ -552,7 +564,10 @@ pub(crate) fn call_contract(
                 contract,
             },
             FrameOutcome::OutOfGas => HostAbort::OutOfGas,
-            FrameOutcome::Trap(r) | FrameOutcome::CannotCall(r) => HostAbort::Trap(r),
+            // (a callee's trap names the callee; a call that could not start is a trap
+            // of the caller, named by the caller's frame)
+            FrameOutcome::Trap(r) => HostAbort::Nested(r),
+            FrameOutcome::CannotCall(r) => HostAbort::Trap(r),
             _ => unreachable!("handled above"),
         })),
         _ => {

@@ -28,6 +28,10 @@ pub(crate) enum HostAbort {
     OutOfGas,
     #[error("{0}")]
     Trap(String),
+    /// A callee's trap on its way up through `call`: its reason already names the
+    /// contract that trapped.
+    #[error("{0}")]
+    Nested(String),
     #[error("fatal: {0}")]
     Fatal(StateError),
     #[error("engine: {0}")]

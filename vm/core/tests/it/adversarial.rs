@@ -9,7 +9,7 @@ use wasm_encoder::{
     MemorySection, MemoryType, Module, TableSection, TableType, TypeSection, ValType,
 };
 
-use crate::util::{Chain, contract, import, with_abi};
+use crate::util::{Chain, contract, import, trap_in, with_abi};
 
 const GAS: u64 = 50_000_000;
 
@@ -103,12 +103,7 @@ fn deep_recursion_hits_the_deterministic_stack_budget() {
         (func (export "recurse") (drop (call $r (i32.const 0))))"#,
     ));
     let first = c.call(a, "recurse", vec![], GAS);
-    assert_eq!(
-        first.outcome,
-        Outcome::Trap {
-            reason: "call stack budget exhausted".into()
-        }
-    );
+    assert_eq!(first.outcome, trap_in(a, "call stack budget exhausted"));
     for _ in 0..3 {
         let again = c.call(a, "recurse", vec![], GAS);
         assert_eq!(
@@ -153,12 +148,7 @@ fn large_compiled_frames_hit_the_budget_not_the_native_stack() {
     let mut budget_gas = 0;
     for _ in 0..2 {
         let r = c.call(a, "recurse", vec![], GAS);
-        assert_eq!(
-            r.outcome,
-            Outcome::Trap {
-                reason: "call stack budget exhausted".into()
-            }
-        );
+        assert_eq!(r.outcome, trap_in(a, "call stack budget exhausted"));
         budget_gas = r.gas_used;
     }
     // With the budget out of reach the native limit is hit, and (every frame running
@@ -168,7 +158,7 @@ fn large_compiled_frames_hit_the_budget_not_the_native_stack() {
     let b = c.deploy_ok(wasm);
     let r = c.call(b, "recurse", vec![], GAS * 40);
     assert!(
-        matches!(&r.outcome, Outcome::Trap { reason } if reason == "call stack exhausted"),
+        r.outcome == trap_in(b, "call stack exhausted"),
         "{:?}",
         r.outcome
     );
@@ -771,12 +761,13 @@ fn event_spam_stops_at_the_event_limit() {
     let r = c.call(a, "spam", vec![], 1_000_000_000);
     assert_eq!(
         r.outcome,
-        Outcome::Trap {
-            reason: format!(
+        trap_in(
+            a,
+            &format!(
                 "more than {} events in one transaction",
                 limits::MAX_EVENTS_PER_TX
             )
-        }
+        )
     );
     assert!(r.events.is_empty());
     // With less gas, it runs out of gas first — also deterministic.

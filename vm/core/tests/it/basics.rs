@@ -2,7 +2,7 @@
 
 use supervm_vm::{Address, CodeSource, Outcome, Payload, StateView, Vm, VmConfig};
 
-use crate::util::{Chain, contract};
+use crate::util::{Chain, contract, trap_in};
 
 const GAS: u64 = 10_000_000;
 
@@ -221,6 +221,43 @@ fn try_call_rolls_back_only_the_callee_and_call_propagates() {
         }
     );
     assert!(r.write_set.is_empty());
+}
+
+/// A trap names the contract whose frame trapped, before the reason: through a proxy's
+/// `call` the callee, not the proxy (a `try_call` of it gives the proxy the trap
+/// status and goes on); a `call` that cannot start (no contract at the address) is a
+/// trap of the proxy.
+#[test]
+fn a_trap_names_the_contract_that_trapped() {
+    let mut c = Chain::new();
+    let trapper = c.deploy_ok(contract(
+        &[],
+        r#"(memory (export "memory") 1) (func (export "inc_then_revert") unreachable)"#,
+    ));
+    let proxy = c.deploy_ok(proxy());
+    let unreachable = "wasm `unreachable` instruction executed";
+    let r = c.call(trapper, "inc_then_revert", vec![], GAS);
+    assert_eq!(r.outcome, trap_in(trapper, unreachable));
+    let r = c.call(proxy, "keep_and_call", trapper.0.to_vec(), GAS);
+    assert_eq!(r.outcome, trap_in(trapper, unreachable));
+    assert!(r.write_set.is_empty());
+    let r = c.call(proxy, "keep_and_try", trapper.0.to_vec(), GAS);
+    assert_eq!(r.outcome, Outcome::Success);
+    let status = i64::from_le_bytes(r.return_data.try_into().unwrap());
+    assert_eq!(
+        status & 0xffff_ffff,
+        i64::from(supervm_vm::abi::STATUS_TRAP)
+    );
+    let nobody = Address([9; 32]);
+    let r = c.call(proxy, "keep_and_call", nobody.0.to_vec(), GAS);
+    match &r.outcome {
+        Outcome::Trap { reason } => {
+            let named = format!("in contract 0x{}: ", hex::encode(proxy.0));
+            assert!(reason.starts_with(&named), "{reason}");
+            assert!(reason.contains(&hex::encode(nobody.0)), "{reason}");
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
 }
 
 #[test]
@@ -948,13 +985,7 @@ fn every_wasm_trap_kind_has_a_fixed_reason() {
     ];
     for (function, reason) in expected {
         let r = c.call(a, function, vec![], 10_000_000);
-        assert_eq!(
-            r.outcome,
-            Outcome::Trap {
-                reason: reason.into()
-            },
-            "{function}"
-        );
+        assert_eq!(r.outcome, trap_in(a, reason), "{function}");
     }
 }
 

@@ -5,7 +5,7 @@ use supervm_vm::abi::{STATUS_OK, STATUS_REVERT};
 use supervm_vm::state::storage_key;
 use supervm_vm::{Address, Outcome, StateView};
 
-use crate::util::{Chain, contract};
+use crate::util::{Chain, contract, trap_in};
 
 const GAS: u64 = 10_000_000;
 
@@ -344,9 +344,7 @@ fn debug_log_lines_are_in_the_receipt_within_their_caps() {
     let r = c.call(a, "hello_then_trap", vec![], GAS);
     assert_eq!(
         r.outcome,
-        Outcome::Trap {
-            reason: "wasm `unreachable` instruction executed".into()
-        }
+        trap_in(a, "wasm `unreachable` instruction executed")
     );
     assert_eq!(r.logs, vec!["hello".to_string()]);
 }

@@ -127,3 +127,12 @@ impl Chain {
 pub fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|s| s.parse().ok())
 }
+
+/// The outcome of a trap in a frame of `contract`: receipts name the contract whose
+/// frame trapped before the reason.
+pub fn trap_in(contract: supervm_vm::Address, reason: &str) -> supervm_vm::Outcome {
+    let hex: String = contract.0.iter().map(|b| format!("{b:02x}")).collect();
+    supervm_vm::Outcome::Trap {
+        reason: format!("in contract 0x{hex}: {reason}"),
+    }
+}
