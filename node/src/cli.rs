@@ -825,6 +825,14 @@ fn error_line(error: &Option<String>, reverted_in: &Option<String>) -> String {
     }
 }
 
+/// The `reason` line of a trapped or invalid call for people (empty for other outcomes):
+/// a trap's reason names the contract whose frame trapped.
+fn reason_line(reason: &Option<String>) -> String {
+    reason
+        .as_ref()
+        .map_or_else(String::new, |r| format!("\nreason {r}"))
+}
+
 /// The SDK's reserved revert codes by name (see `supervm_abi::BAD_INPUT`).
 fn reserved_code_name(code: u32) -> Option<&'static str> {
     match code {
@@ -1024,7 +1032,8 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 .as_ref()
                 .map(|x| decoded_events(Some(&i), &x.events))
                 .unwrap_or_default();
-            let v = json!({"hash": r.hash, "status": r.status, "outcome": rec.as_ref().map(|x| &x.outcome), "gas_used": rec.as_ref().map(|x| x.gas_used), "result": result, "error": error, "reverted_in": reverted_in, "events": events});
+            let reason = rec.as_ref().and_then(|x| x.reason.clone());
+            let v = json!({"hash": r.hash, "status": r.status, "outcome": rec.as_ref().map(|x| &x.outcome), "gas_used": rec.as_ref().map(|x| x.gas_used), "result": result, "error": error, "reverted_in": reverted_in, "reason": reason, "events": events});
             ctx.print(&v, || {
                 let mut s = format!("{} {}", r.hash, r.status);
                 if let Some(x) = &rec {
@@ -1033,6 +1042,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                         s += &format!("\nresult {res}");
                     }
                     s += &error_line(&error, &reverted_in);
+                    s += &reason_line(&reason);
                     for e in &events {
                         s += &format!("\nevent {e}");
                     }
@@ -1069,13 +1079,14 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             let reverter = r.revert_contract.as_deref();
             let (error, reverted_in) = revert_error(&c, called, r.revert_code, reverter).await;
             let events = decoded_events(Some(&i), &r.events);
-            let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "result": result, "error": error, "reverted_in": reverted_in, "events": events, "access_list": r.access_list});
+            let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "result": result, "error": error, "reverted_in": reverted_in, "reason": r.reason, "events": events, "access_list": r.access_list});
             ctx.print(&v, || {
                 let mut s = format!("outcome {} gas {}", r.outcome, r.gas_used);
                 if let Some(res) = &result {
                     s += &format!("\nresult {res}");
                 }
                 s += &error_line(&error, &reverted_in);
+                s += &reason_line(&r.reason);
                 for e in &events {
                     s += &format!("\nevent {e}");
                 }

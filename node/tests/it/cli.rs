@@ -261,6 +261,21 @@ async fn cli_deploys_invokes_and_queries() {
         "{bad_input}"
     );
     assert_eq!(bad_input["reverted_in"], token.as_str(), "{bad_input}");
+    // A trap's reason is shown, naming the contract that trapped: the proxy's `call` of
+    // a function the token does not have could not start, a trap of the proxy.
+    let missing = format!(r#"{{"target":"{token}","func":"nope","input":"0x"}}"#);
+    for cmd in ["simulate", "invoke"] {
+        let trapped = run(v(&[
+            "contract", cmd, &proxy, "forward", "--args", &missing, "--from", "dev1", "!fail",
+        ]))
+        .await;
+        assert_eq!(trapped["outcome"], "trap", "{trapped}");
+        let reason = trapped["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.starts_with(&format!("in contract {proxy}: ")) && reason.contains("nope"),
+            "{trapped}"
+        );
+    }
     // An integer past u64::MAX as a JSON number says to give it as a string.
     let huge = format!(r#"{{"to":"{dev0}","amount":100000000000000000000}}"#);
     let out = supervm(
