@@ -97,7 +97,8 @@ impl WriteLayer {
     }
 
     /// Takes `newer`'s writes on top of these (a key both wrote gets `newer`'s value),
-    /// moving them: no key or value is copied.
+    /// moving them (a key new to this layer is copied only into the ordered index, if an
+    /// iteration has built it).
     pub fn merge(&mut self, newer: WriteLayer) {
         self.writes.reserve(newer.writes.len());
         for (k, v) in newer.writes {
@@ -160,7 +161,9 @@ impl Eq for WriteLayer {}
 pub trait WriteEntries {
     /// Number of keys.
     fn write_count(&self) -> usize;
-    /// Every key with its write (`None`: deleted), each key once, in no particular order.
+    /// Every key with its write (`None`: deleted), each key once, in no particular order
+    /// (a [`WriteLayer`]'s differs between processes: sort, sum or key what is made of
+    /// it before anything is hashed, encoded or stored).
     fn write_entries(&self) -> impl Iterator<Item = (&[u8], &Option<Vec<u8>>)>;
 }
 

@@ -162,9 +162,10 @@ pub const FOREIGN_TEXT_MARKERS: [&str; 3] = [
 /// assert_eq!(committed_reason("code rejected: invalid wasm: bad magic"),
 ///     "code rejected: invalid wasm: ");
 /// assert_eq!(
-///     committed_reason("the code of the contract at 0x01 no longer passes validation: invalid wasm: x"),
-///     "the code of the contract at 0x01 no longer passes validation: invalid wasm: ");
-/// assert_eq!(committed_reason("entry point mint not found"), "entry point mint not found");
+///     committed_reason("in contract 0x02: the code of the contract at 01 no longer passes validation: invalid wasm: x"),
+///     "in contract 0x02: the code of the contract at 01 no longer passes validation: invalid wasm: ");
+/// assert_eq!(committed_reason("in contract 0x02: entry point mint not found"),
+///     "in contract 0x02: entry point mint not found");
 /// ```
 pub fn committed_reason(reason: &str) -> &str {
     FOREIGN_TEXT_MARKERS

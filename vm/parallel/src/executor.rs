@@ -220,8 +220,8 @@ impl ParallelExecutor {
         // Everything runs on the workers, sequential chunks included, and the calling
         // thread only waits: on the calling thread a sequential chunk competed for the
         // two cores with the workers still spinning after the previous parallel step
-        // (0.8–0.9× of the same chunks on one worker). The output's parallel iterators
-        // (draining the memory, sorting the writes) run on this pool too.
+        // (0.8–0.9× of the same chunks on one worker). The output's parallel iterator
+        // (draining the multi-version memory) runs on this pool too.
         #[allow(clippy::disallowed_methods)] // how long to spin, never for output
         let start = std::time::Instant::now();
         let out = self
