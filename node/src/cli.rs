@@ -72,7 +72,7 @@ enum Cmd {
         /// Transaction hash.
         hash: String,
     },
-    /// A block by height or hash (latest when none is given).
+    /// A block by height or hash (latest when none is given). Exits non-zero when there is no such block.
     Block {
         /// Height, or block hash (0x and 64 hex digits).
         id: Option<String>,
@@ -383,6 +383,10 @@ pub fn run(cli: Cli) -> Result<()> {
                     b.timestamp_ms
                 ),
             });
+            // (as `tx` does for an unknown hash: a script can tell a missing block)
+            if b.is_none() {
+                bail!("no such block");
+            }
             Ok(())
         }),
         Cmd::Events {
@@ -688,13 +692,25 @@ fn print_submitted(
 ) -> Result<()> {
     let v = serde_json::to_value(r)?;
     ctx.print(&json!({ key: value, "submit": v }), || {
+        let failed = r.receipt.as_ref().is_some_and(|x| x.outcome != "success");
+        // (a deploy that failed created nothing at its address)
+        let not_created = if failed && key == "address" {
+            " (not created)"
+        } else {
+            ""
+        };
         format!(
-            "{} {}\n{label} {value}{}",
+            "{} {}\n{label} {value}{not_created}{}",
             r.hash,
             r.status,
             r.receipt
                 .as_ref()
-                .map(|x| format!("\noutcome {} gas {}", x.outcome, x.gas_used))
+                .map(|x| format!(
+                    "\noutcome {}{} gas {}",
+                    x.outcome,
+                    outcome_detail(x),
+                    x.gas_used
+                ))
                 .unwrap_or_default()
         )
     });
@@ -720,15 +736,16 @@ fn committed_ok(r: &supervm_client::views::SubmitResult) -> Result<()> {
     }
 }
 
-/// A receipt for people (`--json` prints it whole).
-fn receipt_text(x: &supervm_client::views::ReceiptView) -> String {
-    let mut s = format!(
-        "block {} index {}
-outcome {}",
-        x.block_height, x.index, x.outcome
-    );
+/// What a failed receipt says beyond its outcome, for people: a revert's code (named when
+/// it is one of the SDK's reserved codes) and the contract that reverted, or a trap's or
+/// an invalid transaction's reason (empty on success).
+fn outcome_detail(x: &supervm_client::views::ReceiptView) -> String {
+    let mut s = String::new();
     if let Some(code) = x.revert_code {
         s += &format!(" (code {code}");
+        if let Some(name) = reserved_code_name(code) {
+            s += &format!(" {name}");
+        }
         if let Some(c) = &x.revert_contract {
             s += &format!(" in contract {c}");
         }
@@ -737,6 +754,17 @@ outcome {}",
     if let Some(reason) = &x.reason {
         s += &format!(": {reason}");
     }
+    s
+}
+
+/// A receipt for people (`--json` prints it whole).
+fn receipt_text(x: &supervm_client::views::ReceiptView) -> String {
+    let mut s = format!(
+        "block {} index {}
+outcome {}",
+        x.block_height, x.index, x.outcome
+    );
+    s += &outcome_detail(x);
     s += &format!(
         "
 gas {} fee {}",

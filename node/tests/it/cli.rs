@@ -235,6 +235,29 @@ async fn cli_deploys_invokes_and_queries() {
     .await;
     assert_eq!(p["submit"]["receipt"]["outcome"], "success", "{p}");
     let proxy = p["address"].as_str().unwrap().to_string();
+    // Deploying the same code again (same default salt) fails: the text says the
+    // address was not created, and why.
+    let again = supervm(
+        &node.url,
+        &dir.path().join("dev-keys.json"),
+        &[
+            "contract",
+            "deploy",
+            proxy_wasm.to_str().unwrap(),
+            "--from",
+            "dev1",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!again.status.success());
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        text.contains(&format!("contract address {proxy} (not created)"))
+            && text.contains("outcome invalid: ")
+            && text.contains("already exists"),
+        "{text}"
+    );
     let dev0_addr = supervm_vm::Address(supervm_client::views::from_hex32(&dev0).unwrap());
     let input = to_hex(&supervm_abi::Encode::encode(&(dev0_addr, 41u128)));
     let fwd = format!(r#"{{"target":"{token}","func":"transfer","input":"{input}"}}"#);
@@ -321,6 +344,9 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(run(v(&["block", &height])).await, block);
     let by_hash = run(v(&["block", block["hash"].as_str().unwrap()])).await;
     assert_eq!(by_hash, block);
+    // An unknown block is printed as nothing, with a failure status (as `tx` does).
+    let none = run(v(&["block", "99999999", "!fail"])).await;
+    assert!(none.is_null(), "{none}");
     let ev = run(v(&["events", "--contract", &token, "--topic", "Transfer"])).await;
     assert_eq!(ev["events"].as_array().unwrap().len(), 2, "{ev}");
     // Topic positions in order: any sender (`_`), then the receiver.
