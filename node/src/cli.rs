@@ -1107,7 +1107,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             let reverter = r.revert_contract.as_deref();
             let (error, reverted_in) = revert_error(&c, called, r.revert_code, reverter).await;
             let events = decoded_events(Some(&i), &r.events);
-            let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "result": result, "error": error, "reverted_in": reverted_in, "reason": r.reason, "events": events, "access_list": r.access_list});
+            let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "result": result, "error": error, "reverted_in": reverted_in, "reason": r.reason, "events": events, "logs": r.logs, "access_list": r.access_list});
             ctx.print(&v, || {
                 let mut s = format!("outcome {} gas {}", r.outcome, r.gas_used);
                 if let Some(res) = &result {
@@ -1117,6 +1117,9 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 s += &reason_line(&r.reason);
                 for e in &events {
                     s += &format!("\nevent {e}");
+                }
+                for l in &r.logs {
+                    s += &format!("\nlog {l}");
                 }
                 s += &format!(
                     "\nreads {} keys, writes {} keys",

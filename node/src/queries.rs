@@ -600,6 +600,7 @@ pub fn simulate(
             writes: r.write_set.keys().map(|k| to_hex(k)).collect(),
         },
         height: h,
+        logs: r.logs,
     })
 }
 

@@ -183,6 +183,10 @@ pub struct SimulateResult {
     pub access_list: AccessList,
     /// Height of the state it ran on.
     pub height: Option<u64>,
+    /// The contracts' `debug_log` lines, in order (kept whatever the outcome; not part of
+    /// any receipt a block stores).
+    #[serde(default)]
+    pub logs: Vec<String>,
 }
 
 /// A deployed contract.

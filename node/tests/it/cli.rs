@@ -284,6 +284,21 @@ async fn cli_deploys_invokes_and_queries() {
         "{bad_input}"
     );
     assert_eq!(bad_input["reverted_in"], token.as_str(), "{bad_input}");
+    // A simulation answers the contract's debug_log lines.
+    let logged = run(v(&[
+        "contract",
+        "simulate",
+        &proxy,
+        "log_messages",
+        "--args",
+        r#"{"msgs":["hello","world"]}"#,
+    ]))
+    .await;
+    assert_eq!(
+        logged["logs"],
+        serde_json::json!(["hello", "world"]),
+        "{logged}"
+    );
     // A trap's reason is shown, naming the contract that trapped: the proxy's `call` of
     // a function the token does not have could not start, a trap of the proxy.
     let missing = format!(r#"{{"target":"{token}","func":"nope","input":"0x"}}"#);

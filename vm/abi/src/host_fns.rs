@@ -158,9 +158,10 @@ macro_rules! for_each_host_fn {
             fn upgrade(code_hash_ptr: i32) -> ();
             cost(base = 20000, per_byte = 2);
 
-            /// Records a debug message in the receipt's log: at most 1 KiB kept per message
-            /// and 256 messages per transaction (later ones are charged, not kept).
-            /// Per byte: message bytes (all of them, kept or not).
+            /// Records a debug message in the receipt's log (kept whatever the outcome; the
+            /// node answers them to `tx.simulate`, its stored receipts do not keep them): at
+            /// most 1 KiB kept per message and 256 messages per transaction (later ones are
+            /// charged, not kept). Per byte: message bytes (all of them, kept or not).
             fn debug_log(ptr: i32, len: i32) -> ();
             cost(base = 100, per_byte = 1);
         }
