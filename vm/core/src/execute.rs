@@ -287,7 +287,7 @@ fn deploy(
                 // (a presence read: the read set does not keep up to 512 KiB of code)
                 if ctx.code_len(code_key(h))?.is_none() {
                     return Ok(Err(format!(
-                        "no code with hash {} was uploaded",
+                        "no code with hash 0x{} was uploaded",
                         hex::encode(h)
                     )));
                 }
@@ -298,7 +298,7 @@ fn deploy(
         let rec_key = contract_key(&addr);
         if ctx.get(&rec_key)?.is_some() {
             return Ok(Err(format!(
-                "a contract already exists at {}",
+                "a contract already exists at 0x{}",
                 hex::encode(addr.0)
             )));
         }
@@ -311,7 +311,15 @@ fn deploy(
     })();
     let (hash, addr) = match prepared {
         Err(e) => return (Err(e), ctx),
-        Ok(Err(reason)) => return (Ok(Run::invalid(reason, 0)), ctx),
+        Ok(Err(reason)) => {
+            // (a failed deploy names its code in the receipt, as a successful one does)
+            let mut run = Run::invalid(reason, 0);
+            run.code_hash = Some(match code {
+                CodeSource::Wasm(code) => code_hash(code),
+                CodeSource::Hash(h) => *h,
+            });
+            return (Ok(run), ctx);
+        }
         Ok(Ok(x)) => x,
     };
     let module = match crate::frame::load_contract(vm, &mut ctx, &addr) {

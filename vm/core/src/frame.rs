@@ -371,7 +371,7 @@ pub(crate) enum Loaded {
 impl Loaded {
     /// Why a call of the contract at `addr` cannot start, unless a module was found.
     fn cannot_call(&self, addr: &Address) -> Option<String> {
-        let at = hex::encode(addr.0);
+        let at = format!("0x{}", hex::encode(addr.0));
         match self {
             Loaded::Module(_) => None,
             Loaded::NoContract => Some(format!("no contract at {at}")),
@@ -456,7 +456,7 @@ pub(crate) fn invoke(
     }
     if tx.call_stack.contains(&addr) {
         let r = format!(
-            "reentrancy denied: contract {} is already executing",
+            "reentrancy denied: contract 0x{} is already executing",
             hex::encode(addr.0)
         );
         return (FrameResult::cannot(r), tx);

@@ -388,11 +388,40 @@ fn a_failed_constructor_names_no_contract() {
     assert_eq!(r.contract, None);
     assert_eq!(r.code_hash, Some(supervm_vm::code_hash(&failing)));
     let ok = contract(&[], r#"(memory (export "memory") 1) (func (export "f"))"#);
-    let r = deploy(&mut c, ok);
+    let r = deploy(&mut c, ok.clone());
+    assert_eq!(r.contract, Some(would_be));
+    // The same salt again: nothing is created, and the receipt still names the code and
+    // gives the taken address in 0x form.
+    let r = deploy(&mut c, ok.clone());
     assert_eq!(
-        r.contract,
-        Some(supervm_vm::contract_address(&c.sender, &[9; 32]))
+        r.outcome,
+        Outcome::Invalid {
+            reason: format!("a contract already exists at 0x{}", hex::encode(would_be.0))
+        }
     );
+    assert_eq!(
+        (r.contract, r.code_hash),
+        (None, Some(supervm_vm::code_hash(&ok)))
+    );
+    // By the hash of code never uploaded: the receipt names the hash asked for.
+    let r = c.run(
+        Payload::Deploy {
+            code: CodeSource::Hash([7; 32]),
+            salt: [1; 32],
+            init_args: vec![],
+        },
+        GAS * 10,
+    );
+    assert_eq!(
+        r.outcome,
+        Outcome::Invalid {
+            reason: format!(
+                "no code with hash 0x{} was uploaded",
+                hex::encode([7u8; 32])
+            )
+        }
+    );
+    assert_eq!((r.contract, r.code_hash), (None, Some([7; 32])));
 }
 
 #[test]
