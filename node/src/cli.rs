@@ -1061,7 +1061,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 .map(|x| decoded_events(Some(&i), &x.events))
                 .unwrap_or_default();
             let reason = rec.as_ref().and_then(|x| x.reason.clone());
-            let v = json!({"hash": r.hash, "status": r.status, "outcome": rec.as_ref().map(|x| &x.outcome), "gas_used": rec.as_ref().map(|x| x.gas_used), "result": result, "error": error, "reverted_in": reverted_in, "reason": reason, "events": events});
+            let v = json!({"hash": r.hash, "status": r.status, "outcome": rec.as_ref().map(|x| &x.outcome), "gas_used": rec.as_ref().map(|x| x.gas_used), "fee": rec.as_ref().map(|x| &x.fee), "block_height": rec.as_ref().map(|x| x.block_height), "index": rec.as_ref().map(|x| x.index), "return_data": rec.as_ref().map(|x| &x.return_data), "result": result, "error": error, "reverted_in": reverted_in, "reason": reason, "events": events});
             ctx.print(&v, || {
                 let mut s = format!("{} {}", r.hash, r.status);
                 if let Some(x) = &rec {
@@ -1107,7 +1107,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             let reverter = r.revert_contract.as_deref();
             let (error, reverted_in) = revert_error(&c, called, r.revert_code, reverter).await;
             let events = decoded_events(Some(&i), &r.events);
-            let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "result": result, "error": error, "reverted_in": reverted_in, "reason": r.reason, "events": events, "logs": r.logs, "access_list": r.access_list});
+            let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "return_data": r.return_data, "result": result, "error": error, "reverted_in": reverted_in, "reason": r.reason, "events": events, "logs": r.logs, "access_list": r.access_list, "height": r.height});
             ctx.print(&v, || {
                 let mut s = format!("outcome {} gas {}", r.outcome, r.gas_used);
                 if let Some(res) = &result {

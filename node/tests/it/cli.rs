@@ -199,6 +199,9 @@ async fn cli_deploys_invokes_and_queries() {
     ]))
     .await;
     assert_eq!(inv["outcome"], "success", "{inv}");
+    // (the receipt's place and fee, as `tx` gives them)
+    assert!(inv["block_height"].as_u64().is_some() && inv["index"].as_u64().is_some());
+    assert!(inv["fee"].as_str().is_some() && inv["return_data"].as_str().is_some());
     assert_eq!(inv["events"][0]["event"], "Transfer");
     assert_eq!(inv["events"][0]["data"]["amount"], "40");
     let bad = format!(r#"{{"to":"{dev0}","amount":41}}"#);
