@@ -569,6 +569,22 @@ async fn node(a: NodeArgs) -> Result<()> {
 fn keys_cmd(ctx: &Ctx, cmd: KeysCmd) -> Result<()> {
     match cmd {
         KeysCmd::New { name } => {
+            // A name must be usable wherever a key is named, and name one key only: the
+            // CLI takes 0x-hex as an address, and a name already among the dev keys
+            // would be shadowed by (or shadow) this one.
+            if name.trim().is_empty() || name.trim() != name {
+                bail!("key name {name:?}: give a non-empty name without surrounding spaces");
+            }
+            if name.starts_with("0x") {
+                bail!("key name {name}: names starting 0x are read as addresses; choose another");
+            }
+            let dev_file = default_dev_dir().join("dev-keys.json");
+            if dev_file != ctx.keys && keys::load(&dev_file)?.iter().any(|e| e.name == name) {
+                bail!(
+                    "a key named {name} exists among the dev keys ({}); choose another name",
+                    dev_file.display()
+                );
+            }
             let e = keys::update(&ctx.keys, |k| {
                 if k.iter().any(|e| e.name == name) {
                     return Err(supervm_client::Error::Keys(format!(

@@ -78,6 +78,35 @@ async fn cli_deploys_invokes_and_queries() {
     let dev1 = list[1]["address"].as_str().unwrap().to_string();
     let new = run(v(&["keys", "new", "carol"])).await;
     assert_eq!(new["name"], "carol");
+    // Names that could not be used, or would name two keys, are refused.
+    for name in ["carol", "dev0", "0xabc", "", " x"] {
+        let out = supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &["keys", "new", name],
+        )
+        .output()
+        .unwrap();
+        assert!(!out.status.success(), "keys new {name:?} was accepted");
+    }
+    let names: Vec<String> = run(v(&["keys", "list"]))
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| *n == "carol").count(),
+        1,
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.is_empty() || n.starts_with("0x") || n == " x"),
+        "{names:?}"
+    );
     let wasm = dir.path().join("token.wasm");
     std::fs::write(&wasm, supervm_contracts::TOKEN).unwrap();
     let init = format!(
