@@ -292,7 +292,13 @@ impl Chain {
                 limit: self.config.max_tx_bytes,
             });
         }
-        let tx = SignedTx::decode(raw).map_err(|e| Error::Malformed(e.to_string()))?;
+        let tx = SignedTx::decode(raw).map_err(|e| {
+            // (the decoder's own error says "malformed transaction" already)
+            Error::Malformed(match e {
+                supervm_client::Error::Malformed(m) => m,
+                other => other.to_string(),
+            })
+        })?;
         let b = &tx.body;
         if b.chain_id != self.config.chain_id {
             return Err(Error::WrongChain {

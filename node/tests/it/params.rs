@@ -34,6 +34,11 @@ async fn parameters_and_visibility() {
     let keys = dev_keys(dir.path());
     let alice = address_of(&keys[0]);
 
+    // Bytes that are not a transaction: -32010, the decoder's complaint said once.
+    let short = call(&url, "tx.submit", json!(["0x01"])).await;
+    assert_eq!(short["error"]["code"], -32010, "{short}");
+    let text = short.to_string();
+    assert_eq!(text.matches("malformed transaction").count(), 1, "{short}");
     // Bad hex or a wrong length is -32602 naming the parameter, not "malformed transaction".
     invalid_param(&call(&url, "tx.get", json!({"hash": "zz"})).await, "hash");
     invalid_param(&call(&url, "tx.receipt", json!(["00ff"])).await, "hash");
