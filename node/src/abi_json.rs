@@ -223,6 +223,12 @@ fn enc(
             .encode_to(out),
         "Vec<u8>" | "&[u8]" => bytes_of(v)?.encode_to(out),
         "Address" => {
+            if let Some(name) = v.as_str().filter(|s| !s.starts_with("0x")) {
+                return Err(format!(
+                    "expected an address as 0x and 64 hex digits, got {name:?} (key names are not \
+                     looked up inside --args: `supervm keys list` shows their addresses)"
+                ));
+            }
             let b = bytes_of(v)?;
             if b.len() != 32 {
                 return Err(format!("an Address is 32 bytes, got {}", b.len()));
@@ -516,6 +522,12 @@ mod tests {
             .is_err()
         );
         assert!(encode_value(Types::NONE, "u8", &json!(300), &mut vec![]).is_err());
+        // A key name where an address goes says what an address looks like.
+        let named = encode_value(Types::NONE, "Address", &json!("dev1"), &mut vec![]).unwrap_err();
+        assert!(
+            named.contains("0x and 64 hex digits") && named.contains("keys list"),
+            "{named}"
+        );
     }
 
     /// Types the interface describes (`#[derive(Encode, Decode)]`) encode as the SDK's

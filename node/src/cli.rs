@@ -814,6 +814,17 @@ event {} topics [{}] data {}",
 async fn transfer(ctx: &Ctx, from: &str, to: &str, amount: u128) -> Result<()> {
     let c = Client::new(&ctx.rpc);
     let to = ctx.address(to)?;
+    // Native balance sent to a contract or to the zero address can never move again (no
+    // host function spends a contract's native balance, and no key signs for zero).
+    if to == Address([0; 32]) {
+        bail!("refusing to send to the zero address: nothing could ever spend it");
+    }
+    if c.contract(&to).await?.is_some() {
+        bail!(
+            "refusing to send native balance to contract {}: contracts cannot spend it",
+            to_hex(&to.0)
+        );
+    }
     // (a native transfer uses exactly this much: a larger limit only reserved more of
     // the balance, so an account could not be emptied)
     let gas = supervm_node::config::NATIVE_TRANSFER_GAS;

@@ -208,6 +208,24 @@ async fn cli_deploys_invokes_and_queries() {
         stderr.contains("address 0xabcd: expected 32 bytes"),
         "{stderr}"
     );
+    // Native balance is not sent where it could never move again: a contract, zero.
+    let zero = format!("0x{}", "00".repeat(32));
+    for (to, says) in [
+        (token.as_str(), "contracts cannot spend it"),
+        (&zero, "zero address"),
+    ] {
+        let out = supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &["transfer", "--from", "dev0", to, "1"],
+        )
+        .output()
+        .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    assert_eq!(run(v(&["account", "dev0"])).await["nonce"], nonce_before);
     // Neither a file nor a hash: refused before anything is sent, saying what to give.
     let out = supervm(
         &node.url,
