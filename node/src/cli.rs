@@ -318,6 +318,24 @@ impl Ctx {
     }
 }
 
+/// An error and its causes on one line, each cause once: errors whose message already
+/// includes their source's (the store's and the node's do) would otherwise repeat it,
+/// as `{:#}` prints every cause after the message.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if text.contains(&c) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c);
+    }
+    text
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {
@@ -1247,6 +1265,24 @@ fn build(ctx: &Ctx, path: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// Each cause of an error is printed once, whether or not the message above it
+    /// already includes it.
+    #[test]
+    fn error_text_names_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("store: {0}")]
+        struct Outer(#[source] Inner);
+        #[derive(Debug, thiserror::Error)]
+        #[error("LOCK: Resource temporarily unavailable")]
+        struct Inner;
+        let e = anyhow::Error::new(Outer(Inner)).context("opening /tmp/x");
+        assert_eq!(
+            super::error_text(&e),
+            "opening /tmp/x: store: LOCK: Resource temporarily unavailable"
+        );
+        assert_eq!(super::error_text(&anyhow::anyhow!("plain")), "plain");
+    }
+
     use super::*;
 
     /// `contract build` asks cargo for overflow checks (unless the user chose).

@@ -80,6 +80,14 @@ pub async fn start(
             );
             Store::open(&store_dir, store_config)?
         }
+        // (RocksDB's lock file: say what it means)
+        // (held by another process, or by this one)
+        Err(e) if e.to_string().contains("/LOCK: ") => {
+            return Err(Error::Other(format!(
+                "the data directory {} is in use by another process or node: {e}",
+                config.data_dir.display()
+            )));
+        }
         other => other?,
     };
     if recovery.changed_state() {

@@ -34,6 +34,16 @@ async fn parameters_and_visibility() {
     let keys = dev_keys(dir.path());
     let alice = address_of(&keys[0]);
 
+    // A second node on the same data directory is refused, saying why.
+    let second = supervm_node::node::start(crate::support::dev_config(dir.path()), None).await;
+    let err = second
+        .err()
+        .expect("a second node on the same directory")
+        .to_string();
+    assert!(
+        err.contains("is in use by another process or node"),
+        "{err}"
+    );
     // Bytes that are not a transaction: -32010, the decoder's complaint said once.
     let short = call(&url, "tx.submit", json!(["0x01"])).await;
     assert_eq!(short["error"]["code"], -32010, "{short}");
