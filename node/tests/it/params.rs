@@ -36,10 +36,10 @@ async fn parameters_and_visibility() {
 
     // A second node on the same data directory is refused, saying why.
     let second = supervm_node::node::start(crate::support::dev_config(dir.path()), None).await;
-    let err = second
-        .err()
-        .expect("a second node on the same directory")
-        .to_string();
+    let Err(err) = second else {
+        panic!("a second node started on the same directory");
+    };
+    let err = err.to_string();
     assert!(
         err.contains("is in use by another process or node"),
         "{err}"
