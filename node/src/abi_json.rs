@@ -223,13 +223,14 @@ fn enc(
             .encode_to(out),
         "Vec<u8>" | "&[u8]" => bytes_of(v)?.encode_to(out),
         "Address" => {
-            if let Some(name) = v.as_str().filter(|s| !s.starts_with("0x")) {
-                return Err(format!(
+            let b = bytes_of(v).map_err(|e| match v.as_str() {
+                // (not hex at all: most likely a key name)
+                Some(name) if !name.starts_with("0x") => format!(
                     "expected an address as 0x and 64 hex digits, got {name:?} (key names are not \
                      looked up inside --args: `supervm keys list` shows their addresses)"
-                ));
-            }
-            let b = bytes_of(v)?;
+                ),
+                _ => e,
+            })?;
             if b.len() != 32 {
                 return Err(format!("an Address is 32 bytes, got {}", b.len()));
             }
@@ -522,6 +523,10 @@ mod tests {
             .is_err()
         );
         assert!(encode_value(Types::NONE, "u8", &json!(300), &mut vec![]).is_err());
+        // An address in bare hex is taken as before.
+        let mut bare = Vec::new();
+        encode_value(Types::NONE, "Address", &json!("cd".repeat(32)), &mut bare).unwrap();
+        assert_eq!(bare, vec![0xcd; 32]);
         // A key name where an address goes says what an address looks like.
         let named = encode_value(Types::NONE, "Address", &json!("dev1"), &mut vec![]).unwrap_err();
         assert!(

@@ -593,8 +593,8 @@ fn keys_cmd(ctx: &Ctx, cmd: KeysCmd) -> Result<()> {
             if name.trim().is_empty() || name.trim() != name {
                 bail!("key name {name:?}: give a non-empty name without surrounding spaces");
             }
-            if name.starts_with("0x") {
-                bail!("key name {name}: names starting 0x are read as addresses; choose another");
+            if name.starts_with("0x") || from_hex32(&name).is_ok() {
+                bail!("key name {name}: it would be read as an address; choose another");
             }
             let dev_file = default_dev_dir().join("dev-keys.json");
             if dev_file != ctx.keys && keys::load(&dev_file)?.iter().any(|e| e.name == name) {
@@ -727,9 +727,10 @@ fn print_submitted(
     let v = serde_json::to_value(r)?;
     ctx.print(&json!({ key: value, "submit": v }), || {
         let failed = r.receipt.as_ref().is_some_and(|x| x.outcome != "success");
-        // (a deploy that failed created nothing at its address)
+        // (a deploy that failed deployed nothing at its address: another contract may
+        // stand there, the reason says)
         let not_created = if failed && key == "address" {
-            " (not created)"
+            " (nothing deployed by this transaction)"
         } else {
             ""
         };

@@ -448,7 +448,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
     )?;
     let c = chain.clone();
     r.register(
-        MethodSpec::new("tx.simulate", "Runs a contract call on committed state (latest, or after block `height`) without committing: return value, gas, events, and the access list (keys read and written).")
+        MethodSpec::new("tx.simulate", "Runs a contract call on committed state (latest, or after block `height`) without committing: return value, gas, events, the access list (keys read and written), and the contracts' debug_log lines.")
             .param(ParamSpec::required("sender", "Caller address.", hexs()))
             .param(ParamSpec::required("contract", "Contract address.", hexs()))
             .param(ParamSpec::required("function", "Entry point.", s("function name")))

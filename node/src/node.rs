@@ -82,7 +82,11 @@ pub async fn start(
         }
         // (RocksDB's lock file: say what it means)
         // (held by another process, or by this one)
-        Err(e) if e.to_string().contains("/LOCK: ") => {
+        Err(e)
+            if e.to_string().contains("/LOCK: ")
+                && (e.to_string().contains("Resource temporarily unavailable")
+                    || e.to_string().contains("lock hold by current process")) =>
+        {
             return Err(Error::Other(format!(
                 "the data directory {} is in use by another process or node: {e}",
                 config.data_dir.display()

@@ -78,8 +78,26 @@ async fn cli_deploys_invokes_and_queries() {
     let dev1 = list[1]["address"].as_str().unwrap().to_string();
     let new = run(v(&["keys", "new", "carol"])).await;
     assert_eq!(new["name"], "carol");
+    // A name the dev keys of the default dev directory already use is refused too (a
+    // user key of that name would shadow the dev key, or be shadowed).
+    let dev_dir = dir.path().join(".supervm").join("dev");
+    assert!(!dev_dir.exists());
+    std::fs::create_dir_all(&dev_dir).unwrap();
+    std::fs::copy(
+        dir.path().join("dev-keys.json"),
+        dev_dir.join("dev-keys.json"),
+    )
+    .unwrap();
+    let other = dir.path().join("other-keys.json");
+    let shadow = supervm(&node.url, &other, &["keys", "new", "dev0"])
+        .output()
+        .unwrap();
+    assert!(!shadow.status.success(), "a user key named dev0 was made");
+    assert!(String::from_utf8_lossy(&shadow.stderr).contains("among the dev keys"));
+    std::fs::remove_dir_all(&dev_dir).unwrap();
     // Names that could not be used, or would name two keys, are refused.
-    for name in ["carol", "dev0", "0xabc", "", " x"] {
+    let hex_name = "ab".repeat(32);
+    for name in ["carol", "dev0", "0xabc", "", " x", &hex_name] {
         let out = supervm(
             &node.url,
             &dir.path().join("dev-keys.json"),
@@ -303,8 +321,9 @@ async fn cli_deploys_invokes_and_queries() {
     assert!(!again.status.success());
     let text = String::from_utf8_lossy(&again.stdout);
     assert!(
-        text.contains(&format!("contract address {proxy} (not created)"))
-            && text.contains("outcome invalid: ")
+        text.contains(&format!(
+            "contract address {proxy} (nothing deployed by this transaction)"
+        )) && text.contains("outcome invalid: ")
             && text.contains("already exists"),
         "{text}"
     );

@@ -277,19 +277,19 @@ fn deploy(
     init_args: &[u8],
     budget: u64,
 ) -> (Result<Run>, TxCtx) {
-    let prepared = (|| -> Result<Result<([u8; 32], Address), String>> {
+    // (a failure names the code when there is code to name: stored, or asked for by hash)
+    type Failed = (String, Option<[u8; 32]>);
+    let prepared = (|| -> Result<Result<([u8; 32], Address), Failed>> {
         let hash = match code {
             CodeSource::Wasm(code) => match store_code(vm, &mut ctx, code)? {
                 Ok(h) => h,
-                Err(reason) => return Ok(Err(reason)),
+                Err(reason) => return Ok(Err((reason, None))),
             },
             CodeSource::Hash(h) => {
                 // (a presence read: the read set does not keep up to 512 KiB of code)
                 if ctx.code_len(code_key(h))?.is_none() {
-                    return Ok(Err(format!(
-                        "no code with hash 0x{} was uploaded",
-                        hex::encode(h)
-                    )));
+                    let reason = format!("no code with hash 0x{} was uploaded", hex::encode(h));
+                    return Ok(Err((reason, Some(*h))));
                 }
                 *h
             }
@@ -297,10 +297,8 @@ fn deploy(
         let addr = contract_address(&sender, salt);
         let rec_key = contract_key(&addr);
         if ctx.get(&rec_key)?.is_some() {
-            return Ok(Err(format!(
-                "a contract already exists at 0x{}",
-                hex::encode(addr.0)
-            )));
+            let reason = format!("a contract already exists at 0x{}", hex::encode(addr.0));
+            return Ok(Err((reason, Some(hash))));
         }
         let rec = ContractRecord {
             code_hash: hash,
@@ -311,13 +309,9 @@ fn deploy(
     })();
     let (hash, addr) = match prepared {
         Err(e) => return (Err(e), ctx),
-        Ok(Err(reason)) => {
-            // (a failed deploy names its code in the receipt, as a successful one does)
+        Ok(Err((reason, named))) => {
             let mut run = Run::invalid(reason, 0);
-            run.code_hash = Some(match code {
-                CodeSource::Wasm(code) => code_hash(code),
-                CodeSource::Hash(h) => *h,
-            });
+            run.code_hash = named;
             return (Ok(run), ctx);
         }
         Ok(Ok(x)) => x,

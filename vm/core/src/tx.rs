@@ -162,8 +162,8 @@ pub const FOREIGN_TEXT_MARKERS: [&str; 3] = [
 /// assert_eq!(committed_reason("code rejected: invalid wasm: bad magic"),
 ///     "code rejected: invalid wasm: ");
 /// assert_eq!(
-///     committed_reason("in contract 0x02: the code of the contract at 01 no longer passes validation: invalid wasm: x"),
-///     "in contract 0x02: the code of the contract at 01 no longer passes validation: invalid wasm: ");
+///     committed_reason("in contract 0x02: the code of the contract at 0x01 no longer passes validation: invalid wasm: x"),
+///     "in contract 0x02: the code of the contract at 0x01 no longer passes validation: invalid wasm: ");
 /// assert_eq!(committed_reason("in contract 0x02: entry point mint not found"),
 ///     "in contract 0x02: entry point mint not found");
 /// ```
