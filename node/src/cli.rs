@@ -248,6 +248,11 @@ fn default_dev_dir() -> PathBuf {
     home().join(".supervm").join("dev")
 }
 
+/// The dev keys a dev node in the default directory wrote, searched after the key file.
+fn dev_keys_file() -> PathBuf {
+    default_dev_dir().join("dev-keys.json")
+}
+
 struct Ctx {
     rpc: String,
     json: bool,
@@ -259,7 +264,7 @@ struct Ctx {
 impl Ctx {
     fn all_keys(&self) -> Result<Vec<KeyEntry>> {
         let mut k = keys::load(&self.keys)?;
-        k.extend(keys::load(&default_dev_dir().join("dev-keys.json"))?);
+        k.extend(keys::load(&dev_keys_file())?);
         Ok(k)
     }
 
@@ -270,7 +275,7 @@ impl Ctx {
                 format!(
                     "key files: {} and {}",
                     self.keys.display(),
-                    default_dev_dir().join("dev-keys.json").display()
+                    dev_keys_file().display()
                 )
             })?
             .clone())
@@ -596,7 +601,7 @@ fn keys_cmd(ctx: &Ctx, cmd: KeysCmd) -> Result<()> {
             if name.starts_with("0x") || from_hex32(&name).is_ok() {
                 bail!("key name {name}: it would be read as an address; choose another");
             }
-            let dev_file = default_dev_dir().join("dev-keys.json");
+            let dev_file = dev_keys_file();
             if dev_file != ctx.keys && keys::load(&dev_file)?.iter().any(|e| e.name == name) {
                 bail!(
                     "a key named {name} exists among the dev keys ({}); choose another name",

@@ -33,6 +33,15 @@ impl std::fmt::Debug for RunningNode {
     }
 }
 
+/// Whether opening the store failed on RocksDB's lock file being held (by another
+/// process, or by a store this process has open), not on its permissions.
+fn lock_held(e: &supervm_store::Error) -> bool {
+    let text = e.to_string();
+    text.contains("/LOCK: ")
+        && (text.contains("Resource temporarily unavailable")
+            || text.contains("lock hold by current process"))
+}
+
 /// Starts a node. `genesis` funds accounts on a fresh non-dev chain; in dev mode the
 /// dev accounts are funded (their keys are written to `<data dir>/dev-keys.json`).
 pub async fn start(
@@ -80,13 +89,8 @@ pub async fn start(
             );
             Store::open(&store_dir, store_config)?
         }
-        // (RocksDB's lock file: say what it means)
-        // (held by another process, or by this one)
-        Err(e)
-            if e.to_string().contains("/LOCK: ")
-                && (e.to_string().contains("Resource temporarily unavailable")
-                    || e.to_string().contains("lock hold by current process")) =>
-        {
+        // (RocksDB's lock file, held by another process or by this one: say what it means)
+        Err(e) if lock_held(&e) => {
             return Err(Error::Other(format!(
                 "the data directory {} is in use by another process or node: {e}",
                 config.data_dir.display()

@@ -159,8 +159,6 @@ impl Eq for WriteLayer {}
 /// Writes for something that does not depend on their order (a state applying them, a
 /// store staging a block's state root): a [`WriteSet`] or a [`WriteLayer`].
 pub trait WriteEntries {
-    /// Number of keys.
-    fn write_count(&self) -> usize;
     /// Every key with its write (`None`: deleted), each key once, in no particular order
     /// (a [`WriteLayer`]'s differs between processes: sort, sum or key what is made of
     /// it before anything is hashed, encoded or stored).
@@ -168,18 +166,12 @@ pub trait WriteEntries {
 }
 
 impl WriteEntries for WriteSet {
-    fn write_count(&self) -> usize {
-        self.len()
-    }
     fn write_entries(&self) -> impl Iterator<Item = (&[u8], &Option<Vec<u8>>)> {
         self.iter().map(|(k, v)| (k.as_slice(), v))
     }
 }
 
 impl WriteEntries for WriteLayer {
-    fn write_count(&self) -> usize {
-        self.len()
-    }
     fn write_entries(&self) -> impl Iterator<Item = (&[u8], &Option<Vec<u8>>)> {
         self.entries()
     }
@@ -221,7 +213,7 @@ mod tests {
         let same: WriteLayer = expected.clone().into_iter().rev().collect();
         assert_eq!(merged, same);
         assert_ne!(merged, older);
-        assert_eq!(merged.write_count(), expected.write_count());
+        assert_eq!(merged.len(), expected.len());
         let mut from_layer: Vec<_> = merged.write_entries().collect();
         from_layer.sort();
         let from_set: Vec<_> = expected.write_entries().collect();
