@@ -9,32 +9,53 @@
 //! tuple struct), an enum as its variant's name when it has no fields, else
 //! `{"Variant": fields}` (an object by name, or an array for a tuple variant).
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use supervm_abi::codec::{Decode, Encode, take};
 use supervm_vm::interface::{Field, Function, Interface, TypeDef};
 
 /// The struct and enum types an interface describes (`Interface::types`), by which
-/// values of those types are encoded and decoded, and the names it left ambiguous.
+/// values of those types are encoded and decoded, and the names it left ambiguous;
+/// optionally the key names an `Address` may be given by (the CLI's keys).
 #[derive(Clone, Copy)]
-pub struct Types<'a>(Option<&'a Interface>);
+pub struct Types<'a> {
+    iface: Option<&'a Interface>,
+    names: Option<&'a BTreeMap<String, [u8; 32]>>,
+}
 
 impl<'a> Types<'a> {
     /// No described types (builtin types only).
-    pub const NONE: Types<'static> = Types(None);
+    pub const NONE: Types<'static> = Types {
+        iface: None,
+        names: None,
+    };
 
     /// The types `i` describes.
     pub fn of(i: &'a Interface) -> Self {
-        Types(Some(i))
+        Types {
+            iface: Some(i),
+            names: None,
+        }
+    }
+
+    /// These types, with an `Address` also given by one of `names` (a string that is
+    /// not hex; hex is always read as an address).
+    pub fn with_names(self, names: &'a BTreeMap<String, [u8; 32]>) -> Self {
+        Types {
+            names: Some(names),
+            ..self
+        }
     }
 
     fn get(&self, name: &str) -> Option<&'a TypeDef> {
-        self.0?.type_def(name)
+        self.iface?.type_def(name)
     }
 
     /// The error for a type that is neither builtin nor described.
     fn unsupported(&self, name: &str) -> String {
         if self
-            .0
+            .iface
             .is_some_and(|i| i.ambiguous_types.iter().any(|a| a == name))
         {
             format!(
@@ -66,6 +87,66 @@ fn is_tuple(fields: &[Field]) -> bool {
             .iter()
             .enumerate()
             .all(|(i, f)| f.name == i.to_string())
+}
+
+/// Parses JSON arguments as `serde_json::from_str` does, but refuses an object that
+/// names a key twice (serde_json keeps the last silently: `{"amount":1,"amount":100}`
+/// would pay 100).
+pub fn parse_strict(s: &str) -> Result<Value, serde_json::Error> {
+    use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+    struct Strict(Value);
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+            Ok(Value::Bool(b))
+        }
+        fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+            Ok(n.into())
+        }
+        fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+            Ok(n.into())
+        }
+        fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+            Ok(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number))
+        }
+        fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+            Ok(Value::String(s.into()))
+        }
+        fn visit_string<E>(self, s: String) -> Result<Value, E> {
+            Ok(Value::String(s))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+            let mut v = Vec::new();
+            while let Some(Strict(x)) = a.next_element()? {
+                v.push(x);
+            }
+            Ok(Value::Array(v))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+            let mut m = serde_json::Map::new();
+            while let Some(k) = a.next_key::<String>()? {
+                if m.contains_key(&k) {
+                    return Err(A::Error::custom(format!("key `{k}` given twice")));
+                }
+                let Strict(x) = a.next_value()?;
+                m.insert(k, x);
+            }
+            Ok(Value::Object(m))
+        }
+    }
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(V).map(Strict)
+        }
+    }
+    serde_json::from_str::<Strict>(s).map(|Strict(v)| v)
 }
 
 /// Encodes `args` (a JSON object by field name, or an array in order) as the tuple of
@@ -160,8 +241,18 @@ fn int_of(v: &Value) -> Result<i128, String> {
                     format!("{n} is not an integer")
                 }
             }),
-        Value::String(s) => s.parse::<i128>().map_err(|e| format!("{s:?}: {e}")),
+        Value::String(s) => s.parse::<i128>().map_err(|e| int_text_error(s, "i128", &e)),
         _ => Err(format!("expected an integer, got {v}")),
+    }
+}
+
+/// Why `s` is not an integer of type `ty`, in the user's terms.
+fn int_text_error(s: &str, ty: &str, e: &std::num::ParseIntError) -> String {
+    use std::num::IntErrorKind::*;
+    match e.kind() {
+        PosOverflow | NegOverflow => format!("{s} does not fit {ty}"),
+        Empty => format!("expected an integer ({ty}), got an empty string"),
+        _ => format!("{s:?} is not a decimal integer ({ty})"),
     }
 }
 
@@ -195,7 +286,7 @@ fn enc(
     macro_rules! int {
         ($t:ty) => {{
             let x: $t = match v {
-                Value::String(s) => s.parse::<$t>().map_err(|e| format!("{s:?}: {e}"))?,
+                Value::String(s) => s.parse::<$t>().map_err(|e| int_text_error(s, ty, &e))?,
                 _ => <$t>::try_from(int_of(v)?).map_err(|_| format!("{v} does not fit {}", ty))?,
             };
             x.encode_to(out);
@@ -223,14 +314,28 @@ fn enc(
             .encode_to(out),
         "Vec<u8>" | "&[u8]" => bytes_of(v)?.encode_to(out),
         "Address" => {
-            let b = bytes_of(v).map_err(|e| match v.as_str() {
-                // (not hex at all: most likely a key name)
-                Some(name) if !name.starts_with("0x") => format!(
-                    "expected an address as 0x and 64 hex digits, got {name:?} (key names are not \
-                     looked up inside --args: `supervm keys list` shows their addresses)"
-                ),
-                _ => e,
-            })?;
+            let named = |name: &str| types.names.and_then(|n| n.get(name));
+            let b = match (bytes_of(v), v.as_str().and_then(named)) {
+                (Ok(b), _) => b,
+                // (not hex at all: a key name, when names were given)
+                (Err(_), Some(a)) => a.to_vec(),
+                (Err(e), None) => {
+                    return Err(match v.as_str() {
+                        Some(name) if !name.starts_with("0x") && types.names.is_some() => {
+                            format!(
+                                "expected an address (0x and 64 hex digits) or a key name, got \
+                                 {name:?}: no key has that name (`supervm keys list`)"
+                            )
+                        }
+                        Some(name) if !name.starts_with("0x") => format!(
+                            "expected an address as 0x and 64 hex digits, got {name:?} (key \
+                             names are not looked up here: `supervm keys list` shows their \
+                             addresses)"
+                        ),
+                        _ => e,
+                    });
+                }
+            };
             if b.len() != 32 {
                 return Err(format!("an Address is 32 bytes, got {}", b.len()));
             }
@@ -527,6 +632,37 @@ mod tests {
         let mut bare = Vec::new();
         encode_value(Types::NONE, "Address", &json!("cd".repeat(32)), &mut bare).unwrap();
         assert_eq!(bare, vec![0xcd; 32]);
+        // Key names, when given, stand for their addresses; hex is still an address.
+        let names = BTreeMap::from([("alice".to_string(), [7u8; 32])]);
+        let with = Types::NONE.with_names(&names);
+        let mut out = Vec::new();
+        encode_value(with, "Address", &json!("alice"), &mut out).unwrap();
+        encode_value(with, "Address", &json!("cd".repeat(32)), &mut out).unwrap();
+        assert_eq!(out, [[7u8; 32], [0xcd; 32]].concat());
+        let unknown = encode_value(with, "Address", &json!("bob"), &mut vec![]).unwrap_err();
+        assert!(unknown.contains("no key has that name"), "{unknown}");
+        // Integers given as text name the type they do not fit.
+        let big = encode_value(
+            Types::NONE,
+            "u64",
+            &json!("18446744073709551616"),
+            &mut vec![],
+        )
+        .unwrap_err();
+        assert_eq!(big, "18446744073709551616 does not fit u64");
+        let word = encode_value(Types::NONE, "u8", &json!("ten"), &mut vec![]).unwrap_err();
+        assert_eq!(word, "\"ten\" is not a decimal integer (u8)");
+        // A key given twice is refused, not silently the last one.
+        let twice = parse_strict(r#"{"to":"x","amount":1,"amount":100}"#).unwrap_err();
+        assert!(
+            twice.to_string().contains("key `amount` given twice"),
+            "{twice}"
+        );
+        let nested = r#"[{"a":{"b":1,"c":[true,null,"s",-2,1.5]}}]"#;
+        assert_eq!(
+            parse_strict(nested).unwrap(),
+            serde_json::from_str::<Value>(nested).unwrap()
+        );
         // A key name where an address goes says what an address looks like.
         let named = encode_value(Types::NONE, "Address", &json!("dev1"), &mut vec![]).unwrap_err();
         assert!(

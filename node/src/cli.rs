@@ -2,6 +2,7 @@
 //! encoded with the interface the SDK embeds in the wasm; results and events are
 //! decoded the same way.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -257,12 +258,22 @@ struct Ctx {
     rpc: String,
     json: bool,
     keys: PathBuf,
+    /// Whether the key file was named (`--keys`, `SUPERVM_KEYS`): then it must exist.
+    keys_named: bool,
     expect_chain_id: Option<u64>,
     max_gas_price: Option<u64>,
 }
 
 impl Ctx {
     fn all_keys(&self) -> Result<Vec<KeyEntry>> {
+        // (a mistyped --keys must not quietly sign with the dev keys instead)
+        if self.keys_named && !self.keys.exists() {
+            bail!(
+                "key file {} does not exist (`supervm keys new NAME` with the same --keys \
+                 creates it)",
+                self.keys.display()
+            );
+        }
         let mut k = keys::load(&self.keys)?;
         k.extend(keys::load(&dev_keys_file())?);
         Ok(k)
@@ -279,6 +290,17 @@ impl Ctx {
                 )
             })?
             .clone())
+    }
+
+    /// Every key's address by name, for `Address` arguments given by key name (none when
+    /// the key files cannot be read: such an argument is then refused as not an address).
+    fn key_names(&self) -> BTreeMap<String, [u8; 32]> {
+        self.all_keys()
+            .unwrap_or_default()
+            .iter()
+            .rev() // (the key file's entry wins over a dev key of the same name)
+            .filter_map(|e| Some((e.name.clone(), from_hex32(&e.address).ok()?)))
+            .collect()
     }
 
     fn address(&self, s: &str) -> Result<Address> {
@@ -346,6 +368,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {
         rpc: cli.rpc,
         json: cli.json,
+        keys_named: cli.keys.is_some(),
         keys: cli
             .keys
             .unwrap_or_else(|| home().join(".supervm").join("keys.json")),
@@ -937,7 +960,12 @@ async fn interface_of(c: &Client, address: &Address) -> Result<Interface> {
     Ok(serde_json::from_value(i)?)
 }
 
-fn encode_call(i: &Interface, function: &str, args: Option<&str>) -> Result<(Vec<u8>, String)> {
+fn encode_call(
+    ctx: &Ctx,
+    i: &Interface,
+    function: &str,
+    args: Option<&str>,
+) -> Result<(Vec<u8>, String)> {
     let f = i.function(function).ok_or_else(|| {
         anyhow!(
             "{} has no function {function}; it has: {}",
@@ -951,9 +979,10 @@ fn encode_call(i: &Interface, function: &str, args: Option<&str>) -> Result<(Vec
     })?;
     let args: Value = match args {
         None => json!({}),
-        Some(s) => serde_json::from_str(s).context("--args must be JSON")?,
+        Some(s) => abi_json::parse_strict(s).context("--args must be JSON")?,
     };
-    let bytes = abi_json::encode_args(abi_json::Types::of(i), f, &args)
+    let names = ctx.key_names();
+    let bytes = abi_json::encode_args(abi_json::Types::of(i).with_names(&names), f, &args)
         .map_err(|e| anyhow!("{function}: {e}"))?;
     Ok((bytes, f.returns.clone()))
 }
@@ -1026,9 +1055,9 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                         anyhow!("--init given but the contract has no constructor")
                     })?;
                     abi_json::encode_args(
-                        abi_json::Types::of(i),
+                        abi_json::Types::of(i).with_names(&ctx.key_names()),
                         ctor,
-                        &serde_json::from_str(s).context("--init must be JSON")?,
+                        &abi_json::parse_strict(s).context("--init must be JSON")?,
                     )
                     .map_err(|e| anyhow!("constructor: {e}"))?
                 }
@@ -1044,6 +1073,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 },
                 (None, None) => vec![],
             };
+            let explicit_salt = salt.is_some();
             let salt = match salt {
                 Some(s) => from_hex32(&s).map_err(|e| anyhow!("--salt: {e}"))?,
                 // (the code's hash: the same address from the file or from its hash)
@@ -1054,6 +1084,20 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             };
             let sender = ctx.key(&from)?.address()?;
             let addr = supervm_vm::contract_address(&sender, &salt);
+            // (a deploy to a taken address can only fail on chain, after paying for it)
+            if c.contract(&addr).await?.is_some() {
+                bail!(
+                    "a contract already exists at {} (the address follows from the deploying \
+                     key and the salt{}): give another --salt to deploy a new instance; \
+                     nothing was sent",
+                    to_hex(&addr.0),
+                    if explicit_salt {
+                        ""
+                    } else {
+                        ", by default the code's hash"
+                    }
+                );
+            }
             let r = sign_and_send(
                 ctx,
                 &c,
@@ -1077,7 +1121,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
         } => {
             let a = ctx.address(&address)?;
             let i = interface_of(&c, &a).await?;
-            let (bytes, returns) = encode_call(&i, &function, args.as_deref())?;
+            let (bytes, returns) = encode_call(ctx, &i, &function, args.as_deref())?;
             let r = sign_and_send(
                 ctx,
                 &c,
@@ -1142,7 +1186,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 .transpose()?
                 .unwrap_or(Address([0; 32]));
             let i = interface_of(&c, &a).await?;
-            let (bytes, returns) = encode_call(&i, &function, args.as_deref())?;
+            let (bytes, returns) = encode_call(ctx, &i, &function, args.as_deref())?;
             let r = c.simulate(&sender, &a, &function, &bytes).await?;
             let result = (r.outcome == "success")
                 .then(|| {
@@ -1350,6 +1394,7 @@ mod tests {
             rpc: "http://node".into(),
             json: false,
             keys: std::env::temp_dir().join("supervm-no-such-keys.json"),
+            keys_named: false,
             expect_chain_id: None,
             max_gas_price: None,
         }

@@ -258,6 +258,59 @@ async fn cli_deploys_invokes_and_queries() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // An address argument may be given by key name; a key given twice is refused
+    // (not silently the last one), before anything is sent.
+    let by_name = run(v(&[
+        "contract",
+        "simulate",
+        &token,
+        "transfer",
+        "--args",
+        r#"{"to":"dev1","amount":40}"#,
+        "--from",
+        "dev0",
+    ]))
+    .await;
+    assert_eq!(by_name["outcome"], "success", "{by_name}");
+    assert_eq!(
+        by_name["events"][0]["topics"][1]["to"],
+        dev1.as_str(),
+        "{by_name}"
+    );
+    let twice = supervm(
+        &node.url,
+        &dir.path().join("dev-keys.json"),
+        &[
+            "contract",
+            "invoke",
+            &token,
+            "transfer",
+            "--args",
+            r#"{"to":"dev1","amount":1,"amount":40}"#,
+            "--from",
+            "dev0",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!twice.status.success());
+    let stderr = String::from_utf8_lossy(&twice.stderr);
+    assert!(stderr.contains("key `amount` given twice"), "{stderr}");
+    // A key file named but missing is an error, not the dev keys in its place.
+    let missing = supervm(
+        &node.url,
+        &dir.path().join("no-such-keys.json"),
+        &["transfer", "--from", "dev0", &dev1, "1"],
+    )
+    .output()
+    .unwrap();
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("no-such-keys.json does not exist"),
+        "{stderr}"
+    );
+    assert_eq!(run(v(&["account", "dev0"])).await["nonce"], nonce_before);
     let args = format!(r#"{{"to":"{dev1}","amount":40}}"#);
     let inv = run(v(&[
         "contract", "invoke", &token, "transfer", "--args", &args, "--from", "dev0",
@@ -303,8 +356,9 @@ async fn cli_deploys_invokes_and_queries() {
     .await;
     assert_eq!(p["submit"]["receipt"]["outcome"], "success", "{p}");
     let proxy = p["address"].as_str().unwrap().to_string();
-    // Deploying the same code again (same default salt) fails: the text says the
-    // address was not created, and why.
+    // Deploying the same code again (same default salt) is refused before anything is
+    // sent (on chain it could only fail, and be charged): dev1's nonce does not move.
+    let dev1_nonce = run(v(&["account", "dev1"])).await["nonce"].clone();
     let again = supervm(
         &node.url,
         &dir.path().join("dev-keys.json"),
@@ -319,12 +373,37 @@ async fn cli_deploys_invokes_and_queries() {
     .output()
     .unwrap();
     assert!(!again.status.success());
-    let text = String::from_utf8_lossy(&again.stdout);
+    let text = String::from_utf8_lossy(&again.stderr);
     assert!(
-        text.contains(&format!(
-            "contract address {proxy} (nothing deployed by this transaction)"
-        )) && text.contains("outcome invalid: ")
-            && text.contains("already exists"),
+        text.contains(&format!("a contract already exists at {proxy}"))
+            && text.contains("--salt")
+            && text.contains("nothing was sent"),
+        "{text}"
+    );
+    assert_eq!(run(v(&["account", "dev1"])).await["nonce"], dev1_nonce);
+    // A deploy that fails on chain (code asked for by a hash nothing stored) says the
+    // address was not created, and why.
+    let unknown = format!("0x{}", "5a".repeat(32));
+    let failed = supervm(
+        &node.url,
+        &dir.path().join("dev-keys.json"),
+        &[
+            "contract",
+            "deploy",
+            "--code-hash",
+            &unknown,
+            "--from",
+            "dev1",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!failed.status.success());
+    let text = String::from_utf8_lossy(&failed.stdout);
+    assert!(
+        text.contains("(nothing deployed by this transaction)")
+            && text.contains("outcome invalid: ")
+            && text.contains(&format!("no code with hash {unknown}")),
         "{text}"
     );
     let dev0_addr = supervm_vm::Address(supervm_client::views::from_hex32(&dev0).unwrap());
