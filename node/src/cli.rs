@@ -1027,6 +1027,22 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
         ContractCmd::Upload { wasm, from, gas } => {
             let code = read_wasm(&wasm)?.0;
             let hash = supervm_vm::code_hash(&code);
+            ctx.key(&from)?;
+            // (code is stored once by hash: uploading it again would only be charged)
+            if let Some(stored) = c.code(&hash).await? {
+                ctx.print(
+                    &json!({"code_hash": to_hex(&hash), "already_stored": true, "submit": null}),
+                    || {
+                        format!(
+                            "code hash {} is already stored ({} bytes): nothing was sent \
+                             (deploy it with --code-hash)",
+                            to_hex(&hash),
+                            stored.size
+                        )
+                    },
+                );
+                return Ok(());
+            }
             let r = sign_and_send(ctx, &c, &from, gas, TxPayload::Upload { code }).await?;
             print_submitted(ctx, &r, "code_hash", "code hash", to_hex(&hash))
         }
@@ -1084,6 +1100,17 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             };
             let sender = ctx.key(&from)?.address()?;
             let addr = supervm_vm::contract_address(&sender, &salt);
+            // Code already stored deploys by its hash: the same contract, without paying
+            // to send and store the code again.
+            let code = match code {
+                DeployCode::Wasm(w) if c.code(&supervm_vm::code_hash(&w)).await?.is_some() => {
+                    if !ctx.json {
+                        eprintln!("(this code is already stored: deploying it by its hash)");
+                    }
+                    DeployCode::Hash(supervm_vm::code_hash(&w))
+                }
+                code => code,
+            };
             // (a deploy to a taken address can only fail on chain, after paying for it)
             if c.contract(&addr).await?.is_some() {
                 bail!(

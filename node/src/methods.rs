@@ -71,6 +71,13 @@ pub struct ContractParams {
     pub height: Option<u64>,
 }
 
+/// Params of `code.get`.
+#[derive(Debug, Deserialize)]
+pub struct CodeParams {
+    /// Code hash (hex, 32 bytes).
+    pub hash: String,
+}
+
 /// Params of `storage.get`.
 #[derive(Debug, Deserialize)]
 pub struct StorageParams {
@@ -528,6 +535,17 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         .result("contract", nullable_obj())
         .error(-32030, "no state at that height"),
         |c, p: ContractParams| queries::contract_get(c, &p.address, p.height),
+    )?;
+    add_blocking(
+        &mut r,
+        &chain,
+        MethodSpec::new(
+            "code.get",
+            "Whether code is stored under a hash (uploaded or deployed): {code_hash, size}, or null (latest committed state).",
+        )
+        .param(ParamSpec::required("hash", "Code hash (blake3 of the wasm).", hexs()))
+        .result("code", nullable_obj()),
+        |c, p: CodeParams| queries::code_get(c, &p.hash),
     )?;
     add_blocking(
         &mut r,

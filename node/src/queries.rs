@@ -384,6 +384,17 @@ pub fn storage_get(
     })
 }
 
+/// `code.get`: the code stored under a hash (uploaded or deployed), or `None`. Code is
+/// immutable by hash, so the latest committed state answers for every height after
+/// its upload.
+pub fn code_get(chain: &Chain, hash: &str) -> Result<Option<CodeView>> {
+    let h = hex32(hash, "hash")?;
+    Ok(chain.store.get(&code_key(&h))?.map(|code| CodeView {
+        code_hash: to_hex(&h),
+        size: code.len() as u64,
+    }))
+}
+
 /// `contract.get`: code hash, deployer and the embedded interface.
 /// With `height`, the contract as it stood right after that block (its code hash
 /// changes when the contract upgrades itself); code itself is immutable by hash.

@@ -260,6 +260,11 @@ impl Client {
             .await
     }
 
+    /// `code.get`: the code stored under `hash` (`None` if none is).
+    pub async fn code(&self, hash: &[u8; 32]) -> Result<Option<CodeView>> {
+        self.call("code.get", json!({"hash": to_hex(hash)})).await
+    }
+
     /// `contract.get` at a height: the contract as it stood right after that block
     /// (`None` if it was not deployed yet).
     pub async fn contract_at(

@@ -203,6 +203,15 @@ pub struct ContractView {
     pub interface: Option<serde_json::Value>,
 }
 
+/// Stored code (`code.get`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeView {
+    /// Code hash (blake3 of the wasm).
+    pub code_hash: String,
+    /// Size of the wasm in bytes.
+    pub size: u64,
+}
+
 /// `chain.health`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthView {

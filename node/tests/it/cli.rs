@@ -130,20 +130,8 @@ async fn cli_deploys_invokes_and_queries() {
     let init = format!(
         r#"{{"name":"T","symbol":"T","decimals":6,"admin":"{dev0}","initial_supply":"1000"}}"#
     );
-    let d = run(v(&[
-        "contract",
-        "deploy",
-        wasm.to_str().unwrap(),
-        "--from",
-        "dev0",
-        "--init",
-        &init,
-    ]))
-    .await;
-    assert_eq!(d["submit"]["receipt"]["outcome"], "success", "{d}");
-    let token = d["address"].as_str().unwrap().to_string();
-    // The same code uploaded once and deployed by its hash (constructor arguments
-    // then in hex): another token, whose supply went to dev1.
+    // The token's code uploaded first; deploying its file then deploys by hash (the
+    // code is not sent again).
     let up = run(v(&[
         "contract",
         "upload",
@@ -158,6 +146,40 @@ async fn cli_deploys_invokes_and_queries() {
         hash,
         to_hex(&supervm_vm::code_hash(supervm_contracts::TOKEN))
     );
+    let d = run(v(&[
+        "contract",
+        "deploy",
+        wasm.to_str().unwrap(),
+        "--from",
+        "dev0",
+        "--init",
+        &init,
+    ]))
+    .await;
+    assert_eq!(d["submit"]["receipt"]["outcome"], "success", "{d}");
+    let token = d["address"].as_str().unwrap().to_string();
+    let sent = run(v(&["tx", d["submit"]["hash"].as_str().unwrap()])).await;
+    let raw = sent["raw"].as_str().expect("the transaction's encoding");
+    assert!(
+        raw.len() < supervm_contracts::TOKEN.len(),
+        "the deploy carried the code again: {} hex digits",
+        raw.len()
+    );
+    // Uploading the same code again sends nothing (it is stored once, by hash).
+    let dev1_nonce = run(v(&["account", "dev1"])).await["nonce"].clone();
+    let again = run(v(&[
+        "contract",
+        "upload",
+        wasm.to_str().unwrap(),
+        "--from",
+        "dev1",
+    ]))
+    .await;
+    assert_eq!(again["already_stored"], true, "{again}");
+    assert_eq!(again["code_hash"], hash.as_str(), "{again}");
+    assert_eq!(run(v(&["account", "dev1"])).await["nonce"], dev1_nonce);
+    // Deployed by its hash (constructor arguments then in hex): another token, whose
+    // supply went to dev1.
     let dev1_addr = supervm_vm::Address(
         supervm_client::views::from_hex(&dev1)
             .unwrap()

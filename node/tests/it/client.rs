@@ -386,9 +386,26 @@ async fn upload_then_deploy_by_hash() {
     let code = supervm_contracts::TOKEN.to_vec();
     let hash = supervm_vm::code_hash(&code);
 
+    assert_eq!(
+        c.code(&hash).await.unwrap(),
+        None,
+        "stored before its upload"
+    );
+    let size = code.len() as u64;
     let up = sign(alice, 0, TxPayload::Upload { code });
     let r = c.submit(&up, true).await.unwrap().receipt.unwrap();
     assert_eq!(r.outcome, "success", "{r:?}");
+    // `code.get` says it is stored now, and how large it is; a malformed hash is -32602.
+    let stored = c.code(&hash).await.unwrap().expect("stored");
+    assert_eq!(
+        (stored.code_hash.as_str(), stored.size),
+        (to_hex(&hash).as_str(), size)
+    );
+    let bad = c
+        .call::<serde_json::Value>("code.get", serde_json::json!({"hash": "0x12"}))
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("hash"), "{bad}");
     // The token's deploy transaction, its code replaced by the uploaded code's hash.
     let by_hash = |nonce: u64, salt: [u8; 32], h: [u8; 32]| {
         let mut body = deploy_token(alice, nonce, salt).body;
