@@ -363,6 +363,34 @@ pub fn error_text(e: &anyhow::Error) -> String {
     text
 }
 
+/// The client flags (global, so they go anywhere on a client command's line) that
+/// `supervm node` has no use for.
+const CLIENT_FLAGS: [&str; 5] = ["rpc", "json", "keys", "expect_chain_id", "max_gas_price"];
+
+/// Parses the command line; a client flag given to `supervm node` on its command line
+/// is refused (the node would ignore it: `--rpc` for `--listen`, say), while the same
+/// settings from the environment are left alone.
+pub fn parse() -> std::result::Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+    let mut cmd = Cli::command();
+    let m = cmd.clone().try_get_matches()?;
+    if let Some(("node", sub)) = m.subcommand() {
+        for id in CLIENT_FLAGS {
+            if sub.value_source(id) == Some(ValueSource::CommandLine) {
+                return Err(cmd.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--{} is a client flag; `supervm node` does not use it (the node \
+                         serves on --listen)",
+                        id.replace('_', "-")
+                    ),
+                ));
+            }
+        }
+    }
+    Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {

@@ -10,11 +10,9 @@ mod cli;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
     supervm_node::allocator::configure();
-    let args = cli::Cli::parse();
+    let args = cli::parse().unwrap_or_else(|e| e.exit());
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -674,6 +674,12 @@ fn node_flags_it_cannot_honour_are_refused() {
         ),
         (&["--dev", "--threads", "64"][..], "--threads"),
         (&["--dev", "--threads", "0"][..], "--threads"),
+        // (client flags, which a node would ignore)
+        (
+            &["--dev", "--rpc", "http://127.0.0.1:1"][..],
+            "--rpc is a client flag",
+        ),
+        (&["--dev", "--json"][..], "--json is a client flag"),
     ] {
         let mut child = supervm("http://127.0.0.1:1", &dir.path().join("k.json"), &base)
             .args(extra)
