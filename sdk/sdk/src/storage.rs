@@ -21,21 +21,27 @@ use supervm_abi::{Decode, Encode};
 use crate::env::{len, ptr, revert};
 use crate::{BAD_STORAGE, sys};
 
-/// Bytes tried on the stack before asking the host again with an exact-size buffer.
-const STACK_BUF: usize = 128;
+/// Bytes tried on the stack before asking the host again with an exact-size buffer: a
+/// longer value is read (and charged) twice. Every key fits (at most
+/// `supervm_abi::limits::MAX_KEY_LEN` bytes), so `next_key` always reads once.
+const STACK_BUF: usize = 1024;
 
 /// Runs a host read that writes at most `cap` bytes to `out` and returns the full length or
 /// -1: first into a stack buffer, then, when that was too small, into an exact-size vector.
 #[inline]
 fn read_with(f: impl Fn(i32, i32) -> i64) -> Option<Vec<u8>> {
-    let mut buf = [0u8; STACK_BUF];
-    let n = f(ptr(buf.as_mut_ptr()), len(STACK_BUF));
+    // (not zeroed: zeroing 1 KiB would cost every read wasm instructions, and gas; the
+    // host writes the bytes that are then read)
+    let mut buf = core::mem::MaybeUninit::<[u8; STACK_BUF]>::uninit();
+    let n = f(ptr(buf.as_mut_ptr().cast::<u8>()), len(STACK_BUF));
     if n < 0 {
         return None;
     }
     let n = n as usize;
     if n <= STACK_BUF {
-        return Some(buf[..n].to_vec());
+        // SAFETY: the host wrote the value's `n` bytes to the start of `buf`.
+        let written = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+        return Some(written.to_vec());
     }
     let mut v = Vec::with_capacity(n);
     let m = f(ptr(v.as_mut_ptr()), len(n));
