@@ -4,7 +4,8 @@
 //! self-`upgrade`, the cross-contract helpers `call_typed`, `call_with_gas`,
 //! `try_call_with_gas`, `call_raw` and `try_call_raw`, and derived types.
 //!
-//! Storage: a note in `Item<u64>` under `b"note"`, entries in `Map<u32, u64>` under `b"E"`.
+//! Storage: a note in `Item<u64>` under `b"note"`, entries in `Map<u32, u64>` under `b"E"`,
+//! a blob in `Item<Vec<u8>>` under `b"blob"`.
 //! Anyone may call anything, `upgrade_to` included: this is a test contract.
 #![no_std]
 
@@ -14,6 +15,7 @@ use supervm_sdk::prelude::*;
 
 const NOTE: Item<u64> = Item::new(b"note");
 const ENTRIES: Map<u32, u64> = Map::new(b"E");
+const BLOB: Item<Vec<u8>> = Item::new(b"blob");
 
 /// A `try_call_gas` came back; the caller carried on whatever the callee did.
 #[event]
@@ -172,6 +174,16 @@ impl SdkCheck {
     /// Removes the note (`Item::remove`).
     pub fn clear_note() {
         NOTE.remove();
+    }
+
+    /// Stores `data` as the blob (stored encoded: 4 length bytes, then the bytes).
+    pub fn put_blob(data: Vec<u8>) {
+        BLOB.set(&data);
+    }
+
+    /// The blob's length (0 when there is none): reads the whole stored value.
+    pub fn blob_len() -> u32 {
+        BLOB.get().map_or(0, |b| b.len() as u32)
     }
 
 }

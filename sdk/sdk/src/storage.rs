@@ -21,43 +21,55 @@ use supervm_abi::{Decode, Encode};
 use crate::env::{len, ptr, revert};
 use crate::{BAD_STORAGE, sys};
 
-/// Bytes tried on the stack before asking the host again with an exact-size buffer: a
-/// longer value is read (and charged) twice. Every key fits (at most
+/// Bytes the first read of a value may write: a longer value is read (and charged)
+/// again into a vector of its exact length. Every key fits (at most
 /// `supervm_abi::limits::MAX_KEY_LEN` bytes), so `next_key` always reads once.
-const STACK_BUF: usize = 1024;
+const FIRST_READ: usize = 4096;
 
 /// Runs a host read that writes at most `cap` bytes to `out` and returns the full length or
-/// -1: first into a stack buffer, then, when that was too small, into an exact-size vector.
-#[inline]
-fn read_with(f: impl Fn(i32, i32) -> i64) -> Option<Vec<u8>> {
-    // (not zeroed: zeroing 1 KiB would cost every read wasm instructions, and gas; the
-    // host writes the bytes that are then read)
-    let mut buf = core::mem::MaybeUninit::<[u8; STACK_BUF]>::uninit();
-    let n = f(ptr(buf.as_mut_ptr().cast::<u8>()), len(STACK_BUF));
-    if n < 0 {
-        return None;
+/// -1. The host writes straight into the vector returned: no copy in wasm (a copy costs
+/// about 13 gas per byte in instructions, several times the host's per-byte charge).
+/// The bump allocator shrinks and grows its latest allocation in place, so the first
+/// read's room costs nothing beyond the value (an absent key: one byte). (One copy of this code, not inlined into
+/// every read: raw allocation keeps `Vec`'s growth machinery out of the contract.)
+#[inline(never)]
+fn read_with(f: &dyn Fn(i32, i32) -> i64) -> Option<Vec<u8>> {
+    use alloc::alloc::{alloc, dealloc, realloc};
+    use core::alloc::Layout;
+    let first = Layout::new::<[u8; FIRST_READ]>();
+    // SAFETY: `first` has a non-zero size; the host writes at most `cap` bytes at `out`;
+    // `realloc` keeps the allocation's first bytes and gives `n` bytes at alignment 1,
+    // the layout `Vec<u8>` of capacity `n` frees with.
+    unsafe {
+        let p = alloc(first);
+        if p.is_null() {
+            alloc::alloc::handle_alloc_error(first);
+        }
+        let n = f(ptr(p), len(FIRST_READ));
+        if n <= 0 {
+            // (shrunk first: the bump allocator frees nothing, but gives back the room
+            // of its latest allocation when it shrinks)
+            let one = Layout::new::<u8>();
+            dealloc(realloc(p, first, 1), one);
+            return (n == 0).then(Vec::new);
+        }
+        let n = n as usize;
+        let v = realloc(p, first, n);
+        if v.is_null() {
+            alloc::alloc::handle_alloc_error(first);
+        }
+        if n > FIRST_READ && f(ptr(v), len(n)) as usize != n {
+            // The value cannot change between the two reads.
+            revert(BAD_STORAGE, &[]);
+        }
+        Some(Vec::from_raw_parts(v, n, n))
     }
-    let n = n as usize;
-    if n <= STACK_BUF {
-        // SAFETY: the host wrote the value's `n` bytes to the start of `buf`.
-        let written = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
-        return Some(written.to_vec());
-    }
-    let mut v = Vec::with_capacity(n);
-    let m = f(ptr(v.as_mut_ptr()), len(n));
-    if m as usize != n {
-        // The value cannot change between the two reads.
-        revert(BAD_STORAGE, &[]);
-    }
-    // SAFETY: the host wrote `n` bytes.
-    unsafe { v.set_len(n) };
-    Some(v)
 }
 
 /// The value stored under `key`, if any.
 pub fn get(key: &[u8]) -> Option<Vec<u8>> {
     // SAFETY: `key` is a valid slice; `out` has room for `cap` bytes.
-    read_with(|out, cap| unsafe { sys::storage_get(ptr(key.as_ptr()), len(key.len()), out, cap) })
+    read_with(&|out, cap| unsafe { sys::storage_get(ptr(key.as_ptr()), len(key.len()), out, cap) })
 }
 
 /// Stores `value` under `key`.
@@ -117,7 +129,7 @@ pub fn next_key(prefix: &[u8], after: Option<&[u8]>) -> Option<Vec<u8>> {
         None => (0, -1),
     };
     // SAFETY: valid slices; `out` has room for `cap` bytes.
-    read_with(|out, cap| unsafe {
+    read_with(&|out, cap| unsafe {
         sys::storage_next(ptr(prefix.as_ptr()), len(prefix.len()), ap, al, out, cap)
     })
 }

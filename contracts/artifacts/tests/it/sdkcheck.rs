@@ -92,6 +92,7 @@ fn interface_lists_the_entry_points_events_and_errors() {
         names,
         [
             "act",
+            "blob_len",
             "clear_note",
             "context",
             "context_via",
@@ -105,6 +106,7 @@ fn interface_lists_the_entry_points_events_and_errors() {
             "log_then_fail",
             "note",
             "put",
+            "put_blob",
             "remove_keys",
             "set_note",
             "try_call_gas",
@@ -422,6 +424,40 @@ fn item_exists_and_remove() {
         f.ok("note", ()).value::<(bool, Option<u64>)>(),
         (true, Some(0))
     );
+}
+
+/// The SDK reads a stored value of up to 4 KiB in one host call, straight into the
+/// vector it returns; a longer one in two (the second into a vector of its exact
+/// length), so only past 4 KiB does a read pay `storage_get` twice.
+#[test]
+fn values_up_to_4_kib_are_read_once() {
+    let mut f = setup();
+    // (gas of reading back a blob whose stored value is `stored` bytes long; sizes a
+    // multiple of 8 apart, so the wasm copies in decoding cost alike)
+    let mut read_gas = |stored: usize| {
+        let data = vec![7u8; stored - 4];
+        f.ok("put_blob", (data,));
+        let r = f.ok("blob_len", ());
+        assert_eq!(r.value::<u32>() as usize, stored - 4);
+        r.gas_used()
+    };
+    let (a, b, c) = (read_gas(4088), read_gas(4096), read_gas(4104));
+    let cost = supervm_vm::abi::HOST_FNS
+        .iter()
+        .find(|h| h.name == "storage_get")
+        .unwrap()
+        .cost;
+    assert!(b > a && b - a < cost.base, "4088 -> 4096 bytes: {a} -> {b}");
+    // (past 4 KiB: the second read's base and every byte of the value again)
+    let again = cost.base + cost.per_byte * 4104;
+    assert!(
+        c > b + again,
+        "4096 -> 4104 bytes: {b} -> {c}, a second read {again}"
+    );
+    // (the last value stands; a shorter one replaces it whole)
+    assert_eq!(f.ok("blob_len", ()).value::<u32>(), 4100);
+    f.ok("put_blob", (vec![1u8; 3],));
+    assert_eq!(f.ok("blob_len", ()).value::<u32>(), 3);
 }
 
 /// `env::blake3` / `sha256` / `ed25519_verify` agree with the host crates.
