@@ -900,6 +900,18 @@ async fn transfer(ctx: &Ctx, from: &str, to: &str, amount: u128) -> Result<()> {
             to_hex(&to.0)
         );
     }
+    // Nor to an address no key can sign for (the node refuses transactions from it).
+    if let Err(e) = supervm_client::tx::sender_key(&to) {
+        let why = match e {
+            supervm_client::Error::BadSenderKey(w) => w.to_string(),
+            other => other.to_string(),
+        };
+        bail!(
+            "refusing to send to {}: it is not an account key ({why}), so nothing could \
+             ever spend the balance",
+            to_hex(&to.0)
+        );
+    }
     // (a native transfer uses exactly this much: a larger limit only reserved more of
     // the balance, so an account could not be emptied)
     let gas = supervm_node::config::NATIVE_TRANSFER_GAS;
@@ -994,17 +1006,27 @@ fn encode_call(
     function: &str,
     args: Option<&str>,
 ) -> Result<(Vec<u8>, String)> {
-    let f = i.function(function).ok_or_else(|| {
-        anyhow!(
-            "{} has no function {function}; it has: {}",
-            i.name,
-            i.functions
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })?;
+    // (a constructor runs only at deploy: a call of it is invalid on chain)
+    let f = i
+        .function(function)
+        .filter(|f| !f.constructor)
+        .ok_or_else(|| {
+            anyhow!(
+                "{} has no {}function {function}; it has: {}",
+                i.name,
+                if i.function(function).is_some() {
+                    "callable "
+                } else {
+                    ""
+                },
+                i.functions
+                    .iter()
+                    .filter(|f| !f.constructor)
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
     let args: Value = match args {
         None => json!({}),
         Some(s) => abi_json::parse_strict(s).context("--args must be JSON")?,
@@ -1130,6 +1152,16 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             let addr = supervm_vm::contract_address(&sender, &salt);
             // Code already stored deploys by its hash: the same contract, without paying
             // to send and store the code again.
+            // (code asked for by a hash nothing stored: the deploy could only fail on chain)
+            if let DeployCode::Hash(h) = &code
+                && c.code(h).await?.is_none()
+            {
+                bail!(
+                    "no code with hash {} is stored (upload it first: `supervm contract \
+                     upload FILE`); nothing was sent",
+                    to_hex(h)
+                );
+            }
             let code = match code {
                 DeployCode::Wasm(w) if c.code(&supervm_vm::code_hash(&w)).await?.is_some() => {
                     if !ctx.json {

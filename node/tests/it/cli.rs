@@ -253,6 +253,12 @@ async fn cli_deploys_invokes_and_queries() {
     for (to, says) in [
         (token.as_str(), "contracts cannot spend it"),
         (&zero, "zero address"),
+        // (addresses no key signs for: the node refuses transactions from them)
+        (&format!("0x{}", "ff".repeat(32)), "not an account key"),
+        (
+            &format!("0x01{}", "00".repeat(31)),
+            "not an account key (point of small order)",
+        ),
     ] {
         let out = supervm(
             &node.url,
@@ -403,10 +409,9 @@ async fn cli_deploys_invokes_and_queries() {
         "{text}"
     );
     assert_eq!(run(v(&["account", "dev1"])).await["nonce"], dev1_nonce);
-    // A deploy that fails on chain (code asked for by a hash nothing stored) says the
-    // address was not created, and why.
+    // Code asked for by a hash nothing stored: refused before sending too.
     let unknown = format!("0x{}", "5a".repeat(32));
-    let failed = supervm(
+    let refused = supervm(
         &node.url,
         &dir.path().join("dev-keys.json"),
         &[
@@ -420,12 +425,56 @@ async fn cli_deploys_invokes_and_queries() {
     )
     .output()
     .unwrap();
+    assert!(!refused.status.success());
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        text.contains(&format!("no code with hash {unknown} is stored"))
+            && text.contains("nothing was sent"),
+        "{text}"
+    );
+    assert_eq!(run(v(&["account", "dev1"])).await["nonce"], dev1_nonce);
+    // A deploy that fails on chain (its constructor runs out of gas) says the address
+    // was not created, and why.
+    let failed = supervm(
+        &node.url,
+        &dir.path().join("dev-keys.json"),
+        &[
+            "contract",
+            "deploy",
+            "--code-hash",
+            &hash,
+            "--from",
+            "dev1",
+            "--salt",
+            &format!("0x{}", "77".repeat(32)),
+            "--init",
+            &init_hex,
+            "--gas",
+            "30000",
+        ],
+    )
+    .output()
+    .unwrap();
     assert!(!failed.status.success());
     let text = String::from_utf8_lossy(&failed.stdout);
     assert!(
         text.contains("(nothing deployed by this transaction)")
-            && text.contains("outcome invalid: ")
-            && text.contains(&format!("no code with hash {unknown}")),
+            && text.contains("outcome out_of_gas"),
+        "{text}"
+    );
+    // A constructor runs only at deploy: calling it is refused before sending, and it
+    // is not offered among the functions.
+    let ctor = supervm(
+        &node.url,
+        &dir.path().join("dev-keys.json"),
+        &["contract", "invoke", &token, "init", "--from", "dev0"],
+    )
+    .output()
+    .unwrap();
+    assert!(!ctor.status.success());
+    let text = String::from_utf8_lossy(&ctor.stderr);
+    assert!(
+        text.contains("has no callable function init") && !text.contains("init,"),
         "{text}"
     );
     let dev0_addr = supervm_vm::Address(supervm_client::views::from_hex32(&dev0).unwrap());
