@@ -281,6 +281,19 @@ impl Ctx {
 
     fn key(&self, name: &str) -> Result<KeyEntry> {
         let all = self.all_keys()?;
+        // (the key file and the dev keys may each hold a key of that name, when one of
+        // them was written after the other: neither may silently win)
+        let named: Vec<&KeyEntry> = all.iter().filter(|e| e.name == name).collect();
+        if named.iter().any(|e| e.address != named[0].address) {
+            bail!(
+                "key name {name} is ambiguous: {} in {} and {} among the dev keys ({}); give \
+                 the address instead",
+                named[0].address,
+                self.keys.display(),
+                named[named.len() - 1].address,
+                dev_keys_file().display()
+            );
+        }
         Ok(keys::find(&all, name)
             .with_context(|| {
                 format!(
@@ -294,13 +307,22 @@ impl Ctx {
 
     /// Every key's address by name, for `Address` arguments given by key name (none when
     /// the key files cannot be read: such an argument is then refused as not an address).
+    /// A name two keys share (the key file's and a dev key) is left out, as ambiguous.
     fn key_names(&self) -> BTreeMap<String, [u8; 32]> {
-        self.all_keys()
-            .unwrap_or_default()
-            .iter()
-            .rev() // (the key file's entry wins over a dev key of the same name)
-            .filter_map(|e| Some((e.name.clone(), from_hex32(&e.address).ok()?)))
-            .collect()
+        let mut names = BTreeMap::new();
+        let mut ambiguous = Vec::new();
+        for e in self.all_keys().unwrap_or_default() {
+            let Ok(a) = from_hex32(&e.address) else {
+                continue;
+            };
+            if names.insert(e.name.clone(), a).is_some_and(|b| b != a) {
+                ambiguous.push(e.name);
+            }
+        }
+        for n in ambiguous {
+            names.remove(&n);
+        }
+        names
     }
 
     fn address(&self, s: &str) -> Result<Address> {

@@ -82,6 +82,12 @@ async fn cli_deploys_invokes_and_queries() {
     // user key of that name would shadow the dev key, or be shadowed).
     let dev_dir = dir.path().join(".supervm").join("dev");
     assert!(!dev_dir.exists());
+    // (made while no dev keys were in the default directory: allowed then)
+    let late = dir.path().join("late-keys.json");
+    let made = supervm(&node.url, &late, &["keys", "new", "dev0"])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
     std::fs::create_dir_all(&dev_dir).unwrap();
     std::fs::copy(
         dir.path().join("dev-keys.json"),
@@ -94,6 +100,18 @@ async fn cli_deploys_invokes_and_queries() {
         .unwrap();
     assert!(!shadow.status.success(), "a user key named dev0 was made");
     assert!(String::from_utf8_lossy(&shadow.stderr).contains("among the dev keys"));
+    // Two keys of one name (the key file's, and a dev key written after it): the name
+    // is refused as ambiguous wherever a key is named, not resolved to either.
+    let both = supervm(
+        &node.url,
+        &late,
+        &["transfer", "--from", "dev1", "dev0", "1"],
+    )
+    .output()
+    .unwrap();
+    assert!(!both.status.success());
+    let stderr = String::from_utf8_lossy(&both.stderr);
+    assert!(stderr.contains("key name dev0 is ambiguous"), "{stderr}");
     std::fs::remove_dir_all(&dev_dir).unwrap();
     // Names that could not be used, or would name two keys, are refused.
     let hex_name = "ab".repeat(32);
