@@ -455,9 +455,12 @@ const MAX_CACHED_INTERFACE: usize = 16 * 1024;
 /// A state view that fails every read once the request it serves has timed out: a
 /// simulation answered -32001 stops at its next state read and frees its slot, instead
 /// of running on for its whole gas (up to a billion: millions of uncached reads).
+/// It also notes whether an iteration step failed in the view beneath (at a past
+/// height, where prefix iteration is not served).
 struct UntilDeadline<'a> {
     view: &'a dyn StateView,
     deadline: Option<std::time::Instant>,
+    iteration_failed: std::sync::atomic::AtomicBool,
 }
 
 impl UntilDeadline<'_> {
@@ -484,7 +487,12 @@ impl StateView for UntilDeadline<'_> {
         after: Option<&[u8]>,
     ) -> std::result::Result<Option<Vec<u8>>, supervm_vm::StateError> {
         self.check()?;
-        self.view.next_key(prefix, after)
+        let r = self.view.next_key(prefix, after);
+        if r.is_err() {
+            self.iteration_failed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
     }
 }
 
@@ -528,8 +536,30 @@ pub fn simulate(
             timestamp_ms: block_timestamp(chain, h)?,
             chain_id: chain.config.chain_id,
         };
-        let view = UntilDeadline { view, deadline };
-        Ok((chain.vm.execute(&view, &env, tx)?, h))
+        let view = UntilDeadline {
+            view,
+            deadline,
+            iteration_failed: Default::default(),
+        };
+        match chain.vm.execute(&view, &env, tx) {
+            Ok(r) => Ok((r, h)),
+            // (a limitation of past heights, not a fault of the node)
+            Err(e)
+                if view
+                    .iteration_failed
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    && h != chain.latest_height() =>
+            {
+                Err(Error::InvalidParam {
+                    param: "height",
+                    reason: format!(
+                        "the call iterates storage, which is served at the latest height \
+                         only ({e})"
+                    ),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
     };
     // A long call must not hold the snapshot lock (commits would wait behind it): run on
     // the store read by read, and keep the result only if no batch committed meanwhile

@@ -460,3 +460,59 @@ async fn upload_then_deploy_by_hash() {
     assert_eq!(c.account(&a).await.unwrap().nonce, 3);
     node.stop().await;
 }
+
+/// A simulation that iterates storage works at the latest height; at a past height,
+/// where iteration is not served, it is refused as a bad `height` (-32602), not as a
+/// failure of the node (-32603).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iteration_at_a_past_height_is_a_bad_height() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let c = Client::new(&format!("http://{}", node.addr));
+    let keys = dev_keys(dir.path());
+    let alice = &keys[0];
+    let a = address_of(alice);
+    let salt = [9u8; 32];
+    let deploy = sign(
+        alice,
+        0,
+        TxPayload::Deploy {
+            code: supervm_client::DeployCode::Wasm(supervm_contracts::SDKCHECK.to_vec()),
+            salt,
+            init_args: vec![],
+        },
+    );
+    let deployed = c.submit(&deploy, true).await.unwrap().receipt.unwrap();
+    assert_eq!(deployed.outcome, "success", "{deployed:?}");
+    let check = contract_address(&a, &salt);
+    let put = sign(
+        alice,
+        1,
+        TxPayload::Call {
+            contract: check,
+            function: "put".into(),
+            args: (vec![(1u32, 5u64), (2, 6)],).encode(),
+        },
+    );
+    let r = c.submit(&put, true).await.unwrap().receipt.unwrap();
+    assert_eq!(r.outcome, "success", "{r:?}");
+    let keys_at = |height: Option<u64>| {
+        let mut p =
+            json!({"sender": to_hex(&a.0), "contract": to_hex(&check.0), "function": "keys"});
+        if let Some(h) = height {
+            p["height"] = json!(h);
+        }
+        c.call::<serde_json::Value>("tx.simulate", p)
+    };
+    let now = keys_at(None).await.unwrap();
+    assert_eq!(now["outcome"], "success", "{now}");
+    assert_eq!(now["return_data"], to_hex(&vec![1u32, 2].encode()), "{now}");
+    let past = keys_at(Some(deployed.block_height)).await.unwrap_err();
+    assert!(
+        matches!(&past, Error::Rpc { code: -32602, data: Some(d), .. } if d["param"] == "height"),
+        "{past}"
+    );
+    assert!(past.to_string().contains("iterates storage"), "{past}");
+    node.stop().await;
+}
