@@ -541,7 +541,7 @@ fn decode_described(
     let Some(variants) = &d.variants else {
         return decode_fields_at(types, &d.fields, input, depth, left);
     };
-    let tag = u8::decode(input).map_err(|e| format!("{}: {e:?}", d.name))?;
+    let tag = u8::decode(input).map_err(|e| format!("{}: {e}", d.name))?;
     let v = variants
         .get(usize::from(tag))
         .ok_or_else(|| format!("{}: no variant with tag {tag}", d.name))?;

@@ -262,7 +262,7 @@ impl SignedTx {
     /// Decodes [`SignedTx::encode`]'s output (no signature check).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut input = bytes;
-        let body = TxBody::decode(&mut input).map_err(|e| Error::Malformed(format!("{e:?}")))?;
+        let body = TxBody::decode(&mut input).map_err(|e| Error::Malformed(e.to_string()))?;
         let sig = take(&mut input, 64).map_err(|_| Error::Malformed("missing signature".into()))?;
         if !input.is_empty() {
             return Err(Error::Malformed(format!(

@@ -275,7 +275,27 @@ pub fn to_hex(b: &[u8]) -> String {
 
 /// Parses hex with or without `0x`.
 pub fn from_hex(s: &str) -> Result<Vec<u8>, String> {
-    hex::decode(s.strip_prefix("0x").unwrap_or(s)).map_err(|e| format!("bad hex: {e}"))
+    if s.trim() != s {
+        return Err("bad hex: spaces around it".into());
+    }
+    let digits = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    let skipped = s.len() - digits.len();
+    hex::decode(digits).map_err(|e| match e {
+        // (positions count from the start of the text given, prefix included)
+        hex::FromHexError::InvalidHexCharacter { c, index } => {
+            format!(
+                "bad hex: {c:?} at position {} is not a hex digit",
+                index + skipped
+            )
+        }
+        hex::FromHexError::OddLength => {
+            format!("bad hex: an odd number of digits ({})", digits.len())
+        }
+        other => format!("bad hex: {other}"),
+    })
 }
 
 /// Parses 32 bytes of hex.
@@ -284,4 +304,35 @@ pub fn from_hex32(s: &str) -> Result<[u8; 32], String> {
     v.as_slice()
         .try_into()
         .map_err(|_| format!("expected 32 bytes of hex, got {}", v.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hex errors say what is wrong in the user's terms, positions counted from the
+    /// start of the text given; `0x` and `0X` prefixes are both taken.
+    #[test]
+    fn hex_errors_name_the_problem() {
+        assert_eq!(from_hex("0xab").unwrap(), [0xab]);
+        assert_eq!(from_hex("0XAB").unwrap(), [0xab]);
+        assert_eq!(from_hex("ab").unwrap(), [0xab]);
+        assert_eq!(
+            from_hex("0xaz").unwrap_err(),
+            "bad hex: 'z' at position 3 is not a hex digit"
+        );
+        assert_eq!(
+            from_hex("az").unwrap_err(),
+            "bad hex: 'z' at position 1 is not a hex digit"
+        );
+        assert_eq!(
+            from_hex("0xabc").unwrap_err(),
+            "bad hex: an odd number of digits (3)"
+        );
+        assert_eq!(from_hex(" 0xab").unwrap_err(), "bad hex: spaces around it");
+        assert_eq!(
+            from_hex32("0xab").unwrap_err(),
+            "expected 32 bytes of hex, got 1"
+        );
+    }
 }

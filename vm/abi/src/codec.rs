@@ -34,6 +34,17 @@ pub enum CodecError {
     TrailingBytes,
 }
 
+impl core::fmt::Display for CodecError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            CodecError::UnexpectedEnd => "the bytes end before the value does",
+            CodecError::InvalidTag => "a bool or Option tag byte is not 0 or 1",
+            CodecError::InvalidUtf8 => "a string is not UTF-8",
+            CodecError::TrailingBytes => "bytes are left over after the value",
+        })
+    }
+}
+
 /// A value that can be encoded.
 pub trait Encode {
     /// Appends the encoding of `self` to `out`.
