@@ -466,8 +466,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             };
             let v = serde_json::to_value(&b)?;
-            ctx.print(&v, || match &b {
-                None => "no such block".into(),
+            // (for people, a missing block is the error below, said once)
+            if b.is_some() || ctx.json {
+                ctx.print(&v, || match &b {
+                None => String::new(),
                 Some(b) => format!(
                     "block {} {}\n  parent {}\n  state root {}\n  {} transactions, gas {}, time {}",
                     b.height,
@@ -479,6 +481,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     b.timestamp_ms
                 ),
             });
+            }
             // (as `tx` does for an unknown hash: a script can tell a missing block)
             if b.is_none() {
                 bail!("no such block");
@@ -523,6 +526,9 @@ pub fn run(cli: Cli) -> Result<()> {
                     .collect();
                 if let Some(c) = &page.next_cursor {
                     s.push(format!("(more: --cursor {c})"));
+                }
+                if s.is_empty() {
+                    s.push("no events match".into());
                 }
                 s.join("\n")
             });

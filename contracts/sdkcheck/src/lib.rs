@@ -228,7 +228,9 @@ impl SdkCheck {
         env::ed25519_verify(&pk, &msg, &sig)
     }
 
-    /// Records each message of `msgs` in the receipt's log; returns how many.
+    /// Logs each message of `msgs` (`env::log`: in the VM's receipt and in the node's
+    /// `tx.simulate` answer; the node's stored receipts do not keep logs); returns how
+    /// many.
     pub fn log_messages(msgs: Vec<String>) -> u32 {
         for m in &msgs {
             env::log(m);

@@ -252,6 +252,26 @@ async fn cli_deploys_invokes_and_queries() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--init"), "{stderr}");
     assert_eq!(run(v(&["account", "dev0"])).await["nonce"], nonce_before);
+    // An unknown block, for people: said once, as the error (nothing on stdout).
+    let none = supervm(
+        &node.url,
+        &dir.path().join("dev-keys.json"),
+        &["block", "999999"],
+    )
+    .output()
+    .unwrap();
+    assert!(!none.status.success());
+    assert!(
+        none.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&none.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&none.stderr)
+            .matches("no such block")
+            .count(),
+        1
+    );
     // A mistyped address is reported as one, not as a key name that does not exist.
     let out = supervm(
         &node.url,
