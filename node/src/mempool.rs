@@ -47,7 +47,8 @@ struct Inner {
     /// Incremented whenever transactions are resolved (committed or dropped), so an
     /// admission can tell that the account it read may be older than the mempool.
     generation: u64,
-    known: HashMap<[u8; 32], u64>,
+    /// Every known transaction (queued or in flight) by hash.
+    known: HashMap<[u8; 32], Arc<PendingTx>>,
     senders: HashMap<Address, Sender>,
     queue: VecDeque<Arc<PendingTx>>,
     /// Taken, not yet resolved, by hash: with the order they were taken in.
@@ -217,6 +218,12 @@ impl Mempool {
         self.inner.lock().record_drop(hash, reason);
     }
 
+    /// The transaction `hash`, while it is pending (queued or taken for a block not yet
+    /// committed).
+    pub fn pending(&self, hash: &[u8; 32]) -> Option<Arc<PendingTx>> {
+        self.inner.lock().known.get(hash).cloned()
+    }
+
     /// Why `hash` was dropped, if it was recently (and not admitted again since):
     /// [`Mempool::status`]'s `Dropped`.
     pub fn dropped_reason(&self, hash: &[u8; 32]) -> Option<String> {
@@ -324,11 +331,12 @@ impl Mempool {
         s.next_nonce = n + 1;
         s.queued += 1;
         s.reserved += p.max_cost;
-        known.insert(p.hash, n);
         // A resubmission of a transaction dropped earlier is pending again.
         dropped.remove(&p.hash);
         *bytes += p.raw.len();
-        queue.push_back(Arc::new(p));
+        let p = Arc::new(p);
+        known.insert(p.hash, p.clone());
+        queue.push_back(p);
         drop(inner);
         self.ready.notify_one();
         Ok(())

@@ -274,10 +274,15 @@ pub fn tx_get(chain: &Chain, hash: &[u8; 32]) -> Result<TxView> {
     }
     // (under one lock: a drop records its reason and takes the transaction out of the
     // mempool in one step, and a resubmission forgets the reason as it admits)
+    let mut pending = None;
     let status = if let Some(s) = chain.mempool.status(hash) {
         match s {
             crate::mempool::Status::Dropped(r) => format!("dropped: {r}"),
-            crate::mempool::Status::Pending => "pending".to_string(),
+            crate::mempool::Status::Pending => {
+                // (what it is: a wallet sees which nonce a pending hash holds)
+                pending = chain.mempool.pending(hash);
+                "pending".to_string()
+            }
         }
     } else if let Some(v) = committed_tx(chain, hash)? {
         // Committed since the first look: a commit publishes its block before it takes
@@ -290,9 +295,9 @@ pub fn tx_get(chain: &Chain, hash: &[u8; 32]) -> Result<TxView> {
     Ok(TxView {
         hash: to_hex(hash),
         status,
-        raw: None,
-        sender: None,
-        nonce: None,
+        raw: pending.as_ref().map(|p| to_hex(&p.raw)),
+        sender: pending.as_ref().map(|p| to_hex(&p.tx.body.sender.0)),
+        nonce: pending.as_ref().map(|p| p.tx.body.nonce),
         receipt: None,
     })
 }

@@ -109,6 +109,12 @@ async fn parameters_and_visibility() {
     let tx = transfer(&keys[0], 1, address_of(&keys[1]), 5);
     let sub = call(&url, "tx.submit", json!([to_hex(&tx.encode())])).await;
     assert_eq!(sub["result"]["status"], "pending", "{sub}");
+    // tx.get of a pending transaction says what it is: sender, nonce, encoding.
+    let got = call(&url, "tx.get", json!([sub["result"]["hash"]])).await;
+    assert_eq!(got["result"]["status"], "pending", "{got}");
+    assert_eq!(got["result"]["sender"], to_hex(&alice.0), "{got}");
+    assert_eq!(got["result"]["nonce"], 1, "{got}");
+    assert_eq!(got["result"]["raw"], to_hex(&tx.encode()), "{got}");
     let acc = call(&url, "account.get", json!([to_hex(&alice.0)])).await;
     assert_eq!(acc["result"]["nonce"], 1, "{acc}");
     assert_eq!(acc["result"]["pending_nonce"], 2, "{acc}");
