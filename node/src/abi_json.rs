@@ -21,7 +21,7 @@ use supervm_vm::interface::{Field, Function, Interface, TypeDef};
 #[derive(Clone, Copy)]
 pub struct Types<'a> {
     iface: Option<&'a Interface>,
-    names: Option<&'a BTreeMap<String, [u8; 32]>>,
+    names: Option<&'a BTreeMap<String, Option<[u8; 32]>>>,
 }
 
 impl<'a> Types<'a> {
@@ -39,9 +39,10 @@ impl<'a> Types<'a> {
         }
     }
 
-    /// These types, with an `Address` also given by one of `names` (a string that is
-    /// not hex; hex is always read as an address).
-    pub fn with_names(self, names: &'a BTreeMap<String, [u8; 32]>) -> Self {
+    /// These types, with an `Address` also given by one of `names` (`None`: a name two
+    /// keys share, refused as ambiguous). As for the CLI's address arguments: `0x`-text
+    /// and 64 hex digits are an address, anything else a key name.
+    pub fn with_names(self, names: &'a BTreeMap<String, Option<[u8; 32]>>) -> Self {
         Types {
             names: Some(names),
             ..self
@@ -314,12 +315,25 @@ fn enc(
             .encode_to(out),
         "Vec<u8>" | "&[u8]" => bytes_of(v)?.encode_to(out),
         "Address" => {
-            let named = |name: &str| types.names.and_then(|n| n.get(name));
-            let b = match (bytes_of(v), v.as_str().and_then(named)) {
-                (Ok(b), _) => b,
-                // (not hex at all: a key name, when names were given)
-                (Err(_), Some(a)) => a.to_vec(),
-                (Err(e), None) => {
+            let named = |name: &str| {
+                // (a name made of hex digits is a name, unless it is a whole address)
+                let is_address =
+                    name.starts_with("0x") || supervm_client::views::from_hex32(name).is_ok();
+                types
+                    .names
+                    .filter(|_| !is_address)
+                    .and_then(|n| n.get(name))
+            };
+            let b = match (v.as_str().and_then(named), bytes_of(v)) {
+                (Some(Some(a)), _) => a.to_vec(),
+                (Some(None), _) => {
+                    return Err(format!(
+                        "key name {:?} is ambiguous (two keys have it): give the address",
+                        v.as_str().unwrap_or_default()
+                    ));
+                }
+                (None, Ok(b)) => b,
+                (None, Err(e)) => {
                     return Err(match v.as_str() {
                         Some(name) if !name.starts_with("0x") && types.names.is_some() => {
                             format!(
@@ -633,12 +647,20 @@ mod tests {
         encode_value(Types::NONE, "Address", &json!("cd".repeat(32)), &mut bare).unwrap();
         assert_eq!(bare, vec![0xcd; 32]);
         // Key names, when given, stand for their addresses; hex is still an address.
-        let names = BTreeMap::from([("alice".to_string(), [7u8; 32])]);
+        let names = BTreeMap::from([
+            ("alice".to_string(), Some([7u8; 32])),
+            ("cafe".to_string(), Some([8u8; 32])),
+            ("twice".to_string(), None),
+        ]);
         let with = Types::NONE.with_names(&names);
         let mut out = Vec::new();
         encode_value(with, "Address", &json!("alice"), &mut out).unwrap();
         encode_value(with, "Address", &json!("cd".repeat(32)), &mut out).unwrap();
-        assert_eq!(out, [[7u8; 32], [0xcd; 32]].concat());
+        // (a name made of hex digits is still a name)
+        encode_value(with, "Address", &json!("cafe"), &mut out).unwrap();
+        assert_eq!(out, [[7u8; 32], [0xcd; 32], [8u8; 32]].concat());
+        let twice = encode_value(with, "Address", &json!("twice"), &mut vec![]).unwrap_err();
+        assert!(twice.contains("ambiguous"), "{twice}");
         let unknown = encode_value(with, "Address", &json!("bob"), &mut vec![]).unwrap_err();
         assert!(unknown.contains("no key has that name"), "{unknown}");
         // Integers given as text name the type they do not fit.

@@ -283,14 +283,17 @@ impl Ctx {
         let all = self.all_keys()?;
         // (the key file and the dev keys may each hold a key of that name, when one of
         // them was written after the other: neither may silently win)
-        let named: Vec<&KeyEntry> = all.iter().filter(|e| e.name == name).collect();
-        if named.iter().any(|e| e.address != named[0].address) {
+        let named: Vec<&str> = all
+            .iter()
+            .filter(|e| e.name == name)
+            .map(|e| e.address.as_str())
+            .collect();
+        if named.iter().any(|a| *a != named[0]) {
             bail!(
-                "key name {name} is ambiguous: {} in {} and {} among the dev keys ({}); give \
+                "key name {name} is ambiguous: keys {} share it (key files: {} and {}); give \
                  the address instead",
-                named[0].address,
+                named.join(", "),
                 self.keys.display(),
-                named[named.len() - 1].address,
                 dev_keys_file().display()
             );
         }
@@ -305,24 +308,22 @@ impl Ctx {
             .clone())
     }
 
-    /// Every key's address by name, for `Address` arguments given by key name (none when
-    /// the key files cannot be read: such an argument is then refused as not an address).
-    /// A name two keys share (the key file's and a dev key) is left out, as ambiguous.
-    fn key_names(&self) -> BTreeMap<String, [u8; 32]> {
-        let mut names = BTreeMap::new();
-        let mut ambiguous = Vec::new();
-        for e in self.all_keys().unwrap_or_default() {
-            let Ok(a) = from_hex32(&e.address) else {
-                continue;
-            };
-            if names.insert(e.name.clone(), a).is_some_and(|b| b != a) {
-                ambiguous.push(e.name);
-            }
+    /// Every key's address by name, for `Address` arguments given by key name; a name
+    /// two keys share maps to `None` (refused as ambiguous where it is used).
+    fn key_names(&self) -> Result<BTreeMap<String, Option<[u8; 32]>>> {
+        let mut names: BTreeMap<String, Option<[u8; 32]>> = BTreeMap::new();
+        for e in self.all_keys()? {
+            let a = from_hex32(&e.address).ok();
+            names
+                .entry(e.name)
+                .and_modify(|b| {
+                    if *b != a {
+                        *b = None;
+                    }
+                })
+                .or_insert(a);
         }
-        for n in ambiguous {
-            names.remove(&n);
-        }
-        names
+        Ok(names)
     }
 
     fn address(&self, s: &str) -> Result<Address> {
@@ -1059,7 +1060,7 @@ fn encode_call(
         None => json!({}),
         Some(s) => abi_json::parse_strict(s).context("--args must be JSON")?,
     };
-    let names = ctx.key_names();
+    let names = ctx.key_names()?;
     let bytes = abi_json::encode_args(abi_json::Types::of(i).with_names(&names), f, &args)
         .map_err(|e| anyhow!("{function}: {e}"))?;
     Ok((bytes, f.returns.clone()))
@@ -1149,7 +1150,7 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                         anyhow!("--init given but the contract has no constructor")
                     })?;
                     abi_json::encode_args(
-                        abi_json::Types::of(i).with_names(&ctx.key_names()),
+                        abi_json::Types::of(i).with_names(&ctx.key_names()?),
                         ctor,
                         &abi_json::parse_strict(s).context("--init must be JSON")?,
                     )

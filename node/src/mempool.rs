@@ -218,10 +218,17 @@ impl Mempool {
         self.inner.lock().record_drop(hash, reason);
     }
 
-    /// The transaction `hash`, while it is pending (queued or taken for a block not yet
-    /// committed).
-    pub fn pending(&self, hash: &[u8; 32]) -> Option<Arc<PendingTx>> {
-        self.inner.lock().known.get(hash).cloned()
+    /// [`Mempool::status`], with the transaction itself while it is pending (read under
+    /// one lock: a pending answer always has its transaction).
+    pub fn status_with_tx(&self, hash: &[u8; 32]) -> Option<(Status, Option<Arc<PendingTx>>)> {
+        let inner = self.inner.lock();
+        if let Some((_, reason)) = inner.dropped.get(hash) {
+            return Some((Status::Dropped(reason.clone()), None));
+        }
+        inner
+            .known
+            .get(hash)
+            .map(|p| (Status::Pending, Some(p.clone())))
     }
 
     /// Why `hash` was dropped, if it was recently (and not admitted again since):

@@ -262,7 +262,7 @@ fn s(desc: &str) -> Value {
 }
 
 fn hexs() -> Value {
-    json!({"type": "string", "pattern": "^(0x)?[0-9a-fA-F]*$"})
+    json!({"type": "string", "pattern": "^(0[xX])?[0-9a-fA-F]*$"})
 }
 
 fn int() -> Value {

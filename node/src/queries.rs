@@ -274,15 +274,13 @@ pub fn tx_get(chain: &Chain, hash: &[u8; 32]) -> Result<TxView> {
     }
     // (under one lock: a drop records its reason and takes the transaction out of the
     // mempool in one step, and a resubmission forgets the reason as it admits)
+    // (a pending transaction with what it is: a wallet sees which nonce it holds)
     let mut pending = None;
-    let status = if let Some(s) = chain.mempool.status(hash) {
+    let status = if let Some((s, tx)) = chain.mempool.status_with_tx(hash) {
+        pending = tx;
         match s {
             crate::mempool::Status::Dropped(r) => format!("dropped: {r}"),
-            crate::mempool::Status::Pending => {
-                // (what it is: a wallet sees which nonce a pending hash holds)
-                pending = chain.mempool.pending(hash);
-                "pending".to_string()
-            }
+            crate::mempool::Status::Pending => "pending".to_string(),
         }
     } else if let Some(v) = committed_tx(chain, hash)? {
         // Committed since the first look: a commit publishes its block before it takes
@@ -460,12 +458,9 @@ const MAX_CACHED_INTERFACE: usize = 16 * 1024;
 /// A state view that fails every read once the request it serves has timed out: a
 /// simulation answered -32001 stops at its next state read and frees its slot, instead
 /// of running on for its whole gas (up to a billion: millions of uncached reads).
-/// It also notes whether an iteration step failed in the view beneath (at a past
-/// height, where prefix iteration is not served).
 struct UntilDeadline<'a> {
     view: &'a dyn StateView,
     deadline: Option<std::time::Instant>,
-    iteration_failed: std::sync::atomic::AtomicBool,
 }
 
 impl UntilDeadline<'_> {
@@ -492,12 +487,7 @@ impl StateView for UntilDeadline<'_> {
         after: Option<&[u8]>,
     ) -> std::result::Result<Option<Vec<u8>>, supervm_vm::StateError> {
         self.check()?;
-        let r = self.view.next_key(prefix, after);
-        if r.is_err() {
-            self.iteration_failed
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-        r
+        self.view.next_key(prefix, after)
     }
 }
 
@@ -541,26 +531,14 @@ pub fn simulate(
             timestamp_ms: block_timestamp(chain, h)?,
             chain_id: chain.config.chain_id,
         };
-        let view = UntilDeadline {
-            view,
-            deadline,
-            iteration_failed: Default::default(),
-        };
+        let view = UntilDeadline { view, deadline };
         match chain.vm.execute(&view, &env, tx) {
             Ok(r) => Ok((r, h)),
             // (a limitation of past heights, not a fault of the node)
-            Err(e)
-                if view
-                    .iteration_failed
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    && h != chain.latest_height() =>
-            {
+            Err(supervm_vm::Error::State(supervm_vm::StateError::Unsupported(why))) => {
                 Err(Error::InvalidParam {
                     param: "height",
-                    reason: format!(
-                        "the call iterates storage, which is served at the latest height \
-                         only ({e})"
-                    ),
+                    reason: format!("the call iterates storage: {why}"),
                 })
             }
             Err(e) => Err(e.into()),

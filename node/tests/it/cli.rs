@@ -511,8 +511,27 @@ async fn cli_deploys_invokes_and_queries() {
     .unwrap();
     assert!(!ctor.status.success());
     let text = String::from_utf8_lossy(&ctor.stderr);
-    assert!(
-        text.contains("has no callable function init") && !text.contains("init,"),
+    let offered: Vec<&str> = text
+        .rsplit_once("it has: ")
+        .map(|(_, l)| l.trim().split(", ").collect())
+        .unwrap_or_default();
+    assert!(text.contains("has no callable function init"), "{text}");
+    assert_eq!(
+        offered,
+        [
+            "allowance",
+            "approve",
+            "balance",
+            "decimals",
+            "decrease_allowance",
+            "increase_allowance",
+            "mint",
+            "name",
+            "symbol",
+            "total_supply",
+            "transfer",
+            "transfer_from"
+        ],
         "{text}"
     );
     let dev0_addr = supervm_vm::Address(supervm_client::views::from_hex32(&dev0).unwrap());

@@ -25,16 +25,36 @@ unsafe extern "C" {
     static __heap_base: u8;
 }
 
+/// Bytes the heap can hand out (at alignment 1) without growing memory: a storage read
+/// sizes its first try by it, so that a read never grows memory (4,000 gas a page) for
+/// room its value does not need.
+pub(crate) fn room() -> usize {
+    // SAFETY: single-threaded; plain reads and writes of the statics.
+    unsafe {
+        Bump::init();
+        END - NEXT
+    }
+}
+
 impl Bump {
-    /// Makes `[NEXT, NEXT + size)` available at `align`, growing memory; traps on failure.
+    /// Sets the statics up before the first allocation.
     #[inline]
-    unsafe fn reserve(align: usize, size: usize) -> usize {
+    unsafe fn init() {
         // SAFETY: single-threaded; plain reads and writes of the statics.
         unsafe {
             if NEXT == 0 {
                 NEXT = &raw const __heap_base as usize;
                 END = wasm32::memory_size(0) * PAGE;
             }
+        }
+    }
+
+    /// Makes `[NEXT, NEXT + size)` available at `align`, growing memory; traps on failure.
+    #[inline]
+    unsafe fn reserve(align: usize, size: usize) -> usize {
+        // SAFETY: single-threaded; plain reads and writes of the statics.
+        unsafe {
+            Self::init();
             let start = (NEXT + align - 1) & !(align - 1);
             let Some(new_next) = start.checked_add(size) else {
                 wasm32::unreachable()

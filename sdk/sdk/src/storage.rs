@@ -22,43 +22,75 @@ use crate::env::{len, ptr, revert};
 use crate::{BAD_STORAGE, sys};
 
 /// Bytes the first read of a value may write: a longer value is read (and charged)
-/// again into a vector of its exact length. Every key fits (at most
-/// `supervm_abi::limits::MAX_KEY_LEN` bytes), so `next_key` always reads once.
+/// again into a vector of its exact length.
 const FIRST_READ: usize = 4096;
 
-/// Runs a host read that writes at most `cap` bytes to `out` and returns the full length or
-/// -1. The host writes straight into the vector returned: no copy in wasm (a copy costs
-/// about 13 gas per byte in instructions, several times the host's per-byte charge).
-/// The bump allocator shrinks and grows its latest allocation in place, so the first
-/// read's room costs nothing beyond the value (an absent key: one byte). (One copy of this code, not inlined into
-/// every read: raw allocation keeps `Vec`'s growth machinery out of the contract.)
+/// Bytes the heap hands out without growing memory.
+#[cfg(target_arch = "wasm32")]
+fn heap_room() -> usize {
+    crate::rt::room()
+}
+
+/// (off wasm there is no bump allocator: any size will do)
+#[cfg(not(target_arch = "wasm32"))]
+fn heap_room() -> usize {
+    usize::MAX
+}
+
+/// Runs a host read that writes at most `cap` bytes to `out` and returns the full length
+/// or -1. The host writes straight into the vector returned: no copy in wasm (a copy
+/// costs about 13 gas per byte in instructions, several times the host's per-byte
+/// charge). The first try may write up to `most` bytes, but never more than the heap
+/// holds without growing memory (a page costs 4,000 gas: only a value that needs it
+/// grows memory); a longer value is read again into room of its exact length. The bump
+/// allocator shrinks and grows its latest allocation in place, so the first try's room
+/// costs nothing beyond the value (an absent key: one byte). One copy of this code, not
+/// inlined into every read: raw allocation keeps `Vec`'s growth machinery out of the
+/// contract.
 #[inline(never)]
-fn read_with(f: &dyn Fn(i32, i32) -> i64) -> Option<Vec<u8>> {
-    use alloc::alloc::{alloc, dealloc, realloc};
+fn read_with(f: &dyn Fn(i32, i32) -> i64, most: usize) -> Option<Vec<u8>> {
+    use alloc::alloc::{alloc, dealloc, handle_alloc_error, realloc};
     use core::alloc::Layout;
-    let first = Layout::new::<[u8; FIRST_READ]>();
-    // SAFETY: `first` has a non-zero size; the host writes at most `cap` bytes at `out`;
-    // `realloc` keeps the allocation's first bytes and gives `n` bytes at alignment 1,
-    // the layout `Vec<u8>` of capacity `n` frees with.
+    let cap = most.min(heap_room());
+    // SAFETY: layouts of alignment 1 and non-zero size; the host writes at most `cap`
+    // bytes at `out` (none when `cap` is 0); `realloc` keeps the allocation's first bytes
+    // and gives `n` bytes at alignment 1, the layout a `Vec<u8>` of capacity `n` frees
+    // with.
     unsafe {
-        let p = alloc(first);
-        if p.is_null() {
-            alloc::alloc::handle_alloc_error(first);
-        }
-        let n = f(ptr(p), len(FIRST_READ));
+        let bytes = |n: usize| Layout::from_size_align_unchecked(n, 1);
+        let first = (cap > 0).then(|| bytes(cap));
+        let p = match first {
+            Some(l) => {
+                let p = alloc(l);
+                if p.is_null() {
+                    handle_alloc_error(l);
+                }
+                p
+            }
+            None => core::ptr::null_mut(),
+        };
+        let n = f(ptr(p), len(cap));
         if n <= 0 {
-            // (shrunk first: the bump allocator frees nothing, but gives back the room
-            // of its latest allocation when it shrinks)
-            let one = Layout::new::<u8>();
-            dealloc(realloc(p, first, 1), one);
+            if let Some(l) = first {
+                // (shrunk first: the bump allocator frees nothing, but gives back the
+                // room of its latest allocation when it shrinks)
+                let q = realloc(p, l, 1);
+                if q.is_null() {
+                    handle_alloc_error(bytes(1));
+                }
+                dealloc(q, bytes(1));
+            }
             return (n == 0).then(Vec::new);
         }
         let n = n as usize;
-        let v = realloc(p, first, n);
+        let v = match first {
+            Some(l) => realloc(p, l, n),
+            None => alloc(bytes(n)),
+        };
         if v.is_null() {
-            alloc::alloc::handle_alloc_error(first);
+            handle_alloc_error(bytes(n));
         }
-        if n > FIRST_READ && f(ptr(v), len(n)) as usize != n {
+        if n > cap && f(ptr(v), len(n)) as usize != n {
             // The value cannot change between the two reads.
             revert(BAD_STORAGE, &[]);
         }
@@ -69,7 +101,10 @@ fn read_with(f: &dyn Fn(i32, i32) -> i64) -> Option<Vec<u8>> {
 /// The value stored under `key`, if any.
 pub fn get(key: &[u8]) -> Option<Vec<u8>> {
     // SAFETY: `key` is a valid slice; `out` has room for `cap` bytes.
-    read_with(&|out, cap| unsafe { sys::storage_get(ptr(key.as_ptr()), len(key.len()), out, cap) })
+    read_with(
+        &|out, cap| unsafe { sys::storage_get(ptr(key.as_ptr()), len(key.len()), out, cap) },
+        FIRST_READ,
+    )
 }
 
 /// Stores `value` under `key`.
@@ -129,9 +164,13 @@ pub fn next_key(prefix: &[u8], after: Option<&[u8]>) -> Option<Vec<u8>> {
         None => (0, -1),
     };
     // SAFETY: valid slices; `out` has room for `cap` bytes.
-    read_with(&|out, cap| unsafe {
-        sys::storage_next(ptr(prefix.as_ptr()), len(prefix.len()), ap, al, out, cap)
-    })
+    // (every key fits in `MAX_KEY_LEN` bytes: one read, heap room permitting)
+    read_with(
+        &|out, cap| unsafe {
+            sys::storage_next(ptr(prefix.as_ptr()), len(prefix.len()), ap, al, out, cap)
+        },
+        supervm_abi::limits::MAX_KEY_LEN as usize,
+    )
 }
 
 /// Decodes a stored value, reverting with [`BAD_STORAGE`] when it does not decode.

@@ -26,7 +26,8 @@ use crate::Address;
 pub enum CodecError {
     /// The input ended early.
     UnexpectedEnd,
-    /// A `bool` or `Option` tag byte was not 0 or 1.
+    /// A tag byte named no variant (a `bool` or `Option` tag not 0 or 1, an enum's
+    /// unknown variant).
     InvalidTag,
     /// A `String` was not UTF-8.
     InvalidUtf8,
@@ -38,7 +39,7 @@ impl core::fmt::Display for CodecError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             CodecError::UnexpectedEnd => "the bytes end before the value does",
-            CodecError::InvalidTag => "a bool or Option tag byte is not 0 or 1",
+            CodecError::InvalidTag => "a tag byte names no variant",
             CodecError::InvalidUtf8 => "a string is not UTF-8",
             CodecError::TrailingBytes => "bytes are left over after the value",
         })

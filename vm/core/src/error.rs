@@ -94,6 +94,9 @@ pub enum StateError {
     /// The storage backend failed.
     #[error("state backend: {0}")]
     Backend(String),
+    /// The view does not serve this kind of read (prefix iteration at a past height).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Errors of the VM crate.

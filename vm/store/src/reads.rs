@@ -262,7 +262,7 @@ impl StateView for HistoricSnapshot<'_> {
 
     fn next_key(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StateError> {
         if self.height < self.latest {
-            return Err(StateError::Backend(format!(
+            return Err(StateError::Unsupported(format!(
                 "prefix iteration at past height {} is not supported (latest is {})",
                 self.height, self.latest
             )));
