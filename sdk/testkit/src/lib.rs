@@ -143,6 +143,12 @@ impl TestEnv {
         &self.state
     }
 
+    /// The state, to change by hand (say, to store a value no contract function writes:
+    /// an empty one, or bytes that do not decode).
+    pub fn state_mut(&mut self) -> &mut InMemoryState {
+        &mut self.state
+    }
+
     /// Executes a raw transaction and applies its writes.
     pub fn execute(&mut self, payload: Payload) -> CallResult {
         let tx = Transaction {

@@ -454,6 +454,18 @@ fn values_up_to_4_kib_are_read_once() {
         c > b + again,
         "4096 -> 4104 bytes: {b} -> {c}, a second read {again}"
     );
+    // A present but empty value reads as present (and then fails to decode as a u64:
+    // BAD_STORAGE), an absent one as absent (the contract's own Missing).
+    let empty = storage_key(&f.a, &[&b"E"[..], &7u32.to_le_bytes()].concat());
+    let mut w = supervm_vm::state::WriteSet::new();
+    w.insert(empty, Some(vec![]));
+    f.env.state_mut().apply(&w);
+    let call = |f: &mut Fx, key: u32| {
+        let a = f.a;
+        f.env.call(&a, "entry", (key,)).revert_code()
+    };
+    assert_eq!(call(&mut f, 7), Some(supervm_abi::BAD_STORAGE));
+    assert_eq!(call(&mut f, 8), Some(1));
     // (the last value stands; a shorter one replaces it whole)
     assert_eq!(f.ok("blob_len", ()).value::<u32>(), 4100);
     f.ok("put_blob", (vec![1u8; 3],));
