@@ -1179,6 +1179,20 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             };
             let sender = ctx.key(&from)?.address()?;
             let addr = supervm_vm::contract_address(&sender, &salt);
+            // (a deploy to a taken address can only fail on chain, after paying for it)
+            if c.contract(&addr).await?.is_some() {
+                bail!(
+                    "a contract already exists at {} (the address follows from the deploying \
+                     key and the salt{}): give another --salt to deploy a new instance; \
+                     nothing was sent",
+                    to_hex(&addr.0),
+                    if explicit_salt {
+                        ""
+                    } else {
+                        ", by default the code's hash"
+                    }
+                );
+            }
             // Code already stored deploys by its hash: the same contract, without paying
             // to send and store the code again.
             // (code asked for by a hash nothing stored: the deploy could only fail on chain)
@@ -1200,20 +1214,6 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 }
                 code => code,
             };
-            // (a deploy to a taken address can only fail on chain, after paying for it)
-            if c.contract(&addr).await?.is_some() {
-                bail!(
-                    "a contract already exists at {} (the address follows from the deploying \
-                     key and the salt{}): give another --salt to deploy a new instance; \
-                     nothing was sent",
-                    to_hex(&addr.0),
-                    if explicit_salt {
-                        ""
-                    } else {
-                        ", by default the code's hash"
-                    }
-                );
-            }
             let r = sign_and_send(
                 ctx,
                 &c,
