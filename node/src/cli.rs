@@ -1193,8 +1193,6 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                     }
                 );
             }
-            // Code already stored deploys by its hash: the same contract, without paying
-            // to send and store the code again.
             // (code asked for by a hash nothing stored: the deploy could only fail on chain)
             if let DeployCode::Hash(h) = &code
                 && c.code(h).await?.is_none()
@@ -1205,6 +1203,8 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                     to_hex(h)
                 );
             }
+            // Code already stored deploys by its hash: the same contract, without paying
+            // to send and store the code again.
             let code = match code {
                 DeployCode::Wasm(w) if c.code(&supervm_vm::code_hash(&w)).await?.is_some() => {
                     if !ctx.json {
