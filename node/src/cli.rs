@@ -283,12 +283,12 @@ impl Ctx {
         let all = self.all_keys()?;
         // (the key file and the dev keys may each hold a key of that name, when one of
         // them was written after the other: neither may silently win)
-        let named: Vec<&str> = all
-            .iter()
-            .filter(|e| e.name == name)
-            .map(|e| e.address.as_str())
-            .collect();
-        if named.iter().any(|a| *a != named[0]) {
+        if names_of(&all).get(name) == Some(&None) {
+            let named: Vec<&str> = all
+                .iter()
+                .filter(|e| e.name == name)
+                .map(|e| e.address.as_str())
+                .collect();
             bail!(
                 "key name {name} is ambiguous: keys {} share it (key files: {} and {}); give \
                  the address instead",
@@ -308,22 +308,10 @@ impl Ctx {
             .clone())
     }
 
-    /// Every key's address by name, for `Address` arguments given by key name; a name
-    /// two keys share maps to `None` (refused as ambiguous where it is used).
+    /// Every key's address by name ([`names_of`]), for `Address` arguments given by
+    /// key name.
     fn key_names(&self) -> Result<BTreeMap<String, Option<[u8; 32]>>> {
-        let mut names: BTreeMap<String, Option<[u8; 32]>> = BTreeMap::new();
-        for e in self.all_keys()? {
-            let a = from_hex32(&e.address).ok();
-            names
-                .entry(e.name)
-                .and_modify(|b| {
-                    if *b != a {
-                        *b = None;
-                    }
-                })
-                .or_insert(a);
-        }
-        Ok(names)
+        Ok(names_of(&self.all_keys()?))
     }
 
     fn address(&self, s: &str) -> Result<Address> {
@@ -384,6 +372,24 @@ pub fn error_text(e: &anyhow::Error) -> String {
         text.push_str(&c);
     }
     text
+}
+
+/// Every key's address by name; a name two keys share maps to `None` (ambiguous:
+/// refused wherever it is used).
+fn names_of(keys: &[KeyEntry]) -> BTreeMap<String, Option<[u8; 32]>> {
+    let mut names: BTreeMap<String, Option<[u8; 32]>> = BTreeMap::new();
+    for e in keys {
+        let a = from_hex32(&e.address).ok();
+        names
+            .entry(e.name.clone())
+            .and_modify(|b| {
+                if *b != a {
+                    *b = None;
+                }
+            })
+            .or_insert(a);
+    }
+    names
 }
 
 /// The client flags (global, so they go anywhere on a client command's line) that
@@ -466,12 +472,17 @@ pub fn run(cli: Cli) -> Result<()> {
                     .await?
                 }
             };
+            // (as `tx` does for an unknown hash: a script can tell a missing block; for
+            // people the error says it, once)
+            let Some(b) = b else {
+                if ctx.json {
+                    ctx.print(&Value::Null, String::new);
+                }
+                bail!("no such block");
+            };
             let v = serde_json::to_value(&b)?;
-            // (for people, a missing block is the error below, said once)
-            if b.is_some() || ctx.json {
-                ctx.print(&v, || match &b {
-                None => String::new(),
-                Some(b) => format!(
+            ctx.print(&v, || {
+                format!(
                     "block {} {}\n  parent {}\n  state root {}\n  {} transactions, gas {}, time {}",
                     b.height,
                     b.hash,
@@ -480,13 +491,8 @@ pub fn run(cli: Cli) -> Result<()> {
                     b.tx_count,
                     b.gas_used,
                     b.timestamp_ms
-                ),
+                )
             });
-            }
-            // (as `tx` does for an unknown hash: a script can tell a missing block)
-            if b.is_none() {
-                bail!("no such block");
-            }
             Ok(())
         }),
         Cmd::Events {
@@ -1168,14 +1174,15 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 },
                 (None, None) => vec![],
             };
+            let hash = match &code {
+                DeployCode::Wasm(w) => supervm_vm::code_hash(w),
+                DeployCode::Hash(h) => *h,
+            };
             let explicit_salt = salt.is_some();
             let salt = match salt {
                 Some(s) => from_hex32(&s).map_err(|e| anyhow!("--salt: {e}"))?,
                 // (the code's hash: the same address from the file or from its hash)
-                None => match &code {
-                    DeployCode::Wasm(w) => supervm_vm::code_hash(w),
-                    DeployCode::Hash(h) => *h,
-                },
+                None => hash,
             };
             let sender = ctx.key(&from)?.address()?;
             let addr = supervm_vm::contract_address(&sender, &salt);
@@ -1193,24 +1200,21 @@ async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                     }
                 );
             }
-            // (code asked for by a hash nothing stored: the deploy could only fail on chain)
-            if let DeployCode::Hash(h) = &code
-                && c.code(h).await?.is_none()
-            {
-                bail!(
+            // Code already stored deploys by its hash: the same contract, without paying
+            // to send and store the code again. Code asked for by a hash nothing stored
+            // could only fail on chain.
+            let stored = c.code(&hash).await?.is_some();
+            let code = match code {
+                DeployCode::Hash(_) if !stored => bail!(
                     "no code with hash {} is stored (upload it first: `supervm contract \
                      upload FILE`); nothing was sent",
-                    to_hex(h)
-                );
-            }
-            // Code already stored deploys by its hash: the same contract, without paying
-            // to send and store the code again.
-            let code = match code {
-                DeployCode::Wasm(w) if c.code(&supervm_vm::code_hash(&w)).await?.is_some() => {
+                    to_hex(&hash)
+                ),
+                DeployCode::Wasm(_) if stored => {
                     if !ctx.json {
                         eprintln!("(this code is already stored: deploying it by its hash)");
                     }
-                    DeployCode::Hash(supervm_vm::code_hash(&w))
+                    DeployCode::Hash(hash)
                 }
                 code => code,
             };
