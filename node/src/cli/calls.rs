@@ -1,0 +1,165 @@
+//! Contract calls by name: arguments encoded, results, reverts and events decoded
+//! with the interface the SDK embeds in the wasm.
+
+use anyhow::{Context, Result, anyhow};
+use serde_json::{Value, json};
+use supervm_client::Client;
+use supervm_client::views::{from_hex, from_hex32, to_hex};
+use supervm_node::abi_json;
+use supervm_vm::Address;
+use supervm_vm::interface::Interface;
+
+use super::ctx::Ctx;
+use super::text::reserved_code_name;
+
+/// One `--topic` of `supervm events`: `_` or `any` takes any value, `0x…` is hex,
+/// `TYPE:VALUE` is VALUE encoded as the contract's topic field of that type is (`u64:5`,
+/// `String:USDC`, `Address:alice` or `Address:0x…`, `bool:true`), other text stands for
+/// its bytes (an event name: the first topic is the name as it is).
+pub(super) fn topic_filter(ctx: &Ctx, t: &str) -> Result<Option<Vec<u8>>> {
+    match t {
+        "_" | "any" => Ok(None),
+        _ if t.starts_with("0x") => from_hex(t)
+            .map(Some)
+            .map_err(|e| anyhow!("--topic {t}: {e}")),
+        _ => match t.split_once(':') {
+            Some((ty, value)) => {
+                let v = match ty {
+                    // (integers as text: all of a u128 parses, where JSON numbers lose it)
+                    "String" | "u8" | "u16" | "u32" | "u64" | "u128" | "i8" | "i16" | "i32"
+                    | "i64" | "i128" => Value::String(value.into()),
+                    "Address" => Value::String(to_hex(&ctx.address(value)?.0)),
+                    _ => {
+                        serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()))
+                    }
+                };
+                let mut out = Vec::new();
+                abi_json::encode_value(abi_json::Types::NONE, ty, &v, &mut out)
+                    .map_err(|e| anyhow!("--topic {t}: {e} (give other bytes as 0x-hex)"))?;
+                Ok(Some(out))
+            }
+            None => Ok(Some(t.as_bytes().to_vec())),
+        },
+    }
+}
+
+/// A revert's error name (`None` unless the call reverted with `code`), and the
+/// reverting contract (hex) when it is not the called one. The called function's error type names the code when the called contract
+/// reverted (or the node did not say which did), else by any error type of its
+/// interface; another contract's code is named by that contract's interface (see
+/// [`Interface::error_name_any`]); the SDK's reserved codes by their names. `?` when
+/// nothing names it.
+pub(super) async fn revert_error(
+    c: &Client,
+    called: (&Interface, &Address, &str),
+    code: Option<u32>,
+    reverter: Option<&str>,
+) -> (Option<String>, Option<String>) {
+    let Some(code) = code else {
+        return (None, None);
+    };
+    let (i, address, function) = called;
+    let other = reverter
+        .and_then(|r| from_hex32(r).ok())
+        .map(Address)
+        .filter(|a| a != address);
+    if let Some(reserved) = reserved_code_name(code) {
+        return (Some(reserved.to_string()), other.map(|a| to_hex(&a.0)));
+    }
+    let Some(other) = other else {
+        let name = i
+            .error_name(function, code)
+            .or_else(|| i.error_name_any(code));
+        return (Some(name.unwrap_or("?").to_string()), None);
+    };
+    let name = match interface_of(c, &other).await {
+        Ok(oi) => oi.error_name_any(code).unwrap_or("?").to_string(),
+        Err(_) => "?".to_string(),
+    };
+    (Some(name), Some(to_hex(&other.0)))
+}
+
+pub(super) async fn interface_of(c: &Client, address: &Address) -> Result<Interface> {
+    let view = c
+        .contract(address)
+        .await?
+        .ok_or_else(|| anyhow!("no contract at {}", to_hex(&address.0)))?;
+    let i = view.interface.ok_or_else(|| {
+        anyhow!(
+            "the contract's code embeds no interface, which the CLI needs to encode arguments by \
+             name (contracts built with the SDK's #[contract] embed one); call it through the \
+             client library or JSON-RPC with codec-encoded arguments instead"
+        )
+    })?;
+    Ok(serde_json::from_value(i)?)
+}
+
+pub(super) fn encode_call(
+    ctx: &Ctx,
+    i: &Interface,
+    function: &str,
+    args: Option<&str>,
+) -> Result<(Vec<u8>, String)> {
+    // (a constructor runs only at deploy: a call of it is invalid on chain)
+    let f = i
+        .function(function)
+        .filter(|f| !f.constructor)
+        .ok_or_else(|| {
+            anyhow!(
+                "{} has no {}function {function}; it has: {}",
+                i.name,
+                if i.function(function).is_some() {
+                    "callable "
+                } else {
+                    ""
+                },
+                i.functions
+                    .iter()
+                    .filter(|f| !f.constructor)
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    let args: Value = match args {
+        None => json!({}),
+        Some(s) => abi_json::parse_strict(s).context("--args must be JSON")?,
+    };
+    let names = ctx.key_names()?;
+    let bytes = abi_json::encode_args(abi_json::Types::of(i).with_names(&names), f, &args)
+        .map_err(|e| anyhow!("{function}: {e}"))?;
+    Ok((bytes, f.returns.clone()))
+}
+
+pub(super) fn decoded_events(
+    i: Option<&Interface>,
+    events: &[supervm_client::views::EventView],
+) -> Vec<Value> {
+    events
+        .iter()
+        .map(|e| {
+            let name = e
+                .topics
+                .first()
+                .and_then(|t| String::from_utf8(from_hex(t).ok()?).ok());
+            let def = i.and_then(|i| i.events.iter().find(|d| Some(&d.name) == name.as_ref()));
+            let types = i.map_or(abi_json::Types::NONE, abi_json::Types::of);
+            let data = def
+                .and_then(|d| abi_json::decode_fields(types, &d.data, &from_hex(&e.data).ok()?).ok())
+                .unwrap_or_else(|| json!(e.data));
+            let topics: Vec<Value> = match def {
+                Some(d) => d
+                    .topics
+                    .iter()
+                    .zip(e.topics.iter().skip(1))
+                    .map(|(f, t)| {
+                        let b = from_hex(t).unwrap_or_default();
+                        json!({ &f.name: abi_json::decode_all(types, &f.ty, &b).unwrap_or(json!(t)) })
+                    })
+                    .collect(),
+                None => e.topics.iter().map(|t| json!(t)).collect(),
+            };
+            json!({"contract": e.contract, "event": name, "topics": topics, "data": data})
+        })
+        .collect()
+}

@@ -1,0 +1,69 @@
+//! `supervm node`: starts a node and runs it until Ctrl-C or SIGTERM.
+
+use anyhow::{Result, anyhow, bail};
+use supervm_node::config::NodeConfig;
+use supervm_store::Durability;
+
+use super::NodeArgs;
+use super::ctx::{default_dev_dir, home};
+
+pub(super) async fn node(a: NodeArgs) -> Result<()> {
+    supervm_node::logging::init("info");
+    let data_dir = a.data_dir.clone().unwrap_or_else(|| {
+        if a.dev {
+            default_dev_dir()
+        } else {
+            home().join(".supervm").join("node")
+        }
+    });
+    let mut config = NodeConfig::dev(data_dir);
+    config.dev = a.dev;
+    if let Some(l) = a.listen {
+        config.listen = l;
+    }
+    if let Some(s) = a.shards {
+        config.shards = s;
+    }
+    if let Some(t) = a.threads {
+        let max = supervm_parallel::MAX_THREADS;
+        if !(1..=max).contains(&t) {
+            bail!("--threads: 1 to {max}, got {t}");
+        }
+        config.threads = t;
+    }
+    if let Some(ms) = a.worker_linger_ms {
+        config.worker_linger = std::time::Duration::from_millis(ms);
+    }
+    if let Some(d) = &a.durability {
+        config.durability = Durability::parse(d)
+            .ok_or_else(|| anyhow!("--durability: fsync, no-fsync or no-wal"))?;
+    }
+    config.history_blocks = a.history_blocks;
+    let genesis = if a.dev {
+        // (a dev chain has its own id and funds its dev keys: these would be ignored)
+        if a.genesis.is_some() || a.chain_id.is_some() {
+            bail!("--genesis and --chain-id are for non-dev chains; a --dev chain has its own");
+        }
+        None
+    } else {
+        let g = a.genesis.as_ref().ok_or_else(|| {
+            anyhow!("a non-dev node needs --genesis FILE and --chain-id N (or use --dev)")
+        })?;
+        config.chain_id = a
+            .chain_id
+            .ok_or_else(|| anyhow!("--chain-id is required with --genesis"))?;
+        Some(supervm_node::genesis::read_genesis_file(g)?)
+    };
+    let running = supervm_node::node::start(config, genesis).await?;
+    // Ctrl-C, or SIGTERM from a service manager (systemd, docker stop): both stop
+    // cleanly, saving the mempool.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    eprintln!("stopping: committing what is in flight ...");
+    running.stop().await;
+    eprintln!("stopped cleanly");
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! The read-only commands: `tx`, `block`, `events`, `account` and `storage`.
+
+use anyhow::{Result, anyhow, bail};
+use serde_json::Value;
+use supervm_client::views::{from_hex, from_hex32, to_hex};
+use supervm_client::{Client, EventFilter};
+
+use super::calls::topic_filter;
+use super::ctx::Ctx;
+use super::send::committed_ok;
+use super::text::{receipt_text, topic_text};
+
+/// `supervm tx HASH`: printed either way; the exit status says whether it committed
+/// and succeeded.
+pub(super) async fn tx(ctx: &Ctx, hash: &str) -> Result<()> {
+    let c = Client::new(&ctx.rpc);
+    let t = c.tx(&from_hex32(hash).map_err(|e| anyhow!(e))?).await?;
+    let v = serde_json::to_value(&t)?;
+    ctx.print(&v, || {
+        let mut s = format!("{} {}", t.hash, t.status);
+        if let Some(r) = &t.receipt {
+            s += &format!("\n{}", receipt_text(r));
+        }
+        s
+    });
+    committed_ok(&supervm_client::views::SubmitResult {
+        hash: t.hash.clone(),
+        status: t.status.clone(),
+        receipt: t.receipt.clone(),
+    })
+}
+
+/// `supervm block [ID]`: by height or hash, the latest without one.
+pub(super) async fn block(ctx: &Ctx, id: Option<&str>) -> Result<()> {
+    let c = Client::new(&ctx.rpc);
+    let b = match id {
+        None => c.block(None).await?,
+        Some(h) if h.starts_with("0x") => c.block_by_hash(h).await?,
+        Some(h) => {
+            c.block(Some(h.parse().map_err(|_| {
+                anyhow!("block: {h} is neither a height nor a 0x-hex block hash")
+            })?))
+            .await?
+        }
+    };
+    // (as `tx` does for an unknown hash: a script can tell a missing block; for people
+    // the error says it, once)
+    let Some(b) = b else {
+        if ctx.json {
+            ctx.print(&Value::Null, String::new);
+        }
+        bail!("no such block");
+    };
+    let v = serde_json::to_value(&b)?;
+    ctx.print(&v, || {
+        format!(
+            "block {} {}\n  parent {}\n  state root {}\n  {} transactions, gas {}, time {}",
+            b.height, b.hash, b.parent_hash, b.state_root, b.tx_count, b.gas_used, b.timestamp_ms
+        )
+    });
+    Ok(())
+}
+
+/// The filter flags of `supervm events`.
+pub(super) struct EventsArgs {
+    pub(super) contract: Option<String>,
+    pub(super) topic: Vec<String>,
+    pub(super) from: Option<u64>,
+    pub(super) to: Option<u64>,
+    pub(super) limit: usize,
+    pub(super) cursor: Option<String>,
+}
+
+/// `supervm events`: one page of events matching the filter.
+pub(super) async fn events(ctx: &Ctx, a: EventsArgs) -> Result<()> {
+    let filter = EventFilter {
+        contract: a.contract.map(|c| ctx.address(&c)).transpose()?,
+        topics: a
+            .topic
+            .iter()
+            .map(|t| topic_filter(ctx, t))
+            .collect::<Result<Vec<_>>>()?,
+        from_height: a.from,
+        to_height: a.to,
+        cursor: a.cursor,
+        limit: Some(a.limit),
+    };
+    let page = Client::new(&ctx.rpc).events_filtered(&filter).await?;
+    let v = serde_json::to_value(&page)?;
+    ctx.print(&v, || {
+        let mut s: Vec<String> = page
+            .events
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}:{}:{} {} {}",
+                    e.block_height,
+                    e.tx_index,
+                    e.event_index,
+                    e.contract,
+                    topic_text(&e.topics)
+                )
+            })
+            .collect();
+        if let Some(c) = &page.next_cursor {
+            s.push(format!("(more: --cursor {c})"));
+        }
+        if s.is_empty() {
+            s.push("no events match".into());
+        }
+        s.join("\n")
+    });
+    Ok(())
+}
+
+/// `supervm account`: nonce and balance.
+pub(super) async fn account(ctx: &Ctx, address: &str) -> Result<()> {
+    let a = ctx.address(address)?;
+    let acc = Client::new(&ctx.rpc).account(&a).await?;
+    let v = serde_json::to_value(&acc)?;
+    ctx.print(&v, || {
+        format!(
+            "{}\n  nonce {}\n  balance {}",
+            acc.address, acc.nonce, acc.balance
+        )
+    });
+    Ok(())
+}
+
+/// `supervm storage`: a contract's raw value under its own key.
+pub(super) async fn storage(
+    ctx: &Ctx,
+    contract: &str,
+    key: &str,
+    height: Option<u64>,
+) -> Result<()> {
+    let a = ctx.address(contract)?;
+    let k = from_hex(key).map_err(|e| anyhow!("storage key: {e}"))?;
+    let value = Client::new(&ctx.rpc).storage(&a, &k, height).await?;
+    let hex = value.as_deref().map(to_hex);
+    let v = serde_json::to_value(&hex)?;
+    ctx.print(&v, || hex.unwrap_or_else(|| "not found".into()));
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Signing and sending a transaction, and what the CLI prints and exits with once it
+//! is answered.
+
+use anyhow::{Result, anyhow, bail};
+use serde_json::json;
+use supervm_client::keys::{self};
+use supervm_client::views::to_hex;
+use supervm_client::{Client, TxBody, TxPayload};
+use supervm_vm::Address;
+
+use super::ctx::Ctx;
+use super::text::outcome_detail;
+
+pub(super) async fn sign_and_send(
+    ctx: &Ctx,
+    c: &Client,
+    from: &str,
+    gas: u64,
+    payload: TxPayload,
+) -> Result<supervm_client::views::SubmitResult> {
+    let key = ctx.key(from)?;
+    let sk = key.signing_key()?;
+    let sender = keys::address_of(&sk);
+    let info = c.chain_info().await?;
+    ctx.check_node_terms(info.chain_id, info.gas_price)?;
+    let acc = c.account(&sender).await?;
+    let tx = TxBody {
+        chain_id: info.chain_id,
+        sender,
+        // (counting the sender's pending transactions: two sends in a row both go in)
+        nonce: acc.pending_nonce.unwrap_or(acc.nonce),
+        gas_limit: gas,
+        gas_price: info.gas_price,
+        expiry_height: info.latest_height.unwrap_or(0) + 1_000,
+        payload,
+    }
+    .sign(&sk);
+    c.submit(&tx, true)
+        .await
+        .map_err(|e| submit_error(e, &to_hex(&tx.hash())))
+}
+
+/// A failed `tx.submit`. Unless the node refused the transaction outright, it may have
+/// been admitted before the failure (the pipeline halted while the submission waited,
+/// an internal error in the wait, a lost connection or a timeout) and may still commit:
+/// the error names its hash, so the user checks before sending it again (a new send
+/// takes the next nonce, and both would commit).
+pub(super) fn submit_error(e: supervm_client::Error, hash: &str) -> anyhow::Error {
+    use supervm_client::Error as E;
+    let refused = match &e {
+        // (-32029: halted, perhaps while waiting; -32603: internal error, perhaps in the
+        // wait; -32001: timed out, perhaps after the admission; -32006: the call ran)
+        E::Rpc { code, .. } => ![-32029, -32603, -32001, -32006].contains(code),
+        E::Malformed(_)
+        | E::NonCanonicalSignature
+        | E::BadSenderKey(_)
+        | E::BadSignature
+        | E::Keys(_) => true,
+        E::Transport(_) => false,
+    };
+    if refused {
+        anyhow!(e)
+    } else {
+        anyhow!(
+            "{e}\ntransaction {hash} may have been accepted and may still commit: check with \
+             `supervm tx {hash}` before sending it again"
+        )
+    }
+}
+
+/// Prints a submitted code transaction and what it made (`value`, e.g. the contract
+/// address: JSON member `key`, and `label` for people), then [`committed_ok`].
+pub(super) fn print_submitted(
+    ctx: &Ctx,
+    r: &supervm_client::views::SubmitResult,
+    key: &str,
+    label: &str,
+    value: String,
+) -> Result<()> {
+    let v = serde_json::to_value(r)?;
+    ctx.print(&json!({ key: value, "submit": v }), || {
+        let failed = r.receipt.as_ref().is_some_and(|x| x.outcome != "success");
+        // (a deploy that failed deployed nothing at its address: another contract may
+        // stand there, the reason says)
+        let not_created = if failed && key == "address" {
+            " (nothing deployed by this transaction)"
+        } else {
+            ""
+        };
+        format!(
+            "{} {}\n{label} {value}{not_created}{}",
+            r.hash,
+            r.status,
+            r.receipt
+                .as_ref()
+                .map(|x| format!(
+                    "\noutcome {}{} gas {}",
+                    x.outcome,
+                    outcome_detail(x),
+                    x.gas_used
+                ))
+                .unwrap_or_default()
+        )
+    });
+    committed_ok(r)
+}
+
+/// After the result is printed: an error (so a non-zero exit status for scripts) unless
+/// the transaction committed with outcome success.
+pub(super) fn committed_ok(r: &supervm_client::views::SubmitResult) -> Result<()> {
+    match &r.receipt {
+        Some(x) if x.outcome == "success" => Ok(()),
+        Some(x) => bail!(
+            "transaction {} committed with outcome {}",
+            r.hash,
+            x.outcome
+        ),
+        None if r.status == "pending" => bail!(
+            "transaction {} is not committed yet; check with `supervm tx {}`",
+            r.hash,
+            r.hash
+        ),
+        None => bail!("transaction {} {}", r.hash, r.status),
+    }
+}
+
+pub(super) async fn transfer(ctx: &Ctx, from: &str, to: &str, amount: u128) -> Result<()> {
+    let c = Client::new(&ctx.rpc);
+    let to = ctx.address(to)?;
+    // Native balance sent to a contract or to the zero address can never move again (no
+    // host function spends a contract's native balance, and no key signs for zero).
+    if to == Address([0; 32]) {
+        bail!("refusing to send to the zero address: nothing could ever spend it");
+    }
+    if c.contract(&to).await?.is_some() {
+        bail!(
+            "refusing to send native balance to contract {}: contracts cannot spend it",
+            to_hex(&to.0)
+        );
+    }
+    // Nor to an address no key can sign for (the node refuses transactions from it).
+    if let Err(e) = supervm_client::tx::sender_key(&to) {
+        let why = match e {
+            supervm_client::Error::BadSenderKey(w) => w.to_string(),
+            other => other.to_string(),
+        };
+        bail!(
+            "refusing to send to {}: it is not an account key ({why}), so nothing could \
+             ever spend the balance",
+            to_hex(&to.0)
+        );
+    }
+    // (a native transfer uses exactly this much: a larger limit only reserved more of
+    // the balance, so an account could not be emptied)
+    let gas = supervm_node::config::NATIVE_TRANSFER_GAS;
+    let r = sign_and_send(ctx, &c, from, gas, TxPayload::Transfer { to, amount }).await?;
+    let v = serde_json::to_value(&r)?;
+    ctx.print(&v, || format!("{} {}", r.hash, r.status));
+    committed_ok(&r)
+}

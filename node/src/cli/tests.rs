@@ -1,0 +1,137 @@
+//! Unit tests of the CLI's helpers (the commands against a live node are in
+//! `node/tests/it/cli.rs`).
+
+/// Each cause of an error is printed once, whether or not the message above it
+/// already includes it.
+#[test]
+fn error_text_names_each_cause_once() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("store: {0}")]
+    struct Outer(#[source] Inner);
+    #[derive(Debug, thiserror::Error)]
+    #[error("LOCK: Resource temporarily unavailable")]
+    struct Inner;
+    let e = anyhow::Error::new(Outer(Inner)).context("opening /tmp/x");
+    assert_eq!(
+        super::error_text(&e),
+        "opening /tmp/x: store: LOCK: Resource temporarily unavailable"
+    );
+    assert_eq!(super::error_text(&anyhow::anyhow!("plain")), "plain");
+}
+
+use super::build::overflow_checks_on;
+use super::calls::topic_filter;
+use super::send::submit_error;
+use super::*;
+
+/// `contract build` asks cargo for overflow checks (unless the user chose).
+#[test]
+fn contract_builds_check_overflow() {
+    let mut cmd = std::process::Command::new("cargo");
+    overflow_checks_on(&mut cmd);
+    let set: Vec<_> = cmd.get_envs().collect();
+    let want = std::env::var_os("CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS");
+    if want.is_none() {
+        assert_eq!(
+            set,
+            [(
+                std::ffi::OsStr::new("CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS"),
+                Some(std::ffi::OsStr::new("true"))
+            )]
+        );
+    } else {
+        assert!(set.is_empty(), "the user's choice stands");
+    }
+}
+
+/// A submission the node refused says only why; one that may have been admitted
+/// (halted or failed while waiting, or the connection lost) names the hash to check
+/// before sending again.
+#[test]
+fn a_submit_that_may_have_been_admitted_names_the_hash() {
+    let rpc = |code| supervm_client::Error::Rpc {
+        code,
+        message: "m".into(),
+        data: None,
+    };
+    let hint = |e| submit_error(e, "0xabc").to_string();
+    for maybe in [
+        rpc(-32029),
+        rpc(-32603),
+        rpc(-32001),
+        rpc(-32006),
+        supervm_client::Error::Transport("reset".into()),
+    ] {
+        let m = hint(maybe);
+        assert!(
+            m.contains("may still commit") && m.contains("supervm tx 0xabc"),
+            "{m}"
+        );
+    }
+    for refused in [
+        rpc(-32016),
+        rpc(-32602),
+        supervm_client::Error::BadSignature,
+    ] {
+        let m = hint(refused);
+        assert!(!m.contains("may still commit"), "{m}");
+    }
+}
+
+fn test_ctx() -> Ctx {
+    Ctx {
+        rpc: "http://node".into(),
+        json: false,
+        keys: std::env::temp_dir().join("supervm-no-such-keys.json"),
+        keys_named: false,
+        expect_chain_id: None,
+        max_gas_price: None,
+    }
+}
+
+/// Without the flags the CLI takes the node's chain id and gas price; with them, a
+/// node on another chain or asking more is refused before anything is signed.
+#[test]
+fn the_node_cannot_pick_the_chain_or_the_fee_against_the_flags() {
+    let mut ctx = test_ctx();
+    assert!(ctx.check_node_terms(1337, 1_000_000).is_ok());
+    ctx.expect_chain_id = Some(7);
+    ctx.max_gas_price = Some(10);
+    assert!(ctx.check_node_terms(7, 10).is_ok());
+    assert!(ctx.check_node_terms(7, 9).is_ok());
+    let e = ctx.check_node_terms(1337, 1).unwrap_err().to_string();
+    assert!(
+        e.contains("chain 1337, not 7") && e.contains("nothing signed"),
+        "{e}"
+    );
+    let e = ctx.check_node_terms(7, 11).unwrap_err().to_string();
+    assert!(e.contains("gas price 11, over --max-gas-price 10"), "{e}");
+}
+
+/// `--topic TYPE:VALUE` encodes VALUE as the SDK encodes a topic field of that type
+/// (a `String` field is length-prefixed, so its text alone never matched).
+#[test]
+fn typed_topic_filters_encode_like_the_sdk() {
+    use supervm_abi::Encode;
+    let ctx = test_ctx();
+    let f = |t: &str| topic_filter(&ctx, t).unwrap();
+    assert_eq!(f("String:USDC"), Some("USDC".to_string().encode()));
+    assert_eq!(f("String:5"), Some("5".to_string().encode()));
+    assert_eq!(f("u64:5"), Some(5u64.encode()));
+    assert_eq!(
+        f("u128:340282366920938463463374607431768211455"),
+        Some(u128::MAX.encode())
+    );
+    assert_eq!(f("bool:true"), Some(true.encode()));
+    let a = format!("0x{}", "ab".repeat(32));
+    assert_eq!(f(&format!("Address:{a}")), Some(vec![0xab; 32]));
+    assert_eq!(
+        f("Transfer"),
+        Some(b"Transfer".to_vec()),
+        "an event name as it is"
+    );
+    assert_eq!(f("0x0102"), Some(vec![1, 2]));
+    assert_eq!(f("_"), None);
+    assert!(topic_filter(&ctx, "u8:300").is_err());
+    assert!(topic_filter(&ctx, "Nope:1").is_err());
+}
