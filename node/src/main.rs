@@ -13,11 +13,15 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     supervm_node::allocator::configure();
     let args = cli::parse().unwrap_or_else(|e| e.exit());
+    let node = args.is_node();
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", cli::error_text(&e));
-            std::process::ExitCode::FAILURE
+            // (a client command's status says why it failed; a node that could not
+            // start or stopped on an error exits 1)
+            let status = if node { 1 } else { cli::exit_status(&e) as u8 };
+            std::process::ExitCode::from(status)
         }
     }
 }

@@ -183,7 +183,7 @@ impl Client {
         self.call("tx.receipt", json!({"hash": to_hex(hash)})).await
     }
 
-    /// `tx.simulate` of a call.
+    /// `tx.simulate` of a call on the latest state, with the node's default gas limit.
     pub async fn simulate(
         &self,
         sender: &supervm_abi::Address,
@@ -191,11 +191,29 @@ impl Client {
         function: &str,
         args: &[u8],
     ) -> Result<SimulateResult> {
-        self.call(
-            "tx.simulate",
-            json!({"sender": to_hex(&sender.0), "contract": to_hex(&contract.0), "function": function, "args": to_hex(args)}),
-        )
-        .await
+        let call = (sender, contract, function, args);
+        self.simulate_with(call, None, None).await
+    }
+
+    /// `tx.simulate` of a call `(sender, contract, function, args)` with a gas limit
+    /// (`None`: the node's default) on the state right after block `height` (`None`:
+    /// the latest; above the latest block or below the oldest the node keeps,
+    /// [`Error::Rpc`] -32030).
+    pub async fn simulate_with(
+        &self,
+        call: (&supervm_abi::Address, &supervm_abi::Address, &str, &[u8]),
+        gas_limit: Option<u64>,
+        height: Option<u64>,
+    ) -> Result<SimulateResult> {
+        let (sender, contract, function, args) = call;
+        let mut params = json!({"sender": to_hex(&sender.0), "contract": to_hex(&contract.0), "function": function, "args": to_hex(args)});
+        if let Some(g) = gas_limit {
+            params["gas_limit"] = json!(g);
+        }
+        if let Some(h) = height {
+            params["height"] = json!(h);
+        }
+        self.call("tx.simulate", params).await
     }
 
     /// `block.get` by height (`None`: latest).

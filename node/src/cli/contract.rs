@@ -1,7 +1,7 @@
 //! `supervm contract`: upload, deploy, invoke and simulate (build is in `build`).
 
 use anyhow::{Context, Result, anyhow, bail};
-use serde_json::json;
+use serde_json::{Value, json};
 use supervm_client::views::{from_hex, from_hex32, to_hex};
 use supervm_client::{Client, DeployCode, TxPayload};
 use supervm_node::abi_json;
@@ -12,7 +12,8 @@ use super::ContractCmd;
 use super::build::build;
 use super::calls::{decoded_events, encode_call, interface_of, revert_error};
 use super::ctx::Ctx;
-use super::send::{committed_ok, print_submitted, sign_and_send};
+use super::exit::{Exit, coded};
+use super::send::{committed_ok, print_submitted, sent_json, sign_and_send};
 use super::text::{error_line, reason_line};
 
 /// A .wasm file's code, checked as the node will check it, and the interface the SDK
@@ -41,7 +42,7 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             // (code is stored once by hash: uploading it again would only be charged)
             if let Some(stored) = c.code(&hash).await? {
                 ctx.print(
-                    &json!({"code_hash": to_hex(&hash), "already_stored": true, "submit": null}),
+                    &json!({"code_hash": to_hex(&hash), "already_stored": true, "hash": null}),
                     || {
                         format!(
                             "code hash {} is already stored ({} bytes): nothing was sent \
@@ -201,8 +202,13 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 .map(|x| decoded_events(Some(&i), &x.events))
                 .unwrap_or_default();
             let reason = rec.as_ref().and_then(|x| x.reason.clone());
-            let v = json!({"hash": r.hash, "status": r.status, "outcome": rec.as_ref().map(|x| &x.outcome), "gas_used": rec.as_ref().map(|x| x.gas_used), "fee": rec.as_ref().map(|x| &x.fee), "block_height": rec.as_ref().map(|x| x.block_height), "index": rec.as_ref().map(|x| x.index), "return_data": rec.as_ref().map(|x| &x.return_data), "result": result, "error": error, "reverted_in": reverted_in, "reason": reason, "events": events});
-            ctx.print(&v, || {
+            // (the members every sent transaction has, its events decoded)
+            let mut v = sent_json(&r)?;
+            v.insert("events".into(), json!(events));
+            v.insert("result".into(), json!(result));
+            v.insert("error".into(), json!(error));
+            v.insert("reverted_in".into(), json!(reverted_in));
+            ctx.print(&Value::Object(v), || {
                 let mut s = format!("{} {}", r.hash, r.status);
                 if let Some(x) = &rec {
                     s += &format!("\noutcome {} gas {} fee {}", x.outcome, x.gas_used, x.fee);
@@ -224,6 +230,8 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             function,
             args,
             from,
+            gas,
+            height,
         } => {
             let a = ctx.address(&address)?;
             let sender = from
@@ -232,7 +240,8 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 .unwrap_or(Address([0; 32]));
             let i = interface_of(&c, &a).await?;
             let (bytes, returns) = encode_call(ctx, &i, &function, args.as_deref())?;
-            let r = c.simulate(&sender, &a, &function, &bytes).await?;
+            let call = (&sender, &a, function.as_str(), bytes.as_slice());
+            let r = c.simulate_with(call, gas, height).await?;
             let result = (r.outcome == "success")
                 .then(|| {
                     abi_json::decode_all(
@@ -247,7 +256,7 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             let reverter = r.revert_contract.as_deref();
             let (error, reverted_in) = revert_error(&c, called, r.revert_code, reverter).await;
             let events = decoded_events(Some(&i), &r.events);
-            let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "return_data": r.return_data, "result": result, "error": error, "reverted_in": reverted_in, "reason": r.reason, "events": events, "logs": r.logs, "access_list": r.access_list, "height": r.height});
+            let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "return_data": r.return_data, "result": result, "revert_code": r.revert_code, "error": error, "reverted_in": reverted_in, "reason": r.reason, "events": events, "logs": r.logs, "access_list": r.access_list, "height": r.height});
             ctx.print(&v, || {
                 let mut s = format!("outcome {} gas {}", r.outcome, r.gas_used);
                 if let Some(res) = &result {
@@ -270,7 +279,10 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             });
             // (as `invoke` does: a script can use a simulation as a dry-run guard)
             if r.outcome != "success" {
-                bail!("the simulated call ended with outcome {}", r.outcome);
+                return Err(coded(
+                    Exit::Failed,
+                    format!("the simulated call ended with outcome {}", r.outcome),
+                ));
             }
             Ok(())
         }

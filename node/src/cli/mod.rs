@@ -13,6 +13,7 @@ mod build;
 mod calls;
 mod contract;
 mod ctx;
+mod exit;
 mod keys_cmd;
 mod node_cmd;
 mod query;
@@ -22,10 +23,11 @@ mod tests;
 mod text;
 
 use ctx::{Ctx, home};
+pub use exit::exit_status;
 
 /// SuperVM: node and command-line tool.
 #[derive(Parser, Debug)]
-#[command(name = "supervm", version, about)]
+#[command(name = "supervm", version, about, after_help = exit::EXIT_HELP)]
 pub struct Cli {
     /// Node JSON-RPC URL.
     #[arg(long, global = true, env = "SUPERVM_RPC", default_value_t = format!("http://127.0.0.1:{DEFAULT_PORT}"))]
@@ -107,10 +109,13 @@ enum Cmd {
         #[arg(long)]
         cursor: Option<String>,
     },
-    /// An account's nonce and balance.
+    /// An account's nonce and balance, latest or after block `--height`.
     Account {
         /// Key name or address.
         address: String,
+        /// Read the state right after this block.
+        #[arg(long)]
+        height: Option<u64>,
     },
     /// A contract's raw storage value (hex), latest or after block `--height`.
     Storage {
@@ -231,7 +236,7 @@ enum ContractCmd {
         #[arg(long, default_value_t = 10_000_000)]
         gas: u64,
     },
-    /// Run a call on the latest state without a transaction.
+    /// Run a call without a transaction, on the latest state or after block `--height`.
     Simulate {
         /// Contract address.
         address: String,
@@ -243,6 +248,12 @@ enum ContractCmd {
         /// Caller (key name or address; default zero).
         #[arg(long)]
         from: Option<String>,
+        /// Gas limit (default: the node's, 100,000,000).
+        #[arg(long)]
+        gas: Option<u64>,
+        /// Run on the state right after this block (as the block after it would).
+        #[arg(long)]
+        height: Option<u64>,
     },
 }
 
@@ -292,6 +303,14 @@ pub fn parse() -> std::result::Result<Cli, clap::Error> {
     Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
 }
 
+impl Cli {
+    /// Whether this is `supervm node` (whose failures all exit 1: the [`Exit`] statuses
+    /// are the client commands').
+    pub fn is_node(&self) -> bool {
+        matches!(self.cmd, Cmd::Node(_))
+    }
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {
@@ -334,7 +353,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 cursor,
             },
         )),
-        Cmd::Account { address } => rt.block_on(query::account(&ctx, &address)),
+        Cmd::Account { address, height } => rt.block_on(query::account(&ctx, &address, height)),
         Cmd::Storage {
             contract,
             key,

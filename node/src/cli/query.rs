@@ -1,12 +1,13 @@
 //! The read-only commands: `tx`, `block`, `events`, `account` and `storage`.
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use serde_json::Value;
 use supervm_client::views::{from_hex, from_hex32, to_hex};
 use supervm_client::{Client, EventFilter};
 
 use super::calls::topic_filter;
 use super::ctx::Ctx;
+use super::exit::{Exit, coded};
 use super::send::committed_ok;
 use super::text::{receipt_text, topic_text};
 
@@ -49,7 +50,7 @@ pub(super) async fn block(ctx: &Ctx, id: Option<&str>) -> Result<()> {
         if ctx.json {
             ctx.print(&Value::Null, String::new);
         }
-        bail!("no such block");
+        return Err(coded(Exit::NotCommitted, "no such block"));
     };
     let v = serde_json::to_value(&b)?;
     ctx.print(&v, || {
@@ -113,10 +114,14 @@ pub(super) async fn events(ctx: &Ctx, a: EventsArgs) -> Result<()> {
     Ok(())
 }
 
-/// `supervm account`: nonce and balance.
-pub(super) async fn account(ctx: &Ctx, address: &str) -> Result<()> {
+/// `supervm account`: nonce and balance, latest or after block `height`.
+pub(super) async fn account(ctx: &Ctx, address: &str, height: Option<u64>) -> Result<()> {
     let a = ctx.address(address)?;
-    let acc = Client::new(&ctx.rpc).account(&a).await?;
+    let c = Client::new(&ctx.rpc);
+    let acc = match height {
+        Some(h) => c.account_at(&a, h).await?,
+        None => c.account(&a).await?,
+    };
     let v = serde_json::to_value(&acc)?;
     ctx.print(&v, || {
         format!(

@@ -2,13 +2,14 @@
 //! is answered.
 
 use anyhow::{Result, anyhow, bail};
-use serde_json::json;
-use supervm_client::keys::{self};
+use serde_json::{Map, Value, json};
+use supervm_client::keys;
 use supervm_client::views::to_hex;
 use supervm_client::{Client, TxBody, TxPayload};
 use supervm_vm::Address;
 
 use super::ctx::Ctx;
+use super::exit::{Exit, coded};
 use super::text::outcome_detail;
 
 pub(super) async fn sign_and_send(
@@ -61,11 +62,48 @@ pub(super) fn submit_error(e: supervm_client::Error, hash: &str) -> anyhow::Erro
     if refused {
         anyhow!(e)
     } else {
-        anyhow!(
-            "{e}\ntransaction {hash} may have been accepted and may still commit: check with \
-             `supervm tx {hash}` before sending it again"
+        coded(
+            Exit::NotCommitted,
+            format!(
+                "{e}\ntransaction {hash} may have been accepted and may still commit: check \
+                 with `supervm tx {hash}` before sending it again"
+            ),
         )
     }
+}
+
+/// The members of a receipt that [`sent_json`] carries, `null` until there is one.
+const RECEIPT_MEMBERS: [&str; 12] = [
+    "block_height",
+    "index",
+    "outcome",
+    "revert_code",
+    "revert_contract",
+    "reason",
+    "gas_used",
+    "fee",
+    "return_data",
+    "events",
+    "contract",
+    "code_hash",
+];
+
+/// A sent transaction for scripts (`--json`), the same members for every command that
+/// sends one (`transfer`, `contract upload`, `deploy`, `invoke`; each adds its own):
+/// `hash`, `status`, and the receipt's members ([`RECEIPT_MEMBERS`]), `null` while it
+/// has none (pending, dropped).
+pub(super) fn sent_json(r: &supervm_client::views::SubmitResult) -> Result<Map<String, Value>> {
+    let mut v = Map::new();
+    v.insert("hash".into(), json!(r.hash));
+    v.insert("status".into(), json!(r.status));
+    let receipt = match &r.receipt {
+        Some(x) => serde_json::to_value(x)?,
+        None => json!({}),
+    };
+    for k in RECEIPT_MEMBERS {
+        v.insert(k.into(), receipt.get(k).cloned().unwrap_or(Value::Null));
+    }
+    Ok(v)
 }
 
 /// Prints a submitted code transaction and what it made (`value`, e.g. the contract
@@ -77,8 +115,9 @@ pub(super) fn print_submitted(
     label: &str,
     value: String,
 ) -> Result<()> {
-    let v = serde_json::to_value(r)?;
-    ctx.print(&json!({ key: value, "submit": v }), || {
+    let mut v = sent_json(r)?;
+    v.insert(key.into(), json!(value));
+    ctx.print(&Value::Object(v), || {
         let failed = r.receipt.as_ref().is_some_and(|x| x.outcome != "success");
         // (a deploy that failed deployed nothing at its address: another contract may
         // stand there, the reason says)
@@ -110,17 +149,24 @@ pub(super) fn print_submitted(
 pub(super) fn committed_ok(r: &supervm_client::views::SubmitResult) -> Result<()> {
     match &r.receipt {
         Some(x) if x.outcome == "success" => Ok(()),
-        Some(x) => bail!(
-            "transaction {} committed with outcome {}",
-            r.hash,
-            x.outcome
-        ),
-        None if r.status == "pending" => bail!(
-            "transaction {} is not committed yet; check with `supervm tx {}`",
-            r.hash,
-            r.hash
-        ),
-        None => bail!("transaction {} {}", r.hash, r.status),
+        Some(x) => Err(coded(
+            Exit::Failed,
+            format!(
+                "transaction {} committed with outcome {}",
+                r.hash, x.outcome
+            ),
+        )),
+        None if r.status == "pending" => Err(coded(
+            Exit::NotCommitted,
+            format!(
+                "transaction {} is not committed yet; check with `supervm tx {}`",
+                r.hash, r.hash
+            ),
+        )),
+        None => Err(coded(
+            Exit::NotCommitted,
+            format!("transaction {} {}", r.hash, r.status),
+        )),
     }
 }
 
@@ -154,7 +200,8 @@ pub(super) async fn transfer(ctx: &Ctx, from: &str, to: &str, amount: u128) -> R
     // the balance, so an account could not be emptied)
     let gas = supervm_node::config::NATIVE_TRANSFER_GAS;
     let r = sign_and_send(ctx, &c, from, gas, TxPayload::Transfer { to, amount }).await?;
-    let v = serde_json::to_value(&r)?;
-    ctx.print(&v, || format!("{} {}", r.hash, r.status));
+    ctx.print(&Value::Object(sent_json(&r)?), || {
+        format!("{} {}", r.hash, r.status)
+    });
     committed_ok(&r)
 }

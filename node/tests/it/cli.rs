@@ -23,14 +23,21 @@ fn supervm(url: &str, keys: &Path, args: &[&str]) -> Command {
 }
 
 /// Runs the CLI with `--json` and returns its JSON output; it must exit with status 0,
-/// or, given the argument `!fail` (removed before running), with a failure status.
+/// or, given an argument `!N` (removed before running), with status N.
 fn cli(url: &str, keys: &Path, args: &[&str]) -> Value {
-    let expect_failure = args.contains(&"!fail");
-    let args: Vec<&str> = args.iter().copied().filter(|a| *a != "!fail").collect();
+    let expected = args
+        .iter()
+        .find_map(|a| a.strip_prefix('!')?.parse::<i32>().ok())
+        .unwrap_or(0);
+    let args: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with('!'))
+        .collect();
     let out = supervm(url, keys, &args).arg("--json").output().unwrap();
     assert_eq!(
-        out.status.success(),
-        !expect_failure,
+        out.status.code(),
+        Some(expected),
         "supervm {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -40,6 +47,20 @@ fn cli(url: &str, keys: &Path, args: &[&str]) -> Value {
             String::from_utf8_lossy(&out.stdout)
         )
     })
+}
+
+/// Runs `cmd` (text output), which must exit with `status` (see `supervm --help`: 1 a
+/// failed outcome, 2 refused before sending, 3 not on chain, 4 the node's error).
+fn exits(mut cmd: Command, status: i32) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(status),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Runs the CLI without `--json` and returns what it printed; it must exit with status 0.
@@ -95,35 +116,32 @@ async fn cli_deploys_invokes_and_queries() {
     )
     .unwrap();
     let other = dir.path().join("other-keys.json");
-    let shadow = supervm(&node.url, &other, &["keys", "new", "dev0"])
-        .output()
-        .unwrap();
-    assert!(!shadow.status.success(), "a user key named dev0 was made");
+    let shadow = exits(supervm(&node.url, &other, &["keys", "new", "dev0"]), 2);
     assert!(String::from_utf8_lossy(&shadow.stderr).contains("among the dev keys"));
     // Two keys of one name (the key file's, and a dev key written after it): the name
     // is refused as ambiguous wherever a key is named, not resolved to either.
-    let both = supervm(
-        &node.url,
-        &late,
-        &["transfer", "--from", "dev1", "dev0", "1"],
-    )
-    .output()
-    .unwrap();
-    assert!(!both.status.success());
+    let both = exits(
+        supervm(
+            &node.url,
+            &late,
+            &["transfer", "--from", "dev1", "dev0", "1"],
+        ),
+        2,
+    );
     let stderr = String::from_utf8_lossy(&both.stderr);
     assert!(stderr.contains("key name dev0 is ambiguous"), "{stderr}");
     std::fs::remove_dir_all(&dev_dir).unwrap();
     // Names that could not be used, or would name two keys, are refused.
     let hex_name = "ab".repeat(32);
     for name in ["carol", "dev0", "0xabc", "", " x", &hex_name] {
-        let out = supervm(
-            &node.url,
-            &dir.path().join("dev-keys.json"),
-            &["keys", "new", name],
-        )
-        .output()
-        .unwrap();
-        assert!(!out.status.success(), "keys new {name:?} was accepted");
+        exits(
+            supervm(
+                &node.url,
+                &dir.path().join("dev-keys.json"),
+                &["keys", "new", name],
+            ),
+            2,
+        );
     }
     let names: Vec<String> = run(v(&["keys", "list"]))
         .await
@@ -158,7 +176,7 @@ async fn cli_deploys_invokes_and_queries() {
         "dev1",
     ]))
     .await;
-    assert_eq!(up["submit"]["receipt"]["outcome"], "success", "{up}");
+    assert_eq!(up["outcome"], "success", "{up}");
     let hash = up["code_hash"].as_str().unwrap().to_string();
     assert_eq!(
         hash,
@@ -174,9 +192,9 @@ async fn cli_deploys_invokes_and_queries() {
         &init,
     ]))
     .await;
-    assert_eq!(d["submit"]["receipt"]["outcome"], "success", "{d}");
+    assert_eq!(d["outcome"], "success", "{d}");
     let token = d["address"].as_str().unwrap().to_string();
-    let sent = run(v(&["tx", d["submit"]["hash"].as_str().unwrap()])).await;
+    let sent = run(v(&["tx", d["hash"].as_str().unwrap()])).await;
     let raw = sent["raw"].as_str().expect("the transaction's encoding");
     assert!(
         raw.len() < supervm_contracts::TOKEN.len(),
@@ -222,7 +240,7 @@ async fn cli_deploys_invokes_and_queries() {
         &init_hex,
     ]))
     .await;
-    assert_eq!(d2["submit"]["receipt"]["outcome"], "success", "{d2}");
+    assert_eq!(d2["outcome"], "success", "{d2}");
     let token2 = d2["address"].as_str().unwrap().to_string();
     assert_ne!(token2, token);
     let bal_args = format!(r#"{{"owner":"{dev1}"}}"#);
@@ -235,32 +253,32 @@ async fn cli_deploys_invokes_and_queries() {
     // before anything is sent (dev0's nonce does not move), naming what is missing.
     let nonce_before = run(v(&["account", "dev0"])).await["nonce"].clone();
     assert!(nonce_before.as_u64().is_some(), "{nonce_before}");
-    let out = supervm(
-        &node.url,
-        &dir.path().join("dev-keys.json"),
-        &[
-            "contract",
-            "deploy",
-            wasm.to_str().unwrap(),
-            "--from",
-            "dev0",
-        ],
-    )
-    .output()
-    .unwrap();
-    assert!(!out.status.success());
+    let out = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &[
+                "contract",
+                "deploy",
+                wasm.to_str().unwrap(),
+                "--from",
+                "dev0",
+            ],
+        ),
+        2,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--init"), "{stderr}");
     assert_eq!(run(v(&["account", "dev0"])).await["nonce"], nonce_before);
     // An unknown block, for people: said once, as the error (nothing on stdout).
-    let none = supervm(
-        &node.url,
-        &dir.path().join("dev-keys.json"),
-        &["block", "999999"],
-    )
-    .output()
-    .unwrap();
-    assert!(!none.status.success());
+    let none = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &["block", "999999"],
+        ),
+        3,
+    );
     assert!(
         none.stdout.is_empty(),
         "{}",
@@ -273,14 +291,14 @@ async fn cli_deploys_invokes_and_queries() {
         1
     );
     // A mistyped address is reported as one, not as a key name that does not exist.
-    let out = supervm(
-        &node.url,
-        &dir.path().join("dev-keys.json"),
-        &["transfer", "--from", "dev0", "0xabcd", "1"],
-    )
-    .output()
-    .unwrap();
-    assert!(!out.status.success());
+    let out = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &["transfer", "--from", "dev0", "0xabcd", "1"],
+        ),
+        2,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("address 0xabcd: expected 32 bytes"),
@@ -298,27 +316,27 @@ async fn cli_deploys_invokes_and_queries() {
             "not an account key (point of small order)",
         ),
     ] {
-        let out = supervm(
-            &node.url,
-            &dir.path().join("dev-keys.json"),
-            &["transfer", "--from", "dev0", to, "1"],
-        )
-        .output()
-        .unwrap();
-        assert!(!out.status.success());
+        let out = exits(
+            supervm(
+                &node.url,
+                &dir.path().join("dev-keys.json"),
+                &["transfer", "--from", "dev0", to, "1"],
+            ),
+            2,
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(says), "{stderr}");
     }
     assert_eq!(run(v(&["account", "dev0"])).await["nonce"], nonce_before);
     // Neither a file nor a hash: refused before anything is sent, saying what to give.
-    let out = supervm(
-        &node.url,
-        &dir.path().join("dev-keys.json"),
-        &["contract", "deploy", "--from", "dev1"],
-    )
-    .output()
-    .unwrap();
-    assert!(!out.status.success());
+    let out = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &["contract", "deploy", "--from", "dev1"],
+        ),
+        2,
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--code-hash"),
         "{}",
@@ -343,34 +361,34 @@ async fn cli_deploys_invokes_and_queries() {
         dev1.as_str(),
         "{by_name}"
     );
-    let twice = supervm(
-        &node.url,
-        &dir.path().join("dev-keys.json"),
-        &[
-            "contract",
-            "invoke",
-            &token,
-            "transfer",
-            "--args",
-            r#"{"to":"dev1","amount":1,"amount":40}"#,
-            "--from",
-            "dev0",
-        ],
-    )
-    .output()
-    .unwrap();
-    assert!(!twice.status.success());
+    let twice = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &[
+                "contract",
+                "invoke",
+                &token,
+                "transfer",
+                "--args",
+                r#"{"to":"dev1","amount":1,"amount":40}"#,
+                "--from",
+                "dev0",
+            ],
+        ),
+        2,
+    );
     let stderr = String::from_utf8_lossy(&twice.stderr);
     assert!(stderr.contains("key `amount` given twice"), "{stderr}");
     // A key file named but missing is an error, not the dev keys in its place.
-    let missing = supervm(
-        &node.url,
-        &dir.path().join("no-such-keys.json"),
-        &["transfer", "--from", "dev0", &dev1, "1"],
-    )
-    .output()
-    .unwrap();
-    assert!(!missing.status.success());
+    let missing = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("no-such-keys.json"),
+            &["transfer", "--from", "dev0", &dev1, "1"],
+        ),
+        2,
+    );
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(
         stderr.contains("no-such-keys.json does not exist"),
@@ -391,19 +409,21 @@ async fn cli_deploys_invokes_and_queries() {
     let bad = format!(r#"{{"to":"{dev0}","amount":41}}"#);
     // A revert prints its receipt and exits non-zero (scripts see the failure).
     let rev = run(v(&[
-        "contract", "invoke", &token, "transfer", "--args", &bad, "--from", "dev1", "!fail",
+        "contract", "invoke", &token, "transfer", "--args", &bad, "--from", "dev1", "!1",
     ]))
     .await;
     assert_eq!(rev["outcome"], "revert");
     assert_eq!(rev["error"], "InsufficientBalance");
+    assert!(rev["revert_code"].as_u64().is_some(), "{rev}");
     // A simulation that reverts prints its outcome and exits non-zero too (a dry-run
     // guard in a script must see it).
     let sim_rev = run(v(&[
-        "contract", "simulate", &token, "transfer", "--args", &bad, "--from", "dev1", "!fail",
+        "contract", "simulate", &token, "transfer", "--args", &bad, "--from", "dev1", "!1",
     ]))
     .await;
     assert_eq!(sim_rev["outcome"], "revert", "{sim_rev}");
     assert_eq!(sim_rev["error"], "InsufficientBalance");
+    assert_eq!(sim_rev["revert_code"], rev["revert_code"], "{sim_rev}");
     assert!(
         sim_rev.get("reverted_in").is_some_and(Value::is_null),
         "the called contract reverted: {sim_rev}"
@@ -420,25 +440,25 @@ async fn cli_deploys_invokes_and_queries() {
         "dev1",
     ]))
     .await;
-    assert_eq!(p["submit"]["receipt"]["outcome"], "success", "{p}");
+    assert_eq!(p["outcome"], "success", "{p}");
     let proxy = p["address"].as_str().unwrap().to_string();
     // Deploying the same code again (same default salt) is refused before anything is
     // sent (on chain it could only fail, and be charged): dev1's nonce does not move.
     let dev1_nonce = run(v(&["account", "dev1"])).await["nonce"].clone();
-    let again = supervm(
-        &node.url,
-        &dir.path().join("dev-keys.json"),
-        &[
-            "contract",
-            "deploy",
-            proxy_wasm.to_str().unwrap(),
-            "--from",
-            "dev1",
-        ],
-    )
-    .output()
-    .unwrap();
-    assert!(!again.status.success());
+    let again = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &[
+                "contract",
+                "deploy",
+                proxy_wasm.to_str().unwrap(),
+                "--from",
+                "dev1",
+            ],
+        ),
+        2,
+    );
     let text = String::from_utf8_lossy(&again.stderr);
     assert!(
         text.contains(&format!("a contract already exists at {proxy}"))
@@ -449,21 +469,21 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(run(v(&["account", "dev1"])).await["nonce"], dev1_nonce);
     // Code asked for by a hash nothing stored: refused before sending too.
     let unknown = format!("0x{}", "5a".repeat(32));
-    let refused = supervm(
-        &node.url,
-        &dir.path().join("dev-keys.json"),
-        &[
-            "contract",
-            "deploy",
-            "--code-hash",
-            &unknown,
-            "--from",
-            "dev1",
-        ],
-    )
-    .output()
-    .unwrap();
-    assert!(!refused.status.success());
+    let refused = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &[
+                "contract",
+                "deploy",
+                "--code-hash",
+                &unknown,
+                "--from",
+                "dev1",
+            ],
+        ),
+        2,
+    );
     let text = String::from_utf8_lossy(&refused.stderr);
     assert!(
         text.contains(&format!("no code with hash {unknown} is stored"))
@@ -473,27 +493,27 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(run(v(&["account", "dev1"])).await["nonce"], dev1_nonce);
     // A deploy that fails on chain (its constructor runs out of gas) says the address
     // was not created, and why.
-    let failed = supervm(
-        &node.url,
-        &dir.path().join("dev-keys.json"),
-        &[
-            "contract",
-            "deploy",
-            "--code-hash",
-            &hash,
-            "--from",
-            "dev1",
-            "--salt",
-            &format!("0x{}", "77".repeat(32)),
-            "--init",
-            &init_hex,
-            "--gas",
-            "30000",
-        ],
-    )
-    .output()
-    .unwrap();
-    assert!(!failed.status.success());
+    let failed = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &[
+                "contract",
+                "deploy",
+                "--code-hash",
+                &hash,
+                "--from",
+                "dev1",
+                "--salt",
+                &format!("0x{}", "77".repeat(32)),
+                "--init",
+                &init_hex,
+                "--gas",
+                "30000",
+            ],
+        ),
+        1,
+    );
     let text = String::from_utf8_lossy(&failed.stdout);
     assert!(
         text.contains("(nothing deployed by this transaction)")
@@ -502,14 +522,14 @@ async fn cli_deploys_invokes_and_queries() {
     );
     // A constructor runs only at deploy: calling it is refused before sending, and it
     // is not offered among the functions.
-    let ctor = supervm(
-        &node.url,
-        &dir.path().join("dev-keys.json"),
-        &["contract", "invoke", &token, "init", "--from", "dev0"],
-    )
-    .output()
-    .unwrap();
-    assert!(!ctor.status.success());
+    let ctor = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &["contract", "invoke", &token, "init", "--from", "dev0"],
+        ),
+        2,
+    );
     let text = String::from_utf8_lossy(&ctor.stderr);
     let offered: Vec<&str> = text
         .rsplit_once("it has: ")
@@ -539,7 +559,7 @@ async fn cli_deploys_invokes_and_queries() {
     let fwd = format!(r#"{{"target":"{token}","func":"transfer","input":"{input}"}}"#);
     for cmd in ["simulate", "invoke"] {
         let nested = run(v(&[
-            "contract", cmd, &proxy, "forward", "--args", &fwd, "--from", "dev1", "!fail",
+            "contract", cmd, &proxy, "forward", "--args", &fwd, "--from", "dev1", "!1",
         ]))
         .await;
         assert_eq!(nested["outcome"], "revert", "{nested}");
@@ -550,7 +570,7 @@ async fn cli_deploys_invokes_and_queries() {
     // arguments that do not decode.
     let garbage = format!(r#"{{"target":"{token}","func":"transfer","input":"0x01"}}"#);
     let bad_input = run(v(&[
-        "contract", "simulate", &proxy, "forward", "--args", &garbage, "!fail",
+        "contract", "simulate", &proxy, "forward", "--args", &garbage, "!1",
     ]))
     .await;
     assert!(
@@ -580,7 +600,7 @@ async fn cli_deploys_invokes_and_queries() {
     let missing = format!(r#"{{"target":"{token}","func":"nope","input":"0x"}}"#);
     for cmd in ["simulate", "invoke"] {
         let trapped = run(v(&[
-            "contract", cmd, &proxy, "forward", "--args", &missing, "--from", "dev1", "!fail",
+            "contract", cmd, &proxy, "forward", "--args", &missing, "--from", "dev1", "!1",
         ]))
         .await;
         assert_eq!(trapped["outcome"], "trap", "{trapped}");
@@ -592,16 +612,16 @@ async fn cli_deploys_invokes_and_queries() {
     }
     // An integer past u64::MAX as a JSON number says to give it as a string.
     let huge = format!(r#"{{"to":"{dev0}","amount":100000000000000000000}}"#);
-    let out = supervm(
-        &node.url,
-        &dir.path().join("dev-keys.json"),
-        &[
-            "contract", "simulate", &token, "transfer", "--args", &huge, "--from", "dev1",
-        ],
-    )
-    .output()
-    .unwrap();
-    assert!(!out.status.success());
+    let out = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &[
+                "contract", "simulate", &token, "transfer", "--args", &huge, "--from", "dev1",
+            ],
+        ),
+        2,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("as decimal strings"), "{stderr}");
     let owner = format!(r#"{{"owner":"{dev1}"}}"#);
@@ -612,6 +632,12 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(sim["result"], "40");
     let t = run(v(&["transfer", "--from", "dev0", "carol", "12"])).await;
     assert_eq!(t["status"], "committed", "{t}");
+    // (every command that sends a transaction answers the same members)
+    assert_eq!(t["outcome"], "success", "{t}");
+    assert!(
+        t["fee"].as_str().is_some() && t["block_height"].as_u64().is_some(),
+        "{t}"
+    );
     let acc = run(v(&["account", "carol"])).await;
     assert_eq!(acc["balance"], "12");
     let hash = t["hash"].as_str().unwrap().to_string();
@@ -619,14 +645,14 @@ async fn cli_deploys_invokes_and_queries() {
     assert_eq!(tx["status"], "committed");
     // `tx` prints what it found, and exits non-zero unless that is a committed success:
     // the revert above, and a hash the node never saw.
-    let rev_tx = run(v(&["tx", rev["hash"].as_str().unwrap(), "!fail"])).await;
+    let rev_tx = run(v(&["tx", rev["hash"].as_str().unwrap(), "!1"])).await;
     assert_eq!(rev_tx["receipt"]["outcome"], "revert", "{rev_tx}");
     assert_eq!(
         rev_tx["receipt"]["revert_contract"],
         token.as_str(),
         "{rev_tx}"
     );
-    let unknown = run(v(&["tx", &format!("0x{}", "ab".repeat(32)), "!fail"])).await;
+    let unknown = run(v(&["tx", &format!("0x{}", "ab".repeat(32)), "!3"])).await;
     assert_eq!(unknown["status"], "unknown", "{unknown}");
     let block = run(v(&["block"])).await;
     assert!(block["height"].as_u64().unwrap() >= 4);
@@ -636,7 +662,7 @@ async fn cli_deploys_invokes_and_queries() {
     let by_hash = run(v(&["block", block["hash"].as_str().unwrap()])).await;
     assert_eq!(by_hash, block);
     // An unknown block is printed as nothing, with a failure status (as `tx` does).
-    let none = run(v(&["block", "99999999", "!fail"])).await;
+    let none = run(v(&["block", "99999999", "!3"])).await;
     assert!(none.is_null(), "{none}");
     let ev = run(v(&["events", "--contract", &token, "--topic", "Transfer"])).await;
     assert_eq!(ev["events"].as_array().unwrap().len(), 2, "{ev}");
@@ -681,7 +707,7 @@ async fn cli_deploys_invokes_and_queries() {
     let key = format!("0x42{}", dev1.trim_start_matches("0x"));
     let value = run(v(&["storage", &token, &key])).await;
     assert_eq!(value, Value::String(to_hex(&40u128.to_le_bytes())));
-    let deployed_at = d["submit"]["receipt"]["block_height"].as_u64().unwrap();
+    let deployed_at = d["block_height"].as_u64().unwrap();
     let before = run(v(&[
         "storage",
         &token,
@@ -691,6 +717,41 @@ async fn cli_deploys_invokes_and_queries() {
     ]))
     .await;
     assert_eq!(before, Value::Null);
+    // Accounts and simulations at a past height too; a height the node does not have is
+    // the node's error (exit 4), as is a node that cannot be reached.
+    let h = deployed_at.to_string();
+    let then = run(v(&["account", "dev0", "--height", &h])).await;
+    let now = run(v(&["account", "dev0"])).await;
+    assert!(
+        then["nonce"].as_u64() < now["nonce"].as_u64(),
+        "{then} {now}"
+    );
+    let was = run(v(&[
+        "contract", "simulate", &token, "balance", "--args", &owner, "--height", &h,
+    ]))
+    .await;
+    assert_eq!(
+        (was["result"].clone(), was["height"].clone()),
+        (Value::from("0"), Value::from(deployed_at)),
+        "{was}"
+    );
+    let starved = run(v(&[
+        "contract", "simulate", &token, "balance", "--args", &owner, "--gas", "100", "!1",
+    ]))
+    .await;
+    assert_eq!(starved["outcome"], "out_of_gas", "{starved}");
+    exits(
+        supervm(
+            &node.url,
+            &keys,
+            &["account", "dev0", "--height", "99999999"],
+        ),
+        4,
+    );
+    exits(
+        supervm("http://127.0.0.1:9", &keys, &["account", "dev0"]),
+        4,
+    );
     assert_eq!(run(v(&["storage", &token, "0x00"])).await, Value::Null);
     let text = cli_text(&node.url, &keys, &["storage", &token, &key]);
     assert_eq!(text.trim(), to_hex(&40u128.to_le_bytes()));

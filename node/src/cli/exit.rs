@@ -1,0 +1,63 @@
+//! Exit statuses: a script tells why a client command failed without reading its
+//! message. 0 is success; clap's own usage errors exit 2, as [`Exit::Input`] does.
+
+/// The exit statuses, for `supervm --help`.
+pub const EXIT_HELP: &str = "Exit status of the client commands: 0 success; 1 the transaction \
+committed, or the simulated call ran, with an outcome other than success; 2 refused before \
+anything was sent (arguments, keys, files, usage); 3 not on chain (yet): pending, dropped, \
+unknown, or may still commit, or no such block; 4 the node was unreachable or answered with \
+an error (a refused submission included). `supervm node` exits 1 on any failure.";
+
+/// Why a client command failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// 1: the transaction committed, or the simulated call ran, with an outcome other
+    /// than success (revert, out of gas, trap, invalid).
+    Failed = 1,
+    /// 2: refused before anything was sent: the command line, its arguments, a key or
+    /// a file (also what the CLI checks with the node first: a taken contract address,
+    /// code that is not stored, a recipient that could never spend).
+    Input = 2,
+    /// 3: not on chain (yet): the transaction is pending, was dropped, is unknown, or
+    /// may have been admitted before the connection failed; the block does not exist.
+    NotCommitted = 3,
+    /// 4: the node could not be reached, or answered with an error (a refused
+    /// submission included).
+    Node = 4,
+}
+
+/// An error that says which [`Exit`] status it means (its message says it for people).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Coded {
+    exit: Exit,
+    message: String,
+}
+
+/// An error exiting with `exit`.
+pub fn coded(exit: Exit, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Coded {
+        exit,
+        message: message.into(),
+    })
+}
+
+/// The exit status of a client command that failed with `e`: the first [`Coded`] cause
+/// decides; else a client error from the node ([`Exit::Node`]: JSON-RPC errors and
+/// transport failures); else [`Exit::Input`] (everything the CLI checks itself).
+pub fn exit_status(e: &anyhow::Error) -> Exit {
+    for cause in e.chain() {
+        if let Some(c) = cause.downcast_ref::<Coded>() {
+            return c.exit;
+        }
+        if let Some(c) = cause.downcast_ref::<supervm_client::Error>() {
+            return match c {
+                supervm_client::Error::Rpc { .. } | supervm_client::Error::Transport(_) => {
+                    Exit::Node
+                }
+                _ => Exit::Input,
+            };
+        }
+    }
+    Exit::Input
+}
