@@ -1,6 +1,6 @@
 //! Genesis: block 0 funds the dev accounts (dev mode) or the accounts of a genesis
-//! file. Dev keys are generated on first start, written to `<data dir>/dev-keys.json`
-//! and reused on restart.
+//! file. A new dev chain funds the well-known dev keys ([`keys::dev_key`]), written to
+//! `<data dir>/dev-keys.json`; a dev chain made before them keeps the keys in its file.
 
 use std::sync::Arc;
 
@@ -41,9 +41,9 @@ pub fn dev_keys(config: &NodeConfig) -> Result<Vec<KeyEntry>> {
     let path = dev_keys_path(config);
     keys::update(&path, |k| {
         if k.is_empty() {
-            *k = (0..config.dev_accounts)
-                .map(|i| KeyEntry::generate(&format!("dev{i}")))
-                .collect();
+            // (the well-known dev keys: every dev chain funds the same accounts, which
+            // the CLI knows by name without this file)
+            *k = (0..config.dev_accounts as u32).map(keys::dev_key).collect();
         }
         Ok(k.clone())
     })

@@ -122,10 +122,19 @@ pub async fn start(
                 config.dev_balance,
             ));
         }
+        let path = genesis::dev_keys_path(&config);
+        // (a dev chain made before the dev keys were well-known keeps its own: the CLI
+        // finds those by name only in the default directory or with --keys)
+        let whose = if keys.iter().all(supervm_client::keys::is_dev_key) {
+            "the well-known dev keys, which the CLI knows by name".to_string()
+        } else {
+            format!("this chain's own: give the CLI --keys {}", path.display())
+        };
         eprintln!(
-            "dev chain {} — dev accounts, address and secret key (also in {}; dev keys only, never for value):",
+            "dev chain {} — dev accounts, address and secret key (also in {}; {whose}; \
+             dev keys only, never for value):",
             config.chain_id,
-            genesis::dev_keys_path(&config).display()
+            path.display()
         );
         for k in &keys {
             eprintln!("  {:<6} {}  secret {}", k.name, k.address, k.secret);

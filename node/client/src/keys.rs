@@ -51,6 +51,28 @@ impl KeyEntry {
     }
 }
 
+/// How many well-known development keys there are ([`dev_key`]): the accounts a dev
+/// chain funds.
+pub const DEV_KEYS: u32 = 8;
+
+/// Well-known development key `i` (named `dev{i}`), the same on every machine, as
+/// Anvil's and Hardhat's accounts are: its secret is the blake3 key derived from `i`
+/// under a published context, so anyone can sign with it. A dev chain funds these, so
+/// every dev node, whatever its data directory, has the same dev accounts, and the CLI
+/// finds them without a key file. Never for value.
+pub fn dev_key(i: u32) -> KeyEntry {
+    let secret = blake3::derive_key("supervm 2026 well-known dev key", &i.to_le_bytes());
+    KeyEntry::from_signing_key(&format!("dev{i}"), &SigningKey::from_bytes(&secret))
+}
+
+/// Whether `key` is one of the well-known development keys ([`dev_key`]), under any
+/// name.
+pub fn is_dev_key(key: &KeyEntry) -> bool {
+    (0..DEV_KEYS).any(|i| {
+        crate::views::from_hex32(&dev_key(i).secret) == crate::views::from_hex32(&key.secret)
+    })
+}
+
 /// The account address of a key: its ed25519 public key.
 pub fn address_of(key: &SigningKey) -> Address {
     Address(key.verifying_key().to_bytes())
@@ -184,6 +206,23 @@ pub fn find<'a>(keys: &'a [KeyEntry], name_or_address: &str) -> Result<&'a KeyEn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dev keys are fixed: a change would fund other accounts on new dev chains
+    /// than the CLI signs with by name.
+    #[test]
+    fn dev_keys_are_well_known() {
+        let k = dev_key(0);
+        assert_eq!(k.name, "dev0");
+        assert_eq!(k, dev_key(0));
+        assert_ne!(k.address, dev_key(1).address);
+        assert_eq!(
+            k.address, "0x0b7fd1037e7d285a216dd083c726ea0871d0ef4491875b57d16bd5367eaa78a4",
+            "dev0's address changed"
+        );
+        assert!(is_dev_key(&dev_key(DEV_KEYS - 1)));
+        assert!(!is_dev_key(&dev_key(DEV_KEYS)));
+        assert!(!is_dev_key(&KeyEntry::generate("dev0")));
+    }
 
     /// Guards against: two `keys new` at once each loading the file, adding a key and
     /// saving, so the later save drops the other's key. Under `update`'s lock every

@@ -3,7 +3,7 @@
 
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value, json};
-use supervm_client::keys;
+use supervm_client::keys::{self, KeyEntry};
 use supervm_client::views::to_hex;
 use supervm_client::{Client, TxBody, TxPayload};
 use supervm_vm::Address;
@@ -24,6 +24,7 @@ pub(super) async fn sign_and_send(
     let sender = keys::address_of(&sk);
     let info = c.chain_info().await?;
     ctx.check_node_terms(info.chain_id, info.gas_price)?;
+    dev_keys_sign_for_dev_chains(from, &key, info.chain_id)?;
     let acc = c.account(&sender).await?;
     let tx = TxBody {
         chain_id: info.chain_id,
@@ -38,7 +39,23 @@ pub(super) async fn sign_and_send(
     .sign(&sk);
     c.submit(&tx, true)
         .await
-        .map_err(|e| submit_error(e, &to_hex(&tx.hash())))
+        .map_err(|e| submit_error(e, &to_hex(&tx.hash()), &format!("{from} ({})", key.address)))
+}
+
+/// Refuses to sign with a well-known dev key ([`keys::dev_key`]) for a chain other than
+/// a dev chain: anyone can sign with it, so whatever it holds there is anyone's.
+pub(super) fn dev_keys_sign_for_dev_chains(
+    from: &str,
+    key: &KeyEntry,
+    chain_id: u64,
+) -> Result<()> {
+    if keys::is_dev_key(key) && chain_id != supervm_node::config::DEV_CHAIN_ID {
+        bail!(
+            "{from} is a well-known dev key (its secret is published): refusing to sign for \
+             chain {chain_id}, which is not a dev chain; nothing was sent"
+        );
+    }
+    Ok(())
 }
 
 /// A failed `tx.submit`. Unless the node refused the transaction outright, it may have
@@ -46,7 +63,7 @@ pub(super) async fn sign_and_send(
 /// an internal error in the wait, a lost connection or a timeout) and may still commit:
 /// the error names its hash, so the user checks before sending it again (a new send
 /// takes the next nonce, and both would commit).
-pub(super) fn submit_error(e: supervm_client::Error, hash: &str) -> anyhow::Error {
+pub(super) fn submit_error(e: supervm_client::Error, hash: &str, signer: &str) -> anyhow::Error {
     use supervm_client::Error as E;
     let refused = match &e {
         // (-32029: halted, perhaps while waiting; -32603: internal error, perhaps in the
@@ -60,7 +77,8 @@ pub(super) fn submit_error(e: supervm_client::Error, hash: &str) -> anyhow::Erro
         E::Transport(_) => false,
     };
     if refused {
-        anyhow!(e)
+        // (naming the key: a name may stand for another key than the user thought)
+        anyhow!(e).context(format!("transaction from {signer} refused"))
     } else {
         coded(
             Exit::NotCommitted,

@@ -21,7 +21,7 @@ fn error_text_names_each_cause_once() {
 
 use super::build::overflow_checks_on;
 use super::calls::topic_filter;
-use super::send::submit_error;
+use super::send::{dev_keys_sign_for_dev_chains, submit_error};
 use super::*;
 
 /// `contract build` asks cargo for overflow checks (unless the user chose).
@@ -54,7 +54,7 @@ fn a_submit_that_may_have_been_admitted_names_the_hash() {
         message: "m".into(),
         data: None,
     };
-    let hint = |e| submit_error(e, "0xabc").to_string();
+    let hint = |e| format!("{:#}", submit_error(e, "0xabc", "dev0 (0x01)"));
     for maybe in [
         rpc(-32029),
         rpc(-32603),
@@ -75,6 +75,10 @@ fn a_submit_that_may_have_been_admitted_names_the_hash() {
     ] {
         let m = hint(refused);
         assert!(!m.contains("may still commit"), "{m}");
+        assert!(
+            m.starts_with("transaction from dev0 (0x01) refused: "),
+            "{m}"
+        );
     }
 }
 
@@ -134,4 +138,20 @@ fn typed_topic_filters_encode_like_the_sdk() {
     assert_eq!(f("_"), None);
     assert!(topic_filter(&ctx, "u8:300").is_err());
     assert!(topic_filter(&ctx, "Nope:1").is_err());
+}
+
+/// A well-known dev key signs for dev chains only (its secret is published); other
+/// keys sign for any chain.
+#[test]
+fn well_known_dev_keys_sign_for_dev_chains_only() {
+    use supervm_client::keys::{KeyEntry, dev_key};
+    let dev = supervm_node::config::DEV_CHAIN_ID;
+    assert!(dev_keys_sign_for_dev_chains("dev0", &dev_key(0), dev).is_ok());
+    let e = dev_keys_sign_for_dev_chains("dev3", &dev_key(3), 7).unwrap_err();
+    assert!(e.to_string().contains("well-known dev key"), "{e}");
+    // (under another name too)
+    let mut renamed = dev_key(5);
+    renamed.name = "alice".into();
+    assert!(dev_keys_sign_for_dev_chains("alice", &renamed, 7).is_err());
+    assert!(dev_keys_sign_for_dev_chains("bob", &KeyEntry::generate("bob"), 7).is_ok());
 }

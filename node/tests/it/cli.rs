@@ -103,20 +103,29 @@ async fn cli_deploys_invokes_and_queries() {
     // user key of that name would shadow the dev key, or be shadowed).
     let dev_dir = dir.path().join(".supervm").join("dev");
     assert!(!dev_dir.exists());
-    // (made while no dev keys were in the default directory: allowed then)
+    // (a key file of its own naming a key dev0, as one made before the dev keys were
+    // well-known could)
     let late = dir.path().join("late-keys.json");
-    let made = supervm(&node.url, &late, &["keys", "new", "dev0"])
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+    supervm_client::keys::update(&late, |k| {
+        k.push(supervm_client::keys::KeyEntry::generate("dev0"));
+        Ok(())
+    })
+    .unwrap();
     std::fs::create_dir_all(&dev_dir).unwrap();
     std::fs::copy(
         dir.path().join("dev-keys.json"),
         dev_dir.join("dev-keys.json"),
     )
     .unwrap();
+    supervm_client::keys::update(&dev_dir.join("dev-keys.json"), |k| {
+        k.push(supervm_client::keys::KeyEntry::generate("erin"));
+        Ok(())
+    })
+    .unwrap();
     let other = dir.path().join("other-keys.json");
     let shadow = exits(supervm(&node.url, &other, &["keys", "new", "dev0"]), 2);
+    assert!(String::from_utf8_lossy(&shadow.stderr).contains("well-known dev key"));
+    let shadow = exits(supervm(&node.url, &other, &["keys", "new", "erin"]), 2);
     assert!(String::from_utf8_lossy(&shadow.stderr).contains("among the dev keys"));
     // Two keys of one name (the key file's, and a dev key written after it): the name
     // is refused as ambiguous wherever a key is named, not resolved to either.
@@ -131,6 +140,19 @@ async fn cli_deploys_invokes_and_queries() {
     let stderr = String::from_utf8_lossy(&both.stderr);
     assert!(stderr.contains("key name dev0 is ambiguous"), "{stderr}");
     std::fs::remove_dir_all(&dev_dir).unwrap();
+    // No key file at all: the dev keys are the well-known ones, which this dev node
+    // (as every new dev chain) funded.
+    let bare_home = tempfile::tempdir().unwrap();
+    let bare = Command::new(env!("CARGO_BIN_EXE_supervm"))
+        .args(["--rpc", &node.url, "--json", "account", "dev0"])
+        .env_remove("SUPERVM_KEYS")
+        .env("HOME", bare_home.path())
+        .output()
+        .unwrap();
+    let bare: Value = serde_json::from_slice(&bare.stdout).unwrap();
+    assert_eq!(bare["address"], dev0.as_str(), "{bare}");
+    assert_eq!(dev0, supervm_client::keys::dev_key(0).address);
+    assert_ne!(bare["balance"], "0", "{bare}");
     // Names that could not be used, or would name two keys, are refused.
     let hex_name = "ab".repeat(32);
     for name in ["carol", "dev0", "0xabc", "", " x", &hex_name] {
