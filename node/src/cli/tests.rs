@@ -19,30 +19,9 @@ fn error_text_names_each_cause_once() {
     assert_eq!(super::error_text(&anyhow::anyhow!("plain")), "plain");
 }
 
-use super::build::overflow_checks_on;
 use super::calls::topic_filter;
 use super::send::{dev_keys_sign_for_dev_chains, submit_error};
 use super::*;
-
-/// `contract build` asks cargo for overflow checks (unless the user chose).
-#[test]
-fn contract_builds_check_overflow() {
-    let mut cmd = std::process::Command::new("cargo");
-    overflow_checks_on(&mut cmd);
-    let set: Vec<_> = cmd.get_envs().collect();
-    let want = std::env::var_os("CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS");
-    if want.is_none() {
-        assert_eq!(
-            set,
-            [(
-                std::ffi::OsStr::new("CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS"),
-                Some(std::ffi::OsStr::new("true"))
-            )]
-        );
-    } else {
-        assert!(set.is_empty(), "the user's choice stands");
-    }
-}
 
 /// A submission the node refused says only why; one that may have been admitted
 /// (halted or failed while waiting, or the connection lost) names the hash to check

@@ -1,0 +1,330 @@
+//! Builds a contract crate to `wasm32v1-none`, the way `supervm contract build` does,
+//! for the CLI and for contract tests ([`build`]): with rustup's target when it is
+//! installed, else with Debian's `rustc-web` and `-Zbuild-std` (see `scripts/setup.sh`).
+//!
+//! Unless the crate's workspace sets a `[profile.release]` of its own, the build uses
+//! the profile the repository's contracts use ([`SMALL_RELEASE`]): deploying is charged
+//! per byte of code, and a default release build is about 70 % larger. Integer overflow
+//! checks are on either way ([`OVERFLOW_CHECKS`]).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The contract target: MVP wasm (no reference types, multivalue or SIMD).
+pub const TARGET: &str = "wasm32v1-none";
+
+/// `(variable, value)`: the release profile a contract gets unless its workspace's
+/// manifest has a `[profile.release]` (or the variable is set): link-time optimization
+/// in one codegen unit, `panic = "abort"`, no debug info, and no symbol names (the name
+/// section holds mangled names whose hashes depend on the build directory, so the same
+/// source gave different code, code hashes and deploy gas in two checkouts). Custom
+/// sections (the SDK's interface and ABI version) survive.
+pub const SMALL_RELEASE: [(&str, &str); 5] = [
+    ("CARGO_PROFILE_RELEASE_LTO", "true"),
+    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"),
+    ("CARGO_PROFILE_RELEASE_PANIC", "abort"),
+    ("CARGO_PROFILE_RELEASE_DEBUG", "false"),
+    ("CARGO_PROFILE_RELEASE_STRIP", "symbols"),
+];
+
+/// Integer overflow checks, on unless the variable is set: a release build wraps
+/// silently by default, and a balance or counter that wraps is a bug no test of the
+/// happy path sees (the variable overrides a `[profile.release]`, though not a
+/// per-package profile override).
+pub const OVERFLOW_CHECKS: (&str, &str) = ("CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS", "true");
+
+/// The linker flag every contract gets: a 16 KiB shadow stack (the VM bounds the wasm
+/// stack deterministically on its own).
+pub const LINK_ARGS: &str = "-C link-arg=-zstack-size=16384";
+
+/// Why a contract did not build.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The directory holds no crate.
+    #[error("{0} has no Cargo.toml")]
+    NoManifest(PathBuf),
+    /// Neither rustup's target nor the fallback compiler is installed.
+    #[error(
+        "no {TARGET} target: run `rustup target add {TARGET}` or `apt-get install rustc-web \
+         rust-web-src lld-22`"
+    )]
+    NoTarget,
+    /// cargo could not be started.
+    #[error("cannot run cargo: {0}")]
+    Cargo(std::io::Error),
+    /// The build failed (the compiler's messages went to stderr); `hint` says what to
+    /// change when the failure is a known contract mistake.
+    #[error("cargo build failed{hint}")]
+    Failed {
+        /// `: …` with advice, or empty.
+        hint: String,
+    },
+    /// The build succeeded but made no `.wasm`.
+    #[error(
+        "cargo built no .wasm for {0}: a contract crate needs `[lib] crate-type = [\"cdylib\"]` \
+         in its Cargo.toml"
+    )]
+    NoWasm(PathBuf),
+}
+
+/// What a build made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    /// The `.wasm` files this build produced (not others lying in the target
+    /// directory), in cargo's order.
+    pub wasm: Vec<PathBuf>,
+    /// Whether [`SMALL_RELEASE`] was applied (`false`: the workspace sets its own
+    /// release profile).
+    pub small_profile: bool,
+}
+
+/// Builds the crate in `crate_dir` (release, [`TARGET`], target directory
+/// `crate_dir/target`); the compiler's diagnostics go to this process's stderr.
+pub fn build(crate_dir: &Path) -> Result<Built, Error> {
+    let manifest = crate_dir.join("Cargo.toml");
+    if !manifest.exists() {
+        return Err(Error::NoManifest(crate_dir.to_path_buf()));
+    }
+    let mut cmd = Command::new("cargo");
+    cmd.args([
+        "build",
+        "--release",
+        "--message-format=json",
+        "--target",
+        TARGET,
+    ])
+    .arg("--manifest-path")
+    .arg(&manifest)
+    .arg("--target-dir")
+    .arg(crate_dir.join("target"))
+    .env("RUSTFLAGS", rustflags(std::env::var("RUSTFLAGS").ok()));
+    let small_profile = !has_release_profile(&manifest);
+    let mut vars = vec![OVERFLOW_CHECKS];
+    if small_profile {
+        vars.extend(SMALL_RELEASE);
+    }
+    for (var, value) in vars {
+        if std::env::var_os(var).is_none() {
+            cmd.env(var, value);
+        }
+    }
+    if !rustup_has_target() {
+        if !Path::new("/usr/bin/rustc").exists() {
+            return Err(Error::NoTarget);
+        }
+        cmd.env("RUSTC", "/usr/bin/rustc")
+            .env("RUSTC_BOOTSTRAP", "1")
+            .arg("-Zbuild-std=core,alloc");
+    }
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .output()
+        .map_err(Error::Cargo)?;
+    let messages = Messages::read(&String::from_utf8_lossy(&out.stdout));
+    for m in &messages.rendered {
+        eprint!("{m}");
+    }
+    if !out.status.success() {
+        return Err(Error::Failed {
+            hint: hint(&messages.rendered),
+        });
+    }
+    if messages.wasm.is_empty() {
+        return Err(Error::NoWasm(crate_dir.to_path_buf()));
+    }
+    Ok(Built {
+        wasm: messages.wasm,
+        small_profile,
+    })
+}
+
+/// The user's `RUSTFLAGS` (if any) with [`LINK_ARGS`] after them.
+fn rustflags(user: Option<String>) -> String {
+    match user {
+        Some(u) if !u.trim().is_empty() => format!("{u} {LINK_ARGS}"),
+        _ => LINK_ARGS.to_string(),
+    }
+}
+
+fn rustup_has_target() -> bool {
+    Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET)
+        })
+        .unwrap_or(false)
+}
+
+/// Whether the manifest of the workspace `manifest` belongs to (itself when it is not
+/// a member) has a `[profile.release]` section: a profile is the workspace root's.
+fn has_release_profile(manifest: &Path) -> bool {
+    let root = Command::new("cargo")
+        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .arg("--manifest-path")
+        .arg(manifest)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .unwrap_or_else(|| manifest.to_path_buf());
+    std::fs::read_to_string(root)
+        .is_ok_and(|text| text.lines().any(|l| l.trim() == "[profile.release]"))
+}
+
+/// What cargo's JSON messages said: the `.wasm` files built, and the compiler's
+/// diagnostics as it renders them.
+#[derive(Default)]
+struct Messages {
+    wasm: Vec<PathBuf>,
+    rendered: Vec<String>,
+}
+
+impl Messages {
+    fn read(stdout: &str) -> Self {
+        let mut m = Messages::default();
+        for line in stdout.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            match v["reason"].as_str() {
+                Some("compiler-artifact") => {
+                    let files = v["filenames"].as_array().into_iter().flatten();
+                    for f in files.filter_map(|f| f.as_str()) {
+                        if f.ends_with(".wasm") {
+                            m.wasm.push(PathBuf::from(f));
+                        }
+                    }
+                }
+                Some("compiler-message") => {
+                    if let Some(r) = v["message"]["rendered"].as_str() {
+                        m.rendered.push(r.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        m
+    }
+}
+
+/// Advice for the contract mistakes whose compiler messages do not say what to do.
+fn hint(rendered: &[String]) -> String {
+    let all = rendered.concat();
+    if all.contains("can't find crate for `std`") {
+        ": contracts are `#![no_std]` (use `alloc` for Vec, String and Box; the SDK's \
+         prelude has them); a dependency that needs `std` cannot be used in a contract"
+            .to_string()
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the `.wasm` files cargo reports as built count, and the compiler's
+    /// messages are kept to print.
+    #[test]
+    fn reads_cargo_messages() {
+        let out = [
+            r#"{"reason":"compiler-artifact","filenames":["/t/libdep.rlib","/t/libdep.rmeta"]}"#,
+            r#"{"reason":"compiler-message","message":{"rendered":"warning: unused\n"}}"#,
+            r#"{"reason":"compiler-artifact","filenames":["/t/wasm32v1-none/release/vault.wasm"]}"#,
+            "not json",
+            r#"{"reason":"build-finished","success":true}"#,
+        ]
+        .join("\n");
+        let m = Messages::read(&out);
+        assert_eq!(
+            m.wasm,
+            [PathBuf::from("/t/wasm32v1-none/release/vault.wasm")]
+        );
+        assert_eq!(m.rendered, ["warning: unused\n"]);
+    }
+
+    #[test]
+    fn a_std_contract_is_told_to_use_no_std() {
+        let h = hint(&["error[E0463]: can't find crate for `std`\n".to_string()]);
+        assert!(h.contains("#![no_std]"), "{h}");
+        assert_eq!(hint(&["error: other\n".to_string()]), "");
+    }
+
+    #[test]
+    fn the_users_rustflags_are_kept() {
+        assert_eq!(rustflags(None), LINK_ARGS);
+        assert_eq!(rustflags(Some(" ".into())), LINK_ARGS);
+        assert_eq!(
+            rustflags(Some("-C target-cpu=mvp".into())),
+            format!("-C target-cpu=mvp {LINK_ARGS}")
+        );
+    }
+
+    /// A crate's own `[profile.release]` is left to it; a crate without one gets
+    /// [`SMALL_RELEASE`].
+    #[test]
+    fn a_workspace_release_profile_is_the_authors() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("Cargo.toml");
+        let package = "[package]\nname = \"c\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), "").unwrap();
+        std::fs::write(&manifest, package).unwrap();
+        assert!(!has_release_profile(&manifest));
+        std::fs::write(
+            &manifest,
+            format!("{package}\n[profile.release]\nlto = false\n"),
+        )
+        .unwrap();
+        assert!(has_release_profile(&manifest));
+    }
+
+    /// A real build of a minimal contract crate (kept under the temp directory, so
+    /// later runs reuse its build of `core`): without `crate-type = ["cdylib"]` it makes
+    /// no `.wasm`, which is an error saying so; with it, exactly its `.wasm` is
+    /// reported, built with the small release profile.
+    #[test]
+    fn builds_report_the_wasm_they_made() {
+        let dir = std::env::temp_dir().join("supervm-build-test-crate");
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(
+            dir.join("src/lib.rs"),
+            "#![no_std]\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo) -> ! { loop {} }\n\
+             #[unsafe(no_mangle)]\npub extern \"C\" fn answer() -> u32 { 42 }\n",
+        )
+        .unwrap();
+        let package = "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\
+                       [workspace]\n";
+        std::fs::write(dir.join("Cargo.toml"), package).unwrap();
+        let e = build(&dir).unwrap_err();
+        assert!(matches!(e, Error::NoWasm(_)), "{e}");
+        assert!(e.to_string().contains("crate-type = [\"cdylib\"]"), "{e}");
+        let cdylib = format!("{package}[lib]\ncrate-type = [\"cdylib\"]\n");
+        std::fs::write(dir.join("Cargo.toml"), cdylib).unwrap();
+        let built = build(&dir).unwrap();
+        assert!(built.small_profile);
+        let want = dir
+            .join("target")
+            .join(TARGET)
+            .join("release")
+            .join("tiny.wasm");
+        assert_eq!(built.wasm, [want.clone()]);
+        let code = std::fs::read(&want).unwrap();
+        assert_eq!(&code[..4], b"\0asm");
+        // (stripped: no name section, which would name `answer`)
+        assert!(
+            !code.windows(4).any(|w| w == b"name"),
+            "a name section survived"
+        );
+    }
+
+    #[test]
+    fn a_directory_without_a_crate_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(build(dir.path()), Err(Error::NoManifest(_))));
+    }
+}
