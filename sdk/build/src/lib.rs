@@ -312,7 +312,7 @@ mod tests {
             .join(TARGET)
             .join("release")
             .join("tiny.wasm");
-        assert_eq!(built.wasm, [want.clone()]);
+        assert_eq!(built.wasm, std::slice::from_ref(&want));
         let code = std::fs::read(&want).unwrap();
         assert_eq!(&code[..4], b"\0asm");
         // (stripped: no name section, which would name `answer`)

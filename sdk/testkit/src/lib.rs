@@ -161,7 +161,43 @@ impl TestEnv {
             .execute(&self.state, &self.block, &tx)
             .unwrap_or_else(|e| panic!("the VM failed (not the contract): {e}"));
         self.state.apply(&receipt.write_set);
-        CallResult { receipt }
+        let error = match (&receipt.outcome, &tx.payload) {
+            (Outcome::Revert { code, contract, .. }, payload) => {
+                let called = match payload {
+                    Payload::Call {
+                        contract: called,
+                        function,
+                        ..
+                    } if called == contract => Some(function.as_str()),
+                    _ => None,
+                };
+                self.error_name(contract, *code, called)
+            }
+            _ => None,
+        };
+        CallResult { receipt, error }
+    }
+
+    /// The name the interface of the contract at `reverter` gives revert `code` (see
+    /// [`CallResult::error_name`]): by the error type of `function` when it is the
+    /// function that reverted, else by any error type that has the code.
+    fn error_name(&self, reverter: &Address, code: u32, function: Option<&str>) -> Option<String> {
+        use supervm_vm::StateView;
+        let record = self
+            .state
+            .get(&supervm_vm::state::contract_key(reverter))
+            .ok()??;
+        let record = supervm_vm::state::ContractRecord::decode(&record)?;
+        let wasm = self
+            .state
+            .get(&supervm_vm::state::code_key(&record.code_hash))
+            .ok()??;
+        let info = supervm_vm::validate::validate(&wasm, &supervm_vm::Limits::default()).ok()?;
+        let i = supervm_vm::interface::Interface::parse(info.interface.as_deref()?).ok()?;
+        function
+            .and_then(|f| i.error_name(f, code))
+            .or_else(|| i.error_name_any(code))
+            .map(str::to_string)
     }
 
     /// Deploys `wasm` with constructor arguments, panicking with the outcome if it fails.
@@ -223,6 +259,8 @@ impl TestEnv {
 pub struct CallResult {
     /// The full receipt.
     pub receipt: Receipt,
+    /// A revert's error name, by the reverting contract's interface.
+    error: Option<String>,
 }
 
 impl CallResult {
@@ -268,8 +306,11 @@ impl CallResult {
                     }
                     _ => "",
                 };
+                let error = self
+                    .error_name()
+                    .map_or_else(String::new, |e| format!(" {e}"));
                 format!(
-                    "revert with code {code}{name} by contract 0x{} (data {} bytes)",
+                    "revert{error} with code {code}{name} by contract 0x{} (data {} bytes)",
                     contract
                         .0
                         .iter()
@@ -280,6 +321,14 @@ impl CallResult {
             }
             other => format!("{other:?}"),
         }
+    }
+
+    /// The name of the error the call reverted with, as the reverting contract's
+    /// interface names its code (the variant of a `#[contract_error]` enum:
+    /// `Some("InsufficientBalance")`), as the CLI names it; `None` if the call did not
+    /// revert or the interface does not name the code.
+    pub fn error_name(&self) -> Option<&str> {
+        self.error.as_deref()
     }
 
     /// The revert code, if the call reverted.
@@ -326,6 +375,44 @@ impl CallResult {
             .filter(|e| e.contract == *contract)
             .collect()
     }
+}
+
+/// The wasm of the contract crate in `crate_dir`, built as `supervm contract build`
+/// builds it (`supervm_build`: release, `wasm32v1-none`, into `crate_dir/target`), so a
+/// contract's own tests always run its current source:
+///
+/// ```no_run
+/// let wasm = supervm_testkit::contract_wasm(env!("CARGO_MANIFEST_DIR"));
+/// let mut env = supervm_testkit::TestEnv::new();
+/// let vault = env.deploy(&wasm, ());
+/// ```
+///
+/// Built once per test process and crate (cargo finds it up to date the next time).
+/// Panics with the build's error, or if the crate made more than one `.wasm`.
+pub fn contract_wasm(crate_dir: impl AsRef<std::path::Path>) -> Vec<u8> {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+    static BUILT: Mutex<BTreeMap<PathBuf, Vec<u8>>> = Mutex::new(BTreeMap::new());
+    let dir = crate_dir.as_ref().to_path_buf();
+    // (held across the build: two tests asking at once build once)
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(w) = built.get(&dir) {
+        return w.clone();
+    }
+    let made = supervm_build::build(&dir)
+        .unwrap_or_else(|e| panic!("building the contract in {}: {e}", dir.display()));
+    let [wasm] = made.wasm.as_slice() else {
+        panic!(
+            "the crate in {} made {} .wasm files: {:?}",
+            dir.display(),
+            made.wasm.len(),
+            made.wasm
+        );
+    };
+    let code = std::fs::read(wasm).unwrap_or_else(|e| panic!("{}: {e}", wasm.display()));
+    built.insert(dir, code.clone());
+    code
 }
 
 /// Decodes one topic or event data blob.

@@ -543,6 +543,8 @@ fn mint_is_admin_only_and_checks_overflow() {
     );
     assert_eq!(r.revert_contract(), Some(f.token));
     assert_eq!(r.revert_code(), Some(code));
+    // (named by the token's interface, though the proxy was called)
+    assert_eq!(r.error_name(), Some("Unauthorized"));
 }
 
 #[test]

@@ -77,6 +77,12 @@ pub fn expect_revert<A: Encode>(
 ) -> CallResult {
     let r = call_fails(env, contract, function, args);
     let code = error_code(iface, function, variant);
+    // (the test kit names it as the CLI does, by the contract's interface)
+    assert_eq!(r.error_name(), Some(variant), "{}", r.describe());
+    assert!(
+        r.describe()
+            .starts_with(&format!("revert {variant} with code {code}"))
+    );
     assert_eq!(
         r.outcome(),
         &Outcome::Revert {
