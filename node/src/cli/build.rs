@@ -17,6 +17,14 @@ pub(super) fn build(ctx: &Ctx, path: &Path) -> Result<()> {
     for p in &made.wasm {
         // (validated as a deploy would be; a malformed interface is an error here too)
         let (code, iface) = read_wasm(p)?;
+        // (said at build time: otherwise found only once deployed, by a call that cannot
+        // be made by name)
+        for problem in iface
+            .iter()
+            .flat_map(supervm_node::abi_json::interface_problems)
+        {
+            eprintln!("warning: {}: {problem}", p.display());
+        }
         let name = iface.map(|i| i.name);
         built.push(json!({"wasm": p, "bytes": code.len(), "code_hash": to_hex(&supervm_vm::code_hash(&code)), "contract": name}));
     }

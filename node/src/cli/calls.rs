@@ -121,9 +121,15 @@ pub(super) fn encode_call(
                     .join(", ")
             )
         })?;
+    // (the arguments already encoded: for types the interface cannot describe by name)
+    if let Some(hex) = args.map(str::trim).filter(|s| s.starts_with("0x")) {
+        let bytes = from_hex(hex).map_err(|e| anyhow!("--args {hex}: {e}"))?;
+        return Ok((bytes, f.returns.clone()));
+    }
     let args: Value = match args {
         None => json!({}),
-        Some(s) => abi_json::parse_strict(s).context("--args must be JSON")?,
+        Some(s) => abi_json::parse_strict(s)
+            .context("--args must be JSON (or 0x-hex of the encoded arguments)")?,
     };
     let names = ctx.key_names()?;
     let bytes = abi_json::encode_args(abi_json::Types::of(i).with_names(&names), f, &args)

@@ -226,7 +226,8 @@ enum ContractCmd {
         address: String,
         /// Function.
         function: String,
-        /// Arguments as JSON (by name).
+        /// Arguments as JSON (by name), or `0x`-hex of the codec-encoded argument tuple
+        /// (for types the interface cannot describe by name).
         #[arg(long)]
         args: Option<String>,
         /// Sender key.
@@ -242,7 +243,8 @@ enum ContractCmd {
         address: String,
         /// Function.
         function: String,
-        /// Arguments as JSON (by name).
+        /// Arguments as JSON (by name), or `0x`-hex of the codec-encoded argument tuple
+        /// (for types the interface cannot describe by name).
         #[arg(long)]
         args: Option<String>,
         /// Caller (key name or address; default zero).

@@ -652,6 +652,13 @@ async fn cli_deploys_invokes_and_queries() {
     ]))
     .await;
     assert_eq!(sim["result"], "40");
+    // Arguments already encoded, as 0x-hex (for types the interface cannot describe).
+    let owner_hex = to_hex(&supervm_abi::Encode::encode(&(dev1_addr,)));
+    let by_hex = run(v(&[
+        "contract", "simulate", &token, "balance", "--args", &owner_hex,
+    ]))
+    .await;
+    assert_eq!(by_hex["result"], "40", "{by_hex}");
     let t = run(v(&["transfer", "--from", "dev0", "carol", "12"])).await;
     assert_eq!(t["status"], "committed", "{t}");
     // (every command that sends a transaction answers the same members)
