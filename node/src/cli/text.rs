@@ -74,9 +74,16 @@ pub(super) fn error_line(error: &Option<String>, reverted_in: &Option<String>) -
 /// The `reason` line of a trapped or invalid call for people (empty for other outcomes):
 /// a trap's reason names the contract whose frame trapped.
 pub(super) fn reason_line(reason: &Option<String>) -> String {
-    reason
-        .as_ref()
-        .map_or_else(String::new, |r| format!("\nreason {r}"))
+    reason.as_ref().map_or_else(String::new, |r| {
+        let hint = if r.ends_with("wasm `unreachable` instruction executed") {
+            " (in Rust code a panic: `panic!`, a failed overflow check, an out-of-bounds index, \
+             an `unwrap` of nothing; build with the SDK's `panic-message` feature and \
+             `contract simulate` shows which, and where)"
+        } else {
+            ""
+        };
+        format!("\nreason {r}{hint}")
+    })
 }
 
 /// The SDK's reserved revert codes by name (see `supervm_abi::BAD_INPUT`).

@@ -3,9 +3,48 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
 
-/// A panic traps. No formatting: the message is never rendered, so `core::fmt` stays out.
+/// A panic traps. No formatting: the message is never rendered, so `core::fmt` stays out
+/// (the `panic-message` feature logs it first).
+#[cfg(not(feature = "panic-message"))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    wasm32::unreachable()
+}
+
+/// With the `panic-message` feature, a panic logs `panicked at FILE:LINE:COL: MESSAGE`
+/// (at most 512 bytes) through `debug_log`, then traps.
+#[cfg(feature = "panic-message")]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    use core::fmt::Write;
+    struct Buf {
+        bytes: [u8; 512],
+        len: usize,
+    }
+    impl Write for Buf {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            // (cut at a character boundary when full)
+            for c in s.chars() {
+                let mut tmp = [0u8; 4];
+                let e = c.encode_utf8(&mut tmp).as_bytes();
+                if self.len + e.len() > self.bytes.len() {
+                    return Err(core::fmt::Error);
+                }
+                self.bytes[self.len..self.len + e.len()].copy_from_slice(e);
+                self.len += e.len();
+            }
+            Ok(())
+        }
+    }
+    let mut b = Buf {
+        bytes: [0; 512],
+        len: 0,
+    };
+    let _ = write!(b, "{info}");
+    // (the buffer holds whole characters only)
+    if let Ok(text) = core::str::from_utf8(&b.bytes[..b.len]) {
+        crate::env::log(text);
+    }
     wasm32::unreachable()
 }
 

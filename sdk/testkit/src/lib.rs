@@ -254,6 +254,14 @@ impl TestEnv {
     }
 }
 
+/// The end of a trap's reason when the code reached `unreachable`.
+const UNREACHABLE: &str = "wasm `unreachable` instruction executed";
+
+/// What `unreachable` means in a contract built with the SDK.
+pub const UNREACHABLE_HINT: &str = "in Rust code a panic: `panic!`, a failed overflow check, an \
+     out-of-bounds index, an `unwrap` of nothing; the SDK's `panic-message` feature logs \
+     which, and where";
+
 /// The receipt of one call, with typed accessors.
 #[derive(Clone, Debug)]
 pub struct CallResult {
@@ -318,6 +326,9 @@ impl CallResult {
                         .collect::<String>(),
                     data.len()
                 )
+            }
+            Outcome::Trap { reason } if reason.ends_with(UNREACHABLE) => {
+                format!("trap: {reason} ({UNREACHABLE_HINT})")
             }
             other => format!("{other:?}"),
         }
