@@ -120,6 +120,15 @@ pub(super) fn encode_call(
                     .collect::<Vec<_>>()
                     .join(", ")
             )
+        })
+        .map_err(|e| {
+            if i.function(function).is_some_and(|f| f.constructor) {
+                e.context(format!(
+                    "{function} is the constructor: it runs only at deploy (`deploy --init`)"
+                ))
+            } else {
+                e
+            }
         })?;
     // (the arguments already encoded: for types the interface cannot describe by name)
     if let Some(hex) = args.map(str::trim).filter(|s| s.starts_with("0x")) {

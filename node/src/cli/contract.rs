@@ -16,12 +16,32 @@ use super::exit::{Exit, coded};
 use super::send::{committed_ok, print_submitted, sent_json, sign_and_send};
 use super::text::{error_line, reason_line};
 
+/// What to do about a validation error that comes from how the contract was built.
+fn build_hint(e: &supervm_vm::CodeError) -> &'static str {
+    let text = e.to_string();
+    if matches!(e, supervm_vm::CodeError::TooLarge { .. }) {
+        " (a debug build? `supervm contract build` builds it in release, stripped)"
+    } else if text.contains("support is not enabled") {
+        " (built for wasm32-unknown-unknown? contracts are MVP wasm: build for wasm32v1-none, \
+         as `supervm contract build` does)"
+    } else {
+        ""
+    }
+}
+
 /// A .wasm file's code, checked as the node will check it, and the interface the SDK
 /// embedded in it (if any).
 pub(super) fn read_wasm(wasm: &std::path::Path) -> Result<(Vec<u8>, Option<Interface>)> {
     let code = std::fs::read(wasm).with_context(|| format!("read {}", wasm.display()))?;
+    if !code.starts_with(b"\0asm") {
+        bail!(
+            "{}: not a wasm module (it does not start with \\0asm): give the .wasm file \
+             `supervm contract build` printed",
+            wasm.display()
+        );
+    }
     let info = supervm_vm::validate::validate(&code, &supervm_vm::Limits::default())
-        .map_err(|e| anyhow!("{}: {e}", wasm.display()))?;
+        .map_err(|e| anyhow!("{}: {e}{}", wasm.display(), build_hint(&e)))?;
     let iface = info
         .interface
         .as_deref()
@@ -106,7 +126,8 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             };
             let explicit_salt = salt.is_some();
             let salt = match salt {
-                Some(s) => from_hex32(&s).map_err(|e| anyhow!("--salt: {e}"))?,
+                Some(s) => from_hex32(&s)
+                    .map_err(|e| anyhow!("--salt: {e} (a salt is 32 bytes: 64 hex digits)"))?,
                 // (the code's hash: the same address from the file or from its hash)
                 None => hash,
             };

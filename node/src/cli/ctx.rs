@@ -125,11 +125,14 @@ impl Ctx {
     }
 
     pub(super) fn print(&self, v: &Value, text: impl FnOnce() -> String) {
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        use std::io::Write;
+        let out = if self.json {
+            serde_json::to_string_pretty(v).unwrap_or_default()
         } else {
-            println!("{}", text());
-        }
+            text()
+        };
+        // (a reader that stopped reading, `supervm events | head`, is not an error)
+        let _ = writeln!(std::io::stdout(), "{out}");
     }
 }
 

@@ -140,7 +140,9 @@ pub(super) async fn storage(
     height: Option<u64>,
 ) -> Result<()> {
     let a = ctx.address(contract)?;
-    let k = from_hex(key).map_err(|e| anyhow!("storage key: {e}"))?;
+    let k = from_hex(key).map_err(|e| {
+        anyhow!("storage key {key}: {e} (give the contract's own key as hex: b\"total\" is 0x746f74616c)")
+    })?;
     let value = Client::new(&ctx.rpc).storage(&a, &k, height).await?;
     let hex = value.as_deref().map(to_hex);
     let v = serde_json::to_value(&hex)?;

@@ -350,6 +350,43 @@ async fn cli_deploys_invokes_and_queries() {
         assert!(stderr.contains(says), "{stderr}");
     }
     assert_eq!(run(v(&["account", "dev0"])).await["nonce"], nonce_before);
+    // A file that is not wasm is named as such (not a dump of its first bytes).
+    let not_wasm = dir.path().join("notes.wasm");
+    std::fs::write(&not_wasm, "hello").unwrap();
+    let out = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &[
+                "contract",
+                "deploy",
+                not_wasm.to_str().unwrap(),
+                "--from",
+                "dev0",
+            ],
+        ),
+        2,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a wasm module"), "{stderr}");
+    // A reader that stops reading early is no error (`supervm keys list | head -1`).
+    let mut listing = supervm(
+        &node.url,
+        &dir.path().join("dev-keys.json"),
+        &["keys", "list"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    drop(listing.stdout.take());
+    let out = listing.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Neither a file nor a hash: refused before anything is sent, saying what to give.
     let out = exits(
         supervm(
@@ -558,6 +595,10 @@ async fn cli_deploys_invokes_and_queries() {
         .map(|(_, l)| l.trim().split(", ").collect())
         .unwrap_or_default();
     assert!(text.contains("has no callable function init"), "{text}");
+    assert!(
+        text.contains("init is the constructor: it runs only at deploy"),
+        "{text}"
+    );
     assert_eq!(
         offered,
         [
