@@ -590,6 +590,15 @@ fn expand_contract(mut item: ItemImpl) -> syn::Result<TokenStream2> {
             ));
             continue;
         }
+        // (the module's own exports: a function of that name would collide with them at
+        // link time, or be refused when the code is deployed)
+        if fname == "memory" {
+            push_err(syn::Error::new(
+                sig.ident.span(),
+                "`memory` is the name of the contract's exported memory; rename the entry point",
+            ));
+            continue;
+        }
         let export = if is_init {
             CONSTRUCTOR_EXPORT.to_string()
         } else {
@@ -985,5 +994,20 @@ mod tests {
         let out = expand_event(item).unwrap().to_string();
         assert!(out.contains(r#"\"name\":\"Match\""#), "{out}");
         assert!(out.contains(r#"\"ref\""#), "{out}");
+    }
+
+    /// An entry point named like the module's own exports is refused at compile time,
+    /// pointing at its name (it collided at link time, or the code was refused at
+    /// deploy).
+    #[test]
+    fn reserved_export_names_are_refused() {
+        for item in [
+            syn::parse_quote! { impl C { pub fn memory() {} } },
+            syn::parse_quote! { impl C { pub fn __hidden() {} } },
+        ] {
+            let item: ItemImpl = item;
+            let e = expand_contract(item).unwrap_err().to_string();
+            assert!(e.contains("memory") || e.contains("reserved"), "{e}");
+        }
     }
 }
