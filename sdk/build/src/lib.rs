@@ -116,16 +116,26 @@ pub fn build(crate_dir: &Path) -> Result<Built, Error> {
             .env("RUSTC_BOOTSTRAP", "1")
             .arg("-Zbuild-std=core,alloc");
     }
-    let out = cmd
+    let mut child = cmd
         .stderr(Stdio::inherit())
         .stdout(Stdio::piped())
-        .output()
+        .spawn()
         .map_err(Error::Cargo)?;
-    let messages = Messages::read(&String::from_utf8_lossy(&out.stdout));
-    for m in &messages.rendered {
-        eprint!("{m}");
+    // (each message printed as it comes, in order with cargo's own lines on stderr)
+    let mut messages = Messages::default();
+    if let Some(stdout) = child.stdout.take() {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.map_err(Error::Cargo)?;
+            let before = messages.rendered.len();
+            messages.add(&line);
+            for m in &messages.rendered[before..] {
+                eprint!("{m}");
+            }
+        }
     }
-    if !out.status.success() {
+    let status = child.wait().map_err(Error::Cargo)?;
+    if !status.success() {
         return Err(Error::Failed {
             hint: hint(&messages.rendered),
         });
@@ -184,28 +194,34 @@ struct Messages {
 }
 
 impl Messages {
+    /// Takes in one line of cargo's output.
+    fn add(&mut self, line: &str) {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            return;
+        };
+        match v["reason"].as_str() {
+            Some("compiler-artifact") => {
+                let files = v["filenames"].as_array().into_iter().flatten();
+                for f in files.filter_map(|f| f.as_str()) {
+                    if f.ends_with(".wasm") {
+                        self.wasm.push(PathBuf::from(f));
+                    }
+                }
+            }
+            Some("compiler-message") => {
+                if let Some(r) = v["message"]["rendered"].as_str() {
+                    self.rendered.push(r.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[cfg(test)]
     fn read(stdout: &str) -> Self {
         let mut m = Messages::default();
         for line in stdout.lines() {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            match v["reason"].as_str() {
-                Some("compiler-artifact") => {
-                    let files = v["filenames"].as_array().into_iter().flatten();
-                    for f in files.filter_map(|f| f.as_str()) {
-                        if f.ends_with(".wasm") {
-                            m.wasm.push(PathBuf::from(f));
-                        }
-                    }
-                }
-                Some("compiler-message") => {
-                    if let Some(r) = v["message"]["rendered"].as_str() {
-                        m.rendered.push(r.to_string());
-                    }
-                }
-                _ => {}
-            }
+            m.add(line);
         }
         m
     }

@@ -646,11 +646,20 @@ fn expand_contract(mut item: ItemImpl) -> syn::Result<TokenStream2> {
                 let (#(#idents,)*): (#(#tys,)*) = ::supervm_sdk::__private::decode_input();
             }
         };
+        // (each type named at its own span: an error points at the parameter or the
+        // result type, not at the whole `#[contract]`)
+        let mut checks: Vec<TokenStream2> = tys
+            .iter()
+            .map(|t| quote_spanned! {t.span()=> ::supervm_sdk::__private::parameter::<#t>(); })
+            .collect();
         let (returns, error, finish) = match &sig.output {
             ReturnType::Default => ("()".to_string(), None, quote! { #call; }),
             ReturnType::Type(_, ty) if is_unit(ty) => ("()".to_string(), None, quote! { #call; }),
             ReturnType::Type(_, ty) => match result_parts(ty) {
                 Some((ok, err)) => {
+                    checks.push(
+                        quote_spanned! {ok.span()=> ::supervm_sdk::__private::result::<#ok>(); },
+                    );
                     let on_ok = if is_unit(ok) {
                         quote! { ::core::result::Result::Ok(()) => {} }
                     } else {
@@ -669,11 +678,16 @@ fn expand_contract(mut item: ItemImpl) -> syn::Result<TokenStream2> {
                         },
                     )
                 }
-                None => (
-                    type_str(ty),
-                    None,
-                    quote! { ::supervm_sdk::__private::set_return(&#call); },
-                ),
+                None => {
+                    checks.push(
+                        quote_spanned! {ty.span()=> ::supervm_sdk::__private::result::<#ty>(); },
+                    );
+                    (
+                        type_str(ty),
+                        None,
+                        quote! { ::supervm_sdk::__private::set_return(&#call); },
+                    )
+                }
             },
         };
 
@@ -700,6 +714,7 @@ fn expand_contract(mut item: ItemImpl) -> syn::Result<TokenStream2> {
         exports.push(quote! {
             #[unsafe(export_name = #export)]
             extern "C" fn #wrapper() {
+                #(#checks)*
                 #decode
                 #finish
             }

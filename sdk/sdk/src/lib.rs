@@ -101,6 +101,16 @@ pub mod __private {
         }
     }
 
+    /// Nothing at run time: `#[contract]` names each parameter's type here, so that a
+    /// type the codec cannot decode is reported at the parameter.
+    #[inline(always)]
+    pub fn parameter<T: Decode>() {}
+
+    /// Nothing at run time: `#[contract]` names the type of each entry point's result
+    /// here, so that a type the codec cannot encode is reported at the signature.
+    #[inline(always)]
+    pub fn result<T: Encode + ?Sized>() {}
+
     /// Reverts with [`BAD_INPUT`] unless the call input is empty (for entry points without
     /// parameters; cheaper than reading the input).
     #[inline]

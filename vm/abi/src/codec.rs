@@ -47,6 +47,11 @@ impl core::fmt::Display for CodecError {
 }
 
 /// A value that can be encoded.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be encoded by the SuperVM codec",
+    note = "the codec encodes fixed-width integers (not `usize`), `bool`, `String`, `Address`, \
+            `Vec<T>`, `Option<T>`, tuples, byte arrays and types with `#[derive(Encode)]`"
+)]
 pub trait Encode {
     /// Appends the encoding of `self` to `out`.
     fn encode_to(&self, out: &mut Vec<u8>);
@@ -72,6 +77,12 @@ pub trait Encode {
 }
 
 /// A value that can be decoded.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be decoded by the SuperVM codec",
+    note = "entry point parameters are owned values the codec decodes: fixed-width integers \
+            (not `usize`), `bool`, `String` (not `&str`), `Address`, `Vec<T>`, `Option<T>`, \
+            tuples, byte arrays and types with `#[derive(Decode)]`"
+)]
 pub trait Decode: Sized {
     /// Decodes a value from the front of `input`, advancing it.
     fn decode(input: &mut &[u8]) -> Result<Self, CodecError>;
