@@ -1,11 +1,15 @@
 //! The read-only commands: `tx`, `block`, `events`, `account` and `storage`.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Result, anyhow};
 use serde_json::Value;
 use supervm_client::views::{from_hex, from_hex32, to_hex};
 use supervm_client::{Client, EventFilter};
+use supervm_vm::Address;
+use supervm_vm::interface::Interface;
 
-use super::calls::topic_filter;
+use super::calls::{decoded_events, interface_of, topic_filter};
 use super::ctx::Ctx;
 use super::exit::{Exit, coded};
 use super::send::committed_ok;
@@ -86,20 +90,65 @@ pub(super) async fn events(ctx: &Ctx, a: EventsArgs) -> Result<()> {
         cursor: a.cursor,
         limit: Some(a.limit),
     };
-    let page = Client::new(&ctx.rpc).events_filtered(&filter).await?;
-    let v = serde_json::to_value(&page)?;
+    let c = Client::new(&ctx.rpc);
+    let page = c.events_filtered(&filter).await?;
+    // Each event decoded by its contract's interface (fetched once per contract), as
+    // `invoke` decodes its events; raw where there is none.
+    let mut ifaces: BTreeMap<&str, Option<Interface>> = BTreeMap::new();
+    for e in &page.events {
+        if !ifaces.contains_key(e.contract.as_str()) {
+            let i = match from_hex32(&e.contract) {
+                Ok(a) => interface_of(&c, &Address(a)).await.ok(),
+                Err(_) => None,
+            };
+            ifaces.insert(&e.contract, i);
+        }
+    }
+    let decoded: Vec<Value> = page
+        .events
+        .iter()
+        .map(|e| {
+            let i = ifaces.get(e.contract.as_str()).and_then(Option::as_ref);
+            decoded_events(i, std::slice::from_ref(e))
+                .pop()
+                .unwrap_or(Value::Null)
+        })
+        .collect();
+    let mut v = serde_json::to_value(&page)?;
+    if let Some(events) = v["events"].as_array_mut() {
+        for (e, d) in events.iter_mut().zip(&decoded) {
+            e["decoded"] = d.clone();
+        }
+    }
     ctx.print(&v, || {
         let mut s: Vec<String> = page
             .events
             .iter()
-            .map(|e| {
+            .zip(&decoded)
+            .map(|(e, d)| {
+                let what = match d["event"].as_str() {
+                    // (decoded: the name, each topic field, the data)
+                    Some(name)
+                        if d["topics"]
+                            .as_array()
+                            .is_some_and(|t| t.iter().all(Value::is_object)) =>
+                    {
+                        let mut w = vec![name.to_string()];
+                        for t in d["topics"].as_array().into_iter().flatten() {
+                            for (k, v) in t.as_object().into_iter().flatten() {
+                                w.push(format!("{k}={}", plain(v)));
+                            }
+                        }
+                        if !d["data"].is_null() {
+                            w.push(plain(&d["data"]));
+                        }
+                        w.join(" ")
+                    }
+                    _ => topic_text(&e.topics),
+                };
                 format!(
-                    "{}:{}:{} {} {}",
-                    e.block_height,
-                    e.tx_index,
-                    e.event_index,
-                    e.contract,
-                    topic_text(&e.topics)
+                    "{}:{}:{} {} {what}",
+                    e.block_height, e.tx_index, e.event_index, e.contract
                 )
             })
             .collect();
@@ -112,6 +161,14 @@ pub(super) async fn events(ctx: &Ctx, a: EventsArgs) -> Result<()> {
         s.join("\n")
     });
     Ok(())
+}
+
+/// A JSON value for people: a string without its quotes.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// `supervm account`: nonce and balance, latest or after block `height`.

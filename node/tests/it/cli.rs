@@ -770,6 +770,17 @@ async fn cli_deploys_invokes_and_queries() {
     let text = cli_text(&node.url, &keys, &to_dev1_args);
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains(&token) && text.contains("Transfer"), "{text}");
+    // (decoded by the token's interface: its topic fields by name, its data)
+    assert!(
+        text.contains(&format!("to={dev1}")) && text.contains(r#"{"amount":"40"}"#),
+        "{text}"
+    );
+    assert_eq!(ev["events"][1]["decoded"]["event"], "Transfer", "{ev}");
+    assert_eq!(
+        ev["events"][1]["decoded"]["topics"][1]["to"],
+        dev1.as_str(),
+        "{ev}"
+    );
 
     // Raw storage: dev1's token balance is at the token's key b"B" ++ address, 40 as the
     // codec's little-endian u128; before the transfer (at the deploy's block) there was
