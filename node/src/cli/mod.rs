@@ -25,26 +25,31 @@ mod text;
 use ctx::{Ctx, home};
 pub use exit::exit_status;
 
+/// The heading of the client flags in `--help` (they are global, so `supervm node`'s
+/// help lists them too: it refuses them).
+const CLIENT_OPTIONS: &str = "Client options (not for `supervm node`)";
+
 /// SuperVM: node and command-line tool.
 #[derive(Parser, Debug)]
 #[command(name = "supervm", version, about, after_help = exit::EXIT_HELP)]
 pub struct Cli {
     /// Node JSON-RPC URL.
-    #[arg(long, global = true, env = "SUPERVM_RPC", default_value_t = format!("http://127.0.0.1:{DEFAULT_PORT}"))]
+    #[arg(long, global = true, help_heading = CLIENT_OPTIONS, env = "SUPERVM_RPC", default_value_t = format!("http://127.0.0.1:{DEFAULT_PORT}"))]
     rpc: String,
     /// Print JSON instead of text.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = CLIENT_OPTIONS)]
     json: bool,
-    /// Key file (default ~/.supervm/keys.json; dev keys of ~/.supervm/dev are also searched).
-    #[arg(long, global = true, env = "SUPERVM_KEYS")]
+    /// Key file (default ~/.supervm/keys.json; then ~/.supervm/dev/dev-keys.json and the
+    /// well-known dev keys dev0..dev7 are searched).
+    #[arg(long, global = true, help_heading = CLIENT_OPTIONS, env = "SUPERVM_KEYS")]
     keys: Option<PathBuf>,
     /// Sign only for this chain id: a node reporting another is refused (without it, the
     /// CLI signs for the chain id the node reports).
-    #[arg(long, global = true, env = "SUPERVM_EXPECT_CHAIN_ID")]
+    #[arg(long, global = true, help_heading = CLIENT_OPTIONS, env = "SUPERVM_EXPECT_CHAIN_ID")]
     expect_chain_id: Option<u64>,
     /// Sign only at this gas price or lower: a node asking more is refused (without it,
     /// the CLI pays the gas price the node reports).
-    #[arg(long, global = true, env = "SUPERVM_MAX_GAS_PRICE")]
+    #[arg(long, global = true, help_heading = CLIENT_OPTIONS, env = "SUPERVM_MAX_GAS_PRICE")]
     max_gas_price: Option<u64>,
     #[command(subcommand)]
     cmd: Cmd,
