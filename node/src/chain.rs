@@ -51,6 +51,9 @@ pub struct Stats {
     /// Committed transactions per second over the last [`RATE_WINDOW`] (refreshed at
     /// every commit and every scrape, so it falls to zero when nothing commits).
     pub tx_per_s: Gauge,
+    /// 1 once the block pipeline halted, else 0 (an idle chain's height stands still
+    /// too: this tells them apart).
+    pub halted: Gauge,
     /// Commits of the last [`RATE_WINDOW`]: when, and how many transactions.
     recent: Mutex<VecDeque<(Instant, u64)>>,
 }
@@ -65,6 +68,13 @@ const LATENCY_BUCKETS: [f64; 12] = [
 impl Stats {
     /// Registers the node's metrics.
     pub fn new(m: &Metrics) -> std::result::Result<Self, MetricsError> {
+        m.gauge_vec(
+            "supervm_build_info",
+            "The node's version (the value is always 1).",
+            ["version"],
+        )?
+        .with([env!("CARGO_PKG_VERSION")])
+        .set(1.0);
         Ok(Stats {
             committed_txs: m.counter(
                 "supervm_committed_transactions_total",
@@ -117,6 +127,10 @@ impl Stats {
             tx_per_s: m.gauge(
                 "supervm_transactions_per_second",
                 "Committed transactions per second over the last 10 seconds.",
+            )?,
+            halted: m.gauge(
+                "supervm_halted",
+                "1 once the block pipeline halted (a failed commit or block build: /health says why), else 0.",
             )?,
             recent: Mutex::new(VecDeque::new()),
         })
@@ -344,6 +358,7 @@ impl Chain {
     /// Halts the pipeline with `why` (the store refuses writes until restart) and wakes
     /// every waiter to say so.
     pub fn halt(&self, why: String) {
+        self.stats.halted.set(1.0);
         *self.halted.lock() = Some(why);
         self.committed.send_modify(|_| {});
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use supervm_client::keys::{self, KeyEntry};
-use supervm_client::views::from_hex32;
+use supervm_client::views::{from_hex32, to_hex};
 use supervm_store::{BlockRecord, Staging, Store};
 use supervm_vm::{Address, WriteSet};
 
@@ -50,24 +50,57 @@ pub fn dev_keys(config: &NodeConfig) -> Result<Vec<KeyEntry>> {
     .map_err(|e| Error::Other(e.to_string()))
 }
 
+/// The header of the store's block 0, if it has blocks, after checking that it is of
+/// chain `chain_id` (a data directory never silently changes chains).
+pub fn check_chain(store: &Store, chain_id: u64) -> Result<Option<Header>> {
+    if store.head().blocks == 0 {
+        return Ok(None);
+    }
+    let genesis = store
+        .block_by_height(0)?
+        .ok_or_else(|| Error::Other("the data directory has no genesis block".into()))?;
+    let header = Header::decode(&genesis.header)
+        .ok_or_else(|| Error::Other("malformed genesis header".into()))?;
+    if header.chain_id != chain_id {
+        return Err(Error::Other(format!(
+            "the data directory holds chain {}, not chain {chain_id}: use its chain id or another data directory",
+            header.chain_id
+        )));
+    }
+    Ok(Some(header))
+}
+
+/// The state root of block 0 of a chain whose genesis funds `accounts`: the lattice
+/// hash of exactly those account entries (the state is empty before).
+pub fn genesis_root(accounts: &[(Address, u128)]) -> [u8; 32] {
+    let mut l = supervm_store::LtHash::zero();
+    for (a, balance) in accounts {
+        let account = Account {
+            nonce: 0,
+            balance: *balance,
+        };
+        l.add_entry(&account_key(a), &account.encode());
+    }
+    l.root()
+}
+
 /// Commits block 0 funding `accounts`, unless the store already has blocks; then
-/// checks that the stored genesis is of chain `chain_id` (a data directory never
-/// silently changes chains).
+/// checks that the stored genesis is of chain `chain_id` and funded exactly `accounts`
+/// (a genesis file changed after the chain started is refused, not ignored).
 pub fn ensure_genesis(
     store: &Arc<Store>,
     chain_id: u64,
     accounts: &[(Address, u128)],
 ) -> Result<()> {
-    if store.head().blocks > 0 {
-        let genesis = store
-            .block_by_height(0)?
-            .ok_or_else(|| Error::Other("the data directory has no genesis block".into()))?;
-        let header = Header::decode(&genesis.header)
-            .ok_or_else(|| Error::Other("malformed genesis header".into()))?;
-        if header.chain_id != chain_id {
+    if let Some(header) = check_chain(store, chain_id)? {
+        let want = genesis_root(accounts);
+        if header.state_root != want {
             return Err(Error::Other(format!(
-                "the data directory holds chain {}, not chain {chain_id}: use its chain id or another data directory",
-                header.chain_id
+                "the data directory's chain began with other genesis accounts than these \
+                 (its block 0 state root {}, these accounts' {}): start it with the genesis \
+                 it began with, or use another data directory",
+                to_hex(&header.state_root),
+                to_hex(&want)
             )));
         }
         return Ok(());

@@ -16,8 +16,11 @@ pub const SLOW: Duration = Duration::from_millis(500);
 pub fn init(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // (no colour escapes in a log file or a journal)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

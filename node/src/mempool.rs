@@ -490,6 +490,12 @@ impl Mempool {
         self.unresolved_raw()
     }
 
+    /// Whether [`Mempool::close`] ran: the node is stopping, and what it still holds
+    /// was saved for the next start (nothing more commits before it).
+    pub fn is_closed(&self) -> bool {
+        self.inner.lock().closed
+    }
+
     /// Wakes a producer waiting in [`Mempool::take`].
     pub fn wake(&self) {
         self.ready.notify_all();

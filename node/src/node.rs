@@ -48,6 +48,12 @@ pub async fn start(
     config: NodeConfig,
     genesis_accounts: Option<Vec<(Address, u128)>>,
 ) -> Result<RunningNode> {
+    // (the port first: a taken one is said before the store is opened and recovered,
+    // and before anything is written)
+    let listen = config.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::Other(format!("listen on {listen}: {e}")))?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Error::Other(format!("{}: {e}", config.data_dir.display())))?;
     let open_files = raise_open_files_limit();
@@ -113,6 +119,8 @@ pub async fn start(
         );
     }
     let store = Arc::new(store);
+    // (before the dev keys are made or shown: `--dev` on another chain's directory)
+    genesis::check_chain(&store, config.chain_id)?;
     let funded: Vec<(Address, u128)> = if config.dev {
         let keys = genesis::dev_keys(&config)?;
         let mut out = Vec::new();
@@ -144,15 +152,11 @@ pub async fn start(
         genesis_accounts.unwrap_or_default()
     };
     genesis::ensure_genesis(&store, config.chain_id, &funded)?;
-    let listen = config.listen;
     let chain = Arc::new(Chain::new(config, store)?);
     // Everything that can still fail comes before the saved transactions are restored
-    // (which deletes their file) and the pipeline starts: a start that fails here (the
-    // port taken) leaves the file for the next one and no pipeline behind.
+    // (which deletes their file) and the pipeline starts: a start that fails here
+    // leaves the file for the next one and no pipeline behind.
     let app = crate::methods::router(chain.clone())?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::Other(format!("listen on {listen}: {e}")))?;
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Other(e.to_string()))?;
@@ -179,9 +183,15 @@ pub async fn start(
     }
     let server = tokio::spawn(crate::rpc::serve(listener, app, conn_limits, stopped));
     eprintln!(
-        "supervm node: chain {} at height {}, JSON-RPC on http://{addr} (rpc.discover lists the methods)",
+        "supervm node: chain {} at height {}, JSON-RPC on http://{addr} (rpc.discover lists the methods); {} shards, durability {}, {}",
         chain.config.chain_id,
-        chain.latest_height().unwrap_or(0)
+        chain.latest_height().unwrap_or(0),
+        chain.config.shards,
+        chain.config.durability.name(),
+        match chain.config.history_blocks {
+            Some(n) => format!("state kept for the last {n} blocks"),
+            None => "archival".into(),
+        }
     );
     Ok(RunningNode {
         chain,
@@ -197,7 +207,7 @@ impl RunningNode {
     /// committer commits it, transactions still queued (and, if the pipeline halted on a
     /// failed commit, those of the failed batches) are saved for the next start
     /// (`pending_file`), the server stops, the store closes.
-    pub async fn stop(mut self) {
+    pub async fn stop(mut self) -> Stopped {
         self.chain.stopping.store(true, Ordering::Relaxed);
         self.chain.mempool.wake();
         if let Some(p) = self.pipeline.take() {
@@ -208,8 +218,12 @@ impl RunningNode {
         // batch was decided after all, they are refused at start as already committed.
         // (closing refuses admissions still in flight, so none is acknowledged and lost)
         let queued = self.chain.mempool.close();
+        // (waiting `tx.submit`s answer `pending` now: nothing more commits)
+        self.chain.committed.send_modify(|_| {});
+        let mut stopped = Stopped::default();
         if let Err(e) = crate::pending_file::save(&self.chain.config.data_dir, &queued) {
             tracing::error!(error = %e, "could not save {} queued transactions", queued.len());
+            stopped.unsaved = Some((queued.len(), e.to_string()));
         }
         let _ = self.stop_server.send(());
         let _ = self.server.await;
@@ -226,7 +240,16 @@ impl RunningNode {
                 "node stopped but the chain is still referenced; the store closes later"
             );
         }
+        stopped
     }
+}
+
+/// What a stop could not do.
+#[derive(Debug, Default)]
+pub struct Stopped {
+    /// Accepted transactions still queued that could not be saved for the next start
+    /// (how many, and why: a full disk): they are lost.
+    pub unsaved: Option<(usize, String)>,
 }
 
 /// Raises the process's soft limit on open files to its hard limit (RocksDB keeps its

@@ -33,9 +33,16 @@ pub fn save(data_dir: &Path, txs: &[Vec<u8>]) -> std::io::Result<()> {
         bytes.extend_from_slice(t);
     }
     let tmp = p.with_extension("tmp");
-    std::fs::write(&tmp, &bytes)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, &p)
+    let written = std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, &p));
+    if written.is_err() {
+        // (a full disk leaves no empty temporary file behind)
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    // (the rename itself made durable: a power loss after a stop keeps the file)
+    std::fs::File::open(data_dir)?.sync_all()
 }
 
 /// Parses the file's contents; a truncated tail is ignored.

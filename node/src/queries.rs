@@ -148,6 +148,16 @@ pub async fn submit(
         }
         // A halted pipeline commits nothing more (and wakes its waiters to say so).
         chain.check_halted()?;
+        // Nor does a stopping node once its mempool is closed: the transaction was saved
+        // for the next start, and the stop (which wakes the waiters) must not wait out
+        // this request's deadline.
+        if chain.mempool.is_closed() {
+            return Ok(SubmitResult {
+                hash: to_hex(&hash),
+                status: "pending".into(),
+                receipt: None,
+            });
+        }
         match tokio::time::timeout_at(deadline, rx.changed()).await {
             Ok(Ok(())) => {}
             _ => {

@@ -156,7 +156,9 @@ struct NodeArgs {
     /// saving CPU on a quiet node).
     #[arg(long)]
     worker_linger_ms: Option<u64>,
-    /// fsync (default), no-fsync or no-wal.
+    /// fsync (default: each commit batch is on disk before it is acknowledged),
+    /// no-fsync (a power loss or OS crash may lose the last batches; a process crash
+    /// loses nothing) or no-wal (--dev only: a crash of any kind loses the whole store).
     #[arg(long)]
     durability: Option<String>,
     /// Keep state readable at the last N blocks below the latest only (reads at older

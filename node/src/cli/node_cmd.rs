@@ -22,6 +22,10 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
         config.listen = l;
     }
     if let Some(s) = a.shards {
+        // (checked before anything is created)
+        if !(1..=256).contains(&s) {
+            bail!("--shards: 1 to 256, got {s}");
+        }
         config.shards = s;
     }
     if let Some(t) = a.threads {
@@ -37,6 +41,24 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
     if let Some(d) = &a.durability {
         config.durability = Durability::parse(d)
             .ok_or_else(|| anyhow!("--durability: fsync, no-fsync or no-wal"))?;
+        // (a crash of any kind loses a no-wal store whole, genesis included)
+        if config.durability == Durability::NoWalUnrecoverableOnCrash && !a.dev {
+            bail!(
+                "--durability no-wal is for throwaway --dev chains: a crash of any kind \
+                 loses the whole store; use fsync (default) or no-fsync"
+            );
+        }
+        if config.durability != Durability::Fsync {
+            tracing::warn!(
+                durability = d.as_str(),
+                "durability is not fsync: {}",
+                if config.durability == Durability::NoWalUnrecoverableOnCrash {
+                    "a crash of any kind loses the whole store"
+                } else {
+                    "a power loss or OS crash may lose the last committed batches"
+                }
+            );
+        }
     }
     config.history_blocks = a.history_blocks;
     let genesis = if a.dev {
@@ -52,6 +74,14 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
         config.chain_id = a
             .chain_id
             .ok_or_else(|| anyhow!("--chain-id is required with --genesis"))?;
+        // (the CLI signs with the well-known dev keys for this chain id only)
+        if config.chain_id == supervm_node::config::DEV_CHAIN_ID {
+            bail!(
+                "--chain-id {} is the dev chain's (whose dev keys anyone can sign with); \
+                 choose another",
+                config.chain_id
+            );
+        }
         Some(supervm_node::genesis::read_genesis_file(g)?)
     };
     let running = supervm_node::node::start(config, genesis).await?;
@@ -63,7 +93,13 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
         _ = term.recv() => {}
     }
     eprintln!("stopping: committing what is in flight ...");
-    running.stop().await;
+    let stopped = running.stop().await;
+    if let Some((n, why)) = stopped.unsaved {
+        bail!(
+            "stopped, but {n} accepted transactions still queued could not be saved for the \
+             next start ({why}): they are lost, and their senders' next nonces are free again"
+        );
+    }
     eprintln!("stopped cleanly");
     Ok(())
 }

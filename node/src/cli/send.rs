@@ -67,8 +67,9 @@ pub(super) fn submit_error(e: supervm_client::Error, hash: &str, signer: &str) -
     use supervm_client::Error as E;
     let refused = match &e {
         // (-32029: halted, perhaps while waiting; -32603: internal error, perhaps in the
-        // wait; -32001: timed out, perhaps after the admission; -32006: the call ran)
-        E::Rpc { code, .. } => ![-32029, -32603, -32001, -32006].contains(code),
+        // wait; -32001: timed out, perhaps after the admission; -32006: the call ran;
+        // -32021: these very bytes are pending already, sent by another run)
+        E::Rpc { code, .. } => ![-32029, -32603, -32001, -32006, -32021].contains(code),
         E::Malformed(_)
         | E::NonCanonicalSignature
         | E::BadSenderKey(_)

@@ -39,6 +39,7 @@ fn a_submit_that_may_have_been_admitted_names_the_hash() {
         rpc(-32603),
         rpc(-32001),
         rpc(-32006),
+        rpc(-32021),
         supervm_client::Error::Transport("reset".into()),
     ] {
         let m = hint(maybe);

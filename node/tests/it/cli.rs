@@ -928,6 +928,22 @@ fn node_flags_it_cannot_honour_are_refused() {
             "--rpc is a client flag",
         ),
         (&["--dev", "--json"][..], "--json is a client flag"),
+        (&["--dev", "--shards", "0"][..], "--shards: 1 to 256"),
+        (
+            &["--genesis", genesis.to_str().unwrap(), "--chain-id", "1337"][..],
+            "the dev chain's",
+        ),
+        (
+            &[
+                "--genesis",
+                genesis.to_str().unwrap(),
+                "--chain-id",
+                "5",
+                "--durability",
+                "no-wal",
+            ][..],
+            "no-wal is for throwaway --dev chains",
+        ),
     ] {
         let mut child = supervm("http://127.0.0.1:1", &dir.path().join("k.json"), &base)
             .args(extra)
@@ -949,5 +965,7 @@ fn node_flags_it_cannot_honour_are_refused() {
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
         assert!(!status.success(), "{extra:?}");
         assert!(stderr.contains(says), "{extra:?}: {stderr}");
+        // (refused before anything is written)
+        assert!(!Path::new(data).exists(), "{extra:?} created {data}");
     }
 }

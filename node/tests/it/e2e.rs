@@ -273,3 +273,86 @@ async fn a_dev_chain_of_another_store_format_is_moved_aside() {
     );
     node.stop().await;
 }
+
+/// A data directory keeps the chain it began with: a restart with other genesis
+/// accounts is refused (not silently ignored), and `--dev` on a non-dev chain's
+/// directory is refused before any dev key is written or shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_the_chains_genesis() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let non_dev = |c: &mut supervm_node::config::NodeConfig| {
+        c.dev = false;
+        c.chain_id = 42;
+    };
+    let alice = Address([7; 32]);
+    let bob = Address([8; 32]);
+    let mut config = crate::support::dev_config(dir.path());
+    non_dev(&mut config);
+    let genesis = vec![(alice, 1_000), (bob, 2_000)];
+    let node = supervm_node::node::start(config.clone(), Some(genesis.clone()))
+        .await
+        .expect("a new chain starts");
+    assert!(node.stop().await.unsaved.is_none());
+    // (the same accounts in another order: the same genesis)
+    let reordered = vec![(bob, 2_000), (alice, 1_000)];
+    let node = supervm_node::node::start(config.clone(), Some(reordered))
+        .await
+        .expect("the same genesis restarts");
+    node.stop().await;
+    for other in [vec![(alice, 7)], vec![(alice, 1_000), (bob, 2_001)], vec![]] {
+        let e = supervm_node::node::start(config.clone(), Some(other.clone()))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{other:?} was accepted"));
+        assert!(e.to_string().contains("other genesis accounts"), "{e}");
+    }
+    let mut dev = crate::support::dev_config(dir.path());
+    dev.dev = true;
+    let e = supervm_node::node::start(dev, None).await.err().unwrap();
+    assert!(
+        e.to_string().contains("holds chain 42, not chain 1337"),
+        "{e}"
+    );
+    assert!(!dir.path().join("dev-keys.json").exists());
+    assert_eq!(
+        supervm_node::genesis::genesis_root(&genesis),
+        supervm_node::genesis::genesis_root(&[(bob, 2_000), (alice, 1_000)])
+    );
+}
+
+/// A stop answers the `tx.submit` calls waiting for queued transactions at once:
+/// `pending` (the transaction is saved for the next start, where it commits), not a
+/// connection cut off after the server's grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_answers_waiting_submissions() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = crate::support::start(dir.path()).await;
+    let keys = dev_keys(dir.path());
+    let url = format!("http://{}", node.addr);
+    crate::support::hold(&node).await;
+    let tx = transfer(&keys[0], 0, Address([9; 32]), 5);
+    let waiting = {
+        let (url, tx) = (url.clone(), tx.clone());
+        tokio::spawn(async move { Client::new(&url).submit(&tx, true).await })
+    };
+    // (until the transaction is queued: the stop must find the waiter waiting)
+    while node.chain.mempool.is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(node.stop().await.unsaved.is_none());
+    let answer = waiting
+        .await
+        .unwrap()
+        .expect("an answer, not a cut connection");
+    assert_eq!(answer.status, "pending", "{answer:?}");
+    assert_eq!(answer.hash, to_hex(&tx.hash()));
+    // It commits after the restart.
+    let node = crate::support::start(dir.path()).await;
+    crate::support::wait_mempool_empty(&node).await;
+    let c = Client::new(&format!("http://{}", node.addr));
+    let t = c.tx(&tx.hash()).await.unwrap();
+    assert_eq!(t.status, "committed", "{t:?}");
+    node.stop().await;
+}

@@ -60,7 +60,7 @@ pub enum Error {
     /// The store was last used with the write-ahead log off and was not closed cleanly,
     /// so its shards may disagree; it cannot be opened.
     #[error(
-        "store at {0} was written with Durability::NoWalUnrecoverableOnCrash and not closed cleanly; its state is lost"
+        "store at {0} was written without a write-ahead log (durability no-wal) and not closed cleanly: its state is lost; move the directory aside (or delete it) and start a new chain"
     )]
     UncleanNoWalShutdown(String),
     /// Reading state failed (the store refuses reads after a failed commit, or RocksDB
