@@ -227,7 +227,11 @@ fn undescribed_at<'t>(
         "String", "&str", "Vec<u8>", "&[u8]", "Address",
     ];
     let inner = |prefix: &str| ty.strip_prefix(prefix).and_then(|t| t.strip_suffix('>'));
-    if BUILTIN.contains(&ty) || (ty.starts_with("[u8;") && ty.ends_with(']')) {
+    let byte_array = ty
+        .strip_prefix("[u8;")
+        .and_then(|t| t.strip_suffix(']'))
+        .is_some_and(|n| n.parse::<usize>().is_ok());
+    if BUILTIN.contains(&ty) || byte_array {
         return None;
     }
     if let Some(t) = inner("Option<").or_else(|| inner("Vec<")) {
@@ -261,10 +265,15 @@ pub fn interface_problems(i: &Interface) -> Vec<String> {
     for f in &i.functions {
         for a in &f.args {
             if let Some(t) = undescribed(types, &a.ty) {
+                let why = if i.ambiguous_types.contains(&t) {
+                    "which names two different types the contract describes (rename one)"
+                } else {
+                    "which the interface does not describe (a type alias, a generic type, or an \
+                     array length given by a constant? name the type itself, or a struct \
+                     deriving Encode and Decode)"
+                };
                 out.push(format!(
-                    "function {}: parameter {} has type {t}, which the interface does not \
-                     describe (a type alias or a generic type? name the type itself, or a \
-                     struct deriving Encode and Decode): it can be called only with \
+                    "function {}: parameter {} has type {t}, {why}: it can be called only with \
                      arguments encoded as 0x-hex",
                     f.name, a.name
                 ));
@@ -957,6 +966,8 @@ mod tests {
         .unwrap();
         let t = Types::of(&i);
         assert_eq!(undescribed(t, "Node"), None);
+        assert_eq!(undescribed(t, "[u8;32]"), None);
+        assert_eq!(undescribed(t, "[u8;LEN]").as_deref(), Some("[u8;LEN]"));
         assert_eq!(undescribed(t, "(u8,Bad)").as_deref(), Some("Pair"));
         assert_eq!(undescribed(t, "Vec<Option<Pair>>").as_deref(), Some("Pair"));
         let p = interface_problems(&i);

@@ -39,6 +39,14 @@ pub fn dev_keys_path(config: &NodeConfig) -> std::path::PathBuf {
 /// Loads the dev keys, creating them on first start.
 pub fn dev_keys(config: &NodeConfig) -> Result<Vec<KeyEntry>> {
     let path = dev_keys_path(config);
+    // (only the well-known keys are known to the CLI as dev keys: more could be signed
+    // with for any chain)
+    if config.dev_accounts > keys::DEV_KEYS as usize {
+        return Err(Error::Other(format!(
+            "a dev chain funds at most {} dev accounts, the well-known dev keys",
+            keys::DEV_KEYS
+        )));
+    }
     keys::update(&path, |k| {
         if k.is_empty() {
             // (the well-known dev keys: every dev chain funds the same accounts, which

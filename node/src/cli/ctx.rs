@@ -46,7 +46,9 @@ impl Ctx {
         let mut k = keys::load(&self.keys)?;
         k.extend(keys::load(&dev_keys_file())?);
         // The well-known dev keys, under names no file uses: any dev node's accounts,
-        // whatever its data directory.
+        // whatever its data directory. A fallback: a file's key of the same name (the
+        // default dev directory's own, from before the keys were well-known, or a
+        // user's key so named before `keys new` refused such names) is the one meant.
         for i in 0..keys::DEV_KEYS {
             let dev = keys::dev_key(i);
             if !k.iter().any(|e| e.name == dev.name) {

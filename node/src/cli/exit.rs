@@ -3,10 +3,11 @@
 
 /// The exit statuses, for `supervm --help`.
 pub const EXIT_HELP: &str = "Exit status of the client commands: 0 success; 1 the transaction \
-committed, or the simulated call ran, with an outcome other than success; 2 refused before \
-anything was sent (arguments, keys, files, usage); 3 not on chain (yet): pending, dropped, \
-unknown, or may still commit, or no such block; 4 the node was unreachable or answered with \
-an error (a refused submission included). `supervm node` exits 1 on any failure.";
+committed, or the simulated call ran, with an outcome other than success; 2 refused (by the \
+CLI before anything was sent, or by the node as invalid parameters): arguments, keys, files, \
+usage; 3 not on chain (yet): pending, dropped, unknown, or may still commit, or no such \
+block or height; 4 the node was unreachable or answered with another error (a refused \
+submission included). `supervm node` exits 2 on a usage error, else 1 on any failure.";
 
 /// Why a client command failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,10 +17,12 @@ pub enum Exit {
     Failed = 1,
     /// 2: refused before anything was sent: the command line, its arguments, a key or
     /// a file (also what the CLI checks with the node first: a taken contract address,
-    /// code that is not stored, a recipient that could never spend).
+    /// code that is not stored, a recipient that could never spend), or parameters the
+    /// node answered are invalid (-32602).
     Input = 2,
     /// 3: not on chain (yet): the transaction is pending, was dropped, is unknown, or
-    /// may have been admitted before the connection failed; the block does not exist.
+    /// may have been admitted before the connection failed; the block or height does
+    /// not exist (-32030).
     NotCommitted = 3,
     /// 4: the node could not be reached, or answered with an error (a refused
     /// submission included).
@@ -52,6 +55,11 @@ pub fn exit_status(e: &anyhow::Error) -> Exit {
         }
         if let Some(c) = cause.downcast_ref::<supervm_client::Error>() {
             return match c {
+                // (the node found the arguments invalid: a malformed hash or cursor, a
+                // page size out of range)
+                supervm_client::Error::Rpc { code: -32602, .. } => Exit::Input,
+                // (a height the node does not have, as for a block that does not exist)
+                supervm_client::Error::Rpc { code: -32030, .. } => Exit::NotCommitted,
                 supervm_client::Error::Rpc { .. } | supervm_client::Error::Transport(_) => {
                     Exit::Node
                 }

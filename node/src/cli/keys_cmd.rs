@@ -20,7 +20,7 @@ pub(super) fn keys_cmd(ctx: &Ctx, cmd: KeysCmd) -> Result<()> {
             if name.starts_with("0x") || from_hex32(&name).is_ok() {
                 bail!("key name {name}: it would be read as an address; choose another");
             }
-            if (0..keys::DEV_KEYS).any(|i| keys::dev_key(i).name == name) {
+            if (0..keys::DEV_KEYS).any(|i| format!("dev{i}") == name) {
                 bail!("key name {name} is a well-known dev key's; choose another name");
             }
             let dev_file = dev_keys_file();

@@ -108,8 +108,8 @@ enum Cmd {
         #[arg(long)]
         to: Option<u64>,
         /// Page size, 1 to 1000.
-        #[arg(long, default_value_t = 100)]
-        limit: usize,
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
         /// Cursor from a previous page.
         #[arg(long)]
         cursor: Option<String>,

@@ -40,7 +40,10 @@ pub(super) async fn block(ctx: &Ctx, id: Option<&str>) -> Result<()> {
     let c = Client::new(&ctx.rpc);
     let b = match id {
         None => c.block(None).await?,
-        Some(h) if h.starts_with("0x") => c.block_by_hash(h).await?,
+        Some(h) if h.starts_with("0x") => {
+            from_hex32(h).map_err(|e| anyhow!("block hash {h}: {e}"))?;
+            c.block_by_hash(h).await?
+        }
         Some(h) => {
             c.block(Some(h.parse().map_err(|_| {
                 anyhow!("block: {h} is neither a height nor a 0x-hex block hash")
@@ -72,7 +75,7 @@ pub(super) struct EventsArgs {
     pub(super) topic: Vec<String>,
     pub(super) from: Option<u64>,
     pub(super) to: Option<u64>,
-    pub(super) limit: usize,
+    pub(super) limit: u16,
     pub(super) cursor: Option<String>,
 }
 
@@ -88,7 +91,7 @@ pub(super) async fn events(ctx: &Ctx, a: EventsArgs) -> Result<()> {
         from_height: a.from,
         to_height: a.to,
         cursor: a.cursor,
-        limit: Some(a.limit),
+        limit: Some(a.limit.into()),
     };
     let c = Client::new(&ctx.rpc);
     let page = c.events_filtered(&filter).await?;

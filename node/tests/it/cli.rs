@@ -50,7 +50,7 @@ fn cli(url: &str, keys: &Path, args: &[&str]) -> Value {
 }
 
 /// Runs `cmd` (text output), which must exit with `status` (see `supervm --help`: 1 a
-/// failed outcome, 2 refused before sending, 3 not on chain, 4 the node's error).
+/// failed outcome, 2 refused as invalid, 3 not on chain, 4 the node's other errors).
 fn exits(mut cmd: Command, status: i32) -> std::process::Output {
     let out = cmd.output().unwrap();
     assert_eq!(
@@ -804,7 +804,7 @@ async fn cli_deploys_invokes_and_queries() {
     let then = run(v(&["account", "dev0", "--height", &h])).await;
     let now = run(v(&["account", "dev0"])).await;
     assert!(
-        then["nonce"].as_u64() < now["nonce"].as_u64(),
+        then["nonce"].as_u64().unwrap() < now["nonce"].as_u64().unwrap(),
         "{then} {now}"
     );
     let was = run(v(&[
@@ -827,7 +827,13 @@ async fn cli_deploys_invokes_and_queries() {
             &keys,
             &["account", "dev0", "--height", "99999999"],
         ),
-        4,
+        3,
+    );
+    exits(supervm(&node.url, &keys, &["block", "0xzz"]), 2);
+    exits(supervm(&node.url, &keys, &["events", "--limit", "0"]), 2);
+    exits(
+        supervm(&node.url, &keys, &["events", "--cursor", "junk"]),
+        2,
     );
     exits(
         supervm("http://127.0.0.1:9", &keys, &["account", "dev0"]),

@@ -122,11 +122,25 @@ pub fn build(crate_dir: &Path) -> Result<Built, Error> {
         .spawn()
         .map_err(Error::Cargo)?;
     // (each message printed as it comes, in order with cargo's own lines on stderr)
-    let mut messages = Messages::default();
+    // (canonical: cargo reports manifest paths so)
+    let root = crate_dir
+        .canonicalize()
+        .unwrap_or_else(|_| crate_dir.to_path_buf());
+    let mut messages = Messages {
+        root,
+        ..Messages::default()
+    };
     if let Some(stdout) = child.stdout.take() {
         use std::io::BufRead;
         for line in std::io::BufReader::new(stdout).lines() {
-            let line = line.map_err(Error::Cargo)?;
+            let line = match line {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(Error::Cargo(e));
+                }
+            };
             let before = messages.rendered.len();
             messages.add(&line);
             for m in &messages.rendered[before..] {
@@ -185,10 +199,12 @@ fn has_release_profile(manifest: &Path) -> bool {
         .is_ok_and(|text| text.lines().any(|l| l.trim() == "[profile.release]"))
 }
 
-/// What cargo's JSON messages said: the `.wasm` files built, and the compiler's
-/// diagnostics as it renders them.
+/// What cargo's JSON messages said: the `.wasm` files built of the crates under
+/// `root` (the crate, or a workspace's members: not a dependency that is a contract
+/// too), and the compiler's diagnostics as it renders them.
 #[derive(Default)]
 struct Messages {
+    root: PathBuf,
     wasm: Vec<PathBuf>,
     rendered: Vec<String>,
 }
@@ -201,6 +217,15 @@ impl Messages {
         };
         match v["reason"].as_str() {
             Some("compiler-artifact") => {
+                let ours = v["manifest_path"]
+                    .as_str()
+                    .is_some_and(|p| Path::new(p).starts_with(&self.root));
+                let cdylib = v["target"]["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "cdylib"));
+                if !(ours && cdylib) {
+                    return;
+                }
                 let files = v["filenames"].as_array().into_iter().flatten();
                 for f in files.filter_map(|f| f.as_str()) {
                     if f.ends_with(".wasm") {
@@ -218,8 +243,11 @@ impl Messages {
     }
 
     #[cfg(test)]
-    fn read(stdout: &str) -> Self {
-        let mut m = Messages::default();
+    fn read(root: &str, stdout: &str) -> Self {
+        let mut m = Messages {
+            root: PathBuf::from(root),
+            ..Messages::default()
+        };
         for line in stdout.lines() {
             m.add(line);
         }
@@ -243,19 +271,21 @@ fn hint(rendered: &[String]) -> String {
 mod tests {
     use super::*;
 
-    /// Only the `.wasm` files cargo reports as built count, and the compiler's
-    /// messages are kept to print.
+    /// Only the `.wasm` files cargo reports as built for the crate count (not a
+    /// dependency's), and the compiler's messages are kept to print.
     #[test]
     fn reads_cargo_messages() {
         let out = [
-            r#"{"reason":"compiler-artifact","filenames":["/t/libdep.rlib","/t/libdep.rmeta"]}"#,
+            r#"{"reason":"compiler-artifact","manifest_path":"/r/dep/Cargo.toml","target":{"kind":["lib"]},"filenames":["/t/libdep.rlib","/t/libdep.rmeta"]}"#,
             r#"{"reason":"compiler-message","message":{"rendered":"warning: unused\n"}}"#,
-            r#"{"reason":"compiler-artifact","filenames":["/t/wasm32v1-none/release/vault.wasm"]}"#,
+            r#"{"reason":"compiler-artifact","manifest_path":"/r/other/Cargo.toml","target":{"kind":["cdylib","rlib"]},"filenames":["/t/wasm32v1-none/release/other.wasm"]}"#,
+            r#"{"reason":"compiler-artifact","manifest_path":"/r/vault/Cargo.toml","target":{"kind":["cdylib"]},"filenames":["/t/wasm32v1-none/release/vault.wasm"]}"#,
             "not json",
             r#"{"reason":"build-finished","success":true}"#,
         ]
         .join("\n");
-        let m = Messages::read(&out);
+        // (another contract the crate depends on is not among what it built)
+        let m = Messages::read("/r/vault", &out);
         assert_eq!(
             m.wasm,
             [PathBuf::from("/t/wasm32v1-none/release/vault.wasm")]

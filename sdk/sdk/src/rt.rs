@@ -11,8 +11,9 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     wasm32::unreachable()
 }
 
-/// With the `panic-message` feature, a panic logs `panicked at FILE:LINE:COL: MESSAGE`
-/// (at most 512 bytes) through `debug_log`, then traps.
+/// With the `panic-message` feature, a panic logs `panicked at FILE:LINE:COL:` and,
+/// on the next line, its message (at most 512 bytes in all) through `debug_log`, then
+/// traps.
 #[cfg(feature = "panic-message")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {

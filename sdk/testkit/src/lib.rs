@@ -161,39 +161,56 @@ impl TestEnv {
             .execute(&self.state, &self.block, &tx)
             .unwrap_or_else(|e| panic!("the VM failed (not the contract): {e}"));
         self.state.apply(&receipt.write_set);
-        let error = match (&receipt.outcome, &tx.payload) {
-            (Outcome::Revert { code, contract, .. }, payload) => {
-                let called = match payload {
-                    Payload::Call {
-                        contract: called,
-                        function,
-                        ..
-                    } if called == contract => Some(function.as_str()),
-                    _ => None,
-                };
-                self.error_name(contract, *code, called)
-            }
+        let error = match &receipt.outcome {
+            Outcome::Revert { code, contract, .. } => self.error_name(&tx.payload, contract, *code),
             _ => None,
         };
         CallResult { receipt, error }
     }
 
     /// The name the interface of the contract at `reverter` gives revert `code` (see
-    /// [`CallResult::error_name`]): by the error type of `function` when it is the
-    /// function that reverted, else by any error type that has the code.
-    fn error_name(&self, reverter: &Address, code: u32, function: Option<&str>) -> Option<String> {
+    /// [`CallResult::error_name`]): by the error type of the function that reverted
+    /// when it is known (the called one, or a deploy's constructor), else by any error
+    /// type that has the code.
+    fn error_name(&self, payload: &Payload, reverter: &Address, code: u32) -> Option<String> {
         use supervm_vm::StateView;
-        let record = self
-            .state
-            .get(&supervm_vm::state::contract_key(reverter))
-            .ok()??;
-        let record = supervm_vm::state::ContractRecord::decode(&record)?;
-        let wasm = self
-            .state
-            .get(&supervm_vm::state::code_key(&record.code_hash))
-            .ok()??;
+        let code_of = |hash: &[u8; 32]| {
+            self.state
+                .get(&supervm_vm::state::code_key(hash))
+                .ok()
+                .flatten()
+        };
+        let (wasm, called) = match payload {
+            // (a reverted deploy stored nothing: the code is the transaction's)
+            Payload::Deploy { code: source, .. } => match source {
+                CodeSource::Wasm(w) => (w.clone(), None),
+                CodeSource::Hash(h) => (code_of(h)?, None),
+            },
+            _ => {
+                let record = self
+                    .state
+                    .get(&supervm_vm::state::contract_key(reverter))
+                    .ok()??;
+                let record = supervm_vm::state::ContractRecord::decode(&record)?;
+                let called = match payload {
+                    Payload::Call {
+                        contract, function, ..
+                    } if contract == reverter => Some(function.as_str()),
+                    _ => None,
+                };
+                (code_of(&record.code_hash)?, called)
+            }
+        };
         let info = supervm_vm::validate::validate(&wasm, &supervm_vm::Limits::default()).ok()?;
         let i = supervm_vm::interface::Interface::parse(info.interface.as_deref()?).ok()?;
+        let function = match payload {
+            Payload::Deploy { .. } => i
+                .functions
+                .iter()
+                .find(|f| f.constructor)
+                .map(|f| f.name.as_str()),
+            _ => called,
+        };
         function
             .and_then(|f| i.error_name(f, code))
             .or_else(|| i.error_name_any(code))
