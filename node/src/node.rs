@@ -66,6 +66,8 @@ pub async fn start(
         fail: config.store_fail.as_ref().map(|h| h.0.clone()),
         ..StoreConfig::default()
     };
+    #[allow(clippy::disallowed_methods)] // (how long the open took, for the log)
+    let opening = std::time::Instant::now();
     let (store, recovery) = match Store::open(&store_dir, store_config.clone()) {
         // A dev chain is disposable: one in a store format this build does not read is
         // moved aside (nothing is deleted) and a new dev chain starts. Any other node
@@ -106,6 +108,7 @@ pub async fn start(
     };
     if recovery.changed_state() {
         tracing::warn!(
+            seconds = opening.elapsed().as_secs_f64(),
             "recovered the store: redone {} batches{}, rolled back {:?}{}",
             recovery.redone.len(),
             match (recovery.redone.first(), recovery.redone.last()) {

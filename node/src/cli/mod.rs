@@ -173,6 +173,10 @@ struct NodeArgs {
     /// Chain id (non-dev chains).
     #[arg(long)]
     chain_id: Option<u64>,
+    /// The lowest gas price admitted (default 1; the CLI signs at the price the node
+    /// reports). A node setting, not part of the chain: it may change between starts.
+    #[arg(long)]
+    min_gas_price: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -61,6 +61,13 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
         }
     }
     config.history_blocks = a.history_blocks;
+    if let Some(p) = a.min_gas_price {
+        // (a price of 0 would make every transaction free to send: a flood costs nothing)
+        if p == 0 {
+            bail!("--min-gas-price: at least 1");
+        }
+        config.gas_price = p;
+    }
     let genesis = if a.dev {
         // (a dev chain has its own id and funds its dev keys: these would be ignored)
         if a.genesis.is_some() || a.chain_id.is_some() {
