@@ -36,9 +36,18 @@ pub fn dev_keys_path(config: &NodeConfig) -> std::path::PathBuf {
     config.data_dir.join("dev-keys.json")
 }
 
-/// Loads the dev keys, creating them on first start.
-pub fn dev_keys(config: &NodeConfig) -> Result<Vec<KeyEntry>> {
+/// Loads the dev keys, creating them on first start (`began`: the chain exists, so its
+/// keys must too).
+pub fn dev_keys(config: &NodeConfig, began: bool) -> Result<Vec<KeyEntry>> {
     let path = dev_keys_path(config);
+    if began && keys::load(&path).map_or(true, |k| k.is_empty()) {
+        return Err(Error::Other(format!(
+            "this dev chain's keys ({}) are missing: restore the file, or move {} aside to \
+             start a new dev chain",
+            path.display(),
+            config.data_dir.join("store").display()
+        )));
+    }
     // (only the well-known keys are known to the CLI as dev keys: more could be signed
     // with for any chain)
     if config.dev_accounts > keys::DEV_KEYS as usize {
@@ -81,6 +90,10 @@ pub fn check_chain(store: &Store, chain_id: u64) -> Result<Option<Header>> {
 /// The state root of block 0 of a chain whose genesis funds `accounts`: the lattice
 /// hash of exactly those account entries (the state is empty before).
 pub fn genesis_root(accounts: &[(Address, u128)]) -> [u8; 32] {
+    // (an address given twice is funded once, with its last balance, as block 0's
+    // writes are)
+    let accounts: std::collections::BTreeMap<&Address, &u128> =
+        accounts.iter().map(|(a, b)| (a, b)).collect();
     let mut l = supervm_store::LtHash::zero();
     for (a, balance) in accounts {
         let account = Account {
@@ -93,26 +106,45 @@ pub fn genesis_root(accounts: &[(Address, u128)]) -> [u8; 32] {
 }
 
 /// Commits block 0 funding `accounts`, unless the store already has blocks; then
-/// checks that the stored genesis is of chain `chain_id` and funded exactly `accounts`
-/// (a genesis file changed after the chain started is refused, not ignored).
+/// checks that the stored genesis is of chain `chain_id` and, when `accounts` are
+/// given, funded exactly them (a genesis file changed after the chain began is refused,
+/// not ignored; a restart may omit it). `dev`: the accounts are the dev keys' (for the
+/// message).
 pub fn ensure_genesis(
     store: &Arc<Store>,
     chain_id: u64,
-    accounts: &[(Address, u128)],
+    accounts: Option<&[(Address, u128)]>,
+    dev: bool,
 ) -> Result<()> {
     if let Some(header) = check_chain(store, chain_id)? {
+        let Some(accounts) = accounts else {
+            return Ok(());
+        };
         let want = genesis_root(accounts);
         if header.state_root != want {
-            return Err(Error::Other(format!(
-                "the data directory's chain began with other genesis accounts than these \
-                 (its block 0 state root {}, these accounts' {}): start it with the genesis \
-                 it began with, or use another data directory",
-                to_hex(&header.state_root),
-                to_hex(&want)
-            )));
+            return Err(Error::Other(if dev {
+                "this dev chain's dev-keys.json no longer holds the keys its genesis funded: \
+                 restore the file, or move the data directory's store aside to start a new \
+                 dev chain"
+                    .to_string()
+            } else {
+                format!(
+                    "the data directory's chain began with other genesis accounts than these \
+                     (its block 0 state root {}, these accounts' {}): start it with the \
+                     genesis it began with (or without --genesis), or use another data \
+                     directory",
+                    to_hex(&header.state_root),
+                    to_hex(&want)
+                )
+            }));
         }
         return Ok(());
     }
+    let Some(accounts) = accounts else {
+        return Err(Error::Other(
+            "a new chain needs its genesis accounts: give --genesis FILE".into(),
+        ));
+    };
     // Fees are burned and nothing else creates native value, so no balance can overflow
     // while the whole supply fits in a u128 (the fee arithmetic relies on it).
     if accounts
@@ -229,12 +261,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap().0);
         let funded = [(Address([1; 32]), 1_000u128)];
-        ensure_genesis(&store, 7, &funded).unwrap();
+        ensure_genesis(&store, 7, Some(&funded), false).unwrap();
         assert_eq!(store.head().blocks, 1);
         // Restarting with the same chain id is fine (no second genesis).
-        ensure_genesis(&store, 7, &funded).unwrap();
+        ensure_genesis(&store, 7, Some(&funded), false).unwrap();
         assert_eq!(store.head().blocks, 1);
-        let e = ensure_genesis(&store, 8, &funded).unwrap_err().to_string();
+        let e = ensure_genesis(&store, 8, Some(&funded), false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("holds chain 7, not chain 8"), "{e}");
     }
 
@@ -245,11 +279,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap().0);
         let over = [(Address([1; 32]), u128::MAX), (Address([2; 32]), 1)];
-        let e = ensure_genesis(&store, 7, &over).unwrap_err().to_string();
+        let e = ensure_genesis(&store, 7, Some(&over), false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("more than u128::MAX"), "{e}");
         assert_eq!(store.head().blocks, 0);
         let exact = [(Address([1; 32]), u128::MAX - 1), (Address([2; 32]), 1)];
-        ensure_genesis(&store, 7, &exact).unwrap();
+        ensure_genesis(&store, 7, Some(&exact), false).unwrap();
         assert_eq!(store.head().blocks, 1);
     }
 }

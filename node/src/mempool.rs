@@ -57,6 +57,8 @@ struct Inner {
     taken: u64,
     /// Set by [`Mempool::close`]: nothing more is admitted.
     closed: bool,
+    /// Whether the transactions held at close were saved (see [`Mempool::saved`]).
+    saved: Option<bool>,
     /// Why recently dropped transactions were dropped, by hash, with the record's
     /// number. Kept under the lock admission and resolution take, so a record never
     /// outlives a resubmission admitted after it, nor is cleared by one admitted before
@@ -490,10 +492,16 @@ impl Mempool {
         self.unresolved_raw()
     }
 
-    /// Whether [`Mempool::close`] ran: the node is stopping, and what it still holds
-    /// was saved for the next start (nothing more commits before it).
-    pub fn is_closed(&self) -> bool {
-        self.inner.lock().closed
+    /// After [`Mempool::close`], whether what it held was saved for the next start
+    /// (`Some(true)`), or could not be (`Some(false)`: lost); `None` before (nothing is
+    /// decided yet: transactions may still commit).
+    pub fn saved(&self) -> Option<bool> {
+        self.inner.lock().saved
+    }
+
+    /// Records whether the transactions [`Mempool::close`] returned were saved.
+    pub fn mark_saved(&self, ok: bool) {
+        self.inner.lock().saved = Some(ok);
     }
 
     /// Wakes a producer waiting in [`Mempool::take`].

@@ -71,10 +71,11 @@ pub async fn start(
     let (store, recovery) = match Store::open(&store_dir, store_config.clone()) {
         // A dev chain is disposable: one in a store format this build does not read is
         // moved aside (nothing is deleted) and a new dev chain starts. Any other node
-        // refuses to start, naming both formats.
+        // refuses to start, naming both formats, as does `--dev` on a directory that
+        // is not a dev chain's (it has no dev keys).
         Err(supervm_store::Error::FormatMismatch {
             found, expected, ..
-        }) if config.dev => {
+        }) if config.dev && genesis::dev_keys_path(&config).exists() => {
             let aside = (1..)
                 .map(|i| {
                     let suffix = if i == 1 {
@@ -123,16 +124,27 @@ pub async fn start(
     }
     let store = Arc::new(store);
     // (before the dev keys are made or shown: `--dev` on another chain's directory)
-    genesis::check_chain(&store, config.chain_id)?;
-    let funded: Vec<(Address, u128)> = if config.dev {
-        let keys = genesis::dev_keys(&config)?;
-        let mut out = Vec::new();
-        for k in &keys {
-            out.push((
-                k.address().map_err(|e| Error::Other(e.to_string()))?,
-                config.dev_balance,
-            ));
+    let began = genesis::check_chain(&store, config.chain_id)?.is_some();
+    let dev_keys = if config.dev {
+        Some(genesis::dev_keys(&config, began)?)
+    } else {
+        None
+    };
+    let funded = match &dev_keys {
+        Some(keys) => {
+            let mut out = Vec::new();
+            for k in keys {
+                out.push((
+                    k.address().map_err(|e| Error::Other(e.to_string()))?,
+                    config.dev_balance,
+                ));
+            }
+            Some(out)
         }
+        None => genesis_accounts,
+    };
+    genesis::ensure_genesis(&store, config.chain_id, funded.as_deref(), config.dev)?;
+    if let Some(keys) = &dev_keys {
         let path = genesis::dev_keys_path(&config);
         // (a dev chain made before the dev keys were well-known keeps its own: the CLI
         // finds those by name only in the default directory or with --keys)
@@ -147,14 +159,10 @@ pub async fn start(
             config.chain_id,
             path.display()
         );
-        for k in &keys {
+        for k in keys {
             eprintln!("  {:<6} {}  secret {}", k.name, k.address, k.secret);
         }
-        out
-    } else {
-        genesis_accounts.unwrap_or_default()
-    };
-    genesis::ensure_genesis(&store, config.chain_id, &funded)?;
+    }
     let chain = Arc::new(Chain::new(config, store)?);
     // Everything that can still fail comes before the saved transactions are restored
     // (which deletes their file) and the pipeline starts: a start that fails here
@@ -221,13 +229,17 @@ impl RunningNode {
         // batch was decided after all, they are refused at start as already committed.
         // (closing refuses admissions still in flight, so none is acknowledged and lost)
         let queued = self.chain.mempool.close();
-        // (waiting `tx.submit`s answer `pending` now: nothing more commits)
-        self.chain.committed.send_modify(|_| {});
         let mut stopped = Stopped::default();
-        if let Err(e) = crate::pending_file::save(&self.chain.config.data_dir, &queued) {
-            tracing::error!(error = %e, "could not save {} queued transactions", queued.len());
-            stopped.unsaved = Some((queued.len(), e.to_string()));
+        match crate::pending_file::save(&self.chain.config.data_dir, &queued) {
+            Ok(()) => self.chain.mempool.mark_saved(true),
+            Err(e) => {
+                tracing::error!(error = %e, "could not save {} queued transactions", queued.len());
+                stopped.unsaved = Some((queued.len(), e.to_string()));
+                self.chain.mempool.mark_saved(false);
+            }
         }
+        // (waiting `tx.submit`s answer now, saying which: nothing more commits)
+        self.chain.committed.send_modify(|_| {});
         let _ = self.stop_server.send(());
         let _ = self.server.await;
         // Connection tasks of the server may still hold the chain for a moment; the store

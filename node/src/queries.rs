@@ -148,15 +148,25 @@ pub async fn submit(
         }
         // A halted pipeline commits nothing more (and wakes its waiters to say so).
         chain.check_halted()?;
-        // Nor does a stopping node once its mempool is closed: the transaction was saved
-        // for the next start, and the stop (which wakes the waiters) must not wait out
-        // this request's deadline.
-        if chain.mempool.is_closed() {
-            return Ok(SubmitResult {
-                hash: to_hex(&hash),
-                status: "pending".into(),
-                receipt: None,
-            });
+        // Nor does a stopping node once its mempool is closed and saved: the transaction
+        // is admitted again at the next start, and the stop (which wakes the waiters
+        // once it saved them) must not wait out this request's deadline.
+        match chain.mempool.saved() {
+            Some(true) => {
+                return Ok(SubmitResult {
+                    hash: to_hex(&hash),
+                    status: "pending".into(),
+                    receipt: None,
+                });
+            }
+            Some(false) => {
+                return Err(Error::Other(
+                    "the node stopped and could not save its queued transactions for the next \
+                     start (see its log): this one is lost, and its nonce is free again"
+                        .into(),
+                ));
+            }
+            None => {}
         }
         match tokio::time::timeout_at(deadline, rx.changed()).await {
             Ok(Ok(())) => {}

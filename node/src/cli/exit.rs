@@ -6,8 +6,9 @@ pub const EXIT_HELP: &str = "Exit status of the client commands: 0 success; 1 th
 committed, or the simulated call ran, with an outcome other than success; 2 refused (by the \
 CLI before anything was sent, or by the node as invalid parameters): arguments, keys, files, \
 usage; 3 not on chain (yet): pending, dropped, unknown, or may still commit, or no such \
-block or height; 4 the node was unreachable or answered with another error (a refused \
-submission included). `supervm node` exits 2 on a usage error, else 1 on any failure.";
+block or height yet; 4 the node was unreachable or answered with another error (a \
+submission it refused for another reason, a height it no longer keeps). `supervm node` \
+exits 2 on a malformed command line, else 1 when it cannot start or stops on an error.";
 
 /// Why a client command failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,8 +22,8 @@ pub enum Exit {
     /// node answered are invalid (-32602).
     Input = 2,
     /// 3: not on chain (yet): the transaction is pending, was dropped, is unknown, or
-    /// may have been admitted before the connection failed; the block or height does
-    /// not exist (-32030).
+    /// may have been admitted before the connection failed; the block, or the height
+    /// (-32030 above the latest), does not exist yet.
     NotCommitted = 3,
     /// 4: the node could not be reached, or answered with an error (a refused
     /// submission included).
@@ -58,8 +59,13 @@ pub fn exit_status(e: &anyhow::Error) -> Exit {
                 // (the node found the arguments invalid: a malformed hash or cursor, a
                 // page size out of range)
                 supervm_client::Error::Rpc { code: -32602, .. } => Exit::Input,
-                // (a height the node does not have, as for a block that does not exist)
-                supervm_client::Error::Rpc { code: -32030, .. } => Exit::NotCommitted,
+                // (a height not reached yet, as for a block that does not exist; one below
+                // what the node keeps is gone for good: the node's refusal)
+                supervm_client::Error::Rpc {
+                    code: -32030,
+                    data: Some(d),
+                    ..
+                } if d["asked"].as_u64() > d["latest"].as_u64() => Exit::NotCommitted,
                 supervm_client::Error::Rpc { .. } | supervm_client::Error::Transport(_) => {
                     Exit::Node
                 }

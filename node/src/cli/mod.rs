@@ -145,8 +145,9 @@ struct NodeArgs {
     /// Listen address.
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// State shards (fixed when the data directory is created).
-    #[arg(long)]
+    /// State shards (fixed when the data directory is created: a restart gives the
+    /// same number; default 2).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
     shards: Option<u32>,
     /// Execution threads (1 to 32).
     #[arg(long)]
@@ -175,7 +176,7 @@ struct NodeArgs {
     chain_id: Option<u64>,
     /// The lowest gas price admitted (default 1; the CLI signs at the price the node
     /// reports). A node setting, not part of the chain: it may change between starts.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     min_gas_price: Option<u64>,
 }
 

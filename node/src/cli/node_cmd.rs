@@ -22,10 +22,6 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
         config.listen = l;
     }
     if let Some(s) = a.shards {
-        // (checked before anything is created)
-        if !(1..=256).contains(&s) {
-            bail!("--shards: 1 to 256, got {s}");
-        }
         config.shards = s;
     }
     if let Some(t) = a.threads {
@@ -61,11 +57,8 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
         }
     }
     config.history_blocks = a.history_blocks;
+    // (at least 1, by its parser: at 0 a flood would cost nothing)
     if let Some(p) = a.min_gas_price {
-        // (a price of 0 would make every transaction free to send: a flood costs nothing)
-        if p == 0 {
-            bail!("--min-gas-price: at least 1");
-        }
         config.gas_price = p;
     }
     let genesis = if a.dev {
@@ -75,12 +68,12 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
         }
         None
     } else {
-        let g = a.genesis.as_ref().ok_or_else(|| {
-            anyhow!("a non-dev node needs --genesis FILE and --chain-id N (or use --dev)")
+        config.chain_id = a.chain_id.ok_or_else(|| {
+            anyhow!(
+                "a non-dev node needs --chain-id N (and --genesis FILE to begin a chain; or \
+                 use --dev)"
+            )
         })?;
-        config.chain_id = a
-            .chain_id
-            .ok_or_else(|| anyhow!("--chain-id is required with --genesis"))?;
         // (the CLI signs with the well-known dev keys for this chain id only)
         if config.chain_id == supervm_node::config::DEV_CHAIN_ID {
             bail!(
@@ -89,7 +82,11 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
                 config.chain_id
             );
         }
-        Some(supervm_node::genesis::read_genesis_file(g)?)
+        // (a restart may omit it; given, it must be the one the chain began with)
+        a.genesis
+            .as_deref()
+            .map(supervm_node::genesis::read_genesis_file)
+            .transpose()?
     };
     let running = supervm_node::node::start(config, genesis).await?;
     // Ctrl-C, or SIGTERM from a service manager (systemd, docker stop): both stop

@@ -934,11 +934,8 @@ fn node_flags_it_cannot_honour_are_refused() {
             "--rpc is a client flag",
         ),
         (&["--dev", "--json"][..], "--json is a client flag"),
-        (&["--dev", "--shards", "0"][..], "--shards: 1 to 256"),
-        (
-            &["--dev", "--min-gas-price", "0"][..],
-            "--min-gas-price: at least 1",
-        ),
+        (&["--dev", "--shards", "0"][..], "--shards"),
+        (&["--dev", "--min-gas-price", "0"][..], "--min-gas-price"),
         (
             &["--genesis", genesis.to_str().unwrap(), "--chain-id", "1337"][..],
             "the dev chain's",

@@ -307,6 +307,11 @@ async fn a_restart_keeps_the_chains_genesis() {
             .unwrap_or_else(|| panic!("{other:?} was accepted"));
         assert!(e.to_string().contains("other genesis accounts"), "{e}");
     }
+    // (a restart may omit the genesis)
+    let node = supervm_node::node::start(config.clone(), None)
+        .await
+        .expect("a restart without the genesis");
+    node.stop().await;
     let mut dev = crate::support::dev_config(dir.path());
     dev.dev = true;
     let e = supervm_node::node::start(dev, None).await.err().unwrap();
@@ -315,10 +320,49 @@ async fn a_restart_keeps_the_chains_genesis() {
         "{e}"
     );
     assert!(!dir.path().join("dev-keys.json").exists());
-    assert_eq!(
-        supervm_node::genesis::genesis_root(&genesis),
-        supervm_node::genesis::genesis_root(&[(bob, 2_000), (alice, 1_000)])
+    // A new chain needs its genesis.
+    let fresh = tempfile::tempdir().unwrap();
+    let mut config = crate::support::dev_config(fresh.path());
+    non_dev(&mut config);
+    let e = supervm_node::node::start(config, None).await.err().unwrap();
+    assert!(e.to_string().contains("give --genesis"), "{e}");
+}
+
+/// A dev chain whose dev key file went missing or was changed is refused (its keys
+/// are not made anew and shown as if funded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dev_chain_keeps_its_dev_keys() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::start(dir.path()).await.stop().await;
+    let keys = dir.path().join("dev-keys.json");
+    let saved = std::fs::read(&keys).unwrap();
+    std::fs::remove_file(&keys).unwrap();
+    let config = crate::support::dev_config(dir.path());
+    let e = supervm_node::node::start(config.clone(), None)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains("keys") && e.to_string().contains("missing"),
+        "{e}"
     );
+    assert!(!keys.exists(), "the keys were made anew");
+    std::fs::write(&keys, &saved).unwrap();
+    let mut fewer = supervm_client::keys::load(&keys).unwrap();
+    fewer.pop();
+    std::fs::write(&keys, serde_json::to_vec(&fewer).unwrap()).unwrap();
+    let e = supervm_node::node::start(config.clone(), None)
+        .await
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("no longer holds the keys"), "{e}");
+    std::fs::write(&keys, &saved).unwrap();
+    supervm_node::node::start(config, None)
+        .await
+        .expect("restored, it starts")
+        .stop()
+        .await;
 }
 
 /// A stop answers the `tx.submit` calls waiting for queued transactions at once:

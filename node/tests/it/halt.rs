@@ -76,6 +76,20 @@ async fn halt_and_recover(at: FailPoint, action: FailAction) {
     assert_eq!(get.status(), 503);
     let body: HealthView = get.json().await.unwrap();
     assert_eq!(body, health);
+    // (and for monitoring: a halt is not an idle chain)
+    let metrics = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("\nsupervm_halted 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("supervm_build_info{version=\""),
+        "{metrics}"
+    );
     // Submissions are refused with the reason, not queued behind a dead pipeline.
     match c.submit(&transfer(alice, 2, carol, 9), false).await {
         Err(Error::Rpc {
