@@ -151,7 +151,11 @@ pub async fn start(
         let whose = if keys.iter().all(supervm_client::keys::is_dev_key) {
             "the well-known dev keys, which the CLI knows by name".to_string()
         } else {
-            format!("this chain's own: give the CLI --keys {}", path.display())
+            format!(
+                "this chain's own, made before the dev keys were well-known: the CLI finds \
+                 them by name in ~/.supervm/dev, elsewhere give it --keys {}",
+                path.display()
+            )
         };
         eprintln!(
             "dev chain {} — dev accounts, address and secret key (also in {}; {whose}; \
