@@ -57,8 +57,6 @@ struct Inner {
     taken: u64,
     /// Set by [`Mempool::close`]: nothing more is admitted.
     closed: bool,
-    /// Whether the transactions held at close were saved (see [`Mempool::saved`]).
-    saved: Option<bool>,
     /// Why recently dropped transactions were dropped, by hash, with the record's
     /// number. Kept under the lock admission and resolution take, so a record never
     /// outlives a resubmission admitted after it, nor is cleared by one admitted before
@@ -139,6 +137,9 @@ pub struct Mempool {
     /// While set, [`Mempool::take`] hands out nothing (admission continues): for tests
     /// and tools that need transactions to stay pending.
     held: std::sync::atomic::AtomicBool,
+    /// After a close, whether what it held was saved: 0 not yet, 1 saved, 2 lost (see
+    /// [`Mempool::saved`]).
+    saved: std::sync::atomic::AtomicU8,
 }
 
 impl std::fmt::Debug for Mempool {
@@ -167,6 +168,7 @@ impl Mempool {
             inner: Mutex::new(Inner::default()),
             ready: Condvar::new(),
             held: std::sync::atomic::AtomicBool::new(false),
+            saved: std::sync::atomic::AtomicU8::new(0),
         }
     }
 
@@ -496,12 +498,18 @@ impl Mempool {
     /// (`Some(true)`), or could not be (`Some(false)`: lost); `None` before (nothing is
     /// decided yet: transactions may still commit).
     pub fn saved(&self) -> Option<bool> {
-        self.inner.lock().saved
+        // (read by every waiting submission at every commit: no lock)
+        match self.saved.load(std::sync::atomic::Ordering::Acquire) {
+            0 => None,
+            1 => Some(true),
+            _ => Some(false),
+        }
     }
 
     /// Records whether the transactions [`Mempool::close`] returned were saved.
     pub fn mark_saved(&self, ok: bool) {
-        self.inner.lock().saved = Some(ok);
+        let v = if ok { 1 } else { 2 };
+        self.saved.store(v, std::sync::atomic::Ordering::Release);
     }
 
     /// Wakes a producer waiting in [`Mempool::take`].

@@ -62,7 +62,7 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             // (code is stored once by hash: uploading it again would only be charged)
             if let Some(stored) = c.code(&hash).await? {
                 ctx.print(
-                    &json!({"code_hash": to_hex(&hash), "already_stored": true, "hash": null}),
+                    &json!({"code_hash": to_hex(&hash), "already_stored": true, "hash": null, "status": "not_sent"}),
                     || {
                         format!(
                             "code hash {} is already stored ({} bytes): nothing was sent \
