@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use supervm_client::views::{
+    AccountView, BlockView, ChainInfo, ContractView, EventsPage, HealthView, ReceiptView,
+    SimulateResult, SubmitResult, TxView,
+};
 
 use crate::chain::Chain;
 use crate::queries;
@@ -269,12 +273,19 @@ fn int() -> Value {
     json!({"type": "integer", "minimum": 0})
 }
 
-fn obj() -> Value {
-    json!({"type": "object"})
-}
-
-fn nullable_obj() -> Value {
-    json!({"type": ["object", "null"]})
+/// The JSON Schema of a result type (the `supervm_client::views` type the method
+/// answers with), every subschema inlined: in an OpenRPC document a `$ref` would resolve
+/// against the document, not the schema.
+fn schema<T: schemars::JsonSchema>() -> Value {
+    let mut s = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value();
+    if let Some(o) = s.as_object_mut() {
+        o.remove("$schema");
+    }
+    s
 }
 
 /// Every application error code, for the OpenRPC document.
@@ -390,7 +401,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             "chain.info",
             "Chain id, software version, latest height, gas price, shards.",
         )
-        .result("info", obj()),
+        .result("info", schema::<ChainInfo>()),
         |c, _: NoParams| Ok(queries::chain_info(c)),
     )?;
     add(
@@ -400,7 +411,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             "chain.health",
             "Whether the block pipeline runs (ok, and why it halted if it did); latest height; mempool size.",
         )
-        .result("health", obj()),
+        .result("health", schema::<HealthView>()),
         |c, _: NoParams| Ok(health(c)),
     )?;
     let c = chain.clone();
@@ -410,7 +421,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
                 .param(ParamSpec::required("tx", "Hex of the signed transaction encoding.", hexs()))
                 .param(ParamSpec::optional("wait", "Wait until committed.", json!({"type": "boolean"})))
                 .param(ParamSpec::optional("timeout_ms", "How long to wait (default and max 25000, under the 30 s request deadline).", int()))
-                .result("submitted", obj()),
+                .result("submitted", schema::<SubmitResult>()),
             &SUBMIT_ERRORS,
         ),
         move |p: SubmitParams| {
@@ -427,7 +438,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         &chain,
         MethodSpec::new("tx.submit_batch", "Submits up to 10000 signed transactions: signatures batch-verified on all cores, then admitted in order; one {hash} or {error} per transaction.")
             .param(ParamSpec::required("txs", "Hex of each signed transaction.", json!({"type": "array", "items": hexs()})))
-            .result("results", obj()),
+            .result("results", schema::<supervm_client::views::SubmitBatchResult>()),
         submit_batch,
         Runs::Admission,
     )?;
@@ -439,7 +450,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             "A transaction's status (committed, pending, dropped, unknown) and receipt.",
         )
         .param(ParamSpec::required("hash", "Transaction hash.", hexs()))
-        .result("transaction", obj()),
+        .result("transaction", schema::<TxView>()),
         |c, p: HashParams| queries::tx_get(c, &queries::hex32(&p.hash, "hash")?),
     )?;
     add_blocking(
@@ -450,7 +461,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             "The receipt of a committed transaction, or null.",
         )
         .param(ParamSpec::required("hash", "Transaction hash.", hexs()))
-        .result("receipt", nullable_obj()),
+        .result("receipt", schema::<Option<ReceiptView>>()),
         |c, p: HashParams| queries::receipt(c, &queries::hex32(&p.hash, "hash")?),
     )?;
     let c = chain.clone();
@@ -462,7 +473,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             .param(ParamSpec::optional("args", "Codec-encoded arguments (hex).", hexs()))
             .param(ParamSpec::optional("gas_limit", "Gas limit (default 100000000).", int()))
             .param(ParamSpec::optional("height", "Run on the state after this block.", int()))
-            .result("simulation", obj())
+            .result("simulation", schema::<SimulateResult>())
             .error(-32030, "no state at that height"),
         // The slot is awaited here, as a task: simulations waiting for one never tie up
         // the blocking pool the cheap queries run on.
@@ -492,14 +503,14 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
         MethodSpec::new("block.get", "A block by height or by hash, or null.")
             .param(ParamSpec::optional("height", "Block height.", int()))
             .param(ParamSpec::optional("hash", "Block hash.", hexs()))
-            .result("block", nullable_obj()),
+            .result("block", schema::<Option<BlockView>>()),
         |c, p: BlockParams| queries::block_get(c, p.height, p.hash.as_deref()),
     )?;
     add_blocking(
         &mut r,
         &chain,
         MethodSpec::new("block.latest", "The latest committed block, or null.")
-            .result("block", nullable_obj()),
+            .result("block", schema::<Option<BlockView>>()),
         |c, _: NoParams| queries::block_latest(c),
     )?;
     add_blocking(
@@ -515,7 +526,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             "Read the state after this block.",
             int(),
         ))
-        .result("account", obj())
+        .result("account", schema::<AccountView>())
         .error(-32030, "no state at that height"),
         |c, p: AccountParams| queries::account_get(c, &p.address, p.height),
     )?;
@@ -532,7 +543,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             "Read the state after this block.",
             int(),
         ))
-        .result("contract", nullable_obj())
+        .result("contract", schema::<Option<ContractView>>())
         .error(-32030, "no state at that height"),
         |c, p: ContractParams| queries::contract_get(c, &p.address, p.height),
     )?;
@@ -544,7 +555,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             "Whether code is stored under a hash (uploaded or deployed): {code_hash, size}, or null (latest committed state).",
         )
         .param(ParamSpec::required("hash", "Code hash (blake3 of the wasm).", hexs()))
-        .result("code", nullable_obj()),
+        .result("code", schema::<Option<supervm_client::views::CodeView>>()),
         |c, p: CodeParams| queries::code_get(c, &p.hash),
     )?;
     add_blocking(
@@ -579,7 +590,7 @@ pub fn router(chain: Arc<Chain>) -> Result<axum::Router> {
             .param(ParamSpec::optional("to_height", "Highest height (default: the latest). Above the latest, the last page's cursor stands after the latest block.", int()))
             .param(ParamSpec::optional("cursor", "next_cursor of the previous page.", s("height:tx:event")))
             .param(ParamSpec::optional("limit", "Page size, 1 to 1000 (default 100).", json!({"type": "integer", "minimum": 1, "maximum": queries::EVENTS_PAGE_MAX})))
-            .result("page", obj()),
+            .result("page", schema::<EventsPage>()),
         |c, p: EventsParams| {
             queries::events_query(c, p.contract.as_deref(), &p.topics, p.from_height, p.to_height, p.cursor.as_deref(), p.limit)
         },

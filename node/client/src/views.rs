@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// `chain.info`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ChainInfo {
     /// Chain id.
     pub chain_id: u64,
@@ -25,6 +26,7 @@ pub struct ChainInfo {
 
 /// An account's native state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AccountView {
     /// Address (the ed25519 public key).
     pub address: String,
@@ -42,6 +44,7 @@ pub struct AccountView {
 
 /// An event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EventView {
     /// Emitting contract.
     pub contract: String,
@@ -59,6 +62,7 @@ pub struct EventView {
 
 /// How a transaction ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReceiptView {
     /// Transaction hash.
     pub tx_hash: String,
@@ -97,6 +101,7 @@ pub struct ReceiptView {
 
 /// A transaction as the node reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TxView {
     /// Hash.
     pub hash: String,
@@ -118,6 +123,7 @@ pub struct TxView {
 
 /// `tx.submit`'s answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SubmitResult {
     /// Transaction hash.
     pub hash: String,
@@ -131,6 +137,7 @@ pub struct SubmitResult {
 
 /// A block.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BlockView {
     /// Height.
     pub height: u64,
@@ -152,6 +159,7 @@ pub struct BlockView {
 
 /// Storage keys a simulated call read and wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AccessList {
     /// State keys read (hex).
     pub reads: Vec<String>,
@@ -161,6 +169,7 @@ pub struct AccessList {
 
 /// `tx.simulate`'s answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SimulateResult {
     /// `success`, `revert`, `out_of_gas`, `trap` or `invalid`.
     pub outcome: String,
@@ -191,6 +200,7 @@ pub struct SimulateResult {
 
 /// A deployed contract.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ContractView {
     /// Address.
     pub address: String,
@@ -205,6 +215,7 @@ pub struct ContractView {
 
 /// Stored code (`code.get`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CodeView {
     /// Code hash (blake3 of the wasm).
     pub code_hash: String,
@@ -214,6 +225,7 @@ pub struct CodeView {
 
 /// `chain.health`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HealthView {
     /// Whether the block pipeline runs (`false` once a commit failed; a restart recovers).
     pub ok: bool,
@@ -229,6 +241,7 @@ pub struct HealthView {
 /// A JSON-RPC error object `{code, message, data}`, as `tx.submit_batch` reports one
 /// per refused transaction (the error `tx.submit` would have answered).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RpcErrorView {
     /// JSON-RPC error code (the application errors of `docs/rpc.md`).
     pub code: i64,
@@ -242,6 +255,7 @@ pub struct RpcErrorView {
 /// One transaction's entry in `tx.submit_batch`'s answer: its hash if it was admitted,
 /// else the error that refused it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SubmitBatchItem {
     /// Transaction hash (admitted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -253,6 +267,7 @@ pub struct SubmitBatchItem {
 
 /// `tx.submit_batch`'s answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SubmitBatchResult {
     /// One entry per submitted transaction, in order.
     pub results: Vec<SubmitBatchItem>,
@@ -260,6 +275,7 @@ pub struct SubmitBatchResult {
 
 /// A page of events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EventsPage {
     /// Events in chain order.
     pub events: Vec<EventView>,

@@ -26,7 +26,8 @@ pub fn discover_spec() -> MethodSpec {
             "properties": {
                 "openrpc": {"type": "string"},
                 "info": {"type": "object"},
-                "methods": {"type": "array"}
+                "methods": {"type": "array"},
+                "components": {"type": "object"}
             }
         }),
     )

@@ -10,4 +10,5 @@ mod halt;
 mod load;
 mod params;
 mod replay;
+mod schemas;
 mod support;
