@@ -40,7 +40,9 @@ pub fn dev_keys_path(config: &NodeConfig) -> std::path::PathBuf {
 /// keys must too).
 pub fn dev_keys(config: &NodeConfig, began: bool) -> Result<Vec<KeyEntry>> {
     let path = dev_keys_path(config);
-    if began && keys::load(&path).map_or(true, |k| k.is_empty()) {
+    let present =
+        keys::load(&path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    if began && present.is_empty() {
         return Err(Error::Other(format!(
             "this dev chain's keys ({}) are missing: restore the file, or move {} aside to \
              start a new dev chain",

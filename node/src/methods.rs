@@ -277,7 +277,9 @@ fn int() -> Value {
 /// answers with), every subschema inlined: in an OpenRPC document a `$ref` would resolve
 /// against the document, not the schema.
 fn schema<T: schemars::JsonSchema>() -> Value {
+    // (for what the node sends: a member it always sends is required, even an `Option`)
     let mut s = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
         .with(|s| s.inline_subschemas = true)
         .into_generator()
         .into_root_schema_for::<T>()

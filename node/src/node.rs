@@ -54,10 +54,17 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Error::Other(format!("listen on {listen}: {e}")))?;
+    let store_dir = config.data_dir.join("store");
+    // (a new chain without its genesis is refused before the store is made: it would
+    // fix the shard count of the start that gives it)
+    if !config.dev && genesis_accounts.is_none() && !store_dir.exists() {
+        return Err(Error::Other(
+            "a new chain needs its genesis accounts: give --genesis FILE".into(),
+        ));
+    }
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Error::Other(format!("{}: {e}", config.data_dir.display())))?;
     let open_files = raise_open_files_limit();
-    let store_dir = config.data_dir.join("store");
     let store_config = StoreConfig {
         shards: config.shards,
         durability: config.durability,
@@ -97,6 +104,14 @@ pub async fn start(
                 aside.display()
             );
             Store::open(&store_dir, store_config)?
+        }
+        // (`--dev` on a directory that is not a dev chain's: say why it was not moved aside)
+        Err(e @ supervm_store::Error::FormatMismatch { .. }) if config.dev => {
+            return Err(Error::Other(format!(
+                "{e} (not moved aside for a new dev chain: {} has no dev-keys.json, so it is \
+                 not a dev chain's directory)",
+                config.data_dir.display()
+            )));
         }
         // (RocksDB's lock file, held by another process or by this one: say what it means)
         Err(e) if lock_held(&e) => {

@@ -234,6 +234,7 @@ async fn cli_deploys_invokes_and_queries() {
     ]))
     .await;
     assert_eq!(again["already_stored"], true, "{again}");
+    assert_eq!(again["status"], "not_sent", "{again}");
     assert_eq!(again["code_hash"], hash.as_str(), "{again}");
     assert_eq!(run(v(&["account", "dev1"])).await["nonce"], dev1_nonce);
     // Deployed by its hash (constructor arguments then in hex): another token, whose
@@ -935,6 +936,8 @@ fn node_flags_it_cannot_honour_are_refused() {
         ),
         (&["--dev", "--json"][..], "--json is a client flag"),
         (&["--dev", "--shards", "0"][..], "--shards"),
+        // (a new chain without its genesis: nothing made, its shard count not fixed)
+        (&["--chain-id", "5"][..], "give --genesis"),
         (&["--dev", "--min-gas-price", "0"][..], "--min-gas-price"),
         (
             &["--genesis", genesis.to_str().unwrap(), "--chain-id", "1337"][..],

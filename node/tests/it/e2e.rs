@@ -400,3 +400,45 @@ async fn a_stop_answers_waiting_submissions() {
     assert_eq!(t.status, "committed", "{t:?}");
     node.stop().await;
 }
+
+/// A stop that cannot save the queued transactions (here the file's place is taken by
+/// a directory) says how many were lost, and the submissions waiting for them are told
+/// so, not `pending`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_that_cannot_save_says_so() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = crate::support::start(dir.path()).await;
+    let keys = dev_keys(dir.path());
+    let url = format!("http://{}", node.addr);
+    crate::support::hold(&node).await;
+    let tx = transfer(&keys[0], 0, Address([9; 32]), 5);
+    let waiting = {
+        let (url, tx) = (url.clone(), tx.clone());
+        tokio::spawn(async move { Client::new(&url).submit(&tx, true).await })
+    };
+    while node.chain.mempool.is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let blocker = dir.path().join("mempool-pending.bin");
+    std::fs::create_dir_all(blocker.join("taken")).unwrap();
+    let stopped = node.stop().await;
+    assert_eq!(
+        stopped.unsaved.as_ref().map(|u| u.0),
+        Some(1),
+        "{stopped:?}"
+    );
+    match waiting.await.unwrap() {
+        Err(supervm_client::Error::Rpc {
+            code: -32603, data, ..
+        }) => {
+            let why = data.map(|d| d.to_string()).unwrap_or_default();
+            assert!(why.contains("could not save"), "{why}");
+        }
+        other => panic!("the waiter was not told: {other:?}"),
+    }
+    assert!(
+        !dir.path().join("mempool-pending.tmp").exists(),
+        "a temporary file was left"
+    );
+}
