@@ -91,29 +91,7 @@ enum Cmd {
         id: Option<String>,
     },
     /// Events, filtered.
-    Events {
-        /// Contract address.
-        #[arg(long)]
-        contract: Option<String>,
-        /// Required topic, per position in order (repeat the flag: the first is the event
-        /// name, then each topic field): the name as text; a field as TYPE:VALUE, encoded
-        /// as the contract encodes it (`u64:5`, `String:USDC`, `Address:alice`), or as
-        /// 0x-hex of the encoded bytes; `_` or `any` takes any value in its position.
-        #[arg(long)]
-        topic: Vec<String>,
-        /// Lowest height.
-        #[arg(long)]
-        from: Option<u64>,
-        /// Highest height.
-        #[arg(long)]
-        to: Option<u64>,
-        /// Page size, 1 to 1000.
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
-        limit: u16,
-        /// Cursor from a previous page.
-        #[arg(long)]
-        cursor: Option<String>,
-    },
+    Events(query::EventsArgs),
     /// An account's nonce and balance, latest or after block `--height`.
     Account {
         /// Key name or address.
@@ -349,24 +327,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Cmd::Transfer { from, to, amount } => rt.block_on(send::transfer(&ctx, &from, &to, amount)),
         Cmd::Tx { hash } => rt.block_on(query::tx(&ctx, &hash)),
         Cmd::Block { id } => rt.block_on(query::block(&ctx, id.as_deref())),
-        Cmd::Events {
-            contract,
-            topic,
-            from,
-            to,
-            limit,
-            cursor,
-        } => rt.block_on(query::events(
-            &ctx,
-            query::EventsArgs {
-                contract,
-                topic,
-                from,
-                to,
-                limit,
-                cursor,
-            },
-        )),
+        Cmd::Events(a) => rt.block_on(query::events(&ctx, a)),
         Cmd::Account { address, height } => rt.block_on(query::account(&ctx, &address, height)),
         Cmd::Storage {
             contract,

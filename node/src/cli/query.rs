@@ -70,13 +70,29 @@ pub(super) async fn block(ctx: &Ctx, id: Option<&str>) -> Result<()> {
 }
 
 /// The filter flags of `supervm events`.
+#[derive(clap::Args, Debug)]
 pub(super) struct EventsArgs {
-    pub(super) contract: Option<String>,
-    pub(super) topic: Vec<String>,
-    pub(super) from: Option<u64>,
-    pub(super) to: Option<u64>,
-    pub(super) limit: u16,
-    pub(super) cursor: Option<String>,
+    /// Contract address.
+    #[arg(long)]
+    contract: Option<String>,
+    /// Required topic, per position in order (repeat the flag: the first is the event
+    /// name, then each topic field): the name as text; a field as TYPE:VALUE, encoded
+    /// as the contract encodes it (`u64:5`, `String:USDC`, `Address:alice`), or as
+    /// 0x-hex of the encoded bytes; `_` or `any` takes any value in its position.
+    #[arg(long)]
+    topic: Vec<String>,
+    /// Lowest height.
+    #[arg(long)]
+    from: Option<u64>,
+    /// Highest height.
+    #[arg(long)]
+    to: Option<u64>,
+    /// Page size, 1 to 1000.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    limit: u16,
+    /// Cursor from a previous page.
+    #[arg(long)]
+    cursor: Option<String>,
 }
 
 /// `supervm events`: one page of events matching the filter.

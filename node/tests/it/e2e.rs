@@ -373,18 +373,7 @@ async fn a_stop_answers_waiting_submissions() {
     let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let node = crate::support::start(dir.path()).await;
-    let keys = dev_keys(dir.path());
-    let url = format!("http://{}", node.addr);
-    crate::support::hold(&node).await;
-    let tx = transfer(&keys[0], 0, Address([9; 32]), 5);
-    let waiting = {
-        let (url, tx) = (url.clone(), tx.clone());
-        tokio::spawn(async move { Client::new(&url).submit(&tx, true).await })
-    };
-    // (until the transaction is queued: the stop must find the waiter waiting)
-    while node.chain.mempool.is_empty() {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let (tx, waiting) = a_waiting_submission(&node, dir.path()).await;
     assert!(node.stop().await.unsaved.is_none());
     let answer = waiting
         .await
@@ -409,17 +398,7 @@ async fn a_stop_that_cannot_save_says_so() {
     let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let node = crate::support::start(dir.path()).await;
-    let keys = dev_keys(dir.path());
-    let url = format!("http://{}", node.addr);
-    crate::support::hold(&node).await;
-    let tx = transfer(&keys[0], 0, Address([9; 32]), 5);
-    let waiting = {
-        let (url, tx) = (url.clone(), tx.clone());
-        tokio::spawn(async move { Client::new(&url).submit(&tx, true).await })
-    };
-    while node.chain.mempool.is_empty() {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let (_, waiting) = a_waiting_submission(&node, dir.path()).await;
     let blocker = dir.path().join("mempool-pending.bin");
     std::fs::create_dir_all(blocker.join("taken")).unwrap();
     let stopped = node.stop().await;
@@ -441,4 +420,27 @@ async fn a_stop_that_cannot_save_says_so() {
         !dir.path().join("mempool-pending.tmp").exists(),
         "a temporary file was left"
     );
+}
+
+/// With blocks held, a transfer submitted with `wait` by a task, once it is queued (so
+/// that a stop finds its submission waiting).
+async fn a_waiting_submission(
+    node: &supervm_node::node::RunningNode,
+    dir: &std::path::Path,
+) -> (
+    supervm_client::SignedTx,
+    tokio::task::JoinHandle<supervm_client::Result<supervm_client::views::SubmitResult>>,
+) {
+    let keys = dev_keys(dir);
+    let url = format!("http://{}", node.addr);
+    crate::support::hold(node).await;
+    let tx = transfer(&keys[0], 0, Address([9; 32]), 5);
+    let waiting = {
+        let tx = tx.clone();
+        tokio::spawn(async move { Client::new(&url).submit(&tx, true).await })
+    };
+    while node.chain.mempool.is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    (tx, waiting)
 }
