@@ -48,12 +48,11 @@ pub async fn start(
     config: NodeConfig,
     genesis_accounts: Option<Vec<(Address, u128)>>,
 ) -> Result<RunningNode> {
-    // (the port first: a taken one is said before the store is opened and recovered,
-    // and before anything is written)
+    // The port first: a taken one is said before the store is opened and recovered,
+    // and before anything is written. Bound, not yet listening: until the node serves,
+    // connections are refused (a TCP readiness probe does not pass during recovery).
     let listen = config.listen;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::Other(format!("listen on {listen}: {e}")))?;
+    let bound = bind(listen).map_err(|e| Error::Other(format!("listen on {listen}: {e}")))?;
     let store_dir = config.data_dir.join("store");
     // (a new chain without its genesis is refused before the store is made: it would
     // fix the shard count of the start that gives it)
@@ -187,6 +186,9 @@ pub async fn start(
     // (which deletes their file) and the pipeline starts: a start that fails here
     // leaves the file for the next one and no pipeline behind.
     let app = crate::methods::router(chain.clone())?;
+    let listener = bound
+        .listen(1024)
+        .map_err(|e| Error::Other(format!("listen on {listen}: {e}")))?;
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Other(e.to_string()))?;
@@ -284,6 +286,19 @@ pub struct Stopped {
     /// Accepted transactions still queued that could not be saved for the next start
     /// (how many, and why: a full disk): they are lost.
     pub unsaved: Option<(usize, String)>,
+}
+
+/// A socket bound to `addr` (address reuse as `TcpListener::bind` sets it), not yet
+/// listening.
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let s = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    s.set_reuseaddr(true)?;
+    s.bind(addr)?;
+    Ok(s)
 }
 
 /// Raises the process's soft limit on open files to its hard limit (RocksDB keeps its
