@@ -42,13 +42,16 @@ pub fn dev_keys(config: &NodeConfig, began: bool) -> Result<Vec<KeyEntry>> {
     let path = dev_keys_path(config);
     let present =
         keys::load(&path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
-    if began && present.is_empty() {
-        return Err(Error::Other(format!(
-            "this dev chain's keys ({}) are missing: restore the file, or move {} aside to \
-             start a new dev chain",
-            path.display(),
-            config.data_dir.join("store").display()
-        )));
+    if began {
+        if present.is_empty() {
+            return Err(Error::Other(format!(
+                "this dev chain's keys ({}) are missing: restore the file, or move {} aside \
+                 to start a new dev chain",
+                path.display(),
+                config.data_dir.join("store").display()
+            )));
+        }
+        return Ok(present);
     }
     // (only the well-known keys are known to the CLI as dev keys: more could be signed
     // with for any chain)
@@ -92,19 +95,27 @@ pub fn check_chain(store: &Store, chain_id: u64) -> Result<Option<Header>> {
 /// The state root of block 0 of a chain whose genesis funds `accounts`: the lattice
 /// hash of exactly those account entries (the state is empty before).
 pub fn genesis_root(accounts: &[(Address, u128)]) -> [u8; 32] {
-    // (an address given twice is funded once, with its last balance, as block 0's
-    // writes are)
-    let accounts: std::collections::BTreeMap<&Address, &u128> =
-        accounts.iter().map(|(a, b)| (a, b)).collect();
     let mut l = supervm_store::LtHash::zero();
+    for (key, value) in &genesis_writes(accounts) {
+        if let Some(v) = value {
+            l.add_entry(key, v);
+        }
+    }
+    l.root()
+}
+
+/// Block 0's writes: each account at nonce 0 with its balance (an address given twice
+/// is funded once, with its last balance).
+fn genesis_writes(accounts: &[(Address, u128)]) -> WriteSet {
+    let mut writes = WriteSet::new();
     for (a, balance) in accounts {
         let account = Account {
             nonce: 0,
             balance: *balance,
         };
-        l.add_entry(&account_key(a), &account.encode());
+        writes.insert(account_key(a), Some(account.encode()));
     }
-    l.root()
+    writes
 }
 
 /// Commits block 0 funding `accounts`, unless the store already has blocks; then
@@ -158,19 +169,7 @@ pub fn ensure_genesis(
             "the genesis balances add up to more than u128::MAX: the native supply must fit in a u128".into(),
         ));
     }
-    let mut writes = WriteSet::new();
-    for (a, balance) in accounts {
-        writes.insert(
-            account_key(a),
-            Some(
-                Account {
-                    nonce: 0,
-                    balance: *balance,
-                }
-                .encode(),
-            ),
-        );
-    }
+    let writes = genesis_writes(accounts);
     let mut staging = Staging::new(store.clone());
     staging.stage_block(&writes, |state_root| {
         let header = Header {

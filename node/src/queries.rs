@@ -107,12 +107,15 @@ pub async fn submit(
     })
     .await
     .map_err(Error::Other)??;
+    // (the answer while it is not committed: with no wait, once a stop saved it, and
+    // when the wait ran out)
+    let pending = || SubmitResult {
+        hash: to_hex(&hash),
+        status: "pending".into(),
+        receipt: None,
+    };
     if !wait {
-        return Ok(SubmitResult {
-            hash: to_hex(&hash),
-            status: "pending".into(),
-            receipt: None,
-        });
+        return Ok(pending());
     }
     loop {
         // While the transaction is in the mempool it is neither committed nor dropped:
@@ -152,13 +155,7 @@ pub async fn submit(
         // is admitted again at the next start, and the stop (which wakes the waiters
         // once it saved them) must not wait out this request's deadline.
         match chain.mempool.saved() {
-            Some(true) => {
-                return Ok(SubmitResult {
-                    hash: to_hex(&hash),
-                    status: "pending".into(),
-                    receipt: None,
-                });
-            }
+            Some(true) => return Ok(pending()),
             Some(false) => {
                 return Err(Error::Other(
                     "the node stopped and could not save its queued transactions for the next \
@@ -170,13 +167,7 @@ pub async fn submit(
         }
         match tokio::time::timeout_at(deadline, rx.changed()).await {
             Ok(Ok(())) => {}
-            _ => {
-                return Ok(SubmitResult {
-                    hash: to_hex(&hash),
-                    status: "pending".into(),
-                    receipt: None,
-                });
-            }
+            _ => return Ok(pending()),
         }
     }
 }

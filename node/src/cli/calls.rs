@@ -67,13 +67,11 @@ pub(super) async fn revert_error(
         return (Some(reserved.to_string()), other.map(|a| to_hex(&a.0)));
     }
     let Some(other) = other else {
-        let name = i
-            .error_name(function, code)
-            .or_else(|| i.error_name_any(code));
+        let name = i.revert_name(Some(function), code);
         return (Some(name.unwrap_or("?").to_string()), None);
     };
     let name = match interface_of(c, &other).await {
-        Ok(oi) => oi.error_name_any(code).unwrap_or("?").to_string(),
+        Ok(oi) => oi.revert_name(None, code).unwrap_or("?").to_string(),
         Err(_) => "?".to_string(),
     };
     (Some(name), Some(to_hex(&other.0)))

@@ -75,14 +75,11 @@ pub(super) fn error_line(error: &Option<String>, reverted_in: &Option<String>) -
 /// a trap's reason names the contract whose frame trapped.
 pub(super) fn reason_line(reason: &Option<String>) -> String {
     reason.as_ref().map_or_else(String::new, |r| {
-        let hint = if r.ends_with("wasm `unreachable` instruction executed") {
-            " (in Rust code a panic: `panic!`, a failed overflow check, an out-of-bounds index, \
-             an `unwrap` of nothing; build with the SDK's `panic-message` feature and \
-             `contract simulate` shows which, and where)"
+        if r.ends_with(supervm_vm::UNREACHABLE_TRAP) {
+            format!("\nreason {r} ({})", supervm_vm::UNREACHABLE_HINT)
         } else {
-            ""
-        };
-        format!("\nreason {r}{hint}")
+            format!("\nreason {r}")
+        }
     })
 }
 

@@ -211,10 +211,7 @@ impl TestEnv {
                 .map(|f| f.name.as_str()),
             _ => called,
         };
-        function
-            .and_then(|f| i.error_name(f, code))
-            .or_else(|| i.error_name_any(code))
-            .map(str::to_string)
+        i.revert_name(function, code).map(str::to_string)
     }
 
     /// Deploys `wasm` with constructor arguments, panicking with the outcome if it fails.
@@ -270,14 +267,6 @@ impl TestEnv {
         })
     }
 }
-
-/// The end of a trap's reason when the code reached `unreachable`.
-const UNREACHABLE: &str = "wasm `unreachable` instruction executed";
-
-/// What `unreachable` means in a contract built with the SDK.
-pub const UNREACHABLE_HINT: &str = "in Rust code a panic: `panic!`, a failed overflow check, an \
-     out-of-bounds index, an `unwrap` of nothing; the SDK's `panic-message` feature logs \
-     which, and where";
 
 /// The receipt of one call, with typed accessors.
 #[derive(Clone, Debug)]
@@ -344,8 +333,8 @@ impl CallResult {
                     data.len()
                 )
             }
-            Outcome::Trap { reason } if reason.ends_with(UNREACHABLE) => {
-                format!("trap: {reason} ({UNREACHABLE_HINT})")
+            Outcome::Trap { reason } if reason.ends_with(supervm_vm::UNREACHABLE_TRAP) => {
+                format!("trap: {reason} ({})", supervm_vm::UNREACHABLE_HINT)
             }
             other => format!("{other:?}"),
         }

@@ -85,7 +85,7 @@ pub(crate) fn trap_reason(t: &Trap) -> &'static str {
         Trap::IntegerOverflow => "integer overflow",
         Trap::IntegerDivisionByZero => "integer divide by zero",
         Trap::BadConversionToInteger => "invalid conversion to integer",
-        Trap::UnreachableCodeReached => "wasm `unreachable` instruction executed",
+        Trap::UnreachableCodeReached => crate::UNREACHABLE_TRAP,
         // The native stack backstop: the VM's own call-depth budget is meant to stop
         // every contract first (design.md §3, invariant 4).
         Trap::StackOverflow => "call stack exhausted",

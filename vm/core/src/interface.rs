@@ -210,6 +210,15 @@ impl Interface {
             .map(|v| v.name.as_str())
     }
 
+    /// The name of revert `code`: by the error type of `function` when it is the one
+    /// that reverted (the called function, a constructor), else (or when that type does
+    /// not have the code) by [`Interface::error_name_any`].
+    pub fn revert_name(&self, function: Option<&str>, code: u32) -> Option<&str> {
+        function
+            .and_then(|f| self.error_name(f, code))
+            .or_else(|| self.error_name_any(code))
+    }
+
     /// The name of error `code` when the function that reverted is not known (a
     /// contract reverting inside another's call): the variant every error type of the
     /// interface that has the code agrees on, `None` if none has it or two disagree.

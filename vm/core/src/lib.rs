@@ -47,5 +47,5 @@ pub use state::{
 pub use supervm_abi::{self as abi, Address};
 pub use tx::{
     BlockEnv, CodeSource, Event, FOREIGN_TEXT_MARKERS, Outcome, Payload, Receipt, Transaction,
-    committed_reason,
+    UNREACHABLE_HINT, UNREACHABLE_TRAP, committed_reason,
 };

@@ -144,6 +144,16 @@ pub struct Receipt {
     pub executions: u32,
 }
 
+/// The reason a trap's reason ends with when the code reached `unreachable`, where
+/// Rust code built with the SDK panics (see [`UNREACHABLE_HINT`]).
+pub const UNREACHABLE_TRAP: &str = "wasm `unreachable` instruction executed";
+
+/// What an [`UNREACHABLE_TRAP`] means in a contract built with the SDK, for tools that
+/// show a trap to its author (the CLI, the test kit): not part of any receipt.
+pub const UNREACHABLE_HINT: &str = "in Rust code a panic: `panic!`, a failed overflow check, \
+     an out-of-bounds index, an `unwrap` of nothing; the SDK's `panic-message` feature logs \
+     which, and where (`contract simulate` and the test kit's receipt logs show it)";
+
 /// Markers after which a reason's text comes from a dependency (wasmparser's,
 /// serde_json's or Cranelift's messages): shown in receipts, but only the text up to
 /// and including the first marker is committed, so an upgrade that rewords them cannot
