@@ -194,7 +194,7 @@ pub async fn start(
         .map_err(|e| Error::Other(e.to_string()))?;
     let (restored, refused) = crate::pending_file::restore(&chain);
     if restored + refused > 0 {
-        eprintln!(
+        tracing::info!(
             "mempool: {restored} transactions saved at the last stop admitted again ({refused} refused)"
         );
     }
@@ -214,7 +214,8 @@ pub async fn start(
         }
     }
     let server = tokio::spawn(crate::rpc::serve(listener, app, conn_limits, stopped));
-    eprintln!(
+    // (through the log, as every later line: with its time)
+    tracing::info!(
         "supervm node: chain {} at height {}, JSON-RPC on http://{addr} (rpc.discover lists the methods); {} shards, durability {}, {}",
         chain.config.chain_id,
         chain.latest_height().unwrap_or(0),

@@ -96,7 +96,7 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
         r = tokio::signal::ctrl_c() => r?,
         _ = term.recv() => {}
     }
-    eprintln!("stopping: committing what is in flight ...");
+    tracing::info!("stopping: committing what is in flight ...");
     let stopped = running.stop().await;
     if let Some((n, why)) = stopped.unsaved {
         bail!(
@@ -104,6 +104,6 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
              next start ({why}): they are lost, and their senders' next nonces are free again"
         );
     }
-    eprintln!("stopped cleanly");
+    tracing::info!("stopped cleanly");
     Ok(())
 }

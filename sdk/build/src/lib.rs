@@ -263,6 +263,18 @@ fn hint(rendered: &[String]) -> String {
         ": contracts are `#![no_std]` (use `alloc` for Vec, String and Box; the SDK's \
          prelude has them); a dependency that needs `std` cannot be used in a contract"
             .to_string()
+    } else if all.contains("`__supervm_constructor` is defined multiple times") {
+        ": the crate has two `#[init]` constructors (a contract has at most one)".to_string()
+    } else if let Some(name) = all
+        .split("the name `__supervm_entry_point_")
+        .nth(1)
+        .and_then(|rest| rest.split_once("` is defined multiple times"))
+        .map(|(name, _)| name)
+    {
+        format!(
+            ": two `#[contract]` impls export an entry point named `{name}`; \
+             exported names are unique in a crate: rename one"
+        )
     } else {
         String::new()
     }
@@ -367,6 +379,51 @@ mod tests {
             !code.windows(4).any(|w| w == b"name"),
             "a name section survived"
         );
+    }
+
+    /// Two `#[contract]` impls exporting the same name (or two constructors) fail to
+    /// compile, and the error says which name and what to do (it was a link error
+    /// naming neither function). A real build with the SDK (kept under the temp
+    /// directory, so later runs reuse its build of `core` and the SDK).
+    #[test]
+    fn two_impls_exporting_one_name_fail_to_compile_naming_it() {
+        let dir = std::env::temp_dir().join("supervm-build-test-duplicate-export");
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"twice\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\
+                 [lib]\ncrate-type = [\"cdylib\"]\n[dependencies]\n\
+                 supervm-sdk = {{ path = {:?} }}\n[workspace]\n",
+                sdk.canonicalize().unwrap()
+            ),
+        )
+        .unwrap();
+        let source = |second: &str| {
+            format!(
+                "#![no_std]\nuse supervm_sdk::prelude::*;\n\
+                 pub struct A;\n#[contract]\nimpl A {{\n    #[init]\n    pub fn new() {{}}\n    \
+                 pub fn get() -> u32 {{ 1 }}\n}}\n\
+                 pub struct B;\n#[contract]\nimpl B {{\n    {second}\n}}\n"
+            )
+        };
+        // (the workspace's lock: the SDK's dependencies at the versions already fetched,
+        // no registry lookup)
+        let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
+        std::fs::copy(lock, dir.join("Cargo.lock")).unwrap();
+        let write = |second: &str| std::fs::write(dir.join("src/lib.rs"), source(second)).unwrap();
+        write("pub fn other() -> u32 { 2 }");
+        assert_eq!(build(&dir).unwrap().wasm.len(), 1);
+        write("pub fn get() -> u32 { 2 }");
+        let e = build(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("two `#[contract]` impls export an entry point named `get`"),
+            "{e}"
+        );
+        write("#[init]\n    pub fn make() {}");
+        let e = build(&dir).unwrap_err().to_string();
+        assert!(e.contains("two `#[init]` constructors"), "{e}");
     }
 
     #[test]

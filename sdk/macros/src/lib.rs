@@ -510,6 +510,7 @@ fn expand_contract(mut item: ItemImpl) -> syn::Result<TokenStream2> {
         json_str(&name)
     );
     let mut exports = Vec::new();
+    let mut markers = Vec::new();
     let mut ctor_span: Option<Span> = None;
     let mut errors: Option<syn::Error> = None;
     let mut push_err = |e: syn::Error| match &mut errors {
@@ -710,6 +711,19 @@ fn expand_contract(mut item: ItemImpl) -> syn::Result<TokenStream2> {
         line.push_str("}\n");
         lines.push_str(&line);
 
+        // One item per export in the module's type namespace, named at the function:
+        // two `#[contract]` impls of a crate exporting the same name are a compile error
+        // pointing at both functions ("defined multiple times"), not a link error.
+        let marker = if is_init {
+            format_ident!("__supervm_constructor", span = sig.ident.span())
+        } else {
+            format_ident!("__supervm_entry_point_{}", export, span = sig.ident.span())
+        };
+        markers.push(quote! {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types, dead_code)]
+            struct #marker;
+        });
         let wrapper = format_ident!("__supervm_export_{}", fname);
         exports.push(quote! {
             #[unsafe(export_name = #export)]
@@ -728,6 +742,8 @@ fn expand_contract(mut item: ItemImpl) -> syn::Result<TokenStream2> {
     let iface = section_static(INTERFACE_SECTION, lines.as_bytes());
     Ok(quote! {
         #item
+
+        #(#markers)*
 
         #[cfg(target_arch = "wasm32")]
         const _: () = {
