@@ -445,6 +445,22 @@ async fn reads_below_a_bounded_history_are_refused() {
         assert_eq!(at["error"]["data"]["oldest"], latest - 2, "{at}");
         assert_eq!(at["error"]["data"]["latest"], latest, "{at}");
     }
+    // The CLI: a height the node no longer keeps exits 4 (gone for good: the node's
+    // refusal), one not reached yet 3 (not on chain yet), a kept one 0.
+    let cli = |height: u64| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_supervm"))
+            .args(["account", &to_hex(&alice.0), "--height", &height.to_string()])
+            .args(["--rpc", &url])
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = cli(0);
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains("readable heights are"), "{err}");
+    let (code, err) = cli(latest + 100);
+    assert_eq!(code, Some(3), "{err}");
+    assert_eq!(cli(latest).0, Some(0));
     node.chain.mempool.set_hold(false);
     node.stop().await;
 }
