@@ -144,6 +144,39 @@ pub(super) fn encode_call(
     Ok((bytes, f.returns.clone()))
 }
 
+/// `events` decoded, each by the interface of the contract that emitted it (`known`:
+/// one already at hand, e.g. the called contract's; the others fetched once each), raw
+/// where a contract has none. A call's events include those of the contracts it
+/// called, whose event names and fields are their own.
+pub(super) async fn events_by_emitter(
+    c: &Client,
+    known: Option<(&Address, &Interface)>,
+    events: &[supervm_client::views::EventView],
+) -> Vec<Value> {
+    let mut ifaces: std::collections::BTreeMap<String, Option<Interface>> = Default::default();
+    if let Some((a, i)) = known {
+        ifaces.insert(to_hex(&a.0), Some(i.clone()));
+    }
+    for e in events {
+        if !ifaces.contains_key(&e.contract) {
+            let i = match from_hex32(&e.contract) {
+                Ok(a) => interface_of(c, &Address(a)).await.ok(),
+                Err(_) => None,
+            };
+            ifaces.insert(e.contract.clone(), i);
+        }
+    }
+    events
+        .iter()
+        .map(|e| {
+            let i = ifaces.get(&e.contract).and_then(Option::as_ref);
+            decoded_events(i, std::slice::from_ref(e))
+                .pop()
+                .unwrap_or(Value::Null)
+        })
+        .collect()
+}
+
 pub(super) fn decoded_events(
     i: Option<&Interface>,
     events: &[supervm_client::views::EventView],

@@ -10,7 +10,7 @@ use supervm_vm::interface::Interface;
 
 use super::ContractCmd;
 use super::build::build;
-use super::calls::{decoded_events, encode_call, interface_of, revert_error};
+use super::calls::{encode_call, events_by_emitter, interface_of, revert_error};
 use super::ctx::Ctx;
 use super::exit::{Exit, coded};
 use super::send::{committed_ok, print_submitted, sent_json, sign_and_send};
@@ -75,7 +75,7 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 return Ok(());
             }
             let r = sign_and_send(ctx, &c, &from, gas, TxPayload::Upload { code }).await?;
-            print_submitted(ctx, &r, "code_hash", "code hash", to_hex(&hash))
+            print_submitted(ctx, &r, ("code_hash", "code hash"), to_hex(&hash), &[])
         }
         ContractCmd::Deploy {
             wasm,
@@ -177,7 +177,18 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 },
             )
             .await?;
-            print_submitted(ctx, &r, "address", "contract address", to_hex(&addr.0))
+            // (the constructor's events, and those of contracts it called, decoded)
+            let events = match &r.receipt {
+                Some(x) => events_by_emitter(&c, None, &x.events).await,
+                None => Vec::new(),
+            };
+            print_submitted(
+                ctx,
+                &r,
+                ("address", "contract address"),
+                to_hex(&addr.0),
+                &events,
+            )
         }
         ContractCmd::Invoke {
             address,
@@ -218,10 +229,10 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             let reverter = rec.as_ref().and_then(|x| x.revert_contract.as_deref());
             let called = (&i, &a, function.as_str());
             let (error, reverted_in) = revert_error(&c, called, code, reverter).await;
-            let events = rec
-                .as_ref()
-                .map(|x| decoded_events(Some(&i), &x.events))
-                .unwrap_or_default();
+            let events = match &rec {
+                Some(x) => events_by_emitter(&c, Some((&a, &i)), &x.events).await,
+                None => Vec::new(),
+            };
             let reason = rec.as_ref().and_then(|x| x.reason.clone());
             // (the members every sent transaction has, its events decoded)
             let mut v = sent_json(&r)?;
@@ -276,7 +287,7 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             let called = (&i, &a, function.as_str());
             let reverter = r.revert_contract.as_deref();
             let (error, reverted_in) = revert_error(&c, called, r.revert_code, reverter).await;
-            let events = decoded_events(Some(&i), &r.events);
+            let events = events_by_emitter(&c, Some((&a, &i)), &r.events).await;
             let v = json!({"outcome": r.outcome, "gas_used": r.gas_used, "return_data": r.return_data, "result": result, "revert_code": r.revert_code, "error": error, "reverted_in": reverted_in, "reason": r.reason, "events": events, "logs": r.logs, "access_list": r.access_list, "height": r.height});
             ctx.print(&v, || {
                 let mut s = format!("outcome {} gas {}", r.outcome, r.gas_used);

@@ -1,15 +1,11 @@
 //! The read-only commands: `tx`, `block`, `events`, `account` and `storage`.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Result, anyhow};
 use serde_json::Value;
 use supervm_client::views::{from_hex, from_hex32, to_hex};
 use supervm_client::{Client, EventFilter};
-use supervm_vm::Address;
-use supervm_vm::interface::Interface;
 
-use super::calls::{decoded_events, interface_of, topic_filter};
+use super::calls::{events_by_emitter, topic_filter};
 use super::ctx::Ctx;
 use super::exit::{Exit, coded};
 use super::send::committed_ok;
@@ -20,11 +16,21 @@ use super::text::{receipt_text, topic_text};
 pub(super) async fn tx(ctx: &Ctx, hash: &str) -> Result<()> {
     let c = Client::new(&ctx.rpc);
     let t = c.tx(&from_hex32(hash).map_err(|e| anyhow!(e))?).await?;
-    let v = serde_json::to_value(&t)?;
+    // (each event decoded by its contract's interface, as `supervm events` adds it)
+    let decoded = match &t.receipt {
+        Some(r) => events_by_emitter(&c, None, &r.events).await,
+        None => Vec::new(),
+    };
+    let mut v = serde_json::to_value(&t)?;
+    if let Some(events) = v["receipt"]["events"].as_array_mut() {
+        for (e, d) in events.iter_mut().zip(&decoded) {
+            e["decoded"] = d.clone();
+        }
+    }
     ctx.print(&v, || {
         let mut s = format!("{} {}", t.hash, t.status);
         if let Some(r) = &t.receipt {
-            s += &format!("\n{}", receipt_text(r));
+            s += &format!("\n{}", receipt_text(r, &decoded));
         }
         s
     });
@@ -111,28 +117,9 @@ pub(super) async fn events(ctx: &Ctx, a: EventsArgs) -> Result<()> {
     };
     let c = Client::new(&ctx.rpc);
     let page = c.events_filtered(&filter).await?;
-    // Each event decoded by its contract's interface (fetched once per contract), as
-    // `invoke` decodes its events; raw where there is none.
-    let mut ifaces: BTreeMap<&str, Option<Interface>> = BTreeMap::new();
-    for e in &page.events {
-        if !ifaces.contains_key(e.contract.as_str()) {
-            let i = match from_hex32(&e.contract) {
-                Ok(a) => interface_of(&c, &Address(a)).await.ok(),
-                Err(_) => None,
-            };
-            ifaces.insert(&e.contract, i);
-        }
-    }
-    let decoded: Vec<Value> = page
-        .events
-        .iter()
-        .map(|e| {
-            let i = ifaces.get(e.contract.as_str()).and_then(Option::as_ref);
-            decoded_events(i, std::slice::from_ref(e))
-                .pop()
-                .unwrap_or(Value::Null)
-        })
-        .collect();
+    // Each event decoded by its contract's interface, as `invoke` decodes its events;
+    // raw where there is none.
+    let decoded = events_by_emitter(&c, None, &page.events).await;
     let mut v = serde_json::to_value(&page)?;
     if let Some(events) = v["events"].as_array_mut() {
         for (e, d) in events.iter_mut().zip(&decoded) {

@@ -126,16 +126,20 @@ pub(super) fn sent_json(r: &supervm_client::views::SubmitResult) -> Result<Map<S
 }
 
 /// Prints a submitted code transaction and what it made (`value`, e.g. the contract
-/// address: JSON member `key`, and `label` for people), then [`committed_ok`].
+/// address: JSON member `key`, and `label` for people), its events as `events` has
+/// them decoded (if it has any), then [`committed_ok`].
 pub(super) fn print_submitted(
     ctx: &Ctx,
     r: &supervm_client::views::SubmitResult,
-    key: &str,
-    label: &str,
+    (key, label): (&str, &str),
     value: String,
+    events: &[Value],
 ) -> Result<()> {
     let mut v = sent_json(r)?;
     v.insert(key.into(), json!(value));
+    if !events.is_empty() {
+        v.insert("events".into(), json!(events));
+    }
     ctx.print(&Value::Object(v), || {
         let failed = r.receipt.as_ref().is_some_and(|x| x.outcome != "success");
         // (a deploy that failed deployed nothing at its address: another contract may
@@ -145,7 +149,7 @@ pub(super) fn print_submitted(
         } else {
             ""
         };
-        format!(
+        let mut s = format!(
             "{} {}\n{label} {value}{not_created}{}",
             r.hash,
             r.status,
@@ -158,7 +162,11 @@ pub(super) fn print_submitted(
                     x.gas_used
                 ))
                 .unwrap_or_default()
-        )
+        );
+        for e in events {
+            s += &format!("\nevent {e}");
+        }
+        s
     });
     committed_ok(r)
 }

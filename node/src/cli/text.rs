@@ -23,8 +23,12 @@ pub(super) fn outcome_detail(x: &supervm_client::views::ReceiptView) -> String {
     s
 }
 
-/// A receipt for people (`--json` prints it whole).
-pub(super) fn receipt_text(x: &supervm_client::views::ReceiptView) -> String {
+/// A receipt for people (`--json` prints it whole), its events as `decoded` has them
+/// (one per event, by its contract's interface) where it has them all.
+pub(super) fn receipt_text(
+    x: &supervm_client::views::ReceiptView,
+    decoded: &[serde_json::Value],
+) -> String {
     let mut s = format!(
         "block {} index {}
 outcome {}",
@@ -48,6 +52,12 @@ contract {c}"
 return {}",
             x.return_data
         );
+    }
+    if decoded.len() == x.events.len() {
+        for e in decoded {
+            s += &format!("\nevent {e}");
+        }
+        return s;
     }
     for e in &x.events {
         s += &format!(

@@ -869,6 +869,121 @@ async fn cli_deploys_invokes_and_queries() {
     node.interrupt();
 }
 
+/// A call's events are decoded each by the interface of the contract that emitted it
+/// (they were all decoded by the called contract's, so a callee's event came out raw,
+/// or under the caller's field names when the names clashed): the escrow's
+/// `create_offer` shows the token's `Transfer` (its pull of the maker's tokens) with the
+/// token's fields beside the escrow's own `OfferCreated`, in `invoke`, `tx` and
+/// `simulate` alike; a deploy shows its constructor's events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_decoded_by_the_contract_that_emitted_them() {
+    let _serial = crate::support::NODE_TESTS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(dir.path()).await;
+    let (url, keys) = (node.url.clone(), dir.path().join("dev-keys.json"));
+    let run = move |args: Vec<String>| {
+        let (url, keys) = (url.clone(), keys.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+                cli(&url, &keys, &a)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let token_wasm = dir.path().join("token.wasm");
+    std::fs::write(&token_wasm, supervm_contracts::TOKEN).unwrap();
+    let escrow_wasm = dir.path().join("escrow.wasm");
+    std::fs::write(&escrow_wasm, supervm_contracts::ESCROW).unwrap();
+    let init = r#"{"name":"T","symbol":"T","decimals":6,"admin":"dev0","initial_supply":"1000"}"#;
+    let t = run(v(&[
+        "contract",
+        "deploy",
+        token_wasm.to_str().unwrap(),
+        "--from",
+        "dev0",
+        "--init",
+        init,
+    ]))
+    .await;
+    let token = t["address"].as_str().unwrap().to_string();
+    // (the constructor minted: its Transfer event decoded by the token's interface)
+    let minted = t["events"].as_array().expect("the deploy's events");
+    assert!(minted.iter().any(|e| e["event"] == "Transfer"), "{t}");
+    let e = run(v(&[
+        "contract",
+        "deploy",
+        escrow_wasm.to_str().unwrap(),
+        "--from",
+        "dev0",
+    ]))
+    .await;
+    let escrow = e["address"].as_str().unwrap().to_string();
+    let approve = format!(r#"{{"spender":"{escrow}","amount":"100"}}"#);
+    run(v(&[
+        "contract", "invoke", &token, "approve", "--args", &approve, "--from", "dev0",
+    ]))
+    .await;
+    let offer = format!(
+        r#"{{"give_token":"{token}","give_amount":"40","want_token":"{token}","want_amount":"1"}}"#
+    );
+    let check = |events: &Value, what: &str| {
+        let events = events
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: no events"));
+        let pulled = events
+            .iter()
+            .find(|e| e["contract"] == token.as_str() && e["event"] == "Transfer")
+            .unwrap_or_else(|| panic!("{what}: no Transfer from the token: {events:?}"));
+        assert_eq!(pulled["data"]["amount"], "40", "{what}: {pulled}");
+        assert_eq!(
+            pulled["topics"][1]["to"],
+            escrow.as_str(),
+            "{what}: {pulled}"
+        );
+        let opened = events
+            .iter()
+            .find(|e| e["contract"] == escrow.as_str())
+            .unwrap_or_else(|| panic!("{what}: no event from the escrow: {events:?}"));
+        assert_eq!(opened["event"], "OfferCreated", "{what}: {opened}");
+    };
+    let sim = run(v(&[
+        "contract",
+        "simulate",
+        &escrow,
+        "create_offer",
+        "--args",
+        &offer,
+        "--from",
+        "dev0",
+    ]))
+    .await;
+    check(&sim["events"], "simulate");
+    let sent = run(v(&[
+        "contract",
+        "invoke",
+        &escrow,
+        "create_offer",
+        "--args",
+        &offer,
+        "--from",
+        "dev0",
+    ]))
+    .await;
+    check(&sent["events"], "invoke");
+    let tx = run(v(&["tx", sent["hash"].as_str().unwrap()])).await;
+    let decoded: Value = tx["receipt"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["decoded"].clone())
+        .collect();
+    check(&decoded, "tx");
+    node.interrupt();
+}
+
 /// `supervm contract build` compiles a contract crate to wasm32v1-none (with rustup's
 /// target or Debian's rustc-web, which `scripts/test.sh` installs) and lists each module
 /// with its size, code hash and the contract name its embedded interface declares.

@@ -449,11 +449,19 @@ async fn reads_below_a_bounded_history_are_refused() {
     // refusal), one not reached yet 3 (not on chain yet), a kept one 0.
     let cli = |height: u64| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_supervm"))
-            .args(["account", &to_hex(&alice.0), "--height", &height.to_string()])
+            .args([
+                "account",
+                &to_hex(&alice.0),
+                "--height",
+                &height.to_string(),
+            ])
             .args(["--rpc", &url])
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, err) = cli(0);
     assert_eq!(code, Some(4), "{err}");
