@@ -327,6 +327,7 @@ impl Chain {
                 max: MAX_GAS_LIMIT,
             });
         }
+        unexecutable(&b.payload)?;
         let size = payload_size(&b.payload);
         if let Some(size) = size {
             let needed = supervm_vm::intrinsic_gas_of(size);
@@ -525,6 +526,33 @@ impl Chain {
 
 /// The sizes the intrinsic gas of a contract transaction depends on (`None` for a
 /// native transfer), read from the payload without copying it.
+/// What the VM refuses before running any code, whatever the state: call or
+/// constructor arguments over [`MAX_INPUT_LEN`](supervm_vm::abi::limits::MAX_INPUT_LEN),
+/// a call of a reserved function (`__` names: the constructor runs only at deploy).
+/// Included, such a transaction would be `invalid` and charged.
+fn unexecutable(p: &TxPayload) -> Result<()> {
+    let limit = supervm_vm::abi::limits::MAX_INPUT_LEN as usize;
+    let (what, len) = match p {
+        TxPayload::Call { function, args, .. } => {
+            if function.starts_with("__") {
+                return Err(Error::Unexecutable(format!(
+                    "function {function} is not callable (names beginning with __ are \
+                     reserved; a constructor runs only at deploy)"
+                )));
+            }
+            ("call arguments", args.len())
+        }
+        TxPayload::Deploy { init_args, .. } => ("constructor arguments", init_args.len()),
+        TxPayload::Upload { .. } | TxPayload::Transfer { .. } => return Ok(()),
+    };
+    if len > limit {
+        return Err(Error::Unexecutable(format!(
+            "{what} are {len} bytes, over the limit of {limit} (MAX_INPUT_LEN)"
+        )));
+    }
+    Ok(())
+}
+
 fn payload_size(p: &TxPayload) -> Option<PayloadSize> {
     match p {
         TxPayload::Transfer { .. } => None,

@@ -138,6 +138,11 @@ pub enum Error {
     /// recovers. After a failed commit the store refuses reads too.
     #[error("block pipeline halted: {0}")]
     Halted(String),
+    /// The VM would refuse the transaction before running any contract code, whatever
+    /// the state (arguments over its size limit, a reserved function name): refused at
+    /// admission instead of included as `invalid` and charged.
+    #[error("the VM would not run this transaction: {0}")]
+    Unexecutable(String),
     /// State was asked for at a height above the latest committed block, or below the
     /// oldest one the node keeps (`--history-blocks`).
     #[error("no state at height {asked}: readable heights are {oldest} to {latest}")]
@@ -195,6 +200,7 @@ impl Error {
             Error::SenderPendingLimit { .. } => -32028,
             Error::Halted(_) => -32029,
             Error::StateNotRetained { .. } => -32030,
+            Error::Unexecutable(_) => -32031,
             Error::Store(_) | Error::Vm(_) | Error::Other(_) => -32603,
         }
     }
@@ -224,6 +230,7 @@ impl Error {
             Error::SenderPendingLimit { .. } => "sender_pending_limit",
             Error::Halted(_) => "halted",
             Error::StateNotRetained { .. } => "state_not_retained",
+            Error::Unexecutable(_) => "unexecutable",
             Error::Store(_) => "store",
             Error::Vm(_) => "vm",
             Error::Other(_) => "internal",

@@ -298,7 +298,7 @@ fn with_errors(mut spec: MethodSpec, codes: &[(i64, &str)]) -> MethodSpec {
     spec
 }
 
-const SUBMIT_ERRORS: [(i64, &str); 20] = [
+const SUBMIT_ERRORS: [(i64, &str); 21] = [
     (-32010, "malformed transaction"),
     (-32011, "transaction too large"),
     (-32012, "signature does not verify"),
@@ -319,6 +319,7 @@ const SUBMIT_ERRORS: [(i64, &str); 20] = [
     (-32027, "gas limit below the intrinsic gas"),
     (-32028, "sender has too many pending transactions"),
     (-32029, "block pipeline halted"),
+    (-32031, "the VM would not run this transaction"),
 ];
 
 /// Registers a method whose handler is a plain function of the chain and its params.

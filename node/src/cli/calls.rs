@@ -92,6 +92,22 @@ pub(super) async fn interface_of(c: &Client, address: &Address) -> Result<Interf
     Ok(serde_json::from_value(i)?)
 }
 
+/// An argument flag's text, read from a file when it is `@PATH` (`@-`: standard
+/// input): arguments too large for a command line (Linux takes at most 128 KiB per
+/// argument: 64 KiB of arguments in hex is more). Surrounding whitespace is dropped.
+pub(super) fn from_file(flag: &str, text: Option<String>) -> Result<Option<String>> {
+    let Some(path) = text.as_deref().and_then(|t| t.strip_prefix('@')) else {
+        return Ok(text);
+    };
+    let read = if path == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    };
+    let s = read.with_context(|| format!("{flag} @{path}: cannot read it"))?;
+    Ok(Some(s.trim().to_string()))
+}
+
 pub(super) fn encode_call(
     ctx: &Ctx,
     i: &Interface,
@@ -131,6 +147,7 @@ pub(super) fn encode_call(
     // (the arguments already encoded: for types the interface cannot describe by name)
     if let Some(hex) = args.map(str::trim).filter(|s| s.starts_with("0x")) {
         let bytes = from_hex(hex).map_err(|e| anyhow!("--args {hex}: {e}"))?;
+        within_input_limit(&bytes)?;
         return Ok((bytes, f.returns.clone()));
     }
     let args: Value = match args {
@@ -141,7 +158,22 @@ pub(super) fn encode_call(
     let names = ctx.key_names()?;
     let bytes = abi_json::encode_args(abi_json::Types::of(i).with_names(&names), f, &args)
         .map_err(|e| anyhow!("{function}: {e}"))?;
+    within_input_limit(&bytes)?;
     Ok((bytes, f.returns.clone()))
+}
+
+/// Encoded arguments the VM takes: at most `MAX_INPUT_LEN` bytes (a node refuses more,
+/// -32031; said here before anything is sent).
+pub(super) fn within_input_limit(bytes: &[u8]) -> Result<()> {
+    let limit = supervm_vm::abi::limits::MAX_INPUT_LEN as usize;
+    if bytes.len() > limit {
+        return Err(anyhow!(
+            "the arguments encode to {} bytes, over the VM's limit of {limit} (MAX_INPUT_LEN); \
+             nothing was sent",
+            bytes.len()
+        ));
+    }
+    Ok(())
 }
 
 /// `events` decoded, each by the interface of the contract that emitted it (`known`:

@@ -10,7 +10,9 @@ use supervm_vm::interface::Interface;
 
 use super::ContractCmd;
 use super::build::build;
-use super::calls::{encode_call, events_by_emitter, interface_of, revert_error};
+use super::calls::{
+    encode_call, events_by_emitter, from_file, interface_of, revert_error, within_input_limit,
+};
 use super::ctx::Ctx;
 use super::exit::{Exit, coded};
 use super::send::{committed_ok, print_submitted, sent_json, sign_and_send};
@@ -85,6 +87,7 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             salt,
             gas,
         } => {
+            let init = from_file("--init", init)?;
             let (code, iface) = match (&wasm, &code_hash) {
                 (Some(w), None) => {
                     let (code, iface) = read_wasm(w)?;
@@ -120,6 +123,7 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 },
                 (None, None) => vec![],
             };
+            within_input_limit(&init_args)?;
             let hash = match &code {
                 DeployCode::Wasm(w) => supervm_vm::code_hash(w),
                 DeployCode::Hash(h) => *h,
@@ -197,6 +201,7 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             from,
             gas,
         } => {
+            let args = from_file("--args", args)?;
             let a = ctx.address(&address)?;
             let i = interface_of(&c, &a).await?;
             let (bytes, returns) = encode_call(ctx, &i, &function, args.as_deref())?;
@@ -265,6 +270,7 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
             gas,
             height,
         } => {
+            let args = from_file("--args", args)?;
             let a = ctx.address(&address)?;
             let sender = from
                 .map(|f| ctx.address(&f))

@@ -200,7 +200,8 @@ enum ContractCmd {
         #[arg(long)]
         from: String,
         /// Constructor arguments: JSON by name when the code embeds an interface, else
-        /// hex of the encoded arguments (always hex with --code-hash).
+        /// hex of the encoded arguments (always hex with --code-hash); `@FILE` reads them
+        /// from a file (`@-` from standard input).
         #[arg(long)]
         init: Option<String>,
         /// Address salt (hex, 32 bytes; default: the code's hash).
@@ -217,7 +218,8 @@ enum ContractCmd {
         /// Function.
         function: String,
         /// Arguments as JSON (by name), or `0x`-hex of the codec-encoded argument tuple
-        /// (for types the interface cannot describe by name).
+        /// (for types the interface cannot describe by name); `@FILE` reads either from
+        /// a file (`@-` from standard input).
         #[arg(long)]
         args: Option<String>,
         /// Sender key.
@@ -234,7 +236,8 @@ enum ContractCmd {
         /// Function.
         function: String,
         /// Arguments as JSON (by name), or `0x`-hex of the codec-encoded argument tuple
-        /// (for types the interface cannot describe by name).
+        /// (for types the interface cannot describe by name); `@FILE` reads either from
+        /// a file (`@-` from standard input).
         #[arg(long)]
         args: Option<String>,
         /// Caller (key name or address; default zero).

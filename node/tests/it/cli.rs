@@ -921,11 +921,32 @@ async fn events_are_decoded_by_the_contract_that_emitted_them() {
     ]))
     .await;
     let escrow = e["address"].as_str().unwrap().to_string();
-    let approve = format!(r#"{{"spender":"{escrow}","amount":"100"}}"#);
+    // (arguments from a file: `@FILE`)
+    let approve = dir.path().join("approve.json");
+    std::fs::write(
+        &approve,
+        format!("{{\"spender\":\"{escrow}\",\"amount\":\"100\"}}\n"),
+    )
+    .unwrap();
+    let approve = format!("@{}", approve.display());
     run(v(&[
         "contract", "invoke", &token, "approve", "--args", &approve, "--from", "dev0",
     ]))
     .await;
+    // Arguments over the VM's limit are refused before anything is sent (exit 2).
+    let big = dir.path().join("big.hex");
+    std::fs::write(&big, format!("0x{}", "00".repeat(65_537))).unwrap();
+    let mut cmd = supervm(
+        &node.url,
+        &dir.path().join("dev-keys.json"),
+        &[
+            "contract", "invoke", &token, "approve", "--from", "dev0", "--args",
+        ],
+    );
+    cmd.arg(format!("@{}", big.display()));
+    let refused = exits(cmd, 2);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("over the VM's limit of 65536"), "{stderr}");
     let offer = format!(
         r#"{{"give_token":"{token}","give_amount":"40","want_token":"{token}","want_amount":"1"}}"#
     );

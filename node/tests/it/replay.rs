@@ -182,6 +182,54 @@ async fn each_bad_transaction_has_its_own_error() {
         }
         other => panic!("expected -32027, got {other:?}"),
     }
+    // What the VM refuses before running any code is refused here, not included as
+    // `invalid` and charged: arguments over MAX_INPUT_LEN (call or constructor), a
+    // reserved function name. At the limit itself the arguments pass.
+    let limit = supervm_vm::abi::limits::MAX_INPUT_LEN as usize;
+    let unexecutable = |payload: supervm_client::TxPayload| {
+        let mut b: TxBody = transfer(k, 0, dest, 1).body;
+        b.gas_limit = 5_000_000;
+        b.payload = payload;
+        b.sign(k)
+    };
+    let call = |function: &str, len: usize| supervm_client::TxPayload::Call {
+        contract: dest,
+        function: function.into(),
+        args: vec![7; len],
+    };
+    for (payload, says) in [
+        (
+            call("f", limit + 1),
+            "call arguments are 65537 bytes, over the limit of 65536",
+        ),
+        (call("__init", 0), "function __init is not callable"),
+        (
+            supervm_client::TxPayload::Deploy {
+                code: supervm_client::DeployCode::Hash([1; 32]),
+                salt: [0; 32],
+                init_args: vec![0; limit + 1],
+            },
+            "constructor arguments are 65537 bytes",
+        ),
+    ] {
+        match c.submit(&unexecutable(payload), false).await {
+            Err(Error::Rpc {
+                code,
+                message,
+                data,
+            }) => {
+                assert_eq!(code, -32031, "{message}");
+                assert!(message.contains(says), "{message}");
+                assert_eq!(data.expect("error data")["reason"], "unexecutable");
+            }
+            other => panic!("expected -32031, got {other:?}"),
+        }
+    }
+    // (the next check refuses it: its gas limit cannot pay for its arguments)
+    let mut at_limit: TxBody = transfer(k, 0, dest, 1).body;
+    at_limit.gas_limit = 2_000;
+    at_limit.payload = call("f", limit);
+    assert_eq!(code(c.submit(&at_limit.sign(k), false).await), -32027);
     // Duplicate nonce: hold block production so the first stays pending.
     crate::support::hold(&node).await;
     c.submit(&transfer(k, 0, dest, 1), false).await.unwrap();

@@ -476,7 +476,12 @@ pub(crate) fn invoke(
         );
     }
     if input.len() > limits::MAX_INPUT_LEN as usize {
-        return (FrameResult::cannot("call input too large".into()), tx);
+        let r = format!(
+            "call input of {} bytes is over the limit of {} (MAX_INPUT_LEN)",
+            input.len(),
+            limits::MAX_INPUT_LEN
+        );
+        return (FrameResult::cannot(r), tx);
     }
     tx.call_stack.push(addr);
     let frame = crate::host::Frame {
