@@ -236,8 +236,10 @@ pub fn call_typed<R: Decode>(addr: &Address, func: &str, args: &impl Encode) -> 
 /// How a [`try_call`] failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallFailure {
-    /// [`supervm_abi::STATUS_REVERT`], [`supervm_abi::STATUS_OUT_OF_GAS`] or
-    /// [`supervm_abi::STATUS_TRAP`].
+    /// [`STATUS_REVERT`](crate::STATUS_REVERT), [`STATUS_OUT_OF_GAS`](crate::STATUS_OUT_OF_GAS)
+    /// or [`STATUS_TRAP`](crate::STATUS_TRAP) (a trap, or a call the VM refused: no
+    /// contract at the address, no such function, reentrancy, the call depth limit); see
+    /// [`CallFailure::reverted`], [`CallFailure::ran_out_of_gas`], [`CallFailure::trapped`].
     pub status: u32,
     /// The revert code (0 unless it reverted): the callee's, or that of a contract
     /// beneath it in a chain of `call`s, whose failure failed the callee (which one is
@@ -245,6 +247,24 @@ pub struct CallFailure {
     pub code: u32,
     /// The callee's revert data.
     pub data: Vec<u8>,
+}
+
+impl CallFailure {
+    /// The revert code if the callee reverted (its own, or that of a contract it
+    /// `call`ed whose failure failed it), else `None`.
+    pub fn reverted(&self) -> Option<u32> {
+        (self.status == crate::STATUS_REVERT).then_some(self.code)
+    }
+
+    /// Whether the callee ran out of its gas.
+    pub fn ran_out_of_gas(&self) -> bool {
+        self.status == crate::STATUS_OUT_OF_GAS
+    }
+
+    /// Whether the callee trapped, or the VM refused the call (see [`CallFailure::status`]).
+    pub fn trapped(&self) -> bool {
+        self.status == crate::STATUS_TRAP
+    }
 }
 
 /// Calls `func` of contract `addr` like [`call`], but a failure of the callee rolls back
@@ -295,5 +315,27 @@ pub fn try_call_raw(
             code: (r >> 32) as u32,
             data,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallFailure;
+
+    /// Each failure kind answers exactly its own question.
+    #[test]
+    fn a_call_failure_says_how_the_call_failed() {
+        let f = |status, code| CallFailure {
+            status,
+            code,
+            data: Default::default(),
+        };
+        let revert = f(crate::STATUS_REVERT, 7);
+        assert_eq!(revert.reverted(), Some(7));
+        assert!(!revert.ran_out_of_gas() && !revert.trapped());
+        let gas = f(crate::STATUS_OUT_OF_GAS, 0);
+        assert!(gas.ran_out_of_gas() && !gas.trapped() && gas.reverted().is_none());
+        let trap = f(crate::STATUS_TRAP, 0);
+        assert!(trap.trapped() && !trap.ran_out_of_gas() && trap.reverted().is_none());
     }
 }

@@ -50,6 +50,8 @@ pub use supervm_sdk_macros::{Decode, Encode, contract, contract_error, event, in
 /// (`BAD_INPUT`), [`env::call_typed`]'s callee return data that does not decode
 /// (`BAD_RESULT`), a stored value that does not decode as its type (`BAD_STORAGE`).
 pub use supervm_abi::{BAD_INPUT, BAD_RESULT, BAD_STORAGE};
+/// How a [`try_call`](env::try_call) failed ([`env::CallFailure::status`]).
+pub use supervm_abi::{STATUS_OUT_OF_GAS, STATUS_REVERT, STATUS_TRAP};
 
 /// An error an entry point can return as `Err(e)`: the call is reverted with
 /// [`code`](ContractError::code) and [`data`](ContractError::data).
