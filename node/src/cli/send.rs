@@ -80,6 +80,18 @@ pub(super) fn submit_error(e: supervm_client::Error, hash: &str, signer: &str) -
     if refused {
         // (naming the key: a name may stand for another key than the user thought)
         anyhow!(e).context(format!("transaction from {signer} refused"))
+    } else if matches!(e, E::Rpc { code: -32021, .. }) {
+        // (two runs at once read the same next nonce; with the same call, they signed
+        // the same bytes)
+        coded(
+            Exit::NotCommitted,
+            format!(
+                "{e}\nan identical transaction {hash} (same sender, nonce and call) is already \
+                 pending, sent by another run at the same moment or by an earlier attempt: this \
+                 run added nothing, and it commits once. Check it with `supervm tx {hash}`; for \
+                 a second, separate one, send again (it then takes the next nonce)"
+            ),
+        )
     } else {
         coded(
             Exit::NotCommitted,

@@ -39,7 +39,6 @@ fn a_submit_that_may_have_been_admitted_names_the_hash() {
         rpc(-32603),
         rpc(-32001),
         rpc(-32006),
-        rpc(-32021),
         supervm_client::Error::Transport("reset".into()),
     ] {
         let m = hint(maybe);
@@ -48,6 +47,13 @@ fn a_submit_that_may_have_been_admitted_names_the_hash() {
             "{m}"
         );
     }
+    // The very same bytes pending already: this run added nothing (two runs at once
+    // signed the same call with the same nonce).
+    let m = hint(rpc(-32021));
+    assert!(
+        m.contains("identical transaction 0xabc") && m.contains("this run added nothing"),
+        "{m}"
+    );
     for refused in [
         rpc(-32016),
         rpc(-32602),
