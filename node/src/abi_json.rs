@@ -4,10 +4,12 @@
 //!
 //! JSON forms: integers as numbers or decimal strings (128-bit ones print as strings),
 //! `bool`, `Address` / `[u8; N]` / `Vec<u8>` as hex strings, `String`, `Option<T>` as
-//! `null` or `T`, `Vec<T>` and tuples as arrays, `()` as `null`; a struct the interface
-//! describes (`#[derive(Encode, Decode)]`) as an object by field name (an array for a
-//! tuple struct), an enum as its variant's name when it has no fields, else
-//! `{"Variant": fields}` (an object by name, or an array for a tuple variant).
+//! `null` or `T` (or `[T]` when `T` can itself be `null`: `Option<Option<u8>>` is `null`,
+//! `[null]` or `[5]`), `Vec<T>` and tuples as arrays, `()` as `null`; a struct the
+//! interface describes (`#[derive(Encode, Decode)]`) as an object by field name (an
+//! array for a tuple struct), an enum as its variant's name when it has no fields, else
+//! `{"Variant": fields}` (an object by name, or an array for a tuple variant; a
+//! one-field tuple variant or struct also takes its value alone: `{"Some": 7}`).
 
 use std::collections::BTreeMap;
 
@@ -83,10 +85,24 @@ const MAX_DEPTH: usize = 128;
 const MAX_VALUES: usize = 1_000_000;
 
 fn too_deep(ty: &str) -> String {
-    format!("{ty}: nested deeper than {MAX_DEPTH}")
+    format!("{}: nested deeper than {MAX_DEPTH}", short(ty))
+}
+
+/// `ty` for an error message: a hostile type string is cut to its first 60 bytes.
+fn short(ty: &str) -> String {
+    match ty.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &ty[..at]),
+        None => ty.to_string(),
+    }
 }
 
 /// Whether fields are a tuple's (named by position).
+/// Whether a value of type `ty` may be JSON `null` (`()`, an `Option`): an `Option` of
+/// it writes `Some(x)` as `[x]`.
+fn nullable(ty: &str) -> bool {
+    ty == "()" || ty.starts_with("Option<")
+}
+
 fn is_tuple(fields: &[Field]) -> bool {
     !fields.is_empty()
         && fields
@@ -182,6 +198,15 @@ fn encode_fields_to(
             Value::Array(a) if a.is_empty() => Ok(()),
             _ => Err(format!("expected no values (null, {{}} or []), got {args}")),
         };
+    }
+    // (a one-field tuple's value alone: `{"Some": 7}` for `{"Some": [7]}`)
+    if let [only] = fields
+        && is_tuple(fields)
+        && !args.is_array()
+        && !args.is_object()
+    {
+        return enc(types, &only.ty, args, out, depth + 1)
+            .map_err(|e| format!("field 0 ({}): {e}", only.ty));
     }
     for (i, field) in fields.iter().enumerate() {
         let v = match args {
@@ -452,11 +477,26 @@ fn enc(
             out.extend_from_slice(&b);
         }
         t if t.starts_with("Option<") && t.ends_with('>') => {
+            let inner = &t[7..t.len() - 1];
             if v.is_null() {
                 out.push(0);
+            } else if nullable(inner) {
+                // (`Some(x)` as `[x]`: `x` may be null itself)
+                let x = match v.as_array().map(Vec::as_slice) {
+                    Some([x]) => x,
+                    _ => {
+                        return Err(format!(
+                            "{}: null for None, or a one-element array [value] for Some \
+                             (its value may be null itself), got {v}",
+                            short(t)
+                        ));
+                    }
+                };
+                out.push(1);
+                enc(types, inner, x, out, depth + 1)?;
             } else {
                 out.push(1);
-                enc(types, &t[7..t.len() - 1], v, out, depth + 1)?;
+                enc(types, inner, v, out, depth + 1)?;
             }
         }
         t if t.starts_with("Vec<") && t.ends_with('>') => {
@@ -576,6 +616,15 @@ fn decode_at(
         }
         t if t.starts_with("Option<") && t.ends_with('>') => match u8::decode(input).map_err(e)? {
             0 => Value::Null,
+            1 if nullable(&t[7..t.len() - 1]) => {
+                json!([decode_at(
+                    types,
+                    &t[7..t.len() - 1],
+                    input,
+                    depth + 1,
+                    left
+                )?])
+            }
             1 => decode_at(types, &t[7..t.len() - 1], input, depth + 1, left)?,
             _ => return Err(format!("{t}: bad tag")),
         },
@@ -690,11 +739,21 @@ mod tests {
             ("Option<u32>", json!(9)),
             ("Vec<(u8,String)>", json!([[1, "a"], [2, "b"]])),
             ("()", json!(null)),
+            // (an Option of what may be null: Some(x) as [x], so Some(None) is not None)
+            ("Option<Option<u8>>", json!(null)),
+            ("Option<Option<u8>>", json!([null])),
+            ("Option<Option<u8>>", json!([5])),
+            ("Option<()>", json!([null])),
         ] {
             let mut out = Vec::new();
             encode_value(Types::NONE, ty, &v, &mut out).unwrap();
             assert_eq!(decode_all(Types::NONE, ty, &out).unwrap(), v, "{ty}");
         }
+        let mut out = Vec::new();
+        encode_value(Types::NONE, "Option<Option<u8>>", &json!([null]), &mut out).unwrap();
+        assert_eq!(out, Some(None::<u8>).encode());
+        let e = encode_value(Types::NONE, "Option<Option<u8>>", &json!(5), &mut out).unwrap_err();
+        assert!(e.contains("one-element array"), "{e}");
         let f = vec![
             Field {
                 name: "to".into(),
@@ -824,6 +883,28 @@ mod tests {
             enc("Action", &json!({"Move": [9, true]})).unwrap(),
             (1u8, 9u64, true).encode()
         );
+        // A one-field tuple (variant or struct) also takes its value alone.
+        let one = Interface::parse(concat!(
+            r#"{"kind":"interface","version":1,"name":"C"}"#,
+            "\n",
+            r#"{"kind":"type","name":"Probe","variants":[{"name":"Ok","fields":[]},{"name":"Reverted","fields":[{"name":"0","type":"u32"}]}]}"#,
+            "\n",
+            r#"{"kind":"type","name":"Amount","fields":[{"name":"0","type":"u128"}]}"#,
+        ))
+        .unwrap();
+        let one = Types::of(&one);
+        let enc1 = |ty: &str, v: &Value| {
+            let mut out = Vec::new();
+            encode_value(one, ty, v, &mut out).map(|()| out)
+        };
+        for v in [json!({"Reverted": 7}), json!({"Reverted": [7]})] {
+            assert_eq!(enc1("Probe", &v).unwrap(), (1u8, 7u32).encode(), "{v}");
+        }
+        assert_eq!(enc1("Amount", &json!("9")).unwrap(), 9u128.encode());
+        assert_eq!(
+            decode_all(one, "Probe", &(1u8, 7u32).encode()).unwrap(),
+            json!({"Reverted": [7]})
+        );
         let place = json!({"Place": {"order": order, "at": 4}});
         let bytes = enc("Action", &place).unwrap();
         assert_eq!(bytes[0], 2);
@@ -877,15 +958,14 @@ mod tests {
     #[test]
     fn hostile_shapes_are_refused() {
         let deep = format!("{}u8{}", "Option<".repeat(100_000), ">".repeat(100_000));
+        // (5 is not Some's [value] of an Option of an Option; the error does not echo
+        // the whole type)
         let e = encode_value(Types::NONE, &deep, &json!(5), &mut vec![]).unwrap_err();
-        assert!(e.contains("nested deeper than 128"), "{e}");
+        assert!(e.contains("one-element array") && e.len() < 300, "{e}");
         let mut bytes = vec![1u8; 100_000];
         bytes.push(5);
-        assert!(
-            decode_all(Types::NONE, &deep, &bytes)
-                .unwrap_err()
-                .contains("nested deeper")
-        );
+        let e = decode_all(Types::NONE, &deep, &bytes).unwrap_err();
+        assert!(e.contains("nested deeper") && e.len() < 300, "{e}");
         let e = decode_all(Types::NONE, "Vec<()>", &u32::MAX.to_le_bytes()).unwrap_err();
         assert!(e.contains("more than 1000000 values"), "{e}");
         assert!(decode_all(Types::NONE, "Vec<()>", &3u32.to_le_bytes()).is_ok());
