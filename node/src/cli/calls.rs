@@ -1,7 +1,7 @@
 //! Contract calls by name: arguments encoded, results, reverts and events decoded
 //! with the interface the SDK embeds in the wasm.
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 use supervm_client::Client;
 use supervm_client::views::{from_hex, from_hex32, to_hex};
@@ -23,24 +23,76 @@ pub(super) fn topic_filter(ctx: &Ctx, t: &str) -> Result<Option<Vec<u8>>> {
             .map(Some)
             .map_err(|e| anyhow!("--topic {t}: {e}")),
         _ => match t.split_once(':') {
-            Some((ty, value)) => {
-                let v = match ty {
-                    // (integers as text: all of a u128 parses, where JSON numbers lose it)
-                    "String" | "u8" | "u16" | "u32" | "u64" | "u128" | "i8" | "i16" | "i32"
-                    | "i64" | "i128" => Value::String(value.into()),
-                    "Address" => Value::String(to_hex(&ctx.address(value)?.0)),
-                    _ => {
-                        serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()))
-                    }
-                };
-                let mut out = Vec::new();
-                abi_json::encode_value(abi_json::Types::NONE, ty, &v, &mut out)
-                    .map_err(|e| anyhow!("--topic {t}: {e} (give other bytes as 0x-hex)"))?;
-                Ok(Some(out))
-            }
+            Some((ty, value)) => typed_topic(ctx, ty, value, t).map(Some),
             None => Ok(Some(t.as_bytes().to_vec())),
         },
     }
+}
+
+/// The `--topic`s of `supervm events`, typed by `event` (the event the first names, as
+/// the filtered contract's interface declares it) when there is one: a field's value
+/// then needs no `TYPE:` (`--topic Deposited --topic alice --topic 5`), and a `TYPE:`
+/// other than the field's is refused instead of matching nothing. Without it, each as
+/// [`topic_filter`] reads it.
+pub(super) fn topic_filters(
+    ctx: &Ctx,
+    topics: &[String],
+    event: Option<&supervm_vm::interface::EventDef>,
+) -> Result<Vec<Option<Vec<u8>>>> {
+    let Some(event) = event else {
+        return topics.iter().map(|t| topic_filter(ctx, t)).collect();
+    };
+    if topics.len() > event.topics.len() + 1 {
+        bail!(
+            "--topic: event {} has {} topic field{} ({}), {} given after its name",
+            event.name,
+            event.topics.len(),
+            if event.topics.len() == 1 { "" } else { "s" },
+            event
+                .topics
+                .iter()
+                .map(|f| format!("{}: {}", f.name, f.ty))
+                .collect::<Vec<_>>()
+                .join(", "),
+            topics.len() - 1
+        );
+    }
+    let mut out = vec![topic_filter(ctx, &topics[0])?];
+    for (t, field) in topics[1..].iter().zip(&event.topics) {
+        let f = match t.as_str() {
+            "_" | "any" => None,
+            _ if t.starts_with("0x") => Some(from_hex(t).map_err(|e| anyhow!("--topic {t}: {e}"))?),
+            _ => match t.split_once(':') {
+                Some((ty, _)) if ty != field.ty => bail!(
+                    "--topic {t}: {}'s topic field `{}` is a {}, not a {ty} (it would match \
+                     nothing; the value alone is read as a {})",
+                    event.name,
+                    field.name,
+                    field.ty,
+                    field.ty
+                ),
+                Some((ty, value)) => Some(typed_topic(ctx, ty, value, t)?),
+                None => Some(typed_topic(ctx, &field.ty, t, t)?),
+            },
+        };
+        out.push(f);
+    }
+    Ok(out)
+}
+
+/// `value` encoded as a topic field of type `ty` (`t`: the flag as given, for errors).
+fn typed_topic(ctx: &Ctx, ty: &str, value: &str, t: &str) -> Result<Vec<u8>> {
+    let v = match ty {
+        // (integers as text: all of a u128 parses, where JSON numbers lose it)
+        "String" | "u8" | "u16" | "u32" | "u64" | "u128" | "i8" | "i16" | "i32" | "i64"
+        | "i128" => Value::String(value.into()),
+        "Address" => Value::String(to_hex(&ctx.address(value)?.0)),
+        _ => serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into())),
+    };
+    let mut out = Vec::new();
+    abi_json::encode_value(abi_json::Types::NONE, ty, &v, &mut out)
+        .map_err(|e| anyhow!("--topic {t}: {e} (give other bytes as 0x-hex)"))?;
+    Ok(out)
 }
 
 /// A revert's error name (`None` unless the call reverted with `code`), and the

@@ -1,11 +1,11 @@
 //! The read-only commands: `tx`, `block`, `events`, `account` and `storage`.
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 use supervm_client::views::{from_hex, from_hex32, to_hex};
 use supervm_client::{Client, EventFilter};
 
-use super::calls::{events_by_emitter, topic_filter};
+use super::calls::{events_by_emitter, interface_of, topic_filters};
 use super::ctx::Ctx;
 use super::exit::{Exit, coded};
 use super::send::committed_ok;
@@ -84,7 +84,9 @@ pub(super) struct EventsArgs {
     /// Required topic, per position in order (repeat the flag: the first is the event
     /// name, then each topic field): the name as text; a field as TYPE:VALUE, encoded
     /// as the contract encodes it (`u64:5`, `String:USDC`, `Address:alice`), or as
-    /// 0x-hex of the encoded bytes; `_` or `any` takes any value in its position.
+    /// 0x-hex of the encoded bytes; `_` or `any` takes any value in its position. With
+    /// --contract, the fields of an event its interface declares need no TYPE:
+    /// (`--topic Transfer --topic alice`).
     #[arg(long)]
     topic: Vec<String>,
     /// Lowest height.
@@ -103,19 +105,41 @@ pub(super) struct EventsArgs {
 
 /// `supervm events`: one page of events matching the filter.
 pub(super) async fn events(ctx: &Ctx, a: EventsArgs) -> Result<()> {
+    let c = Client::new(&ctx.rpc);
+    let contract = a.contract.map(|c| ctx.address(&c)).transpose()?;
+    // The filtered contract's interface types the topics after an event name it declares
+    // (a name it does not declare matches nothing: refused).
+    let iface = match &contract {
+        Some(addr) => interface_of(&c, addr).await.ok(),
+        None => None,
+    };
+    let event = match (&iface, a.topic.first()) {
+        (Some(i), Some(name))
+            if !matches!(name.as_str(), "_" | "any") && !name.starts_with("0x") =>
+        {
+            match i.events.iter().find(|e| &e.name == name) {
+                Some(e) => Some(e),
+                None => bail!(
+                    "--topic {name}: contract {} declares no event {name}; it has: {}",
+                    i.name,
+                    i.events
+                        .iter()
+                        .map(|e| e.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+        _ => None,
+    };
     let filter = EventFilter {
-        contract: a.contract.map(|c| ctx.address(&c)).transpose()?,
-        topics: a
-            .topic
-            .iter()
-            .map(|t| topic_filter(ctx, t))
-            .collect::<Result<Vec<_>>>()?,
+        contract,
+        topics: topic_filters(ctx, &a.topic, event)?,
         from_height: a.from,
         to_height: a.to,
         cursor: a.cursor,
         limit: Some(a.limit.into()),
     };
-    let c = Client::new(&ctx.rpc);
     let page = c.events_filtered(&filter).await?;
     // Each event decoded by its contract's interface, as `invoke` decodes its events;
     // raw where there is none.

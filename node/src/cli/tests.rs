@@ -19,7 +19,7 @@ fn error_text_names_each_cause_once() {
     assert_eq!(super::error_text(&anyhow::anyhow!("plain")), "plain");
 }
 
-use super::calls::topic_filter;
+use super::calls::{topic_filter, topic_filters};
 use super::send::{dev_keys_sign_for_dev_chains, submit_error};
 use super::*;
 
@@ -124,6 +124,55 @@ fn typed_topic_filters_encode_like_the_sdk() {
     assert_eq!(f("_"), None);
     assert!(topic_filter(&ctx, "u8:300").is_err());
     assert!(topic_filter(&ctx, "Nope:1").is_err());
+}
+
+/// After an event name the filtered contract declares, each topic is typed by its
+/// field: a value needs no `TYPE:`, a `TYPE:` other than the field's is refused (it
+/// could only match nothing), and more topics than the event has are refused.
+#[test]
+fn topics_after_a_declared_event_are_typed_by_its_fields() {
+    use supervm_abi::Encode;
+    use supervm_vm::interface::{EventDef, Field};
+    let ctx = test_ctx();
+    let field = |name: &str, ty: &str| Field {
+        name: name.into(),
+        ty: ty.into(),
+    };
+    let probed = EventDef {
+        name: "Probed".into(),
+        topics: vec![
+            field("id", "u64"),
+            field("who", "Address"),
+            field("tag", "String"),
+        ],
+        data: vec![],
+    };
+    let t = |topics: &[&str]| {
+        let topics: Vec<String> = topics.iter().map(|s| s.to_string()).collect();
+        topic_filters(&ctx, &topics, Some(&probed))
+    };
+    let a = format!("0x{}", "ab".repeat(32));
+    assert_eq!(
+        t(&["Probed", "1", &a, "USDC"]).unwrap(),
+        vec![
+            Some(b"Probed".to_vec()),
+            Some(1u64.encode()),
+            Some(vec![0xab; 32]),
+            Some("USDC".to_string().encode()),
+        ]
+    );
+    assert_eq!(
+        t(&["Probed", "u64:1", "_"]).unwrap()[1],
+        Some(1u64.encode())
+    );
+    let e = t(&["Probed", "u32:1"]).unwrap_err().to_string();
+    assert!(e.contains("`id` is a u64, not a u32"), "{e}");
+    let e = t(&["Probed", "1", "_", "_", "x"]).unwrap_err().to_string();
+    assert!(e.contains("has 3 topic fields"), "{e}");
+    assert!(t(&["Probed", "-1"]).is_err());
+    // (no declared event: each topic as given)
+    let untyped = topic_filters(&ctx, &["Probed".into(), "1".into()], None).unwrap();
+    assert_eq!(untyped[1], Some(b"1".to_vec()));
 }
 
 /// A well-known dev key signs for dev chains only (its secret is published); other

@@ -1002,6 +1002,33 @@ async fn events_are_decoded_by_the_contract_that_emitted_them() {
         .map(|e| e["decoded"].clone())
         .collect();
     check(&decoded, "tx");
+    // `events` types the topics after an event name the contract declares: the
+    // escrow's pull of dev0's tokens, found by the sender's key name alone.
+    let found = run(v(&[
+        "events",
+        "--contract",
+        &token,
+        "--topic",
+        "Transfer",
+        "--topic",
+        "dev0",
+        "--topic",
+        &escrow,
+    ]))
+    .await;
+    let found = found["events"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["decoded"]["data"]["amount"], "40");
+    let unknown = exits(
+        supervm(
+            &node.url,
+            &dir.path().join("dev-keys.json"),
+            &["events", "--contract", &token, "--topic", "Tranfser"],
+        ),
+        2,
+    );
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("declares no event Tranfser"), "{stderr}");
     node.interrupt();
 }
 
