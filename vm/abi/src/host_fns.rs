@@ -139,7 +139,9 @@ macro_rules! for_each_host_fn {
             /// events and returns its outcome to the caller: the low 32 bits are the status
             /// (0 success, 1 revert, 2 out of gas, 3 trap), the high 32 bits the revert code. The
             /// callee's return or revert data is read with `returned_len` / `returned_read`.
-            /// `gas` as for `call`. Per byte: function name and argument bytes.
+            /// `gas` as for `call`, but the callee gets at most all but 1/64 of the gas left
+            /// (also when `gas` is 0 or larger), so the caller keeps gas to handle a callee
+            /// that spends all it may. Per byte: function name and argument bytes.
             fn try_call(addr_ptr: i32, fn_ptr: i32, fn_len: i32, args_ptr: i32, args_len: i32, gas: i64) -> i64;
             cost(base = 5000, per_byte = 2);
 

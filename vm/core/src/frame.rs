@@ -497,6 +497,9 @@ pub(crate) fn invoke(
     (res, tx)
 }
 
+/// A `try_call`'s callee gets at most all but 1/`RESERVED_FOR_CALLER` of the gas left.
+pub const RESERVED_FOR_CALLER: u64 = 64;
+
 /// Whether a cross-contract call propagates failure (`call`) or reports it (`try_call`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CallKind {
@@ -522,10 +525,18 @@ pub(crate) fn call_contract(
     let depth = c.data().frame.depth + 1;
     let me = c.data().frame.contract;
     let avail = gas_left_of(c)?;
+    // A `try_call` keeps 1/64 of what is left for its caller, whatever the cap (as
+    // Ethereum's EIP-150 does for every call): a callee that spends all it may still
+    // leaves the caller gas to handle its failure. A `call`'s failure fails the caller
+    // anyway.
+    let most = match kind {
+        CallKind::TryCall => avail - avail / RESERVED_FOR_CALLER,
+        CallKind::Call => avail,
+    };
     let callee_gas = if gas == 0 {
-        avail
+        most
     } else {
-        (gas as u64).min(avail)
+        (gas as u64).min(most)
     };
     let mut tx = c.data_mut().tx.take().expect("transaction context present");
     // SAFETY: the VM outlives the transaction context (see `TxCtx::new`).

@@ -38,7 +38,7 @@ pub use config::{FRAME_OVERHEAD, Limits, VmConfig};
 pub use engine::{IDLE_INSTANCES, INSTANCE_SLOTS};
 pub use error::{CodeError, Error, Result, StateError};
 pub use execute::{PayloadSize, Vm, intrinsic_gas, intrinsic_gas_of};
-pub use frame::EXECUTION_STACK;
+pub use frame::{EXECUTION_STACK, RESERVED_FOR_CALLER};
 pub use interface::Interface;
 pub use layer::{WriteEntries, WriteLayer};
 pub use state::{

@@ -827,6 +827,57 @@ fn reentrancy_through_a_cross_contract_call_is_denied() {
     );
 }
 
+/// A `try_call` into a callee that spends all it may (an endless loop) keeps 1/64 of the
+/// gas left for the caller, with the cap 0 (all) or larger than what is left: the callee
+/// comes back out of gas and the caller finishes (a `call` gives all and fails with it).
+#[test]
+fn a_try_call_keeps_a_64th_of_the_gas_for_its_caller() {
+    let mut c = Chain::new();
+    let spinner = c.deploy_ok(contract(
+        &[],
+        r#"(memory (export "memory") 1)
+        (func (export "spin") (loop $l (br $l)))"#,
+    ));
+    // `try(cap)`: try_call of `spin` of the address in the input with gas `cap` (8 bytes
+    // after the address), returns the status word; `call` the same through `call`.
+    let caller = c.deploy_ok(contract(
+        &["input_read", "call", "try_call", "return_data"],
+        r#"(memory (export "memory") 1)
+        (data (i32.const 100) "spin")
+        (func (export "try")
+          (call $input_read (i32.const 0))
+          (i64.store (i32.const 200) (call $try_call (i32.const 0) (i32.const 100) (i32.const 4)
+            (i32.const 0) (i32.const 0) (i64.load (i32.const 32))))
+          (call $return_data (i32.const 200) (i32.const 8)))
+        (func (export "call")
+          (call $input_read (i32.const 0))
+          (drop (call $call (i32.const 0) (i32.const 100) (i32.const 4)
+            (i32.const 0) (i32.const 0) (i64.load (i32.const 32)))))"#,
+    ));
+    let limit = 1_000_000;
+    for cap in [0u64, 10 * limit] {
+        let input = [&spinner.0[..], &cap.to_le_bytes()].concat();
+        let r = c.call(caller, "try", input.clone(), limit);
+        assert_eq!(r.outcome, Outcome::Success, "cap {cap}");
+        assert_eq!(
+            i64::from_le_bytes(r.return_data.clone().try_into().unwrap()),
+            i64::from(supervm_vm::abi::STATUS_OUT_OF_GAS),
+            "cap {cap}"
+        );
+        let left = limit - r.gas_used;
+        assert!(
+            left > 0 && left < limit / supervm_vm::RESERVED_FOR_CALLER,
+            "cap {cap}: {left} left"
+        );
+        let r = c.call(caller, "call", input, limit);
+        assert_eq!(
+            (r.outcome, r.gas_used),
+            (Outcome::OutOfGas, limit),
+            "cap {cap}"
+        );
+    }
+}
+
 /// Reentrancy is denied through a third contract too (A -> B -> A), not only a
 /// direct self-call, and a chain of distinct contracts is allowed (A -> B -> C).
 #[test]
