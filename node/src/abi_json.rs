@@ -51,12 +51,18 @@ impl<'a> Types<'a> {
         }
     }
 
+    /// Whether the interface describes a struct or enum named `name`.
+    pub fn describes(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
     fn get(&self, name: &str) -> Option<&'a TypeDef> {
         self.iface?.type_def(name)
     }
 
     /// The error for a type that is neither builtin nor described.
     fn unsupported(&self, name: &str) -> String {
+        let name = &short(name);
         if self
             .iface
             .is_some_and(|i| i.ambiguous_types.iter().any(|a| a == name))
@@ -96,13 +102,13 @@ fn short(ty: &str) -> String {
     }
 }
 
-/// Whether fields are a tuple's (named by position).
 /// Whether a value of type `ty` may be JSON `null` (`()`, an `Option`): an `Option` of
 /// it writes `Some(x)` as `[x]`.
 fn nullable(ty: &str) -> bool {
     ty == "()" || ty.starts_with("Option<")
 }
 
+/// Whether fields are a tuple's (named by position).
 fn is_tuple(fields: &[Field]) -> bool {
     !fields.is_empty()
         && fields
@@ -469,7 +475,7 @@ fn enc(
         t if t.starts_with("[u8;") && t.ends_with(']') => {
             let n: usize = t[4..t.len() - 1]
                 .parse()
-                .map_err(|_| format!("unsupported type {t}"))?;
+                .map_err(|_| format!("unsupported type {}", short(t)))?;
             let b = bytes_of(v)?;
             if b.len() != n {
                 return Err(format!("expected {n} bytes, got {}", b.len()));
@@ -512,9 +518,14 @@ fn enc(
             let parts = split_top(&t[1..t.len() - 1]);
             let a = v
                 .as_array()
-                .ok_or_else(|| format!("expected an array for {t}, got {v}"))?;
+                .ok_or_else(|| format!("expected an array for {}, got {v}", short(t)))?;
             if a.len() != parts.len() {
-                return Err(format!("{t} has {} fields, got {}", parts.len(), a.len()));
+                return Err(format!(
+                    "{} has {} fields, got {}",
+                    short(t),
+                    parts.len(),
+                    a.len()
+                ));
             }
             for (p, x) in parts.iter().zip(a) {
                 enc(types, p, x, out, depth + 1)?;
@@ -581,8 +592,8 @@ fn decode_at(
     }
     *left = left
         .checked_sub(1)
-        .ok_or_else(|| format!("{ty}: more than {MAX_VALUES} values"))?;
-    let e = |x: supervm_abi::CodecError| format!("{ty}: {x:?}");
+        .ok_or_else(|| format!("{}: more than {MAX_VALUES} values", short(ty)))?;
+    let e = |x: supervm_abi::CodecError| format!("{}: {x:?}", short(ty));
     macro_rules! int {
         ($t:ty, $big:expr) => {{
             let x = <$t>::decode(input).map_err(e)?;
@@ -611,7 +622,7 @@ fn decode_at(
         t if t.starts_with("[u8;") && t.ends_with(']') => {
             let n: usize = t[4..t.len() - 1]
                 .parse()
-                .map_err(|_| format!("unsupported type {t}"))?;
+                .map_err(|_| format!("unsupported type {}", short(t)))?;
             json!(supervm_client::views::to_hex(take(input, n).map_err(e)?))
         }
         t if t.starts_with("Option<") && t.ends_with('>') => match u8::decode(input).map_err(e)? {
@@ -626,7 +637,7 @@ fn decode_at(
                 )?])
             }
             1 => decode_at(types, &t[7..t.len() - 1], input, depth + 1, left)?,
-            _ => return Err(format!("{t}: bad tag")),
+            _ => return Err(format!("{}: bad tag", short(t))),
         },
         t if t.starts_with("Vec<") && t.ends_with('>') => {
             let n = u32::decode(input).map_err(e)? as usize;
@@ -705,7 +716,11 @@ pub fn decode_all(types: Types<'_>, ty: &str, bytes: &[u8]) -> Result<Value, Str
     let mut input = bytes;
     let v = decode_value(types, ty, &mut input)?;
     if !input.is_empty() {
-        return Err(format!("{} bytes left after decoding {ty}", input.len()));
+        return Err(format!(
+            "{} bytes left after decoding {}",
+            input.len(),
+            short(ty)
+        ));
     }
     Ok(v)
 }
@@ -964,6 +979,16 @@ mod tests {
         assert!(e.contains("one-element array") && e.len() < 300, "{e}");
         let mut bytes = vec![1u8; 100_000];
         bytes.push(5);
+        // (the encoder's depth limit: a Vec nested past it, with as deep a value)
+        let deep_vec = format!("{}u8{}", "Vec<".repeat(200), ">".repeat(200));
+        let mut value = json!([]);
+        for _ in 0..200 {
+            value = json!([value]);
+        }
+        let e = encode_value(Types::NONE, &deep_vec, &value, &mut vec![]).unwrap_err();
+        assert!(e.contains("nested deeper than 128") && e.len() < 300, "{e}");
+        let e = decode_all(Types::NONE, &deep, &[2]).unwrap_err();
+        assert!(e.contains("bad tag") && e.len() < 300, "{e}");
         let e = decode_all(Types::NONE, &deep, &bytes).unwrap_err();
         assert!(e.contains("nested deeper") && e.len() < 300, "{e}");
         let e = decode_all(Types::NONE, "Vec<()>", &u32::MAX.to_le_bytes()).unwrap_err();

@@ -524,8 +524,6 @@ impl Chain {
     }
 }
 
-/// The sizes the intrinsic gas of a contract transaction depends on (`None` for a
-/// native transfer), read from the payload without copying it.
 /// What the VM refuses before running any code, whatever the state: call or
 /// constructor arguments over [`MAX_INPUT_LEN`](supervm_vm::abi::limits::MAX_INPUT_LEN),
 /// a call of a reserved function (`__` names: the constructor runs only at deploy).
@@ -553,6 +551,8 @@ fn unexecutable(p: &TxPayload) -> Result<()> {
     Ok(())
 }
 
+/// The sizes the intrinsic gas of a contract transaction depends on (`None` for a
+/// native transfer), read from the payload without copying it.
 fn payload_size(p: &TxPayload) -> Option<PayloadSize> {
     match p {
         TxPayload::Transfer { .. } => None,

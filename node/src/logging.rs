@@ -11,6 +11,17 @@ use std::time::Duration;
 /// Blocks and commits slower than this are logged at `warn`.
 pub const SLOW: Duration = Duration::from_millis(500);
 
+/// Prints a line of the node's life (start, where it listens, restored transactions,
+/// stop) to stderr with its time, as the log's lines look, whatever `RUST_LOG` filters
+/// out: an operator always learns where the node listens and whether it stopped cleanly.
+pub fn lifecycle(msg: &str) {
+    use tracing_subscriber::fmt::time::FormatTime;
+    let mut time = String::new();
+    let _ = tracing_subscriber::fmt::time::SystemTime
+        .format_time(&mut tracing_subscriber::fmt::format::Writer::new(&mut time));
+    eprintln!("{time}  INFO {msg}");
+}
+
 /// Installs the stderr subscriber, `RUST_LOG` or else `default` as the filter.
 /// Does nothing when a subscriber is already installed (tests, embedding programs).
 pub fn init(default: &str) {

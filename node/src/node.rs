@@ -194,9 +194,9 @@ pub async fn start(
         .map_err(|e| Error::Other(e.to_string()))?;
     let (restored, refused) = crate::pending_file::restore(&chain);
     if restored + refused > 0 {
-        tracing::info!(
+        crate::logging::lifecycle(&format!(
             "mempool: {restored} transactions saved at the last stop admitted again ({refused} refused)"
-        );
+        ));
     }
     let pipeline = Pipeline::start(chain.clone());
     let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -214,8 +214,8 @@ pub async fn start(
         }
     }
     let server = tokio::spawn(crate::rpc::serve(listener, app, conn_limits, stopped));
-    // (through the log, as every later line: with its time)
-    tracing::info!(
+    // (with its time, as the log's lines, whatever RUST_LOG says)
+    crate::logging::lifecycle(&format!(
         "supervm node: chain {} at height {}, JSON-RPC on http://{addr} (rpc.discover lists the methods); {} shards, durability {}, {}",
         chain.config.chain_id,
         chain.latest_height().unwrap_or(0),
@@ -225,7 +225,7 @@ pub async fn start(
             Some(n) => format!("state kept for the last {n} blocks"),
             None => "archival".into(),
         }
-    );
+    ));
     Ok(RunningNode {
         chain,
         addr,

@@ -17,7 +17,8 @@
 //! `OfferAccepted` event is emitted and it is reported `true`. Accepts that succeeded stay
 //! even when later ones fail. Each of its pulls may spend at most [`PULL_GAS`]: a wanted
 //! token that burns more fails like a refused pull instead of using up the whole batch's
-//! gas (`accept` and `create_offer` give their pull all the gas left). (A give
+//! gas (`accept` and `create_offer` give their pull all the gas left, less the 1/64 a
+//! `try_call` keeps for its caller). (A give
 //! token whose `transfer` fails still fails the whole call: its offer's maker chose it.)
 //!
 //! Storage: the next offer id in `b"next"`, offers in `Map<u64, Offer>` under `b"O"`.
@@ -143,7 +144,8 @@ impl Escrow {
 }
 
 /// The most gas one pull of `try_accept_many` may spend (a token's `transfer_from` takes
-/// about 15,000); `create_offer` and `accept` give their pull all the gas left.
+/// about 15,000); `create_offer` and `accept` give their pull all the gas left (less the
+/// 1/64 a `try_call` keeps for its caller).
 pub const PULL_GAS: u64 = 200_000;
 
 /// `token.transfer_from(from, to, amount)` through `try_call`, with at most `gas` (0:

@@ -12,34 +12,72 @@ use supervm_vm::interface::Interface;
 use super::ctx::Ctx;
 use super::text::reserved_code_name;
 
+/// A `--topic` that takes any value (`_`, `any`: `Some(None)`) or gives the bytes in
+/// hex (`Some(Some(bytes))`); `None` for any other text.
+fn any_or_hex(t: &str) -> Result<Option<Option<Vec<u8>>>> {
+    match t {
+        "_" | "any" => Ok(Some(None)),
+        _ if t.starts_with("0x") => from_hex(t)
+            .map(|b| Some(Some(b)))
+            .map_err(|e| anyhow!("--topic {t}: {e}")),
+        _ => Ok(None),
+    }
+}
+
 /// One `--topic` of `supervm events`: `_` or `any` takes any value, `0x…` is hex,
 /// `TYPE:VALUE` is VALUE encoded as the contract's topic field of that type is (`u64:5`,
 /// `String:USDC`, `Address:alice` or `Address:0x…`, `bool:true`), other text stands for
 /// its bytes (an event name: the first topic is the name as it is).
 pub(super) fn topic_filter(ctx: &Ctx, t: &str) -> Result<Option<Vec<u8>>> {
-    match t {
-        "_" | "any" => Ok(None),
-        _ if t.starts_with("0x") => from_hex(t)
-            .map(Some)
-            .map_err(|e| anyhow!("--topic {t}: {e}")),
-        _ => match t.split_once(':') {
-            Some((ty, value)) => typed_topic(ctx, ty, value, t).map(Some),
-            None => Ok(Some(t.as_bytes().to_vec())),
-        },
+    if let Some(f) = any_or_hex(t)? {
+        return Ok(f);
+    }
+    match t.split_once(':') {
+        Some((ty, value)) => typed_topic(ctx, abi_json::Types::NONE, ty, value, t).map(Some),
+        None => Ok(Some(t.as_bytes().to_vec())),
     }
 }
 
+/// The event a `supervm events` filter names first, when the filtered contract's
+/// interface declares it: its topic fields are then typed ([`topic_filters`]). A name
+/// it does not declare (an event emitted through `env::emit_event` has none) is
+/// searched for as it is, with a warning.
+pub(super) fn declared_event<'i>(
+    i: &'i Interface,
+    topics: &[String],
+) -> Option<&'i supervm_vm::interface::EventDef> {
+    let name = topics.first()?;
+    if matches!(any_or_hex(name), Ok(Some(_))) {
+        return None;
+    }
+    let found = i.events.iter().find(|e| &e.name == name);
+    if found.is_none() {
+        eprintln!(
+            "warning: contract {} declares no event {name} (it declares: {}); searching for \
+             the name as it is, with the other topics untyped",
+            i.name,
+            i.events
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    found
+}
+
 /// The `--topic`s of `supervm events`, typed by `event` (the event the first names, as
-/// the filtered contract's interface declares it) when there is one: a field's value
-/// then needs no `TYPE:` (`--topic Deposited --topic alice --topic 5`), and a `TYPE:`
-/// other than the field's is refused instead of matching nothing. Without it, each as
-/// [`topic_filter`] reads it.
+/// the filtered contract's interface `i` declares it: [`declared_event`]) when there is
+/// one: a field's value then needs no `TYPE:` (`--topic Deposited --topic alice --topic
+/// 5`; a `TYPE:` prefix is read as one only when it names a type), a `TYPE:` other than
+/// the field's is refused instead of matching nothing, and so are more topics than the
+/// event has. Without it, each as [`topic_filter`] reads it.
 pub(super) fn topic_filters(
     ctx: &Ctx,
     topics: &[String],
-    event: Option<&supervm_vm::interface::EventDef>,
+    event: Option<(&Interface, &supervm_vm::interface::EventDef)>,
 ) -> Result<Vec<Option<Vec<u8>>>> {
-    let Some(event) = event else {
+    let Some((i, event)) = event else {
         return topics.iter().map(|t| topic_filter(ctx, t)).collect();
     };
     if topics.len() > event.topics.len() + 1 {
@@ -57,31 +95,52 @@ pub(super) fn topic_filters(
             topics.len() - 1
         );
     }
+    let types = abi_json::Types::of(i);
     let mut out = vec![topic_filter(ctx, &topics[0])?];
     for (t, field) in topics[1..].iter().zip(&event.topics) {
-        let f = match t.as_str() {
-            "_" | "any" => None,
-            _ if t.starts_with("0x") => Some(from_hex(t).map_err(|e| anyhow!("--topic {t}: {e}"))?),
-            _ => match t.split_once(':') {
-                Some((ty, _)) if ty != field.ty => bail!(
-                    "--topic {t}: {}'s topic field `{}` is a {}, not a {ty} (it would match \
-                     nothing; the value alone is read as a {})",
-                    event.name,
-                    field.name,
-                    field.ty,
-                    field.ty
-                ),
-                Some((ty, value)) => Some(typed_topic(ctx, ty, value, t)?),
-                None => Some(typed_topic(ctx, &field.ty, t, t)?),
-            },
+        if let Some(f) = any_or_hex(t)? {
+            out.push(f);
+            continue;
+        }
+        let typed = t.split_once(':').filter(|(ty, _)| is_type_name(types, ty));
+        let f = match typed {
+            Some((ty, _)) if ty != field.ty => bail!(
+                "--topic {t}: {}'s topic field `{}` is a {}, not a {ty} (it would match \
+                 nothing; the value alone is read as a {})",
+                event.name,
+                field.name,
+                field.ty,
+                field.ty
+            ),
+            Some((ty, value)) => typed_topic(ctx, types, ty, value, t)?,
+            None => typed_topic(ctx, types, &field.ty, t, t)?,
         };
-        out.push(f);
+        out.push(Some(f));
     }
     Ok(out)
 }
 
+/// Whether `ty` names a type: a builtin one, or one the interface describes.
+fn is_type_name(types: abi_json::Types<'_>, ty: &str) -> bool {
+    const BUILTIN: [&str; 14] = [
+        "String", "bool", "Address", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64",
+        "i128", "()",
+    ];
+    BUILTIN.contains(&ty)
+        || ["[u8;", "Vec<", "Option<", "("]
+            .iter()
+            .any(|p| ty.starts_with(p))
+        || types.describes(ty)
+}
+
 /// `value` encoded as a topic field of type `ty` (`t`: the flag as given, for errors).
-fn typed_topic(ctx: &Ctx, ty: &str, value: &str, t: &str) -> Result<Vec<u8>> {
+fn typed_topic(
+    ctx: &Ctx,
+    types: abi_json::Types<'_>,
+    ty: &str,
+    value: &str,
+    t: &str,
+) -> Result<Vec<u8>> {
     let v = match ty {
         // (integers as text: all of a u128 parses, where JSON numbers lose it)
         "String" | "u8" | "u16" | "u32" | "u64" | "u128" | "i8" | "i16" | "i32" | "i64"
@@ -90,7 +149,7 @@ fn typed_topic(ctx: &Ctx, ty: &str, value: &str, t: &str) -> Result<Vec<u8>> {
         _ => serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into())),
     };
     let mut out = Vec::new();
-    abi_json::encode_value(abi_json::Types::NONE, ty, &v, &mut out)
+    abi_json::encode_value(types, ty, &v, &mut out)
         .map_err(|e| anyhow!("--topic {t}: {e} (give other bytes as 0x-hex)"))?;
     Ok(out)
 }

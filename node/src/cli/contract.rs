@@ -16,7 +16,7 @@ use super::calls::{
 use super::ctx::Ctx;
 use super::exit::{Exit, coded};
 use super::send::{committed_ok, print_submitted, sent_json, sign_and_send};
-use super::text::{error_line, reason_line};
+use super::text::{error_line, event_lines, reason_line};
 
 /// What to do about a validation error that comes from how the contract was built.
 fn build_hint(e: &supervm_vm::CodeError) -> &'static str {
@@ -254,9 +254,7 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                     }
                     s += &error_line(&error, &reverted_in);
                     s += &reason_line(&reason);
-                    for e in &events {
-                        s += &format!("\nevent {e}");
-                    }
+                    s += &event_lines(&events);
                 }
                 s
             });
@@ -302,9 +300,7 @@ pub(super) async fn contract_cmd(ctx: &Ctx, cmd: ContractCmd) -> Result<()> {
                 }
                 s += &error_line(&error, &reverted_in);
                 s += &reason_line(&r.reason);
-                for e in &events {
-                    s += &format!("\nevent {e}");
-                }
+                s += &event_lines(&events);
                 for l in &r.logs {
                     s += &format!("\nlog {l}");
                 }

@@ -96,7 +96,7 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
         r = tokio::signal::ctrl_c() => r?,
         _ = term.recv() => {}
     }
-    tracing::info!("stopping: committing what is in flight ...");
+    supervm_node::logging::lifecycle("stopping: committing what is in flight ...");
     let stopped = running.stop().await;
     if let Some((n, why)) = stopped.unsaved {
         bail!(
@@ -104,6 +104,6 @@ pub(super) async fn node(a: NodeArgs) -> Result<()> {
              next start ({why}): they are lost, and their senders' next nonces are free again"
         );
     }
-    tracing::info!("stopped cleanly");
+    supervm_node::logging::lifecycle("stopped cleanly");
     Ok(())
 }

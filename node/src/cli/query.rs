@@ -1,15 +1,15 @@
 //! The read-only commands: `tx`, `block`, `events`, `account` and `storage`.
 
-use anyhow::{Result, anyhow, bail};
-use serde_json::Value;
+use anyhow::{Result, anyhow};
+use serde_json::{Value, json};
 use supervm_client::views::{from_hex, from_hex32, to_hex};
-use supervm_client::{Client, EventFilter};
+use supervm_client::{Client, EventFilter, SignedTx, TxPayload};
 
-use super::calls::{events_by_emitter, interface_of, topic_filters};
+use super::calls::{declared_event, events_by_emitter, interface_of, revert_error, topic_filters};
 use super::ctx::Ctx;
 use super::exit::{Exit, coded};
 use super::send::committed_ok;
-use super::text::{receipt_text, topic_text};
+use super::text::{error_line, receipt_text, topic_text};
 
 /// `supervm tx HASH`: printed either way; the exit status says whether it committed
 /// and succeeded.
@@ -21,16 +21,22 @@ pub(super) async fn tx(ctx: &Ctx, hash: &str) -> Result<()> {
         Some(r) => events_by_emitter(&c, None, &r.events).await,
         None => Vec::new(),
     };
+    let (error, reverted_in) = tx_revert_error(&c, &t).await;
     let mut v = serde_json::to_value(&t)?;
     if let Some(events) = v["receipt"]["events"].as_array_mut() {
         for (e, d) in events.iter_mut().zip(&decoded) {
             e["decoded"] = d.clone();
         }
     }
+    if let Some(r) = v["receipt"].as_object_mut() {
+        r.insert("error".into(), json!(error));
+        r.insert("reverted_in".into(), json!(reverted_in));
+    }
     ctx.print(&v, || {
         let mut s = format!("{} {}", t.hash, t.status);
         if let Some(r) = &t.receipt {
             s += &format!("\n{}", receipt_text(r, &decoded));
+            s += &error_line(&error, &reverted_in);
         }
         s
     });
@@ -39,6 +45,39 @@ pub(super) async fn tx(ctx: &Ctx, hash: &str) -> Result<()> {
         status: t.status.clone(),
         receipt: t.receipt.clone(),
     })
+}
+
+/// A committed call's revert named as `invoke` names it (the called function's error
+/// type, or the reverting contract's interface), from the transaction's own encoding.
+/// `(None, None)` for other outcomes and transactions, or without an interface.
+async fn tx_revert_error(
+    c: &Client,
+    t: &supervm_client::views::TxView,
+) -> (Option<String>, Option<String>) {
+    let Some(r) = &t.receipt else {
+        return (None, None);
+    };
+    let call = t
+        .raw
+        .as_deref()
+        .and_then(|raw| from_hex(raw).ok())
+        .and_then(|b| SignedTx::decode(&b).ok());
+    let Some(TxPayload::Call {
+        contract, function, ..
+    }) = call.map(|tx| tx.body.payload)
+    else {
+        return (None, None);
+    };
+    if r.revert_code.is_none() {
+        return (None, None);
+    }
+    match interface_of(c, &contract).await {
+        Ok(i) => {
+            let called = (&i, &contract, function.as_str());
+            revert_error(c, called, r.revert_code, r.revert_contract.as_deref()).await
+        }
+        Err(_) => (None, None),
+    }
 }
 
 /// `supervm block [ID]`: by height or hash, the latest without one.
@@ -107,31 +146,15 @@ pub(super) struct EventsArgs {
 pub(super) async fn events(ctx: &Ctx, a: EventsArgs) -> Result<()> {
     let c = Client::new(&ctx.rpc);
     let contract = a.contract.map(|c| ctx.address(&c)).transpose()?;
-    // The filtered contract's interface types the topics after an event name it declares
-    // (a name it does not declare matches nothing: refused).
+    // The filtered contract's interface types the topics after an event name it
+    // declares.
     let iface = match &contract {
         Some(addr) => interface_of(&c, addr).await.ok(),
         None => None,
     };
-    let event = match (&iface, a.topic.first()) {
-        (Some(i), Some(name))
-            if !matches!(name.as_str(), "_" | "any") && !name.starts_with("0x") =>
-        {
-            match i.events.iter().find(|e| &e.name == name) {
-                Some(e) => Some(e),
-                None => bail!(
-                    "--topic {name}: contract {} declares no event {name}; it has: {}",
-                    i.name,
-                    i.events
-                        .iter()
-                        .map(|e| e.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            }
-        }
-        _ => None,
-    };
+    let event = iface
+        .as_ref()
+        .and_then(|i| Some((i, declared_event(i, &a.topic)?)));
     let filter = EventFilter {
         contract,
         topics: topic_filters(ctx, &a.topic, event)?,
@@ -143,7 +166,8 @@ pub(super) async fn events(ctx: &Ctx, a: EventsArgs) -> Result<()> {
     let page = c.events_filtered(&filter).await?;
     // Each event decoded by its contract's interface, as `invoke` decodes its events;
     // raw where there is none.
-    let decoded = events_by_emitter(&c, None, &page.events).await;
+    let known = contract.as_ref().zip(iface.as_ref());
+    let decoded = events_by_emitter(&c, known, &page.events).await;
     let mut v = serde_json::to_value(&page)?;
     if let Some(events) = v["events"].as_array_mut() {
         for (e, d) in events.iter_mut().zip(&decoded) {

@@ -10,7 +10,7 @@ use supervm_vm::Address;
 
 use super::ctx::Ctx;
 use super::exit::{Exit, coded};
-use super::text::outcome_detail;
+use super::text::{event_lines, outcome_detail};
 
 pub(super) async fn sign_and_send(
     ctx: &Ctx,
@@ -122,7 +122,9 @@ const RECEIPT_MEMBERS: [&str; 12] = [
 /// A sent transaction for scripts (`--json`), the same members for every command that
 /// sends one (`transfer`, `contract upload`, `deploy`, `invoke`; each adds its own):
 /// `hash`, `status`, and the receipt's members ([`RECEIPT_MEMBERS`]), `null` while it
-/// has none (pending, dropped).
+/// has none (pending, dropped). `deploy` and `invoke` replace `events` by the events
+/// decoded, each by its contract's interface (`{contract, event, topics, data}`);
+/// `supervm tx` keeps the node's and adds `decoded` to each.
 pub(super) fn sent_json(r: &supervm_client::views::SubmitResult) -> Result<Map<String, Value>> {
     let mut v = Map::new();
     v.insert("hash".into(), json!(r.hash));
@@ -161,7 +163,7 @@ pub(super) fn print_submitted(
         } else {
             ""
         };
-        let mut s = format!(
+        let s = format!(
             "{} {}\n{label} {value}{not_created}{}",
             r.hash,
             r.status,
@@ -175,10 +177,7 @@ pub(super) fn print_submitted(
                 ))
                 .unwrap_or_default()
         );
-        for e in events {
-            s += &format!("\nevent {e}");
-        }
-        s
+        s + &event_lines(events)
     });
     committed_ok(r)
 }

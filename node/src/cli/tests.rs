@@ -144,12 +144,19 @@ fn topics_after_a_declared_event_are_typed_by_its_fields() {
             field("id", "u64"),
             field("who", "Address"),
             field("tag", "String"),
+            field("side", "Side"),
         ],
         data: vec![],
     };
+    let i = supervm_vm::interface::Interface::parse(concat!(
+        r#"{"kind":"interface","version":1,"name":"C"}"#,
+        "\n",
+        r#"{"kind":"type","name":"Side","variants":[{"name":"Buy","fields":[]},{"name":"Sell","fields":[]}]}"#,
+    ))
+    .unwrap();
     let t = |topics: &[&str]| {
         let topics: Vec<String> = topics.iter().map(|s| s.to_string()).collect();
-        topic_filters(&ctx, &topics, Some(&probed))
+        topic_filters(&ctx, &topics, Some((&i, &probed)))
     };
     let a = format!("0x{}", "ab".repeat(32));
     assert_eq!(
@@ -167,8 +174,24 @@ fn topics_after_a_declared_event_are_typed_by_its_fields() {
     );
     let e = t(&["Probed", "u32:1"]).unwrap_err().to_string();
     assert!(e.contains("`id` is a u64, not a u32"), "{e}");
-    let e = t(&["Probed", "1", "_", "_", "x"]).unwrap_err().to_string();
-    assert!(e.contains("has 3 topic fields"), "{e}");
+    let e = t(&["Probed", "1", "_", "_", "_", "x"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("has 4 topic fields"), "{e}");
+    // A value with a colon that names no type is the field's value; a type the
+    // interface describes is typed by it.
+    assert_eq!(
+        t(&["Probed", "_", "_", "ETH:USDC"]).unwrap()[3],
+        Some("ETH:USDC".to_string().encode())
+    );
+    assert_eq!(
+        t(&["Probed", "_", "_", "_", "Sell"]).unwrap()[4],
+        Some(vec![1])
+    );
+    assert_eq!(
+        t(&["Probed", "_", "_", "_", "Side:Buy"]).unwrap()[4],
+        Some(vec![0])
+    );
     assert!(t(&["Probed", "-1"]).is_err());
     // (no declared event: each topic as given)
     let untyped = topic_filters(&ctx, &["Probed".into(), "1".into()], None).unwrap();

@@ -54,10 +54,7 @@ return {}",
         );
     }
     if decoded.len() == x.events.len() {
-        for e in decoded {
-            s += &format!("\nevent {e}");
-        }
-        return s;
+        return s + &event_lines(decoded);
     }
     for e in &x.events {
         s += &format!(
@@ -69,6 +66,11 @@ event {} topics [{}] data {}",
         );
     }
     s
+}
+
+/// Decoded events for people, one `event {json}` line each (each after a newline).
+pub(super) fn event_lines(events: &[serde_json::Value]) -> String {
+    events.iter().map(|e| format!("\nevent {e}")).collect()
 }
 
 /// The `error` line of a failed call for people: the error's name, and the contract

@@ -447,28 +447,27 @@ async fn reads_below_a_bounded_history_are_refused() {
     }
     // The CLI: a height the node no longer keeps exits 4 (gone for good: the node's
     // refusal), one not reached yet 3 (not on chain yet), a kept one 0.
+    // (on a blocking thread: the node answering it runs on this test's runtime)
     let cli = |height: u64| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_supervm"))
-            .args([
-                "account",
-                &to_hex(&alice.0),
-                "--height",
-                &height.to_string(),
-            ])
-            .args(["--rpc", &url])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let (alice, url) = (to_hex(&alice.0), url.clone());
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_supervm"))
+                .args(["account", &alice, "--height", &height.to_string()])
+                .args(["--rpc", &url])
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
     };
-    let (code, err) = cli(0);
+    let (code, err) = cli(0).await.unwrap();
     assert_eq!(code, Some(4), "{err}");
     assert!(err.contains("readable heights are"), "{err}");
-    let (code, err) = cli(latest + 100);
+    let (code, err) = cli(latest + 100).await.unwrap();
     assert_eq!(code, Some(3), "{err}");
-    assert_eq!(cli(latest).0, Some(0));
+    assert_eq!(cli(latest).await.unwrap().0, Some(0));
     node.chain.mempool.set_hold(false);
     node.stop().await;
 }

@@ -275,7 +275,7 @@ pub fn try_call(addr: &Address, func: &str, args: &impl Encode) -> Result<Vec<u8
 
 /// [`try_call`] with at most `gas` for the callee (0: all the gas left; the callee of a
 /// `try_call` gets at most all but 1/64 of it, so the caller keeps some): a callee that
-/// runs out of its share comes back as `Err` with [`supervm_abi::STATUS_OUT_OF_GAS`],
+/// runs out of its share comes back as `Err` with [`STATUS_OUT_OF_GAS`](crate::STATUS_OUT_OF_GAS),
 /// having used only that share, so a contract calling code it does not trust keeps the
 /// rest.
 pub fn try_call_with_gas(
