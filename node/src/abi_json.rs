@@ -9,7 +9,8 @@
 //! interface describes (`#[derive(Encode, Decode)]`) as an object by field name (an
 //! array for a tuple struct), an enum as its variant's name when it has no fields, else
 //! `{"Variant": fields}` (an object by name, or an array for a tuple variant; a
-//! one-field tuple variant or struct also takes its value alone: `{"Some": 7}`).
+//! one-field tuple variant or struct also takes its value alone when that value is not
+//! itself an array or object: `{"Reverted": 7}`).
 
 use std::collections::BTreeMap;
 
