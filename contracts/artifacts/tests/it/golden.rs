@@ -12,8 +12,10 @@ use supervm_vm::{Outcome, Payload};
 
 const HEADER: &str = "\
 # Golden gas trace of the example contracts (contracts/artifacts/tests/it/golden.rs).
-# One line per step of a fixed scenario: step outcome gas_used state_hash (first 8 bytes, hex).
-# A change here means gas costs, contract code or state layout changed.
+# One line per step of a fixed scenario: step outcome gas_used state_hash receipt_hash
+# (first 8 bytes of each, hex; the receipt hash covers the outcome with its revert data
+# or reason, return data, events and the write set).
+# A change here means gas costs, contract code, state layout or receipt content changed.
 # If intended, regenerate: SUPERVM_BLESS=1 cargo test --release -p supervm-contracts golden
 ";
 
@@ -42,10 +44,11 @@ impl Trace {
         let h = self.env.state().state_hash();
         writeln!(
             self.out,
-            "{step} {} {} {}",
+            "{step} {} {} {} {}",
             outcome_str(r.outcome()),
             r.gas_used(),
-            hex16(&h)
+            hex16(&h),
+            hex16(&r.receipt.hash())
         )
         .expect("write to string");
         self.steps += 1;

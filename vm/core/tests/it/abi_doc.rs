@@ -53,6 +53,13 @@ fn render() -> String {
     s
 }
 
+/// The doc's "all but 1/64" for a `try_call`'s callee is the VM's reserve.
+#[test]
+fn abi_doc_states_the_try_call_reserve() {
+    let claim = format!("all but 1/{}", supervm_vm::RESERVED_FOR_CALLER);
+    assert!(render().contains(&claim), "docs/abi.md should say {claim:?}");
+}
+
 #[test]
 fn abi_doc_matches_the_table() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md");
