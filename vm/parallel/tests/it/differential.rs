@@ -7,19 +7,26 @@ use crate::workload::{GAS, World, random_block, world};
 
 const THREADS: [usize; 4] = [1, 2, 4, 8];
 
+/// `SUPERVM_PAR_SCALE` (default 1): a value that is not a whole number of at least 1
+/// is refused (0 would run no case and pass).
 fn scale() -> u64 {
-    std::env::var("SUPERVM_PAR_SCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
+    match std::env::var("SUPERVM_PAR_SCALE") {
+        Err(_) => 1,
+        Ok(v) => match v.parse() {
+            Ok(n) if n >= 1 => n,
+            _ => panic!("SUPERVM_PAR_SCALE={v:?}: give a whole number of at least 1"),
+        },
+    }
 }
 
-/// The seeds to run: one from `SUPERVM_SEED`, or `count` derived from `base`.
+/// The seeds to run: one from `SUPERVM_SEED` (decimal; anything else is refused, not
+/// replaced by the default seeds), or `count` derived from `base`.
 fn seeds(base: u64, count: u64) -> Vec<u64> {
-    match std::env::var("SUPERVM_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    let given = std::env::var("SUPERVM_SEED").ok().map(|v| {
+        v.parse::<u64>()
+            .unwrap_or_else(|_| panic!("SUPERVM_SEED={v:?}: give the decimal seed a run printed"))
+    });
+    match given {
         Some(s) => vec![s],
         None => (0..count * scale())
             .map(|i| base.wrapping_mul(1_000_003).wrapping_add(i))
@@ -42,7 +49,8 @@ fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
     // block runs twice on the same executor: the second run starts in the mode the
     // first ended in, so contended blocks also run as sequential chunks over the
     // overlay, switching to Block-STM or OCC where a chunk has parallelism. OCC over the
-    // whole block runs at 3 threads, whatever the contention.
+    // whole block runs at 3 threads, whatever the contention, and sequential chunks over
+    // the whole block at 2 (whatever the adaptive thresholds make of random blocks).
     let runs = [
         (1, Schedule::Parallel),
         (2, Schedule::Adaptive),
@@ -50,6 +58,7 @@ fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
         (3, Schedule::Occ),
         (4, Schedule::Parallel),
         (8, Schedule::Adaptive),
+        (2, Schedule::Sequential),
     ];
     let mut adaptive_2 = None;
     for (threads, schedule) in runs {
@@ -58,7 +67,7 @@ fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
                 .with_bloom(threads % 4 == 0)
                 .with_schedule(schedule)
         };
-        let exec = if threads == 2 {
+        let exec = if threads == 2 && schedule == Schedule::Adaptive {
             adaptive_2.get_or_insert_with(fresh).clone()
         } else {
             fresh()
@@ -71,6 +80,9 @@ fn check(w: &World, seed: u64, n: usize, label: &str) -> Vec<BlockOutput> {
         }
         if schedule == Schedule::Occ {
             assert_eq!(out.stats.occ_txs, out.stats.txs);
+        }
+        if schedule == Schedule::Sequential {
+            assert_eq!(out.stats.sequential_txs, out.stats.txs);
         }
         assert_eq!(out.receipts.len(), seq.len());
         for (i, (p, s)) in out.receipts.iter().zip(&seq).enumerate() {
