@@ -57,7 +57,10 @@ fn render() -> String {
 #[test]
 fn abi_doc_states_the_try_call_reserve() {
     let claim = format!("all but 1/{}", supervm_vm::RESERVED_FOR_CALLER);
-    assert!(render().contains(&claim), "docs/abi.md should say {claim:?}");
+    assert!(
+        render().contains(&claim),
+        "docs/abi.md should say {claim:?}"
+    );
 }
 
 #[test]

@@ -45,7 +45,13 @@ fn disk_full_mid_commit_is_unacknowledged_refused_and_recovers() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        println!("disk_full: SKIPPED: cannot mount a tmpfs here (needs root)");
+        // (a skip that passes would hide that the fault path went untested)
+        assert!(
+            std::env::var_os("SUPERVM_SKIP_DISK_FULL").is_some(),
+            "disk_full: cannot mount a tmpfs here (needs root); set SUPERVM_SKIP_DISK_FULL=1 \
+             to skip this test knowingly"
+        );
+        println!("disk_full: SKIPPED (SUPERVM_SKIP_DISK_FULL): cannot mount a tmpfs here");
         return;
     }
     let guard = Mount(mnt.clone());

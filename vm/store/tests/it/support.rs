@@ -10,16 +10,18 @@ use supervm_vm::{Address, WriteSet};
 
 /// The seed of a randomized test: `SUPERVM_SEED` or a fresh one, printed.
 pub fn seed(name: &str) -> u64 {
-    let s = std::env::var("SUPERVM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            let t = std::time::SystemTime::UNIX_EPOCH
-                .elapsed()
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1);
-            t ^ (std::process::id() as u64) << 32
-        });
+    // (a value that does not parse is refused: a fresh seed instead would not rerun)
+    let given = std::env::var("SUPERVM_SEED").ok().map(|v| {
+        v.parse::<u64>()
+            .unwrap_or_else(|_| panic!("SUPERVM_SEED={v:?}: give the decimal seed a run printed"))
+    });
+    let s = given.unwrap_or_else(|| {
+        let t = std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        t ^ (std::process::id() as u64) << 32
+    });
     println!("{name}: seed {s} (rerun with SUPERVM_SEED={s})");
     s
 }
