@@ -93,6 +93,7 @@ fn main() {
                 w.vm.execute_block(&mut state, &w.block, &w.txs)
                     .expect("sequential");
             seq_times.push(t.elapsed().as_secs_f64());
+            let seq_root = state.state_hash();
             // (the previous round's receipts are dropped here, untimed, as the parallel
             // outputs are)
             seq_receipts = receipts;
@@ -129,6 +130,14 @@ fn main() {
                         "parallel output differs from sequential"
                     );
                 }
+                // (untimed: the block's writes, not only its receipts, as sequential's)
+                let mut par_state = w.state.clone();
+                par_state.apply_writes(&out.writes);
+                assert_eq!(
+                    par_state.state_hash(),
+                    seq_root,
+                    "parallel writes differ from sequential"
+                );
                 drop(exec);
                 // Untimed: the dropped pool's threads see the shutdown and exit.
                 std::thread::sleep(std::time::Duration::from_millis(20));

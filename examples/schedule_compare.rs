@@ -79,9 +79,11 @@ fn main() {
         };
         ParallelExecutor::new(w.vm.clone(), threads).with_schedule(schedule)
     };
+    let mut seq_state = w.state.clone();
     let expected =
-        w.vm.execute_block(&mut w.state.clone(), &w.block, &w.txs)
+        w.vm.execute_block(&mut seq_state, &w.block, &w.txs)
             .expect("sequential");
+    let seq_root = seq_state.state_hash();
     let committed = expected.iter().filter(|r| r.outcome.is_success()).count();
     let mut times = vec![vec![]; configs.len()];
     for _ in 0..rounds {
@@ -100,7 +102,9 @@ fn main() {
                     let mut state = w.state.clone();
                     let t = Instant::now();
                     let r = w.vm.execute_block(&mut state, &w.block, &w.txs);
-                    (t.elapsed(), r.expect("sequential"))
+                    let took = t.elapsed();
+                    assert_eq!(state.state_hash(), seq_root, "sequential state");
+                    (took, r.expect("sequential"))
                 }
                 Some(e) => {
                     // (with --burst B, B - 1 untimed blocks first, back to back: the
@@ -111,7 +115,18 @@ fn main() {
                     }
                     let t = Instant::now();
                     let out = e.execute_block(&w.state, &w.block, &w.txs);
-                    (t.elapsed(), out.expect("parallel").receipts)
+                    let took = t.elapsed();
+                    let out = out.expect("parallel");
+                    // (untimed: the block's writes, not only its receipts)
+                    let mut par_state = w.state.clone();
+                    par_state.apply_writes(&out.writes);
+                    assert_eq!(
+                        par_state.state_hash(),
+                        seq_root,
+                        "{} writes differ from sequential",
+                        configs[i]
+                    );
+                    (took, out.receipts)
                 }
             };
             times[i].push(t.as_secs_f64());
