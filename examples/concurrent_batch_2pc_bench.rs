@@ -56,7 +56,7 @@ use supervm_benches::transfer::{setup, transfer_tx};
 use supervm_parallel::ParallelExecutor;
 use supervm_store::layout::shard_of;
 use supervm_store::{BlockRecord, Durability, Staging, StoredEvent, TxEntry};
-use supervm_vm::{Payload, StateView, Transaction, WriteLayer, WriteSet};
+use supervm_vm::{Payload, Transaction, WriteLayer, WriteSet};
 
 /// What this benchmark's transactions are, printed with its figures: VM transactions
 /// (a sender, a gas limit and a call), not the node's signed ones.
@@ -302,13 +302,16 @@ fn main() {
             committed, seq_ok,
             "committed transfers differ from sequential"
         );
-        for (k, v) in seq_state.iter() {
-            assert_eq!(
-                store.get(k).expect("read").as_ref(),
-                Some(v),
-                "state differs from sequential"
-            );
-        }
+        // (the whole committed state, both ways: no key missing, none extra)
+        let mut want: Vec<(Vec<u8>, Vec<u8>)> = seq_state
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        want.sort();
+        assert!(
+            store.dump().expect("dump") == want,
+            "state differs from sequential"
+        );
         drop(staging);
         Pipelined {
             secs,
