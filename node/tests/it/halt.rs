@@ -18,8 +18,10 @@ use supervm_vm::Address;
 use crate::support::{dev_keys, start, start_with, transfer};
 
 /// Runs the scenario with `action` (an I/O error, or a panic in the commit) injected at
-/// `at` once armed.
-async fn halt_and_recover(at: FailPoint, action: FailAction) {
+/// `at` once armed; `decided`: whether the coordinator recorded the failed batch's
+/// decision before the fault (recovery then finishes it instead of taking it back).
+#[allow(clippy::disallowed_methods)] // wall-clock time, as blocks are stamped with it
+async fn halt_and_recover(at: FailPoint, action: FailAction, decided: bool) {
     let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let armed = Arc::new(AtomicBool::new(false));
@@ -110,6 +112,12 @@ async fn halt_and_recover(at: FailPoint, action: FailAction) {
         "a poisoned store answered a state read"
     );
     node.stop().await;
+    // (blocks made after this instant are stamped at or after it)
+    std::thread::sleep(Duration::from_millis(5));
+    let restart_ms = std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .unwrap()
+        .as_millis() as u64;
 
     // Restart without the fault: recovery settles the failed batch, and its transaction
     // is included exactly once (saved as pending at the stop; refused as committed if
@@ -126,11 +134,26 @@ async fn halt_and_recover(at: FailPoint, action: FailAction) {
     }
     assert_eq!(nonce, 2, "alice's nonce after the restart");
     assert!(c.health().await.unwrap().ok);
-    let rec = c.receipt(&failed.hash()).await.unwrap();
+    let rec = c
+        .receipt(&failed.hash())
+        .await
+        .unwrap()
+        .expect("the failed batch's transaction is committed");
+    assert_eq!(rec.outcome, "success");
+    // A decided batch stands as it was made before the halt; an undecided one was
+    // taken back, and its transaction committed again in a block made after the
+    // restart (the end states agree otherwise: the stop saved it either way).
+    let block = c
+        .block(Some(rec.block_height))
+        .await
+        .unwrap()
+        .expect("its block");
     assert_eq!(
-        rec.expect("the failed batch's transaction is committed")
-            .outcome,
-        "success"
+        block.timestamp_ms < restart_ms,
+        decided,
+        "the failed batch's block (at {}, restart at {restart_ms}) was {} by recovery",
+        block.timestamp_ms,
+        if decided { "taken back" } else { "kept" }
     );
     let carol_balance = c.account(&carol).await.unwrap().balance;
     assert_eq!(carol_balance, "12", "carol got 5 and 7, each once");
@@ -139,12 +162,12 @@ async fn halt_and_recover(at: FailPoint, action: FailAction) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_apply_halts_and_the_decided_batch_survives_the_restart() {
-    halt_and_recover(FailPoint::ApplyShard(0), FailAction::IoError).await;
+    halt_and_recover(FailPoint::ApplyShard(0), FailAction::IoError, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_prepare_halts_and_the_undecided_batch_commits_after_the_restart() {
-    halt_and_recover(FailPoint::PrepareShard(1), FailAction::IoError).await;
+    halt_and_recover(FailPoint::PrepareShard(1), FailAction::IoError, false).await;
 }
 
 /// A panic in the committer (here the store's own, in the middle of a commit) halts the
@@ -152,5 +175,5 @@ async fn a_failed_prepare_halts_and_the_undecided_batch_commits_after_the_restar
 /// while nothing commits; the restart recovers the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_a_commit_halts_and_the_restart_recovers() {
-    halt_and_recover(FailPoint::ApplyShard(1), FailAction::Panic).await;
+    halt_and_recover(FailPoint::ApplyShard(1), FailAction::Panic, true).await;
 }
