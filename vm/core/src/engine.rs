@@ -577,6 +577,11 @@ impl VmInner {
         self.warm_total.total()
     }
 
+    /// Instances taken for reuse so far, over all modules.
+    pub(crate) fn reused_instances(&self) -> u64 {
+        self.warm_total.reused()
+    }
+
     /// Empties the in-memory module cache (the disk cache stays).
     pub(crate) fn clear_memory_cache(&self) {
         self.cache.clear();

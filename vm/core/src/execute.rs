@@ -145,6 +145,12 @@ impl Vm {
         self.inner.idle_instances()
     }
 
+    /// Calls so far that ran on a recycled instance (reset to its module's pristine
+    /// state) instead of a freshly instantiated one.
+    pub fn reused_instances(&self) -> u64 {
+        self.inner.reused_instances()
+    }
+
     /// Modules this VM compiled and wrote to its disk cache (a module loaded from the
     /// disk cache is not compiled again).
     pub fn compiled_modules(&self) -> u64 {

@@ -30,7 +30,7 @@
 //! call of a token transfer.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 use wasmtime::{Global, Instance, Memory, Mutability, Store, TypedFunc, Val};
@@ -244,14 +244,32 @@ fn my_lane() -> usize {
 struct Padded<T>(T);
 
 /// Idle instances of one VM, counted per lane (each lane keeps at most
-/// [`PER_VM`] / [`LANES`] over all modules).
+/// [`PER_VM`] / [`LANES`] over all modules), and the instances taken for reuse.
 #[derive(Default)]
-pub(crate) struct IdleCounts([Padded<AtomicUsize>; LANES]);
+pub(crate) struct IdleCounts([Padded<LaneCounts>; LANES]);
+
+/// One lane's counts (on one line: a take changes both).
+#[derive(Default)]
+pub(crate) struct LaneCounts {
+    idle: AtomicUsize,
+    reused: AtomicU64,
+}
 
 impl IdleCounts {
     /// Idle instances of the VM, all lanes.
     pub(crate) fn total(&self) -> usize {
-        self.0.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
+        self.0
+            .iter()
+            .map(|c| c.0.idle.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Instances taken for reuse so far, all lanes.
+    pub(crate) fn reused(&self) -> u64 {
+        self.0
+            .iter()
+            .map(|c| c.0.reused.load(Ordering::Relaxed))
+            .sum()
     }
 }
 
@@ -276,7 +294,9 @@ impl WarmPool {
     pub(crate) fn take(&self) -> Option<Warm> {
         let lane = my_lane();
         if let Some(w) = self.idle[lane].0.lock().pop() {
-            self.vm_idle.0[lane].0.fetch_sub(1, Ordering::Relaxed);
+            let counts = &self.vm_idle.0[lane].0;
+            counts.idle.fetch_sub(1, Ordering::Relaxed);
+            counts.reused.fetch_add(1, Ordering::Relaxed);
             return Some(w);
         }
         if self.vm_idle.total() == 0 {
@@ -285,7 +305,11 @@ impl WarmPool {
         (1..LANES).find_map(|d| {
             let other = (lane + d) % LANES;
             let w = self.idle[other].0.lock().pop()?;
-            self.vm_idle.0[other].0.fetch_sub(1, Ordering::Relaxed);
+            self.vm_idle.0[other].0.idle.fetch_sub(1, Ordering::Relaxed);
+            self.vm_idle.0[lane]
+                .0
+                .reused
+                .fetch_add(1, Ordering::Relaxed);
             Some(w)
         })
     }
@@ -312,7 +336,7 @@ impl WarmPool {
             return;
         };
         let lane = my_lane();
-        let count = &self.vm_idle.0[lane].0;
+        let count = &self.vm_idle.0[lane].0.idle;
         if count.load(Ordering::Relaxed) >= PER_VM / LANES {
             return;
         }
@@ -328,7 +352,7 @@ impl Drop for WarmPool {
     fn drop(&mut self) {
         for (lane, idle) in self.idle.iter_mut().enumerate() {
             let n = idle.0.get_mut().len();
-            self.vm_idle.0[lane].0.fetch_sub(n, Ordering::Relaxed);
+            self.vm_idle.0[lane].0.idle.fetch_sub(n, Ordering::Relaxed);
         }
     }
 }

@@ -71,6 +71,7 @@ fn every_call_sees_the_freshly_instantiated_state() {
         c.vm.idle_instances() > 0,
         "a successful call leaves its instance for reuse"
     );
+    let reused = c.vm.reused_instances();
     for _ in 0..3 {
         let again = observe(&mut c, a);
         assert_eq!(
@@ -78,6 +79,8 @@ fn every_call_sees_the_freshly_instantiated_state() {
             "recycled and fresh cost the same"
         );
     }
+    // (the three ran on recycled instances: the comparison is not fresh against fresh)
+    assert_eq!(c.vm.reused_instances() - reused, 3);
     // A call that grew memory succeeds, but its instance cannot be reset (memory does not
     // shrink): the next call gets another instance with one page.
     assert_eq!(c.call(a, "grow", vec![], GAS).outcome, Outcome::Success);
@@ -322,7 +325,7 @@ fn a_reset_undoes_writes_anywhere_in_memory() {
             );
         }
         assert!(
-            c.vm.idle_instances() > 0,
+            c.vm.idle_instances() > 0 && c.vm.reused_instances() > 0,
             "the calls ran on recycled instances"
         );
     }

@@ -232,7 +232,13 @@ fn random_store_programs_leave_recycled_instances_as_fresh() {
         ..VmConfig::default()
     })
     .unwrap();
+    let (mut recycled, mut rounds) = (0u64, 0u64);
     for seed in seeds {
+        // (the modules of earlier seeds dropped with their idle instances: a lane keeps at
+        // most PER_VM / LANES idle instances over all modules, and once earlier modules
+        // filled it, every call ran on a fresh instance and this test compared fresh with
+        // fresh)
+        c.vm.clear_module_cache();
         let d = c.deploy(program(seed));
         let Some(addr) = d.contract.filter(|_| d.outcome == Outcome::Success) else {
             panic!("seed {seed}: not deployed: {:?}", d.outcome);
@@ -241,11 +247,19 @@ fn random_store_programs_leave_recycled_instances_as_fresh() {
         let fresh = hash(&mut c);
         for round in 0..2 {
             c.call_ok(addr, "run", GAS);
+            let reused = c.vm.reused_instances();
             assert_eq!(
                 hash(&mut c),
                 fresh,
                 "seed {seed}, round {round}: a write survived the reset (rerun with SUPERVM_SEED={seed})"
             );
+            // (on the instance `run` wrote in, reset)
+            recycled += c.vm.reused_instances() - reused;
+            rounds += 1;
         }
     }
+    assert_eq!(
+        recycled, rounds,
+        "every hash after a run ran on a recycled instance"
+    );
 }
