@@ -60,6 +60,10 @@ const RESERVED_CODES: u64 = 0xFFFF_FFFD;
 ///
 /// Also writes the `supervm_abi_version` custom section and the interface lines of the
 /// contract and of its functions.
+///
+/// Export names are one namespace per crate: two `#[contract]` impls in one module that
+/// export the same name (or both have an `#[init]`) fail to compile, naming it; in two
+/// different modules they still fail, but only when linking.
 #[proc_macro_attribute]
 pub fn contract(attr: TokenStream, item: TokenStream) -> TokenStream {
     if !attr.is_empty() {
