@@ -63,6 +63,32 @@ fn exits(mut cmd: Command, status: i32) -> std::process::Output {
     out
 }
 
+/// [`cli`] as an async function, run on a blocking thread (the node under test may
+/// answer on the test's own runtime): `run(v(&[..])).await`.
+fn runner(
+    url: &str,
+    keys: &Path,
+) -> impl Fn(Vec<String>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Value> + Send>> + use<>
+{
+    let (url, keys) = (url.to_string(), keys.to_path_buf());
+    move |args: Vec<String>| {
+        let (url, keys) = (url.clone(), keys.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                cli(&url, &keys, &a)
+            })
+            .await
+            .unwrap()
+        })
+    }
+}
+
+/// Owned arguments for a [`runner`].
+fn v(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
 /// Runs the CLI without `--json` and returns what it printed; it must exit with status 0.
 fn cli_text(url: &str, keys: &Path, args: &[&str]) -> String {
     let out = supervm(url, keys, args).output().unwrap();
@@ -79,20 +105,7 @@ async fn cli_deploys_invokes_and_queries() {
     let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let node = NodeProcess::start(dir.path()).await;
-    let url = node.url.clone();
-    let keys = dir.path().join("dev-keys.json");
-    let run = move |args: Vec<String>| {
-        let (url, keys) = (url.clone(), keys.clone());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-                cli(&url, &keys, &a)
-            })
-            .await
-            .unwrap()
-        }
-    };
-    let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let run = runner(&node.url, &dir.path().join("dev-keys.json"));
 
     let list = run(v(&["keys", "list"])).await;
     let dev0 = list[0]["address"].as_str().unwrap().to_string();
@@ -880,19 +893,7 @@ async fn events_are_decoded_by_the_contract_that_emitted_them() {
     let _serial = crate::support::NODE_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let node = NodeProcess::start(dir.path()).await;
-    let (url, keys) = (node.url.clone(), dir.path().join("dev-keys.json"));
-    let run = move |args: Vec<String>| {
-        let (url, keys) = (url.clone(), keys.clone());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-                cli(&url, &keys, &a)
-            })
-            .await
-            .unwrap()
-        }
-    };
-    let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let run = runner(&node.url, &dir.path().join("dev-keys.json"));
     let token_wasm = dir.path().join("token.wasm");
     std::fs::write(&token_wasm, supervm_contracts::TOKEN).unwrap();
     let escrow_wasm = dir.path().join("escrow.wasm");
