@@ -18,10 +18,15 @@ use supervm_vm::Receipt;
 
 #[test]
 fn blocks_over_the_staging_view_match_sequential_while_batches_commit() {
-    let seed: u64 = std::env::var("SUPERVM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x005e_a1ed);
+    // (decimal or 0x hex; any other value refused, not replaced by the default)
+    let seed: u64 = std::env::var("SUPERVM_SEED").map_or(0x005e_a1ed, |v| {
+        let v = v.trim().to_string();
+        match v.strip_prefix("0x") {
+            Some(h) => u64::from_str_radix(h, 16),
+            None => v.parse(),
+        }
+        .unwrap_or_else(|e| panic!("SUPERVM_SEED={v:?}: {e}"))
+    });
     println!("staged_execution seed {seed} (rerun with SUPERVM_SEED={seed})");
     let w = setup(40, 0, seed);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -63,11 +63,11 @@ impl<'a> Types<'a> {
 
     /// The error for a type that is neither builtin nor described.
     fn unsupported(&self, name: &str) -> String {
-        let name = &short(name);
-        if self
+        let ambiguous = self
             .iface
-            .is_some_and(|i| i.ambiguous_types.iter().any(|a| a == name))
-        {
+            .is_some_and(|i| i.ambiguous_types.iter().any(|a| a == name));
+        let name = &short(name);
+        if ambiguous {
             format!(
                 "ambiguous type {name}: the contract describes two different types of that \
                  name (give the arguments encoded, as 0x-hex)"
@@ -95,7 +95,7 @@ fn too_deep(ty: &str) -> String {
     format!("{}: nested deeper than {MAX_DEPTH}", short(ty))
 }
 
-/// `ty` for an error message: a hostile type string is cut to its first 60 bytes.
+/// `ty` for an error message: a hostile type string is cut to its first 60 characters.
 fn short(ty: &str) -> String {
     match ty.char_indices().nth(60) {
         Some((at, _)) => format!("{}…", &ty[..at]),

@@ -11,10 +11,25 @@ use std::time::Duration;
 /// Blocks and commits slower than this are logged at `warn`.
 pub const SLOW: Duration = Duration::from_millis(500);
 
-/// Prints a line of the node's life (start, where it listens, restored transactions,
-/// stop) to stderr with its time, as the log's lines look, whatever `RUST_LOG` filters
-/// out: an operator always learns where the node listens and whether it stopped cleanly.
+/// Whether [`lifecycle`] lines go to stderr directly ([`lifecycle_to_stderr`]) rather
+/// than to the log.
+static LIFECYCLE_TO_STDERR: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Makes [`lifecycle`] print to stderr, with its time as the log's lines look, whatever
+/// `RUST_LOG` filters out: `supervm node` does, so that an operator always learns where
+/// the node listens and whether it stopped cleanly. A program embedding the node keeps
+/// them in its own log (`tracing`, at `info`).
+pub fn lifecycle_to_stderr() {
+    LIFECYCLE_TO_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A line of the node's life: start, where it listens, restored transactions, stop.
 pub fn lifecycle(msg: &str) {
+    if !LIFECYCLE_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!("{msg}");
+        return;
+    }
     use tracing_subscriber::fmt::time::FormatTime;
     let mut time = String::new();
     let _ = tracing_subscriber::fmt::time::SystemTime

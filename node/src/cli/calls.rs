@@ -47,7 +47,11 @@ pub(super) fn declared_event<'i>(
     topics: &[String],
 ) -> Option<&'i supervm_vm::interface::EventDef> {
     let name = topics.first()?;
-    if matches!(any_or_hex(name), Ok(Some(_))) {
+    // (`_`, hex or a typed value: no name to look up)
+    let typed = name
+        .split_once(':')
+        .is_some_and(|(ty, _)| is_type_name(abi_json::Types::of(i), ty));
+    if typed || matches!(any_or_hex(name), Ok(Some(_))) {
         return None;
     }
     let found = i.events.iter().find(|e| &e.name == name);
@@ -106,7 +110,7 @@ pub(super) fn topic_filters(
         let f = match typed {
             Some((ty, _)) if ty != field.ty => bail!(
                 "--topic {t}: {}'s topic field `{}` is a {}, not a {ty} (it would match \
-                 nothing; the value alone is read as a {})",
+                 nothing; give the value alone, or {}:{t} for a value that begins so)",
                 event.name,
                 field.name,
                 field.ty,

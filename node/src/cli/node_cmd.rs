@@ -9,6 +9,7 @@ use super::ctx::{default_dev_dir, home};
 
 pub(super) async fn node(a: NodeArgs) -> Result<()> {
     supervm_node::logging::init("info");
+    supervm_node::logging::lifecycle_to_stderr();
     let data_dir = a.data_dir.clone().unwrap_or_else(|| {
         if a.dev {
             default_dev_dir()

@@ -71,13 +71,11 @@ async fn tx_revert_error(
     if r.revert_code.is_none() {
         return (None, None);
     }
-    match interface_of(c, &contract).await {
-        Ok(i) => {
-            let called = (&i, &contract, function.as_str());
-            revert_error(c, called, r.revert_code, r.revert_contract.as_deref()).await
-        }
-        Err(_) => (None, None),
-    }
+    // (without an interface the SDK's reserved codes and the reverting contract are
+    // still named)
+    let i = interface_of(c, &contract).await.unwrap_or_default();
+    let called = (&i, &contract, function.as_str());
+    revert_error(c, called, r.revert_code, r.revert_contract.as_deref()).await
 }
 
 /// `supervm block [ID]`: by height or hash, the latest without one.

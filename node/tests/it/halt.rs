@@ -18,8 +18,9 @@ use supervm_vm::Address;
 use crate::support::{dev_keys, start, start_with, transfer};
 
 /// Runs the scenario with `action` (an I/O error, or a panic in the commit) injected at
-/// `at` once armed; `decided`: whether the coordinator recorded the failed batch's
-/// decision before the fault (recovery then finishes it instead of taking it back).
+/// `at` once armed; `decided`: whether recovery finds the failed batch decided (its
+/// decision and every prepare durable: it finishes it) rather than taking it back (a
+/// failed prepare: the decision, written beside the prepares, does not count).
 #[allow(clippy::disallowed_methods)] // wall-clock time, as blocks are stamped with it
 async fn halt_and_recover(at: FailPoint, action: FailAction, decided: bool) {
     let _serial = crate::support::NODE_TESTS.lock().await;

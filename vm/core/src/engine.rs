@@ -85,7 +85,7 @@ pub struct VmInner {
     /// every contract ever deployed; an evicted module comes back from disk).
     cache: quick_cache::sync::Cache<[u8; 32], Arc<LoadedModule>>,
     disk_dir: Option<PathBuf>,
-    /// Idle recycled instances over all modules.
+    /// Idle recycled instances over all modules, and the instances taken for reuse.
     warm_total: Arc<crate::warm::IdleCounts>,
     /// Modules written to the disk cache so far (see [`VmInner::cached`]).
     compiles: AtomicU64,

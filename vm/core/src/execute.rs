@@ -145,8 +145,8 @@ impl Vm {
         self.inner.idle_instances()
     }
 
-    /// Calls so far that ran on a recycled instance (reset to its module's pristine
-    /// state) instead of a freshly instantiated one.
+    /// Frames so far (calls, nested calls included) that ran on a recycled instance
+    /// (reset to its module's pristine state) instead of a freshly instantiated one.
     pub fn reused_instances(&self) -> u64 {
         self.inner.reused_instances()
     }

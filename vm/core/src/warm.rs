@@ -329,8 +329,9 @@ impl WarmPool {
 
     /// Resets `w` and keeps it in this thread's lane, or drops it if it cannot be reset
     /// or the lane is full. Capacity is checked first, so a full lane costs no reset;
-    /// the lane's lock is held through the reset, which costs nothing because a lane is
-    /// one thread's.
+    /// the lane's lock is held through the reset, which costs little because a lane is
+    /// one thread's while at most [`LANES`] threads use the VM (lanes are handed out
+    /// round-robin: more threads share them).
     pub(crate) fn give_back(&self, mut w: Warm, verify: bool) {
         let Some(p) = self.pristine.get() else {
             return;

@@ -865,9 +865,10 @@ fn a_try_call_keeps_a_64th_of_the_gas_for_its_caller() {
             "cap {cap}"
         );
         // (1/64 of what was left at the call, a little under 15,625, less the caller's
-        // work after it: literal bounds, not the constant under test)
+        // work after it: 15,427 measured; literal bounds, not the constant under test,
+        // and tight: a 1/65 reserve would leave about 240 less)
         let left = limit - r.gas_used;
-        assert!(14_000 < left && left < 15_625, "cap {cap}: {left} left");
+        assert!(15_327 < left && left < 15_527, "cap {cap}: {left} left");
         let r = c.call(caller, "call", input, limit);
         assert_eq!(
             (r.outcome, r.gas_used),
