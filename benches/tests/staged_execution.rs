@@ -18,15 +18,7 @@ use supervm_vm::Receipt;
 
 #[test]
 fn blocks_over_the_staging_view_match_sequential_while_batches_commit() {
-    // (decimal or 0x hex; any other value refused, not replaced by the default)
-    let seed: u64 = std::env::var("SUPERVM_SEED").map_or(0x005e_a1ed, |v| {
-        let v = v.trim().to_string();
-        match v.strip_prefix("0x") {
-            Some(h) => u64::from_str_radix(h, 16),
-            None => v.parse(),
-        }
-        .unwrap_or_else(|e| panic!("SUPERVM_SEED={v:?}: {e}"))
-    });
+    let seed: u64 = supervm_vm::env_number("SUPERVM_SEED").unwrap_or(0x005e_a1ed);
     println!("staged_execution seed {seed} (rerun with SUPERVM_SEED={seed})");
     let w = setup(40, 0, seed);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

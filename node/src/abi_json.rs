@@ -52,11 +52,6 @@ impl<'a> Types<'a> {
         }
     }
 
-    /// Whether the interface describes a struct or enum named `name`.
-    pub fn describes(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
     fn get(&self, name: &str) -> Option<&'a TypeDef> {
         self.iface?.type_def(name)
     }

@@ -124,17 +124,10 @@ pub(super) fn topic_filters(
     Ok(out)
 }
 
-/// Whether `ty` names a type: a builtin one, or one the interface describes.
+/// Whether `ty` names a type the JSON forms know: a builtin one, or one built of them
+/// and of the types the interface describes ([`abi_json::undescribed`]).
 fn is_type_name(types: abi_json::Types<'_>, ty: &str) -> bool {
-    const BUILTIN: [&str; 14] = [
-        "String", "bool", "Address", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64",
-        "i128", "()",
-    ];
-    BUILTIN.contains(&ty)
-        || ["[u8;", "Vec<", "Option<", "("]
-            .iter()
-            .any(|p| ty.starts_with(p))
-        || types.describes(ty)
+    abi_json::undescribed(types, ty).is_none()
 }
 
 /// `value` encoded as a topic field of type `ty` (`t`: the flag as given, for errors).

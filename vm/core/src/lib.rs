@@ -49,3 +49,17 @@ pub use tx::{
     BlockEnv, CodeSource, Event, FOREIGN_TEXT_MARKERS, Outcome, Payload, Receipt, Transaction,
     UNREACHABLE_HINT, UNREACHABLE_TRAP, committed_reason,
 };
+
+/// A number from the environment variable `name` (decimal or `0x` hex), `None` if unset:
+/// the seeds and case counts of the workspace's randomized tests and benchmarks. Any
+/// other value panics, naming it: a run that fell back to its defaults instead would
+/// not rerun the seed it was given.
+pub fn env_number(name: &str) -> Option<u64> {
+    let v = std::env::var(name).ok()?;
+    let v = v.trim();
+    let parsed = match v.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => v.parse(),
+    };
+    Some(parsed.unwrap_or_else(|e| panic!("{name}={v:?}: {e} (decimal or 0x hex)")))
+}

@@ -375,16 +375,7 @@ mod tests {
 
     #[test]
     fn random_interleavings_always_finish() {
-        // (decimal or 0x hex; any other value refused, not replaced by the defaults)
-        let given = std::env::var("SUPERVM_SEED").ok().map(|v| {
-            let v = v.trim().to_string();
-            match v.strip_prefix("0x") {
-                Some(h) => u64::from_str_radix(h, 16),
-                None => v.parse(),
-            }
-            .unwrap_or_else(|e| panic!("SUPERVM_SEED={v:?}: {e}"))
-        });
-        let seeds: Vec<u64> = match given {
+        let seeds: Vec<u64> = match supervm_vm::env_number("SUPERVM_SEED") {
             Some(s) => vec![s],
             None => (0..2_000).collect(),
         };

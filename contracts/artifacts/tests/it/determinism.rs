@@ -21,16 +21,6 @@ const ACCOUNTS: usize = 20;
 const RANDOM_TXS: usize = 400;
 const GAS: u64 = 50_000_000;
 
-fn env_u64(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    let v = v.trim();
-    let parsed = match v.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16),
-        None => v.parse(),
-    };
-    Some(parsed.unwrap_or_else(|e| panic!("{name}={v}: {e}")))
-}
-
 fn account(i: usize) -> Address {
     let mut a = [0u8; 32];
     a[0] = 0xAC;
@@ -271,8 +261,8 @@ fn check(label: &str, reference: &(Vec<Receipt>, [u8; 32]), got: &(Vec<Receipt>,
 
 #[test]
 fn same_block_same_receipts_cold_and_warm() {
-    let seed = env_u64("SUPERVM_SEED").unwrap_or(DEFAULT_SEED);
-    let runs = env_u64("SUPERVM_DETERMINISM_RUNS")
+    let seed = supervm_vm::env_number("SUPERVM_SEED").unwrap_or(DEFAULT_SEED);
+    let runs = supervm_vm::env_number("SUPERVM_DETERMINISM_RUNS")
         .map_or(DEFAULT_RUNS, |n| n as usize)
         .max(2);
     eprintln!("determinism: seed {seed:#x} (override with SUPERVM_SEED), {runs} runs");

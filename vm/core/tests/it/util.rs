@@ -123,16 +123,9 @@ impl Chain {
     }
 }
 
-/// A number from the environment (`SUPERVM_SEED`, case counts; decimal or `0x` hex), if
-/// set; any other value is refused (a run on the defaults instead would not rerun it).
+/// A number from the environment (`SUPERVM_SEED`, case counts): [`supervm_vm::env_number`].
 pub fn env_u64(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    let v = v.trim();
-    let parsed = match v.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16),
-        None => v.parse(),
-    };
-    Some(parsed.unwrap_or_else(|e| panic!("{name}={v:?}: {e} (decimal or 0x hex)")))
+    supervm_vm::env_number(name)
 }
 
 /// The outcome of a trap in a frame of `contract`: receipts name the contract whose

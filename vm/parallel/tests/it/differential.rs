@@ -9,28 +9,16 @@ const THREADS: [usize; 4] = [1, 2, 4, 8];
 
 /// `SUPERVM_PAR_SCALE` (default 1): 0 is refused (it would run no case and pass).
 fn scale() -> u64 {
-    match env_number("SUPERVM_PAR_SCALE") {
+    match supervm_vm::env_number("SUPERVM_PAR_SCALE") {
         None => 1,
         Some(0) => panic!("SUPERVM_PAR_SCALE=0 would run no case: give at least 1"),
         Some(n) => n,
     }
 }
 
-/// `name`'s value as a number (decimal or `0x` hex), `None` if unset; any other value is
-/// refused (a run that silently used its defaults instead would not rerun the seed).
-fn env_number(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    let v = v.trim();
-    let parsed = match v.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16),
-        None => v.parse(),
-    };
-    Some(parsed.unwrap_or_else(|e| panic!("{name}={v:?}: {e} (decimal or 0x hex)")))
-}
-
 /// The seeds to run: one from `SUPERVM_SEED`, or `count` derived from `base`.
 fn seeds(base: u64, count: u64) -> Vec<u64> {
-    match env_number("SUPERVM_SEED") {
+    match supervm_vm::env_number("SUPERVM_SEED") {
         Some(s) => vec![s],
         None => (0..count * scale())
             .map(|i| base.wrapping_mul(1_000_003).wrapping_add(i))

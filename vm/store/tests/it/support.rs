@@ -10,7 +10,7 @@ use supervm_vm::{Address, WriteSet};
 
 /// The seed of a randomized test: `SUPERVM_SEED` or a fresh one, printed.
 pub fn seed(name: &str) -> u64 {
-    let s = env_number("SUPERVM_SEED").unwrap_or_else(|| {
+    let s = supervm_vm::env_number("SUPERVM_SEED").unwrap_or_else(|| {
         let t = std::time::SystemTime::UNIX_EPOCH
             .elapsed()
             .map(|d| d.as_nanos() as u64)
@@ -19,18 +19,6 @@ pub fn seed(name: &str) -> u64 {
     });
     println!("{name}: seed {s} (rerun with SUPERVM_SEED={s})");
     s
-}
-
-/// `name`'s value as a number (decimal or `0x` hex), `None` if unset; any other value is
-/// refused (a run that silently used its defaults instead would not rerun the seed).
-pub fn env_number(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    let v = v.trim();
-    let parsed = match v.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16),
-        None => v.parse(),
-    };
-    Some(parsed.unwrap_or_else(|e| panic!("{name}={v:?}: {e} (decimal or 0x hex)")))
 }
 
 /// The reference: committed state and block count.
